@@ -1,0 +1,64 @@
+-- Bronze: raw facts as they arrived, typed, with lineage. Portable DDL
+-- (varchar/bigint/double, see ../shared/reference/portable-sql.md).
+
+create table if not exists bronze_transactions (
+    transaction_id varchar(64) not null primary key,
+    created_at_epoch bigint not null,          -- UTC epoch seconds
+    customer_id varchar(32) not null,          -- the payer
+    payer_type varchar(2) not null,            -- PF / PJ
+    channel varchar(8) not null,               -- pix, credit, debit, boleto
+    amount_cents bigint not null,
+    payee_id varchar(32),                      -- customer or merchant id
+    payee_type varchar(2),                     -- PF / PJ
+    is_same_owner bigint,                      -- 1: between own accounts
+    merchant_id varchar(32),
+    category varchar(32),
+    card_id varchar(64),
+    entry_mode varchar(16),                    -- present / not_present
+    auth_status varchar(16) not null,          -- approved / declined
+    device_id varchar(64),
+    device_first_seen_epoch bigint,
+    bairro varchar(64),
+    lat double,
+    lon double,
+    source varchar(256) not null,              -- generator:seed=42, file name
+    batch_id varchar(64) not null,
+    ingested_at varchar(32) not null           -- ISO-8601 UTC
+);
+
+create index if not exists bronze_transactions_customer_time
+    on bronze_transactions (customer_id, created_at_epoch);
+
+create table if not exists bronze_customers (
+    customer_id varchar(32) not null primary key,
+    name varchar(128) not null,
+    cpf varchar(14) not null,
+    home_bairro varchar(64) not null,
+    work_bairro varchar(64) not null,
+    monthly_income double not null,
+    credit_score bigint not null,
+    night_start_hour bigint not null,          -- 20 or 22 (IN BCB 185/2021)
+    night_limit_cents bigint not null,         -- Res. BCB 142/2021
+    source varchar(256) not null,
+    batch_id varchar(64) not null,
+    ingested_at varchar(32) not null
+);
+
+create table if not exists bronze_merchants (
+    merchant_id varchar(32) not null primary key,
+    name varchar(128) not null,
+    cnpj varchar(18) not null,
+    category varchar(32) not null,
+    mcc varchar(4) not null,
+    bairro varchar(64) not null,
+    source varchar(256) not null,
+    batch_id varchar(64) not null,
+    ingested_at varchar(32) not null
+);
+
+-- Planted labels. Only the evaluation reads this table, never detection.
+create table if not exists ground_truth_labels (
+    transaction_id varchar(64) not null primary key,
+    scenario varchar(64) not null,
+    is_fraud bigint not null
+);

@@ -1,0 +1,37 @@
+-- Gold: transactions and anomalies per bairro and local day, for a map or a
+-- heat table in the dashboard.
+
+with
+
+silver as (
+    select
+        bairro,
+        local_day,
+        amount_cents,
+        case when anomaly_flag <> 'Normal' then 1 else 0 end as is_anomaly,
+        is_impossible_travel,
+        is_card_testing,
+        is_night_pix_limit,
+        is_velocity_burst,
+        is_amount_spike
+    from silver_transactions
+),
+
+final as (
+    select
+        bairro,
+        local_day,
+        count(*) as transactions,
+        cast(sum(amount_cents) as bigint) as amount_cents,
+        sum(is_anomaly) as anomalies,
+        cast(sum(is_anomaly) as double) / count(*) as anomaly_rate,
+        sum(is_impossible_travel) as impossible_travel_flags,
+        sum(is_card_testing) as card_testing_flags,
+        sum(is_night_pix_limit) as night_pix_limit_flags,
+        sum(is_velocity_burst) as velocity_burst_flags,
+        sum(is_amount_spike) as amount_spike_flags
+    from silver
+    group by bairro, local_day
+)
+
+select * from final

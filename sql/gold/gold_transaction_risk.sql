@@ -1,0 +1,114 @@
+-- Gold: risk score per flagged transaction. Rows with no flag score 0 and
+-- are left out (they are the Silver rows with anomaly_flag = 'Normal').
+-- Score = sum of the weights of the rules that fired, plus context bonuses
+-- (a device first seen in the last 24 h, another flag for the customer in
+-- the 24 h before), capped at 100.
+
+with
+
+flagged as (
+    select
+        *
+    from silver_transactions
+    where anomaly_flag <> 'Normal'
+),
+
+customers as (
+    select
+        customer_id,
+        name,
+        cpf,
+        home_bairro
+    from bronze_customers
+),
+
+with_context as (
+    select
+        f.*,
+        lag(f.created_at_epoch) over (
+            partition by f.customer_id
+            order by f.created_at_epoch, f.transaction_id
+        ) as prev_flagged_at_epoch
+    from flagged as f
+),
+
+with_points as (
+    select
+        *,
+        is_impossible_travel * :weight_impossible_travel
+        + is_card_testing * :weight_card_testing
+        + is_night_pix_limit * :weight_night_pix_limit
+        + is_velocity_burst * :weight_velocity_burst
+        + is_amount_spike * :weight_amount_spike
+        + case
+            when device_first_seen_epoch is not null
+                and created_at_epoch - device_first_seen_epoch < 86400
+                then :bonus_new_device
+            else 0
+        end
+        + case
+            when prev_flagged_at_epoch is not null
+                and created_at_epoch - prev_flagged_at_epoch <= 86400
+                then :bonus_recent_flag
+            else 0
+        end as risk_points
+    from with_context
+),
+
+scored as (
+    select
+        *,
+        case when risk_points > 100 then 100 else risk_points end as risk_score
+    from with_points
+),
+
+final as (
+    select
+        s.transaction_id,
+        s.created_at_epoch,
+        s.local_day,
+        s.customer_id,
+        c.name as customer_name,
+        -- LGPD: only the middle six digits of the CPF leave the warehouse.
+        '***.' || substr(c.cpf, 5, 7) || '-**' as customer_cpf_masked,
+        s.channel,
+        s.amount_cents,
+        s.payee_id,
+        s.payee_type,
+        s.merchant_id,
+        s.category,
+        s.entry_mode,
+        s.auth_status,
+        s.device_id,
+        s.bairro,
+        s.lat,
+        s.lon,
+        s.distance_km,
+        s.minutes_since_prev,
+        s.implied_speed_kmh,
+        s.velocity_count,
+        s.baseline_amount_cents,
+        s.amount_to_baseline,
+        s.night_pf_pix_total_cents,
+        s.night_limit_cents,
+        s.tiny_online_card_count,
+        s.is_impossible_travel,
+        s.is_card_testing,
+        s.is_night_pix_limit,
+        s.is_velocity_burst,
+        s.is_amount_spike,
+        s.anomaly_flag,
+        s.flags_fired,
+        s.risk_score,
+        case
+            when s.risk_score >= :level_critical then 'critical'
+            when s.risk_score >= :level_high then 'high'
+            when s.risk_score >= :level_medium then 'medium'
+            else 'low'
+        end as risk_level
+    from scored as s
+    left join customers as c
+        on s.customer_id = c.customer_id
+)
+
+select * from final

@@ -1,0 +1,60 @@
+"""Brazilian tax ids (CPF, CNPJ): check digits, formatting and LGPD masking.
+
+Vectorised with numpy because the generator makes thousands at a time; the
+check-digit algorithm is the Receita Federal's modulus-11.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_CPF_W1 = np.arange(10, 1, -1)
+_CPF_W2 = np.arange(11, 1, -1)
+_CNPJ_W1 = np.array([5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2])
+_CNPJ_W2 = np.array([6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2])
+
+
+def _check_digit(digits: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    rest = (digits * weights).sum(axis=1) % 11
+    return np.where(rest < 2, 0, 11 - rest)
+
+
+def _join(digits: np.ndarray) -> np.ndarray:
+    return np.array(["".join(map(str, row)) for row in digits.tolist()])
+
+
+def make_cpfs(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Formatted CPFs (``123.456.789-09``) with valid check digits."""
+    base = rng.integers(0, 10, size=(n, 9))
+    # All-equal digits (111.111.111-11) pass the arithmetic but are invalid.
+    same = (base == base[:, :1]).all(axis=1)
+    base[same, 0] = (base[same, 0] + 1) % 10
+    d1 = _check_digit(base, _CPF_W1)
+    full = np.column_stack([base, d1])
+    d2 = _check_digit(full, _CPF_W2)
+    raw = _join(np.column_stack([full, d2]))
+    return np.array([f"{s[:3]}.{s[3:6]}.{s[6:9]}-{s[9:]}" for s in raw])
+
+
+def make_cnpjs(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Formatted CNPJs (``12.345.678/0001-95``), head office branch."""
+    base = np.column_stack(
+        [rng.integers(0, 10, size=(n, 8)), np.tile([0, 0, 0, 1], (n, 1))]
+    )
+    d1 = _check_digit(base, _CNPJ_W1)
+    full = np.column_stack([base, d1])
+    d2 = _check_digit(full, _CNPJ_W2)
+    raw = _join(np.column_stack([full, d2]))
+    return np.array([f"{s[:2]}.{s[2:5]}.{s[5:8]}/{s[8:12]}-{s[12:]}" for s in raw])
+
+
+def cpf_is_valid(cpf: str) -> bool:
+    """True when the 11 digits carry correct check digits."""
+    digits = [int(c) for c in cpf if c.isdigit()]
+    if len(digits) != 11 or len(set(digits)) == 1:
+        return False
+    arr = np.array([digits])
+    return bool(
+        _check_digit(arr[:, :9], _CPF_W1)[0] == digits[9]
+        and _check_digit(arr[:, :10], _CPF_W2)[0] == digits[10]
+    )

@@ -1,0 +1,266 @@
+"""The one source of truth for every path, size, rate and threshold.
+
+Flows take a ``Settings`` as their parameter so the Prefect UI shows (and lets a
+user edit) every value; tasks receive the object and never read a global. Each
+threshold says where its default comes from; ``docs`` is the fact sheet in
+``../shared/reference`` summarised in the README ("Where the numbers come from").
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = REPO_ROOT / "sql"
+REFERENCE_DIR = REPO_ROOT / "data" / "reference"
+
+
+class _Model(BaseModel):
+    """Strict base: unknown keys are a typo, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class PathSettings(_Model):
+    """Where the warehouse and the exports live (relative paths are to the repo)."""
+
+    data_dir: Path = Field(
+        Path("data"), description="Folder for the warehouse and all exports."
+    )
+    warehouse_file: str = Field(
+        "ssa.db", min_length=1, description="SQLite file name inside data_dir."
+    )
+    bairros_csv: Path = Field(
+        REFERENCE_DIR / "salvador_bairros.csv",
+        description="Reference table of Salvador's 170 bairros.",
+    )
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    @property
+    def data_path(self) -> Path:
+        return self.resolve(self.data_dir)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_path / self.warehouse_file
+
+    @property
+    def silver_csv(self) -> Path:
+        return self.data_path / "silver_processed.csv"
+
+    @property
+    def gold_anomalies_csv(self) -> Path:
+        return self.data_path / "gold_anomalies.csv"
+
+    @property
+    def gold_customer_csv(self) -> Path:
+        return self.data_path / "gold_customer_risk.csv"
+
+    @property
+    def gold_bairro_daily_csv(self) -> Path:
+        return self.data_path / "gold_bairro_daily.csv"
+
+    @property
+    def detection_report_csv(self) -> Path:
+        return self.data_path / "detection_report.csv"
+
+    @property
+    def detection_report_md(self) -> Path:
+        return self.data_path / "detection_report.md"
+
+
+class GeneratorSettings(_Model):
+    """Size and shape of the synthetic month (the Bronze source)."""
+
+    seed: int = Field(42, ge=0, description="Same seed and settings, same bytes.")
+    n_customers: int = Field(3_000, ge=1, le=5_000_000)
+    n_merchants: int = Field(600, ge=1, le=1_000_000)
+    days: int = Field(30, ge=1, le=366)
+    start_date: date = Field(date(2026, 10, 1), description="First local day.")
+    tx_per_customer_day: float = Field(
+        2.2,
+        gt=0,
+        le=100,
+        description="Mean non-cash payments per person per day (BCB, Q4 2024: "
+        "about 790 a year).",
+    )
+    pix_share: float = Field(
+        0.561,
+        ge=0,
+        le=1,
+        description="Pix share by count; Febraban 2024: Pix 63.8 bi of 113.7 bi.",
+    )
+    credit_share: float = Field(0.174, ge=0, le=1, description="Credit 19.8 bi.")
+    debit_share: float = Field(
+        0.228, ge=0, le=1, description="Debit 16.7 bi + prepaid 9.2 bi."
+    )
+    boleto_share: float = Field(0.037, ge=0, le=1, description="Boleto 4.2 bi.")
+    pix_pf_to_pf_share: float = Field(
+        0.56, ge=0, le=1, description="PF to PF share of Pix (BCB, 06/09/2023)."
+    )
+    pix_pf_to_pj_share: float = Field(
+        0.33, ge=0, le=1, description="PF to PJ share of Pix (BCB, Aug 2023)."
+    )
+    card_not_present_share: float = Field(
+        0.2, ge=0, le=1, description="Share of card payments made online."
+    )
+    night_22h_share: float = Field(
+        0.1, ge=0, le=1, description="Customers who moved the night start to 22h."
+    )
+    raised_night_limit_share: float = Field(
+        0.08, ge=0, le=1, description="Customers who asked for a higher limit."
+    )
+    legit_max_speed_kmh: float = Field(
+        35.0,
+        gt=0,
+        description="Fastest door-to-door pace of an ordinary day in the "
+        "generator (Salvador trips take 40-70 % longer than free flow).",
+    )
+    jitter_max_km: float = Field(
+        0.8, ge=0, le=2, description="Largest offset of a point from its centroid."
+    )
+
+    @model_validator(mode="after")
+    def _shares_add_up(self) -> GeneratorSettings:
+        channels = (
+            self.pix_share + self.credit_share + self.debit_share + self.boleto_share
+        )
+        if abs(channels - 1.0) > 1e-6:
+            raise ValueError(
+                "pix_share + credit_share + debit_share + boleto_share must be 1, "
+                f"got {channels:.4f}"
+            )
+        if self.pix_pf_to_pf_share + self.pix_pf_to_pj_share > 1.0:
+            raise ValueError(
+                "pix_pf_to_pf_share + pix_pf_to_pj_share must be at most 1"
+            )
+        return self
+
+
+class FraudSettings(_Model):
+    """Planted incidents, as the share of customers hit once in the period."""
+
+    impossible_travel_rate: float = Field(
+        0.01, ge=0, le=1, description="Cloned card used far away minutes later."
+    )
+    velocity_burst_rate: float = Field(
+        0.005, ge=0, le=1, description="Account takeover: a burst of transfers."
+    )
+    amount_spike_rate: float = Field(
+        0.01, ge=0, le=1, description="One payment far above the customer's own."
+    )
+    night_pix_limit_rate: float = Field(
+        0.01, ge=0, le=1, description="Night PF to PF Pix over the running limit."
+    )
+    card_testing_rate: float = Field(
+        0.005, ge=0, le=1, description="Run of tiny online card payments."
+    )
+
+
+class RuleSettings(_Model):
+    """Detection thresholds, bound into the SQL files as named parameters."""
+
+    hop_min_distance_km: float = Field(
+        3.0,
+        gt=0,
+        description="Below this a move stays inside a bairro and its neighbours "
+        "(largest bairro radius is about 2 km).",
+    )
+    hop_max_speed_kmh: float = Field(
+        80.0,
+        gt=0,
+        description="CTB art. 61: 80 km/h is the top urban limit (expressways); "
+        "no door-to-door trip in Salvador averages more.",
+    )
+    velocity_window_seconds: int = Field(
+        600, gt=0, description="Half-width of the burst window (either side)."
+    )
+    velocity_min_count: int = Field(
+        5, ge=2, description="Transactions inside the window that make a burst."
+    )
+    spike_history_rows: int = Field(
+        20, ge=1, description="Previous transactions that form the baseline."
+    )
+    spike_min_history: int = Field(
+        5, ge=1, description="Fewer previous transactions: no baseline, no flag."
+    )
+    spike_ratio: float = Field(
+        8.0, gt=1, description="Amount over the rolling average that is a spike."
+    )
+    spike_min_amount_cents: int = Field(
+        100_000, ge=0, description="Spikes below R$ 1.000 are not worth a case."
+    )
+    spike_device_max_age_seconds: int = Field(
+        7 * 86_400,
+        ge=0,
+        description="A spike counts only from a device younger than this.",
+    )
+    night_start_hour_default: int = Field(
+        20, ge=0, le=23, description="Res. BCB 142/2021: night runs 20h-6h."
+    )
+    night_end_hour: int = Field(6, ge=0, le=23, description="Res. BCB 142/2021.")
+    night_limit_cents_default: int = Field(
+        100_000,
+        ge=0,
+        description="Res. BCB 142/2021: R$ 1.000 running total of PF to PF Pix.",
+    )
+    card_testing_max_cents: int = Field(
+        500, ge=1, description="Card-testing probes are cents to a few reais."
+    )
+    card_testing_window_seconds: int = Field(
+        1800, gt=0, description="Half-width of the card-testing window."
+    )
+    card_testing_min_probes: int = Field(
+        3, ge=2, description="Tiny online card payments that make a run."
+    )
+    utc_offset_seconds: int = Field(
+        -10_800,
+        description="America/Bahia is UTC-3 with no daylight saving since 2012.",
+    )
+
+
+class RiskSettings(_Model):
+    """Gold risk score: points per rule, context bonuses and level cut-offs."""
+
+    weight_impossible_travel: int = Field(70, ge=0, le=100)
+    weight_card_testing: int = Field(60, ge=0, le=100)
+    weight_night_pix_limit: int = Field(55, ge=0, le=100)
+    weight_velocity_burst: int = Field(50, ge=0, le=100)
+    weight_amount_spike: int = Field(45, ge=0, le=100)
+    bonus_new_device: int = Field(
+        10, ge=0, le=100, description="Device first seen less than 24 h before."
+    )
+    bonus_recent_flag: int = Field(
+        10, ge=0, le=100, description="The customer had a flag in the 24 h before."
+    )
+    level_critical: int = Field(80, ge=0, le=100)
+    level_high: int = Field(60, ge=0, le=100)
+    level_medium: int = Field(40, ge=0, le=100)
+    top_anomalies: int = Field(
+        20, ge=1, le=1000, description="Rows in the Prefect top-anomalies table."
+    )
+
+    @model_validator(mode="after")
+    def _levels_ordered(self) -> RiskSettings:
+        if not self.level_medium <= self.level_high <= self.level_critical:
+            raise ValueError("level_medium <= level_high <= level_critical")
+        return self
+
+
+class Settings(_Model):
+    """Everything a run needs; build it once at the entry point and pass it down."""
+
+    engine: Literal["sqlite"] = Field(
+        "sqlite", description="Warehouse engine; SQLite is embedded, no server."
+    )
+    paths: PathSettings = PathSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+    fraud: FraudSettings = FraudSettings()
+    rules: RuleSettings = RuleSettings()
+    risk: RiskSettings = RiskSettings()

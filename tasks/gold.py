@@ -1,0 +1,73 @@
+"""Gold tasks: score, summarise and export what dashboards read."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from ssa import warehouse
+from ssa.exports import iso_local, local_date, reais, reasons, write_csv
+from ssa.settings import Settings
+from tasks.silver import sql_params
+
+GOLD_MODELS = (
+    "gold/gold_transaction_risk",
+    "gold/gold_customer_risk",
+    "gold/gold_bairro_daily",
+)
+
+
+def _build(settings: Settings) -> dict[str, int]:
+    params = sql_params(settings)
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        return {
+            model.split("/")[-1]: warehouse.materialize(conn, model, params)
+            for model in GOLD_MODELS
+        }
+
+
+@task(name="build-gold", cache_policy=NO_CACHE)
+async def build_gold(settings: Settings) -> dict[str, int]:
+    rows = await asyncio.to_thread(_build, settings)
+    get_run_logger().info("gold tables: %s", rows)
+    return rows
+
+
+def anomalies_frame(conn, settings: Settings) -> pd.DataFrame:
+    """Gold anomalies, highest risk first, with readable times and reasons."""
+    frame = warehouse.query(conn, "gold/export_anomalies.sql", {})
+    offset = settings.rules.utc_offset_seconds
+    frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
+    frame.insert(8, "amount", reais(frame["amount_cents"]))
+    frame["reasons"] = reasons(frame)
+    return frame
+
+
+def _export(settings: Settings) -> dict[str, int]:
+    paths = settings.paths
+    offset = settings.rules.utc_offset_seconds
+    with warehouse.connect(paths.warehouse_path) as conn:
+        anomalies = anomalies_frame(conn, settings)
+        customers = warehouse.query(conn, "gold/export_customer_risk.sql", {})
+        bairros = warehouse.query(conn, "gold/export_bairro_daily.sql", {})
+    for column in ("last_transaction_at_epoch", "last_flagged_at_epoch"):
+        customers[column.replace("_epoch", "")] = iso_local(customers[column], offset)
+    bairros.insert(1, "local_date", local_date(bairros["local_day"]))
+    return {
+        str(paths.gold_anomalies_csv): write_csv(anomalies, paths.gold_anomalies_csv),
+        str(paths.gold_customer_csv): write_csv(customers, paths.gold_customer_csv),
+        str(paths.gold_bairro_daily_csv): write_csv(
+            bairros, paths.gold_bairro_daily_csv
+        ),
+    }
+
+
+@task(name="export-gold-csv", cache_policy=NO_CACHE)
+async def export_gold_csv(settings: Settings) -> dict[str, int]:
+    written = await asyncio.to_thread(_export, settings)
+    for path, rows in written.items():
+        get_run_logger().info("wrote %s (%d rows)", path, rows)
+    return written

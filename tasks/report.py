@@ -1,0 +1,155 @@
+"""Report tasks: score the rules against the planted labels and publish.
+
+The detection report is written to files (for the README and for diffs
+between runs) and published as Prefect artifacts with the run summary and the
+top anomalies, so the UI shows what a run found without opening a CSV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    acreate_link_artifact,
+    acreate_markdown_artifact,
+    acreate_table_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+
+from ssa import evaluation, warehouse
+from ssa.exports import write_csv
+from ssa.settings import Settings
+from tasks.gold import anomalies_frame
+from tasks.silver import sql_params
+
+TOP_COLUMNS = (
+    "created_at",
+    "customer_id",
+    "customer_cpf_masked",
+    "channel",
+    "amount",
+    "bairro",
+    "anomaly_flag",
+    "risk_score",
+    "risk_level",
+    "reasons",
+)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe cells for artifacts (NaN is not JSON)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _evaluate(settings: Settings) -> dict[str, Any]:
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        rows = warehouse.query(conn, "gold/evaluation_rows.sql", sql_params(settings))
+        top = anomalies_frame(conn, settings).head(settings.risk.top_anomalies)
+        counts = warehouse.query(conn, "gold/run_counts.sql", {})
+    rules = evaluation.rule_report(rows)
+    by_scenario = evaluation.rule_by_scenario(rows)
+    score = evaluation.score_report(rows)
+    write_csv(rules, settings.paths.detection_report_csv)
+    markdown = evaluation.report_markdown(rules, by_scenario, score)
+    settings.paths.detection_report_md.write_text(markdown, encoding="utf-8")
+    return {
+        "rules": rules,
+        "by_scenario": by_scenario,
+        "score": score,
+        "markdown": markdown,
+        "top": top[list(TOP_COLUMNS)],
+        "counts": counts.iloc[0].to_dict(),
+    }
+
+
+@task(name="evaluate-detection", cache_policy=NO_CACHE)
+async def evaluate_detection(settings: Settings) -> dict[str, Any]:
+    """Precision, recall and F1 per rule against the ground-truth table."""
+    result = await asyncio.to_thread(_evaluate, settings)
+    logger = get_run_logger()
+    for row in result["rules"].itertuples():
+        logger.info(
+            "rule %-18s flagged=%d precision=%.3f recall=%.3f",
+            row.rule,
+            row.flagged,
+            row.precision,
+            row.recall,
+        )
+    return result
+
+
+def run_summary(settings: Settings, report: dict[str, Any]) -> str:
+    """A short markdown page: what ran, how much, what it found."""
+    counts = report["counts"]
+    paths = settings.paths
+    exports = ", ".join(
+        f"`{p.name}`"
+        for p in (
+            paths.silver_csv,
+            paths.gold_anomalies_csv,
+            paths.gold_customer_csv,
+            paths.gold_bairro_daily_csv,
+        )
+    )
+    flags = report["rules"][["rule", "flagged", "precision", "recall"]]
+    score = report["score"]
+    lines = [
+        "# SSA-Fintech run summary",
+        "",
+        f"- Bronze transactions: **{counts['transactions']:,}** "
+        f"from {counts['customers']:,} customers",
+        f"- Anomalies (Gold rows): **{counts['anomalies']:,}** "
+        f"({counts['critical']:,} critical, {counts['high']:,} high)",
+        f"- Warehouse: `{paths.warehouse_path}`",
+        f"- Exports in `{paths.data_path}`: {exports}",
+        "",
+        "## Rules",
+        "",
+        flags.to_markdown(index=False, floatfmt=".3f"),
+        "",
+        f"Risk score: precision at top 100 {score['precision_at_100']:.3f}, "
+        f"PR-AUC {score['average_precision']:.3f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@task(name="publish-artifacts", cache_policy=NO_CACHE)
+async def publish_artifacts(settings: Settings, report: dict[str, Any]) -> None:
+    """Run summary, top anomalies, detection report and links to the files."""
+    await acreate_markdown_artifact(
+        markdown=run_summary(settings, report),
+        key="run-summary",
+        description="What this run loaded and found.",
+    )
+    await acreate_table_artifact(
+        table=_records(report["top"]),
+        key="top-anomalies",
+        description="Highest-risk Gold rows (CPF masked).",
+    )
+    await acreate_table_artifact(
+        table=_records(report["rules"].round(4)),
+        key="detection-report",
+        description="Each rule against the planted ground truth.",
+    )
+    await acreate_markdown_artifact(
+        markdown=report["markdown"],
+        key="detection-report-details",
+        description="Rule x scenario table and risk-score ranking quality.",
+    )
+    paths = settings.paths
+    await acreate_link_artifact(
+        link=paths.gold_anomalies_csv.resolve().as_uri(),
+        link_text=paths.gold_anomalies_csv.name,
+        key="gold-anomalies-file",
+        description="Every non-Normal row, for Google Sheets / Looker Studio.",
+    )

@@ -1,0 +1,54 @@
+"""Silver tasks: run the window-function model and export its CSV."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from ssa import warehouse
+from ssa.exports import iso_local, write_csv
+from ssa.settings import Settings
+
+SILVER_MODEL = "silver/silver_transactions"
+
+
+def sql_params(settings: Settings) -> dict[str, object]:
+    """Every threshold a model may bind, from the one settings object."""
+    return {**settings.rules.model_dump(), **settings.risk.model_dump()}
+
+
+def _build(settings: Settings) -> int:
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        if not warehouse.table_exists(conn, "bronze_transactions"):
+            raise warehouse.WarehouseError(
+                f"{settings.paths.warehouse_path} has no bronze_transactions: "
+                "run the medallion pipeline (or drop a CSV) first"
+            )
+        return warehouse.materialize(conn, SILVER_MODEL, sql_params(settings))
+
+
+@task(name="build-silver", cache_policy=NO_CACHE)
+async def build_silver(settings: Settings) -> dict[str, object]:
+    rows = await asyncio.to_thread(_build, settings)
+    get_run_logger().info("silver_transactions: %d rows", rows)
+    return {"table": "silver_transactions", "rows": rows}
+
+
+def _export(settings: Settings) -> int:
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        frame = warehouse.query(conn, "silver/export_silver.sql", {})
+    frame.insert(
+        1,
+        "created_at",
+        iso_local(frame["created_at_epoch"], settings.rules.utc_offset_seconds),
+    )
+    return write_csv(frame, settings.paths.silver_csv)
+
+
+@task(name="export-silver-csv", cache_policy=NO_CACHE)
+async def export_silver_csv(settings: Settings) -> dict[str, object]:
+    rows = await asyncio.to_thread(_export, settings)
+    get_run_logger().info("wrote %s (%d rows)", settings.paths.silver_csv, rows)
+    return {"file": str(settings.paths.silver_csv), "rows": rows}

@@ -1,0 +1,126 @@
+"""Hand-built Bronze rows and a runner for one SQL model on them.
+
+Like dbt unit tests: given a few rows, run the real ``.sql`` file on an
+in-memory SQLite and look at what it flags.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pandas as pd
+
+from ssa import warehouse
+from ssa.settings import Settings
+from tasks.silver import sql_params
+
+# 2026-10-01 00:00 in Salvador (UTC-3), as UTC epoch seconds.
+MIDNIGHT = 1_790_823_600
+KM_PER_DEG_LAT = 111.195
+BASE_LAT, BASE_LON = -12.98, -38.48
+
+
+def at(hour: int, minute: int = 0, second: int = 0, day: int = 0) -> int:
+    """Epoch seconds of a local wall-clock time on 2026-10-01 + day."""
+    return MIDNIGHT + day * 86_400 + hour * 3600 + minute * 60 + second
+
+
+def north_km(km: float) -> float:
+    """Latitude that far north of the base point (for exact distances)."""
+    return BASE_LAT + km / KM_PER_DEG_LAT
+
+
+def tx(transaction_id: str, created_at_epoch: int, **overrides: Any) -> dict[str, Any]:
+    row = {
+        "transaction_id": transaction_id,
+        "created_at_epoch": created_at_epoch,
+        "customer_id": "C1",
+        "payer_type": "PF",
+        "channel": "debit",
+        "amount_cents": 5_000,
+        "payee_id": "M1",
+        "payee_type": "PJ",
+        "is_same_owner": 0,
+        "merchant_id": "M1",
+        "category": "supermercado",
+        "card_id": "card-1",
+        "entry_mode": "present",
+        "auth_status": "approved",
+        "device_id": "dev-1",
+        "device_first_seen_epoch": MIDNIGHT - 400 * 86_400,
+        "bairro": "Barra",
+        "lat": BASE_LAT,
+        "lon": BASE_LON,
+        "source": "test",
+        "batch_id": "b1",
+        "ingested_at": "2026-11-25T00:00:00+00:00",
+    }
+    row.update(overrides)
+    return row
+
+
+def pix(transaction_id: str, created_at_epoch: int, **overrides: Any) -> dict[str, Any]:
+    """A Pix to another person from the customer's usual phone."""
+    base = {
+        "channel": "pix",
+        "payee_id": "C2",
+        "payee_type": "PF",
+        "merchant_id": None,
+        "category": None,
+        "card_id": None,
+        "entry_mode": None,
+    }
+    return tx(transaction_id, created_at_epoch, **{**base, **overrides})
+
+
+def customer(customer_id: str = "C1", **overrides: Any) -> dict[str, Any]:
+    row = {
+        "customer_id": customer_id,
+        "name": "Maria Souza",
+        "cpf": "123.456.789-09",
+        "home_bairro": "Barra",
+        "work_bairro": "Comércio",
+        "monthly_income": 3000.0,
+        "credit_score": 600,
+        "night_start_hour": 20,
+        "night_limit_cents": 100_000,
+        "source": "test",
+        "batch_id": "b1",
+        "ingested_at": "2026-11-25T00:00:00+00:00",
+    }
+    row.update(overrides)
+    return row
+
+
+def warehouse_with(
+    rows: list[dict[str, Any]], customers: list[dict[str, Any]] | None = None
+) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    warehouse.apply_schema(conn)
+    warehouse.insert_new(
+        conn, "bronze_transactions", "transaction_id", pd.DataFrame(rows)
+    )
+    people = customers if customers is not None else [customer()]
+    if people:
+        warehouse.insert_new(
+            conn, "bronze_customers", "customer_id", pd.DataFrame(people)
+        )
+    return conn
+
+
+def run_silver(
+    rows: list[dict[str, Any]],
+    customers: list[dict[str, Any]] | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Silver rows indexed by transaction id."""
+    settings = settings or Settings()
+    conn = warehouse_with(rows, customers)
+    warehouse.materialize(conn, "silver/silver_transactions", sql_params(settings))
+    frame = pd.read_sql_query("select * from silver_transactions", conn)
+    return frame.set_index("transaction_id")
+
+
+def flagged(frame: pd.DataFrame, rule: str) -> set[str]:
+    return set(frame.index[frame[f"is_{rule}"] == 1])

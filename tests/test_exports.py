@@ -1,0 +1,42 @@
+"""Exports people open in Google Sheets: safe cells, readable values."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ssa.exports import iso_local, local_date, reais, sheet_safe, write_csv
+
+
+def test_formula_cells_are_neutralised_numbers_are_not(tmp_path) -> None:
+    frame = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("http://x")', "+5511", "-cmd", "@SUM(A1)", "Ana"],
+            "lon": [-38.5, -38.4, -38.3, -38.2, -38.1],
+        }
+    )
+    safe = sheet_safe(frame)
+    assert list(safe["name"]) == [
+        '\'=HYPERLINK("http://x")',
+        "'+5511",
+        "'-cmd",
+        "'@SUM(A1)",
+        "Ana",
+    ]
+    assert safe["lon"].tolist() == frame["lon"].tolist()
+    path = tmp_path / "out.csv"
+    write_csv(frame, path)
+    text = path.read_text(encoding="utf-8")
+    assert "\n'+5511,-38.4\n" in text
+    assert "\n\"'=HYPERLINK" in text
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_iso_local_time_has_the_bahia_offset() -> None:
+    out = iso_local(pd.Series([1_790_823_600, None]), -10_800)
+    assert out.iloc[0] == "2026-10-01T00:00:00-03:00"
+    assert pd.isna(out.iloc[1])
+
+
+def test_local_date_and_money() -> None:
+    assert local_date(pd.Series([20727])).iloc[0] == "2026-10-01"
+    assert reais(pd.Series([123_456, 5])).tolist() == ["R$ 1.234,56", "R$ 0,05"]

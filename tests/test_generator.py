@@ -1,0 +1,106 @@
+"""The synthetic month: deterministic, realistic, and labelled apart."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssa.bairros import haversine_km, load_bairros
+from ssa.documents import cpf_is_valid
+from ssa.generator import generate
+from ssa.settings import Settings
+
+SMALL = Settings(generator={"n_customers": 400, "n_merchants": 80, "days": 14})
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return generate(SMALL)
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+
+
+def test_same_seed_same_bytes(dataset) -> None:
+    again = generate(SMALL)
+    for name in ("customers", "merchants", "transactions", "labels"):
+        assert _digest(getattr(dataset, name)) == _digest(getattr(again, name)), name
+
+
+def test_another_seed_another_month(dataset) -> None:
+    other = generate(
+        SMALL.model_copy(
+            update={"generator": SMALL.generator.model_copy(update={"seed": 7})}
+        )
+    )
+    assert _digest(other.transactions) != _digest(dataset.transactions)
+
+
+def test_customers_have_valid_cpfs_and_real_bairros(dataset) -> None:
+    bairros = set(load_bairros(SMALL.paths.resolve(SMALL.paths.bairros_csv)).names)
+    customers = dataset.customers
+    assert customers["cpf"].map(cpf_is_valid).all()
+    assert customers["cpf"].is_unique
+    assert set(customers["home_bairro"]) <= bairros
+    assert customers["credit_score"].between(0, 1000).all()
+    assert set(customers["night_start_hour"]) <= {20, 22}
+
+
+def test_transaction_ids_unique_and_amounts_positive(dataset) -> None:
+    tx = dataset.transactions
+    assert tx["transaction_id"].is_unique
+    assert (tx["amount_cents"] > 0).all()
+    assert set(tx["channel"]) == {"pix", "credit", "debit", "boleto"}
+
+
+def test_channel_mix_follows_the_fact_sheet(dataset) -> None:
+    share = dataset.transactions["channel"].value_counts(normalize=True)
+    assert share["pix"] == pytest.approx(0.561, abs=0.03)
+    assert share["credit"] + share["debit"] == pytest.approx(0.402, abs=0.03)
+
+
+def test_every_scenario_is_planted_and_labelled(dataset) -> None:
+    labels = dataset.labels
+    assert set(labels["scenario"]) == {
+        "impossible_travel",
+        "velocity_burst",
+        "amount_spike",
+        "night_pix_limit",
+        "card_testing",
+    }
+    assert set(labels["transaction_id"]) <= set(dataset.transactions["transaction_id"])
+    assert "scenario" not in dataset.transactions.columns
+
+
+def test_legit_people_never_move_faster_than_a_city_allows(dataset) -> None:
+    tx = dataset.transactions
+    legit = tx[~tx["transaction_id"].isin(dataset.labels["transaction_id"])]
+    legit = legit.sort_values(["customer_id", "created_at_epoch"], kind="stable")
+    same = legit["customer_id"].to_numpy()[1:] == legit["customer_id"].to_numpy()[:-1]
+    lat, lon = legit["lat"].to_numpy(), legit["lon"].to_numpy()
+    km = haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:])[same]
+    seconds = np.diff(legit["created_at_epoch"].to_numpy())[same]
+    far = km >= SMALL.rules.hop_min_distance_km
+    speed = km[far] * 3600 / np.maximum(seconds[far], 1)
+    assert (speed <= SMALL.rules.hop_max_speed_kmh).all()
+
+
+def test_rates_scale_the_planted_incidents() -> None:
+    none = SMALL.model_copy(
+        update={
+            "fraud": SMALL.fraud.model_copy(
+                update={
+                    "impossible_travel_rate": 0,
+                    "velocity_burst_rate": 0,
+                    "amount_spike_rate": 0,
+                    "night_pix_limit_rate": 0,
+                    "card_testing_rate": 0,
+                }
+            )
+        }
+    )
+    assert generate(none).labels.empty

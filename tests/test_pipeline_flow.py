@@ -1,0 +1,106 @@
+"""The whole medallion flow under Prefect's test harness, on a small month."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import re
+import sqlite3
+
+import pandas as pd
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from flows.medallion import medallion_pipeline
+from ssa.settings import Settings
+
+ARTIFACT_KEYS = {
+    "run-summary",
+    "top-anomalies",
+    "detection-report",
+    "detection-report-details",
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, prefect_harness):
+    data = tmp_path_factory.mktemp("data")
+    settings = Settings(
+        paths={"data_dir": data},
+        generator={"n_customers": 600, "n_merchants": 120, "days": 14},
+    )
+    result = asyncio.run(medallion_pipeline(settings))
+    return settings, result
+
+
+def test_files_exist_and_gold_is_the_non_normal_silver(run) -> None:
+    settings, result = run
+    paths = settings.paths
+    silver = pd.read_csv(paths.silver_csv)
+    gold = pd.read_csv(paths.gold_anomalies_csv)
+    assert len(silver) == result["silver"]["rows"] > 0
+    assert 0 < len(gold) < len(silver)
+    assert "Normal" not in set(gold["anomaly_flag"])
+    assert set(gold["transaction_id"]) == set(
+        silver.loc[silver["anomaly_flag"] != "Normal", "transaction_id"]
+    )
+    assert gold["risk_score"].is_monotonic_decreasing
+    assert gold["risk_score"].between(1, 100).all()
+    assert gold["reasons"].str.len().gt(0).all()
+    for path in (
+        paths.gold_customer_csv,
+        paths.gold_bairro_daily_csv,
+        paths.detection_report_csv,
+    ):
+        assert path.exists() and path.stat().st_size > 0
+
+
+def test_gold_masks_cpf_and_uses_iso_times(run) -> None:
+    settings, _ = run
+    with settings.paths.gold_anomalies_csv.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert all(
+        re.fullmatch(r"\*\*\*\.\d{3}\.\d{3}-\*\*", r["customer_cpf_masked"])
+        for r in rows
+    )
+    assert "cpf" not in rows[0]
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-03:00", r["created_at"])
+        for r in rows
+    )
+    text = settings.paths.gold_anomalies_csv.read_text(encoding="utf-8")
+    assert not re.search(r"\d{3}\.\d{3}\.\d{3}-\d{2}", text)  # no full CPF anywhere
+
+
+def test_tables_and_a_second_run_adds_no_duplicates(run) -> None:
+    settings, result = run
+    asyncio.run(medallion_pipeline(settings))
+    with sqlite3.connect(settings.paths.warehouse_path) as conn:
+        count, distinct = conn.execute(
+            "select count(*), count(distinct transaction_id) from bronze_transactions"
+        ).fetchone()
+        silver = conn.execute("select count(*) from silver_transactions").fetchone()[0]
+        labels = conn.execute("select count(*) from ground_truth_labels").fetchone()[0]
+    assert count == distinct == result["bronze"]["bronze_transactions"] == silver
+    assert labels == result["bronze"]["ground_truth_labels"] > 0
+
+
+def test_detection_report_meets_the_quality_bar(run) -> None:
+    _, result = run
+    for rule in result["detection"]:
+        assert rule["recall"] >= 0.9, rule
+        assert rule["precision"] >= 0.9, rule
+
+
+def test_artifacts_are_published(run) -> None:
+    async def keys() -> set[str]:
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=sorted(ARTIFACT_KEYS))
+                )
+            )
+        return {a.key for a in artifacts}
+
+    assert asyncio.run(keys()) == ARTIFACT_KEYS
