@@ -32,13 +32,30 @@ class Dataset:
     labels: pd.DataFrame
 
 
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
 def _hex_ids(rng: np.random.Generator, n: int, prefix: str = "") -> np.ndarray:
-    """Unique random ids: nothing in an id can hint at how a row was made."""
-    while True:
-        raw = rng.integers(0, 2**63, n, dtype=np.int64).view(np.uint8).tobytes()
-        ids = np.frombuffer(raw.hex().encode(), dtype="S16").astype(str)
-        if len(np.unique(ids)) == n:
-            return np.char.add(prefix, ids) if prefix else ids
+    """Unique, random-looking ids: nothing in an id hints at how a row was made.
+
+    The splitmix64 finaliser is a bijection on 64-bit integers, so distinct
+    inputs give distinct ids without a uniqueness check over a million rows.
+    """
+    start = rng.integers(0, 2**63, dtype=np.uint64)
+    x = np.arange(n, dtype=np.uint64) + start
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * _MIX1
+        x = (x ^ (x >> np.uint64(27))) * _MIX2
+        x = x ^ (x >> np.uint64(31))
+    raw = x.astype(">u8").tobytes().hex().encode()
+    ids = np.frombuffer(raw, dtype="S16").astype(str)
+    return np.char.add(prefix, ids) if prefix else ids
+
+
+def _coded(codes: np.ndarray, categories: np.ndarray) -> pd.Categorical:
+    """A string column from integer codes (-1 = missing) without copying strings."""
+    return pd.Categorical.from_codes(codes.astype(np.int64), categories=categories)
 
 
 def _jitter(
@@ -55,12 +72,6 @@ def _jitter(
     return np.round(lat, 6), np.round(lon, 6)
 
 
-def _nullable(values: np.ndarray, present: np.ndarray) -> np.ndarray:
-    out = values.astype(object)
-    out[~present] = None
-    return out
-
-
 def _to_bronze(
     rng: np.random.Generator,
     cols: dict[str, np.ndarray],
@@ -70,54 +81,56 @@ def _to_bronze(
     devices: DeviceBook,
     jitter_km: float,
 ) -> pd.DataFrame:
-    n_c = len(customers)
-    customer_ids = customers["customer_id"].to_numpy()
-    merchant_ids = merchants["merchant_id"].to_numpy()
-    phone_ids = _hex_ids(rng, n_c, "dev-")
-    terminal_ids = _hex_ids(rng, len(merchants), "pos-")
-    extra_ids = _hex_ids(rng, devices.size - n_c - len(merchants), "dev-")
-    device_ids = np.concatenate([phone_ids, terminal_ids, extra_ids])
-    credit_cards = _hex_ids(rng, n_c, "card-")
-    debit_cards = _hex_ids(rng, n_c, "card-")
+    """The Bronze schema; low-cardinality text columns are categoricals."""
+    n_c, n_m = len(customers), len(merchants)
+    customer_ids = customers["customer_id"].to_numpy(str)
+    merchant_ids = merchants["merchant_id"].to_numpy(str)
+    device_ids = np.concatenate(
+        [
+            _hex_ids(rng, n_c, "dev-"),
+            _hex_ids(rng, n_m, "pos-"),
+            _hex_ids(rng, devices.size - n_c - n_m, "dev-"),
+        ]
+    )
+    cards = np.concatenate([_hex_ids(rng, n_c, "card-"), _hex_ids(rng, n_c, "card-")])
 
     channel = cols["channel"]
+    cust = cols["cust"]
     is_card = (channel == F.CREDIT) | (channel == F.DEBIT)
-    has_merchant = cols["merchant"] >= 0
+    merchant = cols["merchant"]
     to_person = cols["payee_cust"] >= 0
-    merchant = np.maximum(cols["merchant"], 0)
-    payee = np.where(
-        to_person,
-        customer_ids[np.maximum(cols["payee_cust"], 0)],
-        merchant_ids[merchant],
+    category = np.where(
+        merchant >= 0, merchants["category_idx"].to_numpy()[np.maximum(merchant, 0)], -1
     )
-    card = np.where(
-        channel == F.CREDIT, credit_cards[cols["cust"]], debit_cards[cols["cust"]]
-    )
+    card = np.where(channel == F.CREDIT, cust, n_c + cust)
     lat, lon = _jitter(rng, cols["loc"], bairros, jitter_km)
     return pd.DataFrame(
         {
             "transaction_id": _hex_ids(rng, len(channel)),
             "created_at_epoch": cols["t"],
-            "customer_id": customer_ids[cols["cust"]],
-            "payer_type": "PF",
-            "channel": F.CHANNELS[channel],
+            "customer_id": _coded(cust, customer_ids),
+            "payer_type": _coded(np.zeros(len(channel)), np.array(["PF", "PJ"])),
+            "channel": _coded(channel, F.CHANNELS),
             "amount_cents": cols["amount_cents"],
-            "payee_id": payee,
-            "payee_type": np.where(to_person, "PF", "PJ"),
+            "payee_id": _coded(
+                np.where(to_person, cols["payee_cust"], n_c + merchant),
+                np.concatenate([customer_ids, merchant_ids]),
+            ),
+            "payee_type": _coded(np.where(to_person, 0, 1), np.array(["PF", "PJ"])),
             "is_same_owner": (cols["payee_kind"] == F.TO_SELF).astype(np.int64),
-            "merchant_id": _nullable(merchant_ids[merchant], has_merchant),
-            "category": _nullable(
-                CATEGORY_NAMES[merchants["category_idx"].to_numpy()[merchant]],
-                has_merchant,
+            "merchant_id": _coded(merchant, merchant_ids),
+            "category": _coded(category, CATEGORY_NAMES),
+            "card_id": _coded(np.where(is_card, card, -1), cards),
+            "entry_mode": _coded(
+                np.where(is_card, cols["cnp"].astype(np.int64), -1),
+                np.array(["present", "not_present"]),
             ),
-            "card_id": _nullable(card, is_card),
-            "entry_mode": _nullable(
-                np.where(cols["cnp"], "not_present", "present"), is_card
+            "auth_status": _coded(
+                cols["declined"].astype(np.int64), np.array(["approved", "declined"])
             ),
-            "auth_status": np.where(cols["declined"], "declined", "approved"),
-            "device_id": device_ids[cols["device"]],
+            "device_id": _coded(cols["device"], device_ids),
             "device_first_seen_epoch": devices.all_first_seen()[cols["device"]],
-            "bairro": bairros.names[cols["loc"]],
+            "bairro": _coded(cols["loc"], bairros.names),
             "lat": lat,
             "lon": lon,
         }
