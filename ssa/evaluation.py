@@ -24,9 +24,16 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / den if den else float("nan")
 
 
-def rule_report(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per rule: flagged, true/false positives, precision, recall, F1."""
+def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.DataFrame:
+    """One row per rule: flags, look-alikes caught, precision, recall, F1.
+
+    ``legit_rows`` is every legitimate row in the data (flagged or not), for
+    the false-positive rate behind the prevalence-reweighted precision:
+    r * p / (r * p + fpr * (1 - p)), with r the recall on the rule's own
+    scenario and p the real fraud prevalence.
+    """
     fraud = rows["is_fraud"] == 1
+    lookalike = rows["scenario"].notna() & ~fraud
     records = []
     for rule in RULES:
         flagged = rows[f"is_{rule}"] == 1
@@ -37,25 +44,30 @@ def rule_report(rows: pd.DataFrame) -> pd.DataFrame:
         planted = int(own.sum())
         precision = _ratio(tp, tp + fp)
         recall = _ratio(caught, planted)
-        f1 = (
-            2 * precision * recall / (precision + recall)
-            if precision + recall > 0
-            else float("nan")
-        )
+        fpr = _ratio(fp, legit_rows)
+        real = _ratio(recall * prevalence, recall * prevalence + fpr * (1 - prevalence))
         records.append(
             {
                 "rule": rule,
                 "flagged": int(flagged.sum()),
                 "true_positives": tp,
                 "false_positives": fp,
+                "lookalikes_flagged": int((flagged & lookalike).sum()),
                 "planted": planted,
                 "caught_own_scenario": caught,
                 "precision": precision,
                 "recall": recall,
-                "f1": f1,
+                "f1": _f1(precision, recall),
+                "precision_at_real_prevalence": real,
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+def _f1(precision: float, recall: float) -> float:
+    if precision + recall > 0:
+        return 2 * precision * recall / (precision + recall)
+    return float("nan")
 
 
 def rule_by_scenario(rows: pd.DataFrame) -> pd.DataFrame:
@@ -68,7 +80,7 @@ def rule_by_scenario(rows: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().rename(columns={"index": "scenario"})
 
 
-def score_report(rows: pd.DataFrame, cutoffs: tuple[int, ...] = (100, 1000)) -> dict:
+def score_report(rows: pd.DataFrame, cutoffs: tuple[int, ...]) -> dict:
     """Precision of the Gold risk ranking at the top k, and its PR-AUC.
 
     Ties are broken against us (legitimate rows first) so the figure is

@@ -161,6 +161,26 @@ class FraudSettings(_Model):
     card_testing_rate: float = Field(
         0.005, ge=0, le=1, description="Run of tiny online card payments."
     )
+    # Legitimate look-alikes (labelled is_fraud = 0), by default as frequent
+    # as the fraud they resemble: without them precision measures nothing.
+    lookalike_fast_trip_rate: float = Field(
+        0.01, ge=0, le=1, description="A car to the airport at night (45-75 km/h)."
+    )
+    lookalike_big_purchase_rate: float = Field(
+        0.01, ge=0, le=1, description="A one-off big purchase, card in hand."
+    )
+    lookalike_night_company_rate: float = Field(
+        0.01, ge=0, le=1, description="Night Pix to a company or own account."
+    )
+    lookalike_new_payee_large_rate: float = Field(
+        0.01, ge=0, le=1, description="Rent or a used car to a new payee."
+    )
+    lookalike_market_stall_rate: float = Field(
+        0.002, ge=0, le=1, description="A stall paid by many new payers."
+    )
+    lookalike_new_phone_rate: float = Field(
+        0.01, ge=0, le=1, description="A new phone, used normally."
+    )
 
 
 class RuleSettings(_Model):
@@ -253,6 +273,21 @@ class RiskSettings(_Model):
         return self
 
 
+class EvaluationSettings(_Model):
+    """How the detection report weighs what it measured."""
+
+    real_fraud_prevalence: float = Field(
+        7e-5,
+        gt=0,
+        lt=1,
+        description="Real Pix fraud is 6-8 per 100,000 transactions (BCB via "
+        "press, 2025): precision is also shown reweighted to this rate.",
+    )
+    top_k: tuple[int, ...] = Field(
+        (100, 1000), description="Cut-offs for the risk score's precision at k."
+    )
+
+
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
@@ -264,3 +299,4 @@ class Settings(_Model):
     fraud: FraudSettings = FraudSettings()
     rules: RuleSettings = RuleSettings()
     risk: RiskSettings = RiskSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()

@@ -56,9 +56,13 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
         rows = warehouse.query(conn, "gold/evaluation_rows.sql", sql_params(settings))
         top = anomalies_frame(conn, settings).head(settings.risk.top_anomalies)
         counts = warehouse.query(conn, "gold/run_counts.sql", {})
-    rules = evaluation.rule_report(rows)
+    total = int(counts.iloc[0]["transactions"])
+    legit = total - int((rows["is_fraud"] == 1).sum())
+    rules = evaluation.rule_report(
+        rows, legit, settings.evaluation.real_fraud_prevalence
+    )
     by_scenario = evaluation.rule_by_scenario(rows)
-    score = evaluation.score_report(rows)
+    score = evaluation.score_report(rows, settings.evaluation.top_k)
     write_csv(rules, settings.paths.detection_report_csv)
     markdown = evaluation.report_markdown(rules, by_scenario, score)
     settings.paths.detection_report_md.write_text(markdown, encoding="utf-8")

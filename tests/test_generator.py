@@ -65,7 +65,7 @@ def test_channel_mix_follows_the_fact_sheet(dataset) -> None:
 
 def test_every_scenario_is_planted_and_labelled(dataset) -> None:
     labels = dataset.labels
-    assert set(labels["scenario"]) == {
+    assert set(labels.loc[labels["is_fraud"] == 1, "scenario"]) == {
         "impossible_travel",
         "velocity_burst",
         "amount_spike",
@@ -103,4 +103,56 @@ def test_rates_scale_the_planted_incidents() -> None:
             )
         }
     )
-    assert generate(none).labels.empty
+    labels = generate(none).labels
+    assert (labels["is_fraud"] == 0).all()
+    assert len(labels) > 0  # the look-alikes have rates of their own
+
+
+def test_lookalikes_are_planted_and_labelled_legitimate(dataset) -> None:
+    labels = dataset.labels
+    lookalikes = labels[labels["scenario"].str.startswith("lookalike_")]
+    assert set(lookalikes["scenario"]) == {
+        "lookalike_fast_trip",
+        "lookalike_big_purchase",
+        "lookalike_night_company",
+        "lookalike_new_payee_large",
+        "lookalike_market_stall",
+        "lookalike_new_phone",
+    }
+    assert (lookalikes["is_fraud"] == 0).all()
+    assert (labels.loc[~labels.index.isin(lookalikes.index), "is_fraud"] == 1).all()
+
+
+def test_fast_trips_are_fast_but_possible(dataset) -> None:
+    tx = dataset.transactions.sort_values(["customer_id", "created_at_epoch"])
+    trips = set(
+        dataset.labels.loc[
+            dataset.labels["scenario"] == "lookalike_fast_trip", "transaction_id"
+        ]
+    )
+    prev = tx.groupby("customer_id", observed=True).shift(1)
+    is_trip = tx["transaction_id"].isin(trips).to_numpy()
+    km = haversine_km(
+        prev["lat"].to_numpy()[is_trip],
+        prev["lon"].to_numpy()[is_trip],
+        tx["lat"].to_numpy()[is_trip],
+        tx["lon"].to_numpy()[is_trip],
+    )
+    hours = (tx["created_at_epoch"] - prev["created_at_epoch"]).to_numpy()[
+        is_trip
+    ] / 3600
+    assert is_trip.sum() > 0
+    assert (km >= 5).all()
+    assert (km / hours < SMALL.rules.hop_max_speed_kmh).all()
+    assert (km / hours > 30).all()
+
+
+def test_night_lookalikes_pay_companies_or_themselves(dataset) -> None:
+    ids = dataset.labels.loc[
+        dataset.labels["scenario"] == "lookalike_night_company", "transaction_id"
+    ]
+    rows = dataset.transactions[dataset.transactions["transaction_id"].isin(ids)]
+    assert len(rows) > 0
+    company = rows["payee_type"].astype(str) == "PJ"
+    own = rows["is_same_owner"] == 1
+    assert (company ^ own).all()

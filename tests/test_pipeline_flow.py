@@ -87,10 +87,24 @@ def test_tables_and_a_second_run_adds_no_duplicates(run) -> None:
 
 
 def test_detection_report_meets_the_quality_bar(run) -> None:
+    """Issue 6's bar with look-alikes planted: recall 0.9, precision 0.8.
+
+    The run is seeded, so this is deterministic; the full-size figures are in
+    the README and the benchmark.
+    """
     _, result = run
+    assert [r["rule"] for r in result["detection"]] == [
+        "impossible_travel",
+        "card_testing",
+        "night_pix_limit",
+        "velocity_burst",
+        "amount_spike",
+    ]
     for rule in result["detection"]:
         assert rule["recall"] >= 0.9, rule
-        assert rule["precision"] >= 0.9, rule
+        assert rule["precision"] >= 0.8, rule
+        assert 0 <= rule["precision_at_real_prevalence"] <= rule["precision"], rule
+        assert rule["lookalikes_flagged"] <= rule["false_positives"], rule
 
 
 def test_artifacts_are_published(run) -> None:

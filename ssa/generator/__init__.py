@@ -15,6 +15,7 @@ import pandas as pd
 from ssa.bairros import Bairros, load_bairros
 from ssa.generator import frame as F
 from ssa.generator.legit import legit_transactions, local_midnight_epoch
+from ssa.generator.lookalikes import LOOKALIKE_PREFIX, LOOKALIKES, switch_phones
 from ssa.generator.people import CATEGORY_NAMES, make_customers, make_merchants
 from ssa.generator.scenarios import PLANTERS, Context, DeviceBook
 from ssa.settings import Settings
@@ -163,11 +164,20 @@ def generate(settings: Settings) -> Dataset:
         period_end=start + cfg.days * 86_400,
         utc_offset_seconds=offset,
     )
-    parts, scenario = [legit], [np.full(len(legit["t"]), "", dtype=object)]
+    fraud = settings.fraud
+    legit_labels = np.full(len(legit["t"]), "", dtype=object)
+    legit_labels[switch_phones(ctx, fraud.lookalike_new_phone_rate)] = (
+        LOOKALIKE_PREFIX + "new_phone"
+    )
+    parts, scenario = [legit], [legit_labels]
     for name, plant in PLANTERS.items():
-        rows = plant(ctx, getattr(settings.fraud, f"{name}_rate"))
+        rows = plant(ctx, getattr(fraud, f"{name}_rate"))
         parts.append(rows)
         scenario.append(np.full(len(rows["t"]), name, dtype=object))
+    for name, plant in LOOKALIKES.items():
+        rows = plant(ctx, getattr(fraud, f"lookalike_{name}_rate"))
+        parts.append(rows)
+        scenario.append(np.full(len(rows["t"]), LOOKALIKE_PREFIX + name, dtype=object))
     cols = F.concat(parts)
     labels = np.concatenate(scenario)
     order = np.lexsort((cols["cust"], cols["t"]))
@@ -180,7 +190,9 @@ def generate(settings: Settings) -> Dataset:
         {
             "transaction_id": tx["transaction_id"].to_numpy()[planted],
             "scenario": labels[planted].astype(str),
-            "is_fraud": 1,
+            "is_fraud": (
+                ~np.char.startswith(labels[planted].astype(str), LOOKALIKE_PREFIX)
+            ).astype(np.int64),
         }
     )
     people = customers[

@@ -58,7 +58,7 @@ class Context:
     utc_offset_seconds: int
 
 
-def _victims(ctx: Context, rate: float, eligible: np.ndarray) -> np.ndarray:
+def pick_victims(ctx: Context, rate: float, eligible: np.ndarray) -> np.ndarray:
     """Distinct customers hit once each, drawn among those eligible."""
     k = min(round(rate * len(ctx.customers)), len(eligible))
     return (
@@ -66,7 +66,7 @@ def _victims(ctx: Context, rate: float, eligible: np.ndarray) -> np.ndarray:
     )
 
 
-def _one_row_each(ctx: Context, mask: np.ndarray, victims: np.ndarray) -> np.ndarray:
+def one_row_each(ctx: Context, mask: np.ndarray, victims: np.ndarray) -> np.ndarray:
     """A random legitimate row per victim among the rows in mask."""
     rows = np.flatnonzero(mask & np.isin(ctx.legit["cust"], victims))
     rows = rows[ctx.rng.permutation(len(rows))]
@@ -74,29 +74,46 @@ def _one_row_each(ctx: Context, mask: np.ndarray, victims: np.ndarray) -> np.nda
     return rows[first]
 
 
-def _merchants_of(ctx: Context, categories: np.ndarray, n: int) -> np.ndarray:
+def merchants_of(ctx: Context, categories: np.ndarray, n: int) -> np.ndarray:
     pool = np.flatnonzero(np.isin(ctx.merchants["category_idx"].to_numpy(), categories))
     pool = pool if len(pool) else np.arange(len(ctx.merchants))
     return pool[ctx.rng.integers(0, len(pool), n)]
 
 
-def _strangers(ctx: Context, payer: np.ndarray) -> np.ndarray:
+def strangers(ctx: Context, payer: np.ndarray) -> np.ndarray:
     """Payees the payer never paid: mule accounts among the customers."""
     n_c = len(ctx.customers)
     other = ctx.rng.integers(0, max(n_c - 1, 1), len(payer))
     return other + (other >= payer)
 
 
-def _local_time(ctx: Context, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
+def current_location(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Where each customer was at their last legitimate payment before t.
+
+    A payment made from the customer's own phone happens where they are;
+    placing it at home instead would teleport them (and trip the travel rule
+    on a legitimate row).
+    """
+    lg = ctx.legit
+    span = np.int64(ctx.period_end - ctx.period_start + 400 * 86_400)
+    key = lg["cust"] * span + (lg["t"] - ctx.period_start)
+    probe = cust * span + (t - ctx.period_start)
+    pos = np.searchsorted(key, probe, side="right") - 1
+    found = (pos >= 0) & (lg["cust"][np.maximum(pos, 0)] == cust)
+    home = ctx.customers["home_bairro_idx"].to_numpy()[cust]
+    return np.where(found, lg["loc"][np.maximum(pos, 0)], home)
+
+
+def local_time(ctx: Context, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
     seconds = ctx.rng.integers(0, 3600, len(day))
     return ctx.period_start + day * 86_400 + hour * 3600 + seconds
 
 
-def _days(ctx: Context, n: int) -> np.ndarray:
+def random_days(ctx: Context, n: int) -> np.ndarray:
     return ctx.rng.integers(0, (ctx.period_end - ctx.period_start) // 86_400, n)
 
 
-def _offsets(sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+def offsets(sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     """Seconds from each incident's first row, given the gap before each row."""
     first = np.cumsum(sizes) - sizes
     gaps = gaps.copy()
@@ -111,8 +128,8 @@ def impossible_travel(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     present = (
         (lg["channel"] == F.CREDIT) & ~lg["cnp"] & ~ctx.bairros.is_island[lg["loc"]]
     )
-    victims = _victims(ctx, rate, np.unique(lg["cust"][present]))
-    anchor = _one_row_each(ctx, present, victims)
+    victims = pick_victims(ctx, rate, np.unique(lg["cust"][present]))
+    anchor = one_row_each(ctx, present, victims)
     n = len(anchor)
     far = (ctx.bairros.distance_km >= 8.0) & ~ctx.bairros.is_island[None, :]
     choice = np.array(
@@ -126,7 +143,7 @@ def impossible_travel(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     cols["loc"] = choice
     merchants = ctx.merchants["bairro_idx"].to_numpy()
     cols["merchant"] = np.array(
-        [_pick_in_bairro(ctx, merchants, b) for b in choice], dtype=np.int64
+        [pick_in_bairro(ctx, merchants, b) for b in choice], dtype=np.int64
     )
     cols["amount_cents"] = np.round(
         ctx.rng.lognormal(np.log(300), 0.6, n) * 100
@@ -135,7 +152,7 @@ def impossible_travel(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     return cols
 
 
-def _pick_in_bairro(ctx: Context, merchant_bairro: np.ndarray, b: int) -> int:
+def pick_in_bairro(ctx: Context, merchant_bairro: np.ndarray, b: int) -> int:
     pool = np.flatnonzero(merchant_bairro == b)
     if len(pool) == 0:
         pool = np.arange(len(merchant_bairro))
@@ -144,7 +161,7 @@ def _pick_in_bairro(ctx: Context, merchant_bairro: np.ndarray, b: int) -> int:
 
 def velocity_burst(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """Account takeover: 5-10 Pix to strangers within minutes, from a new phone."""
-    victims = _victims(ctx, rate, np.arange(len(ctx.customers)))
+    victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
     sizes = ctx.rng.integers(5, 11, len(victims))
     n = int(sizes.sum())
     night = ctx.rng.random(len(victims)) < 0.5
@@ -153,17 +170,17 @@ def velocity_burst(ctx: Context, rate: float) -> dict[str, np.ndarray]:
         ctx.rng.choice([0, 1, 2, 3, 4, 21, 22, 23], len(victims)),
         ctx.rng.integers(8, 20, len(victims)),
     )
-    start = _local_time(ctx, _days(ctx, len(victims)), hour)
+    start = local_time(ctx, random_days(ctx, len(victims)), hour)
     device = ctx.devices.add(start - ctx.rng.integers(0, 600, len(victims)))
     where = ctx.rng.choice(len(ctx.bairros), len(victims), p=ctx.bairros.home_weights)
     incident = np.repeat(np.arange(len(victims)), sizes)
-    offset = _offsets(sizes, ctx.rng.integers(20, 111, n))
+    offset = offsets(sizes, ctx.rng.integers(20, 111, n))
     cols = F.empty(n)
     cols["cust"] = victims[incident]
     cols["t"] = start[incident] + offset
     cols["channel"][:] = F.PIX
     cols["payee_kind"][:] = F.TO_PERSON
-    cols["payee_cust"] = _strangers(ctx, cols["cust"])
+    cols["payee_cust"] = strangers(ctx, cols["cust"])
     cols["amount_cents"] = np.round(
         ctx.rng.lognormal(np.log(350), 0.6, n) * 100
     ).astype(np.int64)
@@ -178,8 +195,8 @@ def amount_spike(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     cust = lg["cust"]
     rank = np.arange(len(cust)) - np.searchsorted(cust, cust)
     eligible_rows = rank >= 10
-    victims = _victims(ctx, rate, np.unique(cust[eligible_rows]))
-    anchor = _one_row_each(ctx, eligible_rows, victims)
+    victims = pick_victims(ctx, rate, np.unique(cust[eligible_rows]))
+    anchor = one_row_each(ctx, eligible_rows, victims)
     median = (
         pd.Series(lg["amount_cents"]).groupby(cust).median().to_numpy()[cust[anchor]]
     )
@@ -189,7 +206,7 @@ def amount_spike(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     cols["t"] = lg["t"][anchor] + ctx.rng.integers(600, 7200, n)
     cols["channel"][:] = F.CREDIT
     cols["cnp"][:] = True
-    cols["merchant"] = _merchants_of(ctx, ONLINE_CATEGORIES, n)
+    cols["merchant"] = merchants_of(ctx, ONLINE_CATEGORIES, n)
     factor = ctx.rng.uniform(20, 40, n)
     cols["amount_cents"] = np.maximum(
         np.round(median * factor), 120_000 + ctx.rng.integers(0, 50_000, n)
@@ -202,49 +219,49 @@ def amount_spike(ctx: Context, rate: float) -> dict[str, np.ndarray]:
 
 def night_pix_limit(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """Night Pix to strangers that take the payer past the night limit."""
-    victims = _victims(ctx, rate, np.arange(len(ctx.customers)))
+    victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
     sizes = ctx.rng.integers(1, 4, len(victims))
     n = int(sizes.sum())
     incident = np.repeat(np.arange(len(victims)), sizes)
     # 22h-4h is night for every customer, whichever start they chose.
     hour = ctx.rng.choice([22, 23, 0, 1, 2, 3, 4], len(victims))
-    start = _local_time(ctx, _days(ctx, len(victims)), hour)
-    offset = _offsets(sizes, ctx.rng.integers(120, 1800, n))
+    start = local_time(ctx, random_days(ctx, len(victims)), hour)
+    offset = offsets(sizes, ctx.rng.integers(120, 1800, n))
     limit = ctx.customers["night_limit_cents"].to_numpy()[victims]
     cols = F.empty(n)
     cols["cust"] = victims[incident]
     cols["t"] = start[incident] + offset
     cols["channel"][:] = F.PIX
     cols["payee_kind"][:] = F.TO_PERSON
-    cols["payee_cust"] = _strangers(ctx, cols["cust"])
+    cols["payee_cust"] = strangers(ctx, cols["cust"])
     cols["amount_cents"] = np.round(
         limit[incident] * ctx.rng.uniform(1.05, 2.5, n)
     ).astype(np.int64)
     cols["device"] = cols["cust"]
-    cols["loc"] = ctx.customers["home_bairro_idx"].to_numpy()[cols["cust"]]
+    cols["loc"] = current_location(ctx, cols["cust"], cols["t"])
     return cols
 
 
 def card_testing(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """3-8 online probes of a few reais, many declined, then a big purchase."""
-    victims = _victims(ctx, rate, np.arange(len(ctx.customers)))
+    victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
     probes = ctx.rng.integers(3, 9, len(victims))
     sizes = probes + 1
     n = int(sizes.sum())
     incident = np.repeat(np.arange(len(victims)), sizes)
-    start = _local_time(
-        ctx, _days(ctx, len(victims)), ctx.rng.integers(0, 24, len(victims))
+    start = local_time(
+        ctx, random_days(ctx, len(victims)), ctx.rng.integers(0, 24, len(victims))
     )
     last = np.cumsum(sizes) - 1
     gaps = ctx.rng.integers(30, 241, n)
     gaps[last] = ctx.rng.integers(60, 601, len(victims))
-    offset = _offsets(sizes, gaps)
+    offset = offsets(sizes, gaps)
     cols = F.empty(n)
     cols["cust"] = victims[incident]
     cols["t"] = start[incident] + offset
     cols["channel"][:] = F.CREDIT
     cols["cnp"][:] = True
-    cols["merchant"] = _merchants_of(ctx, ONLINE_CATEGORIES, len(victims))[incident]
+    cols["merchant"] = merchants_of(ctx, ONLINE_CATEGORIES, len(victims))[incident]
     cols["amount_cents"] = ctx.rng.integers(50, 500, n)
     cols["amount_cents"][last] = ctx.rng.integers(80_000, 300_000, len(victims))
     cols["declined"] = ctx.rng.random(n) < 0.5

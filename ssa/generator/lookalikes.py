@@ -1,0 +1,225 @@
+"""Legitimate look-alikes: honest behaviour that resembles a fraud typology.
+
+Planted beside the fraud and labelled legitimate (``is_fraud = 0``), so the
+detection report's precision means something (fact sheet, "Honest
+evaluation"). Each function mirrors a scenario in ``scenarios.py`` and
+differs from it only where real life differs, never by a column quirk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ssa.generator import frame as F
+from ssa.generator.people import CATEGORIES, ONLINE_CATEGORIES
+from ssa.generator.scenarios import (
+    Context,
+    current_location,
+    local_time,
+    merchants_of,
+    offsets,
+    one_row_each,
+    pick_victims,
+    random_days,
+    strangers,
+)
+
+LOOKALIKE_PREFIX = "lookalike_"
+AIRPORT = "Aeroporto"
+BIG_TICKET_CATEGORIES = np.array(
+    [i for i, c in enumerate(CATEGORIES) if c.name in ("eletronicos", "vestuario")]
+)
+
+
+def _next_gap(ctx: Context) -> np.ndarray:
+    """Seconds until the same customer's next legitimate row (inf at the end)."""
+    cust, t = ctx.legit["cust"], ctx.legit["t"]
+    gap = np.full(len(t), np.inf)
+    same = cust[1:] == cust[:-1]
+    gap[:-1][same] = np.diff(t)[same]
+    return gap
+
+
+def fast_trip(ctx: Context, rate: float) -> dict[str, np.ndarray]:
+    """A car to the airport in the small hours: far and fast, but possible.
+
+    45-75 km/h door to door, under the 80 km/h urban maximum; the customer's
+    next payment is hours later (they flew), so nothing teleports back.
+    """
+    lg, b = ctx.legit, ctx.bairros
+    local_hour = ((lg["t"] + ctx.utc_offset_seconds) % 86_400) // 3600
+    airport = int(np.flatnonzero(b.names == AIRPORT)[0])
+    far = b.distance_km[lg["loc"], airport] >= 8.0
+    eligible = (
+        ((local_hour >= 22) | (local_hour < 5))
+        & far
+        & ~b.is_island[lg["loc"]]
+        & (_next_gap(ctx) > 4 * 3600)
+    )
+    victims = pick_victims(ctx, rate, np.unique(lg["cust"][eligible]))
+    anchor = one_row_each(ctx, eligible, victims)
+    n = len(anchor)
+    km = b.distance_km[lg["loc"][anchor], airport]
+    speed = ctx.rng.uniform(45, 75, n)
+    cols = F.empty(n)
+    cols["cust"] = lg["cust"][anchor]
+    cols["t"] = lg["t"][anchor] + np.maximum(np.ceil(km / speed * 3600), 60).astype(
+        np.int64
+    )
+    cols["channel"][:] = F.DEBIT
+    cols["loc"][:] = airport
+    merchant_bairro = ctx.merchants["bairro_idx"].to_numpy()
+    at_airport = np.flatnonzero(merchant_bairro == airport)
+    pool = at_airport if len(at_airport) else np.arange(len(ctx.merchants))
+    cols["merchant"] = pool[ctx.rng.integers(0, len(pool), n)]
+    cols["amount_cents"] = np.round(ctx.rng.lognormal(np.log(35), 0.5, n) * 100).astype(
+        np.int64
+    )
+    cols["device"] = len(ctx.customers) + cols["merchant"]
+    return cols
+
+
+def big_purchase(ctx: Context, rate: float) -> dict[str, np.ndarray]:
+    """A one-off 20-40x purchase, card in hand at a shop near the customer."""
+    lg = ctx.legit
+    cust = lg["cust"]
+    rank = np.arange(len(cust)) - np.searchsorted(cust, cust)
+    eligible = (rank >= 10) & (_next_gap(ctx) > 3600)
+    victims = pick_victims(ctx, rate, np.unique(cust[eligible]))
+    anchor = one_row_each(ctx, eligible, victims)
+    n = len(anchor)
+    median = _median_amount(ctx)[cust[anchor]]
+    cols = F.empty(n)
+    cols["cust"] = cust[anchor]
+    cols["t"] = lg["t"][anchor] + ctx.rng.integers(300, 3000, n)
+    cols["channel"][:] = F.CREDIT
+    cols["loc"] = lg["loc"][anchor]
+    cols["merchant"] = merchants_of(ctx, BIG_TICKET_CATEGORIES, n)
+    cols["amount_cents"] = np.maximum(
+        np.round(median * ctx.rng.uniform(20, 40, n)),
+        120_000 + ctx.rng.integers(0, 50_000, n),
+    ).astype(np.int64)
+    cols["device"] = len(ctx.customers) + cols["merchant"]
+    return cols
+
+
+def _median_amount(ctx: Context) -> np.ndarray:
+    lg = ctx.legit
+    order = np.lexsort((lg["amount_cents"], lg["cust"]))
+    cust, amount = lg["cust"][order], lg["amount_cents"][order]
+    start = np.searchsorted(cust, np.arange(len(ctx.customers)))
+    end = np.searchsorted(cust, np.arange(len(ctx.customers)), side="right")
+    mid = np.clip((start + end - 1) // 2, 0, max(len(amount) - 1, 0))
+    return np.where(end > start, amount[mid], 5_000)
+
+
+def night_company(ctx: Context, rate: float) -> dict[str, np.ndarray]:
+    """Big night Pix to a company or to one's own account: outside the limit."""
+    victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
+    sizes = ctx.rng.integers(1, 4, len(victims))
+    n = int(sizes.sum())
+    incident = np.repeat(np.arange(len(victims)), sizes)
+    hour = ctx.rng.choice([22, 23, 0, 1, 2, 3, 4], len(victims))
+    start = local_time(ctx, random_days(ctx, len(victims)), hour)
+    limit = ctx.customers["night_limit_cents"].to_numpy()[victims]
+    to_self = ctx.rng.random(n) < 0.5
+    cols = F.empty(n)
+    cols["cust"] = victims[incident]
+    cols["t"] = start[incident] + offsets(sizes, ctx.rng.integers(120, 1800, n))
+    cols["channel"][:] = F.PIX
+    cols["payee_kind"] = np.where(to_self, F.TO_SELF, F.TO_COMPANY).astype(np.int8)
+    cols["payee_cust"] = np.where(to_self, cols["cust"], F.NO_ID)
+    cols["merchant"] = np.where(
+        to_self, F.NO_ID, merchants_of(ctx, ONLINE_CATEGORIES, n)
+    )
+    cols["amount_cents"] = np.round(
+        limit[incident] * ctx.rng.uniform(1.05, 2.5, n)
+    ).astype(np.int64)
+    cols["device"] = cols["cust"]
+    cols["loc"] = current_location(ctx, cols["cust"], cols["t"])
+    return cols
+
+
+def _n_days(ctx: Context) -> int:
+    return int((ctx.period_end - ctx.period_start) // 86_400)
+
+
+def new_payee_large(ctx: Context, rate: float) -> dict[str, np.ndarray]:
+    """Rent or a used car: a first, large Pix to someone new, in daytime."""
+    victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
+    n = len(victims)
+    cols = F.empty(n)
+    cols["cust"] = victims
+    cols["t"] = local_time(ctx, random_days(ctx, n), ctx.rng.integers(9, 18, n))
+    cols["channel"][:] = F.PIX
+    cols["payee_kind"][:] = F.TO_PERSON
+    cols["payee_cust"] = strangers(ctx, victims)
+    cols["amount_cents"] = np.round(
+        ctx.rng.lognormal(np.log(2_500), 0.6, n) * 100
+    ).astype(np.int64)
+    cols["device"] = victims
+    cols["loc"] = current_location(ctx, victims, cols["t"])
+    return cols
+
+
+def market_stall(ctx: Context, rate: float) -> dict[str, np.ndarray]:
+    """A Saturday market stall paid by Pix to the owner's own (PF) account.
+
+    Many payers who never paid the owner before, within a morning: the
+    legitimate twin of a mule's fan-in.
+    """
+    owners = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
+    sizes = ctx.rng.integers(15, 41, len(owners))
+    n = int(sizes.sum())
+    incident = np.repeat(np.arange(len(owners)), sizes)
+    days = np.arange(_n_days(ctx))
+    weekday = (ctx.period_start // 86_400 + 3 + days) % 7  # 1970-01-01 was Thu
+    saturdays = days[weekday == 5]
+    day = (
+        ctx.rng.choice(saturdays, len(owners))
+        if len(saturdays)
+        else ctx.rng.integers(0, max(_n_days(ctx), 1), len(owners))
+    )
+    start = local_time(ctx, day, ctx.rng.integers(7, 10, len(owners)))
+    cols = F.empty(n)
+    cols["cust"] = strangers(ctx, owners[incident])
+    cols["t"] = start[incident] + ctx.rng.integers(0, 4 * 3600, n)
+    cols["channel"][:] = F.PIX
+    cols["payee_kind"][:] = F.TO_PERSON
+    cols["payee_cust"] = owners[incident]
+    cols["amount_cents"] = np.round(ctx.rng.lognormal(np.log(18), 0.6, n) * 100).astype(
+        np.int64
+    )
+    cols["device"] = cols["cust"]
+    cols["loc"] = current_location(ctx, cols["cust"], cols["t"])
+    return cols
+
+
+def switch_phones(ctx: Context, rate: float) -> np.ndarray:
+    """Some customers change phone mid-month and use the new one normally.
+
+    Rewrites the device of their later phone rows in ``ctx.legit`` and
+    returns the indices of the new phone's first-day rows, the look-alikes
+    of a fraudster's new device.
+    """
+    lg = ctx.legit
+    phone = lg["device"] == lg["cust"]
+    victims = pick_victims(ctx, rate, np.unique(lg["cust"][phone]))
+    anchor = one_row_each(ctx, phone, victims)
+    switch_at = np.full(len(ctx.customers), np.iinfo(np.int64).max)
+    switch_at[lg["cust"][anchor]] = lg["t"][anchor]
+    new_device = np.full(len(ctx.customers), -1)
+    new_device[lg["cust"][anchor]] = ctx.devices.add(lg["t"][anchor] - 60)
+    moved = phone & (lg["t"] >= switch_at[lg["cust"]])
+    lg["device"] = np.where(moved, new_device[lg["cust"]], lg["device"])
+    first_day = moved & (lg["t"] < switch_at[lg["cust"]] + 86_400)
+    return np.flatnonzero(first_day)
+
+
+LOOKALIKES = {
+    "fast_trip": fast_trip,
+    "big_purchase": big_purchase,
+    "night_company": night_company,
+    "new_payee_large": new_payee_large,
+    "market_stall": market_stall,
+}
