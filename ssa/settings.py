@@ -161,6 +161,18 @@ class FraudSettings(_Model):
     card_testing_rate: float = Field(
         0.005, ge=0, le=1, description="Run of tiny online card payments."
     )
+    new_device_rate: float = Field(
+        0.01, ge=0, le=1, description="Stolen phone: Pix over R$ 200 on day one."
+    )
+    structuring_rate: float = Field(
+        0.01, ge=0, le=1, description="Night Pix kept just under the limit."
+    )
+    mule_rate: float = Field(
+        0.003, ge=0, le=1, description="Mule accounts: fan-in, then pass-through."
+    )
+    first_time_payee_rate: float = Field(
+        0.01, ge=0, le=1, description="Falsa central: outsized Pix to a stranger."
+    )
     # Legitimate look-alikes (labelled is_fraud = 0), by default as frequent
     # as the fraud they resemble: without them precision measures nothing.
     lookalike_fast_trip_rate: float = Field(
@@ -238,6 +250,63 @@ class RuleSettings(_Model):
     )
     card_testing_min_probes: int = Field(
         3, ge=2, description="Tiny online card payments that make a run."
+    )
+    new_device_window_seconds: int = Field(
+        86_400, gt=0, description="Res. BCB 403/2024: a device's first day."
+    )
+    new_device_max_tx_cents: int = Field(
+        20_000, ge=0, description="Res. BCB 403/2024: R$ 200 per transaction."
+    )
+    new_device_max_day_cents: int = Field(
+        100_000, ge=0, description="Res. BCB 403/2024: R$ 1.000 per day."
+    )
+    structuring_min_transfers: int = Field(
+        3, ge=2, description="Night PF to PF Pix that make a pattern."
+    )
+    structuring_min_share: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Night total at or above this share of the limit, not over.",
+    )
+    fan_in_window_seconds: int = Field(
+        3_600, gt=0, description="Fan-in window (the fact sheet: an hour)."
+    )
+    fan_in_min_new_payers: int = Field(
+        5, ge=2, description="Payers who never paid this payee before."
+    )
+    fan_in_min_total_cents: int = Field(
+        200_000,
+        ge=0,
+        description="What they sent in the window; a market stall's many small "
+        "payments stay below it.",
+    )
+    pass_through_window_seconds: int = Field(
+        1_800, gt=0, description="Inflow that counts before an outgoing Pix."
+    )
+    pass_through_min_share: float = Field(
+        0.8, gt=0, le=1, description="Share of the recent inflow sent on."
+    )
+    pass_through_min_inflow_cents: int = Field(
+        100_000, ge=0, description="Ignore small inflows (R$ 1.000)."
+    )
+    first_payee_ratio: float = Field(
+        10.0, gt=1, description="Amount over the payer's Pix average."
+    )
+    first_payee_min_cents: int = Field(
+        100_000, ge=0, description="Outsized means at least R$ 1.000."
+    )
+    first_payee_min_history: int = Field(
+        5, ge=1, description="Previous Pix needed for a baseline."
+    )
+    first_payee_window_seconds: int = Field(
+        86_400, gt=0, description="Window for the payee's other new payers."
+    )
+    first_payee_min_payers: int = Field(
+        2,
+        ge=1,
+        description="Outsized first payments the payee collects in the window: "
+        "a gang's mule gets several, a landlord one.",
     )
     utc_offset_seconds: int = Field(
         -10_800,

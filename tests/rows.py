@@ -124,3 +124,17 @@ def run_silver(
 
 def flagged(frame: pd.DataFrame, rule: str) -> set[str]:
     return set(frame.index[frame[f"is_{rule}"] == 1])
+
+
+def run_models(
+    rows: list[dict[str, Any]],
+    models: tuple[str, ...],
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Materialise models in order; the last one's rows, by transaction id."""
+    settings = settings or Settings()
+    conn = warehouse_with(rows)
+    for model in models:
+        warehouse.materialize(conn, model, sql_params(settings))
+    table = models[-1].split("/")[-1]
+    return pd.read_sql_query(f"select * from {table}", conn).set_index("transaction_id")

@@ -71,6 +71,11 @@ def test_every_scenario_is_planted_and_labelled(dataset) -> None:
         "amount_spike",
         "night_pix_limit",
         "card_testing",
+        "new_device",
+        "structuring",
+        "mule_fan_in",
+        "mule_pass_through",
+        "first_time_payee",
     }
     assert set(labels["transaction_id"]) <= set(dataset.transactions["transaction_id"])
     assert "scenario" not in dataset.transactions.columns
@@ -90,18 +95,13 @@ def test_legit_people_never_move_faster_than_a_city_allows(dataset) -> None:
 
 
 def test_rates_scale_the_planted_incidents() -> None:
+    fraud_rates = {
+        name: 0.0
+        for name in SMALL.fraud.model_fields
+        if name.endswith("_rate") and not name.startswith("lookalike_")
+    }
     none = SMALL.model_copy(
-        update={
-            "fraud": SMALL.fraud.model_copy(
-                update={
-                    "impossible_travel_rate": 0,
-                    "velocity_burst_rate": 0,
-                    "amount_spike_rate": 0,
-                    "night_pix_limit_rate": 0,
-                    "card_testing_rate": 0,
-                }
-            )
-        }
+        update={"fraud": SMALL.fraud.model_copy(update=fraud_rates)}
     )
     labels = generate(none).labels
     assert (labels["is_fraud"] == 0).all()

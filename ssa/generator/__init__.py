@@ -17,6 +17,7 @@ from ssa.generator import frame as F
 from ssa.generator.legit import legit_transactions, local_midnight_epoch
 from ssa.generator.lookalikes import LOOKALIKE_PREFIX, LOOKALIKES, switch_phones
 from ssa.generator.people import CATEGORY_NAMES, make_customers, make_merchants
+from ssa.generator.pix_fraud import PIX_PLANTERS, SCENARIO
 from ssa.generator.scenarios import PLANTERS, Context, DeviceBook
 from ssa.settings import Settings
 
@@ -166,14 +167,24 @@ def generate(settings: Settings) -> Dataset:
     )
     fraud = settings.fraud
     legit_labels = np.full(len(legit["t"]), "", dtype=object)
-    legit_labels[switch_phones(ctx, fraud.lookalike_new_phone_rate)] = (
-        LOOKALIKE_PREFIX + "new_phone"
+    new_phones = switch_phones(
+        ctx, fraud.lookalike_new_phone_rate, settings.rules.new_device_max_tx_cents
     )
+    legit_labels[new_phones] = LOOKALIKE_PREFIX + "new_phone"
     parts, scenario = [legit], [legit_labels]
     for name, plant in PLANTERS.items():
         rows = plant(ctx, getattr(fraud, f"{name}_rate"))
         parts.append(rows)
         scenario.append(np.full(len(rows["t"]), name, dtype=object))
+    for name, plant in PIX_PLANTERS.items():
+        rows = plant(ctx, getattr(fraud, f"{name}_rate"))
+        names = rows.pop(SCENARIO, None)
+        parts.append(rows)
+        scenario.append(
+            names.astype(object)
+            if names is not None
+            else np.full(len(rows["t"]), name, dtype=object)
+        )
     for name, plant in LOOKALIKES.items():
         rows = plant(ctx, getattr(fraud, f"lookalike_{name}_rate"))
         parts.append(rows)

@@ -16,6 +16,7 @@ from ssa.generator.scenarios import (
     Context,
     current_location,
     local_time,
+    median_amount,
     merchants_of,
     offsets,
     one_row_each,
@@ -88,7 +89,7 @@ def big_purchase(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     victims = pick_victims(ctx, rate, np.unique(cust[eligible]))
     anchor = one_row_each(ctx, eligible, victims)
     n = len(anchor)
-    median = _median_amount(ctx)[cust[anchor]]
+    median = median_amount(ctx)[cust[anchor]]
     cols = F.empty(n)
     cols["cust"] = cust[anchor]
     cols["t"] = lg["t"][anchor] + ctx.rng.integers(300, 3000, n)
@@ -101,16 +102,6 @@ def big_purchase(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     ).astype(np.int64)
     cols["device"] = len(ctx.customers) + cols["merchant"]
     return cols
-
-
-def _median_amount(ctx: Context) -> np.ndarray:
-    lg = ctx.legit
-    order = np.lexsort((lg["amount_cents"], lg["cust"]))
-    cust, amount = lg["cust"][order], lg["amount_cents"][order]
-    start = np.searchsorted(cust, np.arange(len(ctx.customers)))
-    end = np.searchsorted(cust, np.arange(len(ctx.customers)), side="right")
-    mid = np.clip((start + end - 1) // 2, 0, max(len(amount) - 1, 0))
-    return np.where(end > start, amount[mid], 5_000)
 
 
 def night_company(ctx: Context, rate: float) -> dict[str, np.ndarray]:
@@ -195,7 +186,7 @@ def market_stall(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     return cols
 
 
-def switch_phones(ctx: Context, rate: float) -> np.ndarray:
+def switch_phones(ctx: Context, rate: float, max_tx_cents: int) -> np.ndarray:
     """Some customers change phone mid-month and use the new one normally.
 
     Rewrites the device of their later phone rows in ``ctx.legit`` and
@@ -213,6 +204,12 @@ def switch_phones(ctx: Context, rate: float) -> np.ndarray:
     moved = phone & (lg["t"] >= switch_at[lg["cust"]])
     lg["device"] = np.where(moved, new_device[lg["cust"]], lg["device"])
     first_day = moved & (lg["t"] < switch_at[lg["cust"]] + 86_400)
+    # Res. BCB 403/2024: until the phone is registered the bank refuses Pix
+    # over R$ 200, so the customer sends a smaller amount.
+    over = first_day & (lg["channel"] == F.PIX) & (lg["amount_cents"] > max_tx_cents)
+    lg["amount_cents"] = np.where(
+        over, ctx.rng.integers(5_000, max_tx_cents, len(over)), lg["amount_cents"]
+    )
     return np.flatnonzero(first_day)
 
 

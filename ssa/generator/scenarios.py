@@ -104,6 +104,25 @@ def current_location(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarra
     return np.where(found, lg["loc"][np.maximum(pos, 0)], home)
 
 
+def median_amount(ctx: Context, rows: np.ndarray | None = None) -> np.ndarray:
+    """Each customer's median legitimate amount over the rows given.
+
+    Customers with no such rows get R$ 45, the Pix PF to PF median.
+    """
+    lg = ctx.legit
+    keep = np.ones(len(lg["cust"]), bool) if rows is None else rows
+    cust, amount = lg["cust"][keep], lg["amount_cents"][keep]
+    order = np.lexsort((amount, cust))
+    cust, amount = cust[order], amount[order]
+    ids = np.arange(len(ctx.customers))
+    start = np.searchsorted(cust, ids)
+    end = np.searchsorted(cust, ids, side="right")
+    if len(amount) == 0:
+        return np.full(len(ids), 4_500)
+    mid = np.clip((start + end - 1) // 2, 0, len(amount) - 1)
+    return np.where(end > start, amount[mid], 4_500)
+
+
 def local_time(ctx: Context, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
     seconds = ctx.rng.integers(0, 3600, len(day))
     return ctx.period_start + day * 86_400 + hour * 3600 + seconds
@@ -197,9 +216,7 @@ def amount_spike(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     eligible_rows = rank >= 10
     victims = pick_victims(ctx, rate, np.unique(cust[eligible_rows]))
     anchor = one_row_each(ctx, eligible_rows, victims)
-    median = (
-        pd.Series(lg["amount_cents"]).groupby(cust).median().to_numpy()[cust[anchor]]
-    )
+    median = median_amount(ctx)[cust[anchor]]
     n = len(anchor)
     cols = F.empty(n)
     cols["cust"] = cust[anchor]
