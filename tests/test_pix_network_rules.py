@@ -3,7 +3,7 @@ pass-through and first-time payee. Each runs its real sql/ file."""
 
 from __future__ import annotations
 
-from tests.rows import at, pix, run_models
+from tests.rows import at, pix, run_models, tx
 
 TRANSFERS = "silver/silver_pix_transfers"
 
@@ -213,3 +213,81 @@ class TestFirstTimePayee:
             "V2-x", at(12), customer_id="V2", payee_id="MULE", amount_cents=100_000
         )
         assert _flagged(self.MODELS, rows) == {"V1-x", "V2-x"}
+
+
+NIGHT = "silver/silver_night_pix"
+
+
+class TestStructuring:
+    MODELS = (NIGHT, "silver/silver_rule_structuring")
+
+    @staticmethod
+    def _night(amounts: list[int], **kw) -> list[dict]:
+        return [
+            pix(f"n{i}", at(22, 10 * i), amount_cents=cents, **kw)
+            for i, cents in enumerate(amounts)
+        ]
+
+    def test_three_transfers_just_under_the_limit(self) -> None:
+        rows = self._night([30_000, 30_000, 30_000])  # R$ 900 = 90 %
+        assert _flagged(self.MODELS, rows) == {"n0", "n1", "n2"}
+
+    def test_exactly_at_the_limit_is_still_under(self) -> None:
+        rows = self._night([40_000, 30_000, 30_000])
+        assert _flagged(self.MODELS, rows) == {"n0", "n1", "n2"}
+
+    def test_over_the_limit_is_the_night_rule_not_structuring(self) -> None:
+        rows = self._night([40_000, 30_000, 30_001])
+        assert _flagged(self.MODELS, rows) == set()
+        assert _flagged((NIGHT, "silver/silver_rule_night_pix_limit"), rows) == {"n2"}
+
+    def test_two_transfers_or_a_small_total_are_not_structuring(self) -> None:
+        assert _flagged(self.MODELS, self._night([45_000, 45_000])) == set()
+        assert _flagged(self.MODELS, self._night([29_000, 30_000, 30_000])) == set()
+
+    def test_company_payments_do_not_count(self) -> None:
+        rows = self._night([30_000, 30_000])
+        rows.append(pix("shop", at(23), amount_cents=30_000, payee_type="PJ"))
+        assert _flagged(self.MODELS, rows) == set()
+
+
+class TestCardTestingOnTheCard:
+    MODELS = ("silver/silver_rule_card_testing",)
+
+    @staticmethod
+    def _online(tid: str, minute: int, cents: int, card: str = "card-1") -> dict:
+        return tx(
+            tid,
+            at(3, minute),
+            channel="credit",
+            entry_mode="not_present",
+            amount_cents=cents,
+            card_id=card,
+        )
+
+    def test_probes_on_one_card_and_the_escalation(self) -> None:
+        rows = [self._online(f"p{i}", i, 199) for i in range(3)]
+        rows.append(self._online("buy", 10, 250_000))
+        assert _flagged(self.MODELS, rows) == {"p0", "p1", "p2", "buy"}
+
+    def test_probes_on_different_cards_do_not_add_up(self) -> None:
+        rows = [self._online(f"p{i}", i, 199, card=f"card-{i}") for i in range(3)]
+        assert _flagged(self.MODELS, rows) == set()
+
+    def test_thirty_minute_window_edge(self) -> None:
+        rows = [
+            self._online("p0", 0, 199),
+            self._online("p1", 1, 199),
+            self._online("p2", 30, 199),
+        ]
+        assert _flagged(self.MODELS, rows) == {"p0", "p1", "p2"}
+        rows[2] = tx(
+            "p2",
+            at(3, 30, 1),
+            channel="credit",
+            entry_mode="not_present",
+            amount_cents=199,
+            card_id="card-1",
+        )
+        # p2 is now 30:01 after p0: only p1 still sees all three probes.
+        assert _flagged(self.MODELS, rows) == {"p1"}
