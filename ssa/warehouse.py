@@ -153,3 +153,13 @@ def table_exists(conn: sqlite3.Connection, table: str) -> bool:
 def _check_identifier(name: str) -> None:
     if not _IDENT.match(name):
         raise WarehouseError(f"not a plain SQL identifier: {name!r}")
+
+
+def run_script(
+    conn: sqlite3.Connection, relative: str, params: Mapping[str, Any]
+) -> int:
+    """Run each statement of ``sql/<relative>``; count the rows they changed."""
+    before = conn.total_changes
+    for statement in _statements(sql_text(relative)):
+        conn.execute(statement, bind(statement, params))
+    return conn.total_changes - before

@@ -43,7 +43,11 @@ def _load(dataset: Dataset, settings: Settings) -> dict[str, int]:
     }
     with warehouse.connect(settings.paths.warehouse_path) as conn:
         warehouse.apply_schema(conn)
+        replaced = warehouse.run_script(
+            conn, "bronze/replace_synthetic_batch.sql", lineage
+        )
         return {
+            "replaced_rows": replaced,
             "bronze_customers": warehouse.insert_new(
                 conn,
                 "bronze_customers",

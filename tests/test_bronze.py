@@ -1,0 +1,55 @@
+"""Bronze loads: idempotent for the same batch, one synthetic world at a time."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+
+from ssa import warehouse
+from ssa.generator import generate
+from ssa.settings import Settings
+from tasks.bronze import _load
+from tests.rows import tx
+
+
+def _settings(tmp_path, seed: int = 1) -> Settings:
+    return Settings(
+        paths={"data_dir": tmp_path},
+        generator={"n_customers": 60, "n_merchants": 20, "days": 3, "seed": seed},
+    )
+
+
+def _count(settings: Settings, sql: str) -> int:
+    with sqlite3.connect(settings.paths.warehouse_path) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def test_loading_the_same_batch_twice_adds_nothing(tmp_path) -> None:
+    settings = _settings(tmp_path)
+    data = generate(settings)
+    first = _load(data, settings)
+    second = _load(data, settings)
+    assert first["bronze_transactions"] == len(data.transactions) > 0
+    assert second["bronze_transactions"] == second["ground_truth_labels"] == 0
+    assert second["replaced_rows"] == 0
+    total = _count(settings, "select count(*) from bronze_transactions")
+    assert total == len(data.transactions)
+
+
+def test_another_synthetic_batch_replaces_the_previous_one(tmp_path) -> None:
+    one, two = _settings(tmp_path, seed=1), _settings(tmp_path, seed=2)
+    _load(generate(one), one)
+    dropped = pd.DataFrame([tx("from-a-csv", 1_790_900_000, source="file:a.csv")])
+    with warehouse.connect(one.paths.warehouse_path) as conn:
+        warehouse.insert_new(conn, "bronze_transactions", "transaction_id", dropped)
+    data = generate(two)
+    result = _load(data, two)
+    assert result["replaced_rows"] > 0
+    sources = _count(two, "select count(distinct source) from bronze_transactions")
+    assert sources == 2  # generator:seed=2 and the CSV row
+    assert _count(two, "select count(*) from bronze_transactions") == (
+        len(data.transactions) + 1
+    )
+    assert _count(two, "select count(*) from ground_truth_labels") == len(data.labels)
+    assert _count(two, "select count(*) from bronze_customers") == len(data.customers)
