@@ -13,15 +13,16 @@ import numpy as np
 from ssa.generator import frame as F
 from ssa.generator.people import CATEGORIES, ONLINE_CATEGORIES
 from ssa.generator.scenarios import (
+    NIGHT_HOURS,
     Context,
-    current_location,
+    incident_times,
     local_time,
-    median_amount,
     merchants_of,
-    offsets,
     one_row_each,
     pick_victims,
+    pix_rows,
     random_days,
+    recent_mean,
     strangers,
 )
 
@@ -81,7 +82,7 @@ def fast_trip(ctx: Context, rate: float) -> dict[str, np.ndarray]:
 
 
 def big_purchase(ctx: Context, rate: float) -> dict[str, np.ndarray]:
-    """A one-off 20-40x purchase, card in hand at a shop near the customer."""
+    """A one-off 10-30x purchase, card in hand at a shop near the customer."""
     lg = ctx.legit
     cust = lg["cust"]
     rank = np.arange(len(cust)) - np.searchsorted(cust, cust)
@@ -89,7 +90,7 @@ def big_purchase(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     victims = pick_victims(ctx, rate, np.unique(cust[eligible]))
     anchor = one_row_each(ctx, eligible, victims)
     n = len(anchor)
-    median = median_amount(ctx)[cust[anchor]]
+    usual = recent_mean(ctx, anchor)
     cols = F.empty(n)
     cols["cust"] = cust[anchor]
     cols["t"] = lg["t"][anchor] + ctx.rng.integers(300, 3000, n)
@@ -97,7 +98,7 @@ def big_purchase(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     cols["loc"] = lg["loc"][anchor]
     cols["merchant"] = merchants_of(ctx, BIG_TICKET_CATEGORIES, n)
     cols["amount_cents"] = np.maximum(
-        np.round(median * ctx.rng.uniform(20, 40, n)),
+        np.round(usual * ctx.rng.uniform(10, 30, n)),
         120_000 + ctx.rng.integers(0, 50_000, n),
     ).astype(np.int64)
     cols["device"] = len(ctx.customers) + cols["merchant"]
@@ -108,48 +109,32 @@ def night_company(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """Big night Pix to a company or to one's own account: outside the limit."""
     victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
     sizes = ctx.rng.integers(1, 4, len(victims))
-    n = int(sizes.sum())
-    incident = np.repeat(np.arange(len(victims)), sizes)
-    hour = ctx.rng.choice([22, 23, 0, 1, 2, 3, 4], len(victims))
-    start = local_time(ctx, random_days(ctx, len(victims)), hour)
-    limit = ctx.customers["night_limit_cents"].to_numpy()[victims]
+    hour = ctx.rng.choice(NIGHT_HOURS, len(victims))
+    incident, t = incident_times(ctx, sizes, hour, (120, 1800))
+    cols = pix_rows(ctx, victims[incident], t)
+    n = len(t)
     to_self = ctx.rng.random(n) < 0.5
-    cols = F.empty(n)
-    cols["cust"] = victims[incident]
-    cols["t"] = start[incident] + offsets(sizes, ctx.rng.integers(120, 1800, n))
-    cols["channel"][:] = F.PIX
     cols["payee_kind"] = np.where(to_self, F.TO_SELF, F.TO_COMPANY).astype(np.int8)
     cols["payee_cust"] = np.where(to_self, cols["cust"], F.NO_ID)
     cols["merchant"] = np.where(
         to_self, F.NO_ID, merchants_of(ctx, ONLINE_CATEGORIES, n)
     )
-    cols["amount_cents"] = np.round(
-        limit[incident] * ctx.rng.uniform(1.05, 2.5, n)
-    ).astype(np.int64)
-    cols["device"] = cols["cust"]
-    cols["loc"] = current_location(ctx, cols["cust"], cols["t"])
+    limit = ctx.customers["night_limit_cents"].to_numpy()[cols["cust"]]
+    cols["amount_cents"] = np.round(limit * ctx.rng.uniform(1.05, 2.5, n)).astype(
+        np.int64
+    )
     return cols
-
-
-def _n_days(ctx: Context) -> int:
-    return int((ctx.period_end - ctx.period_start) // 86_400)
 
 
 def new_payee_large(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """Rent or a used car: a first, large Pix to someone new, in daytime."""
     victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
     n = len(victims)
-    cols = F.empty(n)
-    cols["cust"] = victims
-    cols["t"] = local_time(ctx, random_days(ctx, n), ctx.rng.integers(9, 18, n))
-    cols["channel"][:] = F.PIX
-    cols["payee_kind"][:] = F.TO_PERSON
-    cols["payee_cust"] = strangers(ctx, victims)
+    t = local_time(ctx, random_days(ctx, n), ctx.rng.integers(9, 18, n))
+    cols = pix_rows(ctx, victims, t)
     cols["amount_cents"] = np.round(
         ctx.rng.lognormal(np.log(2_500), 0.6, n) * 100
     ).astype(np.int64)
-    cols["device"] = victims
-    cols["loc"] = current_location(ctx, victims, cols["t"])
     return cols
 
 
@@ -163,26 +148,20 @@ def market_stall(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     sizes = ctx.rng.integers(15, 41, len(owners))
     n = int(sizes.sum())
     incident = np.repeat(np.arange(len(owners)), sizes)
-    days = np.arange(_n_days(ctx))
+    days = np.arange((ctx.period_end - ctx.period_start) // 86_400)
     weekday = (ctx.period_start // 86_400 + 3 + days) % 7  # 1970-01-01 was Thu
     saturdays = days[weekday == 5]
     day = (
         ctx.rng.choice(saturdays, len(owners))
         if len(saturdays)
-        else ctx.rng.integers(0, max(_n_days(ctx), 1), len(owners))
+        else random_days(ctx, len(owners))
     )
     start = local_time(ctx, day, ctx.rng.integers(7, 10, len(owners)))
-    cols = F.empty(n)
-    cols["cust"] = strangers(ctx, owners[incident])
-    cols["t"] = start[incident] + ctx.rng.integers(0, 4 * 3600, n)
-    cols["channel"][:] = F.PIX
-    cols["payee_kind"][:] = F.TO_PERSON
-    cols["payee_cust"] = owners[incident]
+    t = start[incident] + ctx.rng.integers(0, 4 * 3600, n)
+    cols = pix_rows(ctx, strangers(ctx, owners[incident]), t, payee=owners[incident])
     cols["amount_cents"] = np.round(ctx.rng.lognormal(np.log(18), 0.6, n) * 100).astype(
         np.int64
     )
-    cols["device"] = cols["cust"]
-    cols["loc"] = current_location(ctx, cols["cust"], cols["t"])
     return cols
 
 

@@ -14,11 +14,12 @@ import numpy as np
 from ssa.generator import frame as F
 from ssa.generator.scenarios import (
     Context,
-    current_location,
+    incident_times,
     local_time,
     median_amount,
     offsets,
     pick_victims,
+    pix_rows,
     random_days,
     strangers,
 )
@@ -26,52 +27,32 @@ from ssa.generator.scenarios import (
 SCENARIO = "scenario"  # extra key: per-row scenario names when one planter makes two
 
 
-def _pix_to_people(
-    ctx: Context, payer: np.ndarray, payee: np.ndarray, t: np.ndarray
-) -> dict[str, np.ndarray]:
-    cols = F.empty(len(payer))
-    cols["cust"] = payer
-    cols["t"] = t
-    cols["channel"][:] = F.PIX
-    cols["payee_kind"][:] = F.TO_PERSON
-    cols["payee_cust"] = payee
-    cols["device"] = payer
-    cols["loc"] = current_location(ctx, payer, t)
-    return cols
-
-
 def new_device(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """A stolen phone: 1-3 Pix over R$ 200 on its first day, hours apart."""
     victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
-    sizes = ctx.rng.integers(1, 4, len(victims))
-    n = int(sizes.sum())
-    incident = np.repeat(np.arange(len(victims)), sizes)
-    start = local_time(
-        ctx, random_days(ctx, len(victims)), ctx.rng.integers(8, 20, len(victims))
-    )
-    first_seen = start - ctx.rng.integers(60, 3600, len(victims))
-    device = ctx.devices.add(first_seen)
-    t = start[incident] + offsets(sizes, ctx.rng.integers(1800, 4 * 3600, n))
-    cols = _pix_to_people(ctx, victims[incident], strangers(ctx, victims[incident]), t)
-    cols["amount_cents"] = ctx.rng.integers(25_000, 90_000, n)
-    cols["device"] = device[incident]
+    k = len(victims)
+    sizes = ctx.rng.integers(1, 4, k)
+    incident, t = incident_times(ctx, sizes, ctx.rng.integers(8, 20, k), (1800, 14_400))
+    cols = pix_rows(ctx, victims[incident], t)
+    cols["amount_cents"] = ctx.rng.integers(25_000, 90_000, len(t))
+    first = t[np.cumsum(sizes) - sizes]
+    cols["device"] = ctx.devices.add(first - ctx.rng.integers(60, 3600, k))[incident]
     return cols
 
 
 def structuring(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """3-5 night Pix to strangers adding up to 90-99 % of the night limit."""
     victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
-    sizes = ctx.rng.integers(3, 6, len(victims))
-    n = int(sizes.sum())
-    incident = np.repeat(np.arange(len(victims)), sizes)
-    hour = ctx.rng.choice([22, 23, 0, 1, 2], len(victims))
-    start = local_time(ctx, random_days(ctx, len(victims)), hour)
-    t = start[incident] + offsets(sizes, ctx.rng.integers(300, 1800, n))
+    k = len(victims)
+    sizes = ctx.rng.integers(3, 6, k)
+    incident, t = incident_times(
+        ctx, sizes, ctx.rng.choice([22, 23, 0, 1, 2], k), (300, 1800)
+    )
     limit = ctx.customers["night_limit_cents"].to_numpy()[victims]
-    total = limit * ctx.rng.uniform(0.9, 0.99, len(victims))
-    share = ctx.rng.uniform(0.8, 1.2, n)
+    total = limit * ctx.rng.uniform(0.9, 0.99, k)
+    share = ctx.rng.uniform(0.8, 1.2, len(t))
     share = share / np.bincount(incident, share)[incident]
-    cols = _pix_to_people(ctx, victims[incident], strangers(ctx, victims[incident]), t)
+    cols = pix_rows(ctx, victims[incident], t)
     cols["amount_cents"] = np.floor(total[incident] * share).astype(np.int64)
     return cols
 
@@ -91,7 +72,7 @@ def mule(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     start = local_time(ctx, random_days(ctx, k), ctx.rng.integers(9, 22, k))
     t_in = start[incident] + ctx.rng.integers(0, 3000, n_in)
     payer = strangers(ctx, mules[incident])
-    inflow = _pix_to_people(ctx, payer, mules[incident], t_in)
+    inflow = pix_rows(ctx, payer, t_in, payee=mules[incident])
     inflow["amount_cents"] = np.round(
         ctx.rng.lognormal(np.log(450), 0.5, n_in) * 100
     ).astype(np.int64)
@@ -107,9 +88,7 @@ def mule(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     share = ctx.rng.uniform(0.8, 1.2, n_out)
     share = share / np.bincount(out_incident, share)[out_incident]
     forward = received[out_incident] * ctx.rng.uniform(0.8, 0.95, k)[out_incident]
-    outflow = _pix_to_people(
-        ctx, mules[out_incident], strangers(ctx, mules[out_incident]), t_out
-    )
+    outflow = pix_rows(ctx, mules[out_incident], t_out)
     outflow["amount_cents"] = np.floor(forward * share).astype(np.int64)
     cols = F.concat([inflow, outflow])
     cols[SCENARIO] = np.array(["mule_fan_in"] * n_in + ["mule_pass_through"] * n_out)
@@ -136,7 +115,7 @@ def falsa_central(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     t = local_time(ctx, day[gang], ctx.rng.integers(9, 19, n))
     payee = mules[gang]
     payee = np.where(payee == victims, (payee + 1) % len(ctx.customers), payee)
-    cols = _pix_to_people(ctx, victims, payee, t)
+    cols = pix_rows(ctx, victims, t, payee=payee)
     pix = ctx.legit["channel"] == F.PIX
     median = median_amount(ctx, pix)[victims]
     cols["amount_cents"] = np.maximum(

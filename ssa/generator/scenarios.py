@@ -88,20 +88,36 @@ def strangers(ctx: Context, payer: np.ndarray) -> np.ndarray:
 
 
 def current_location(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Where each customer was at their last legitimate payment before t.
+    """Where each customer is at time t, judged from their legitimate rows.
 
     A payment made from the customer's own phone happens where they are;
     placing it at home instead would teleport them (and trip the travel rule
-    on a legitimate row).
+    on a legitimate row). Between two legitimate rows, take the place of the
+    one further away in time: the legitimate trip between them then still
+    has at least half its time, so it stays a possible pace.
     """
     lg = ctx.legit
     span = np.int64(ctx.period_end - ctx.period_start + 400 * 86_400)
     key = lg["cust"] * span + (lg["t"] - ctx.period_start)
     probe = cust * span + (t - ctx.period_start)
-    pos = np.searchsorted(key, probe, side="right") - 1
-    found = (pos >= 0) & (lg["cust"][np.maximum(pos, 0)] == cust)
+    after = np.searchsorted(key, probe, side="right")
+    before = after - 1
+    last = len(key) - 1
+    has_before = (before >= 0) & (lg["cust"][np.clip(before, 0, last)] == cust)
+    has_after = (after <= last) & (lg["cust"][np.clip(after, 0, last)] == cust)
+    t_before = np.where(
+        has_before, lg["t"][np.clip(before, 0, last)], np.iinfo(np.int64).min // 2
+    )
+    t_after = np.where(
+        has_after, lg["t"][np.clip(after, 0, last)], np.iinfo(np.int64).max // 2
+    )
+    use_after = has_after & (~has_before | (t - t_before > t_after - t))
     home = ctx.customers["home_bairro_idx"].to_numpy()[cust]
-    return np.where(found, lg["loc"][np.maximum(pos, 0)], home)
+    return np.select(
+        [use_after, has_before],
+        [lg["loc"][np.clip(after, 0, last)], lg["loc"][np.clip(before, 0, last)]],
+        home,
+    )
 
 
 def median_amount(ctx: Context, rows: np.ndarray | None = None) -> np.ndarray:
@@ -123,6 +139,16 @@ def median_amount(ctx: Context, rows: np.ndarray | None = None) -> np.ndarray:
     return np.where(end > start, amount[mid], 4_500)
 
 
+def recent_mean(ctx: Context, rows: np.ndarray, k: int = 20) -> np.ndarray:
+    """Mean amount of each row's customer over their last k legitimate rows."""
+    lg = ctx.legit
+    cust = lg["cust"]
+    first_of_customer = np.searchsorted(cust, cust[rows])
+    start = np.maximum(rows - k + 1, first_of_customer)
+    total = np.r_[0, np.cumsum(lg["amount_cents"])]
+    return (total[rows + 1] - total[start]) / (rows + 1 - start)
+
+
 def local_time(ctx: Context, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
     seconds = ctx.rng.integers(0, 3600, len(day))
     return ctx.period_start + day * 86_400 + hour * 3600 + seconds
@@ -139,6 +165,41 @@ def offsets(sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     gaps[first[sizes > 0]] = 0
     total = np.cumsum(gaps)
     return total - np.repeat(total[first[sizes > 0]], sizes[sizes > 0])
+
+
+def incident_times(
+    ctx: Context, sizes: np.ndarray, hour: np.ndarray, gap: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of incidents of the given sizes: which incident, and when.
+
+    Each incident starts in the given local hour of a random day; its rows
+    follow one another after gaps drawn in ``gap`` (seconds).
+    """
+    incident = np.repeat(np.arange(len(sizes)), sizes)
+    start = local_time(ctx, random_days(ctx, len(sizes)), hour)
+    gaps = ctx.rng.integers(gap[0], gap[1], int(sizes.sum()))
+    return incident, start[incident] + offsets(sizes, gaps)
+
+
+def pix_rows(
+    ctx: Context, payer: np.ndarray, t: np.ndarray, payee: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Pix to people from the payer's own phone, where the payer is.
+
+    Without a payee, each goes to someone the payer never paid.
+    """
+    cols = F.empty(len(payer))
+    cols["cust"] = payer
+    cols["t"] = t
+    cols["channel"][:] = F.PIX
+    cols["payee_kind"][:] = F.TO_PERSON
+    cols["payee_cust"] = strangers(ctx, payer) if payee is None else payee
+    cols["device"] = payer
+    cols["loc"] = current_location(ctx, payer, t)
+    return cols
+
+
+NIGHT_HOURS = np.array([22, 23, 0, 1, 2, 3, 4])  # night for 20h and 22h starts
 
 
 def impossible_travel(ctx: Context, rate: float) -> dict[str, np.ndarray]:
@@ -181,42 +242,35 @@ def pick_in_bairro(ctx: Context, merchant_bairro: np.ndarray, b: int) -> int:
 def velocity_burst(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """Account takeover: 5-10 Pix to strangers within minutes, from a new phone."""
     victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
-    sizes = ctx.rng.integers(5, 11, len(victims))
-    n = int(sizes.sum())
-    night = ctx.rng.random(len(victims)) < 0.5
+    k = len(victims)
+    sizes = ctx.rng.integers(5, 11, k)
     hour = np.where(
-        night,
-        ctx.rng.choice([0, 1, 2, 3, 4, 21, 22, 23], len(victims)),
-        ctx.rng.integers(8, 20, len(victims)),
+        ctx.rng.random(k) < 0.5,
+        ctx.rng.choice([0, 1, 2, 3, 4, 21, 22, 23], k),
+        ctx.rng.integers(8, 20, k),
     )
-    start = local_time(ctx, random_days(ctx, len(victims)), hour)
-    device = ctx.devices.add(start - ctx.rng.integers(0, 600, len(victims)))
-    where = ctx.rng.choice(len(ctx.bairros), len(victims), p=ctx.bairros.home_weights)
-    incident = np.repeat(np.arange(len(victims)), sizes)
-    offset = offsets(sizes, ctx.rng.integers(20, 111, n))
-    cols = F.empty(n)
-    cols["cust"] = victims[incident]
-    cols["t"] = start[incident] + offset
-    cols["channel"][:] = F.PIX
-    cols["payee_kind"][:] = F.TO_PERSON
-    cols["payee_cust"] = strangers(ctx, cols["cust"])
+    incident, t = incident_times(ctx, sizes, hour, (20, 111))
+    cols = pix_rows(ctx, victims[incident], t)
     cols["amount_cents"] = np.round(
-        ctx.rng.lognormal(np.log(350), 0.6, n) * 100
+        ctx.rng.lognormal(np.log(350), 0.6, len(t)) * 100
     ).astype(np.int64)
-    cols["device"] = device[incident]
+    # The fraudster's phone, wherever they are in the city.
+    first = t[np.cumsum(sizes) - sizes]
+    cols["device"] = ctx.devices.add(first - ctx.rng.integers(0, 600, k))[incident]
+    where = ctx.rng.choice(len(ctx.bairros), k, p=ctx.bairros.home_weights)
     cols["loc"] = where[incident]
     return cols
 
 
 def amount_spike(ctx: Context, rate: float) -> dict[str, np.ndarray]:
-    """One online card purchase 20-40x the customer's usual ticket."""
+    """One online card purchase 10-30x the customer's recent average ticket."""
     lg = ctx.legit
     cust = lg["cust"]
     rank = np.arange(len(cust)) - np.searchsorted(cust, cust)
     eligible_rows = rank >= 10
     victims = pick_victims(ctx, rate, np.unique(cust[eligible_rows]))
     anchor = one_row_each(ctx, eligible_rows, victims)
-    median = median_amount(ctx)[cust[anchor]]
+    usual = recent_mean(ctx, anchor)
     n = len(anchor)
     cols = F.empty(n)
     cols["cust"] = cust[anchor]
@@ -224,9 +278,9 @@ def amount_spike(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     cols["channel"][:] = F.CREDIT
     cols["cnp"][:] = True
     cols["merchant"] = merchants_of(ctx, ONLINE_CATEGORIES, n)
-    factor = ctx.rng.uniform(20, 40, n)
+    factor = ctx.rng.uniform(10, 30, n)
     cols["amount_cents"] = np.maximum(
-        np.round(median * factor), 120_000 + ctx.rng.integers(0, 50_000, n)
+        np.round(usual * factor), 120_000 + ctx.rng.integers(0, 50_000, n)
     ).astype(np.int64)
     # Stolen card data, used from the fraudster's own browser or phone.
     cols["device"] = ctx.devices.add(cols["t"] - ctx.rng.integers(0, 3 * 86_400, n))
@@ -238,24 +292,13 @@ def night_pix_limit(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     """Night Pix to strangers that take the payer past the night limit."""
     victims = pick_victims(ctx, rate, np.arange(len(ctx.customers)))
     sizes = ctx.rng.integers(1, 4, len(victims))
-    n = int(sizes.sum())
-    incident = np.repeat(np.arange(len(victims)), sizes)
-    # 22h-4h is night for every customer, whichever start they chose.
-    hour = ctx.rng.choice([22, 23, 0, 1, 2, 3, 4], len(victims))
-    start = local_time(ctx, random_days(ctx, len(victims)), hour)
-    offset = offsets(sizes, ctx.rng.integers(120, 1800, n))
-    limit = ctx.customers["night_limit_cents"].to_numpy()[victims]
-    cols = F.empty(n)
-    cols["cust"] = victims[incident]
-    cols["t"] = start[incident] + offset
-    cols["channel"][:] = F.PIX
-    cols["payee_kind"][:] = F.TO_PERSON
-    cols["payee_cust"] = strangers(ctx, cols["cust"])
-    cols["amount_cents"] = np.round(
-        limit[incident] * ctx.rng.uniform(1.05, 2.5, n)
-    ).astype(np.int64)
-    cols["device"] = cols["cust"]
-    cols["loc"] = current_location(ctx, cols["cust"], cols["t"])
+    hour = ctx.rng.choice(NIGHT_HOURS, len(victims))
+    incident, t = incident_times(ctx, sizes, hour, (120, 1800))
+    cols = pix_rows(ctx, victims[incident], t)
+    limit = ctx.customers["night_limit_cents"].to_numpy()[cols["cust"]]
+    cols["amount_cents"] = np.round(limit * ctx.rng.uniform(1.05, 2.5, len(t))).astype(
+        np.int64
+    )
     return cols
 
 
