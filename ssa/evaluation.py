@@ -11,13 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-RULES = (
-    "impossible_travel",
-    "card_testing",
-    "night_pix_limit",
-    "velocity_burst",
-    "amount_spike",
-)
+from ssa.rules import RULES
 
 
 def _ratio(num: float, den: float) -> float:

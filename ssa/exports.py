@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ssa.rules import RULES
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -64,46 +66,90 @@ def reais(cents: pd.Series) -> pd.Series:
     )
 
 
+def _num(col: pd.Series, digits: int = 1) -> pd.Series:
+    return col.astype(float).round(digits).astype(str)
+
+
+def _int(col: pd.Series) -> pd.Series:
+    return col.astype("Int64").astype(str)
+
+
+# One sentence per rule, built from the Silver features that made it fire.
+REASONS = {
+    "impossible_travel": lambda f: (
+        "moved "
+        + _num(f["distance_km"])
+        + " km in "
+        + _num(f["minutes_since_prev"])
+        + " min ("
+        + _num(f["implied_speed_kmh"].fillna(np.inf), 0)
+        + " km/h) since the previous payment"
+    ),
+    "mule_pass_through": lambda f: (
+        "sent on "
+        + reais(f["recent_outflow_cents"])
+        + " of "
+        + reais(f["recent_inflow_cents"])
+        + " received in the last minutes"
+    ),
+    "card_testing": lambda f: (
+        _int(f["probes_in_window"])
+        + " tiny online payments on this card ("
+        + _int(f["declines_in_window"])
+        + " declined)"
+    ),
+    "mule_fan_in": lambda f: (
+        "payee received from "
+        + _int(f["new_payers_in_window"])
+        + " new payers ("
+        + reais(f["new_payer_cents_in_window"])
+        + ") within the hour"
+    ),
+    "first_time_payee": lambda f: (
+        "first payment to this payee, "
+        + _num(f["amount_cents"] / f["payer_baseline_cents"])
+        + "x the payer's Pix average; the payee "
+        "collected "
+        + _int(f["payee_outsized_first_payments"])
+        + " such payments in a day"
+    ),
+    "night_pix_limit": lambda f: (
+        "night Pix to people totals "
+        + reais(f["night_running_cents"])
+        + ", over the "
+        + reais(f["night_limit_cents"])
+        + " night limit"
+    ),
+    "new_device": lambda f: (
+        "device first used today; "
+        + reais(f["device_first_day_cents"])
+        + " sent from it (limit R$ 200 a payment, R$ 1.000 a day)"
+    ),
+    "velocity_burst": lambda f: (
+        _int(f["velocity_count"]) + " transactions within minutes of each other"
+    ),
+    "structuring": lambda f: (
+        "night Pix split to stay just under the "
+        + reais(f["night_limit_cents"])
+        + " limit"
+    ),
+    "amount_spike": lambda f: (
+        reais(f["amount_cents"])
+        + " is "
+        + _num(f["amount_to_baseline"])
+        + "x the customer's recent average, from a new device"
+    ),
+}
+
+
 def reasons(frame: pd.DataFrame) -> pd.Series:
     """One readable sentence per rule that fired, joined by '; '."""
-    parts: list[pd.Series] = []
+    if frame.empty:
+        return pd.Series(dtype="string")
     empty = pd.Series("", index=frame.index)
-    travel = (
-        "moved "
-        + frame["distance_km"].round(1).astype(str)
-        + " km in "
-        + frame["minutes_since_prev"].round(1).astype(str)
-        + " min ("
-        + frame["implied_speed_kmh"].fillna(np.inf).round(0).astype(str)
-        + " km/h) from the previous transaction"
-    )
-    parts.append(travel.where(frame["is_impossible_travel"] == 1, empty))
-    testing = (
-        frame["tiny_online_card_count"].astype("Int64").astype(str)
-        + " tiny online card payments around this one (card testing)"
-    )
-    parts.append(testing.where(frame["is_card_testing"] == 1, empty))
-    night = (
-        "night Pix to people totals "
-        + reais(frame["night_pf_pix_total_cents"])
-        + ", over the "
-        + reais(frame["night_limit_cents"])
-        + " night limit"
-    )
-    parts.append(night.where(frame["is_night_pix_limit"] == 1, empty))
-    burst = (
-        frame["velocity_count"].astype("Int64").astype(str)
-        + " transactions within minutes of each other"
-    )
-    parts.append(burst.where(frame["is_velocity_burst"] == 1, empty))
-    spike = (
-        reais(frame["amount_cents"])
-        + " is "
-        + frame["amount_to_baseline"].round(1).astype(str)
-        + "x the customer's recent average, from a new device"
-    )
-    parts.append(spike.where(frame["is_amount_spike"] == 1, empty))
-    joined = pd.concat(parts, axis=1).apply(
+    parts = [
+        REASONS[rule](frame).where(frame[f"is_{rule}"] == 1, empty) for rule in RULES
+    ]
+    return pd.concat(parts, axis=1).apply(
         lambda row: "; ".join(p for p in row if p), axis=1
     )
-    return joined if len(frame) else pd.Series(dtype="string")

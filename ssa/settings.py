@@ -282,7 +282,10 @@ class RuleSettings(_Model):
         "payments stay below it.",
     )
     pass_through_window_seconds: int = Field(
-        1_800, gt=0, description="Inflow that counts before an outgoing Pix."
+        3_600,
+        gt=0,
+        description="Inflows in the hour before an outgoing Pix (and the "
+        "account's outflows an hour either side) are compared.",
     )
     pass_through_min_share: float = Field(
         0.8, gt=0, le=1, description="Share of the recent inflow sent on."
@@ -318,9 +321,14 @@ class RiskSettings(_Model):
     """Gold risk score: points per rule, context bonuses and level cut-offs."""
 
     weight_impossible_travel: int = Field(70, ge=0, le=100)
+    weight_mule_pass_through: int = Field(65, ge=0, le=100)
     weight_card_testing: int = Field(60, ge=0, le=100)
+    weight_mule_fan_in: int = Field(60, ge=0, le=100)
+    weight_first_time_payee: int = Field(60, ge=0, le=100)
     weight_night_pix_limit: int = Field(55, ge=0, le=100)
+    weight_new_device: int = Field(55, ge=0, le=100)
     weight_velocity_burst: int = Field(50, ge=0, le=100)
+    weight_structuring: int = Field(45, ge=0, le=100)
     weight_amount_spike: int = Field(45, ge=0, le=100)
     bonus_new_device: int = Field(
         10, ge=0, le=100, description="Device first seen less than 24 h before."

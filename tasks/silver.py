@@ -9,9 +9,8 @@ from prefect.cache_policies import NO_CACHE
 
 from ssa import warehouse
 from ssa.exports import iso_local, write_csv
+from ssa.rules import SILVER_MODELS
 from ssa.settings import Settings
-
-SILVER_MODEL = "silver/silver_transactions"
 
 
 def sql_params(settings: Settings) -> dict[str, object]:
@@ -26,7 +25,9 @@ def _build(settings: Settings) -> int:
                 f"{settings.paths.warehouse_path} has no bronze_transactions: "
                 "run the medallion pipeline (or drop a CSV) first"
             )
-        return warehouse.materialize(conn, SILVER_MODEL, sql_params(settings))
+        params = sql_params(settings)
+        rows = {m: warehouse.materialize(conn, m, params) for m in SILVER_MODELS}
+        return rows[SILVER_MODELS[-1]]
 
 
 @task(name="build-silver", cache_policy=NO_CACHE)

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ssa import warehouse
+from ssa.rules import SILVER_MODELS
 from ssa.settings import Settings
 from tasks.silver import sql_params
 
@@ -117,7 +118,8 @@ def run_silver(
     """Silver rows indexed by transaction id."""
     settings = settings or Settings()
     conn = warehouse_with(rows, customers)
-    warehouse.materialize(conn, "silver/silver_transactions", sql_params(settings))
+    for model in SILVER_MODELS:
+        warehouse.materialize(conn, model, sql_params(settings))
     frame = pd.read_sql_query("select * from silver_transactions", conn)
     return frame.set_index("transaction_id")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.rows import at, pix, run_models, tx
 
-TRANSFERS = "silver/silver_pix_transfers"
+TRANSFERS = ("silver/silver_customer_windows", "silver/silver_pix_transfers")
 
 
 def _flagged(models: tuple[str, ...], rows: list[dict]) -> set[str]:
@@ -58,7 +58,7 @@ class TestNewDevice:
 
 
 class TestMuleFanIn:
-    MODELS = (TRANSFERS, "silver/silver_rule_mule_fan_in")
+    MODELS = (*TRANSFERS, "silver/silver_rule_mule_fan_in")
 
     @staticmethod
     def _payers(n: int, cents: int = 50_000) -> list[dict]:
@@ -111,7 +111,7 @@ class TestMuleFanIn:
 
 
 class TestPassThrough:
-    MODELS = (TRANSFERS, "silver/silver_rule_pass_through")
+    MODELS = (*TRANSFERS, "silver/silver_rule_pass_through")
 
     @staticmethod
     def _inflow(cents: int = 100_000) -> dict:
@@ -142,11 +142,11 @@ class TestPassThrough:
     def test_just_outside_the_window(self) -> None:
         inside = [
             self._inflow(),
-            pix("out", at(14, 30), payee_id="X", amount_cents=90_000),
+            pix("out", at(15), payee_id="X", amount_cents=90_000),
         ]
         outside = [
             self._inflow(),
-            pix("out", at(14, 30, 1), payee_id="X", amount_cents=90_000),
+            pix("out", at(15, 0, 1), payee_id="X", amount_cents=90_000),
         ]
         assert _flagged(self.MODELS, inside) == {"out"}
         assert _flagged(self.MODELS, outside) == set()
@@ -160,7 +160,7 @@ class TestPassThrough:
 
 
 class TestFirstTimePayee:
-    MODELS = (TRANSFERS, "silver/silver_rule_first_time_payee")
+    MODELS = (*TRANSFERS, "silver/silver_rule_first_time_payee")
 
     @staticmethod
     def _history(customer: str) -> list[dict]:

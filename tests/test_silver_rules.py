@@ -52,6 +52,24 @@ class TestImpossibleTravel:
         rows = [tx("a", at(10)), tx("b", at(10, 2), customer_id="C9", lat=north_km(12))]
         assert flagged(run_silver(rows), "impossible_travel") == set()
 
+    def test_online_payments_have_no_place_and_are_skipped(self) -> None:
+        rows = [
+            tx("shop", at(10)),
+            tx("online", at(10, 1), entry_mode="not_present", lat=north_km(20)),
+            tx("shop2", at(10, 4), lat=north_km(0.5)),
+        ]
+        silver = run_silver(rows)
+        assert flagged(silver, "impossible_travel") == set()
+        assert silver.loc["shop2", "prev_bairro"] == "Barra"
+        assert silver.loc["shop2", "distance_km"] < 0.6
+        assert silver["distance_km"].isna().sum() == 2  # first row, online row
+
+    def test_rows_without_coordinates_are_not_judged(self) -> None:
+        rows = [tx("a", at(10)), tx("b", at(10, 2), lat=None, lon=None)]
+        silver = run_silver(rows)
+        assert flagged(silver, "impossible_travel") == set()
+        assert silver.loc["b", "anomaly_flag"] == "Normal"
+
 
 class TestVelocityBurst:
     def test_five_within_ten_minutes_flags_all_five(self) -> None:
@@ -139,7 +157,7 @@ class TestNightPixLimit:
         ]
         silver = run_silver(rows)
         assert flagged(silver, "night_pix_limit") == {"start", "late"}
-        assert silver.loc["late", "night_pf_pix_total_cents"] == 150_010
+        assert silver.loc["late", "night_running_cents"] == 150_010
 
     def test_each_night_starts_from_zero(self) -> None:
         rows = [
@@ -156,7 +174,7 @@ class TestNightPixLimit:
         ]
         silver = run_silver(rows)
         assert flagged(silver, "night_pix_limit") == set()
-        assert silver.loc["friend", "night_pf_pix_total_cents"] == 90_000
+        assert silver.loc["friend", "night_running_cents"] == 90_000
 
     def test_22h_customer_at_2130_is_still_day(self) -> None:
         rows = [

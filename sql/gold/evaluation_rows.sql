@@ -7,9 +7,14 @@ silver as (
     select
         transaction_id,
         is_impossible_travel,
+        is_mule_pass_through,
         is_card_testing,
+        is_mule_fan_in,
+        is_first_time_payee,
         is_night_pix_limit,
+        is_new_device,
         is_velocity_burst,
+        is_structuring,
         is_amount_spike,
         anomaly_flag
     from silver_transactions
@@ -34,9 +39,14 @@ final as (
     select
         s.transaction_id,
         s.is_impossible_travel,
+        s.is_mule_pass_through,
         s.is_card_testing,
+        s.is_mule_fan_in,
+        s.is_first_time_payee,
         s.is_night_pix_limit,
+        s.is_new_device,
         s.is_velocity_burst,
+        s.is_structuring,
         s.is_amount_spike,
         coalesce(r.risk_score, 0) as risk_score,
         l.scenario,

@@ -10,9 +10,14 @@ silver as (
         amount_cents,
         case when anomaly_flag <> 'Normal' then 1 else 0 end as is_anomaly,
         is_impossible_travel,
+        is_mule_pass_through,
         is_card_testing,
+        is_mule_fan_in,
+        is_first_time_payee,
         is_night_pix_limit,
+        is_new_device,
         is_velocity_burst,
+        is_structuring,
         is_amount_spike
     from silver_transactions
 ),
@@ -26,9 +31,14 @@ final as (
         sum(is_anomaly) as anomalies,
         cast(sum(is_anomaly) as double) / count(*) as anomaly_rate,
         sum(is_impossible_travel) as impossible_travel_flags,
+        sum(is_mule_pass_through) as mule_pass_through_flags,
         sum(is_card_testing) as card_testing_flags,
+        sum(is_mule_fan_in) as mule_fan_in_flags,
+        sum(is_first_time_payee) as first_time_payee_flags,
         sum(is_night_pix_limit) as night_pix_limit_flags,
+        sum(is_new_device) as new_device_flags,
         sum(is_velocity_burst) as velocity_burst_flags,
+        sum(is_structuring) as structuring_flags,
         sum(is_amount_spike) as amount_spike_flags
     from silver
     group by bairro, local_day

@@ -22,9 +22,14 @@ risk as (
         max(risk_score) as max_risk_score,
         max(created_at_epoch) as last_flagged_at_epoch,
         sum(is_impossible_travel) as impossible_travel_flags,
+        sum(is_mule_pass_through) as mule_pass_through_flags,
         sum(is_card_testing) as card_testing_flags,
+        sum(is_mule_fan_in) as mule_fan_in_flags,
+        sum(is_first_time_payee) as first_time_payee_flags,
         sum(is_night_pix_limit) as night_pix_limit_flags,
+        sum(is_new_device) as new_device_flags,
         sum(is_velocity_burst) as velocity_burst_flags,
+        sum(is_structuring) as structuring_flags,
         sum(is_amount_spike) as amount_spike_flags
     from gold_transaction_risk
     group by customer_id
@@ -53,9 +58,14 @@ joined as (
         coalesce(r.max_risk_score, 0) as max_risk_score,
         r.last_flagged_at_epoch,
         coalesce(r.impossible_travel_flags, 0) as impossible_travel_flags,
+        coalesce(r.mule_pass_through_flags, 0) as mule_pass_through_flags,
         coalesce(r.card_testing_flags, 0) as card_testing_flags,
+        coalesce(r.mule_fan_in_flags, 0) as mule_fan_in_flags,
+        coalesce(r.first_time_payee_flags, 0) as first_time_payee_flags,
         coalesce(r.night_pix_limit_flags, 0) as night_pix_limit_flags,
+        coalesce(r.new_device_flags, 0) as new_device_flags,
         coalesce(r.velocity_burst_flags, 0) as velocity_burst_flags,
+        coalesce(r.structuring_flags, 0) as structuring_flags,
         coalesce(r.amount_spike_flags, 0) as amount_spike_flags
     from activity as a
     left join risk as r

@@ -36,9 +36,14 @@ with_points as (
     select
         *,
         is_impossible_travel * :weight_impossible_travel
+        + is_mule_pass_through * :weight_mule_pass_through
         + is_card_testing * :weight_card_testing
+        + is_mule_fan_in * :weight_mule_fan_in
+        + is_first_time_payee * :weight_first_time_payee
         + is_night_pix_limit * :weight_night_pix_limit
+        + is_new_device * :weight_new_device
         + is_velocity_burst * :weight_velocity_burst
+        + is_structuring * :weight_structuring
         + is_amount_spike * :weight_amount_spike
         + case
             when device_first_seen_epoch is not null
@@ -64,42 +69,10 @@ scored as (
 
 final as (
     select
-        s.transaction_id,
-        s.created_at_epoch,
-        s.local_day,
-        s.customer_id,
+        s.*,
         c.name as customer_name,
         -- LGPD: only the middle six digits of the CPF leave the warehouse.
         '***.' || substr(c.cpf, 5, 7) || '-**' as customer_cpf_masked,
-        s.channel,
-        s.amount_cents,
-        s.payee_id,
-        s.payee_type,
-        s.merchant_id,
-        s.category,
-        s.entry_mode,
-        s.auth_status,
-        s.device_id,
-        s.bairro,
-        s.lat,
-        s.lon,
-        s.distance_km,
-        s.minutes_since_prev,
-        s.implied_speed_kmh,
-        s.velocity_count,
-        s.baseline_amount_cents,
-        s.amount_to_baseline,
-        s.night_pf_pix_total_cents,
-        s.night_limit_cents,
-        s.tiny_online_card_count,
-        s.is_impossible_travel,
-        s.is_card_testing,
-        s.is_night_pix_limit,
-        s.is_velocity_burst,
-        s.is_amount_spike,
-        s.anomaly_flag,
-        s.flags_fired,
-        s.risk_score,
         case
             when s.risk_score >= :level_critical then 'critical'
             when s.risk_score >= :level_high then 'high'

@@ -1,7 +1,7 @@
 -- Intermediate: Pix between different people (PF to PF, not own accounts),
 -- the only payments a mule or a scam victim makes. Per pair (payer, payee):
--- is this the payer's first payment to that payee; per payer: the average
--- of their previous transfers. Rules on the Pix network read this table.
+-- is this the payer's first payment to that payee; with the payer's rolling
+-- baseline over all their payments. Rules on the Pix network read this.
 
 with
 
@@ -21,20 +21,16 @@ transfers as (
 
 with_history as (
     select
-        *,
+        t.*,
         row_number() over (
-            partition by customer_id, payee_id
-            order by created_at_epoch, transaction_id
+            partition by t.customer_id, t.payee_id
+            order by t.created_at_epoch, t.transaction_id
         ) as pair_sequence,
-        avg(cast(amount_cents as double)) over payer_history
-            as payer_baseline_cents,
-        count(*) over payer_history as payer_history_rows
-    from transfers
-    window payer_history as (
-        partition by customer_id
-        order by created_at_epoch, transaction_id
-        rows between :spike_history_rows preceding and 1 preceding
-    )
+        w.baseline_amount_cents as payer_baseline_cents,
+        w.baseline_rows as payer_history_rows
+    from transfers as t
+    inner join silver_customer_windows as w
+        on t.transaction_id = w.transaction_id
 ),
 
 final as (

@@ -1,209 +1,139 @@
--- Silver: one row per Bronze transaction, with per-customer window features
--- and the rule flags. Portable subset (SQLite, DuckDB, Spark): epoch-second
--- arithmetic, nullif on divisions, case instead of iif/least/greatest, and
--- window orderings made total with the transaction id.
--- Parameters (:name) come from RuleSettings; see ssa/settings.py for the
--- source of each default.
+-- Silver: one row per Bronze transaction with its features and every rule
+-- flag. Velocity and amount spike read the per-customer windows of
+-- silver_customer_windows; the other rules are models of their own over the
+-- rows they judge (silver_rule_*.sql) and are joined in. Portable subset (SQLite, DuckDB,
+-- Spark): epoch-second arithmetic, nullif on divisions, case instead of
+-- iif/least/greatest, window orderings made total with the transaction id.
+-- Parameters (:name) come from RuleSettings (ssa/settings.py says where each
+-- default comes from).
 
 with
 
 transactions as (
-    -- Only what the windows need: SQLite's sorter carries every selected
-    -- column, so the descriptive ones are joined back in `final`.
     select
         transaction_id,
         created_at_epoch,
         customer_id,
         channel,
         amount_cents,
+        payee_id,
         payee_type,
         is_same_owner,
+        merchant_id,
+        category,
+        card_id,
         entry_mode,
+        auth_status,
+        device_id,
         device_first_seen_epoch,
+        bairro,
         lat,
-        lon
+        lon,
+        source,
+        batch_id
     from bronze_transactions
 ),
 
-customers as (
+customer_windows as (
     select
-        customer_id,
-        night_start_hour,
-        night_limit_cents
-    from bronze_customers
+        transaction_id,
+        velocity_count,
+        baseline_amount_cents,
+        baseline_rows
+    from silver_customer_windows
 ),
 
-with_local_time as (
+travel as (
+    select
+        transaction_id,
+        prev_created_at_epoch,
+        prev_bairro,
+        next_created_at_epoch,
+        next_bairro,
+        distance_km,
+        minutes_since_prev,
+        implied_speed_kmh,
+        is_impossible_travel
+    from silver_rule_impossible_travel
+),
+
+night as (
+    select
+        transaction_id,
+        night_running_cents,
+        night_limit_cents
+    from silver_night_pix
+),
+
+joined as (
     select
         t.*,
-        coalesce(
-            c.night_start_hour, :night_start_hour_default
-        ) as night_start_hour,
-        coalesce(
-            c.night_limit_cents, :night_limit_cents_default
-        ) as night_limit_cents,
         cast(
-            floor((t.created_at_epoch + :utc_offset_seconds) / 86400e0) as bigint
+            floor((t.created_at_epoch + :utc_offset_seconds) / 86400e0)
+            as bigint
         ) as local_day,
         cast(
             floor(
                 ((t.created_at_epoch + :utc_offset_seconds) % 86400) / 3600e0
             ) as bigint
         ) as local_hour,
-        -- A night runs from its evening start to night_end_hour next morning;
-        -- shifting by night_end_hour puts one whole night in one key.
-        cast(
-            floor(
-                (
-                    t.created_at_epoch + :utc_offset_seconds
-                    - :night_end_hour * 3600
-                ) / 86400e0
-            ) as bigint
-        ) as night_key
+        w.velocity_count,
+        w.baseline_amount_cents,
+        w.baseline_rows,
+        t.amount_cents / nullif(w.baseline_amount_cents, 0)
+            as amount_to_baseline,
+        tr.prev_created_at_epoch,
+        tr.prev_bairro,
+        tr.next_created_at_epoch,
+        tr.next_bairro,
+        tr.distance_km,
+        tr.minutes_since_prev,
+        tr.implied_speed_kmh,
+        n.night_running_cents,
+        n.night_limit_cents,
+        ct.probes_in_window,
+        ct.declines_in_window,
+        nd.device_first_day_cents,
+        fi.new_payers_in_window,
+        fi.new_payer_cents_in_window,
+        pt.recent_inflow_cents,
+        pt.recent_outflow_cents,
+        fp.payer_baseline_cents,
+        fp.payee_outsized_first_payments,
+        coalesce(tr.is_impossible_travel, 0) as is_impossible_travel,
+        coalesce(pt.is_pass_through, 0) as is_mule_pass_through,
+        coalesce(ct.is_card_testing, 0) as is_card_testing,
+        coalesce(fi.is_mule_fan_in, 0) as is_mule_fan_in,
+        coalesce(fp.is_first_time_payee, 0) as is_first_time_payee,
+        coalesce(nl.is_night_pix_limit, 0) as is_night_pix_limit,
+        coalesce(nd.is_new_device, 0) as is_new_device,
+        coalesce(st.is_structuring, 0) as is_structuring
     from transactions as t
-    left join customers as c
-        on t.customer_id = c.customer_id
-),
-
-with_rule_inputs as (
-    select
-        *,
-        case
-            when channel = 'pix'
-                and payee_type = 'PF'
-                and is_same_owner = 0
-                and (
-                    local_hour >= night_start_hour
-                    or local_hour < :night_end_hour
-                )
-                then 1
-            else 0
-        end as is_night_pf_pix,
-        case
-            when channel in ('credit', 'debit')
-                and entry_mode = 'not_present'
-                and amount_cents <= :card_testing_max_cents
-                then 1
-            else 0
-        end as is_tiny_online_card
-    from with_local_time
-),
-
-with_windows as (
-    select
-        *,
-        lag(created_at_epoch) over customer_timeline as prev_created_at_epoch,
-        lag(lat) over customer_timeline as prev_lat,
-        lag(lon) over customer_timeline as prev_lon,
-        lag(created_at_epoch, 2) over customer_timeline
-            as prev2_created_at_epoch,
-        lag(lat, 2) over customer_timeline as prev2_lat,
-        lag(lon, 2) over customer_timeline as prev2_lon,
-        lead(created_at_epoch) over customer_timeline as next_created_at_epoch,
-        avg(cast(amount_cents as double)) over (
-            partition by customer_id
-            order by created_at_epoch, transaction_id
-            rows between :spike_history_rows preceding and 1 preceding
-        ) as baseline_amount_cents,
-        count(*) over (
-            partition by customer_id
-            order by created_at_epoch, transaction_id
-            rows between :spike_history_rows preceding and 1 preceding
-        ) as baseline_rows,
-        count(*) over (
-            partition by customer_id
-            order by created_at_epoch
-            range between :velocity_window_seconds preceding
-            and :velocity_window_seconds following
-        ) as velocity_count,
-        sum(is_tiny_online_card) over (
-            partition by customer_id
-            order by created_at_epoch
-            range between :card_testing_window_seconds preceding
-            and :card_testing_window_seconds following
-        ) as tiny_online_card_count,
-        sum(is_night_pf_pix * amount_cents) over (
-            partition by customer_id, night_key
-            order by created_at_epoch, transaction_id
-            rows between unbounded preceding and current row
-        ) as night_pf_pix_total_cents
-    from with_rule_inputs
-    window customer_timeline as (
-        partition by customer_id
-        order by created_at_epoch, transaction_id
-    )
-),
-
-with_haversine_inputs as (
-    -- sin^2(dlat/2) + cos(lat1) cos(lat2) sin^2(dlon/2), for the previous
-    -- row, the one before it, and between those two.
-    select
-        *,
-        power(sin(radians(lat - prev_lat) / 2), 2)
-        + cos(radians(prev_lat)) * cos(radians(lat))
-        * power(sin(radians(lon - prev_lon) / 2), 2) as hav_prev,
-        power(sin(radians(lat - prev2_lat) / 2), 2)
-        + cos(radians(prev2_lat)) * cos(radians(lat))
-        * power(sin(radians(lon - prev2_lon) / 2), 2) as hav_prev2,
-        power(sin(radians(prev_lat - prev2_lat) / 2), 2)
-        + cos(radians(prev2_lat)) * cos(radians(prev_lat))
-        * power(sin(radians(prev_lon - prev2_lon) / 2), 2) as hav_prev_leg
-    from with_windows
-),
-
-with_distances as (
-    -- Clamp to [0, 1]: rounding can push the argument past 1 and engines
-    -- disagree on asin(1.0000001) (NULL or NaN).
-    select
-        *,
-        2 * 6371.0088 * asin(sqrt(
-            case when hav_prev > 1 then 1 else hav_prev end
-        )) as distance_km,
-        2 * 6371.0088 * asin(sqrt(
-            case when hav_prev2 > 1 then 1 else hav_prev2 end
-        )) as distance_from_prev2_km,
-        2 * 6371.0088 * asin(sqrt(
-            case when hav_prev_leg > 1 then 1 else hav_prev_leg end
-        )) as prev_leg_km,
-        created_at_epoch - prev_created_at_epoch as seconds_since_prev,
-        prev_created_at_epoch - prev2_created_at_epoch as prev_leg_seconds
-    from with_haversine_inputs
-),
-
-with_features as (
-    select
-        *,
-        seconds_since_prev / 60e0 as minutes_since_prev,
-        distance_km * 3600 / nullif(seconds_since_prev, 0) as implied_speed_kmh,
-        amount_cents / nullif(baseline_amount_cents, 0) as amount_to_baseline,
-        -- Too far, too fast: no one moves door to door faster than the
-        -- highest urban speed limit. Same-second moves count as too fast.
-        case
-            when distance_km >= :hop_min_distance_km
-                and distance_km * 3600
-                > :hop_max_speed_kmh * seconds_since_prev
-                then 1
-            else 0
-        end as is_hop_from_prev,
-        case
-            when prev_leg_km >= :hop_min_distance_km
-                and prev_leg_km * 3600 > :hop_max_speed_kmh * prev_leg_seconds
-                and distance_from_prev2_km < :hop_min_distance_km
-                then 1
-            else 0
-        end as is_return_from_hop
-    from with_distances
+    inner join customer_windows as w
+        on t.transaction_id = w.transaction_id
+    left join travel as tr
+        on t.transaction_id = tr.transaction_id
+    left join night as n
+        on t.transaction_id = n.transaction_id
+    left join silver_rule_night_pix_limit as nl
+        on t.transaction_id = nl.transaction_id
+    left join silver_rule_structuring as st
+        on t.transaction_id = st.transaction_id
+    left join silver_rule_card_testing as ct
+        on t.transaction_id = ct.transaction_id
+    left join silver_rule_new_device as nd
+        on t.transaction_id = nd.transaction_id
+    left join silver_rule_mule_fan_in as fi
+        on t.transaction_id = fi.transaction_id
+    left join silver_rule_pass_through as pt
+        on t.transaction_id = pt.transaction_id
+    left join silver_rule_first_time_payee as fp
+        on t.transaction_id = fp.transaction_id
 ),
 
 with_flags as (
     select
         *,
-        -- The row that jumped away is the suspect; the one that comes back
-        -- to where the customer was before is the real card.
-        case
-            when is_hop_from_prev = 1 and is_return_from_hop = 0 then 1
-            else 0
-        end as is_impossible_travel,
         case
             when velocity_count >= :velocity_min_count then 1 else 0
         end as is_velocity_burst,
@@ -218,114 +148,46 @@ with_flags as (
                 < :spike_device_max_age_seconds
                 then 1
             else 0
-        end as is_amount_spike,
-        case
-            when is_night_pf_pix = 1
-                and night_pf_pix_total_cents > night_limit_cents
-                then 1
-            else 0
-        end as is_night_pix_limit,
-        case
-            when channel in ('credit', 'debit')
-                and entry_mode = 'not_present'
-                and tiny_online_card_count >= :card_testing_min_probes
-                then 1
-            else 0
-        end as is_card_testing
-    from with_features
+        end as is_amount_spike
+    from joined
 ),
 
-flagged as (
+final as (
     select
-        transaction_id,
-        local_day,
-        local_hour,
-        prev_created_at_epoch,
-        next_created_at_epoch,
-        distance_km,
-        minutes_since_prev,
-        implied_speed_kmh,
-        velocity_count,
-        baseline_amount_cents,
-        baseline_rows,
-        amount_to_baseline,
-        night_limit_cents,
-        night_pf_pix_total_cents,
-        tiny_online_card_count,
-        is_impossible_travel,
-        is_velocity_burst,
-        is_amount_spike,
-        is_night_pix_limit,
-        is_card_testing,
-        -- The strongest flag, in the order of the Gold risk weights.
+        *,
+        -- The strongest flag, in the order of the default risk weights.
         case
             when is_impossible_travel = 1 then 'impossible_travel'
+            when is_mule_pass_through = 1 then 'mule_pass_through'
             when is_card_testing = 1 then 'card_testing'
+            when is_mule_fan_in = 1 then 'mule_fan_in'
+            when is_first_time_payee = 1 then 'first_time_payee'
             when is_night_pix_limit = 1 then 'night_pix_limit'
+            when is_new_device = 1 then 'new_device'
             when is_velocity_burst = 1 then 'velocity_burst'
+            when is_structuring = 1 then 'structuring'
             when is_amount_spike = 1 then 'amount_spike'
             else 'Normal'
         end as anomaly_flag,
         substr(
             case when is_impossible_travel = 1
                 then ';impossible_travel' else '' end
+            || case when is_mule_pass_through = 1
+                then ';mule_pass_through' else '' end
             || case when is_card_testing = 1 then ';card_testing' else '' end
+            || case when is_mule_fan_in = 1 then ';mule_fan_in' else '' end
+            || case when is_first_time_payee = 1
+                then ';first_time_payee' else '' end
             || case when is_night_pix_limit = 1
                 then ';night_pix_limit' else '' end
+            || case when is_new_device = 1 then ';new_device' else '' end
             || case when is_velocity_burst = 1
                 then ';velocity_burst' else '' end
+            || case when is_structuring = 1 then ';structuring' else '' end
             || case when is_amount_spike = 1 then ';amount_spike' else '' end,
             2
         ) as flags_fired
     from with_flags
-),
-
-final as (
-    select
-        b.transaction_id,
-        b.created_at_epoch,
-        f.local_day,
-        f.local_hour,
-        b.customer_id,
-        b.channel,
-        b.amount_cents,
-        b.payee_id,
-        b.payee_type,
-        b.is_same_owner,
-        b.merchant_id,
-        b.category,
-        b.card_id,
-        b.entry_mode,
-        b.auth_status,
-        b.device_id,
-        b.device_first_seen_epoch,
-        b.bairro,
-        b.lat,
-        b.lon,
-        b.source,
-        b.batch_id,
-        f.prev_created_at_epoch,
-        f.next_created_at_epoch,
-        f.distance_km,
-        f.minutes_since_prev,
-        f.implied_speed_kmh,
-        f.velocity_count,
-        f.baseline_amount_cents,
-        f.baseline_rows,
-        f.amount_to_baseline,
-        f.night_limit_cents,
-        f.night_pf_pix_total_cents,
-        f.tiny_online_card_count,
-        f.is_impossible_travel,
-        f.is_velocity_burst,
-        f.is_amount_spike,
-        f.is_night_pix_limit,
-        f.is_card_testing,
-        f.anomaly_flag,
-        f.flags_fired
-    from flagged as f
-    inner join bronze_transactions as b
-        on f.transaction_id = b.transaction_id
 )
 
 select * from final

@@ -15,12 +15,13 @@ from ssa.generator import frame as F
 from ssa.generator.scenarios import (
     Context,
     incident_times,
+    last_row_before,
     local_time,
-    median_amount,
     offsets,
     pick_victims,
     pix_rows,
     random_days,
+    recent_mean,
     strangers,
 )
 
@@ -116,10 +117,9 @@ def falsa_central(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     payee = mules[gang]
     payee = np.where(payee == victims, (payee + 1) % len(ctx.customers), payee)
     cols = pix_rows(ctx, victims, t, payee=payee)
-    pix = ctx.legit["channel"] == F.PIX
-    median = median_amount(ctx, pix)[victims]
+    usual = recent_mean(ctx, last_row_before(ctx, victims, t))
     cols["amount_cents"] = np.maximum(
-        np.round(median * ctx.rng.uniform(20, 60, n)),
+        np.round(usual * ctx.rng.uniform(12, 40, n)),
         150_000 + ctx.rng.integers(0, 100_000, n),
     ).astype(np.int64)
     return cols

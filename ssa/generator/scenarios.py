@@ -87,6 +87,15 @@ def strangers(ctx: Context, payer: np.ndarray) -> np.ndarray:
     return other + (other >= payer)
 
 
+def _rows_up_to(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Position after each customer's last legitimate row at or before t
+    (legitimate rows are sorted by customer, then time)."""
+    lg = ctx.legit
+    span = np.int64(ctx.period_end - ctx.period_start + 400 * 86_400)
+    key = lg["cust"] * span + (lg["t"] - ctx.period_start)
+    return np.searchsorted(key, cust * span + (t - ctx.period_start), side="right")
+
+
 def current_location(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Where each customer is at time t, judged from their legitimate rows.
 
@@ -97,12 +106,9 @@ def current_location(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarra
     has at least half its time, so it stays a possible pace.
     """
     lg = ctx.legit
-    span = np.int64(ctx.period_end - ctx.period_start + 400 * 86_400)
-    key = lg["cust"] * span + (lg["t"] - ctx.period_start)
-    probe = cust * span + (t - ctx.period_start)
-    after = np.searchsorted(key, probe, side="right")
+    after = _rows_up_to(ctx, cust, t)
     before = after - 1
-    last = len(key) - 1
+    last = len(lg["t"]) - 1
     has_before = (before >= 0) & (lg["cust"][np.clip(before, 0, last)] == cust)
     has_after = (after <= last) & (lg["cust"][np.clip(after, 0, last)] == cust)
     t_before = np.where(
@@ -120,23 +126,11 @@ def current_location(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarra
     )
 
 
-def median_amount(ctx: Context, rows: np.ndarray | None = None) -> np.ndarray:
-    """Each customer's median legitimate amount over the rows given.
-
-    Customers with no such rows get R$ 45, the Pix PF to PF median.
-    """
-    lg = ctx.legit
-    keep = np.ones(len(lg["cust"]), bool) if rows is None else rows
-    cust, amount = lg["cust"][keep], lg["amount_cents"][keep]
-    order = np.lexsort((amount, cust))
-    cust, amount = cust[order], amount[order]
-    ids = np.arange(len(ctx.customers))
-    start = np.searchsorted(cust, ids)
-    end = np.searchsorted(cust, ids, side="right")
-    if len(amount) == 0:
-        return np.full(len(ids), 4_500)
-    mid = np.clip((start + end - 1) // 2, 0, len(amount) - 1)
-    return np.where(end > start, amount[mid], 4_500)
+def last_row_before(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Index of each customer's last legitimate row before t (their first
+    row when there is none before)."""
+    first = np.searchsorted(ctx.legit["cust"], cust)
+    return np.maximum(_rows_up_to(ctx, cust, t) - 1, first)
 
 
 def recent_mean(ctx: Context, rows: np.ndarray, k: int = 20) -> np.ndarray:
