@@ -56,11 +56,13 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
         rows = warehouse.query(conn, "gold/evaluation_rows.sql", sql_params(settings))
         top = anomalies_frame(conn, settings).head(settings.risk.top_anomalies)
         counts = warehouse.query(conn, "gold/run_counts.sql", {})
+        coverage = warehouse.query(conn, "gold/rule_coverage.sql", {})
     total = int(counts.iloc[0]["transactions"])
     legit = total - int((rows["is_fraud"] == 1).sum())
     rules = evaluation.rule_report(
         rows, legit, settings.evaluation.real_fraud_prevalence
     )
+    rules = rules.merge(coverage, on="rule", how="left")
     by_scenario = evaluation.rule_by_scenario(rows)
     score = evaluation.score_report(rows, settings.evaluation.top_k)
     write_csv(rules, settings.paths.detection_report_csv)
@@ -105,7 +107,9 @@ def run_summary(settings: Settings, report: dict[str, Any]) -> str:
             paths.gold_bairro_daily_csv,
         )
     )
-    flags = report["rules"][["rule", "flagged", "precision", "recall"]]
+    flags = report["rules"][
+        ["rule", "flagged", "precision", "recall", "rows_not_judged"]
+    ]
     score = report["score"]
     lines = [
         "# SSA-Fintech run summary",
