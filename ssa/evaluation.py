@@ -24,7 +24,8 @@ def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.Da
     ``legit_rows`` is every legitimate row in the data (flagged or not), for
     the false-positive rate behind the prevalence-reweighted precision:
     r * p / (r * p + fpr * (1 - p)), with r the recall on the rule's own
-    scenario and p the real fraud prevalence.
+    scenario, p the real fraud prevalence and fpr the false-positive rate
+    among legitimate rows (3/N when none was seen).
     """
     fraud = rows["is_fraud"] == 1
     lookalike = rows["scenario"].notna() & ~fraud
@@ -38,7 +39,9 @@ def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.Da
         planted = int(own.sum())
         precision = _ratio(tp, tp + fp)
         recall = _ratio(caught, planted)
-        fpr = _ratio(fp, legit_rows)
+        # No false positive seen is not a zero rate: use the 95 % upper
+        # bound (the rule of three) so the reweighted figure stays honest.
+        fpr = _ratio(fp if fp else 3, legit_rows)
         real = _ratio(recall * prevalence, recall * prevalence + fpr * (1 - prevalence))
         records.append(
             {
@@ -108,7 +111,14 @@ def report_markdown(rules: pd.DataFrame, by_scenario: pd.DataFrame, score: dict)
         "",
         (
             "Precision counts every flagged row that is planted fraud of any kind; "
-            "recall is on the rule's own planted scenario."
+            "recall is on the rule's own planted scenario. Look-alikes are "
+            "legitimate rows planted to resemble a fraud; `lookalikes_flagged` "
+            "counts those a rule mistook. `precision_at_real_prevalence` "
+            "reweights precision to the real fraud rate "
+            "(settings.evaluation.real_fraud_prevalence, 7 per 100,000) with the "
+            "observed false-positive rate, or its 95 % upper bound 3/N when none "
+            "was observed. `rows_not_judged`: rows missing a field the rule "
+            "reads."
         ),
         "",
         rules.to_markdown(index=False, floatfmt=".3f"),

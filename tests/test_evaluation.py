@@ -1,0 +1,77 @@
+"""The detection report's arithmetic on a small table of known answers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ssa.evaluation import rule_by_scenario, rule_report, score_report
+from ssa.rules import RULES
+
+
+def _rows(records: list[dict]) -> pd.DataFrame:
+    base = {f"is_{r}": 0 for r in RULES} | {"risk_score": 0, "scenario": None}
+    frame = pd.DataFrame([base | r for r in records])
+    frame["is_fraud"] = frame["scenario"].notna() & ~frame["scenario"].fillna(
+        ""
+    ).str.startswith("lookalike_")
+    frame["is_fraud"] = frame["is_fraud"].astype(int)
+    return frame
+
+
+ROWS = _rows(
+    [
+        {"is_impossible_travel": 1, "scenario": "impossible_travel", "risk_score": 70},
+        {"is_impossible_travel": 1, "scenario": "card_testing", "risk_score": 70},
+        {
+            "is_impossible_travel": 1,
+            "scenario": "lookalike_fast_trip",
+            "risk_score": 70,
+        },
+        {"is_impossible_travel": 1, "risk_score": 60},
+        {"scenario": "impossible_travel"},
+        {"scenario": "lookalike_fast_trip"},
+    ]
+)
+
+
+def test_precision_recall_and_lookalikes() -> None:
+    report = rule_report(ROWS, legit_rows=1000, prevalence=0.01).set_index("rule")
+    travel = report.loc["impossible_travel"]
+    assert travel["flagged"] == 4
+    assert travel["true_positives"] == 2  # any planted fraud counts
+    assert travel["false_positives"] == 2
+    assert travel["lookalikes_flagged"] == 1
+    assert travel["planted"] == 2
+    assert travel["recall"] == 0.5
+    assert travel["precision"] == 0.5
+    assert travel["f1"] == pytest.approx(0.5)
+    # r = 0.5, fpr = 2/1000, p = 0.01
+    expected = 0.5 * 0.01 / (0.5 * 0.01 + 0.002 * 0.99)
+    assert travel["precision_at_real_prevalence"] == pytest.approx(expected)
+
+
+def test_no_false_positive_uses_the_rule_of_three() -> None:
+    rows = _rows([{"is_card_testing": 1, "scenario": "card_testing"}])
+    report = rule_report(rows, legit_rows=3000, prevalence=0.001).set_index("rule")
+    assert report.loc["card_testing", "precision"] == 1.0
+    expected = 0.001 / (0.001 + 0.001 * 0.999)
+    assert report.loc["card_testing", "precision_at_real_prevalence"] == (
+        pytest.approx(expected)
+    )
+
+
+def test_rule_by_scenario_counts_rows() -> None:
+    table = rule_by_scenario(ROWS).set_index("scenario")
+    assert table.loc["impossible_travel", "planted"] == 2
+    assert table.loc["impossible_travel", "impossible_travel"] == 1
+    assert table.loc["lookalike_fast_trip", "impossible_travel"] == 1
+
+
+def test_ranking_breaks_ties_against_us() -> None:
+    score = score_report(ROWS, (1, 3))
+    # Three rows tie at 70 (two fraud, one look-alike): the legit one first.
+    assert score["precision_at_1"] == 0.0
+    assert score["precision_at_3"] == pytest.approx(2 / 3)
+    assert score["fraud_rows"] == 3
+    assert 0 < score["average_precision"] < 1
