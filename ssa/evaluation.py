@@ -8,6 +8,8 @@ query returns only flagged or planted rows, which is all the arithmetic needs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -24,8 +26,8 @@ def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.Da
     ``legit_rows`` is every legitimate row in the data (flagged or not), for
     the false-positive rate behind the prevalence-reweighted precision:
     r * p / (r * p + fpr * (1 - p)), with r the recall on the rule's own
-    scenario, p the real fraud prevalence and fpr the false-positive rate
-    among legitimate rows (3/N when none was seen).
+    scenario, p the real fraud prevalence and fpr the 95 % upper bound of the
+    false-positive rate among legitimate rows (3/N when none was seen).
     """
     fraud = rows["is_fraud"] == 1
     lookalike = rows["scenario"].notna() & ~fraud
@@ -39,9 +41,10 @@ def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.Da
         planted = int(own.sum())
         precision = _ratio(tp, tp + fp)
         recall = _ratio(caught, planted)
-        # No false positive seen is not a zero rate: use the 95 % upper
-        # bound (the rule of three) so the reweighted figure stays honest.
-        fpr = _ratio(fp if fp else 3, legit_rows)
+        # A handful of false positives (or none) is not a rate: use the
+        # one-sided 95 % Poisson upper bound (3.0 for none, the "rule of
+        # three"), so the reweighted figure is a lower bound, not a boast.
+        fpr = _ratio(poisson_upper(fp), legit_rows)
         real = _ratio(recall * prevalence, recall * prevalence + fpr * (1 - prevalence))
         records.append(
             {
@@ -59,6 +62,19 @@ def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.Da
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+def poisson_upper(k: int, confidence: float = 0.95) -> float:
+    """Upper confidence bound of a Poisson mean after observing k events."""
+    lo, hi = float(k), float(k) + 10.0 + 10.0 * math.sqrt(k + 1)
+    for _ in range(100):  # bisection on P(X <= k; mid) = 1 - confidence
+        mid = (lo + hi) / 2
+        term = cdf = math.exp(-mid)
+        for i in range(1, k + 1):
+            term *= mid / i
+            cdf += term
+        lo, hi = (mid, hi) if cdf > 1 - confidence else (lo, mid)
+    return (lo + hi) / 2
 
 
 def _f1(precision: float, recall: float) -> float:
@@ -115,10 +131,10 @@ def report_markdown(rules: pd.DataFrame, by_scenario: pd.DataFrame, score: dict)
             "legitimate rows planted to resemble a fraud; `lookalikes_flagged` "
             "counts those a rule mistook. `precision_at_real_prevalence` "
             "reweights precision to the real fraud rate "
-            "(settings.evaluation.real_fraud_prevalence, 7 per 100,000) with the "
-            "observed false-positive rate, or its 95 % upper bound 3/N when none "
-            "was observed. `rows_not_judged`: rows missing a field the rule "
-            "reads."
+            "(settings.evaluation.real_fraud_prevalence, 7 per 100,000) using the "
+            "95 % upper bound of the false-positive rate (3/N when none was "
+            "observed): a lower bound, not a point estimate. "
+            "`rows_not_judged`: rows missing a field the rule reads."
         ),
         "",
         rules.to_markdown(index=False, floatfmt=".3f"),

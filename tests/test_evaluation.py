@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ssa.evaluation import rule_by_scenario, rule_report, score_report
+from ssa.evaluation import poisson_upper, rule_by_scenario, rule_report, score_report
 from ssa.rules import RULES
 
 
@@ -46,8 +46,9 @@ def test_precision_recall_and_lookalikes() -> None:
     assert travel["recall"] == 0.5
     assert travel["precision"] == 0.5
     assert travel["f1"] == pytest.approx(0.5)
-    # r = 0.5, fpr = 2/1000, p = 0.01
-    expected = 0.5 * 0.01 / (0.5 * 0.01 + 0.002 * 0.99)
+    # r = 0.5, p = 0.01, fpr = the 95 % upper bound of 2 events in 1000
+    fpr = poisson_upper(2) / 1000
+    expected = 0.5 * 0.01 / (0.5 * 0.01 + fpr * 0.99)
     assert travel["precision_at_real_prevalence"] == pytest.approx(expected)
 
 
@@ -55,7 +56,8 @@ def test_no_false_positive_uses_the_rule_of_three() -> None:
     rows = _rows([{"is_card_testing": 1, "scenario": "card_testing"}])
     report = rule_report(rows, legit_rows=3000, prevalence=0.001).set_index("rule")
     assert report.loc["card_testing", "precision"] == 1.0
-    expected = 0.001 / (0.001 + 0.001 * 0.999)
+    fpr = poisson_upper(0) / 3000
+    expected = 0.001 / (0.001 + fpr * 0.999)
     assert report.loc["card_testing", "precision_at_real_prevalence"] == (
         pytest.approx(expected)
     )
@@ -66,6 +68,12 @@ def test_rule_by_scenario_counts_rows() -> None:
     assert table.loc["impossible_travel", "planted"] == 2
     assert table.loc["impossible_travel", "impossible_travel"] == 1
     assert table.loc["lookalike_fast_trip", "impossible_travel"] == 1
+
+
+def test_poisson_upper_bounds() -> None:
+    assert poisson_upper(0) == pytest.approx(2.996, abs=1e-3)  # rule of three
+    assert poisson_upper(1) == pytest.approx(4.744, abs=1e-3)
+    assert poisson_upper(5) == pytest.approx(10.513, abs=1e-3)
 
 
 def test_ranking_breaks_ties_against_us() -> None:
