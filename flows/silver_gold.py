@@ -12,16 +12,23 @@ from tasks.report import evaluate_detection, publish_artifacts
 from tasks.silver import build_silver, export_silver_csv
 
 
-@flow(name="silver-gold-refresh", log_prints=True)
-async def silver_gold_refresh(settings: Settings | None = None) -> dict[str, Any]:
-    """Silver features and flags, Gold scores and exports, detection report."""
+@flow(name="silver-gold-refresh")
+async def silver_gold_refresh(
+    settings: Settings | None = None, batch_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """Silver features and flags, Gold scores and exports, detection report.
+
+    With ``batch_ids`` (Bronze batches just loaded, e.g. CSV drops) only the
+    partitions those rows touch are recomputed; without, everything is. Gold
+    exports come before the big Silver CSV so dashboards are fresh first.
+    """
     settings = settings or Settings()
-    silver = await build_silver(settings)
-    silver_csv = await export_silver_csv(settings)
+    silver = await build_silver(settings, batch_ids)
     gold = await build_gold(settings)
     exports = await export_gold_csv(settings)
     report = await evaluate_detection(settings)
     await publish_artifacts(settings, report)
+    silver_csv = await export_silver_csv(settings)
     return {
         "silver": silver,
         "silver_csv": silver_csv,

@@ -7,9 +7,9 @@ import asyncio
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import warehouse
+from ssa import refresh, warehouse
 from ssa.exports import iso_local, write_csv
-from ssa.rules import SILVER_MODELS
+from ssa.refresh import FINAL_MODEL
 from ssa.settings import Settings
 
 
@@ -18,7 +18,7 @@ def sql_params(settings: Settings) -> dict[str, object]:
     return {**settings.rules.model_dump(), **settings.risk.model_dump()}
 
 
-def _build(settings: Settings) -> int:
+def _build(settings: Settings, batch_ids: list[str] | None) -> dict[str, int]:
     with warehouse.connect(settings.paths.warehouse_path) as conn:
         if not warehouse.table_exists(conn, "bronze_transactions"):
             raise warehouse.WarehouseError(
@@ -26,15 +26,24 @@ def _build(settings: Settings) -> int:
                 "run the medallion pipeline (or drop a CSV) first"
             )
         params = sql_params(settings)
-        rows = {m: warehouse.materialize(conn, m, params) for m in SILVER_MODELS}
-        return rows[SILVER_MODELS[-1]]
+        if batch_ids:
+            return refresh.refresh_batches(conn, params, batch_ids)
+        return refresh.rebuild_all(conn, params)
 
 
 @task(name="build-silver", cache_policy=NO_CACHE)
-async def build_silver(settings: Settings) -> dict[str, object]:
-    rows = await asyncio.to_thread(_build, settings)
-    get_run_logger().info("silver_transactions: %d rows", rows)
-    return {"table": "silver_transactions", "rows": rows}
+async def build_silver(
+    settings: Settings, batch_ids: list[str] | None = None
+) -> dict[str, object]:
+    """All of Silver, or only the partitions the given Bronze batches touch."""
+    rows = await asyncio.to_thread(_build, settings, batch_ids)
+    mode = "incremental" if batch_ids else "full"
+    get_run_logger().info("silver (%s): %s", mode, rows)
+    return {
+        "table": "silver_transactions",
+        "mode": mode,
+        "rows": rows[FINAL_MODEL],
+    }
 
 
 def _export(settings: Settings) -> int:
