@@ -59,7 +59,6 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         conn.execute("pragma journal_mode = wal")
         conn.execute("pragma synchronous = normal")
         conn.execute("pragma temp_store = memory")
-        conn.execute("pragma cache_size = -262144")  # 256 MiB
         conn.execute("begin immediate")
         yield conn
         conn.execute("commit")
