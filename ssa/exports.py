@@ -8,10 +8,12 @@ longitude of -38.5 is still a number in the sheet.
 
 from __future__ import annotations
 
+import math
 import os
+import string
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ssa.rules import RULES
@@ -59,97 +61,60 @@ def write_csv(frame: pd.DataFrame, path: Path) -> int:
 
 def reais(cents: pd.Series) -> pd.Series:
     """Centavos as Brazilian money text: 123456 -> 'R$ 1.234,56'."""
-    values = cents.fillna(0).astype(float) / 100
-    text = values.map(lambda v: f"{v:,.2f}")
-    return "R$ " + text.str.replace(",", "_").str.replace(".", ",").str.replace(
-        "_", "."
-    )
+    return (cents.fillna(0).astype(float) / 100).map(_brl)
 
 
-def _num(col: pd.Series, digits: int = 1) -> pd.Series:
-    return col.astype(float).round(digits).astype(str)
+class _ReasonFormatter(string.Formatter):
+    """``{field:reais}`` formats centavos as Brazilian money."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "reais":
+            return _brl(float(value) / 100)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "?"
+        return super().format_field(value, format_spec)
 
 
-def _int(col: pd.Series) -> pd.Series:
-    return col.astype("Int64").astype(str)
+def _brl(value: float) -> str:
+    text = f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"R$ {text}"
 
 
-# One sentence per rule, built from the Silver features that made it fire.
+# One sentence per rule, from the Silver features that made it fire.
 REASONS = {
-    "impossible_travel": lambda f: (
-        "moved "
-        + _num(f["distance_km"])
-        + " km in "
-        + _num(f["minutes_since_prev"])
-        + " min ("
-        + _num(f["implied_speed_kmh"].fillna(np.inf), 0)
-        + " km/h) since the previous payment"
-    ),
-    "mule_pass_through": lambda f: (
-        "sent on "
-        + reais(f["recent_outflow_cents"])
-        + " of "
-        + reais(f["recent_inflow_cents"])
-        + " received in the last minutes"
-    ),
-    "card_testing": lambda f: (
-        _int(f["probes_in_window"])
-        + " tiny online payments on this card ("
-        + _int(f["declines_in_window"])
-        + " declined)"
-    ),
-    "mule_fan_in": lambda f: (
-        "payee received from "
-        + _int(f["new_payers_in_window"])
-        + " new payers ("
-        + reais(f["new_payer_cents_in_window"])
-        + ") within the hour"
-    ),
-    "first_time_payee": lambda f: (
-        "first payment to this payee, "
-        + _num(f["amount_cents"] / f["payer_baseline_cents"])
-        + "x the payer's Pix average; the payee "
-        "collected "
-        + _int(f["payee_outsized_first_payments"])
-        + " such payments in a day"
-    ),
-    "night_pix_limit": lambda f: (
-        "night Pix to people totals "
-        + reais(f["night_running_cents"])
-        + ", over the "
-        + reais(f["night_limit_cents"])
-        + " night limit"
-    ),
-    "new_device": lambda f: (
-        "device first used today; "
-        + reais(f["device_first_day_cents"])
-        + " sent from it (limit R$ 200 a payment, R$ 1.000 a day)"
-    ),
-    "velocity_burst": lambda f: (
-        _int(f["velocity_count"]) + " transactions within minutes of each other"
-    ),
-    "structuring": lambda f: (
-        "night Pix split to stay just under the "
-        + reais(f["night_limit_cents"])
-        + " limit"
-    ),
-    "amount_spike": lambda f: (
-        reais(f["amount_cents"])
-        + " is "
-        + _num(f["amount_to_baseline"])
-        + "x the customer's recent average, from a new device"
-    ),
+    "impossible_travel": "moved {distance_km:.1f} km in {minutes_since_prev:.1f}"
+    " min ({implied_speed_kmh:.0f} km/h) since the previous payment",
+    "mule_pass_through": "sent on {recent_outflow_cents:reais} of"
+    " {recent_inflow_cents:reais} received within the hour",
+    "card_testing": "{probes_in_window:.0f} tiny online payments on this card"
+    " ({declines_in_window:.0f} declined)",
+    "mule_fan_in": "payee received from {new_payers_in_window:.0f} new payers"
+    " ({new_payer_cents_in_window:reais}) within the hour",
+    "first_time_payee": "first payment to this payee, {amount_to_baseline:.1f}x"
+    " the payer's recent average; the payee collected"
+    " {payee_outsized_first_payments:.0f} such payments in a day",
+    "night_pix_limit": "night Pix to people totals {night_running_cents:reais},"
+    " over the {night_limit_cents:reais} night limit",
+    "new_device": "device first used today; {device_first_day_cents:reais} sent"
+    " from it (limit R$ 200 a payment, R$ 1.000 a day)",
+    "velocity_burst": "{velocity_count:.0f} transactions within minutes of each other",
+    "structuring": "night Pix split to stay just under the"
+    " {night_limit_cents:reais} limit",
+    "amount_spike": "{amount_cents:reais} is {amount_to_baseline:.1f}x the"
+    " customer's recent average, from a new device",
 }
 
 
 def reasons(frame: pd.DataFrame) -> pd.Series:
     """One readable sentence per rule that fired, joined by '; '."""
-    if frame.empty:
-        return pd.Series(dtype="string")
-    empty = pd.Series("", index=frame.index)
-    parts = [
-        REASONS[rule](frame).where(frame[f"is_{rule}"] == 1, empty) for rule in RULES
+    formatter = _ReasonFormatter()
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    text = [
+        "; ".join(
+            formatter.format(REASONS[rule], **row)
+            for rule in RULES
+            if row[f"is_{rule}"] == 1
+        )
+        for row in rows
     ]
-    return pd.concat(parts, axis=1).apply(
-        lambda row: "; ".join(p for p in row if p), axis=1
-    )
+    return pd.Series(text, index=frame.index, dtype="string")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ssa.exports import iso_local, local_date, reais, sheet_safe, write_csv
+from ssa.exports import iso_local, local_date, reais, reasons, sheet_safe, write_csv
 
 
 def test_formula_cells_are_neutralised_numbers_are_not(tmp_path) -> None:
@@ -40,3 +40,22 @@ def test_iso_local_time_has_the_bahia_offset() -> None:
 def test_local_date_and_money() -> None:
     assert local_date(pd.Series([20727])).iloc[0] == "2026-10-01"
     assert reais(pd.Series([123_456, 5])).tolist() == ["R$ 1.234,56", "R$ 0,05"]
+
+
+def test_reasons_read_like_sentences() -> None:
+    from ssa.rules import RULES
+
+    row = {f"is_{r}": 0 for r in RULES} | {
+        "is_impossible_travel": 1,
+        "is_night_pix_limit": 1,
+        "distance_km": 12.04,
+        "minutes_since_prev": 4.0,
+        "implied_speed_kmh": 180.6,
+        "night_running_cents": 152_300,
+        "night_limit_cents": 100_000,
+    }
+    text = reasons(pd.DataFrame([row])).iloc[0]
+    assert text == (
+        "moved 12.0 km in 4.0 min (181 km/h) since the previous payment; "
+        "night Pix to people totals R$ 1.523,00, over the R$ 1.000,00 night limit"
+    )
