@@ -14,6 +14,7 @@ watcher must reject, one problem each.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import sys
@@ -70,7 +71,20 @@ def drop_frame(
             f"{rows} rows need more than {MAX_DAYS} days for "
             f"{cfg.n_customers} customers: raise the customer count"
         )
-    return to_contract(tx.head(rows), settings.rules.utc_offset_seconds)
+    tx = tx.head(rows).assign(
+        transaction_id=_ids_for(tx["transaction_id"].head(rows), start)
+    )
+    return to_contract(tx, settings.rules.utc_offset_seconds)
+
+
+def _ids_for(ids: pd.Series, start: date) -> pd.Series:
+    """The generator draws the same ids for any start date (same seed, same
+    random stream); salting them with the date keeps drops of different days
+    apart, and the same drop made twice identical."""
+    salt = start.isoformat().encode()
+    return ids.map(
+        lambda i: hashlib.blake2b(salt + i.encode(), digest_size=8).hexdigest()
+    )
 
 
 def to_contract(tx: pd.DataFrame, utc_offset_seconds: int) -> pd.DataFrame:

@@ -173,8 +173,7 @@ def parse_amount_cents(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     unsigned = text.str.lstrip("-").str.strip()
     is_br = unsigned.str.fullmatch(_BR_MONEY.pattern)
     is_dot = unsigned.str.fullmatch(_DOT_MONEY.pattern)
-    canonical = unsigned.where(is_dot)
-    canonical = canonical.mask(
+    canonical = unsigned.where(is_dot, "").mask(
         is_br, unsigned.str.replace(".", "", regex=False).str.replace(",", ".")
     )
     parsed = is_br | is_dot

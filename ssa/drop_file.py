@@ -189,11 +189,11 @@ def _check_header(header: tuple[str, ...], first_line: str) -> None:
             expected,
             found,
         )
-    if not any(name in contract.BY_NAME for name in header):
+    if sum(name in contract.REQUIRED for name in header) <= 1:
         raise DropFileError(
             "foreign_schema",
-            "none of the contract's columns: another system's export, or no "
-            "header line",
+            "at most one of the contract's required columns: another system's "
+            "export, or no header line",
             expected,
             found,
         )

@@ -314,6 +314,13 @@ class IngestSettings(_Model):
         description="Refresh anyway once loaded rows have waited this long, even "
         "if a slow file is still being written.",
     )
+    rescan_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="List the folder this often as well: inotify drops events "
+        "when its queue overflows, and network shares (NFS, SMB) send none.",
+    )
     retry_seconds: float = Field(
         10.0,
         gt=0,

@@ -52,6 +52,7 @@ TEXT_COLUMNS = (
     "card_id",
     "device_id",
 )
+REJECT_COLUMNS = ("source_line", "reason")
 ENUM_COLUMNS = ("channel", "payer_type", "payee_type", "entry_mode", "auth_status")
 
 
@@ -137,7 +138,9 @@ def validate(
     reason = shape_problem.where(shape_problem.notna(), reason)
     bad = reason.notna()
     good = pd.DataFrame({name: parsed[name] for name in BRONZE_COLUMNS})[~bad]
-    rejected = raw[bad].copy()
+    # A fixed .rejected.csv dropped back still has our two columns: the new
+    # reason replaces the old one.
+    rejected = raw[bad].drop(columns=list(REJECT_COLUMNS), errors="ignore")
     rejected.insert(0, "reason", reason[bad])
     rejected.insert(0, "source_line", lines[bad])
     if not rejected["extra_fields"].str.len().gt(0).any():

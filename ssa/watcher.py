@@ -44,6 +44,7 @@ logger = logging.getLogger("ssa.watcher")
 PATTERNS = ["**/*.csv"]
 IGNORE_PATTERNS = ["**/.*", "**/~$*", "**/*.part", "**/*.tmp"]
 IGNORED_PREFIXES = (".", "~$")
+MAX_BACKOFF_DOUBLINGS = 5  # a failing refresh is retried at most 32x retry_seconds
 
 Ingest = Callable[[Path], IngestResult]
 Refresh = Callable[[PendingRefresh], None]
@@ -128,6 +129,7 @@ class _State:
     refresh_due: float | None = None
     waiting_since: float | None = None
     handed_off_log_seq: int = 0
+    refresh_failures: int = 0
 
 
 class Watcher:
@@ -200,8 +202,14 @@ class Watcher:
         """
         self._stopping.set()
         if self._observer.is_alive():
-            self._observer.stop()
-            self._observer.join()
+            quiet = _QuietEmitterShutdown()
+            inotify_logger = logging.getLogger("watchdog.observers.inotify")
+            inotify_logger.addFilter(quiet)
+            try:
+                self._observer.stop()
+                self._observer.join()
+            finally:
+                inotify_logger.removeFilter(quiet)
         with self._cond:
             self._cond.notify_all()
         if self._intake.is_alive():
@@ -250,7 +258,15 @@ class Watcher:
 
     def _run_intake(self) -> None:
         poll = self.settings.ingest.poll_seconds
+        rescan = self.settings.ingest.rescan_seconds
+        next_scan = self._clock() + rescan
         while not self._stopping.is_set():
+            if self._clock() >= next_scan:
+                # Events can be lost (queue overflow, network shares): a
+                # listing finds what they missed; offer() ignores known files.
+                for path in _existing_drops(self.folder):
+                    self.offer(path, renamed=False)
+                next_scan = self._clock() + rescan
             for path in self._take_complete():
                 if self._stopping.is_set():
                     break
@@ -362,18 +378,35 @@ class Watcher:
                     )
                     self._refresh(pending)
             except Exception:
-                retry = self.settings.ingest.retry_seconds
-                logger.exception("refresh failed; retry in %.0f s", retry)
                 with self._cond:
+                    # A refresh that keeps failing is retried ever less often.
+                    failures = self._state.refresh_failures = (
+                        self._state.refresh_failures + 1
+                    )
+                    retry = self.settings.ingest.retry_seconds * 2 ** min(
+                        failures - 1, MAX_BACKOFF_DOUBLINGS
+                    )
                     self._state.refresh_due = self._clock() + retry
                     self._cond.notify_all()
+                logger.exception(
+                    "refresh failed (%d in a row); retry in %.1f s", failures, retry
+                )
                 return
         with self._cond:
             if pending is not None:
                 self._state.handed_off_log_seq = pending.up_to_log_seq
                 self.refreshes.append(pending)
             self._state.waiting_since = None
+            self._state.refresh_failures = 0
             self._cond.notify_all()
+
+
+class _QuietEmitterShutdown(logging.Filter):
+    """watchdog 7 logs an ERROR when its inotify thread reads once more while
+    stopping (gorakhargosh/watchdog#963); it is harmless, so not shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
 
 
 def _existing_drops(folder: Path) -> list[Path]:
