@@ -20,15 +20,18 @@ passes the Prefect subflow, or an event emitter).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from watchdog.events import FileSystemEvent, PatternMatchingEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 from watchdog.utils.event_debouncer import EventDebouncer
 
 from ssa import ingest_log, warehouse
@@ -44,6 +47,7 @@ logger = logging.getLogger("ssa.watcher")
 PATTERNS = ["**/*.csv"]
 IGNORE_PATTERNS = ["**/.*", "**/~$*", "**/*.part", "**/*.tmp"]
 IGNORED_PREFIXES = (".", "~$")
+LOCK_NAME = ".watcher.lock"  # a dot-file: never taken for a drop
 MAX_BACKOFF_DOUBLINGS = 5  # a failing refresh is retried at most 32x retry_seconds
 
 Ingest = Callable[[Path], IngestResult]
@@ -160,8 +164,7 @@ class Watcher:
         self._cond = threading.Condition()
         self._warehouse_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._observer = Observer()
-        self._observer.name = "ssa-watcher-observer"
+        self._observer: BaseObserver | None = None  # its inotify thread starts at once
         self._intake = threading.Thread(
             target=self._run_intake, name="ssa-watcher-intake", daemon=True
         )
@@ -169,6 +172,7 @@ class Watcher:
             settings.ingest.debounce_seconds, self._on_debounced
         )
         self._debouncer.name = "ssa-watcher-refresh"
+        self._lock_file: IO[bytes] | None = None
         self.results: list[IngestResult] = []
         self.refreshes: list[PendingRefresh] = []
 
@@ -177,12 +181,19 @@ class Watcher:
     def start(self) -> Watcher:
         """Watch first, then list what is already there: nothing slips by."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._debouncer.start()
-        self._intake.start()
-        self._observer.schedule(
-            DropHandler(self.offer), str(self.folder), recursive=False
-        )
-        self._observer.start()
+        self._lock_file = _lock_folder(self.folder)
+        try:
+            self._debouncer.start()
+            self._intake.start()
+            self._observer = Observer()
+            self._observer.name = "ssa-watcher-observer"
+            self._observer.schedule(
+                DropHandler(self.offer), str(self.folder), recursive=False
+            )
+            self._observer.start()
+        except BaseException:
+            self.stop()
+            raise
         for path in _existing_drops(self.folder):
             self.offer(path, renamed=False)
         if self._pending() is not None:
@@ -201,15 +212,17 @@ class Watcher:
         start refreshes them.
         """
         self._stopping.set()
-        if self._observer.is_alive():
+        if self._observer is not None:
             quiet = _QuietEmitterShutdown()
             inotify_logger = logging.getLogger("watchdog.observers.inotify")
             inotify_logger.addFilter(quiet)
             try:
                 self._observer.stop()
-                self._observer.join()
+                if self._observer.is_alive():
+                    self._observer.join()
             finally:
                 inotify_logger.removeFilter(quiet)
+            self._observer = None
         with self._cond:
             self._cond.notify_all()
         if self._intake.is_alive():
@@ -217,6 +230,9 @@ class Watcher:
         if self._debouncer.is_alive():
             self._debouncer.stop()
             self._debouncer.join()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the flock
+            self._lock_file = None
         logger.info("stopped watching %s", self.folder)
 
     def __enter__(self) -> Watcher:
@@ -399,6 +415,24 @@ class Watcher:
             self._state.waiting_since = None
             self._state.refresh_failures = 0
             self._cond.notify_all()
+
+
+class FolderBusyError(RuntimeError):
+    """Another watcher already watches this folder."""
+
+
+def _lock_folder(folder: Path) -> IO[bytes]:
+    """One watcher per folder: two would race to read and move the same file."""
+    handle = (folder / LOCK_NAME).open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise FolderBusyError(
+            f"another watcher is already watching {folder} "
+            f"(it holds {folder / LOCK_NAME})"
+        ) from None
+    return handle
 
 
 class _QuietEmitterShutdown(logging.Filter):

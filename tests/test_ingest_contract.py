@@ -9,7 +9,7 @@ import pytest
 
 from ssa import contract
 from ssa.drop_file import DropFileError, read_drop
-from ssa.settings import Settings
+from ssa.settings import REPO_ROOT, Settings
 from ssa.validation import bairro_index, validate
 
 UTC_OFFSET = -10_800
@@ -242,3 +242,10 @@ def test_wrong_header_lists_what_is_missing() -> None:
     )
     with pytest.raises(DropFileError, match="bairro or lat\\+lon"):
         read_drop(data)
+
+
+def test_the_readme_documents_every_contract_column() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Input contract", 1)[1].split("###", 1)[0]
+    for column in contract.COLUMNS:
+        assert f"`{column.name}`" in table, column.name

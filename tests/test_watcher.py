@@ -36,7 +36,7 @@ from flows.watcher import (
 from ssa.ingest import ingest_file
 from ssa.ingest_log import PendingRefresh
 from ssa.settings import REPO_ROOT
-from ssa.watcher import DropHandler, Settling, Watcher
+from ssa.watcher import DropHandler, FolderBusyError, Settling, Watcher
 from tests.drops import (
     assert_accounting,
     bronze_ids,
@@ -147,7 +147,7 @@ def test_a_good_drop_is_ingested_and_refreshed(settings, incoming):
     assert (result.status, result.rows_loaded) == ("loaded", 120)
     assert refresh.calls[0].files == ("good.csv",)
     assert sorted(bronze_ids(settings)) == sorted(frame["transaction_id"])
-    assert not list(incoming.iterdir())
+    assert [p.name for p in incoming.iterdir()] == [".watcher.lock"]
     assert_accounting(settings)
 
 
@@ -187,6 +187,7 @@ def test_temporary_and_hidden_files_are_left_alone(settings, incoming):
         wait_for(lambda: len(refresh.calls) == 1)
     assert [r.file_name for r in watcher.results] == ["real.csv"]
     assert {p.name for p in incoming.iterdir()} == {
+        ".watcher.lock",
         ".hidden.csv",
         "~$open.csv",
         "export.csv.part",
@@ -340,6 +341,16 @@ def test_loads_a_killed_watcher_never_refreshed_are_refreshed_at_start(
     with Watcher(settings, refresh):
         wait_for(lambda: len(refresh.calls) == 1)
     assert refresh.calls[0].files == ("drop.csv",)
+
+
+def test_one_watcher_per_folder(settings, incoming):
+    with (
+        Watcher(settings, FakeRefresh()),
+        pytest.raises(FolderBusyError, match="already watching"),
+    ):
+        Watcher(settings, FakeRefresh()).start()
+    with Watcher(settings, FakeRefresh()):  # released on stop
+        pass
 
 
 def test_prefect_mode_emits_one_event_per_file_and_one_per_burst(settings, incoming):
