@@ -33,6 +33,10 @@ from ssa.settings import Settings
 
 Style = Literal["standard", "brazilian"]
 MAX_DAYS = 366
+# The generator's planters expect every customer to have transactions in the
+# period; over a day or two some have none (IndexError in amount_spike), so a
+# drop is cut from at least a week.
+MIN_DAYS = 7
 # One planted problem per bad row, in turn; each is a reason the contract names.
 BAD_KINDS = (
     "missing_customer",
@@ -50,7 +54,7 @@ def drop_frame(
     cfg = settings.generator
     start = start or cfg.start_date + timedelta(days=cfg.days)
     per_day = cfg.n_customers * cfg.tx_per_customer_day
-    days = max(1, math.ceil(1.2 * rows / per_day))
+    days = max(MIN_DAYS, math.ceil(1.2 * rows / per_day))
     while True:
         shifted = Settings.model_validate(
             {

@@ -186,7 +186,9 @@ def _locate(
 ) -> tuple[dict[str, pd.Series], pd.Series]:
     """Coordinates as given, else the bairro's centroid; neither is a problem."""
     bairro_text = bairro_raw.str.strip()
-    key = bairro_text.map(contract.normalise_name)
+    # A drop names a few hundred places at most: normalise each name once.
+    keys = {name: contract.normalise_name(name) for name in bairro_text.unique()}
+    key = bairro_text.map(keys)
     canonical = key.map(bairros.names)
     known = canonical.notna()
     lat, _ = contract.parse_coordinate(lat_raw, "lat", 90)

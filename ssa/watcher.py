@@ -24,6 +24,7 @@ import fcntl
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,8 @@ PATTERNS = ["**/*.csv"]
 IGNORE_PATTERNS = ["**/.*", "**/~$*", "**/*.part", "**/*.tmp"]
 IGNORED_PREFIXES = (".", "~$")
 LOCK_NAME = ".watcher.lock"  # a dot-file: never taken for a drop
-MAX_BACKOFF_DOUBLINGS = 5  # a failing refresh is retried at most 32x retry_seconds
+MAX_BACKOFF_DOUBLINGS = 5  # a failing file or refresh: at most 32x retry_seconds
+KEEP_LAST = 10_000  # results and refreshes kept for inspection (tests, debugging)
 
 Ingest = Callable[[Path], IngestResult]
 Refresh = Callable[[PendingRefresh], None]
@@ -104,6 +106,7 @@ class Settling:
     signature: tuple[int, int] | None = None
     since: float = 0.0
     not_before: float = 0.0
+    failures: int = 0
 
     def is_complete(
         self, size: int, mtime: float, now: float, wall: float, stable: float
@@ -173,8 +176,8 @@ class Watcher:
         )
         self._debouncer.name = "ssa-watcher-refresh"
         self._lock_file: IO[bytes] | None = None
-        self.results: list[IngestResult] = []
-        self.refreshes: list[PendingRefresh] = []
+        self.results: deque[IngestResult] = deque(maxlen=KEEP_LAST)
+        self.refreshes: deque[PendingRefresh] = deque(maxlen=KEEP_LAST)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -283,20 +286,20 @@ class Watcher:
                 for path in _existing_drops(self.folder):
                     self.offer(path, renamed=False)
                 next_scan = self._clock() + rescan
-            for path in self._take_complete():
+            for path, failures in self._take_complete():
                 if self._stopping.is_set():
                     break
-                self._read(path)
+                self._read(path, failures)
             self._maybe_signal()
             with self._cond:
                 if not self._stopping.is_set():
                     self._cond.wait(poll)
 
-    def _take_complete(self) -> list[Path]:
+    def _take_complete(self) -> list[tuple[Path, int]]:
         """Complete files in arrival order, moved from settling to reading."""
         now, wall = self._clock(), time.time()
         stable = self.settings.ingest.stable_seconds
-        ready: list[tuple[int, Path]] = []
+        ready: list[tuple[int, Path, int]] = []
         with self._cond:
             for path, settling in list(self._state.settling.items()):
                 if now < settling.not_before:
@@ -307,29 +310,22 @@ class Watcher:
                     del self._state.settling[path]  # moved away or deleted
                     continue
                 if settling.is_complete(stat.st_size, stat.st_mtime, now, wall, stable):
-                    ready.append((settling.order, path))
-            for _, path in ready:
+                    ready.append((settling.order, path, settling.failures))
+            for _, path, _ in ready:
                 del self._state.settling[path]
             self._state.reading += len(ready)
-        return [path for _, path in sorted(ready)]
+        return [(path, failures) for _, path, failures in sorted(ready)]
 
-    def _read(self, path: Path) -> None:
+    def _read(self, path: Path, failures: int) -> None:
         try:
             with self._warehouse_lock:
                 result = self._ingest(path)
-        except FileNotFoundError:
-            logger.warning("%s vanished before it was read", path.name)
+        except Exception as exc:
             result = None
-        except Exception:
-            retry = self.settings.ingest.retry_seconds
-            logger.exception("ingesting %s failed; retry in %.0f s", path.name, retry)
-            with self._cond:
-                self._state.settling[path] = Settling(
-                    renamed=True,
-                    order=0,
-                    not_before=self._clock() + retry,
-                )
-            result = None
+            if isinstance(exc, FileNotFoundError) and not path.exists():
+                logger.warning("%s vanished before it was read", path.name)
+            else:
+                self._retry_later(path, failures + 1)
         with self._cond:
             self._state.reading -= 1
             if result is not None and result.rows_loaded > 0:
@@ -345,6 +341,26 @@ class Watcher:
                     self._on_result(result)
                 except Exception:
                     logger.exception("per-file hook failed for %s", path.name)
+
+    def _retry_later(self, path: Path, failures: int) -> None:
+        """The file stays in the folder and is tried again, ever less often."""
+        retry = self.settings.ingest.retry_seconds * 2 ** min(
+            failures - 1, MAX_BACKOFF_DOUBLINGS
+        )
+        logger.exception(
+            "ingesting %s failed (%d in a row); it stays in the folder, "
+            "retry in %.1f s",
+            path.name,
+            failures,
+            retry,
+        )
+        with self._cond:
+            self._state.settling[path] = Settling(
+                renamed=True,
+                order=0,
+                not_before=self._clock() + retry,
+                failures=failures,
+            )
 
     def _idle(self) -> bool:
         return not self._state.settling and self._state.reading == 0

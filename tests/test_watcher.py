@@ -382,7 +382,11 @@ def test_prefect_mode_needs_a_server(monkeypatch, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_the_headless_watcher_stops_cleanly_on_a_signal(tmp_path, signum):
+def test_the_headless_watcher_stops_cleanly_on_a_signal(
+    tmp_path, signum, prefect_harness
+):
+    from prefect.settings import PREFECT_API_URL
+
     log = tmp_path / "watcher.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -390,7 +394,13 @@ def test_the_headless_watcher_stops_cleanly_on_a_signal(tmp_path, signum):
             cwd=REPO_ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # The harness's server: the watcher's warm-up is then a health
+            # check, not a temporary server of its own.
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "PREFECT_API_URL": PREFECT_API_URL.value(),
+            },
         )
         try:
             wait_for(lambda: "watching" in log.read_text())
