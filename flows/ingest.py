@@ -56,9 +56,11 @@ async def incoming_refresh(
     await record_refresh(
         settings, after_log_seq, up_to_log_seq, len(customer_ids), started_at
     )
+    loaded = [f for f in touched["files"] if f["status"] == "loaded"]
     return {
         "refreshed": True,
-        "files": len(touched["files"]),
+        "files": len(loaded),
+        "files_handled": len(touched["files"]),
         "customers": len(customer_ids),
         "after_log_seq": after_log_seq,
         "up_to_log_seq": up_to_log_seq,

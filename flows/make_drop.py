@@ -203,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="generator seed (customers)")
     parser.add_argument("--customers", type=int, help="customer count")
     parser.add_argument(
+        "--days", type=int, help="days of the warehouse's month (drops start after)"
+    )
+    parser.add_argument(
         "--style", choices=("standard", "brazilian"), default="standard"
     )
     parser.add_argument("--bad-rows", type=int, default=0, help="rows to spoil")
@@ -210,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     generator = {
         k: v
-        for k, v in {"seed": args.seed, "n_customers": args.customers}.items()
+        for k, v in {
+            "seed": args.seed,
+            "n_customers": args.customers,
+            "days": args.days,
+        }.items()
         if v is not None
     }
     try:

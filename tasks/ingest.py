@@ -68,7 +68,8 @@ def _touched(settings: Settings, after: int, up_to: int) -> dict[str, Any]:
 async def touched_customers(
     settings: Settings, after_log_seq: int, up_to_log_seq: int
 ) -> dict[str, Any]:
-    """Files in the range and the customers their new rows belong to."""
+    """Files handled in the range (loaded, skipped, quarantined) and the
+    customers the loaded rows belong to."""
     touched = await asyncio.to_thread(_touched, settings, after_log_seq, up_to_log_seq)
     get_run_logger().info(
         "%d file(s), %d customers touched (log_seq %d..%d)",
@@ -123,6 +124,6 @@ async def publish_ingestion(files: list[dict[str, Any]]) -> None:
     await acreate_table_artifact(
         table=[{k: f[k] for k in INGESTED_COLUMNS} for f in files],
         key="ingested-files",
-        description="Drops loaded since the last refresh: rows read = loaded + "
-        "rejected + duplicates.",
+        description="Drops handled since the last refresh (loaded, skipped or "
+        "quarantined): rows read = loaded + rejected + duplicates.",
     )
