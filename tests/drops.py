@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -13,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from flows.make_drop import drop_frame
-from ssa.settings import Settings
+from ssa.ingest_log import LOG_COLUMNS
+from ssa.settings import REPO_ROOT, Settings
 
 SMALL_GENERATOR = {"n_customers": 40, "n_merchants": 30, "days": 7}
 FAST_INGEST = {
@@ -78,21 +82,8 @@ def bronze_ids(settings: Settings) -> list[str]:
 
 
 def log_rows(settings: Settings) -> list[dict[str, Any]]:
-    columns = (
-        "log_seq",
-        "file_name",
-        "status",
-        "rows_read",
-        "rows_loaded",
-        "rows_rejected",
-        "rows_duplicate",
-        "detail",
-        "missing_columns",
-        "archived_to",
-        "rejected_to",
-    )
-    rows = query(settings, f"select {', '.join(columns)} from ingestion_log order by 1")
-    return [dict(zip(columns, r, strict=True)) for r in rows]
+    rows = query(settings, f"select {', '.join(LOG_COLUMNS)} from ingestion_log")
+    return [dict(zip(LOG_COLUMNS, r, strict=True)) for r in sorted(rows)]
 
 
 def assert_accounting(settings: Settings) -> None:
@@ -110,3 +101,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {predicate}")
         time.sleep(0.02)
+
+
+def kill_9_once_marked(script: str, *args: str, marker: Path) -> int:
+    """Run ``python -c script args``; SIGKILL it once it creates ``marker``
+    (the script writes it inside the transaction, just before the commit)."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], cwd=REPO_ROOT)
+    try:
+        wait_for(marker.exists)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return proc.returncode

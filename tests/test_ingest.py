@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import codecs
 import signal
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,16 +16,15 @@ import pytest
 from flows.make_drop import main as make_drop_main
 from ssa import warehouse
 from ssa.ingest import ingest_file
-from ssa.settings import REPO_ROOT
 from tasks.silver import sql_params
 from tests.drops import (
     assert_accounting,
     bronze_ids,
+    kill_9_once_marked,
     log_rows,
     query,
     sample,
     settings_for,
-    wait_for,
     write,
 )
 
@@ -214,23 +211,14 @@ def test_kill_9_mid_file_then_rerun_loads_it_once(settings, incoming, tmp_path):
     frame = sample(120)
     path = write(incoming / "drop.csv", frame)
     marker = tmp_path / "in-transaction"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            KILLED_INGEST,
-            str(settings.paths.data_path),
-            str(path),
-            str(marker),
-        ],
-        cwd=REPO_ROOT,
+    code = kill_9_once_marked(
+        KILLED_INGEST,
+        str(settings.paths.data_path),
+        str(path),
+        str(marker),
+        marker=marker,
     )
-    try:
-        wait_for(marker.exists)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert code == -signal.SIGKILL
     assert bronze_ids(settings) == [] and log_rows(settings) == []
     assert path.exists()
     result = ingest_file(path, settings)

@@ -41,6 +41,7 @@ from tests.drops import (
     assert_accounting,
     bronze_ids,
     drop,
+    kill_9_once_marked,
     log_rows,
     query,
     sample,
@@ -304,21 +305,10 @@ def test_a_watcher_killed_mid_file_loads_it_once_after_restart(
     frame = sample(120)
     write(incoming / "drop.csv", frame)
     marker = tmp_path / "in-transaction"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            KILLED_WATCHER,
-            str(settings.paths.data_path),
-            str(marker),
-        ],
-        cwd=REPO_ROOT,
+    code = kill_9_once_marked(
+        KILLED_WATCHER, str(settings.paths.data_path), str(marker), marker=marker
     )
-    try:
-        wait_for(marker.exists)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    assert code == -signal.SIGKILL
     assert bronze_ids(settings) == []
     assert (incoming / "drop.csv").exists()
 
