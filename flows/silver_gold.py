@@ -19,7 +19,7 @@ async def silver_gold_refresh(
     """Silver features and flags, Gold scores and exports, detection report.
 
     With ``batch_ids`` (Bronze batches just loaded, e.g. CSV drops) only the
-    partitions those rows touch are recomputed; without, everything is. Gold
+    partitions those rows touch are recomputed; with None, everything is. Gold
     exports come before the big Silver CSV so dashboards are fresh first.
     """
     settings = settings or Settings()

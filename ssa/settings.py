@@ -38,9 +38,39 @@ class PathSettings(_Model):
         REFERENCE_DIR / "salvador_bairros.csv",
         description="Reference table of Salvador's 170 bairros.",
     )
+    incoming_dir: Path = Field(
+        Path("incoming"),
+        description="Watched folder for raw CSV drops (README, 'Watched folder'); "
+        "a relative path is inside data_dir.",
+    )
+    processed_dir: Path = Field(
+        Path("processed"),
+        description="Ingested drops, one subfolder per local day; a relative "
+        "path is inside data_dir.",
+    )
+    quarantine_dir: Path = Field(
+        Path("quarantine"),
+        description="Unusable files and rejected rows, each with its reason; a "
+        "relative path is inside data_dir.",
+    )
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else REPO_ROOT / path
+
+    def in_data(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.data_path / path
+
+    @property
+    def incoming_path(self) -> Path:
+        return self.in_data(self.incoming_dir)
+
+    @property
+    def processed_path(self) -> Path:
+        return self.in_data(self.processed_dir)
+
+    @property
+    def quarantine_path(self) -> Path:
+        return self.in_data(self.quarantine_dir)
 
     @property
     def data_path(self) -> Path:
@@ -365,6 +395,53 @@ class EvaluationSettings(_Model):
     )
 
 
+class IngestSettings(_Model):
+    """Watched-folder ingestion: when a drop is complete, when Gold refreshes."""
+
+    stable_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=600,
+        description="A file written in place is read once its size and mtime "
+        "have not changed for this long; a file renamed into the folder (the "
+        "atomic drop convention) is read at once.",
+    )
+    poll_seconds: float = Field(
+        0.2,
+        gt=0,
+        le=60,
+        description="How often files still being written are looked at again.",
+    )
+    debounce_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=600,
+        description="After the folder goes quiet, wait this long for more files "
+        "before one Silver/Gold refresh (a burst of drops, one refresh).",
+    )
+    max_refresh_delay_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="Refresh anyway once loaded rows have waited this long, even "
+        "if a slow file is still being written.",
+    )
+    rescan_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="List the folder this often as well: inotify drops events "
+        "when its queue overflows, and network shares (NFS, SMB) send none.",
+    )
+    retry_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Wait before retrying a file or a refresh that failed on "
+        "I/O (warehouse locked, disk full); the file stays in the folder.",
+    )
+
+
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
@@ -377,3 +454,4 @@ class Settings(_Model):
     rules: RuleSettings = RuleSettings()
     risk: RiskSettings = RiskSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    ingest: IngestSettings = IngestSettings()

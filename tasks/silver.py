@@ -26,7 +26,7 @@ def _build(settings: Settings, batch_ids: list[str] | None) -> dict[str, int]:
                 "run the medallion pipeline (or drop a CSV) first"
             )
         params = sql_params(settings)
-        if batch_ids:
+        if batch_ids is not None:
             return refresh.refresh_batches(conn, params, batch_ids)
         return refresh.rebuild_all(conn, params)
 
@@ -37,7 +37,7 @@ async def build_silver(
 ) -> dict[str, object]:
     """All of Silver, or only the partitions the given Bronze batches touch."""
     rows = await asyncio.to_thread(_build, settings, batch_ids)
-    mode = "incremental" if batch_ids else "full"
+    mode = "full" if batch_ids is None else "incremental"
     get_run_logger().info("silver (%s): %s", mode, rows)
     return {
         "table": "silver_transactions",

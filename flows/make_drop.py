@@ -1,0 +1,247 @@
+"""Make a realistic drop file from the generator, for demos and tests.
+
+    python -m flows.make_drop --rows 10000 --out data/incoming/
+
+The rows are the generator's next days for the same customers (same seed and
+customer count as the warehouse): the day after the generated month by
+default, so a drop adds history to people Silver already knows. The file is
+written under a hidden ``.part`` name and renamed when complete, the drop
+convention the watcher expects. ``--style brazilian`` writes what a Brazilian
+spreadsheet exports (``;``, decimal comma, BOM); ``--bad-rows`` plants rows the
+watcher must reject, one problem each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from ssa import contract
+from ssa.exports import iso_local
+from ssa.generator import generate
+from ssa.settings import Settings
+
+Style = Literal["standard", "brazilian"]
+MAX_DAYS = 366
+# The generator's planters expect every customer to have transactions in the
+# period; over a day or two some have none (IndexError in amount_spike), so a
+# drop is cut from at least a week.
+MIN_DAYS = 7
+# One planted problem per bad row, in turn; each is a reason the contract names.
+BAD_KINDS = (
+    "missing_customer",
+    "bad_time",
+    "zero_amount",
+    "nowhere",
+    "repeated_id",
+)
+
+
+def drop_frame(
+    settings: Settings, rows: int, start: date | None = None
+) -> pd.DataFrame:
+    """The first ``rows`` generated transactions from ``start``, as contract text."""
+    cfg = settings.generator
+    start = start or cfg.start_date + timedelta(days=cfg.days)
+    per_day = cfg.n_customers * cfg.tx_per_customer_day
+    days = max(MIN_DAYS, math.ceil(1.2 * rows / per_day))
+    while True:
+        shifted = Settings.model_validate(
+            {
+                **settings.model_dump(),
+                "generator": {
+                    **cfg.model_dump(),
+                    "start_date": start,
+                    "days": min(days, MAX_DAYS),
+                },
+            }
+        )
+        tx = generate(shifted).transactions
+        if len(tx) >= rows or days >= MAX_DAYS:
+            break
+        days *= 2
+    if len(tx) < rows:
+        raise ValueError(
+            f"{rows} rows need more than {MAX_DAYS} days for "
+            f"{cfg.n_customers} customers: raise the customer count"
+        )
+    tx = tx.head(rows).assign(
+        transaction_id=_ids_for(tx["transaction_id"].head(rows), start)
+    )
+    return to_contract(tx, settings.rules.utc_offset_seconds)
+
+
+def _ids_for(ids: pd.Series, start: date) -> pd.Series:
+    """The generator draws the same ids for any start date (same seed, same
+    random stream); salting them with the date keeps drops of different days
+    apart, and the same drop made twice identical."""
+    salt = start.isoformat().encode()
+    return ids.map(
+        lambda i: hashlib.blake2b(salt + i.encode(), digest_size=8).hexdigest()
+    )
+
+
+def to_contract(tx: pd.DataFrame, utc_offset_seconds: int) -> pd.DataFrame:
+    """Bronze-shaped generator rows as the CSV contract's text columns."""
+    reais = tx["amount_cents"] // 100
+    centavos = (tx["amount_cents"] % 100).astype(str).str.zfill(2)
+    out = pd.DataFrame(
+        {
+            "transaction_id": tx["transaction_id"],
+            "created_at": iso_local(tx["created_at_epoch"], utc_offset_seconds),
+            "customer_id": tx["customer_id"],
+            "channel": tx["channel"],
+            "amount": reais.astype(str) + "." + centavos,
+            "bairro": tx["bairro"],
+            "lat": tx["lat"].map(lambda v: f"{v:.6f}"),
+            "lon": tx["lon"].map(lambda v: f"{v:.6f}"),
+            "payer_type": tx["payer_type"],
+            "payee_id": tx["payee_id"],
+            "payee_type": tx["payee_type"],
+            "is_same_owner": tx["is_same_owner"].astype(str),
+            "merchant_id": tx["merchant_id"],
+            "category": tx["category"],
+            "card_id": tx["card_id"],
+            "entry_mode": tx["entry_mode"],
+            "auth_status": tx["auth_status"],
+            "device_id": tx["device_id"],
+            "device_first_seen_at": iso_local(
+                tx["device_first_seen_epoch"], utc_offset_seconds
+            ),
+        }
+    )
+    assert tuple(out.columns) == tuple(c.name for c in contract.COLUMNS)
+    return out.astype(object).fillna("").reset_index(drop=True)
+
+
+def brazilian(frame: pd.DataFrame) -> pd.DataFrame:
+    """Decimal commas and thousands dots, as pt-BR spreadsheets write them."""
+    out = frame.copy()
+    pieces = out["amount"].str.split(".", n=1)
+    whole, cents = pieces.str[0], pieces.str[1]
+    grouped = whole.map(lambda w: f"{int(w):,}".replace(",", "."))
+    out["amount"] = grouped + "," + cents
+    for column in ("lat", "lon"):
+        out[column] = out[column].str.replace(".", ",", regex=False)
+    return out
+
+
+def plant_bad_rows(frame: pd.DataFrame, count: int, seed: int) -> pd.DataFrame:
+    """Spoil ``count`` rows, one contract problem each, at seeded places."""
+    if count > len(frame) - 1:
+        raise ValueError(f"--bad-rows {count} needs more than {count} rows")
+    out = frame.copy()
+    rng = np.random.default_rng(seed)
+    places = np.sort(rng.choice(np.arange(1, len(frame)), size=count, replace=False))
+    for n, row in enumerate(places):
+        kind = BAD_KINDS[n % len(BAD_KINDS)]
+        if kind == "missing_customer":
+            out.loc[row, "customer_id"] = ""
+        elif kind == "bad_time":
+            out.loc[row, "created_at"] = "31/10/2026 25:61"
+        elif kind == "zero_amount":
+            out.loc[row, "amount"] = "0.00"
+        elif kind == "nowhere":
+            out.loc[row, ["bairro", "lat", "lon"]] = ["Atlântida", "", ""]
+        else:
+            out.loc[row, "transaction_id"] = out.loc[row - 1, "transaction_id"]
+    return out
+
+
+def write_drop(frame: pd.DataFrame, target: Path, style: Style = "standard") -> Path:
+    """Write under a hidden .part name, then rename: readers see all or nothing."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    if style == "brazilian":
+        brazilian(frame).to_csv(
+            tmp, index=False, sep=";", encoding="utf-8-sig", lineterminator="\r\n"
+        )
+    else:
+        frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+    os.replace(tmp, target)
+    return target
+
+
+def make_drop(
+    settings: Settings,
+    rows: int,
+    out: Path,
+    *,
+    start: date | None = None,
+    style: Style = "standard",
+    bad_rows: int = 0,
+) -> Path:
+    """A drop file of ``rows`` rows in ``out`` (a folder or a file name)."""
+    frame = drop_frame(settings, rows, start)
+    if bad_rows:
+        frame = plant_bad_rows(frame, bad_rows, settings.generator.seed)
+    first_day = frame["created_at"].iloc[0][:10]
+    if out.suffix.lower() != ".csv":
+        out = out / (
+            f"transactions-{first_day}-seed{settings.generator.seed}-{rows}.csv"
+        )
+    return write_drop(frame, out, style)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000, help="data rows")
+    parser.add_argument(
+        "--out", default=None, help="folder or .csv file (default: data/incoming/)"
+    )
+    parser.add_argument("--start", type=date.fromisoformat, help="first local day")
+    parser.add_argument("--seed", type=int, help="generator seed (customers)")
+    parser.add_argument("--customers", type=int, help="customer count")
+    parser.add_argument(
+        "--days", type=int, help="days of the warehouse's month (drops start after)"
+    )
+    parser.add_argument(
+        "--style", choices=("standard", "brazilian"), default="standard"
+    )
+    parser.add_argument("--bad-rows", type=int, default=0, help="rows to spoil")
+    parser.add_argument("--data-dir", help="folder for the warehouse and exports")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    generator = {
+        k: v
+        for k, v in {
+            "seed": args.seed,
+            "n_customers": args.customers,
+            "days": args.days,
+        }.items()
+        if v is not None
+    }
+    try:
+        settings = Settings(
+            generator=generator,
+            paths={"data_dir": args.data_dir} if args.data_dir else {},
+        )
+        if args.rows < 1:
+            raise ValueError("--rows must be at least 1")
+        out = Path(args.out) if args.out else settings.paths.incoming_path
+        path = make_drop(
+            settings,
+            args.rows,
+            out,
+            start=args.start,
+            style=args.style,
+            bad_rows=args.bad_rows,
+        )
+    except (ValidationError, ValueError) as exc:
+        print(f"make_drop: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({args.rows:,} rows, {args.style})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""The watched folder, headless: every CSV dropped in data/incoming lands in
+Bronze and refreshes Silver/Gold.
+
+    python -m flows.watcher                  # in-process (no server needed)
+    python -m flows.watcher --mode prefect   # emit events for a deployment
+
+In-process, the watcher runs the ``incoming-refresh`` flow itself after each
+burst of drops. In Prefect mode it still ingests each file (one writer on the
+warehouse), then emits events: one per file, and one
+``ssa.incoming.refresh-requested`` per burst, which a deployment trigger in
+``prefect.yaml`` turns into an ``incoming-refresh`` run. SIGINT or SIGTERM
+stops it cleanly: the file being read and the refresh running finish first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from ssa.ingest import IngestResult
+from ssa.ingest_log import PendingRefresh
+from ssa.settings import Settings
+from ssa.watcher import Refresh, Watcher
+
+logger = logging.getLogger("ssa.watcher")
+
+Mode = Literal["in-process", "prefect"]
+FILE_EVENTS = {
+    "loaded": "ssa.incoming.file-ingested",
+    "duplicate_file": "ssa.incoming.file-skipped",
+    "quarantined": "ssa.incoming.file-quarantined",
+}
+REFRESH_EVENT = "ssa.incoming.refresh-requested"
+Emit = Callable[..., Any]
+
+
+def in_process_refresh(settings: Settings) -> Refresh:
+    """Run the incoming-refresh flow for the pending loads, in this process."""
+    from flows.ingest import incoming_refresh
+
+    def refresh(pending: PendingRefresh) -> None:
+        result = asyncio.run(
+            incoming_refresh(settings, pending.after_log_seq, pending.up_to_log_seq)
+        )
+        logger.info(
+            "Silver/Gold refreshed: %s files, %s customers touched, %s anomalies",
+            result["files"],
+            result["customers"],
+            result["gold"]["gold_transaction_risk"],
+        )
+
+    return refresh
+
+
+def warm_up_prefect() -> None:
+    """Reach the Prefect API now rather than at the first drop: without
+    PREFECT_API_URL this starts Prefect's temporary server (about 12 s on 2
+    cores), which then serves every refresh of this process."""
+    from prefect.client.orchestration import get_client
+
+    async def healthcheck() -> Exception | None:
+        async with get_client() as client:
+            return await client.api_healthcheck()
+
+    problem = asyncio.run(healthcheck())
+    if problem is not None:
+        logger.warning("Prefect API not reachable yet: %s", problem)
+
+
+def file_event(result: IngestResult) -> dict[str, Any]:
+    """One event per file handled; the resource is the file's content."""
+    return {
+        "event": FILE_EVENTS[result.status],
+        "resource": {
+            "prefect.resource.id": f"ssa.drop.{result.sha256}",
+            "prefect.resource.name": result.file_name,
+        },
+        "payload": result.as_dict(),
+    }
+
+
+def refresh_event(pending: PendingRefresh, settings: Settings) -> dict[str, Any]:
+    """One event per burst: the parameters of the incoming-refresh run."""
+    return {
+        "event": REFRESH_EVENT,
+        "resource": {
+            "prefect.resource.id": "ssa.incoming",
+            "prefect.resource.name": str(settings.paths.incoming_path),
+        },
+        "payload": {
+            "after_log_seq": pending.after_log_seq,
+            "up_to_log_seq": pending.up_to_log_seq,
+            "files": list(pending.files),
+            "rows_loaded": pending.rows_loaded,
+            "data_dir": str(settings.paths.data_path),
+        },
+    }
+
+
+def build_watcher(
+    settings: Settings, mode: Mode = "in-process", emit: Emit | None = None
+) -> Watcher:
+    """The watcher wired for a mode; ``emit`` defaults to Prefect's."""
+    if mode == "in-process":
+        return Watcher(settings, in_process_refresh(settings))
+    if emit is None:
+        from prefect.events import emit_event as emit
+
+    def on_result(result: IngestResult) -> None:
+        emit(**file_event(result))
+
+    def refresh(pending: PendingRefresh) -> None:
+        emit(**refresh_event(pending, settings))
+        logger.info(
+            "emitted %s for %d file(s) (log_seq %d..%d)",
+            REFRESH_EVENT,
+            len(pending.files),
+            pending.after_log_seq + 1,
+            pending.up_to_log_seq,
+        )
+
+    return Watcher(settings, refresh, on_result=on_result)
+
+
+def parse_args(argv: list[str]) -> tuple[Settings, Mode]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mode",
+        choices=("in-process", "prefect"),
+        default="in-process",
+        help="refresh here (default) or emit Prefect events for a deployment",
+    )
+    parser.add_argument("--data-dir", help="folder for the warehouse and exports")
+    parser.add_argument("--incoming", help="watched folder (default data/incoming)")
+    args = parser.parse_args(argv)
+    paths: dict[str, str] = {}
+    if args.data_dir:
+        paths["data_dir"] = args.data_dir
+    if args.incoming:
+        paths["incoming_dir"] = args.incoming
+    return Settings(paths=paths), args.mode
+
+
+def _prefect_api_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call
+    try:
+        settings, mode = parse_args(sys.argv[1:] if argv is None else argv)
+    except ValidationError as exc:
+        print(f"invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    if mode == "prefect" and not _prefect_api_url():
+        print(
+            "--mode prefect needs a Prefect server: set PREFECT_API_URL "
+            "(e.g. http://127.0.0.1:4200/api after `prefect server start`)",
+            file=sys.stderr,
+        )
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logger.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if mode == "in-process":
+        warm_up_prefect()
+    watcher = build_watcher(settings, mode)
+    watcher.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        watcher.stop()
+        if mode == "prefect":
+            from prefect.events.worker import EventsWorker
+
+            EventsWorker.drain_all(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""Reading one raw CSV drop: bytes to a header and records, or a file error.
+
+Everything that makes the whole file unusable is found here, before a single
+row is judged: no content, not text, not UTF-8, no contract header. The error
+says what was expected and what was found, in words an operations analyst
+can act on, because it ends up in ``<file>.error.txt`` beside the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+
+from ssa import contract
+
+DELIMITERS = (",", ";")
+SNIFF_BYTES = 65_536
+# Magic numbers of what people save by mistake under a .csv name.
+MAGIC = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook saved as .csv?)"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 .xls workbook"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+)
+UTF16_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE)
+UTF16_BOMS += (codecs.BOM_UTF16_BE,)
+EXPECTED_TEXT = "a UTF-8 CSV file (with or without BOM), ',' or ';' delimited"
+
+
+class DropFileError(ValueError):
+    """The whole file is unusable; kind is one of the file-level problems."""
+
+    def __init__(self, kind: str, problem: str, expected: str, found: str) -> None:
+        super().__init__(f"{problem}: expected {expected}; found {found}")
+        self.kind = kind
+        self.problem = problem
+        self.expected = expected
+        self.found = found
+
+    def report(self, file_name: str, sha256: str, received_at: str) -> str:
+        """The text of ``<file>.error.txt``."""
+        return (
+            f"File: {file_name}\n"
+            f"Received: {received_at}\n"
+            f"SHA-256: {sha256}\n"
+            f"Problem: {self.problem} ({self.kind})\n"
+            f"Expected: {self.expected}\n"
+            f"Found: {self.found}\n"
+            "What to do: fix the export and drop the file again; the input "
+            "contract is in the README, section 'Watched folder'.\n"
+        )
+
+
+@dataclass(frozen=True)
+class DropFile:
+    """A readable drop: its delimiter, header and records with line numbers."""
+
+    delimiter: str
+    header: tuple[str, ...]
+    records: tuple[tuple[int, tuple[str, ...]], ...]
+
+
+def read_drop(data: bytes) -> DropFile:
+    """Header and records of a drop, or DropFileError saying why not."""
+    _check_binary(data)
+    text = _decode(data)
+    if not text.strip():
+        raise DropFileError(
+            "empty",
+            "the file is empty",
+            "a header line and at least one data row",
+            f"{len(data)} bytes, no text",
+        )
+    _check_not_other_text(text)
+    first_line = text.splitlines()[0]
+    delimiter, header = _sniff_header(first_line)
+    _check_header(header, first_line)
+    records = _records(text, delimiter)
+    if not records:
+        raise DropFileError(
+            "empty",
+            "the file has a header but no data rows",
+            "at least one data row under the header",
+            "only the header line",
+        )
+    return DropFile(delimiter=delimiter, header=header, records=records)
+
+
+def _check_binary(data: bytes) -> None:
+    head = data[:SNIFF_BYTES]
+    if head.startswith(UTF16_BOMS):
+        raise DropFileError(
+            "encoding",
+            "the file is UTF-16/UTF-32 text (Excel 'Unicode text')",
+            EXPECTED_TEXT + " (Excel: 'CSV UTF-8')",
+            f"a UTF-16/32 byte order mark {head[:4]!r}",
+        )
+    for magic, what in MAGIC:
+        if head.startswith(magic):
+            raise DropFileError(
+                "not_csv", "the file is not CSV text", EXPECTED_TEXT, what
+            )
+    if b"\x00" in head:
+        offset = head.index(b"\x00")
+        raise DropFileError(
+            "not_csv",
+            "the file is not CSV text",
+            EXPECTED_TEXT,
+            f"binary data (a NUL byte at offset {offset})",
+        )
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        bad = data[exc.start : exc.start + 1]
+        hint = ""
+        try:
+            start = data.rfind(b"\n", 0, exc.start) + 1
+            end = data.find(b"\n", exc.start)
+            snippet = data[start : end if end >= 0 else None].decode("cp1252")
+            hint = f"; as Windows-1252 the line reads {snippet[:80]!r}"
+        except UnicodeDecodeError:
+            pass
+        raise DropFileError(
+            "encoding",
+            "the file is not UTF-8 (likely Latin-1/Windows-1252 from Excel)",
+            EXPECTED_TEXT + " (Excel: 'CSV UTF-8')",
+            f"byte 0x{bad.hex().upper()} at line {line}, offset {exc.start}{hint}",
+        ) from exc
+
+
+def _check_not_other_text(text: str) -> None:
+    start = text.lstrip()[:1]
+    kinds = {"{": "JSON", "[": "JSON", "<": "HTML or XML"}
+    if start in kinds:
+        raise DropFileError(
+            "not_csv",
+            "the file is not CSV text",
+            EXPECTED_TEXT,
+            f"{kinds[start]} (starts with {text.lstrip()[:40]!r})",
+        )
+
+
+def _sniff_header(first_line: str) -> tuple[str, tuple[str, ...]]:
+    """The delimiter that makes the most contract columns of the first line."""
+    best: tuple[int, int, str, tuple[str, ...]] | None = None
+    for delimiter in DELIMITERS:
+        names = tuple(
+            name.strip().lower()
+            for name in next(csv.reader([first_line], delimiter=delimiter))
+        )
+        known = sum(name in contract.BY_NAME for name in names)
+        candidate = (known, len(names), delimiter, names)
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    assert best is not None
+    _, width, delimiter, names = best
+    if width == 1 and not any(d in first_line for d in DELIMITERS):
+        raise DropFileError(
+            "not_csv",
+            "the file is not CSV text",
+            EXPECTED_TEXT,
+            f"no ',' or ';' in the first line {first_line[:80]!r}",
+        )
+    return delimiter, names
+
+
+def _check_header(header: tuple[str, ...], first_line: str) -> None:
+    expected = f"a header line with {contract.contract_columns_text()}"
+    found = _found_columns(header)
+    blank = [i + 1 for i, name in enumerate(header) if not name]
+    if blank:
+        raise DropFileError(
+            "header",
+            f"header column {blank[0]} has no name",
+            expected,
+            found,
+        )
+    repeated = sorted({n for n in header if header.count(n) > 1})
+    if repeated:
+        raise DropFileError(
+            "header",
+            f"header repeats column {', '.join(repeated)}",
+            expected,
+            found,
+        )
+    if sum(name in contract.REQUIRED for name in header) <= 1:
+        raise DropFileError(
+            "foreign_schema",
+            "at most one of the contract's required columns: another system's "
+            "export, or no header line",
+            expected,
+            found,
+        )
+    missing = [c for c in contract.REQUIRED if c not in header]
+    if not any(
+        all(c in header for c in option) for option in contract.LOCATION_ALTERNATIVES
+    ):
+        missing.append("bairro or lat+lon")
+    if missing:
+        raise DropFileError(
+            "header",
+            f"the header lacks {', '.join(missing)}",
+            expected,
+            found,
+        )
+
+
+def _found_columns(header: tuple[str, ...], limit: int = 30) -> str:
+    shown = ", ".join(repr(n) for n in header[:limit])
+    more = f" and {len(header) - limit} more" if len(header) > limit else ""
+    return f"{len(header)} columns: {shown}{more}"
+
+
+def _records(text: str, delimiter: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """Data records with the file line they end on; blank lines are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    out: list[tuple[int, tuple[str, ...]]] = []
+    try:
+        next(reader)  # the header, already checked
+        for fields in reader:
+            if not any(field.strip() for field in fields):
+                continue
+            out.append((reader.line_num, tuple(fields)))
+    except csv.Error as exc:
+        raise DropFileError(
+            "not_csv",
+            "the file is not well-formed CSV",
+            EXPECTED_TEXT + ", quotes closed on every row",
+            f"line {reader.line_num}: {exc}",
+        ) from exc
+    return tuple(out)

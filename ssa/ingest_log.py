@@ -1,0 +1,165 @@
+"""The warehouse's record of every drop handled and every refresh run.
+
+``ingestion_log`` is written in the same transaction as a file's Bronze rows:
+it is how the same content is recognised when dropped again, and how a
+restarted watcher knows which loads Silver and Gold have not seen yet
+(``ingestion_refresh``). Functions take an open connection so the caller
+decides the transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from ssa import warehouse
+
+LOG_COLUMNS = (
+    "log_seq",
+    "file_name",
+    "file_sha256",
+    "file_bytes",
+    "status",
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "rows_duplicate",
+    "batch_id",
+    "delimiter",
+    "missing_columns",
+    "detail",
+    "archived_to",
+    "rejected_to",
+    "started_at",
+    "finished_at",
+)
+
+
+@dataclass(frozen=True)
+class PendingRefresh:
+    """Loaded files Silver/Gold do not reflect yet: log_seq in (after, up_to]."""
+
+    after_log_seq: int
+    up_to_log_seq: int
+    files: tuple[str, ...]
+    rows_loaded: int
+
+
+def apply_schema(conn: sqlite3.Connection) -> None:
+    """Bronze tables and the ingestion log, if they are not there yet."""
+    warehouse.apply_schema(conn)
+    script = warehouse.sql_text("bronze/ingestion_log.sql")
+    body = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    for statement in body.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def find_loaded(conn: sqlite3.Connection, sha256: str) -> dict[str, Any] | None:
+    """The log row of the load of this content, if it was ever loaded."""
+    cursor = conn.execute(
+        f"select {', '.join(LOG_COLUMNS)} from ingestion_log "
+        "where file_sha256 = ? and status = 'loaded' order by log_seq limit 1",
+        (sha256,),
+    )
+    row = cursor.fetchone()
+    return dict(zip(LOG_COLUMNS, row, strict=True)) if row else None
+
+
+def append(conn: sqlite3.Connection, entry: dict[str, Any]) -> int:
+    """Add one log row; its sequence number is the next in commit order.
+
+    The caller holds the write lock (``begin immediate``), so max + 1 cannot
+    race with another writer.
+    """
+    seq = conn.execute(
+        "select coalesce(max(log_seq), 0) + 1 from ingestion_log"
+    ).fetchone()[0]
+    row = {**entry, "log_seq": seq}
+    columns = [c for c in LOG_COLUMNS if c in row]
+    conn.execute(
+        f"insert into ingestion_log ({', '.join(columns)}) "
+        f"values ({', '.join('?' for _ in columns)})",
+        [row[c] for c in columns],
+    )
+    return seq
+
+
+def pending_refresh(
+    conn: sqlite3.Connection, handed_off_log_seq: int = 0
+) -> PendingRefresh | None:
+    """What the next Silver/Gold refresh must take in, or None if up to date."""
+    if not warehouse.table_exists(conn, "ingestion_log"):
+        return None
+    files = warehouse.query(
+        conn,
+        "bronze/ingestion_log_pending.sql",
+        {"handed_off_log_seq": handed_off_log_seq},
+    )
+    if files.empty:
+        return None
+    return PendingRefresh(
+        after_log_seq=max(
+            handed_off_log_seq, int(files["refreshed_up_to_log_seq"].iloc[0])
+        ),
+        up_to_log_seq=int(files["log_seq"].max()),
+        files=tuple(files["file_name"]),
+        rows_loaded=int(files["rows_loaded"].sum()),
+    )
+
+
+def touched_customers(
+    conn: sqlite3.Connection, after_log_seq: int, up_to_log_seq: int
+) -> list[str]:
+    """Customers with rows in the files loaded in (after, up_to]."""
+    frame = warehouse.query(
+        conn,
+        "bronze/ingestion_log_touched_customers.sql",
+        {"after_log_seq": after_log_seq, "up_to_log_seq": up_to_log_seq},
+    )
+    return frame["customer_id"].tolist()
+
+
+def files_between(
+    conn: sqlite3.Connection, after_log_seq: int, up_to_log_seq: int
+) -> list[dict[str, Any]]:
+    """Log rows in (after, up_to], for the run's artifact."""
+    cursor = conn.execute(
+        f"select {', '.join(LOG_COLUMNS)} from ingestion_log "
+        "where log_seq > ? and log_seq <= ? order by log_seq",
+        (after_log_seq, up_to_log_seq),
+    )
+    return [dict(zip(LOG_COLUMNS, row, strict=True)) for row in cursor]
+
+
+def record_refresh(
+    conn: sqlite3.Connection,
+    after_log_seq: int,
+    up_to_log_seq: int,
+    customers: int,
+    started_at: str,
+    finished_at: str,
+) -> None:
+    """Silver and Gold now reflect every load up to up_to_log_seq."""
+    seq, files, rows = conn.execute(
+        "select (select coalesce(max(refresh_seq), 0) + 1 from ingestion_refresh), "
+        "count(*), coalesce(sum(rows_loaded), 0) from ingestion_log "
+        "where status = 'loaded' and log_seq > ? and log_seq <= ?",
+        (after_log_seq, up_to_log_seq),
+    ).fetchone()
+    conn.execute(
+        "insert into ingestion_refresh (refresh_seq, after_log_seq, "
+        "up_to_log_seq, files, rows_loaded, customers, started_at, finished_at) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            seq,
+            after_log_seq,
+            up_to_log_seq,
+            files,
+            rows,
+            customers,
+            started_at,
+            finished_at,
+        ),
+    )

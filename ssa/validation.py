@@ -1,0 +1,245 @@
+"""Row-level validation of a readable drop: good rows in Bronze shape, the rest
+with every reason they failed.
+
+A row is rejected, never repaired by a guess: a required field missing, a
+time or amount that does not parse, an amount of zero or less, a place that
+is neither a known bairro nor usable coordinates, an id repeated inside the
+file, or an optional field whose value is present but invalid. An optional
+field that is empty stays NULL in Bronze, so a rule that needs it cannot fire
+on that row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssa import contract
+from ssa.bairros import load_bairros
+from ssa.drop_file import DropFile
+
+BRONZE_COLUMNS = (
+    "transaction_id",
+    "created_at_epoch",
+    "customer_id",
+    "payer_type",
+    "channel",
+    "amount_cents",
+    "payee_id",
+    "payee_type",
+    "is_same_owner",
+    "merchant_id",
+    "category",
+    "card_id",
+    "entry_mode",
+    "auth_status",
+    "device_id",
+    "device_first_seen_epoch",
+    "bairro",
+    "lat",
+    "lon",
+)
+TEXT_COLUMNS = (
+    "transaction_id",
+    "customer_id",
+    "payee_id",
+    "merchant_id",
+    "category",
+    "card_id",
+    "device_id",
+)
+REJECT_COLUMNS = ("source_line", "reason")
+ENUM_COLUMNS = ("channel", "payer_type", "payee_type", "entry_mode", "auth_status")
+
+
+@dataclass(frozen=True)
+class BairroIndex:
+    """Official bairro names by their accent- and case-free form."""
+
+    names: dict[str, str]
+    lat: dict[str, float]
+    lon: dict[str, float]
+
+
+@lru_cache(maxsize=4)
+def bairro_index(path: Path) -> BairroIndex:
+    """Built once per reference file (the watcher validates many drops)."""
+    bairros = load_bairros(path)
+    keys = [contract.normalise_name(n) for n in bairros.names]
+    return BairroIndex(
+        names=dict(zip(keys, bairros.names.tolist(), strict=True)),
+        lat=dict(zip(keys, bairros.lat.tolist(), strict=True)),
+        lon=dict(zip(keys, bairros.lon.tolist(), strict=True)),
+    )
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The split of one drop; rows_read = len(good) + len(rejected)."""
+
+    good: pd.DataFrame
+    rejected: pd.DataFrame
+    missing_optional: tuple[str, ...]
+    ignored_columns: tuple[str, ...]
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.good) + len(self.rejected)
+
+
+def validate(
+    drop: DropFile, bairros: BairroIndex, utc_offset_seconds: int
+) -> Validated:
+    """Parse every contract column, collect each row's problems, split."""
+    header = list(drop.header)
+    raw, lines, shape_problem = _raw_frame(drop)
+    parsed: dict[str, pd.Series] = {}
+    problems: list[pd.Series] = []
+
+    def column(name: str) -> pd.Series:
+        if name in raw:
+            return raw[name]
+        return pd.Series("", index=raw.index, dtype="str")
+
+    for name in contract.REQUIRED:
+        problems.append(_missing(column(name), name))
+    for name in TEXT_COLUMNS:
+        parsed[name], problem = contract.parse_text(column(name), name)
+        problems.append(problem)
+    for name in ENUM_COLUMNS:
+        parsed[name], problem = contract.parse_enum(column(name), name)
+        problems.append(problem)
+        if name in contract.DEFAULTS:
+            parsed[name] = parsed[name].fillna(contract.DEFAULTS[name])
+    parsed["is_same_owner"], problem = contract.parse_flag(
+        column("is_same_owner"), "is_same_owner"
+    )
+    problems.append(problem)
+    parsed["amount_cents"], problem = contract.parse_amount_cents(column("amount"))
+    problems.append(problem)
+    for name, target in (
+        ("created_at", "created_at_epoch"),
+        ("device_first_seen_at", "device_first_seen_epoch"),
+    ):
+        parsed[target], problem = contract.parse_epoch(
+            column(name), name, utc_offset_seconds
+        )
+        problems.append(problem)
+    location, problem = _locate(column("bairro"), column("lat"), column("lon"), bairros)
+    parsed.update(location)
+    problems.append(problem)
+    problems.append(_repeated_ids(parsed["transaction_id"], lines))
+
+    reason = _join(problems)
+    reason = shape_problem.where(shape_problem.notna(), reason)
+    bad = reason.notna()
+    good = pd.DataFrame({name: parsed[name] for name in BRONZE_COLUMNS})[~bad]
+    # A fixed .rejected.csv dropped back still has our two columns: the new
+    # reason replaces the old one.
+    rejected = raw[bad].drop(columns=list(REJECT_COLUMNS), errors="ignore")
+    rejected.insert(0, "reason", reason[bad])
+    rejected.insert(0, "source_line", lines[bad])
+    if not rejected["extra_fields"].str.len().gt(0).any():
+        rejected = rejected.drop(columns="extra_fields")
+    present = set(header)
+    return Validated(
+        good=good.reset_index(drop=True),
+        rejected=rejected.reset_index(drop=True),
+        missing_optional=tuple(c for c in contract.OPTIONAL if c not in present),
+        ignored_columns=tuple(c for c in header if c not in contract.BY_NAME),
+    )
+
+
+def _raw_frame(drop: DropFile) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Every record as text under the header; ragged rows padded, flagged."""
+    width = len(drop.header)
+    lines = pd.Series([line for line, _ in drop.records], dtype=np.int64)
+    rows, extras, shape = [], [], []
+    for _, fields in drop.records:
+        if len(fields) == width:
+            rows.append(fields)
+            extras.append("")
+            shape.append(None)
+            continue
+        padded = (*fields[:width], *([""] * (width - len(fields))))
+        rows.append(padded)
+        extras.append(drop.delimiter.join(fields[width:]))
+        shape.append(f"the row has {len(fields)} fields, the header has {width}")
+    raw = pd.DataFrame(rows, columns=list(drop.header), dtype="str")
+    raw["extra_fields"] = pd.Series(extras, dtype="str")
+    return raw, lines, pd.Series(shape, dtype=object)
+
+
+def _missing(raw: pd.Series, name: str) -> pd.Series:
+    return contract.problem_where(raw.str.strip() == "", f"missing {name}")
+
+
+def _locate(
+    bairro_raw: pd.Series,
+    lat_raw: pd.Series,
+    lon_raw: pd.Series,
+    bairros: BairroIndex,
+) -> tuple[dict[str, pd.Series], pd.Series]:
+    """Coordinates as given, else the bairro's centroid; neither is a problem."""
+    bairro_text = bairro_raw.str.strip()
+    # A drop names a few hundred places at most: normalise each name once.
+    keys = {name: contract.normalise_name(name) for name in bairro_text.unique()}
+    key = bairro_text.map(keys)
+    canonical = key.map(bairros.names)
+    known = canonical.notna()
+    lat, _ = contract.parse_coordinate(lat_raw, "lat", 90)
+    lon, _ = contract.parse_coordinate(lon_raw, "lon", 180)
+    usable = lat.notna() & lon.notna() & ~((lat == 0) & (lon == 0))
+    final_lat = lat.where(usable, key.map(bairros.lat).astype("Float64"))
+    final_lon = lon.where(usable, key.map(bairros.lon).astype("Float64"))
+    name = canonical.where(known, bairro_text.where(bairro_text != "", None))
+    no_coords = (lat_raw.str.strip() == "") & (lon_raw.str.strip() == "")
+    coords = pd.Series("no lat/lon", index=bairro_raw.index, dtype=object).where(
+        no_coords,
+        "lat/lon '" + lat_raw + "', '" + lon_raw + "' are not usable coordinates",
+    )
+    place = pd.Series("no bairro", index=bairro_raw.index, dtype=object).where(
+        bairro_text == "", "bairro '" + bairro_text + "' is not a Salvador bairro"
+    )
+    problem = contract.problem_where(
+        ~known & ~usable, "no usable location: " + place + " and " + coords
+    )
+    return (
+        {
+            "bairro": name.astype(object).where(name.notna(), None),
+            "lat": final_lat,
+            "lon": final_lon,
+        },
+        problem,
+    )
+
+
+def _repeated_ids(ids: pd.Series, lines: pd.Series) -> pd.Series:
+    """Later copies of an id already seen in this file; the first one loads."""
+    present = ids.notna()
+    repeated = present & ids.duplicated(keep="first")
+    first_line = lines.groupby(ids.where(present)).transform("first")
+    message = (
+        "duplicate transaction_id '"
+        + ids.astype(str)
+        + "' (first at line "
+        + first_line.astype("Int64").astype(str)
+        + ")"
+    )
+    return contract.problem_where(repeated, message)
+
+
+def _join(problems: list[pd.Series]) -> pd.Series:
+    """All problems of a row in one reason, '; '-separated, None if none."""
+    table = pd.concat(problems, axis=1)
+    has_any = table.notna().any(axis=1)
+    reason = pd.Series(None, index=table.index, dtype=object)
+    if has_any.any():
+        reason[has_any] = table[has_any].apply(
+            lambda row: "; ".join(p for p in row if isinstance(p, str)), axis=1
+        )
+    return reason

@@ -1,0 +1,129 @@
+"""Ingest tasks: one drop into Bronze, and what a refresh after drops needs.
+
+A retried ``ingest-file`` is safe: the load is one transaction and the
+content hash is checked inside it, so a retry after a failure loads the file
+once and a retry after a success finds it already done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from ssa import ingest_log, warehouse
+from ssa.ingest import ingest_file
+from ssa.settings import Settings
+
+
+@task(
+    name="ingest-file",
+    task_run_name="ingest-{path}",
+    retries=3,
+    retry_delay_seconds=[2, 5, 15],
+    cache_policy=NO_CACHE,
+)
+async def ingest_drop(path: str, settings: Settings) -> dict[str, Any]:
+    """Validate and load one drop; I/O trouble is retried, bad input is not."""
+    result = await asyncio.to_thread(ingest_file, Path(path), settings)
+    logger = get_run_logger()
+    if result.status == "quarantined":
+        logger.warning("%s (moved to %s)", result.summary(), result.archived_to)
+    else:
+        logger.info(result.summary())
+    return result.as_dict()
+
+
+def _pending(settings: Settings) -> dict[str, int] | None:
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        pending = ingest_log.pending_refresh(conn)
+    if pending is None:
+        return None
+    return {
+        "after_log_seq": pending.after_log_seq,
+        "up_to_log_seq": pending.up_to_log_seq,
+    }
+
+
+@task(name="pending-refresh", cache_policy=NO_CACHE)
+async def pending_refresh(settings: Settings) -> dict[str, int] | None:
+    """The range of loads Silver/Gold have not taken in yet, if any."""
+    return await asyncio.to_thread(_pending, settings)
+
+
+def _touched(settings: Settings, after: int, up_to: int) -> dict[str, Any]:
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        return {
+            "files": ingest_log.files_between(conn, after, up_to),
+            "customer_ids": ingest_log.touched_customers(conn, after, up_to),
+        }
+
+
+@task(name="touched-customers", cache_policy=NO_CACHE)
+async def touched_customers(
+    settings: Settings, after_log_seq: int, up_to_log_seq: int
+) -> dict[str, Any]:
+    """Files handled in the range (loaded, skipped, quarantined) and the
+    customers the loaded rows belong to."""
+    touched = await asyncio.to_thread(_touched, settings, after_log_seq, up_to_log_seq)
+    get_run_logger().info(
+        "%d file(s), %d customers touched (log_seq %d..%d)",
+        len(touched["files"]),
+        len(touched["customer_ids"]),
+        after_log_seq + 1,
+        up_to_log_seq,
+    )
+    return touched
+
+
+def _record(
+    settings: Settings, after: int, up_to: int, customers: int, started_at: str
+) -> None:
+    finished_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        ingest_log.record_refresh(
+            conn, after, up_to, customers, started_at, finished_at
+        )
+
+
+@task(name="record-refresh", cache_policy=NO_CACHE)
+async def record_refresh(
+    settings: Settings,
+    after_log_seq: int,
+    up_to_log_seq: int,
+    customers: int,
+    started_at: str,
+) -> None:
+    """Silver/Gold reflect these loads: a restarted watcher won't redo them."""
+    await asyncio.to_thread(
+        _record, settings, after_log_seq, up_to_log_seq, customers, started_at
+    )
+
+
+INGESTED_COLUMNS = (
+    "log_seq",
+    "file_name",
+    "status",
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "rows_duplicate",
+    "missing_columns",
+    "detail",
+)
+
+
+@task(name="publish-ingestion", cache_policy=NO_CACHE)
+async def publish_ingestion(files: list[dict[str, Any]]) -> None:
+    """The files this refresh takes in, with their accounting, in the UI."""
+    await acreate_table_artifact(
+        table=[{k: f[k] for k in INGESTED_COLUMNS} for f in files],
+        key="ingested-files",
+        description="Drops handled since the last refresh (loaded, skipped or "
+        "quarantined): rows read = loaded + rejected + duplicates.",
+    )
