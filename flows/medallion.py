@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from flows.silver_gold import silver_gold_refresh
 from ssa.settings import Settings
+from tasks.artifacts import publish_pipeline_summary
 from tasks.bronze import generate_transactions, load_bronze
 
 
@@ -29,7 +30,9 @@ async def medallion_pipeline(settings: Settings | None = None) -> dict[str, Any]
     dataset = await generate_transactions(settings)
     bronze = await load_bronze(dataset, settings)
     refreshed = await silver_gold_refresh(settings)
-    return {"bronze": bronze, **refreshed}
+    result = {"bronze": bronze, **refreshed}
+    await publish_pipeline_summary(settings, result)
+    return result
 
 
 def parse_settings(argv: list[str]) -> Settings:

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 
 from ssa.settings import Settings
+from tasks.artifacts import publish_gold_links
 from tasks.gold import build_gold, export_gold_csv
 from tasks.report import evaluate_detection, publish_artifacts
 from tasks.silver import build_silver, export_silver_csv
@@ -28,6 +29,7 @@ async def silver_gold_refresh(
     exports = await export_gold_csv(settings)
     report = await evaluate_detection(settings)
     await publish_artifacts(settings, report)
+    await publish_gold_links(settings)
     silver_csv = await export_silver_csv(settings)
     return {
         "silver": silver,

@@ -149,6 +149,15 @@ def table_exists(conn: sqlite3.Connection, table: str) -> bool:
     return row is not None
 
 
+def require_bronze(conn: sqlite3.Connection, path: Path) -> None:
+    """Fail with a message a person can act on when there is nothing to refine."""
+    if not table_exists(conn, "bronze_transactions"):
+        raise WarehouseError(
+            f"{path} has no bronze_transactions: run the medallion pipeline "
+            "(or drop a CSV) first"
+        )
+
+
 def _check_identifier(name: str) -> None:
     if not _IDENT.match(name):
         raise WarehouseError(f"not a plain SQL identifier: {name!r}")

@@ -41,6 +41,7 @@ async def ingest_drop(path: str, settings: Settings) -> dict[str, Any]:
 
 def _pending(settings: Settings) -> dict[str, int] | None:
     with warehouse.connect(settings.paths.warehouse_path) as conn:
+        warehouse.require_bronze(conn, settings.paths.warehouse_path)
         pending = ingest_log.pending_refresh(conn)
     if pending is None:
         return None

@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import (
-    acreate_link_artifact,
     acreate_markdown_artifact,
     acreate_table_artifact,
 )
@@ -133,7 +132,7 @@ def run_summary(settings: Settings, report: dict[str, Any]) -> str:
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 async def publish_artifacts(settings: Settings, report: dict[str, Any]) -> None:
-    """Run summary, top anomalies, detection report and links to the files."""
+    """Run summary, top anomalies and the detection report."""
     await acreate_markdown_artifact(
         markdown=run_summary(settings, report),
         key="run-summary",
@@ -153,11 +152,4 @@ async def publish_artifacts(settings: Settings, report: dict[str, Any]) -> None:
         markdown=report["markdown"],
         key="detection-report-details",
         description="Rule x scenario table and risk-score ranking quality.",
-    )
-    paths = settings.paths
-    await acreate_link_artifact(
-        link=paths.gold_anomalies_csv.resolve().as_uri(),
-        link_text=paths.gold_anomalies_csv.name,
-        key="gold-anomalies-file",
-        description="Every non-Normal row, for Google Sheets / Looker Studio.",
     )

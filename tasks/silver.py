@@ -20,11 +20,7 @@ def sql_params(settings: Settings) -> dict[str, object]:
 
 def _build(settings: Settings, batch_ids: list[str] | None) -> dict[str, int]:
     with warehouse.connect(settings.paths.warehouse_path) as conn:
-        if not warehouse.table_exists(conn, "bronze_transactions"):
-            raise warehouse.WarehouseError(
-                f"{settings.paths.warehouse_path} has no bronze_transactions: "
-                "run the medallion pipeline (or drop a CSV) first"
-            )
+        warehouse.require_bronze(conn, settings.paths.warehouse_path)
         params = sql_params(settings)
         if batch_ids is not None:
             return refresh.refresh_batches(conn, params, batch_ids)
@@ -38,7 +34,12 @@ async def build_silver(
     """All of Silver, or only the partitions the given Bronze batches touch."""
     rows = await asyncio.to_thread(_build, settings, batch_ids)
     mode = "full" if batch_ids is None else "incremental"
-    get_run_logger().info("silver (%s): %s", mode, rows)
+    get_run_logger().info(
+        "silver_transactions: %d rows %s (%s)",
+        rows[FINAL_MODEL],
+        "rebuilt" if mode == "full" else "recomputed in the touched partitions",
+        ", ".join(f"{m.split('/')[-1]} {n}" for m, n in rows.items()),
+    )
     return {
         "table": "silver_transactions",
         "mode": mode,

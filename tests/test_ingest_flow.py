@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from flows.ingest import incoming_refresh, ingest_drops
+from ssa import warehouse
 from ssa.settings import Settings
 from tests.drops import assert_accounting, bronze_ids, sample, settings_for, write
 
@@ -30,7 +31,15 @@ def test_ingest_drops_reports_each_file(tmp_path, prefect_harness):
 
 def test_incoming_refresh_with_nothing_pending_does_nothing(tmp_path, prefect_harness):
     settings = settings_for(tmp_path / "data")
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        warehouse.apply_schema(conn)
     assert asyncio.run(incoming_refresh(settings)) == {"refreshed": False, "files": 0}
+
+
+def test_incoming_refresh_without_a_warehouse_says_so(tmp_path, prefect_harness):
+    settings = settings_for(tmp_path / "data")
+    with pytest.raises(warehouse.WarehouseError, match="has no bronze_transactions"):
+        asyncio.run(incoming_refresh(settings))
 
 
 @pytest.mark.parametrize(
