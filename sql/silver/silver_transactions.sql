@@ -4,12 +4,23 @@
 -- window orderings made total with the transaction id.
 -- Parameters (:name) come from RuleSettings; see ssa/settings.py for the
 -- source of each default.
+--
+-- Shaped for speed on SQLite (measured at 1M rows, see bench/benchmark.py):
+-- * every distinct window specification is one more pass that buffers each
+--   row, and a pass costs in proportion to the columns it carries, so the
+--   windows see a narrow row (ids, time, amount, place and 0/1 rule inputs)
+--   and the descriptive columns are joined back in `final`;
+-- * two window steps: `with_timeline` (all windows per customer) and
+--   `with_windows` (the night partition). Expressions are computed once
+--   inside a window step but re-evaluated at every reference in the plain
+--   steps after it, so the haversine terms live in `with_windows`.
+-- The SQL never filters customers: to refresh some of them, the runner points
+-- `bronze_transactions` at a view of those customers' rows
+-- (ssa/warehouse.py, refresh_by_customer).
 
 with
 
 transactions as (
-    -- Only what the windows need: SQLite's sorter carries every selected
-    -- column, so the descriptive ones are joined back in `final`.
     select
         transaction_id,
         created_at_epoch,
@@ -43,9 +54,6 @@ with_local_time as (
             c.night_limit_cents, :night_limit_cents_default
         ) as night_limit_cents,
         cast(
-            floor((t.created_at_epoch + :utc_offset_seconds) / 86400e0) as bigint
-        ) as local_day,
-        cast(
             floor(
                 ((t.created_at_epoch + :utc_offset_seconds) % 86400) / 3600e0
             ) as bigint
@@ -66,8 +74,17 @@ with_local_time as (
 ),
 
 with_rule_inputs as (
+    -- The row the windows carry: what they read, plus the per-row parts of
+    -- the rules as 0/1 columns.
     select
-        *,
+        transaction_id,
+        customer_id,
+        created_at_epoch,
+        amount_cents,
+        lat,
+        lon,
+        night_key,
+        night_limit_cents,
         case
             when channel = 'pix'
                 and payee_type = 'PF'
@@ -82,14 +99,23 @@ with_rule_inputs as (
         case
             when channel in ('credit', 'debit')
                 and entry_mode = 'not_present'
-                and amount_cents <= :card_testing_max_cents
                 then 1
             else 0
-        end as is_tiny_online_card
+        end as is_online_card,
+        -- Stolen credentials are used from the fraudster's device: a big
+        -- one-off purchase from the customer's own phone or card in hand is
+        -- not a case (see README, amount spike).
+        case
+            when amount_cents >= :spike_min_amount_cents
+                and created_at_epoch - device_first_seen_epoch
+                < :spike_device_max_age_seconds
+                then 1
+            else 0
+        end as is_spike_candidate
     from with_local_time
 ),
 
-with_windows as (
+with_timeline as (
     select
         *,
         lag(created_at_epoch) over customer_timeline as prev_created_at_epoch,
@@ -116,17 +142,19 @@ with_windows as (
             range between :velocity_window_seconds preceding
             and :velocity_window_seconds following
         ) as velocity_count,
-        sum(is_tiny_online_card) over (
+        sum(
+            case
+                when is_online_card = 1
+                    and amount_cents <= :card_testing_max_cents
+                    then 1
+                else 0
+            end
+        ) over (
             partition by customer_id
             order by created_at_epoch
             range between :card_testing_window_seconds preceding
             and :card_testing_window_seconds following
-        ) as tiny_online_card_count,
-        sum(is_night_pf_pix * amount_cents) over (
-            partition by customer_id, night_key
-            order by created_at_epoch, transaction_id
-            rows between unbounded preceding and current row
-        ) as night_pf_pix_total_cents
+        ) as tiny_online_card_count
     from with_rule_inputs
     window customer_timeline as (
         partition by customer_id
@@ -134,11 +162,16 @@ with_windows as (
     )
 ),
 
-with_haversine_inputs as (
+with_windows as (
     -- sin^2(dlat/2) + cos(lat1) cos(lat2) sin^2(dlon/2), for the previous
     -- row, the one before it, and between those two.
     select
         *,
+        sum(is_night_pf_pix * amount_cents) over (
+            partition by customer_id, night_key
+            order by created_at_epoch, transaction_id
+            rows between unbounded preceding and current row
+        ) as night_pf_pix_total_cents,
         power(sin(radians(lat - prev_lat) / 2), 2)
         + cos(radians(prev_lat)) * cos(radians(lat))
         * power(sin(radians(lon - prev_lon) / 2), 2) as hav_prev,
@@ -148,7 +181,7 @@ with_haversine_inputs as (
         power(sin(radians(prev_lat - prev2_lat) / 2), 2)
         + cos(radians(prev2_lat)) * cos(radians(prev_lat))
         * power(sin(radians(prev_lon - prev2_lon) / 2), 2) as hav_prev_leg
-    from with_windows
+    from with_timeline
 ),
 
 with_distances as (
@@ -167,7 +200,7 @@ with_distances as (
         )) as prev_leg_km,
         created_at_epoch - prev_created_at_epoch as seconds_since_prev,
         prev_created_at_epoch - prev2_created_at_epoch as prev_leg_seconds
-    from with_haversine_inputs
+    from with_windows
 ),
 
 with_features as (
@@ -209,13 +242,8 @@ with_flags as (
         end as is_velocity_burst,
         case
             when baseline_rows >= :spike_min_history
-                and amount_cents >= :spike_min_amount_cents
+                and is_spike_candidate = 1
                 and amount_cents > :spike_ratio * baseline_amount_cents
-                -- Stolen credentials are used from the fraudster's device:
-                -- a big one-off purchase from the customer's own phone or
-                -- card in hand is not a case (see README, amount spike).
-                and created_at_epoch - device_first_seen_epoch
-                < :spike_device_max_age_seconds
                 then 1
             else 0
         end as is_amount_spike,
@@ -226,8 +254,7 @@ with_flags as (
             else 0
         end as is_night_pix_limit,
         case
-            when channel in ('credit', 'debit')
-                and entry_mode = 'not_present'
+            when is_online_card = 1
                 and tiny_online_card_count >= :card_testing_min_probes
                 then 1
             else 0
@@ -238,8 +265,6 @@ with_flags as (
 flagged as (
     select
         transaction_id,
-        local_day,
-        local_hour,
         prev_created_at_epoch,
         next_created_at_epoch,
         distance_km,
@@ -281,11 +306,20 @@ flagged as (
 ),
 
 final as (
+    -- Every flagged row has its Bronze row (it came from there): the left
+    -- join returns the same rows as an inner join, and lets SQLite stream
+    -- the windowed rows instead of first copying them into a temp table.
     select
         b.transaction_id,
         b.created_at_epoch,
-        f.local_day,
-        f.local_hour,
+        cast(
+            floor((b.created_at_epoch + :utc_offset_seconds) / 86400e0) as bigint
+        ) as local_day,
+        cast(
+            floor(
+                ((b.created_at_epoch + :utc_offset_seconds) % 86400) / 3600e0
+            ) as bigint
+        ) as local_hour,
         b.customer_id,
         b.channel,
         b.amount_cents,
@@ -324,7 +358,7 @@ final as (
         f.anomaly_flag,
         f.flags_fired
     from flagged as f
-    inner join bronze_transactions as b
+    left join bronze_transactions as b
         on f.transaction_id = b.transaction_id
 )
 
