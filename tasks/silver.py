@@ -19,21 +19,46 @@ def sql_params(settings: Settings) -> dict[str, object]:
     return {**settings.rules.model_dump(), **settings.risk.model_dump()}
 
 
+def refresh_silver(settings: Settings, customer_ids: list[str] | None = None) -> int:
+    """Rebuild Silver, or only the rows of the customers a batch touched.
+
+    A customer's Silver rows depend on that customer's Bronze rows only (the
+    windows are per customer), so after a CSV drop only the customers in it
+    need recomputing: their rows are deleted and inserted again, the others
+    are left alone. With ``customer_ids=None`` the whole table is rebuilt,
+    in slices of customers on all cores. Returns the rows written.
+    """
+    path = settings.paths.warehouse_path
+    if not path.exists():
+        raise warehouse.WarehouseError(
+            f"{path} has no bronze_transactions: "
+            "run the medallion pipeline (or drop a CSV) first"
+        )
+    return warehouse.refresh_by_customer(
+        path, SILVER_MODEL, sql_params(settings), customer_ids
+    )
+
+
 def _build(settings: Settings) -> int:
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        if not warehouse.table_exists(conn, "bronze_transactions"):
-            raise warehouse.WarehouseError(
-                f"{settings.paths.warehouse_path} has no bronze_transactions: "
-                "run the medallion pipeline (or drop a CSV) first"
-            )
-        return warehouse.materialize(conn, SILVER_MODEL, sql_params(settings))
+    return refresh_silver(settings)  # a full rebuild writes every row
 
 
 @task(name="build-silver", cache_policy=NO_CACHE)
-async def build_silver(settings: Settings) -> dict[str, object]:
-    rows = await asyncio.to_thread(_build, settings)
-    get_run_logger().info("silver_transactions: %d rows", rows)
-    return {"table": "silver_transactions", "rows": rows}
+async def build_silver(
+    settings: Settings, customer_ids: list[str] | None = None
+) -> dict[str, object]:
+    """The whole Silver table, or only the given customers' rows."""
+    if customer_ids is None:
+        rows = await asyncio.to_thread(_build, settings)
+        get_run_logger().info("silver_transactions: %d rows", rows)
+        return {"table": "silver_transactions", "rows": rows}
+    written = await asyncio.to_thread(refresh_silver, settings, customer_ids)
+    get_run_logger().info(
+        "silver_transactions: %d rows rewritten for %d customers",
+        written,
+        len(set(customer_ids)),
+    )
+    return {"table": "silver_transactions", "rows_rewritten": written}
 
 
 def _export(settings: Settings) -> int:
