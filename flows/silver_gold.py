@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from prefect import flow
@@ -17,8 +18,11 @@ async def silver_gold_refresh(settings: Settings | None = None) -> dict[str, Any
     """Silver features and flags, Gold scores and exports, detection report."""
     settings = settings or Settings()
     silver = await build_silver(settings)
-    silver_csv = await export_silver_csv(settings)
-    gold = await build_gold(settings)
+    # The CSV export only reads Silver and Gold only adds tables: with WAL they
+    # run side by side, SQLite working on both cores (bench/benchmark.py).
+    silver_csv, gold = await asyncio.gather(
+        export_silver_csv(settings), build_gold(settings)
+    )
     exports = await export_gold_csv(settings)
     report = await evaluate_detection(settings)
     await publish_artifacts(settings, report)
