@@ -70,9 +70,38 @@ PARTITIONS: dict[str, Partition] = {
 FINAL_MODEL = SILVER_MODELS[-1]
 
 
+# Models whose windows run over one customer's rows at a time and that read
+# Bronze through its unqualified name: rebuilt in slices of customers on all
+# cores (warehouse.refresh_by_customer). They are the big ones; the others
+# run on a few percent of the rows, or across customers (payee, account).
+SLICED_BY_CUSTOMER = frozenset(
+    {
+        "silver/silver_customer_windows",
+        "silver/silver_rule_impossible_travel",
+        "silver/silver_transactions",
+    }
+)
+
+
 def rebuild_all(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str, int]:
-    """Rebuild every Silver model from scratch; rows per model."""
+    """Rebuild every Silver model from scratch on one connection."""
     return {m: warehouse.materialize(conn, m, params) for m in SILVER_MODELS}
+
+
+def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int]:
+    """The same rebuild, the big per-customer models in parallel slices.
+
+    Each model commits before the next starts, so the slice workers (their
+    own connections) read the finished tables of the models before.
+    """
+    rows: dict[str, int] = {}
+    for model in SILVER_MODELS:
+        if model in SLICED_BY_CUSTOMER:
+            rows[model] = warehouse.refresh_by_customer(path, model, params)
+        else:
+            with warehouse.connect(path) as conn:
+                rows[model] = warehouse.materialize(conn, model, params)
+    return rows
 
 
 def refresh_batches(
@@ -101,7 +130,7 @@ def refresh_touched(
     Falls back to a full rebuild when Silver does not exist yet. Returns the
     rows replaced per model.
     """
-    if not warehouse.table_exists(conn, _table(FINAL_MODEL)):
+    if not warehouse.table_exists(conn, table_of(FINAL_MODEL)):
         return rebuild_all(conn, params)
     conn.execute("drop table if exists temp.new_rows")
     conn.execute("create temp table new_rows (transaction_id varchar(64) primary key)")
@@ -155,7 +184,7 @@ def _replace_partitions(
     partition: Partition,
     params: Mapping[str, Any],
 ) -> int:
-    table = _table(model)
+    table = table_of(model)
     driver = partition.driver
     scope = partition.scope or partition.view
     conn.execute("drop table if exists temp.scope")
@@ -185,7 +214,7 @@ def _replace_partitions(
 
 def _replace_changed(conn: sqlite3.Connection, params: Mapping[str, Any]) -> int:
     """silver_transactions for every row whose inputs were recomputed."""
-    table = _table(FINAL_MODEL)
+    table = table_of(FINAL_MODEL)
     conn.execute(f"delete from main.{table} where transaction_id in temp.changed")
     conn.execute("drop view if exists temp.bronze_transactions")
     conn.execute(
@@ -203,5 +232,5 @@ def _replace_changed(conn: sqlite3.Connection, params: Mapping[str, Any]) -> int
         conn.execute("drop view temp.bronze_transactions")
 
 
-def _table(model: str) -> str:
+def table_of(model: str) -> str:
     return Path(model).stem

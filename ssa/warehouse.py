@@ -3,23 +3,37 @@
 Models are plain ``select`` files under ``sql/``; the runner materialises a
 file as the table named after it (dbt style) and binds only the parameters
 the file mentions, so a threshold is never formatted into SQL text.
+
+Per-customer models (Silver) can also be rebuilt in slices of customers on
+several connections at once, or only for the customers a new batch touched:
+see ``refresh_by_customer``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ssa.settings import SQL_DIR
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+# Rows converted to Python values at a time during a bulk load: bounds the
+# memory of a load to one chunk of Python objects, whatever the batch size.
+LOAD_CHUNK_ROWS = 100_000
+# The table the per-customer models read; refresh_by_customer shadows it.
+SOURCE_TABLE = "bronze_transactions"
 
 
 class WarehouseError(RuntimeError):
@@ -47,18 +61,36 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
-@contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """A connection tuned for bulk analytics; commits or rolls back as one."""
+def _open(path: Path) -> sqlite3.Connection:
+    """A connection tuned for bulk analytics, in autocommit mode.
+
+    Opened by URI so that it can attach the in-memory scratch databases of
+    ``refresh_by_customer``. WAL lets readers (the Silver slices, a watcher,
+    a notebook) go on while one writer commits.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, timeout=60, isolation_level=None)
+        conn = sqlite3.connect(
+            path.resolve().as_uri(),
+            uri=True,
+            timeout=60,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute("pragma journal_mode = wal")
     except sqlite3.Error as exc:
         raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
+    conn.execute("pragma synchronous = normal")
+    conn.execute("pragma temp_store = memory")
+    conn.execute("pragma cache_size = -262144")  # 256 MiB
+    return conn
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """One write transaction on the warehouse: commits or rolls back as one."""
+    conn = _open(path)
     try:
-        conn.execute("pragma journal_mode = wal")
-        conn.execute("pragma synchronous = normal")
-        conn.execute("pragma temp_store = memory")
         conn.execute("begin immediate")
         yield conn
         conn.execute("commit")
@@ -93,32 +125,100 @@ def materialize(conn: sqlite3.Connection, model: str, params: Mapping[str, Any])
     return conn.execute(f"select count(*) from {table}").fetchone()[0]
 
 
+# --- Bulk load ------------------------------------------------------------
+
+
 def insert_new(
     conn: sqlite3.Connection, table: str, key: str, frame: pd.DataFrame
 ) -> int:
-    """Append the rows of frame whose key is not in table yet; count them."""
+    """Append the rows of frame whose key is not in table yet; count them.
+
+    A key already in the table is skipped (re-running a batch adds nothing);
+    a key repeated inside the batch is an error naming the rows, never a
+    silent drop. Rows go in ordered by the table's first secondary index
+    (for Bronze: customer, then time), so that index grows at its end and
+    the per-customer models read neighbouring pages. Into an empty table
+    that index is dropped and rebuilt after the load, one sort instead of a
+    million scattered inserts; the primary key stays in place throughout.
+    """
     for name in (table, key, *frame.columns):
         _check_identifier(name)
-    staging = f"staging_{table}"
-    columns = ", ".join(frame.columns)
-    marks = ", ".join("?" for _ in frame.columns)
-    conn.execute(f"drop table if exists temp.{staging}")
-    conn.execute(
-        f"create temp table {staging} as select {columns} from {table} where 0"
-    )
-    conn.executemany(
-        f"insert into temp.{staging} ({columns}) values ({marks})",
-        _rows(frame),
+    if frame.empty:
+        return 0
+    _reject_repeated_keys(table, key, frame)
+    index_sql, index_columns = _secondary_index(conn, table)
+    order = [c for c in index_columns if c in frame.columns]
+    if order:
+        frame = frame.take(_lexsort(frame, order))
+    rebuild = index_sql is not None and _is_empty(conn, table)
+    if rebuild:
+        conn.execute(f"drop index {_index_name(index_sql)}")
+    insert = sql_text("bronze/insert_new_rows.sql").format(
+        table=table,
+        key=key,
+        columns=", ".join(frame.columns),
+        marks=", ".join("?" for _ in frame.columns),
     )
     before = conn.total_changes
-    conn.execute(
-        sql_text("bronze/insert_new_rows.sql").format(
-            table=table, staging=f"temp.{staging}", key=key, columns=columns
-        )
-    )
+    for start in range(0, len(frame), LOAD_CHUNK_ROWS):
+        conn.executemany(insert, _rows(frame.iloc[start : start + LOAD_CHUNK_ROWS]))
     inserted = conn.total_changes - before
-    conn.execute(f"drop table temp.{staging}")
+    if rebuild:
+        conn.execute(index_sql)
     return inserted
+
+
+def _reject_repeated_keys(table: str, key: str, frame: pd.DataFrame) -> None:
+    repeated = frame[key].duplicated(keep=False)
+    if repeated.any():
+        rows = frame.index[repeated.to_numpy()][:6].tolist()
+        keys = frame.loc[repeated, key].unique()[:3].tolist()
+        raise WarehouseError(
+            f"{table}: {key} repeated inside one batch ({int(repeated.sum())} "
+            f"rows, e.g. {keys} at rows {rows}); fix the source, nothing was loaded"
+        )
+
+
+def _secondary_index(
+    conn: sqlite3.Connection, table: str
+) -> tuple[str | None, list[str]]:
+    """SQL and columns of the table's first index made by ``create index``."""
+    for _, name, _, origin, _ in conn.execute(f"pragma index_list({table})"):
+        if origin != "c":
+            continue
+        sql = conn.execute(
+            "select sql from sqlite_master where type = 'index' and name = ?",
+            (name,),
+        ).fetchone()[0]
+        columns = [row[2] for row in conn.execute(f"pragma index_info({name})")]
+        return sql, columns
+    return None, []
+
+
+def _index_name(index_sql: str) -> str:
+    match = re.search(r"index\s+(?:if\s+not\s+exists\s+)?(\w+)", index_sql, re.I)
+    if match is None:
+        raise WarehouseError(f"cannot read the index name in: {index_sql}")
+    return match.group(1)
+
+
+def _is_empty(conn: sqlite3.Connection, table: str) -> bool:
+    return conn.execute(f"select 1 from {table} limit 1").fetchone() is None
+
+
+def _lexsort(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Row positions in the order of columns (first is most significant).
+
+    Only the physical order of the load depends on it, never a result.
+    """
+    keys = []
+    for name in reversed(columns):
+        col = frame[name]
+        if col.dtype.kind in "iufb" and not col.hasnans:
+            keys.append(col.to_numpy())
+        else:
+            keys.append(pd.factorize(col, sort=True)[0])
+    return np.lexsort(keys)
 
 
 def _rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
@@ -126,9 +226,177 @@ def _rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
     columns = []
     for name in frame.columns:
         col = frame[name]
-        values = col.astype(object).where(col.notna(), None).tolist()
-        columns.append(values)
+        # Plain numpy ints and bools cannot be missing; pandas' nullable
+        # Int64 (kind "i" too) can, and its NA must become None.
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":
+            columns.append(col.tolist())
+        else:
+            columns.append(col.to_numpy(dtype=object, na_value=None).tolist())
     return zip(*columns, strict=True)
+
+
+# --- Per-customer models in slices -----------------------------------------
+
+
+def refresh_by_customer(
+    path: Path,
+    model: str,
+    params: Mapping[str, Any],
+    customer_ids: Sequence[str] | None = None,
+    workers: int | None = None,
+) -> int:
+    """Rebuild a per-customer model whole, or only for some customers.
+
+    The model reads ``bronze_transactions`` by its unqualified name and keeps
+    each customer's rows apart (windows partitioned by customer), so its
+    rows for a set of customers depend on those customers' Bronze rows only.
+    Each worker connection shadows ``bronze_transactions`` with a TEMP view
+    of one slice of customers (temp names win over main for unqualified
+    names), runs the unchanged SQL into a private in-memory database, and
+    one short write transaction puts the slices in: a new table for a full
+    rebuild, or delete + insert of the touched customers' rows. Python's
+    sqlite3 releases the GIL while a statement runs, so slices use all
+    cores. A table that is missing or has other columns is rebuilt whole.
+
+    Returns the number of rows written.
+    """
+    table = Path(model).stem
+    _check_identifier(table)
+    select = sql_text(f"{model}.sql")
+    bound = bind(select, params)
+    workers = workers or os.cpu_count() or 1
+    with closing(_open(path)) as main:
+        if not table_exists(main, SOURCE_TABLE):
+            raise WarehouseError(
+                f"{path} has no {SOURCE_TABLE}: load Bronze before {model}"
+            )
+        full = customer_ids is None or not table_exists(main, table)
+        slices = _slices(main, None if full else customer_ids, workers)
+        written = _refresh(main, path, model, table, select, bound, slices, full)
+    if written is None:  # the model changed shape: rows for some would not fit
+        return refresh_by_customer(path, model, params, None, workers)
+    return written
+
+
+def _refresh(
+    main: sqlite3.Connection,
+    path: Path,
+    model: str,
+    table: str,
+    select: str,
+    bound: dict[str, Any],
+    slices: list[list[str]],
+    full: bool,
+) -> int | None:
+    tag = uuid.uuid4().hex[:12]
+    names = [f"slice_{i}" for i in range(len(slices))]
+    attached: list[str] = []
+    try:
+        # The main connection holds every scratch database open, so each
+        # lives until the swap, after its worker has closed.
+        for name, ids in zip(names, slices, strict=True):
+            main.execute(
+                "attach database ? as ?", (f"file:/ssa-{tag}-{name}?vfs=memdb", name)
+            )
+            attached.append(name)
+            main.execute(
+                f"create table {name}.slice_customers "
+                "(customer_id varchar(32) not null primary key)"
+            )
+            main.executemany(
+                f"insert into {name}.slice_customers values (?)", ((c,) for c in ids)
+            )
+        uris = [f"file:/ssa-{tag}-{name}?vfs=memdb" for name in names]
+        with ThreadPoolExecutor(max_workers=len(uris)) as pool:
+            runs = [
+                pool.submit(_run_slice, path, uri, model, table, select, bound)
+                for uri in uris
+            ]
+            for run in runs:
+                run.result()
+        if not full and _columns(main, "main", table) != _columns(
+            main, names[0], table
+        ):
+            return None
+        return _swap_in(main, table, names, full)
+    finally:
+        if main.in_transaction:
+            main.execute("rollback")
+        for name in attached:
+            main.execute(f"detach database {name}")
+
+
+def _slices(
+    conn: sqlite3.Connection, customer_ids: Sequence[str] | None, workers: int
+) -> list[list[str]]:
+    """Customers in contiguous id ranges with about the same rows each."""
+    if customer_ids is None:
+        counts = conn.execute(
+            f"select customer_id, count(*) from {SOURCE_TABLE} "
+            "group by customer_id order by customer_id"
+        ).fetchall()
+    else:
+        wanted = sorted(set(customer_ids))
+        counts = [(c, 1) for c in wanted]
+    if not counts:
+        return [[]]
+    total = sum(n for _, n in counts)
+    k = max(1, min(workers, len(counts)))
+    slices: list[list[str]] = [[] for _ in range(k)]
+    seen = 0
+    for customer, n in counts:
+        slices[min(k - 1, seen * k // total)].append(customer)
+        seen += n
+    return [s for s in slices if s] or [[]]
+
+
+def _run_slice(
+    path: Path, uri: str, model: str, table: str, select: str, bound: dict
+) -> None:
+    with closing(_open(path)) as conn:
+        conn.execute("pragma cache_size = -65536")  # 64 MiB: it reads each page once
+        conn.execute("attach database ? as slice", (uri,))
+        conn.execute(
+            f"create temp view {SOURCE_TABLE} as "
+            f"select * from main.{SOURCE_TABLE} "
+            "where customer_id in (select customer_id from slice.slice_customers)"
+        )
+        try:
+            conn.execute(f"create table slice.{table} as {select}", bound)
+        except sqlite3.Error as exc:
+            raise WarehouseError(f"model {model}.sql failed: {exc}") from exc
+
+
+def _swap_in(conn: sqlite3.Connection, table: str, names: list[str], full: bool) -> int:
+    conn.execute("begin immediate")
+    if full:
+        conn.execute(f"drop table if exists main.{table}")
+        # Same column types as the slices, so the copies below are SQLite's
+        # raw record transfer, not a decode and re-encode of every value.
+        conn.execute(
+            f"create table main.{table} as select * from {names[0]}.{table} where 0"
+        )
+    else:
+        for name in names:
+            conn.execute(
+                f"delete from main.{table} where customer_id in "
+                f"(select customer_id from {name}.slice_customers)"
+            )
+    before = conn.total_changes
+    for name in names:
+        conn.execute(f"insert into main.{table} select * from {name}.{table}")
+    written = conn.total_changes - before
+    conn.execute("commit")
+    return written
+
+
+def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[tuple]:
+    return [
+        (row[1], row[2]) for row in conn.execute(f"pragma {schema}.table_info({table})")
+    ]
+
+
+# --- Reading ----------------------------------------------------------------
 
 
 def query(

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import sqlite3
+
 import pandas as pd
 
-from ssa.exports import iso_local, local_date, reais, reasons, sheet_safe, write_csv
+from ssa.exports import (
+    iso_local,
+    local_date,
+    reais,
+    reasons,
+    sheet_safe,
+    write_csv,
+    write_table_csv,
+)
 
 
 def test_formula_cells_are_neutralised_numbers_are_not(tmp_path) -> None:
@@ -59,3 +70,55 @@ def test_reasons_read_like_sentences() -> None:
         "moved 12.0 km in 4.0 min (181 km/h) since the previous payment; "
         "night Pix to people totals R$ 1.523,00, over the R$ 1.000,00 night limit"
     )
+
+
+def test_table_export_is_sheet_safe_quoted_and_in_order(tmp_path) -> None:
+    db = tmp_path / "w.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "create table t (id text, at_epoch int, name text, lon real, n int)"
+        )
+        conn.executemany(
+            "insert into t values (?, ?, ?, ?, ?)",
+            [
+                ("b", 1_790_823_660, '=HYPERLINK("http://x")', -38.5, None),
+                ("a", 1_790_823_660, "Caixa D'Água, Salvador", -38.25, 7),
+                ("c", 1_790_823_600, "+5511", None, 1),
+                ("d", 1_790_910_000, "linha\nnova", -38.125, 2),
+            ],
+        )
+    out = tmp_path / "t.csv"
+    rows = write_table_csv(
+        db,
+        "t",
+        out,
+        order_by=("at_epoch", "id"),
+        iso_times={"at": "at_epoch"},
+        utc_offset_seconds=-10_800,
+        workers=2,
+    )
+    assert rows == 4
+    with out.open(encoding="utf-8", newline="") as f:
+        table = list(csv.reader(f))
+    assert table == [
+        ["id", "at", "at_epoch", "name", "lon", "n"],
+        ["c", "2026-10-01T00:00:00-03:00", "1790823600", "'+5511", "", "1"],
+        [
+            "a",
+            "2026-10-01T00:01:00-03:00",
+            "1790823660",
+            "Caixa D'Água, Salvador",
+            "-38.25",
+            "7",
+        ],
+        [
+            "b",
+            "2026-10-01T00:01:00-03:00",
+            "1790823660",
+            '\'=HYPERLINK("http://x")',
+            "-38.5",
+            "",
+        ],
+        ["d", "2026-10-02T00:00:00-03:00", "1790910000", "linha\nnova", "-38.125", "2"],
+    ]
+    assert not list(tmp_path.glob(".t.csv*"))

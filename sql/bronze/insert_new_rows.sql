@@ -1,11 +1,8 @@
 -- Idempotent load: rows whose key is already in the table are skipped, so a
--- re-run of the same batch adds nothing. Identifiers are filled in by the
--- loader from a fixed list (they cannot be bound parameters).
+-- re-run of the same batch adds nothing. The loader rejects a batch that
+-- repeats a key before it gets here, so nothing else is skipped. Identifiers
+-- are filled in by the loader from a fixed list (they cannot be bound
+-- parameters); the values are bound, one row per execution.
 insert into {table} ({columns})
-select {columns}
-from {staging} as staged
-where not exists (
-    select 1
-    from {table} as existing
-    where existing.{key} = staged.{key}
-)
+values ({marks})
+on conflict ({key}) do nothing

@@ -1,5 +1,6 @@
 -- Gold: transactions and anomalies per bairro and local day, for a map or a
--- heat table in the dashboard.
+-- heat table in the dashboard. Grouped by day first: SQLite sorts the
+-- groups, and an integer first key sorts faster than the bairro name.
 
 with
 
@@ -41,7 +42,7 @@ final as (
         sum(is_structuring) as structuring_flags,
         sum(is_amount_spike) as amount_spike_flags
     from silver
-    group by bairro, local_day
+    group by local_day, bairro
 )
 
 select * from final
