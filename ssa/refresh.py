@@ -162,13 +162,21 @@ def _touched_keys(conn: sqlite3.Connection, name: str, column: str, table: str) 
 
 
 def _touched_payees_and_accounts(conn: sqlite3.Connection) -> None:
-    """Payees whose windows may change: those of every transfer of a touched
-    payer (a payer's history and first payments shift with a new row)."""
+    """Payees whose windows may change: those of the new rows, and those of a
+    touched payer's transfers from their first new row on (a new row shifts
+    the payer's later history and first payments, never the earlier ones)."""
+    conn.execute("drop table if exists temp.touched_since")
+    conn.execute(
+        "create temp table touched_since as select customer_id, "
+        "min(created_at_epoch) as since from main.bronze_transactions "
+        "where transaction_id in temp.new_rows group by customer_id"
+    )
     conn.execute("drop table if exists temp.touched_payees")
     conn.execute(
-        "create temp table touched_payees as select distinct payee_id as key "
-        "from main.silver_pix_transfers where customer_id in "
-        "(select key from temp.touched_customers)"
+        "create temp table touched_payees as select distinct p.payee_id as key "
+        "from main.silver_pix_transfers as p "
+        "join temp.touched_since as t on p.customer_id = t.customer_id "
+        "where p.created_at_epoch >= t.since"
     )
     conn.execute("drop table if exists temp.touched_accounts")
     conn.execute(
