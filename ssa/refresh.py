@@ -104,15 +104,30 @@ def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int
     return rows
 
 
-def refresh_batches(
-    conn: sqlite3.Connection, params: Mapping[str, Any], batch_ids: Iterable[str]
-) -> dict[str, int]:
-    """Recompute the partitions touched by the Bronze rows of these batches."""
+def touched_customer_share(conn: sqlite3.Connection, batch_ids: Iterable[str]) -> float:
+    """Share of all customers with rows in these Bronze batches."""
+    _batches(conn, batch_ids)
+    touched, total = conn.execute(
+        "select (select count(distinct customer_id) from main.bronze_transactions "
+        "where batch_id in temp.batches), "
+        "(select count(distinct customer_id) from main.bronze_transactions)"
+    ).fetchone()
+    return touched / total if total else 1.0
+
+
+def _batches(conn: sqlite3.Connection, batch_ids: Iterable[str]) -> None:
     conn.execute("drop table if exists temp.batches")
     conn.execute("create temp table batches (batch_id varchar(64) primary key)")
     conn.executemany(
         "insert or ignore into temp.batches values (?)", ((b,) for b in batch_ids)
     )
+
+
+def refresh_batches(
+    conn: sqlite3.Connection, params: Mapping[str, Any], batch_ids: Iterable[str]
+) -> dict[str, int]:
+    """Recompute the partitions touched by the Bronze rows of these batches."""
+    _batches(conn, batch_ids)
     ids = conn.execute(
         "select transaction_id from main.bronze_transactions "
         "where batch_id in temp.batches"

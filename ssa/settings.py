@@ -398,6 +398,15 @@ class EvaluationSettings(_Model):
 class IngestSettings(_Model):
     """Watched-folder ingestion: when a drop is complete, when Gold refreshes."""
 
+    incremental_max_customer_share: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="A drop touching more of the customers than this gets the "
+        "full parallel Silver rebuild instead: recomputing 61 % of 1M rows "
+        "incrementally took 47 s against 44 s in full (bench/drop_refresh.py).",
+    )
+
     stable_seconds: float = Field(
         1.0,
         ge=0,

@@ -23,8 +23,11 @@ def _build(settings: Settings, batch_ids: list[str] | None) -> dict[str, int]:
     params = sql_params(settings)
     with warehouse.connect(path) as conn:
         warehouse.require_bronze(conn, path)
-        if batch_ids is not None and warehouse.table_exists(
-            conn, refresh.table_of(FINAL_MODEL)
+        if (
+            batch_ids is not None
+            and warehouse.table_exists(conn, refresh.table_of(FINAL_MODEL))
+            and refresh.touched_customer_share(conn, batch_ids)
+            <= settings.ingest.incremental_max_customer_share
         ):
             return refresh.refresh_batches(conn, params, batch_ids)
     return refresh.rebuild_all_parallel(path, params)

@@ -88,3 +88,34 @@ def test_a_small_drop_touches_few_rows(tmp_path, data) -> None:
             conn, params, tx.loc[newest, "transaction_id"]
         )
     assert 0 < replaced["silver/silver_transactions"] < len(tx) / 20
+
+
+@pytest.mark.parametrize(("share", "full"), [(1.0, False), (0.0, True)])
+def test_a_drop_touching_many_customers_gets_the_full_rebuild(
+    tmp_path, data, share: float, full: bool
+) -> None:
+    from tasks.silver import _build
+
+    settings = SETTINGS.model_copy(
+        update={
+            "paths": SETTINGS.paths.model_copy(update={"data_dir": tmp_path}),
+            "ingest": SETTINGS.ingest.model_copy(
+                update={"incremental_max_customer_share": share}
+            ),
+        }
+    )
+    tx = data.transactions
+    one = tx["customer_id"] == tx["customer_id"].iloc[0]
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        warehouse.apply_schema(conn)
+        _load(conn, tx[~one], data.customers)
+    _build(settings, None)
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        warehouse.insert_new(
+            conn,
+            "bronze_transactions",
+            "transaction_id",
+            tx[one].assign(source="drop", batch_id="drop-1", ingested_at="now"),
+        )
+    rows = _build(settings, ["drop-1"])
+    assert (rows[refresh.FINAL_MODEL] == len(tx)) is full
