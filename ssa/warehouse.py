@@ -15,7 +15,7 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -242,10 +242,9 @@ def refresh_by_customer(
     path: Path,
     model: str,
     params: Mapping[str, Any],
-    customer_ids: Sequence[str] | None = None,
     workers: int | None = None,
 ) -> int:
-    """Rebuild a per-customer model whole, or only for some customers.
+    """Rebuild a per-customer model whole, in slices of customers on all cores.
 
     The model reads ``bronze_transactions`` by its unqualified name and keeps
     each customer's rows apart (windows partitioned by customer), so its
@@ -253,10 +252,9 @@ def refresh_by_customer(
     Each worker connection shadows ``bronze_transactions`` with a TEMP view
     of one slice of customers (temp names win over main for unqualified
     names), runs the unchanged SQL into a private in-memory database, and
-    one short write transaction puts the slices in: a new table for a full
-    rebuild, or delete + insert of the touched customers' rows. Python's
+    one short write transaction puts the slices into a new table. Python's
     sqlite3 releases the GIL while a statement runs, so slices use all
-    cores. A table that is missing or has other columns is rebuilt whole.
+    cores. (Refreshing only some partitions is ssa/refresh.py's job.)
 
     Returns the number of rows written.
     """
@@ -266,16 +264,9 @@ def refresh_by_customer(
     bound = bind(select, params)
     workers = workers or os.cpu_count() or 1
     with closing(_open(path)) as main:
-        if not table_exists(main, SOURCE_TABLE):
-            raise WarehouseError(
-                f"{path} has no {SOURCE_TABLE}: load Bronze before {model}"
-            )
-        full = customer_ids is None or not table_exists(main, table)
-        slices = _slices(main, None if full else customer_ids, workers)
-        written = _refresh(main, path, model, table, select, bound, slices, full)
-    if written is None:  # the model changed shape: rows for some would not fit
-        return refresh_by_customer(path, model, params, None, workers)
-    return written
+        require_bronze(main, path)
+        slices = _slices(main, workers)
+        return _refresh(main, path, model, table, select, bound, slices)
 
 
 def _refresh(
@@ -286,8 +277,7 @@ def _refresh(
     select: str,
     bound: dict[str, Any],
     slices: list[list[str]],
-    full: bool,
-) -> int | None:
+) -> int:
     tag = uuid.uuid4().hex[:12]
     names = [f"slice_{i}" for i in range(len(slices))]
     attached: list[str] = []
@@ -314,11 +304,7 @@ def _refresh(
             ]
             for run in runs:
                 run.result()
-        if not full and _columns(main, "main", table) != _columns(
-            main, names[0], table
-        ):
-            return None
-        return _swap_in(main, table, names, full)
+        return _swap_in(main, table, names)
     finally:
         if main.in_transaction:
             main.execute("rollback")
@@ -326,18 +312,12 @@ def _refresh(
             main.execute(f"detach database {name}")
 
 
-def _slices(
-    conn: sqlite3.Connection, customer_ids: Sequence[str] | None, workers: int
-) -> list[list[str]]:
+def _slices(conn: sqlite3.Connection, workers: int) -> list[list[str]]:
     """Customers in contiguous id ranges with about the same rows each."""
-    if customer_ids is None:
-        counts = conn.execute(
-            f"select customer_id, count(*) from {SOURCE_TABLE} "
-            "group by customer_id order by customer_id"
-        ).fetchall()
-    else:
-        wanted = sorted(set(customer_ids))
-        counts = [(c, 1) for c in wanted]
+    counts = conn.execute(
+        f"select customer_id, count(*) from {SOURCE_TABLE} "
+        "group by customer_id order by customer_id"
+    ).fetchall()
     if not counts:
         return [[]]
     total = sum(n for _, n in counts)
@@ -367,33 +347,20 @@ def _run_slice(
             raise WarehouseError(f"model {model}.sql failed: {exc}") from exc
 
 
-def _swap_in(conn: sqlite3.Connection, table: str, names: list[str], full: bool) -> int:
+def _swap_in(conn: sqlite3.Connection, table: str, names: list[str]) -> int:
     conn.execute("begin immediate")
-    if full:
-        conn.execute(f"drop table if exists main.{table}")
-        # Same column types as the slices, so the copies below are SQLite's
-        # raw record transfer, not a decode and re-encode of every value.
-        conn.execute(
-            f"create table main.{table} as select * from {names[0]}.{table} where 0"
-        )
-    else:
-        for name in names:
-            conn.execute(
-                f"delete from main.{table} where customer_id in "
-                f"(select customer_id from {name}.slice_customers)"
-            )
+    conn.execute(f"drop table if exists main.{table}")
+    # Same column types as the slices, so the copies below are SQLite's raw
+    # record transfer, not a decode and re-encode of every value.
+    conn.execute(
+        f"create table main.{table} as select * from {names[0]}.{table} where 0"
+    )
     before = conn.total_changes
     for name in names:
         conn.execute(f"insert into main.{table} select * from {name}.{table}")
     written = conn.total_changes - before
     conn.execute("commit")
     return written
-
-
-def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[tuple]:
-    return [
-        (row[1], row[2]) for row in conn.execute(f"pragma {schema}.table_info({table})")
-    ]
 
 
 # --- Reading ----------------------------------------------------------------
