@@ -193,6 +193,16 @@ class LiveStack:
             response.raise_for_status()
             return "\n".join(entry["message"] for entry in response.json())
 
+    def logs_with(self, run_id: str, *words: str, timeout: float = 60) -> str:
+        """The run's logs once they hold every word: a finished run's last
+        log lines reach the API a moment after its final state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            logs = self.logs(run_id)
+            if all(w in logs for w in words) or time.monotonic() > deadline:
+                return logs
+            time.sleep(0.5)
+
     def diagnostics(self) -> str:
         """The end of each component's log, for a failure message."""
         parts = []

@@ -127,7 +127,7 @@ def test_deployment_run_and_drop_show_up_in_the_ui(
     assert_completed(live, subflow)
     assert set(live.artifacts(run_id)) >= {"pipeline-summary"}
     assert set(live.artifacts(subflow["id"])) >= set(REFRESH_ARTIFACTS)
-    logs = live.logs(run_id)
+    logs = live.logs_with(run_id, "generated", "bronze:")
     assert "generated" in logs and "bronze:" in logs, logs
 
     # 2. A file lands in data/incoming; the watcher loads it and asks for a
@@ -149,7 +149,9 @@ def test_deployment_run_and_drop_show_up_in_the_ui(
     ]
     assert with_artifacts, f"no run of {REFRESH} published {REFRESH_ARTIFACTS}"
     refresh_artifacts = with_artifacts[0]
-    assert "silver_transactions:" in live.logs(refresh_artifacts["id"])
+    assert "silver_transactions:" in live.logs_with(
+        refresh_artifacts["id"], "silver_transactions:"
+    )
 
     # 3. The runs, their state and their artifacts, in a real browser.
     text = open_run_page(
