@@ -1,4 +1,4 @@
-"""Silver tasks: run the window-function model and export its CSV."""
+"""Silver tasks: build the window-function models and export their CSV."""
 
 from __future__ import annotations
 
