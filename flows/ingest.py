@@ -22,6 +22,7 @@ from prefect import flow
 from pydantic import ValidationError
 
 from flows.silver_gold import silver_gold_refresh
+from ssa.cli import add_data_dir_option, settings_from
 from ssa.settings import Settings
 from tasks.ingest import (
     ingest_drop,
@@ -89,13 +90,13 @@ async def ingest_drops(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="CSV drop files")
-    parser.add_argument("--data-dir", help="folder for the warehouse and exports")
+    add_data_dir_option(parser)
     parser.add_argument(
         "--no-refresh", action="store_true", help="load Bronze only, no Silver/Gold"
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        settings = Settings(paths={"data_dir": args.data_dir} if args.data_dir else {})
+        settings = settings_from(args)
     except ValidationError as exc:
         print(f"invalid settings:\n{exc}", file=sys.stderr)
         return 2

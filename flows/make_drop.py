@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from ssa import contract
+from ssa.cli import add_data_dir_option, add_generator_options, settings_from
 from ssa.exports import iso_local
 from ssa.generator import generate
 from ssa.settings import Settings
@@ -200,31 +201,17 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default=None, help="folder or .csv file (default: data/incoming/)"
     )
     parser.add_argument("--start", type=date.fromisoformat, help="first local day")
-    parser.add_argument("--seed", type=int, help="generator seed (customers)")
-    parser.add_argument("--customers", type=int, help="customer count")
-    parser.add_argument(
-        "--days", type=int, help="days of the warehouse's month (drops start after)"
+    add_generator_options(
+        parser, days_help="days of the warehouse's month (drops start after)"
     )
     parser.add_argument(
         "--style", choices=("standard", "brazilian"), default="standard"
     )
     parser.add_argument("--bad-rows", type=int, default=0, help="rows to spoil")
-    parser.add_argument("--data-dir", help="folder for the warehouse and exports")
+    add_data_dir_option(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    generator = {
-        k: v
-        for k, v in {
-            "seed": args.seed,
-            "n_customers": args.customers,
-            "days": args.days,
-        }.items()
-        if v is not None
-    }
     try:
-        settings = Settings(
-            generator=generator,
-            paths={"data_dir": args.data_dir} if args.data_dir else {},
-        )
+        settings = settings_from(args)
         if args.rows < 1:
             raise ValueError("--rows must be at least 1")
         out = Path(args.out) if args.out else settings.paths.incoming_path

@@ -15,6 +15,7 @@ from prefect import flow
 from pydantic import ValidationError
 
 from flows.silver_gold import silver_gold_refresh
+from ssa.cli import add_data_dir_option, add_generator_options, settings_from
 from ssa.settings import Settings
 from tasks.artifacts import publish_pipeline_summary
 from tasks.bronze import generate_transactions, load_bronze
@@ -38,22 +39,9 @@ async def medallion_pipeline(settings: Settings | None = None) -> dict[str, Any]
 def parse_settings(argv: list[str]) -> Settings:
     """The few knobs worth a flag; everything else has its settings default."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, help="number of customers")
-    parser.add_argument("--days", type=int, help="days to simulate")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--data-dir", help="folder for the warehouse and exports")
-    args = parser.parse_args(argv)
-    generator = {
-        k: v
-        for k, v in {
-            "n_customers": args.customers,
-            "days": args.days,
-            "seed": args.seed,
-        }.items()
-        if v is not None
-    }
-    paths = {"data_dir": args.data_dir} if args.data_dir else {}
-    return Settings(generator=generator, paths=paths)
+    add_generator_options(parser)
+    add_data_dir_option(parser)
+    return settings_from(parser.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ssa.cli import add_data_dir_option, settings_from
 from ssa.ingest import IngestResult
 from ssa.ingest_log import PendingRefresh
 from ssa.settings import Settings
@@ -138,15 +139,10 @@ def parse_args(argv: list[str]) -> tuple[Settings, Mode]:
         default="in-process",
         help="refresh here (default) or emit Prefect events for a deployment",
     )
-    parser.add_argument("--data-dir", help="folder for the warehouse and exports")
+    add_data_dir_option(parser)
     parser.add_argument("--incoming", help="watched folder (default data/incoming)")
     args = parser.parse_args(argv)
-    paths: dict[str, str] = {}
-    if args.data_dir:
-        paths["data_dir"] = args.data_dir
-    if args.incoming:
-        paths["incoming_dir"] = args.incoming
-    return Settings(paths=paths), args.mode
+    return settings_from(args, incoming_dir=args.incoming), args.mode
 
 
 def _prefect_api_url() -> str | None:
