@@ -135,24 +135,14 @@ def insert_new(
 
     A key already in the table is skipped (re-running a batch adds nothing);
     a key repeated inside the batch is an error naming the rows, never a
-    silent drop. Rows go in ordered by the table's first secondary index
-    (for Bronze: customer, then time), so that index grows at its end and
-    the per-customer models read neighbouring pages. Into an empty table
-    that index is dropped and rebuilt after the load, one sort instead of a
-    million scattered inserts; the primary key stays in place throughout.
+    silent drop. Rows go in as given: the generator hands Bronze over in
+    customer, then time order, the order the Silver windows read it.
     """
     for name in (table, key, *frame.columns):
         _check_identifier(name)
     if frame.empty:
         return 0
     _reject_repeated_keys(table, key, frame)
-    index_sql, index_columns = _secondary_index(conn, table)
-    order = [c for c in index_columns if c in frame.columns]
-    if order:
-        frame = frame.take(_lexsort(frame, order))
-    rebuild = index_sql is not None and _is_empty(conn, table)
-    if rebuild:
-        conn.execute(f"drop index {_index_name(index_sql)}")
     insert = sql_text("bronze/insert_new_rows.sql").format(
         table=table,
         key=key,
@@ -162,10 +152,7 @@ def insert_new(
     before = conn.total_changes
     for start in range(0, len(frame), LOAD_CHUNK_ROWS):
         conn.executemany(insert, _rows(frame.iloc[start : start + LOAD_CHUNK_ROWS]))
-    inserted = conn.total_changes - before
-    if rebuild:
-        conn.execute(index_sql)
-    return inserted
+    return conn.total_changes - before
 
 
 def _reject_repeated_keys(table: str, key: str, frame: pd.DataFrame) -> None:
@@ -177,48 +164,6 @@ def _reject_repeated_keys(table: str, key: str, frame: pd.DataFrame) -> None:
             f"{table}: {key} repeated inside one batch ({int(repeated.sum())} "
             f"rows, e.g. {keys} at rows {rows}); fix the source, nothing was loaded"
         )
-
-
-def _secondary_index(
-    conn: sqlite3.Connection, table: str
-) -> tuple[str | None, list[str]]:
-    """SQL and columns of the table's first index made by ``create index``."""
-    for _, name, _, origin, _ in conn.execute(f"pragma index_list({table})"):
-        if origin != "c":
-            continue
-        sql = conn.execute(
-            "select sql from sqlite_master where type = 'index' and name = ?",
-            (name,),
-        ).fetchone()[0]
-        columns = [row[2] for row in conn.execute(f"pragma index_info({name})")]
-        return sql, columns
-    return None, []
-
-
-def _index_name(index_sql: str) -> str:
-    match = re.search(r"index\s+(?:if\s+not\s+exists\s+)?(\w+)", index_sql, re.I)
-    if match is None:
-        raise WarehouseError(f"cannot read the index name in: {index_sql}")
-    return match.group(1)
-
-
-def _is_empty(conn: sqlite3.Connection, table: str) -> bool:
-    return conn.execute(f"select 1 from {table} limit 1").fetchone() is None
-
-
-def _lexsort(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Row positions in the order of columns (first is most significant).
-
-    Only the physical order of the load depends on it, never a result.
-    """
-    keys = []
-    for name in reversed(columns):
-        col = frame[name]
-        if col.dtype.kind in "iufb" and not col.hasnans:
-            keys.append(col.to_numpy())
-        else:
-            keys.append(pd.factorize(col, sort=True)[0])
-    return np.lexsort(keys)
 
 
 def _rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:

@@ -8,7 +8,6 @@ them into the typed string schema of ``bronze_transactions`` once, at the end.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 CHANNELS = np.array(["pix", "credit", "debit", "boleto"])
 PIX, CREDIT, DEBIT, BOLETO = range(4)
@@ -45,7 +44,3 @@ def concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def take(cols: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
     return {c: v[idx] for c, v in cols.items()}
-
-
-def to_frame(cols: dict[str, np.ndarray]) -> pd.DataFrame:
-    return pd.DataFrame({c: cols[c] for c in COLUMNS})

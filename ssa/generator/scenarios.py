@@ -17,14 +17,6 @@ from ssa.bairros import Bairros
 from ssa.generator import frame as F
 from ssa.generator.people import ONLINE_CATEGORIES
 
-SCENARIOS = (
-    "impossible_travel",
-    "velocity_burst",
-    "amount_spike",
-    "night_pix_limit",
-    "card_testing",
-)
-
 
 @dataclass
 class DeviceBook:
