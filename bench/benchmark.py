@@ -99,7 +99,11 @@ def run_pipeline(settings: Settings, keep_bronze: Path) -> dict[str, Any]:
     snapshot(settings.paths.warehouse_path, keep_bronze)
     resumed = time.perf_counter()
     stages.append(
-        timed("silver", lambda: silver._build(settings, None), lambda r: r[FINAL_MODEL])
+        timed(
+            "silver",
+            lambda: silver._build(settings, None),
+            lambda r: r[1][FINAL_MODEL],
+        )
     )
     stages.append(
         timed("gold", lambda: gold._build(settings), lambda r: sum(r.values()))

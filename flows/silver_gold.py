@@ -26,7 +26,7 @@ async def silver_gold_refresh(
     """
     settings = settings or Settings()
     silver = await build_silver(settings, batch_ids)
-    gold = await build_gold(settings)
+    gold = await build_gold(settings, incremental=silver["mode"] == "incremental")
     exports = await export_gold_csv(settings)
     # The Silver CSV export only reads; with WAL it runs beside the report,
     # SQLite working on both cores (bench/benchmark.py).

@@ -13,13 +13,14 @@ warehouse, and the result equals a full rebuild (tested).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ssa import warehouse
-from ssa.rules import SILVER_MODELS
+from ssa.rules import GOLD_MODELS, SILVER_MODELS
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ PARTITIONS: dict[str, Partition] = {
     "silver/silver_rule_first_time_payee": Partition("silver_pix_transfers", _BY_PAYEE),
 }
 FINAL_MODEL = SILVER_MODELS[-1]
+# The ids of the Silver rows the last incremental refresh recomputed, for
+# the Gold refresh after it; a full rebuild drops it (Gold is rebuilt too).
+CHANGES_TABLE = "silver_changes"
 
 
 # Models whose windows run over one customer's rows at a time and that read
@@ -83,29 +87,38 @@ SLICED_BY_CUSTOMER = frozenset(
 )
 
 
-# Big models that later models join by transaction id: an index built once
-# beats the automatic index SQLite would build for every join and slice
-# (silver_transactions on 1M rows: 10.7 s -> 7.7 s, for 1.1 s of indexing).
-JOINED_BY_ID = frozenset(
-    {"silver/silver_customer_windows", "silver/silver_rule_impossible_travel"}
-)
+# Indexes a model gets after every full build: the ids later models join on
+# (an index built once beats the automatic index SQLite would build for every
+# join and slice: silver_transactions on 1M rows 10.7 s -> 7.7 s for 1.1 s of
+# indexing), and the columns an incremental refresh finds the touched
+# partitions and replaced rows by, so that its cost follows the size of the
+# drop instead of a scan of the table. The rule tables hold a few hundred
+# rows and need none.
+INDEXES: dict[str, tuple[str, ...]] = {
+    "silver/silver_customer_windows": ("transaction_id",),
+    "silver/silver_pix_transfers": ("transaction_id", "customer_id", "payee_id"),
+    "silver/silver_night_pix": ("transaction_id", "customer_id"),
+    "silver/silver_rule_impossible_travel": ("transaction_id",),
+    "silver/silver_transactions": ("transaction_id", "customer_id", "local_day"),
+}
 
 
-def _index_by_id(conn: sqlite3.Connection, model: str) -> None:
-    if model in JOINED_BY_ID:
-        table = table_of(model)
+def index_model(conn: sqlite3.Connection, model: str) -> None:
+    """Create the indexes INDEXES lists for this model's table."""
+    table = table_of(model)
+    for column in INDEXES.get(model, ()):
         conn.execute(
-            f"create index if not exists {table}_transaction_id "
-            f"on {table} (transaction_id)"
+            f"create index if not exists {table}_{column} on {table} ({column})"
         )
 
 
 def rebuild_all(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str, int]:
     """Rebuild every Silver model from scratch on one connection."""
+    conn.execute(f"drop table if exists main.{CHANGES_TABLE}")
     rows = {}
     for model in SILVER_MODELS:
         rows[model] = warehouse.materialize(conn, model, params)
-        _index_by_id(conn, model)
+        index_model(conn, model)
     return rows
 
 
@@ -115,16 +128,18 @@ def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int
     Each model commits before the next starts, so the slice workers (their
     own connections) read the finished tables of the models before.
     """
+    with warehouse.connect(path) as conn:
+        conn.execute(f"drop table if exists main.{CHANGES_TABLE}")
     rows: dict[str, int] = {}
     for model in SILVER_MODELS:
         if model in SLICED_BY_CUSTOMER:
             rows[model] = warehouse.refresh_by_customer(path, model, params)
             with warehouse.connect(path) as conn:
-                _index_by_id(conn, model)
+                index_model(conn, model)
         else:
             with warehouse.connect(path) as conn:
                 rows[model] = warehouse.materialize(conn, model, params)
-                _index_by_id(conn, model)
+                index_model(conn, model)
     return rows
 
 
@@ -180,8 +195,11 @@ def refresh_touched(
     _touched_keys(conn, "touched_customers", "customer_id", "bronze_transactions")
     _touched_keys(conn, "touched_cards", "card_id", "bronze_transactions")
     _touched_keys(conn, "touched_devices", "device_id", "bronze_transactions")
-    conn.execute("drop table if exists temp.changed")
-    conn.execute("create temp table changed (transaction_id varchar(64) primary key)")
+    conn.execute(f"drop table if exists main.{CHANGES_TABLE}")
+    conn.execute(
+        f"create table main.{CHANGES_TABLE} "
+        "(transaction_id varchar(64) not null primary key)"
+    )
     replaced: dict[str, int] = {}
     for model in SILVER_MODELS[:-1]:
         if model == "silver/silver_rule_mule_fan_in":
@@ -231,6 +249,14 @@ def _replace_partitions(
     partition: Partition,
     params: Mapping[str, Any],
 ) -> int:
+    """Recompute the touched partitions; write and record only the rows that
+    differ from before (new rows, rows whose windows now see the new ones,
+    flags that appeared or went away). Everything after this model, and
+    Gold, then works on those rows alone: for a drop of the next day, the
+    new rows and a few before them, not the customers' whole history.
+
+    Returns the number of rows that changed.
+    """
     table = table_of(model)
     driver = partition.driver
     scope = partition.scope or partition.view
@@ -239,44 +265,120 @@ def _replace_partitions(
         f"create temp table scope as select transaction_id from main.{driver} "
         f"where {scope}"
     )
-    conn.execute("insert or ignore into temp.changed select * from temp.scope")
-    conn.execute(f"delete from main.{table} where transaction_id in temp.scope")
-    conn.execute(f"drop view if exists temp.{driver}")
+    conn.execute("drop table if exists temp.fresh")
+    select, bound = _model_select(model, params, "m.transaction_id in temp.scope")
+    with _shadowed(conn, driver, partition.view):
+        conn.execute(f"create temp table fresh as {select}", bound)
+    # Rows are compared whole: the same windows over the same rows give the
+    # same values, so a row that did not change compares equal.
+    old = f"select * from main.{table} where transaction_id in temp.scope"
+    conn.execute("drop table if exists temp.differ")
     conn.execute(
-        f"create temp view {driver} as select * from main.{driver} "
-        f"where {partition.view}"
+        "create temp table differ as select transaction_id from "
+        f"(select * from temp.fresh except {old}) "
+        f"union select transaction_id from ({old} except select * from temp.fresh)"
     )
-    try:
-        select = warehouse.sql_text(f"{model}.sql")
-        before = conn.total_changes
-        conn.execute(
-            f"insert into main.{table} select * from ({select}) as m "
-            "where m.transaction_id in temp.scope",
-            warehouse.bind(select, params),
-        )
-        return conn.total_changes - before
-    finally:
-        conn.execute(f"drop view temp.{driver}")
+    conn.execute(
+        f"insert or ignore into main.{CHANGES_TABLE} select * from temp.differ"
+    )
+    conn.execute(f"delete from main.{table} where transaction_id in temp.differ")
+    before = conn.total_changes
+    conn.execute(
+        f"insert into main.{table} select * from temp.fresh "
+        "where transaction_id in temp.differ"
+    )
+    return conn.total_changes - before
 
 
 def _replace_changed(conn: sqlite3.Connection, params: Mapping[str, Any]) -> int:
     """silver_transactions for every row whose inputs were recomputed."""
     table = table_of(FINAL_MODEL)
-    conn.execute(f"delete from main.{table} where transaction_id in temp.changed")
-    conn.execute("drop view if exists temp.bronze_transactions")
+    changed = f"transaction_id in main.{CHANGES_TABLE}"
+    conn.execute(f"delete from main.{table} where {changed}")
+    with _shadowed(conn, "bronze_transactions", changed):
+        return _insert(conn, FINAL_MODEL, params)
+
+
+@contextmanager
+def _shadowed(conn: sqlite3.Connection, table: str, where: str) -> Iterator[None]:
+    """Unqualified ``table`` means only its rows matching ``where`` inside.
+
+    SQLite resolves an unqualified name to the temp schema first, so the
+    model's unchanged SQL reads the view.
+    """
+    conn.execute(f"drop view if exists temp.{table}")
     conn.execute(
-        "create temp view bronze_transactions as select * from "
-        "main.bronze_transactions where transaction_id in temp.changed"
+        f"create temp view {table} as select * from main.{table} where {where}"
     )
     try:
-        select = warehouse.sql_text(f"{FINAL_MODEL}.sql")
-        before = conn.total_changes
-        conn.execute(
-            f"insert into main.{table} {select}", warehouse.bind(select, params)
-        )
-        return conn.total_changes - before
+        yield
     finally:
-        conn.execute("drop view temp.bronze_transactions")
+        conn.execute(f"drop view temp.{table}")
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    model: str,
+    params: Mapping[str, Any],
+    keep: str | None = None,
+) -> int:
+    """Insert the model's rows (those satisfying ``keep``) into its table."""
+    select, bound = _model_select(model, params, keep)
+    before = conn.total_changes
+    conn.execute(f"insert into main.{table_of(model)} {select}", bound)
+    return conn.total_changes - before
+
+
+def _model_select(
+    model: str, params: Mapping[str, Any], keep: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The model's select (rows satisfying ``keep``, on alias m), bound."""
+    select = warehouse.sql_text(f"{model}.sql")
+    where = f" where {keep}" if keep else ""
+    return f"select * from ({select}) as m{where}", warehouse.bind(select, params)
+
+
+# --- Gold -------------------------------------------------------------------
+
+# Gold models, the Silver rows each reads, by the key its rows are grouped
+# on: a customer's scores and context, a local day's bairro summary. After an
+# incremental Silver refresh only the customers and days of the changed rows
+# are recomputed.
+_GOLD_BY_CUSTOMER = "customer_id in temp.gold_customers"
+GOLD_PARTITIONS: dict[str, str] = {
+    "gold/gold_transaction_risk": _GOLD_BY_CUSTOMER,
+    "gold/gold_customer_risk": _GOLD_BY_CUSTOMER,
+    "gold/gold_bairro_daily": "local_day in temp.gold_days",
+}
+
+
+def rebuild_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str, int]:
+    """Every Gold model from scratch."""
+    return {model: warehouse.materialize(conn, model, params) for model in GOLD_MODELS}
+
+
+def refresh_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str, int]:
+    """Recompute the Gold rows of the customers and days the last incremental
+    Silver refresh changed; a full rebuild when there is no such record or
+    no Gold yet. Returns the rows replaced per model."""
+    if not warehouse.table_exists(conn, CHANGES_TABLE) or not all(
+        warehouse.table_exists(conn, table_of(m)) for m in GOLD_MODELS
+    ):
+        return rebuild_gold(conn, params)
+    silver = table_of(FINAL_MODEL)
+    for name, column in (("gold_customers", "customer_id"), ("gold_days", "local_day")):
+        conn.execute(f"drop table if exists temp.{name}")
+        conn.execute(
+            f"create temp table {name} as select distinct {column} "
+            f"from main.{silver} where transaction_id in main.{CHANGES_TABLE}"
+        )
+    replaced = {}
+    for model in GOLD_MODELS:
+        keep = GOLD_PARTITIONS[model]
+        conn.execute(f"delete from main.{table_of(model)} where {keep}")
+        with _shadowed(conn, silver, keep):
+            replaced[model] = _insert(conn, model, params, keep)
+    return replaced
 
 
 def table_of(model: str) -> str:

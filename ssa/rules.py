@@ -36,3 +36,11 @@ SILVER_MODELS: tuple[str, ...] = (
     "silver/silver_rule_first_time_payee",
     "silver/silver_transactions",
 )
+
+# Gold models, in build order: per-transaction scores, then the summaries
+# that read them.
+GOLD_MODELS: tuple[str, ...] = (
+    "gold/gold_transaction_risk",
+    "gold/gold_customer_risk",
+    "gold/gold_bairro_daily",
+)

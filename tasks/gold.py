@@ -8,31 +8,30 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import warehouse
+from ssa import refresh, warehouse
 from ssa.exports import iso_local, local_date, reais, reasons, write_csv
 from ssa.settings import Settings
 from tasks.silver import sql_params
 
-GOLD_MODELS = (
-    "gold/gold_transaction_risk",
-    "gold/gold_customer_risk",
-    "gold/gold_bairro_daily",
-)
 
-
-def _build(settings: Settings) -> dict[str, int]:
+def _build(settings: Settings, incremental: bool = False) -> dict[str, int]:
     params = sql_params(settings)
     with warehouse.connect(settings.paths.warehouse_path) as conn:
-        return {
-            model.split("/")[-1]: warehouse.materialize(conn, model, params)
-            for model in GOLD_MODELS
-        }
+        if incremental:
+            rows = refresh.refresh_gold(conn, params)
+        else:
+            rows = refresh.rebuild_gold(conn, params)
+    return {refresh.table_of(model): n for model, n in rows.items()}
 
 
 @task(name="build-gold", cache_policy=NO_CACHE)
-async def build_gold(settings: Settings) -> dict[str, int]:
-    rows = await asyncio.to_thread(_build, settings)
-    get_run_logger().info("gold tables: %s", rows)
+async def build_gold(settings: Settings, incremental: bool = False) -> dict[str, int]:
+    """All of Gold, or after an incremental Silver refresh only the customers
+    and days whose Silver rows it changed."""
+    rows = await asyncio.to_thread(_build, settings, incremental)
+    get_run_logger().info(
+        "gold tables (%s): %s", "incremental" if incremental else "full", rows
+    )
     return rows
 
 

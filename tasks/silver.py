@@ -18,7 +18,11 @@ def sql_params(settings: Settings) -> dict[str, object]:
     return {**settings.rules.model_dump(), **settings.risk.model_dump()}
 
 
-def _build(settings: Settings, batch_ids: list[str] | None) -> dict[str, int]:
+def _build(
+    settings: Settings, batch_ids: list[str] | None
+) -> tuple[str, dict[str, int]]:
+    """("incremental" or "full", rows per model). Incremental only when Silver
+    exists and the batches touch few enough customers."""
     path = settings.paths.warehouse_path
     params = sql_params(settings)
     with warehouse.connect(path) as conn:
@@ -29,8 +33,8 @@ def _build(settings: Settings, batch_ids: list[str] | None) -> dict[str, int]:
             and refresh.touched_customer_share(conn, batch_ids)
             <= settings.ingest.incremental_max_customer_share
         ):
-            return refresh.refresh_batches(conn, params, batch_ids)
-    return refresh.rebuild_all_parallel(path, params)
+            return "incremental", refresh.refresh_batches(conn, params, batch_ids)
+    return "full", refresh.rebuild_all_parallel(path, params)
 
 
 @task(name="build-silver", cache_policy=NO_CACHE)
@@ -38,8 +42,7 @@ async def build_silver(
     settings: Settings, batch_ids: list[str] | None = None
 ) -> dict[str, object]:
     """All of Silver, or only the partitions the given Bronze batches touch."""
-    rows = await asyncio.to_thread(_build, settings, batch_ids)
-    mode = "full" if batch_ids is None else "incremental"
+    mode, rows = await asyncio.to_thread(_build, settings, batch_ids)
     get_run_logger().info(
         "silver_transactions: %d rows %s (%s)",
         rows[FINAL_MODEL],

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ssa import warehouse
-from ssa.rules import SILVER_MODELS
+from ssa.rules import GOLD_MODELS, SILVER_MODELS
 from ssa.settings import Settings
-from tasks.gold import GOLD_MODELS
 from tasks.silver import sql_params
 from tests.rows import at, north_km, pix, tx, warehouse_with
 

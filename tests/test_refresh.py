@@ -13,7 +13,7 @@ import pytest
 
 from ssa import refresh, warehouse
 from ssa.generator import generate
-from ssa.rules import SILVER_MODELS
+from ssa.rules import GOLD_MODELS, SILVER_MODELS
 from ssa.settings import Settings
 from tasks.silver import sql_params
 
@@ -23,12 +23,21 @@ SETTINGS = Settings(
 )
 
 
+# The key of each Gold table's rows (Silver rows are keyed by transaction).
+GOLD_KEYS = {
+    "gold_transaction_risk": ["transaction_id"],
+    "gold_customer_risk": ["customer_id"],
+    "gold_bairro_daily": ["local_day", "bairro"],
+}
+
+
 def _tables(conn) -> dict[str, pd.DataFrame]:
     out = {}
-    for model in SILVER_MODELS:
+    for model in (*SILVER_MODELS, *GOLD_MODELS):
         table = model.split("/")[-1]
         frame = pd.read_sql_query(f"select * from {table}", conn)
-        out[table] = frame.sort_values("transaction_id").reset_index(drop=True)
+        key = GOLD_KEYS.get(table, ["transaction_id"])
+        out[table] = frame.sort_values(key).reset_index(drop=True)
     return out
 
 
@@ -47,26 +56,45 @@ def data():
     return generate(SETTINGS)
 
 
-def test_incremental_equals_full_rebuild(tmp_path, data) -> None:
+def _random_tenth(tx: pd.DataFrame) -> np.ndarray:
+    """A late export: a tenth of all rows, interleaved with the rest."""
+    return np.random.default_rng(0).random(len(tx)) < 0.1
+
+
+def _few_customers_two_days(tx: pd.DataFrame) -> np.ndarray:
+    """A small drop: two days of a twentieth of the customers."""
+    rng = np.random.default_rng(1)
+    customers = tx["customer_id"].unique()
+    chosen = rng.choice(customers, size=len(customers) // 20, replace=False)
+    day = (tx["created_at_epoch"] - tx["created_at_epoch"].min()) // 86400
+    return (tx["customer_id"].isin(chosen) & day.isin([3, 9])).to_numpy()
+
+
+@pytest.mark.parametrize("pick_late", [_random_tenth, _few_customers_two_days])
+def test_incremental_equals_full_rebuild(tmp_path, data, pick_late) -> None:
     tx = data.transactions
-    late = np.random.default_rng(0).random(len(tx)) < 0.1
+    late = pick_late(tx)
     params = sql_params(SETTINGS)
 
     with warehouse.connect(tmp_path / "inc.db") as conn:
         warehouse.apply_schema(conn)
         _load(conn, tx[~late], data.customers)
         refresh.rebuild_all(conn, params)
+        refresh.rebuild_gold(conn, params)
         _load(conn, tx[late], data.customers)
         replaced = refresh.refresh_touched(conn, params, tx.loc[late, "transaction_id"])
+        replaced.update(refresh.refresh_gold(conn, params))
         incremental = _tables(conn)
 
     with warehouse.connect(tmp_path / "full.db") as conn:
         warehouse.apply_schema(conn)
         _load(conn, tx, data.customers)
         refresh.rebuild_all(conn, params)
+        refresh.rebuild_gold(conn, params)
         full = _tables(conn)
 
     assert replaced["silver/silver_transactions"] < len(tx)
+    assert 0 < replaced["gold/gold_customer_risk"] < len(full["gold_customer_risk"])
     for table, expected in full.items():
         assert len(expected) > 0, table
         pd.testing.assert_frame_equal(incremental[table], expected, obj=table)
@@ -117,5 +145,6 @@ def test_a_drop_touching_many_customers_gets_the_full_rebuild(
             "transaction_id",
             tx[one].assign(source="drop", batch_id="drop-1", ingested_at="now"),
         )
-    rows = _build(settings, ["drop-1"])
+    mode, rows = _build(settings, ["drop-1"])
     assert (rows[refresh.FINAL_MODEL] == len(tx)) is full
+    assert mode == ("full" if full else "incremental")
