@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         _, export_s = _timed(lambda: gold._export(settings))
         drop_to_gold = time.perf_counter() - t0
         with warehouse.connect(settings.paths.warehouse_path) as conn:
-            share = refresh.touched_customer_share(conn, [result.batch_id])
+            refresh.stage_batches(conn, [result.batch_id])
+            share = refresh.touched_customer_share(conn)
 
     rows = [
         ["warehouse before the drop (Bronze rows)", f"{total[0]:,}", ""],

@@ -31,11 +31,19 @@ class Partition:
     partitions; ``scope`` the rows whose output it may replace (the same,
     except for pass-through, which reads an account's inflows from other
     payers but only answers for the account's own outflows).
+
+    ``window`` names the parameter with the model's widest window, in
+    seconds either side, for models whose windows are all time ranges. An
+    output row then sees only inputs within that reach, so when the earliest
+    changed input is at T, rows before T - window keep their output and need
+    no recompute, and the rest read nothing before T - 2 * window: a drop of
+    tomorrow's transactions reads minutes of a payee's history, not months.
     """
 
     driver: str
     view: str
     scope: str | None = None
+    window: str | None = None
 
 
 _BY_CUSTOMER = "customer_id in (select key from temp.touched_customers)"
@@ -55,18 +63,25 @@ PARTITIONS: dict[str, Partition] = {
     "silver/silver_rule_night_pix_limit": Partition("silver_night_pix", _BY_CUSTOMER),
     "silver/silver_rule_structuring": Partition("silver_night_pix", _BY_CUSTOMER),
     "silver/silver_rule_card_testing": Partition(
-        "bronze_transactions", "card_id in (select key from temp.touched_cards)"
+        "bronze_transactions",
+        "card_id in (select key from temp.touched_cards)",
+        window="card_testing_window_seconds",
     ),
     "silver/silver_rule_new_device": Partition(
         "bronze_transactions", "device_id in (select key from temp.touched_devices)"
     ),
-    "silver/silver_rule_mule_fan_in": Partition("silver_pix_transfers", _BY_PAYEE),
+    "silver/silver_rule_mule_fan_in": Partition(
+        "silver_pix_transfers", _BY_PAYEE, window="fan_in_window_seconds"
+    ),
     "silver/silver_rule_pass_through": Partition(
         "silver_pix_transfers",
         _BY_ACCOUNT,
         scope="customer_id in (select key from temp.touched_accounts)",
+        window="pass_through_window_seconds",
     ),
-    "silver/silver_rule_first_time_payee": Partition("silver_pix_transfers", _BY_PAYEE),
+    "silver/silver_rule_first_time_payee": Partition(
+        "silver_pix_transfers", _BY_PAYEE, window="first_payee_window_seconds"
+    ),
 }
 FINAL_MODEL = SILVER_MODELS[-1]
 # The ids of the Silver rows the last incremental refresh recomputed, for
@@ -94,21 +109,30 @@ SLICED_BY_CUSTOMER = frozenset(
 # partitions and replaced rows by, so that its cost follows the size of the
 # drop instead of a scan of the table. The rule tables hold a few hundred
 # rows and need none.
-INDEXES: dict[str, tuple[str, ...]] = {
-    "silver/silver_customer_windows": ("transaction_id",),
-    "silver/silver_pix_transfers": ("transaction_id", "customer_id", "payee_id"),
-    "silver/silver_night_pix": ("transaction_id", "customer_id"),
-    "silver/silver_rule_impossible_travel": ("transaction_id",),
-    "silver/silver_transactions": ("transaction_id", "customer_id", "local_day"),
+INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "silver/silver_customer_windows": (("transaction_id",),),
+    "silver/silver_pix_transfers": (
+        ("transaction_id",),
+        ("customer_id", "created_at_epoch"),
+        ("payee_id", "created_at_epoch"),
+    ),
+    "silver/silver_night_pix": (("transaction_id",), ("customer_id",)),
+    "silver/silver_rule_impossible_travel": (("transaction_id",),),
+    "silver/silver_transactions": (
+        ("transaction_id",),
+        ("customer_id",),
+        ("local_day", "bairro"),
+    ),
 }
 
 
 def index_model(conn: sqlite3.Connection, model: str) -> None:
     """Create the indexes INDEXES lists for this model's table."""
     table = table_of(model)
-    for column in INDEXES.get(model, ()):
+    for columns in INDEXES.get(model, ()):
         conn.execute(
-            f"create index if not exists {table}_{column} on {table} ({column})"
+            f"create index if not exists {table}_{'_'.join(columns)} "
+            f"on {table} ({', '.join(columns)})"
         )
 
 
@@ -143,35 +167,45 @@ def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int
     return rows
 
 
-def touched_customer_share(conn: sqlite3.Connection, batch_ids: Iterable[str]) -> float:
-    """Share of all customers with rows in these Bronze batches."""
-    _batches(conn, batch_ids)
-    touched, total = conn.execute(
-        "select (select count(distinct customer_id) from main.bronze_transactions "
-        "where batch_id in temp.batches), "
-        "(select count(distinct customer_id) from main.bronze_transactions)"
-    ).fetchone()
-    return touched / total if total else 1.0
-
-
-def _batches(conn: sqlite3.Connection, batch_ids: Iterable[str]) -> None:
+def stage_batches(conn: sqlite3.Connection, batch_ids: Iterable[str]) -> int:
+    """Note the Bronze rows of these batches as the new rows (temp.new_rows),
+    in one scan of Bronze; returns how many there are."""
     conn.execute("drop table if exists temp.batches")
     conn.execute("create temp table batches (batch_id varchar(64) primary key)")
     conn.executemany(
         "insert or ignore into temp.batches values (?)", ((b,) for b in batch_ids)
     )
+    _new_rows_table(conn)
+    before = conn.total_changes
+    conn.execute(
+        "insert into temp.new_rows select transaction_id "
+        "from main.bronze_transactions where batch_id in temp.batches"
+    )
+    return conn.total_changes - before
 
 
-def refresh_batches(
-    conn: sqlite3.Connection, params: Mapping[str, Any], batch_ids: Iterable[str]
-) -> dict[str, int]:
-    """Recompute the partitions touched by the Bronze rows of these batches."""
-    _batches(conn, batch_ids)
-    ids = conn.execute(
-        "select transaction_id from main.bronze_transactions "
-        "where batch_id in temp.batches"
-    ).fetchall()
-    return refresh_touched(conn, params, (tid for (tid,) in ids))
+def stage_rows(conn: sqlite3.Connection, transaction_ids: Iterable[str]) -> None:
+    """Note these Bronze rows as the new rows (temp.new_rows)."""
+    _new_rows_table(conn)
+    conn.executemany(
+        "insert or ignore into temp.new_rows values (?)",
+        ((tid,) for tid in transaction_ids),
+    )
+
+
+def _new_rows_table(conn: sqlite3.Connection) -> None:
+    conn.execute("drop table if exists temp.new_rows")
+    conn.execute("create temp table new_rows (transaction_id varchar(64) primary key)")
+
+
+def touched_customer_share(conn: sqlite3.Connection) -> float:
+    """Share of all customers with rows among the staged new rows."""
+    touched, total = conn.execute(
+        "select (select count(distinct customer_id) from main.bronze_transactions "
+        "where transaction_id in temp.new_rows), "
+        "(select count(distinct customer_id) from main.bronze_transactions)"
+    ).fetchone()
+    return touched / total if total else 1.0
 
 
 def refresh_touched(
@@ -179,19 +213,21 @@ def refresh_touched(
     params: Mapping[str, Any],
     new_transaction_ids: Iterable[str],
 ) -> dict[str, int]:
-    """Recompute only the partitions the given new Bronze rows fall in.
+    """Recompute only the partitions the given new Bronze rows fall in."""
+    stage_rows(conn, new_transaction_ids)
+    return refresh_staged(conn, params)
+
+
+def refresh_staged(
+    conn: sqlite3.Connection, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Recompute only the partitions the staged new rows fall in.
 
     Falls back to a full rebuild when Silver does not exist yet. Returns the
-    rows replaced per model.
+    rows that changed per model.
     """
     if not warehouse.table_exists(conn, table_of(FINAL_MODEL)):
         return rebuild_all(conn, params)
-    conn.execute("drop table if exists temp.new_rows")
-    conn.execute("create temp table new_rows (transaction_id varchar(64) primary key)")
-    conn.executemany(
-        "insert or ignore into temp.new_rows values (?)",
-        ((tid,) for tid in new_transaction_ids),
-    )
     _touched_keys(conn, "touched_customers", "customer_id", "bronze_transactions")
     _touched_keys(conn, "touched_cards", "card_id", "bronze_transactions")
     _touched_keys(conn, "touched_devices", "device_id", "bronze_transactions")
@@ -200,13 +236,26 @@ def refresh_touched(
         f"create table main.{CHANGES_TABLE} "
         "(transaction_id varchar(64) not null primary key)"
     )
+    # The time of the earliest changed row of each table models read.
+    earliest = {"bronze_transactions": _earliest(conn, "temp.new_rows")}
     replaced: dict[str, int] = {}
     for model in SILVER_MODELS[:-1]:
         if model == "silver/silver_rule_mule_fan_in":
             _touched_payees_and_accounts(conn)
-        replaced[model] = _replace_partitions(conn, model, PARTITIONS[model], params)
+        partition = PARTITIONS[model]
+        replaced[model], earliest[table_of(model)] = _replace_partitions(
+            conn, model, partition, params, earliest.get(partition.driver)
+        )
     replaced[FINAL_MODEL] = _replace_changed(conn, params)
     return replaced
+
+
+def _earliest(conn: sqlite3.Connection, ids: str) -> int | None:
+    """The time of the earliest Bronze row among these ids, None if none."""
+    return conn.execute(
+        "select min(created_at_epoch) from main.bronze_transactions "
+        f"where transaction_id in {ids}"
+    ).fetchone()[0]
 
 
 def _touched_keys(conn: sqlite3.Connection, name: str, column: str, table: str) -> None:
@@ -230,9 +279,11 @@ def _touched_payees_and_accounts(conn: sqlite3.Connection) -> None:
     )
     conn.execute("drop table if exists temp.touched_payees")
     conn.execute(
+        # CROSS JOIN keeps this order: from the few payers, through the
+        # (customer_id, time) index, never a scan of every transfer.
         "create temp table touched_payees as select distinct p.payee_id as key "
-        "from main.silver_pix_transfers as p "
-        "join temp.touched_since as t on p.customer_id = t.customer_id "
+        "from temp.touched_since as t "
+        "cross join main.silver_pix_transfers as p on p.customer_id = t.customer_id "
         "where p.created_at_epoch >= t.since"
     )
     conn.execute("drop table if exists temp.touched_accounts")
@@ -248,18 +299,28 @@ def _replace_partitions(
     model: str,
     partition: Partition,
     params: Mapping[str, Any],
-) -> int:
+    driver_changed_since: int | None,
+) -> tuple[int, int | None]:
     """Recompute the touched partitions; write and record only the rows that
     differ from before (new rows, rows whose windows now see the new ones,
     flags that appeared or went away). Everything after this model, and
     Gold, then works on those rows alone: for a drop of the next day, the
     new rows and a few before them, not the customers' whole history.
 
-    Returns the number of rows that changed.
+    ``driver_changed_since`` is the time of the earliest changed row of the
+    table the model reads (None: nothing changed there). Returns the number
+    of rows that changed and the time of the earliest of them.
     """
     table = table_of(model)
     driver = partition.driver
+    view = partition.view
     scope = partition.scope or partition.view
+    if partition.window is not None:
+        if driver_changed_since is None:
+            return 0, None
+        reach = int(params[partition.window])
+        view = f"({view}) and created_at_epoch >= {driver_changed_since - 2 * reach}"
+        scope = f"({scope}) and created_at_epoch >= {driver_changed_since - reach}"
     conn.execute("drop table if exists temp.scope")
     conn.execute(
         f"create temp table scope as select transaction_id from main.{driver} "
@@ -267,16 +328,21 @@ def _replace_partitions(
     )
     conn.execute("drop table if exists temp.fresh")
     select, bound = _model_select(model, params, "m.transaction_id in temp.scope")
-    with _shadowed(conn, driver, partition.view):
+    with _shadowed(conn, driver, view):
         conn.execute(f"create temp table fresh as {select}", bound)
     # Rows are compared whole: the same windows over the same rows give the
     # same values, so a row that did not change compares equal.
-    old = f"select * from main.{table} where transaction_id in temp.scope"
+    conn.execute("drop table if exists temp.stored")
+    conn.execute(
+        f"create temp table stored as select * from main.{table} "
+        "where transaction_id in temp.scope"
+    )
     conn.execute("drop table if exists temp.differ")
     conn.execute(
         "create temp table differ as select transaction_id from "
-        f"(select * from temp.fresh except {old}) "
-        f"union select transaction_id from ({old} except select * from temp.fresh)"
+        "(select * from temp.fresh except select * from temp.stored) union "
+        "select transaction_id from (select * from temp.stored except "
+        "select * from temp.fresh)"
     )
     conn.execute(
         f"insert or ignore into main.{CHANGES_TABLE} select * from temp.differ"
@@ -287,7 +353,7 @@ def _replace_partitions(
         f"insert into main.{table} select * from temp.fresh "
         "where transaction_id in temp.differ"
     )
-    return conn.total_changes - before
+    return conn.total_changes - before, _earliest(conn, "temp.differ")
 
 
 def _replace_changed(conn: sqlite3.Connection, params: Mapping[str, Any]) -> int:
@@ -342,13 +408,19 @@ def _model_select(
 
 # Gold models, the Silver rows each reads, by the key its rows are grouped
 # on: a customer's scores and context, a local day's bairro summary. After an
-# incremental Silver refresh only the customers and days of the changed rows
+# incremental Silver refresh only the customers and bairro-days of the changed rows
 # are recomputed.
 _GOLD_BY_CUSTOMER = "customer_id in temp.gold_customers"
+# A bairro and day (the bairro may be unknown: NULL matches NULL here).
+_GOLD_BY_PLACE_AND_DAY = (
+    "(local_day, bairro) in (select local_day, bairro from temp.gold_places) "
+    "or (bairro is null and local_day in "
+    "(select local_day from temp.gold_places where bairro is null))"
+)
 GOLD_PARTITIONS: dict[str, str] = {
     "gold/gold_transaction_risk": _GOLD_BY_CUSTOMER,
     "gold/gold_customer_risk": _GOLD_BY_CUSTOMER,
-    "gold/gold_bairro_daily": "local_day in temp.gold_days",
+    "gold/gold_bairro_daily": _GOLD_BY_PLACE_AND_DAY,
 }
 
 
@@ -358,7 +430,7 @@ def rebuild_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[st
 
 
 def refresh_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str, int]:
-    """Recompute the Gold rows of the customers and days the last incremental
+    """Recompute the Gold rows of the customers and bairro-days the last incremental
     Silver refresh changed; a full rebuild when there is no such record or
     no Gold yet. Returns the rows replaced per model."""
     if not warehouse.table_exists(conn, CHANGES_TABLE) or not all(
@@ -366,10 +438,13 @@ def refresh_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[st
     ):
         return rebuild_gold(conn, params)
     silver = table_of(FINAL_MODEL)
-    for name, column in (("gold_customers", "customer_id"), ("gold_days", "local_day")):
+    for name, columns in (
+        ("gold_customers", "customer_id"),
+        ("gold_places", "local_day, bairro"),
+    ):
         conn.execute(f"drop table if exists temp.{name}")
         conn.execute(
-            f"create temp table {name} as select distinct {column} "
+            f"create temp table {name} as select distinct {columns} "
             f"from main.{silver} where transaction_id in main.{CHANGES_TABLE}"
         )
     replaced = {}

@@ -27,13 +27,13 @@ def _build(
     params = sql_params(settings)
     with warehouse.connect(path) as conn:
         warehouse.require_bronze(conn, path)
-        if (
-            batch_ids is not None
-            and warehouse.table_exists(conn, refresh.table_of(FINAL_MODEL))
-            and refresh.touched_customer_share(conn, batch_ids)
-            <= settings.ingest.incremental_max_customer_share
+        if batch_ids is not None and warehouse.table_exists(
+            conn, refresh.table_of(FINAL_MODEL)
         ):
-            return "incremental", refresh.refresh_batches(conn, params, batch_ids)
+            refresh.stage_batches(conn, batch_ids)
+            share = refresh.touched_customer_share(conn)
+            if share <= settings.ingest.incremental_max_customer_share:
+                return "incremental", refresh.refresh_staged(conn, params)
     return "full", refresh.rebuild_all_parallel(path, params)
 
 

@@ -16,6 +16,7 @@ from ssa.generator import generate
 from ssa.rules import GOLD_MODELS, SILVER_MODELS
 from ssa.settings import Settings
 from tasks.silver import sql_params
+from tests.rows import at, pix, tx, warehouse_with
 
 SETTINGS = Settings(
     generator={"n_customers": 500, "n_merchants": 100, "days": 14, "seed": 5},
@@ -148,3 +149,70 @@ def test_a_drop_touching_many_customers_gets_the_full_rebuild(
     mode, rows = _build(settings, ["drop-1"])
     assert (rows[refresh.FINAL_MODEL] == len(tx)) is full
     assert mode == ("full" if full else "incremental")
+
+
+def _hand_built() -> list[dict]:
+    """Rows where one late row changes rows minutes before it.
+
+    A fifth new payer of MULE between the other four (whose rows must then
+    be flagged too); an outflow from C1 forwarding an inflow C1 received
+    minutes before; a fourth probe on card-9 after three, in the day's
+    summary of rows without a bairro.
+    """
+    rows = [
+        pix(
+            f"v{i}",
+            at(15, 5 * i),
+            customer_id=f"P{i}",
+            payee_id="MULE",
+            amount_cents=50_000,
+        )
+        for i in range(5)
+    ]
+    rows += [
+        pix("in", at(14), customer_id="P9", payee_id="C1", amount_cents=100_000),
+        pix("out", at(14, 5), customer_id="C1", payee_id="X", amount_cents=80_000),
+        tx("old", at(9, day=-3), customer_id="C1"),
+    ]
+    rows += [
+        tx(
+            f"probe{i}",
+            at(3, i),
+            card_id="card-9",
+            entry_mode="not_present",
+            amount_cents=100,
+            auth_status="declined",
+            # An online purchase a CSV gave coordinates but no bairro for.
+            bairro=None if i >= 2 else "Barra",
+        )
+        for i in range(4)
+    ]
+    return rows
+
+
+@pytest.mark.parametrize("late", ["v2", "out", "probe3"])
+def test_a_late_row_inside_the_windows_updates_the_rows_around_it(late) -> None:
+    rows = _hand_built()
+    drop = [row for row in rows if row["transaction_id"] == late]
+    params = sql_params(Settings())
+    conn = warehouse_with([row for row in rows if row["transaction_id"] != late])
+    refresh.rebuild_all(conn, params)
+    refresh.rebuild_gold(conn, params)
+    warehouse.insert_new(
+        conn, "bronze_transactions", "transaction_id", pd.DataFrame(drop)
+    )
+    refresh.refresh_touched(conn, params, [late])
+    refresh.refresh_gold(conn, params)
+    incremental = _tables(conn)
+
+    full_conn = warehouse_with(rows)
+    refresh.rebuild_all(full_conn, params)
+    refresh.rebuild_gold(full_conn, params)
+    full = _tables(full_conn)
+
+    flags = full["silver_transactions"].set_index("transaction_id")["anomaly_flag"]
+    assert flags[[f"v{i}" for i in range(5)]].eq("mule_fan_in").all()
+    assert flags["out"] == "mule_pass_through"
+    assert flags["probe0"] == "card_testing"
+    for table, expected in full.items():
+        pd.testing.assert_frame_equal(incremental[table], expected, obj=table)

@@ -38,6 +38,9 @@ create index if not exists bronze_transactions_card
 on bronze_transactions (card_id);
 create index if not exists bronze_transactions_device
 on bronze_transactions (device_id);
+-- The refresh after a drop starts from the drop's batch.
+create index if not exists bronze_transactions_batch
+on bronze_transactions (batch_id);
 
 create table if not exists bronze_customers (
     customer_id varchar(32) not null primary key,
