@@ -32,6 +32,8 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Rows converted to Python values at a time during a bulk load: bounds the
 # memory of a load to one chunk of Python objects, whatever the batch size.
 LOAD_CHUNK_ROWS = 100_000
+# From this many rows a load builds the table's secondary indexes afresh.
+BULK_LOAD_ROWS = 100_000
 # The table the per-customer models read; refresh_by_customer shadows it.
 SOURCE_TABLE = "bronze_transactions"
 
@@ -150,9 +152,37 @@ def insert_new(
         marks=", ".join("?" for _ in frame.columns),
     )
     before = conn.total_changes
-    for start in range(0, len(frame), LOAD_CHUNK_ROWS):
-        conn.executemany(insert, _rows(frame.iloc[start : start + LOAD_CHUNK_ROWS]))
+    with _indexes_deferred(conn, table, len(frame)):
+        for start in range(0, len(frame), LOAD_CHUNK_ROWS):
+            conn.executemany(insert, _rows(frame.iloc[start : start + LOAD_CHUNK_ROWS]))
     return conn.total_changes - before
+
+
+@contextmanager
+def _indexes_deferred(
+    conn: sqlite3.Connection, table: str, rows: int
+) -> Iterator[None]:
+    """For a bulk load, drop the table's secondary indexes and build them
+    again afterwards, inside the caller's transaction.
+
+    Kept up row by row, each index costs a b-tree insert per row (Bronze on
+    1M rows: 11.2 s with its four indexes, against ~7 s without); built at
+    the end it is one sort. Small loads (a CSV drop) keep them. Primary
+    keys and unique constraints stay: they are what skips known keys.
+    """
+    if rows < BULK_LOAD_ROWS:
+        yield
+        return
+    indexes = conn.execute(
+        "select name, sql from sqlite_master "
+        "where type = 'index' and tbl_name = ? and sql is not null",
+        (table,),
+    ).fetchall()
+    for name, _ in indexes:
+        conn.execute(f'drop index "{name}"')
+    yield
+    for _, sql in indexes:
+        conn.execute(sql)
 
 
 def _reject_repeated_keys(table: str, key: str, frame: pd.DataFrame) -> None:

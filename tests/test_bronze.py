@@ -53,3 +53,25 @@ def test_another_synthetic_batch_replaces_the_previous_one(tmp_path) -> None:
     )
     assert _count(two, "select count(*) from ground_truth_labels") == len(data.labels)
     assert _count(two, "select count(*) from bronze_customers") == len(data.customers)
+
+
+def test_a_bulk_load_rebuilds_the_indexes_it_set_aside(monkeypatch) -> None:
+    monkeypatch.setattr(warehouse, "BULK_LOAD_ROWS", 2)
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    warehouse.apply_schema(conn)
+    listing = (
+        "select name, sql from sqlite_master where type = 'index' "
+        "and tbl_name = 'bronze_transactions' order by name"
+    )
+    before = conn.execute(listing).fetchall()
+    rows = pd.DataFrame([tx("a", 1), tx("b", 2), tx("c", 3)])
+    assert (
+        warehouse.insert_new(conn, "bronze_transactions", "transaction_id", rows) == 3
+    )
+    assert conn.execute(listing).fetchall() == before
+    assert len(before) >= 4
+    # The primary key still skips known ids in a bulk load.
+    more = pd.DataFrame([tx("a", 1), tx("d", 4), tx("e", 5)])
+    assert (
+        warehouse.insert_new(conn, "bronze_transactions", "transaction_id", more) == 2
+    )
