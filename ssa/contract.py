@@ -128,7 +128,6 @@ FLAGS = {
     "yes": 1,
     "no": 0,
 }
-DEFAULTS = {"payer_type": "PF", "auth_status": "approved"}
 
 _BR_MONEY = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}")
 _DOT_MONEY = re.compile(r"\d+(?:\.\d{1,2})?")

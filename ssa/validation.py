@@ -113,8 +113,6 @@ def validate(
     for name in ENUM_COLUMNS:
         parsed[name], problem = contract.parse_enum(column(name), name)
         problems.append(problem)
-        if name in contract.DEFAULTS:
-            parsed[name] = parsed[name].fillna(contract.DEFAULTS[name])
     parsed["is_same_owner"], problem = contract.parse_flag(
         column("is_same_owner"), "is_same_owner"
     )

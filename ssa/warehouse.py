@@ -105,9 +105,40 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def apply_schema(conn: sqlite3.Connection) -> None:
-    """Create the Bronze tables if they are not there yet."""
+    """Create the Bronze tables if they are not there yet, and bring a
+    warehouse made by an earlier version up to the current schema."""
+    outdated = _outdated_columns(conn)
+    if outdated:
+        _set_aside(conn, "bronze_transactions", "bronze_transactions_outdated")
     for statement in _statements(sql_text("bronze/schema.sql")):
         conn.execute(statement)
+    if outdated:
+        conn.execute(
+            "insert into bronze_transactions select * from bronze_transactions_outdated"
+        )
+        conn.execute("drop table bronze_transactions_outdated")
+
+
+# Columns earlier versions declared NOT NULL and a CSV drop may now leave
+# empty (they used to get a guessed default; rules must not judge on one).
+_NOW_NULLABLE = ("payer_type", "auth_status")
+
+
+def _outdated_columns(conn: sqlite3.Connection) -> list[str]:
+    columns = conn.execute("pragma table_info(bronze_transactions)").fetchall()
+    return [c[1] for c in columns if c[1] in _NOW_NULLABLE and c[3]]
+
+
+def _set_aside(conn: sqlite3.Connection, table: str, new_name: str) -> None:
+    """Rename a table out of the way, its indexes dropped (their names are
+    the new table's), for SQLite's copy-and-swap way of changing columns."""
+    for (name,) in conn.execute(
+        "select name from sqlite_master where type = 'index' "
+        "and tbl_name = ? and sql is not null",
+        (table,),
+    ).fetchall():
+        conn.execute(f'drop index "{name}"')
+    conn.execute(f"alter table {table} rename to {new_name}")
 
 
 def _statements(script: str) -> list[str]:

@@ -75,3 +75,34 @@ def test_a_bulk_load_rebuilds_the_indexes_it_set_aside(monkeypatch) -> None:
     assert (
         warehouse.insert_new(conn, "bronze_transactions", "transaction_id", more) == 2
     )
+
+
+def test_an_earlier_warehouse_gets_the_nullable_columns_rows_kept() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    schema = warehouse.sql_text("bronze/schema.sql")
+    for column in ("payer_type varchar(2)", "auth_status varchar(16)"):
+        schema = schema.replace(f"{column},", f"{column} not null,", 1)
+    for statement in warehouse._statements(schema):
+        conn.execute(statement)
+    frame = pd.DataFrame([tx("a", 1), tx("b", 2)])
+    warehouse.insert_new(conn, "bronze_transactions", "transaction_id", frame)
+
+    warehouse.apply_schema(conn)
+
+    columns = conn.execute("pragma table_info(bronze_transactions)").fetchall()
+    assert {c[1]: c[3] for c in columns}["payer_type"] == 0
+    assert {c[1]: c[3] for c in columns}["auth_status"] == 0
+    rows = conn.execute("select transaction_id from bronze_transactions").fetchall()
+    assert sorted(rows) == [("a",), ("b",)]
+    indexes = conn.execute(
+        "select count(*) from sqlite_master where type = 'index' "
+        "and tbl_name = 'bronze_transactions' and sql is not null"
+    ).fetchone()[0]
+    assert indexes >= 4
+    assert not warehouse.table_exists(conn, "bronze_transactions_outdated")
+    warehouse.insert_new(
+        conn,
+        "bronze_transactions",
+        "transaction_id",
+        pd.DataFrame([tx("c", 3, payer_type=None, auth_status=None)]),
+    )

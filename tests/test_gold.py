@@ -73,13 +73,15 @@ def test_coverage_counts_rows_a_rule_could_not_judge() -> None:
         tx("no-card", at(11), card_id=None),
         pix("no-payee", at(12), payee_id=None),
         pix("no-device", at(13), device_first_seen_epoch=None),
+        pix("no-payer-type", at(14), payer_type=None),
     ]
     conn = _gold(rows)
     coverage = warehouse.query(conn, "gold/rule_coverage.sql", {}).set_index("rule")
     missing = coverage["rows_not_judged"].to_dict()
     assert missing["impossible_travel"] == 1
     assert missing["card_testing"] == 1
-    assert missing["mule_fan_in"] == 1
+    assert missing["mule_fan_in"] == 2
+    assert missing["night_pix_limit"] == 1
     assert missing["new_device"] == 1
     assert missing["amount_spike"] == 1
     assert missing["velocity_burst"] == 0

@@ -252,14 +252,15 @@ def test_killed_after_commit_the_rerun_only_files_it_away(
 
 def test_rules_do_not_fire_on_fields_a_file_lacks(settings, incoming):
     """Three night Pix of R$ 600 to a person: over the R$ 1.000 night limit
-    only if we know the payee is a person and not the payer's own account."""
+    only if we know payer and payee are people and not the same owner."""
     header = "transaction_id,created_at,customer_id,channel,amount,bairro"
     rows = [f"n{i},2026-10-01 22:0{i},C9,pix,600.00,Barra" for i in range(3)]
     without = write_text(incoming / "without.csv", "\n".join([header, *rows]))
     with_fields = write_text(
         incoming / "with.csv",
         "\n".join(
-            [header + ",payee_type,is_same_owner"] + [f"w{r[1:]},PF,0" for r in rows]
+            [header + ",payer_type,payee_type,is_same_owner"]
+            + [f"w{r[1:]},PF,PF,0" for r in rows]
         ),
     )
     ingest_file(without, settings)

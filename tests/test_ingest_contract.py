@@ -159,12 +159,17 @@ def test_missing_optional_columns_stay_null_never_guessed(bairros) -> None:
     text = f"{HEADER}\nt1,2026-10-01 22:15,C1,pix,600.00,Barra,,\n"
     result = validate(read_drop(_drop(text)), bairros, UTC_OFFSET)
     row = result.good.iloc[0]
-    for column in ("payee_type", "is_same_owner", "entry_mode", "device_id"):
+    for column in (
+        "payer_type",
+        "payee_type",
+        "is_same_owner",
+        "entry_mode",
+        "auth_status",
+        "device_id",
+    ):
         assert pd.isna(row[column]), column
     assert pd.isna(row["device_first_seen_epoch"])
     assert "payee_type" in result.missing_optional
-    # Bronze requires these two; the contract documents the default.
-    assert (row["payer_type"], row["auth_status"]) == ("PF", "approved")
 
 
 def test_bairro_gives_coordinates_when_lat_lon_are_missing(bairros) -> None:

@@ -176,6 +176,16 @@ class TestNightPixLimit:
         assert flagged(silver, "night_pix_limit") == set()
         assert silver.loc["friend", "night_running_cents"] == 90_000
 
+    def test_a_company_paying_at_night_has_no_limit(self) -> None:
+        rows = [pix("payroll", at(23), amount_cents=500_000, payer_type="PJ")]
+        assert flagged(run_silver(rows), "night_pix_limit") == set()
+
+    def test_an_unknown_payer_type_is_not_judged(self) -> None:
+        rows = [pix("a", at(23), amount_cents=500_000, payer_type=None)]
+        silver = run_silver(rows)
+        assert flagged(silver, "night_pix_limit") == set()
+        assert silver["night_running_cents"].isna().all()
+
     def test_22h_customer_at_2130_is_still_day(self) -> None:
         rows = [
             pix("a", at(21, 30), amount_cents=150_000),

@@ -5,7 +5,7 @@ create table if not exists bronze_transactions (
     transaction_id varchar(64) not null primary key,
     created_at_epoch bigint not null,          -- UTC epoch seconds
     customer_id varchar(32) not null,          -- the payer
-    payer_type varchar(2) not null,            -- PF / PJ
+    payer_type varchar(2),                     -- PF / PJ; NULL: not exported
     channel varchar(8) not null,               -- pix, credit, debit, boleto
     amount_cents bigint not null,
     payee_id varchar(32),                      -- customer or merchant id
@@ -15,7 +15,7 @@ create table if not exists bronze_transactions (
     category varchar(32),
     card_id varchar(64),
     entry_mode varchar(16),                    -- present / not_present
-    auth_status varchar(16) not null,          -- approved / declined
+    auth_status varchar(16),                   -- approved / declined
     device_id varchar(64),
     device_first_seen_epoch bigint,
     bairro varchar(64),

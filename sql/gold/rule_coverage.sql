@@ -7,6 +7,7 @@ with
 transactions as (
     select
         channel,
+        payer_type,
         payee_id,
         payee_type,
         is_same_owner,
@@ -35,7 +36,11 @@ gaps as (
         end as no_card,
         case
             when channel = 'pix'
-                and (payee_type is null or is_same_owner is null)
+                and (
+                    payer_type is null
+                    or payee_type is null
+                    or is_same_owner is null
+                )
                 then 1
             else 0
         end as no_payee_kind,

@@ -15,6 +15,7 @@ pix_to_people as (
         created_at_epoch + :utc_offset_seconds as local_epoch
     from bronze_transactions
     where channel = 'pix'
+        and payer_type = 'PF'
         and payee_type = 'PF'
         and is_same_owner = 0
 ),

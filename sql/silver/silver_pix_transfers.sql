@@ -14,6 +14,7 @@ transfers as (
         amount_cents
     from bronze_transactions
     where channel = 'pix'
+        and payer_type = 'PF'
         and payee_type = 'PF'
         and is_same_owner = 0
         and payee_id is not null
