@@ -21,7 +21,8 @@ RULES: tuple[str, ...] = (
 )
 
 # Silver models, in build order: intermediates, then one model per rule,
-# then silver_transactions, which joins them.
+# the sparse rules' flags in one table, then silver_transactions, which
+# joins them.
 SILVER_MODELS: tuple[str, ...] = (
     "silver/silver_customer_windows",
     "silver/silver_pix_transfers",
@@ -34,6 +35,7 @@ SILVER_MODELS: tuple[str, ...] = (
     "silver/silver_rule_mule_fan_in",
     "silver/silver_rule_pass_through",
     "silver/silver_rule_first_time_payee",
+    "silver/silver_rule_flags",
     "silver/silver_transactions",
 )
 

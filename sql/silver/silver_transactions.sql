@@ -1,7 +1,8 @@
 -- Silver: one row per Bronze transaction with its features and every rule
 -- flag. Velocity and amount spike read the per-customer windows of
 -- silver_customer_windows; the other rules are models of their own over the
--- rows they judge (silver_rule_*.sql) and are joined in. Portable subset (SQLite, DuckDB,
+-- rows they judge (silver_rule_*.sql): impossible travel is joined in as it
+-- is, the sparse ones through silver_rule_flags. Portable subset (SQLite, DuckDB,
 -- Spark): epoch-second arithmetic, nullif on divisions, case instead of
 -- iif/least/greatest, window orderings made total with the transaction id.
 -- Parameters (:name) come from RuleSettings (ssa/settings.py says where each
@@ -91,23 +92,23 @@ joined as (
         tr.implied_speed_kmh,
         n.night_running_cents,
         n.night_limit_cents,
-        ct.probes_in_window,
-        ct.declines_in_window,
-        nd.device_first_day_cents,
-        fi.new_payers_in_window,
-        fi.new_payer_cents_in_window,
-        pt.recent_inflow_cents,
-        pt.recent_outflow_cents,
-        fp.payer_baseline_cents,
-        fp.payee_outsized_first_payments,
+        rf.probes_in_window,
+        rf.declines_in_window,
+        rf.device_first_day_cents,
+        rf.new_payers_in_window,
+        rf.new_payer_cents_in_window,
+        rf.recent_inflow_cents,
+        rf.recent_outflow_cents,
+        rf.payer_baseline_cents,
+        rf.payee_outsized_first_payments,
         coalesce(tr.is_impossible_travel, 0) as is_impossible_travel,
-        coalesce(pt.is_pass_through, 0) as is_mule_pass_through,
-        coalesce(ct.is_card_testing, 0) as is_card_testing,
-        coalesce(fi.is_mule_fan_in, 0) as is_mule_fan_in,
-        coalesce(fp.is_first_time_payee, 0) as is_first_time_payee,
-        coalesce(nl.is_night_pix_limit, 0) as is_night_pix_limit,
-        coalesce(nd.is_new_device, 0) as is_new_device,
-        coalesce(st.is_structuring, 0) as is_structuring
+        coalesce(rf.is_mule_pass_through, 0) as is_mule_pass_through,
+        coalesce(rf.is_card_testing, 0) as is_card_testing,
+        coalesce(rf.is_mule_fan_in, 0) as is_mule_fan_in,
+        coalesce(rf.is_first_time_payee, 0) as is_first_time_payee,
+        coalesce(rf.is_night_pix_limit, 0) as is_night_pix_limit,
+        coalesce(rf.is_new_device, 0) as is_new_device,
+        coalesce(rf.is_structuring, 0) as is_structuring
     from transactions as t
     inner join customer_windows as w
         on t.transaction_id = w.transaction_id
@@ -115,20 +116,8 @@ joined as (
         on t.transaction_id = tr.transaction_id
     left join night as n
         on t.transaction_id = n.transaction_id
-    left join silver_rule_night_pix_limit as nl
-        on t.transaction_id = nl.transaction_id
-    left join silver_rule_structuring as st
-        on t.transaction_id = st.transaction_id
-    left join silver_rule_card_testing as ct
-        on t.transaction_id = ct.transaction_id
-    left join silver_rule_new_device as nd
-        on t.transaction_id = nd.transaction_id
-    left join silver_rule_mule_fan_in as fi
-        on t.transaction_id = fi.transaction_id
-    left join silver_rule_pass_through as pt
-        on t.transaction_id = pt.transaction_id
-    left join silver_rule_first_time_payee as fp
-        on t.transaction_id = fp.transaction_id
+    left join silver_rule_flags as rf
+        on t.transaction_id = rf.transaction_id
 ),
 
 with_flags as (

@@ -1,0 +1,60 @@
+-- Intermediate: the rows any of the sparse rules flagged, with the features
+-- those rules computed, one row per transaction. The rule models hold a few
+-- hundred rows each; silver_transactions joins this one table instead of
+-- seven (on 1M rows each join is a lookup per row: ~0.4 s apiece).
+
+with
+
+flagged as (
+    select transaction_id from silver_rule_night_pix_limit
+    union
+    select transaction_id from silver_rule_structuring
+    union
+    select transaction_id from silver_rule_card_testing
+    union
+    select transaction_id from silver_rule_new_device
+    union
+    select transaction_id from silver_rule_mule_fan_in
+    union
+    select transaction_id from silver_rule_pass_through
+    union
+    select transaction_id from silver_rule_first_time_payee
+),
+
+final as (
+    select
+        f.transaction_id,
+        ct.probes_in_window,
+        ct.declines_in_window,
+        nd.device_first_day_cents,
+        fi.new_payers_in_window,
+        fi.new_payer_cents_in_window,
+        pt.recent_inflow_cents,
+        pt.recent_outflow_cents,
+        fp.payer_baseline_cents,
+        fp.payee_outsized_first_payments,
+        coalesce(pt.is_pass_through, 0) as is_mule_pass_through,
+        coalesce(ct.is_card_testing, 0) as is_card_testing,
+        coalesce(fi.is_mule_fan_in, 0) as is_mule_fan_in,
+        coalesce(fp.is_first_time_payee, 0) as is_first_time_payee,
+        coalesce(nl.is_night_pix_limit, 0) as is_night_pix_limit,
+        coalesce(nd.is_new_device, 0) as is_new_device,
+        coalesce(st.is_structuring, 0) as is_structuring
+    from flagged as f
+    left join silver_rule_night_pix_limit as nl
+        on f.transaction_id = nl.transaction_id
+    left join silver_rule_structuring as st
+        on f.transaction_id = st.transaction_id
+    left join silver_rule_card_testing as ct
+        on f.transaction_id = ct.transaction_id
+    left join silver_rule_new_device as nd
+        on f.transaction_id = nd.transaction_id
+    left join silver_rule_mule_fan_in as fi
+        on f.transaction_id = fi.transaction_id
+    left join silver_rule_pass_through as pt
+        on f.transaction_id = pt.transaction_id
+    left join silver_rule_first_time_payee as fp
+        on f.transaction_id = fp.transaction_id
+)
+
+select * from final
