@@ -83,6 +83,13 @@ PARTITIONS: dict[str, Partition] = {
         "silver_pix_transfers", _BY_PAYEE, window="first_payee_window_seconds"
     ),
 }
+# Models partitioned by card or device: on a full build SQLite would walk
+# Bronze's card and device indexes (there for the incremental refresh) to
+# save a sort, fetching rows in random order (new device on 1M rows: 0.84 s
+# against 0.33 s); they read Bronze in table order instead.
+READ_IN_TABLE_ORDER = frozenset(
+    {"silver/silver_rule_card_testing", "silver/silver_rule_new_device"}
+)
 # Small models rebuilt whole at every refresh: they only gather the rows of
 # models before them, whose changes those models have recorded already.
 REBUILT_WHOLE = frozenset({"silver/silver_rule_flags"})
@@ -106,6 +113,7 @@ CHANGED_SILVER_ROWS = (
 SLICED_BY_CUSTOMER = frozenset(
     {
         "silver/silver_customer_windows",
+        "silver/silver_pix_transfers",
         "silver/silver_rule_impossible_travel",
         "silver/silver_transactions",
     }
@@ -150,7 +158,7 @@ def rebuild_all(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str
     conn.execute(f"drop table if exists main.{CHANGES_TABLE}")
     rows = {}
     for model in SILVER_MODELS:
-        rows[model] = warehouse.materialize(conn, model, params)
+        rows[model] = _materialize(conn, model, params)
         index_model(conn, model)
     return rows
 
@@ -171,7 +179,7 @@ def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int
                 index_model(conn, model)
         else:
             with warehouse.connect(path) as conn:
-                rows[model] = warehouse.materialize(conn, model, params)
+                rows[model] = _materialize(conn, model, params)
                 index_model(conn, model)
     return rows
 
@@ -205,6 +213,16 @@ def stage_rows(conn: sqlite3.Connection, transaction_ids: Iterable[str]) -> None
 def _new_rows_table(conn: sqlite3.Connection) -> None:
     conn.execute("drop table if exists temp.new_rows")
     conn.execute("create temp table new_rows (transaction_id varchar(64) primary key)")
+
+
+def _materialize(
+    conn: sqlite3.Connection, model: str, params: Mapping[str, Any]
+) -> int:
+    """A full build of one model; see READ_IN_TABLE_ORDER."""
+    if model not in READ_IN_TABLE_ORDER:
+        return warehouse.materialize(conn, model, params)
+    with _shadowed(conn, "bronze_transactions", hint="not indexed"):
+        return warehouse.materialize(conn, model, params)
 
 
 def touched_customer_share(conn: sqlite3.Connection) -> float:
@@ -378,15 +396,18 @@ def _replace_changed(conn: sqlite3.Connection, params: Mapping[str, Any]) -> int
 
 
 @contextmanager
-def _shadowed(conn: sqlite3.Connection, table: str, where: str) -> Iterator[None]:
-    """Unqualified ``table`` means only its rows matching ``where`` inside.
+def _shadowed(
+    conn: sqlite3.Connection, table: str, where: str = "1 = 1", hint: str = ""
+) -> Iterator[None]:
+    """Unqualified ``table`` means only its rows matching ``where`` inside
+    (read with the SQLite ``hint``, such as NOT INDEXED).
 
     SQLite resolves an unqualified name to the temp schema first, so the
     model's unchanged SQL reads the view.
     """
     conn.execute(f"drop view if exists temp.{table}")
     conn.execute(
-        f"create temp view {table} as select * from main.{table} where {where}"
+        f"create temp view {table} as select * from main.{table} {hint} where {where}"
     )
     try:
         yield
