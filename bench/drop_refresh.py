@@ -6,7 +6,12 @@ With a warehouse of about a million transactions already refined, times a
 refresh the flow chooses (the partitions the drop touches, or a full parallel
 rebuild when it touches most customers), the Gold build and the Gold export,
 in process, through the same functions the watcher's refresh flow calls.
-Prints that next to a full Silver/Gold refresh of the same warehouse.
+Prints that next to a full Silver/Gold refresh of the same warehouse. Before
+that, a first drop goes through the real watcher process (``python -m
+flows.watcher``, in-process mode, already watching): from its rename into
+``incoming/`` to the new ``gold_anomalies.csv``, which adds the watcher's
+wait for a quiet folder (``ingest.debounce_seconds``) and the Prefect flow
+run around the same stages.
 
     python -m bench.drop_refresh                  # ~1M rows, 10k-row drop
     python -m bench.drop_refresh --customers 3000 --rows 2000
@@ -18,8 +23,13 @@ Timings on a shared machine are noisy; nothing here is a test.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +44,53 @@ from ssa.settings import Settings
 from tasks import bronze, gold, silver
 
 TARGET_DROP_TO_GOLD_S = 5.0
+# Starting the watcher includes Prefect's temporary server (about 12 s).
+WATCHER_START_TIMEOUT_S = 180.0
+
+
+def through_watcher(settings: Settings, drop: Path) -> float:
+    """Seconds from the drop's rename into ``incoming/`` to a new
+    ``gold_anomalies.csv``, with the real watcher (``python -m flows.watcher``,
+    in-process mode, default settings) already watching."""
+    incoming = settings.paths.data_path / "incoming"
+    gold_csv = settings.paths.gold_anomalies_csv
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    watcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows.watcher",
+            "--data-dir",
+            str(settings.paths.data_dir),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    watching = threading.Event()
+
+    def read_log() -> None:
+        assert watcher.stderr is not None
+        for line in watcher.stderr:
+            if "watching" in line:
+                watching.set()
+
+    threading.Thread(target=read_log, daemon=True).start()
+    try:
+        if not watching.wait(WATCHER_START_TIMEOUT_S):
+            raise RuntimeError("the watcher did not start watching in time")
+        before = gold_csv.stat().st_mtime_ns
+        start = time.perf_counter()
+        drop.replace(incoming / drop.name)
+        while gold_csv.stat().st_mtime_ns == before:
+            if time.perf_counter() - start > 120:
+                raise RuntimeError("gold_anomalies.csv was not rewritten in 120 s")
+            time.sleep(0.01)
+        return time.perf_counter() - start
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(timeout=300)
 
 
 def _timed(fn):
@@ -46,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=15_150)
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument(
+        "--no-watcher", action="store_true", help="skip the real watcher run"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ssa-drop-") as tmp:
         settings = Settings(
@@ -58,9 +118,17 @@ def main(argv: list[str] | None = None) -> int:
         _, full_gold = _timed(lambda: (gold._build(settings), gold._export(settings)))
         with sqlite3.connect(settings.paths.warehouse_path) as conn:
             total = conn.execute("select count(*) from bronze_transactions").fetchone()
-        # The drop: the same customers, a later week (a late export).
+        # The drops: the same customers, the weeks after the month (late
+        # exports). The first goes through the real watcher process.
         start = settings.generator.start_date + timedelta(days=settings.generator.days)
-        drop = make_drop(settings, args.rows, Path(tmp) / "staging", start=start)
+        staging = Path(tmp) / "staging"
+        watcher_s = None
+        if not args.no_watcher:
+            print("starting the watcher (python -m flows.watcher) ...")
+            watched = make_drop(settings, args.rows, staging / "watched", start=start)
+            watcher_s = through_watcher(settings, watched)
+            start += timedelta(days=7)
+        drop = make_drop(settings, args.rows, staging, start=start)
         landed = settings.paths.data_path / "incoming" / drop.name
         landed.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
@@ -101,12 +169,21 @@ def main(argv: list[str] | None = None) -> int:
         ["for comparison: full Silver rebuild", "", f"{full_silver:.2f}"],
         ["for comparison: full Gold build + export", "", f"{full_gold:.2f}"],
     ]
+    if watcher_s is not None:
+        rows.append(
+            [
+                "through the real watcher (in-process mode): drop renamed "
+                "into incoming/ -> new gold_anomalies.csv",
+                f"{args.rows:,}",
+                f"{watcher_s:.2f}",
+            ]
+        )
     print(tabulate(rows, headers=["step", "rows", "wall s"], disable_numparse=True))
-    verdict = "ok" if drop_to_gold <= TARGET_DROP_TO_GOLD_S else "MISSED"
-    print(
-        f"\ntarget: drop to Gold <= {TARGET_DROP_TO_GOLD_S:.0f} s: "
-        f"{drop_to_gold:.2f} s {verdict}"
-    )
+    print(f"\ntarget: drop to Gold <= {TARGET_DROP_TO_GOLD_S:.0f} s")
+    for label, seconds in (("stages", drop_to_gold), ("real watcher", watcher_s)):
+        if seconds is not None:
+            verdict = "ok" if seconds <= TARGET_DROP_TO_GOLD_S else "MISSED"
+            print(f"  {label}: {seconds:.2f} s {verdict}")
     return 0
 
 

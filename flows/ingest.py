@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
 from flows.silver_gold import silver_gold_refresh
@@ -26,10 +26,10 @@ from ssa.cli import add_data_dir_option, settings_from
 from ssa.settings import Settings
 from tasks.ingest import (
     ingest_drop,
-    pending_refresh,
     publish_ingestion,
+    read_pending,
+    read_touched,
     record_refresh,
-    touched_customers,
 )
 
 
@@ -43,14 +43,24 @@ async def incoming_refresh(
     settings = settings or Settings()
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     if after_log_seq is None or up_to_log_seq is None:
-        pending = await pending_refresh(settings)
+        pending = await asyncio.to_thread(read_pending, settings)
         if pending is None:
             return {"refreshed": False, "files": 0}
         after_log_seq = pending["after_log_seq"]
         up_to_log_seq = pending["up_to_log_seq"]
-    touched = await touched_customers(settings, after_log_seq, up_to_log_seq)
-    await publish_ingestion(touched["files"])
+    # Read here, not in tasks, so that the subflow starts at once (see
+    # tasks/ingest.read_pending); the bookkeeping tasks run after it.
+    touched = await asyncio.to_thread(
+        read_touched, settings, after_log_seq, up_to_log_seq
+    )
     customer_ids: list[str] = touched["customer_ids"]
+    get_run_logger().info(
+        "%d file(s), %d customers touched (log_seq %d..%d)",
+        len(touched["files"]),
+        len(customer_ids),
+        after_log_seq + 1,
+        up_to_log_seq,
+    )
     # Only the partitions the loaded batches touch are recomputed (issue 3,
     # "Fast refresh"); ssa/refresh.py falls back to a full build when Silver
     # does not exist yet.
@@ -60,6 +70,7 @@ async def incoming_refresh(
         if f["status"] == "loaded" and f["batch_id"]
     ]
     refreshed = await silver_gold_refresh(settings, batch_ids)
+    await publish_ingestion(touched["files"])
     await record_refresh(
         settings, after_log_seq, up_to_log_seq, len(customer_ids), started_at
     )

@@ -10,6 +10,7 @@ from prefect import flow
 from ssa.settings import Settings
 from tasks.artifacts import publish_gold_links
 from tasks.gold import build_gold, export_gold_csv
+from tasks.maintenance import checkpoint_warehouse
 from tasks.report import evaluate_detection, publish_artifacts
 from tasks.silver import build_silver, export_silver_csv
 
@@ -38,6 +39,7 @@ async def silver_gold_refresh(
         silver_csv_run = asyncio.create_task(export_silver_csv(settings))
     report = await evaluate_detection(settings)
     silver_csv = await silver_csv_run
+    await checkpoint_warehouse(settings)
     await publish_artifacts(settings, report)
     await publish_gold_links(settings)
     return {

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Literal
 
+from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
 from ssa.cli import add_data_dir_option, settings_from
@@ -61,7 +62,15 @@ def in_process_refresh(settings: Settings) -> Refresh:
     return refresh
 
 
-def warm_up_prefect() -> None:
+@flow(name="watcher-started")
+async def watcher_started(folder: str) -> None:
+    """A record in the UI of each in-process watcher start. Running it also
+    pays, before any drop, what a process's first flow run costs (0.55 s
+    against 0.1 s for the next ones, measured on Prefect 3.9)."""
+    get_run_logger().info("watcher started on %s; refreshes run in its process", folder)
+
+
+def warm_up_prefect(settings: Settings) -> None:
     """Reach the Prefect API now rather than at the first drop: without
     PREFECT_API_URL this starts Prefect's temporary server (about 12 s on 2
     cores), which then serves every refresh of this process."""
@@ -74,6 +83,8 @@ def warm_up_prefect() -> None:
     problem = asyncio.run(healthcheck())
     if problem is not None:
         logger.warning("Prefect API not reachable yet: %s", problem)
+        return
+    asyncio.run(watcher_started(str(settings.paths.incoming_path)))
 
 
 def file_event(result: IngestResult) -> dict[str, Any]:
@@ -157,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call
+    # Prefect sets the root logger to WARNING when its first flow runs here;
+    # the watcher's own lines stay at INFO.
+    logging.getLogger("ssa").setLevel(logging.INFO)
     try:
         settings, mode = parse_args(sys.argv[1:] if argv is None else argv)
     except ValidationError as exc:
@@ -178,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     if mode == "in-process":
-        warm_up_prefect()
+        warm_up_prefect(settings)
     watcher = build_watcher(settings, mode)
     watcher.start()
     try:

@@ -423,11 +423,13 @@ class IngestSettings(_Model):
         description="How often files still being written are looked at again.",
     )
     debounce_seconds: float = Field(
-        1.0,
+        0.25,
         ge=0,
         le=600,
         description="After the folder goes quiet, wait this long for more files "
-        "before one Silver/Gold refresh (a burst of drops, one refresh).",
+        "before one Silver/Gold refresh (a burst of drops, one refresh: the "
+        "watcher only starts waiting once it has read every file there, so a "
+        "burst copied in at once is one refresh even with a short wait).",
     )
     max_refresh_delay_seconds: float = Field(
         60.0,

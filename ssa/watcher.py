@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -176,6 +177,9 @@ class Watcher:
         )
         self._debouncer.name = "ssa-watcher-refresh"
         self._lock_file: IO[bytes] | None = None
+        # Held while watching so that steps do not checkpoint the WAL as
+        # they close (warehouse.hold_open); opened once the warehouse exists.
+        self._held: sqlite3.Connection | None = None
         self.results: deque[IngestResult] = deque(maxlen=KEEP_LAST)
         self.refreshes: deque[PendingRefresh] = deque(maxlen=KEEP_LAST)
 
@@ -197,6 +201,8 @@ class Watcher:
         except BaseException:
             self.stop()
             raise
+        with self._warehouse_lock:
+            self._hold_warehouse()
         for path in _existing_drops(self.folder):
             self.offer(path, renamed=False)
         if self._pending() is not None:
@@ -233,6 +239,9 @@ class Watcher:
         if self._debouncer.is_alive():
             self._debouncer.stop()
             self._debouncer.join()
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self._lock_file is not None:
             self._lock_file.close()  # releases the flock
             self._lock_file = None
@@ -316,10 +325,17 @@ class Watcher:
             self._state.reading += len(ready)
         return [(path, failures) for _, path, failures in sorted(ready)]
 
+    def _hold_warehouse(self) -> None:
+        """Keep an idle connection once the warehouse exists (under the lock)."""
+        path = self.settings.paths.warehouse_path
+        if self._held is None and path.exists():
+            self._held = warehouse.hold_open(path)
+
     def _read(self, path: Path, failures: int) -> None:
         try:
             with self._warehouse_lock:
                 result = self._ingest(path)
+                self._hold_warehouse()
         except Exception as exc:
             result = None
             if isinstance(exc, FileNotFoundError) and not path.exists():

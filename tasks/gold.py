@@ -46,22 +46,27 @@ def anomalies_frame(conn, settings: Settings) -> pd.DataFrame:
 
 
 def _export(settings: Settings) -> dict[str, int]:
+    """The dashboards' files, the anomalies first (what a drop waits for)."""
     paths = settings.paths
     offset = settings.rules.utc_offset_seconds
     with warehouse.connect(paths.warehouse_path) as conn:
-        anomalies = anomalies_frame(conn, settings)
+        written = {
+            str(paths.gold_anomalies_csv): write_csv(
+                anomalies_frame(conn, settings), paths.gold_anomalies_csv
+            )
+        }
         customers = warehouse.query(conn, "gold/export_customer_risk.sql", {})
         bairros = warehouse.query(conn, "gold/export_bairro_daily.sql", {})
     for column in ("last_transaction_at_epoch", "last_flagged_at_epoch"):
         customers[column.replace("_epoch", "")] = iso_local(customers[column], offset)
     bairros.insert(1, "local_date", local_date(bairros["local_day"]))
-    return {
-        str(paths.gold_anomalies_csv): write_csv(anomalies, paths.gold_anomalies_csv),
-        str(paths.gold_customer_csv): write_csv(customers, paths.gold_customer_csv),
-        str(paths.gold_bairro_daily_csv): write_csv(
-            bairros, paths.gold_bairro_daily_csv
-        ),
-    }
+    written[str(paths.gold_customer_csv)] = write_csv(
+        customers, paths.gold_customer_csv
+    )
+    written[str(paths.gold_bairro_daily_csv)] = write_csv(
+        bairros, paths.gold_bairro_daily_csv
+    )
+    return written
 
 
 @task(name="export-gold-csv", cache_policy=NO_CACHE)

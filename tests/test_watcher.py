@@ -35,7 +35,7 @@ from flows.watcher import (
 )
 from ssa.ingest import ingest_file
 from ssa.ingest_log import PendingRefresh
-from ssa.settings import REPO_ROOT
+from ssa.settings import REPO_ROOT, Settings
 from ssa.watcher import DropHandler, FolderBusyError, Settling, Watcher
 from tests.drops import (
     assert_accounting,
@@ -197,7 +197,8 @@ def test_temporary_and_hidden_files_are_left_alone(settings, incoming):
 
 
 def test_a_burst_of_50_files_gives_one_refresh(tmp_path):
-    settings = settings_for(tmp_path / "data", debounce_seconds=1.0)
+    default = Settings().ingest.debounce_seconds
+    settings = settings_for(tmp_path / "data", debounce_seconds=default)
     incoming = settings.paths.incoming_path
     incoming.mkdir(parents=True)
     frame = sample(500)
