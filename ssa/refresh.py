@@ -471,6 +471,11 @@ def refresh_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[st
     ):
         return rebuild_gold(conn, params)
     silver = table_of(FINAL_MODEL)
+    conn.execute("drop table if exists temp.gold_changed")
+    conn.execute(
+        "create temp table gold_changed as select customer_id, local_day, bairro "
+        f"from main.{silver} where {CHANGED_SILVER_ROWS}"
+    )
     for name, columns in (
         ("gold_customers", "customer_id"),
         ("gold_places", "local_day, bairro"),
@@ -478,7 +483,7 @@ def refresh_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[st
         conn.execute(f"drop table if exists temp.{name}")
         conn.execute(
             f"create temp table {name} as select distinct {columns} "
-            f"from main.{silver} where {CHANGED_SILVER_ROWS}"
+            "from temp.gold_changed"
         )
     replaced = {}
     for model in GOLD_MODELS:

@@ -1,7 +1,9 @@
 -- Intermediate: the rows any of the sparse rules flagged, with the features
 -- those rules computed, one row per transaction. The rule models hold a few
 -- hundred rows each; silver_transactions joins this one table instead of
--- seven (on 1M rows each join is a lookup per row: ~0.4 s apiece).
+-- seven (on 1M rows each join is a lookup per row: ~0.4 s apiece). A flag
+-- is NULL where its rule did not fire; silver_transactions makes it 0, as
+-- it does for the rows no sparse rule flagged.
 
 with
 
@@ -33,13 +35,13 @@ final as (
         pt.recent_outflow_cents,
         fp.payer_baseline_cents,
         fp.payee_outsized_first_payments,
-        coalesce(pt.is_pass_through, 0) as is_mule_pass_through,
-        coalesce(ct.is_card_testing, 0) as is_card_testing,
-        coalesce(fi.is_mule_fan_in, 0) as is_mule_fan_in,
-        coalesce(fp.is_first_time_payee, 0) as is_first_time_payee,
-        coalesce(nl.is_night_pix_limit, 0) as is_night_pix_limit,
-        coalesce(nd.is_new_device, 0) as is_new_device,
-        coalesce(st.is_structuring, 0) as is_structuring
+        pt.is_pass_through as is_mule_pass_through,
+        ct.is_card_testing,
+        fi.is_mule_fan_in,
+        fp.is_first_time_payee,
+        nl.is_night_pix_limit,
+        nd.is_new_device,
+        st.is_structuring
     from flagged as f
     left join silver_rule_night_pix_limit as nl
         on f.transaction_id = nl.transaction_id
