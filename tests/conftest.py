@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +18,18 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings for a drop test: a warehouse and folders under tmp_path."""
+    from tests.drops import settings_for  # imports Prefect: after the env above
+
+    return settings_for(tmp_path / "data")
+
+
+@pytest.fixture
+def incoming(settings) -> Path:
+    """The watched folder of ``settings``, created."""
+    settings.paths.incoming_path.mkdir(parents=True)
+    return settings.paths.incoming_path

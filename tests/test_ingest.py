@@ -24,20 +24,8 @@ from tests.drops import (
     log_rows,
     query,
     sample,
-    settings_for,
     write,
 )
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return settings_for(tmp_path / "data")
-
-
-@pytest.fixture
-def incoming(settings) -> Path:
-    settings.paths.incoming_path.mkdir(parents=True)
-    return settings.paths.incoming_path
 
 
 def test_a_good_drop_loads_every_row_and_moves_to_processed(settings, incoming):

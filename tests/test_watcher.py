@@ -79,17 +79,6 @@ class FakeRefresh:
         self.calls.append(pending)
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return settings_for(tmp_path / "data")
-
-
-@pytest.fixture
-def incoming(settings) -> Path:
-    settings.paths.incoming_path.mkdir(parents=True)
-    return settings.paths.incoming_path
-
-
 # -- the handler and the completeness rule, without an observer -------------
 
 
