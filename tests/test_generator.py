@@ -57,6 +57,23 @@ def test_transaction_ids_unique_and_amounts_positive(dataset) -> None:
     assert set(tx["channel"]) == {"pix", "credit", "debit", "boleto"}
 
 
+def test_keys_ascend_in_the_order_bronze_stores_rows(dataset) -> None:
+    """Transactions come in customer, then time order, with ascending ids, and
+    each customer's cards follow the previous customer's: Bronze's key
+    indexes grow at the edge. Customers' phones are in owner order too."""
+    tx = dataset.transactions
+    assert tx["transaction_id"].is_monotonic_increasing
+    order = tx[["customer_id", "created_at_epoch"]].astype({"customer_id": str})
+    assert order.equals(order.sort_values(["customer_id", "created_at_epoch"]))
+    cards = (
+        tx.dropna(subset=["card_id"])
+        .astype({"card_id": str})
+        .groupby("customer_id", observed=True)["card_id"]
+    )
+    first, last = cards.min(), cards.max()
+    assert (first.to_numpy()[1:] > last.to_numpy()[:-1]).all()
+
+
 def test_channel_mix_follows_the_fact_sheet(dataset) -> None:
     share = dataset.transactions["channel"].value_counts(normalize=True)
     assert share["pix"] == pytest.approx(0.561, abs=0.03)

@@ -38,11 +38,21 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-def _hex_ids(rng: np.random.Generator, n: int, prefix: str = "") -> np.ndarray:
+def _hex_ids(
+    rng: np.random.Generator, n: int, prefix: str = "", *, ascending: bool = False
+) -> np.ndarray:
     """Unique, random-looking ids: nothing in an id hints at how a row was made.
 
     The splitmix64 finaliser is a bijection on 64-bit integers, so distinct
     inputs give distinct ids without a uniqueness check over a million rows.
+
+    ``ascending`` hands the same kind of ids out in ascending order, for
+    things Bronze stores in that order (transactions by customer and time;
+    cards and phones by owner). A key index then grows at its right edge
+    instead of at random places, as it does for the time-ordered ids real
+    feeds carry (Pix end-to-end ids, UUIDv7): on 1M rows Bronze's primary
+    key costs 2 s less and the Silver id indexes build from sorted input.
+    The rank of an id says no more than the customer and time beside it.
     """
     start = rng.integers(0, 2**63, dtype=np.uint64)
     x = np.arange(n, dtype=np.uint64) + start
@@ -50,6 +60,8 @@ def _hex_ids(rng: np.random.Generator, n: int, prefix: str = "") -> np.ndarray:
         x = (x ^ (x >> np.uint64(30))) * _MIX1
         x = (x ^ (x >> np.uint64(27))) * _MIX2
         x = x ^ (x >> np.uint64(31))
+    if ascending:
+        x.sort()  # fixed-width hex sorts as its number does
     raw = x.astype(">u8").tobytes().hex().encode()
     ids = np.frombuffer(raw, dtype="S16").astype(str)
     return np.char.add(prefix, ids) if prefix else ids
@@ -87,14 +99,19 @@ def _to_bronze(
     n_c, n_m = len(customers), len(merchants)
     customer_ids = customers["customer_id"].to_numpy(str)
     merchant_ids = merchants["merchant_id"].to_numpy(str)
+    # Phones and cards in owner order; the devices added by scenarios and
+    # look-alikes keep random ids: ordered, they would tell a fraudster's
+    # phone (planted first) from a new legitimate one.
     device_ids = np.concatenate(
         [
-            _hex_ids(rng, n_c, "dev-"),
-            _hex_ids(rng, n_m, "pos-"),
+            _hex_ids(rng, n_c, "dev-", ascending=True),
+            _hex_ids(rng, n_m, "pos-", ascending=True),
             _hex_ids(rng, devices.size - n_c - n_m, "dev-"),
         ]
     )
-    cards = np.concatenate([_hex_ids(rng, n_c, "card-"), _hex_ids(rng, n_c, "card-")])
+    # A customer's credit card next to their debit card (codes cust, n_c + cust).
+    paired = _hex_ids(rng, 2 * n_c, "card-", ascending=True)
+    cards = np.concatenate([paired[0::2], paired[1::2]])
 
     channel = cols["channel"]
     cust = cols["cust"]
@@ -108,7 +125,7 @@ def _to_bronze(
     lat, lon = _jitter(rng, cols["loc"], bairros, jitter_km)
     return pd.DataFrame(
         {
-            "transaction_id": _hex_ids(rng, len(channel)),
+            "transaction_id": _hex_ids(rng, len(channel), ascending=True),
             "created_at_epoch": cols["t"],
             "customer_id": _coded(cust, customer_ids),
             "payer_type": _coded(np.zeros(len(channel)), np.array(["PF", "PJ"])),
