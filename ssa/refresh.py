@@ -12,9 +12,12 @@ warehouse, and the result equals a full rebuild (tested).
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,24 +167,92 @@ def rebuild_all(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str
 
 
 def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int]:
-    """The same rebuild, the big per-customer models in parallel slices.
+    """The same rebuild on all cores.
 
-    Each model commits before the next starts, so the slice workers (their
-    own connections) read the finished tables of the models before.
+    The big per-customer models run one at a time, each in parallel slices.
+    The models between them (the rules, over a few percent of the rows or
+    one card, device or payee at a time) run side by side, each on its own
+    connection into a private in-memory database, holding the writer lock
+    only to copy their table in (1M rows: 4.8 s one after another, 3.6 s
+    side by side; two cores here run two SQLite scans at ~1.5x one, not
+    2x). A model starts once the models it reads are built.
     """
     with warehouse.connect(path) as conn:
         conn.execute(f"drop table if exists main.{CHANGES_TABLE}")
     rows: dict[str, int] = {}
-    for model in SILVER_MODELS:
-        if model in SLICED_BY_CUSTOMER:
+    for phase in _phases():
+        if phase[0] in SLICED_BY_CUSTOMER:
+            (model,) = phase
             rows[model] = warehouse.refresh_by_customer(path, model, params)
             with warehouse.connect(path) as conn:
                 index_model(conn, model)
         else:
-            with warehouse.connect(path) as conn:
-                rows[model] = _materialize(conn, model, params)
-                index_model(conn, model)
+            rows.update(_build_side_by_side(path, phase, params))
     return rows
+
+
+def _phases() -> list[list[str]]:
+    """SILVER_MODELS cut into the sliced models, one each, and the runs of
+    other models between them, those with inputs in their run last."""
+    phases: list[list[str]] = []
+    for model in SILVER_MODELS:
+        if (
+            model in SLICED_BY_CUSTOMER
+            or not phases
+            or phases[-1][0] in SLICED_BY_CUSTOMER
+        ):
+            phases.append([model])
+        else:
+            phases[-1].append(model)
+    needs = upstream_models()
+    depth: dict[str, int] = {}
+    for phase in phases:
+        for model in phase:
+            depth[model] = 1 + max(
+                (depth[m] for m in needs[model] if m in phase), default=-1
+            )
+        phase.sort(key=depth.__getitem__)  # stable: build order within a depth
+    return phases
+
+
+def _build_side_by_side(
+    path: Path, models: list[str], params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Build models at once, each after those of its inputs among them.
+
+    Submitted with their inputs first and taken in that order, a model
+    that waits for an input waits for one already running: no deadlock.
+    """
+    needs = upstream_models()
+    built: dict[str, Future[int]] = {}
+    workers = min(len(models), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for model in models:
+            inputs = [built[m] for m in needs[model] if m in built]
+            built[model] = pool.submit(_build_aside, path, model, params, inputs)
+        return {model: run.result() for model, run in built.items()}
+
+
+def _build_aside(
+    path: Path, model: str, params: Mapping[str, Any], inputs: list[Future[int]]
+) -> int:
+    for run in inputs:
+        run.result()  # an input that failed fails this model with its error
+    with warehouse.autocommit(path) as conn, _read_order(conn, model):
+        rows = warehouse.materialize_aside(conn, model, params)
+    with warehouse.connect(path) as conn:
+        index_model(conn, model)
+    return rows
+
+
+def upstream_models() -> dict[str, list[str]]:
+    """For each Silver model, the earlier Silver models its SQL reads."""
+    needs: dict[str, list[str]] = {}
+    for i, model in enumerate(SILVER_MODELS):
+        sql = warehouse.strip_comments(warehouse.sql_text(f"{model}.sql"))
+        words = set(re.findall(r"[a-z_][a-z0-9_]*", sql))
+        needs[model] = [m for m in SILVER_MODELS[:i] if table_of(m) in words]
+    return needs
 
 
 def stage_batches(conn: sqlite3.Connection, batch_ids: Iterable[str]) -> int:
@@ -219,10 +290,15 @@ def _materialize(
     conn: sqlite3.Connection, model: str, params: Mapping[str, Any]
 ) -> int:
     """A full build of one model; see READ_IN_TABLE_ORDER."""
+    with _read_order(conn, model):
+        return warehouse.materialize(conn, model, params)
+
+
+def _read_order(conn: sqlite3.Connection, model: str) -> AbstractContextManager:
+    """See READ_IN_TABLE_ORDER."""
     if model not in READ_IN_TABLE_ORDER:
-        return warehouse.materialize(conn, model, params)
-    with _shadowed(conn, "bronze_transactions", hint="not indexed"):
-        return warehouse.materialize(conn, model, params)
+        return nullcontext()
+    return _shadowed(conn, "bronze_transactions", hint="not indexed")
 
 
 def touched_customer_share(conn: sqlite3.Connection) -> float:
@@ -267,8 +343,6 @@ def refresh_staged(
     earliest = {"bronze_transactions": _earliest(conn, "temp.new_rows")}
     replaced: dict[str, int] = {}
     for model in SILVER_MODELS[:-1]:
-        if model == "silver/silver_rule_mule_fan_in":
-            _touched_payees_and_accounts(conn)
         if model in REBUILT_WHOLE:
             replaced[model] = warehouse.materialize(conn, model, params)
             continue
@@ -276,6 +350,9 @@ def refresh_staged(
         replaced[model], earliest[table_of(model)] = _replace_partitions(
             conn, model, partition, params, earliest.get(partition.driver)
         )
+        if model == "silver/silver_pix_transfers":
+            # The Pix network rules' partitions follow from the new transfers.
+            _touched_payees_and_accounts(conn)
     replaced[FINAL_MODEL] = _replace_changed(conn, params)
     return replaced
 

@@ -20,20 +20,21 @@ RULES: tuple[str, ...] = (
     "amount_spike",
 )
 
-# Silver models, in build order: intermediates, then one model per rule,
-# the sparse rules' flags in one table, then silver_transactions, which
-# joins them.
+# Silver models, in build order: the per-customer intermediates, then one
+# model per rule (pass-through, the longest, first: the rules build side by
+# side), the sparse rules' flags in one table, then silver_transactions,
+# which joins them.
 SILVER_MODELS: tuple[str, ...] = (
     "silver/silver_customer_windows",
     "silver/silver_pix_transfers",
-    "silver/silver_night_pix",
     "silver/silver_rule_impossible_travel",
+    "silver/silver_rule_pass_through",
+    "silver/silver_night_pix",
     "silver/silver_rule_night_pix_limit",
     "silver/silver_rule_structuring",
     "silver/silver_rule_card_testing",
     "silver/silver_rule_new_device",
     "silver/silver_rule_mule_fan_in",
-    "silver/silver_rule_pass_through",
     "silver/silver_rule_first_time_payee",
     "silver/silver_rule_flags",
     "silver/silver_transactions",

@@ -52,14 +52,14 @@ def sql_text(relative: str) -> str:
 
 def bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of params the SQL names; a missing one is an error."""
-    wanted = set(_PARAM.findall(_strip_comments(sql)))
+    wanted = set(_PARAM.findall(strip_comments(sql)))
     missing = wanted - params.keys()
     if missing:
         raise WarehouseError(f"SQL parameters without a value: {sorted(missing)}")
     return {k: params[k] for k in wanted}
 
 
-def _strip_comments(sql: str) -> str:
+def strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
@@ -108,6 +108,15 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         raise
     finally:
         conn.close()
+
+
+@contextmanager
+def autocommit(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection where each statement is its own transaction: it holds no
+    lock between statements (``materialize_aside`` takes the writer lock
+    only for its copy)."""
+    with closing(_open(path)) as conn:
+        yield conn
 
 
 def checkpoint(path: Path) -> tuple[int, int, int]:
@@ -171,7 +180,7 @@ def _drop_secondary_indexes(conn: sqlite3.Connection, table: str) -> list[str]:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in _strip_comments(script).split(";") if s.strip()]
+    return [s.strip() for s in strip_comments(script).split(";") if s.strip()]
 
 
 def materialize(conn: sqlite3.Connection, model: str, params: Mapping[str, Any]) -> int:
@@ -185,6 +194,35 @@ def materialize(conn: sqlite3.Connection, model: str, params: Mapping[str, Any])
     except sqlite3.Error as exc:
         raise WarehouseError(f"model {model}.sql failed: {exc}") from exc
     return conn.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def materialize_aside(
+    conn: sqlite3.Connection, model: str, params: Mapping[str, Any]
+) -> int:
+    """``materialize``, holding the warehouse's writer lock only to copy.
+
+    The select runs into a private in-memory database (reading the
+    warehouse, which WAL never blocks), then one short write transaction
+    swaps the table in: models that do not read each other can build at
+    the same time on their own connections.
+    """
+    table = Path(model).stem
+    _check_identifier(table)
+    select = sql_text(f"{model}.sql")
+    scratch = f"file:/ssa-{uuid.uuid4().hex[:12]}-aside?vfs=memdb"
+    conn.execute("attach database ? as aside", (scratch,))
+    try:
+        try:
+            conn.execute(
+                f"create table aside.{table} as {select}", bind(select, params)
+            )
+        except sqlite3.Error as exc:
+            raise WarehouseError(f"model {model}.sql failed: {exc}") from exc
+        return _swap_in(conn, table, ["aside"])
+    finally:
+        if conn.in_transaction:
+            conn.execute("rollback")
+        conn.execute("detach database aside")
 
 
 # --- Bulk load ------------------------------------------------------------

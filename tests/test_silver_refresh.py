@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pandas as pd
+import pytest
 
 from ssa import refresh, warehouse
 from ssa.generator import generate
@@ -40,3 +41,45 @@ def test_parallel_rebuild_equals_one_connection(tmp_path) -> None:
     assert rows[refresh.FINAL_MODEL] == len(plain[refresh.FINAL_MODEL]) > 0
     for model in SILVER_MODELS:
         pd.testing.assert_frame_equal(parallel[model], plain[model], obj=model)
+
+
+def test_each_model_starts_after_the_models_it_reads() -> None:
+    needs = refresh.upstream_models()
+    assert set(needs["silver/silver_transactions"]) >= {
+        "silver/silver_customer_windows",
+        "silver/silver_rule_impossible_travel",
+        "silver/silver_rule_flags",
+    }
+    assert needs["silver/silver_rule_mule_fan_in"] == ["silver/silver_pix_transfers"]
+    started: list[str] = []
+    for phase in refresh._phases():
+        for model in phase:
+            assert set(needs[model]) <= set(started), model
+            started.append(model)
+    assert sorted(started) == sorted(SILVER_MODELS)
+
+
+def test_a_failing_rule_fails_the_build_and_names_its_file(
+    tmp_path, monkeypatch
+) -> None:
+    """A model that fails beside others stops the build with its own error,
+    and the models that read it never run."""
+    settings = Settings(
+        paths={"data_dir": tmp_path},
+        generator={"n_customers": 40, "n_merchants": 10, "days": 2},
+    )
+    _load(generate(settings), settings)
+    real = warehouse.sql_text
+
+    def broken(relative: str) -> str:
+        if relative == "silver/silver_rule_card_testing.sql":
+            return "select no_such_column from bronze_transactions"
+        return real(relative)
+
+    monkeypatch.setattr(warehouse, "sql_text", broken)
+    with pytest.raises(warehouse.WarehouseError, match="silver_rule_card_testing"):
+        refresh.rebuild_all_parallel(
+            settings.paths.warehouse_path, sql_params(settings)
+        )
+    with sqlite3.connect(settings.paths.warehouse_path) as conn:
+        assert not warehouse.table_exists(conn, "silver_rule_flags")
