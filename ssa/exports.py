@@ -33,7 +33,7 @@ _GLOB_NEEDS_QUOTES = '*[,"\n\r]*'
 
 def iso_local(epoch: pd.Series, utc_offset_seconds: int) -> pd.Series:
     """Epoch seconds as ISO-8601 local time: 2026-10-01T08:15:00-03:00."""
-    suffix = _utc_suffix(utc_offset_seconds)
+    suffix = utc_suffix(utc_offset_seconds)
     local = pd.to_datetime(epoch + utc_offset_seconds, unit="s")
     text = local.dt.strftime("%Y-%m-%dT%H:%M:%S") + suffix
     return text.where(epoch.notna(), None)
@@ -114,7 +114,7 @@ def write_table_csv(
         "formula": _GLOB_FORMULA,
         "needs_quotes": _GLOB_NEEDS_QUOTES,
         "utc_offset_seconds": utc_offset_seconds,
-        "utc_suffix": _utc_suffix(utc_offset_seconds),
+        "utc_suffix": utc_suffix(utc_offset_seconds),
     }
     ranges = _ranges(low, high, workers or os.cpu_count() or 1)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +163,7 @@ def _iso_cell(epoch_column: str) -> str:
     )
 
 
-def _utc_suffix(utc_offset_seconds: int) -> str:
+def utc_suffix(utc_offset_seconds: int) -> str:
     sign = "-" if utc_offset_seconds < 0 else "+"
     hours, minutes = divmod(abs(utc_offset_seconds) // 60, 60)
     return f"{sign}{hours:02d}:{minutes:02d}"

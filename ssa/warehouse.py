@@ -26,7 +26,7 @@ import pandas as pd
 
 from ssa.settings import SQL_DIR
 
-_PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 # Rows converted to Python values at a time during a bulk load: bounds the
@@ -52,7 +52,7 @@ def sql_text(relative: str) -> str:
 
 def bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of params the SQL names; a missing one is an error."""
-    wanted = set(_PARAM.findall(strip_comments(sql)))
+    wanted = set(PARAM.findall(strip_comments(sql)))
     missing = wanted - params.keys()
     if missing:
         raise WarehouseError(f"SQL parameters without a value: {sorted(missing)}")
@@ -140,7 +140,7 @@ def apply_schema(conn: sqlite3.Connection) -> None:
     outdated = _outdated_columns(conn)
     if outdated:
         _set_aside(conn, "bronze_transactions", "bronze_transactions_outdated")
-    for statement in _statements(sql_text("bronze/schema.sql")):
+    for statement in statements(sql_text("bronze/schema.sql")):
         conn.execute(statement)
     if outdated:
         conn.execute(
@@ -179,14 +179,14 @@ def _drop_secondary_indexes(conn: sqlite3.Connection, table: str) -> list[str]:
     return [sql for _, sql in indexes]
 
 
-def _statements(script: str) -> list[str]:
+def statements(script: str) -> list[str]:
     return [s.strip() for s in strip_comments(script).split(";") if s.strip()]
 
 
 def materialize(conn: sqlite3.Connection, model: str, params: Mapping[str, Any]) -> int:
     """Rebuild the table named after ``sql/<model>.sql`` and count its rows."""
     table = Path(model).stem
-    _check_identifier(table)
+    check_identifier(table)
     select = sql_text(f"{model}.sql")
     conn.execute(f"drop table if exists {table}")
     try:
@@ -207,7 +207,7 @@ def materialize_aside(
     the same time on their own connections.
     """
     table = Path(model).stem
-    _check_identifier(table)
+    check_identifier(table)
     select = sql_text(f"{model}.sql")
     scratch = f"file:/ssa-{uuid.uuid4().hex[:12]}-aside?vfs=memdb"
     conn.execute("attach database ? as aside", (scratch,))
@@ -238,11 +238,9 @@ def insert_new(
     silent drop. Rows go in as given: the generator hands Bronze over in
     customer, then time order, the order the Silver windows read it.
     """
-    for name in (table, key, *frame.columns):
-        _check_identifier(name)
     if frame.empty:
         return 0
-    _reject_repeated_keys(table, key, frame)
+    check_insert(table, key, frame)
     insert = sql_text("bronze/insert_new_rows.sql").format(
         table=table,
         key=key,
@@ -279,7 +277,11 @@ def _indexes_deferred(
             conn.execute(sql)
 
 
-def _reject_repeated_keys(table: str, key: str, frame: pd.DataFrame) -> None:
+def check_insert(table: str, key: str, frame: pd.DataFrame) -> None:
+    """Plain identifiers, and no key twice in the batch: an error naming the
+    rows, never a silent drop."""
+    for name in (table, key, *frame.columns):
+        check_identifier(name)
     repeated = frame[key].duplicated(keep=False)
     if repeated.any():
         rows = frame.index[repeated.to_numpy()][:6].tolist()
@@ -328,7 +330,7 @@ def refresh_by_customer(
     Returns the number of rows written.
     """
     table = Path(model).stem
-    _check_identifier(table)
+    check_identifier(table)
     select = sql_text(f"{model}.sql")
     bound = bind(select, params)
     workers = workers or os.cpu_count() or 1
@@ -462,7 +464,7 @@ def require_bronze(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _check_identifier(name: str) -> None:
+def check_identifier(name: str) -> None:
     if not _IDENT.match(name):
         raise WarehouseError(f"not a plain SQL identifier: {name!r}")
 
@@ -472,6 +474,6 @@ def run_script(
 ) -> int:
     """Run each statement of ``sql/<relative>``; count the rows they changed."""
     before = conn.total_changes
-    for statement in _statements(sql_text(relative)):
+    for statement in statements(sql_text(relative)):
         conn.execute(statement, bind(statement, params))
     return conn.total_changes - before

@@ -82,7 +82,7 @@ def test_an_earlier_warehouse_gets_the_nullable_columns_rows_kept() -> None:
     schema = warehouse.sql_text("bronze/schema.sql")
     for column in ("payer_type varchar(2)", "auth_status varchar(16)"):
         schema = schema.replace(f"{column},", f"{column} not null,", 1)
-    for statement in warehouse._statements(schema):
+    for statement in warehouse.statements(schema):
         conn.execute(statement)
     frame = pd.DataFrame([tx("a", 1), tx("b", 2)])
     warehouse.insert_new(conn, "bronze_transactions", "transaction_id", frame)
