@@ -41,6 +41,7 @@ async def incoming_refresh(
 ) -> dict[str, Any]:
     """Silver/Gold for the loads in (after, up_to]; all pending ones if unset."""
     settings = settings or Settings()
+    settings.require_sqlite("the watched folder's refresh")
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     if after_log_seq is None or up_to_log_seq is None:
         pending = await asyncio.to_thread(read_pending, settings)
@@ -92,6 +93,7 @@ async def ingest_drops(
 ) -> dict[str, Any]:
     """Each file into Bronze (or quarantine), then one Silver/Gold refresh."""
     settings = settings or Settings()
+    settings.require_sqlite("loading CSV drops")
     results = [await ingest_drop(path, settings) for path in paths]
     loaded = sum(r["rows_loaded"] for r in results)
     refreshed = await incoming_refresh(settings) if refresh and loaded else None

@@ -15,7 +15,12 @@ from prefect import flow
 from pydantic import ValidationError
 
 from flows.silver_gold import silver_gold_refresh
-from ssa.cli import add_data_dir_option, add_generator_options, settings_from
+from ssa.cli import (
+    add_data_dir_option,
+    add_engine_option,
+    add_generator_options,
+    settings_from,
+)
 from ssa.settings import Settings
 from tasks.artifacts import publish_pipeline_summary
 from tasks.bronze import generate_transactions, load_bronze
@@ -41,6 +46,7 @@ def parse_settings(argv: list[str]) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_generator_options(parser)
     add_data_dir_option(parser)
+    add_engine_option(parser)
     return settings_from(parser.parse_args(argv))
 
 

@@ -27,6 +27,14 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder for the warehouse and exports")
 
 
+def add_engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("sqlite", "duckdb"),
+        help="warehouse engine (default sqlite; duckdb for big months)",
+    )
+
+
 def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
     """Settings from the parsed flags; a flag left out keeps its default.
 
@@ -40,4 +48,5 @@ def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
     if getattr(args, "data_dir", None):
         paths["data_dir"] = args.data_dir
     paths = {k: v for k, v in paths.items() if v}
-    return Settings(generator=generator, paths=paths)
+    engine = {"engine": args.engine} if getattr(args, "engine", None) else {}
+    return Settings(generator=generator, paths=paths, **engine)

@@ -32,7 +32,10 @@ class PathSettings(_Model):
         Path("data"), description="Folder for the warehouse and all exports."
     )
     warehouse_file: str = Field(
-        "ssa.db", min_length=1, description="SQLite file name inside data_dir."
+        "ssa.db",
+        min_length=1,
+        description="SQLite file name inside data_dir; the DuckDB engine uses "
+        "the same name ending in .duckdb.",
     )
     bairros_csv: Path = Field(
         REFERENCE_DIR / "salvador_bairros.csv",
@@ -457,8 +460,12 @@ class IngestSettings(_Model):
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
-    engine: Literal["sqlite"] = Field(
-        "sqlite", description="Warehouse engine; SQLite is embedded, no server."
+    engine: Literal["sqlite", "duckdb"] = Field(
+        "sqlite",
+        description="Warehouse engine, both embedded (no server). sqlite: "
+        "data/ssa.db, and the watched folder's incremental refresh. duckdb: "
+        "data/ssa.duckdb, the same SQL files several times faster on big "
+        "months (README, 'Speed'), full runs only.",
     )
     paths: PathSettings = PathSettings()
     generator: GeneratorSettings = GeneratorSettings()
@@ -467,3 +474,19 @@ class Settings(_Model):
     risk: RiskSettings = RiskSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The warehouse file of the chosen engine."""
+        if self.engine == "duckdb":
+            return self.paths.warehouse_path.with_suffix(".duckdb")
+        return self.paths.warehouse_path
+
+    def require_sqlite(self, what: str) -> None:
+        """Fail before any work where only the SQLite engine is built yet."""
+        if self.engine != "sqlite":
+            raise ValueError(
+                f"engine={self.engine!r}: {what} runs on engine='sqlite' only "
+                "(its incremental refresh is written for SQLite); run the full "
+                "pipeline with DuckDB, or use SQLite here"
+            )

@@ -28,7 +28,7 @@ def pipeline_summary(settings: Settings, result: Mapping[str, Any]) -> str:
     lines = [
         "# Medallion pipeline run",
         "",
-        f"Warehouse `{settings.paths.warehouse_path}`.",
+        f"Warehouse `{settings.warehouse_path}` ({settings.engine}).",
         "",
         "| stage | table or file | rows |",
         "|---|---|---:|",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import warehouse
+from ssa import engine
 from ssa.generator import Dataset, generate
 from ssa.settings import Settings
 
@@ -41,32 +41,31 @@ def _load(dataset: Dataset, settings: Settings) -> dict[str, int]:
         "batch_id": batch_id_for(settings),
         "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        warehouse.apply_schema(conn)
-        replaced = warehouse.run_script(
-            conn, "bronze/replace_synthetic_batch.sql", lineage
-        )
+    db = engine.module(settings)
+    with db.connect(settings.warehouse_path) as conn:
+        db.apply_schema(conn)
+        replaced = db.run_script(conn, "bronze/replace_synthetic_batch.sql", lineage)
         return {
             "replaced_rows": replaced,
-            "bronze_customers": warehouse.insert_new(
+            "bronze_customers": db.insert_new(
                 conn,
                 "bronze_customers",
                 "customer_id",
                 dataset.customers.assign(**lineage),
             ),
-            "bronze_merchants": warehouse.insert_new(
+            "bronze_merchants": db.insert_new(
                 conn,
                 "bronze_merchants",
                 "merchant_id",
                 dataset.merchants.assign(**lineage),
             ),
-            "bronze_transactions": warehouse.insert_new(
+            "bronze_transactions": db.insert_new(
                 conn,
                 "bronze_transactions",
                 "transaction_id",
                 dataset.transactions.assign(**lineage),
             ),
-            "ground_truth_labels": warehouse.insert_new(
+            "ground_truth_labels": db.insert_new(
                 conn, "ground_truth_labels", "transaction_id", dataset.labels
             ),
         }

@@ -8,7 +8,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import refresh, warehouse
+from ssa import duckdb_warehouse, engine, refresh, warehouse
 from ssa.exports import iso_local, local_date, reais, reasons, write_csv
 from ssa.settings import Settings
 from tasks.silver import sql_params
@@ -16,6 +16,10 @@ from tasks.silver import sql_params
 
 def _build(settings: Settings, incremental: bool = False) -> dict[str, int]:
     params = sql_params(settings)
+    if settings.engine == "duckdb":
+        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
+            rows = duckdb_warehouse.rebuild_gold(conn, params)
+        return {refresh.table_of(model): n for model, n in rows.items()}
     with warehouse.connect(settings.paths.warehouse_path) as conn:
         if incremental:
             rows = refresh.refresh_gold(conn, params)
@@ -37,7 +41,7 @@ async def build_gold(settings: Settings, incremental: bool = False) -> dict[str,
 
 def anomalies_frame(conn, settings: Settings) -> pd.DataFrame:
     """Gold anomalies, highest risk first, with readable times and reasons."""
-    frame = warehouse.query(conn, "gold/export_anomalies.sql", {})
+    frame = engine.module(settings).query(conn, "gold/export_anomalies.sql", {})
     offset = settings.rules.utc_offset_seconds
     frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
     frame.insert(8, "amount", reais(frame["amount_cents"]))
@@ -49,14 +53,15 @@ def _export(settings: Settings) -> dict[str, int]:
     """The dashboards' files, the anomalies first (what a drop waits for)."""
     paths = settings.paths
     offset = settings.rules.utc_offset_seconds
-    with warehouse.connect(paths.warehouse_path) as conn:
+    db = engine.module(settings)
+    with db.connect(settings.warehouse_path) as conn:
         written = {
             str(paths.gold_anomalies_csv): write_csv(
                 anomalies_frame(conn, settings), paths.gold_anomalies_csv
             )
         }
-        customers = warehouse.query(conn, "gold/export_customer_risk.sql", {})
-        bairros = warehouse.query(conn, "gold/export_bairro_daily.sql", {})
+        customers = db.query(conn, "gold/export_customer_risk.sql", {})
+        bairros = db.query(conn, "gold/export_bairro_daily.sql", {})
     for column in ("last_transaction_at_epoch", "last_flagged_at_epoch"):
         customers[column.replace("_epoch", "")] = iso_local(customers[column], offset)
     bairros.insert(1, "local_date", local_date(bairros["local_day"]))

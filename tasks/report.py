@@ -19,7 +19,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from ssa import evaluation, warehouse
+from ssa import engine, evaluation
 from ssa.exports import write_csv
 from ssa.settings import Settings
 from tasks.gold import anomalies_frame
@@ -51,11 +51,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _evaluate(settings: Settings) -> dict[str, Any]:
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        rows = warehouse.query(conn, "gold/evaluation_rows.sql", sql_params(settings))
+    db = engine.module(settings)
+    with db.connect(settings.warehouse_path) as conn:
+        rows = db.query(conn, "gold/evaluation_rows.sql", sql_params(settings))
         top = anomalies_frame(conn, settings).head(settings.risk.top_anomalies)
-        counts = warehouse.query(conn, "gold/run_counts.sql", {})
-        coverage = warehouse.query(conn, "gold/rule_coverage.sql", {})
+        counts = db.query(conn, "gold/run_counts.sql", {})
+        coverage = db.query(conn, "gold/rule_coverage.sql", {})
     total = int(counts.iloc[0]["transactions"])
     legit = total - int((rows["is_fraud"] == 1).sum())
     rules = evaluation.rule_report(
@@ -117,7 +118,7 @@ def run_summary(settings: Settings, report: dict[str, Any]) -> str:
         f"from {counts['customers']:,} customers",
         f"- Anomalies (Gold rows): **{counts['anomalies']:,}** "
         f"({counts['critical']:,} critical, {counts['high']:,} high)",
-        f"- Warehouse: `{paths.warehouse_path}`",
+        f"- Warehouse: `{settings.warehouse_path}` ({settings.engine})",
         f"- Exports in `{paths.data_path}`: {exports}",
         "",
         "## Rules",

@@ -7,7 +7,7 @@ import asyncio
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import refresh, warehouse
+from ssa import duckdb_warehouse, refresh, warehouse
 from ssa.exports import write_table_csv
 from ssa.refresh import FINAL_MODEL
 from ssa.settings import Settings
@@ -23,8 +23,12 @@ def _build(
 ) -> tuple[str, dict[str, int]]:
     """("incremental" or "full", rows per model). Incremental only when Silver
     exists and the batches touch few enough customers."""
-    path = settings.paths.warehouse_path
     params = sql_params(settings)
+    if settings.engine == "duckdb":
+        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
+            duckdb_warehouse.require_bronze(conn, settings.warehouse_path)
+            return "full", duckdb_warehouse.rebuild_silver(conn, params)
+    path = settings.paths.warehouse_path
     with warehouse.connect(path) as conn:
         warehouse.require_bronze(conn, path)
         if batch_ids is not None and warehouse.table_exists(
@@ -59,15 +63,23 @@ async def build_silver(
 def _export(settings: Settings) -> int:
     """Every Silver row, in time order, with its ISO-8601 local time.
 
-    A million rows: formatted by SQLite on all cores, not through pandas.
+    A million rows: formatted by the engine on all cores, not through pandas.
     """
+    layout = {
+        "order_by": ("created_at_epoch", "transaction_id"),
+        "iso_times": {"created_at": "created_at_epoch"},
+        "utc_offset_seconds": settings.rules.utc_offset_seconds,
+    }
+    if settings.engine == "duckdb":
+        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
+            return duckdb_warehouse.write_table_csv(
+                conn, "silver_transactions", settings.paths.silver_csv, **layout
+            )
     return write_table_csv(
         settings.paths.warehouse_path,
         "silver_transactions",
         settings.paths.silver_csv,
-        order_by=("created_at_epoch", "transaction_id"),
-        iso_times={"created_at": "created_at_epoch"},
-        utc_offset_seconds=settings.rules.utc_offset_seconds,
+        **layout,
     )
 
 

@@ -112,3 +112,38 @@ def test_artifacts_are_published(run) -> None:
         return {a.key for a in artifacts}
 
     assert asyncio.run(keys()) == ARTIFACT_KEYS
+
+
+def test_duckdb_engine_gives_the_same_exports(run, tmp_path) -> None:
+    """The same month through the flow on DuckDB: the same anomalies, scores,
+    reasons and detection report, in data/ssa.duckdb; a re-run adds nothing."""
+    settings, _ = run
+    duck = settings.model_copy(
+        update={
+            "engine": "duckdb",
+            "paths": settings.paths.model_copy(update={"data_dir": tmp_path}),
+        }
+    )
+    result = asyncio.run(medallion_pipeline(duck))
+    again = asyncio.run(medallion_pipeline(duck))
+    assert again["bronze"]["bronze_transactions"] == 0
+    assert duck.warehouse_path == tmp_path / "ssa.duckdb"
+    assert duck.warehouse_path.exists()
+    assert not (tmp_path / "ssa.db").exists()
+    assert result["silver"]["rows"] == len(pd.read_csv(duck.paths.silver_csv))
+    ours = pd.read_csv(settings.paths.gold_anomalies_csv)
+    theirs = pd.read_csv(duck.paths.gold_anomalies_csv)
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+    assert (
+        duck.paths.detection_report_csv.read_bytes()
+        == settings.paths.detection_report_csv.read_bytes()
+    )
+
+
+def test_the_watched_folder_refuses_duckdb_before_any_work(tmp_path) -> None:
+    from flows.ingest import ingest_drops
+
+    settings = Settings(engine="duckdb", paths={"data_dir": tmp_path})
+    with pytest.raises(ValueError, match="engine='sqlite' only"):
+        asyncio.run(ingest_drops([str(tmp_path / "x.csv")], settings))
+    assert not any(tmp_path.iterdir())

@@ -39,3 +39,13 @@ def test_cli_rejects_bad_values_with_the_field(capsys) -> None:
 
     assert main(["--customers", "0"]) == 2
     assert "generator.n_customers" in capsys.readouterr().err
+
+
+def test_each_engine_has_its_own_warehouse_file(tmp_path) -> None:
+    lite = Settings(paths={"data_dir": tmp_path})
+    duck = Settings(engine="duckdb", paths={"data_dir": tmp_path})
+    assert lite.warehouse_path == tmp_path / "ssa.db"
+    assert duck.warehouse_path == tmp_path / "ssa.duckdb"
+    lite.require_sqlite("the watcher")
+    with pytest.raises(ValueError, match="engine='duckdb': the watcher"):
+        duck.require_sqlite("the watcher")

@@ -1,6 +1,7 @@
 -- Rows each rule could not judge because a field it reads is missing (CSV
 -- drops from other systems may not carry every optional column). A rule
 -- never fires on a guess; the run summary reports these counts.
+-- Sums are cast to bigint: DuckDB sums integers as 128-bit (portable-sql.md).
 
 with
 
@@ -61,12 +62,12 @@ gaps as (
 
 totals as (
     select
-        sum(no_place) as no_place,
-        sum(no_card) as no_card,
-        sum(no_payee_kind) as no_payee_kind,
-        sum(no_payee) as no_payee,
-        sum(no_pix_device) as no_pix_device,
-        sum(no_device_age) as no_device_age
+        cast(sum(no_place) as bigint) as no_place,
+        cast(sum(no_card) as bigint) as no_card,
+        cast(sum(no_payee_kind) as bigint) as no_payee_kind,
+        cast(sum(no_payee) as bigint) as no_payee,
+        cast(sum(no_pix_device) as bigint) as no_pix_device,
+        cast(sum(no_device_age) as bigint) as no_device_age
     from gaps
 ),
 

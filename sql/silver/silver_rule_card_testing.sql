@@ -2,6 +2,7 @@
 -- cents to a few reais, often declined), then a large card-not-present
 -- purchase. Flags every online payment on the card inside a window holding
 -- enough probes. Rows without a card id are not judged.
+-- Sums are cast to bigint: DuckDB sums integers as 128-bit (portable-sql.md).
 
 with
 
@@ -23,8 +24,9 @@ online_card as (
 with_window as (
     select
         *,
-        sum(is_probe) over card_window as probes_in_window,
-        sum(is_declined) over card_window as declines_in_window
+        cast(sum(is_probe) over card_window as bigint) as probes_in_window,
+        cast(sum(is_declined) over card_window as bigint)
+            as declines_in_window
     from online_card
     window card_window as (
         partition by card_id
