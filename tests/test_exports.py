@@ -7,6 +7,7 @@ import sqlite3
 
 import pandas as pd
 
+from ssa import duckdb_warehouse
 from ssa.exports import (
     iso_local,
     local_date,
@@ -72,53 +73,68 @@ def test_reasons_read_like_sentences() -> None:
     )
 
 
+ROWS = [
+    ("b", 1_790_823_660, '=HYPERLINK("http://x")', -38.5, None),
+    ("a", 1_790_823_660, "Caixa D'Água, Salvador", -38.25, 7),
+    ("c", 1_790_823_600, "+5511", None, 1),
+    ("d", 1_790_910_000, "linha\nnova", -38.125, 2),
+]
+# Both engines write these cells: times in Bahia, text sheet-safe and quoted
+# where needed, numbers as numbers, NULL empty, in (time, id) order.
+EXPECTED = [
+    ["id", "at", "at_epoch", "name", "lon", "n"],
+    ["c", "2026-10-01T00:00:00-03:00", "1790823600", "'+5511", "", "1"],
+    [
+        "a",
+        "2026-10-01T00:01:00-03:00",
+        "1790823660",
+        "Caixa D'Água, Salvador",
+        "-38.25",
+        "7",
+    ],
+    [
+        "b",
+        "2026-10-01T00:01:00-03:00",
+        "1790823660",
+        '\'=HYPERLINK("http://x")',
+        "-38.5",
+        "",
+    ],
+    ["d", "2026-10-02T00:00:00-03:00", "1790910000", "linha\nnova", "-38.125", "2"],
+]
+LAYOUT = {
+    "order_by": ("at_epoch", "id"),
+    "iso_times": {"at": "at_epoch"},
+    "utc_offset_seconds": -10_800,
+}
+
+
+def _cells(path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
 def test_table_export_is_sheet_safe_quoted_and_in_order(tmp_path) -> None:
     db = tmp_path / "w.db"
     with sqlite3.connect(db) as conn:
         conn.execute(
             "create table t (id text, at_epoch int, name text, lon real, n int)"
         )
-        conn.executemany(
-            "insert into t values (?, ?, ?, ?, ?)",
-            [
-                ("b", 1_790_823_660, '=HYPERLINK("http://x")', -38.5, None),
-                ("a", 1_790_823_660, "Caixa D'Água, Salvador", -38.25, 7),
-                ("c", 1_790_823_600, "+5511", None, 1),
-                ("d", 1_790_910_000, "linha\nnova", -38.125, 2),
-            ],
-        )
+        conn.executemany("insert into t values (?, ?, ?, ?, ?)", ROWS)
     out = tmp_path / "t.csv"
-    rows = write_table_csv(
-        db,
-        "t",
-        out,
-        order_by=("at_epoch", "id"),
-        iso_times={"at": "at_epoch"},
-        utc_offset_seconds=-10_800,
-        workers=2,
-    )
-    assert rows == 4
-    with out.open(encoding="utf-8", newline="") as f:
-        table = list(csv.reader(f))
-    assert table == [
-        ["id", "at", "at_epoch", "name", "lon", "n"],
-        ["c", "2026-10-01T00:00:00-03:00", "1790823600", "'+5511", "", "1"],
-        [
-            "a",
-            "2026-10-01T00:01:00-03:00",
-            "1790823660",
-            "Caixa D'Água, Salvador",
-            "-38.25",
-            "7",
-        ],
-        [
-            "b",
-            "2026-10-01T00:01:00-03:00",
-            "1790823660",
-            '\'=HYPERLINK("http://x")',
-            "-38.5",
-            "",
-        ],
-        ["d", "2026-10-02T00:00:00-03:00", "1790910000", "linha\nnova", "-38.125", "2"],
-    ]
+    assert write_table_csv(db, "t", out, workers=2, **LAYOUT) == 4
+    assert _cells(out) == EXPECTED
+    assert not list(tmp_path.glob(".t.csv*"))
+
+
+def test_duckdb_table_export_writes_the_same_cells(tmp_path) -> None:
+    out = tmp_path / "t.csv"
+    with duckdb_warehouse.connect(tmp_path / "w.duckdb") as conn:
+        conn.execute(
+            "create table t (id varchar, at_epoch bigint, name varchar, "
+            "lon double, n bigint)"
+        )
+        conn.executemany("insert into t values (?, ?, ?, ?, ?)", ROWS)
+        assert duckdb_warehouse.write_table_csv(conn, "t", out, **LAYOUT) == 4
+    assert _cells(out) == EXPECTED
     assert not list(tmp_path.glob(".t.csv*"))
