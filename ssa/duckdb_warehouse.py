@@ -12,7 +12,8 @@ tests/test_engines.py runs every file on both engines and compares.
 What runs here is the whole pipeline from scratch: the Bronze load, full
 Silver and Gold builds and the exports. The watched folder's incremental
 refresh (temp views that shadow a table, per-customer slices) is written
-for SQLite; ``Settings`` refuses ``engine = "duckdb"`` for the watcher.
+for SQLite: its flows refuse ``engine = "duckdb"`` before any work
+(``Settings.require_sqlite``).
 """
 
 from __future__ import annotations
