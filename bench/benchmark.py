@@ -278,9 +278,17 @@ def verdict(ok: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS)
-    parser.add_argument("--days", type=int, default=30)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0]
+        + " Runs in a temporary folder, removed afterwards."
+    )
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=DEFAULT_CUSTOMERS,
+        help=f"customers to generate (default {DEFAULT_CUSTOMERS:,}: ~1M rows)",
+    )
+    parser.add_argument("--days", type=int, default=30, help="days to simulate")
     parser.add_argument("--repeat", type=int, default=1, help="runs; medians shown")
     parser.add_argument("--flow", action="store_true", help="also run the flow")
     parser.add_argument(

@@ -22,6 +22,7 @@ from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
 from flows.silver_gold import silver_gold_refresh
+from ssa import engine
 from ssa.cli import add_data_dir_option, settings_from
 from ssa.settings import Settings
 from tasks.ingest import (
@@ -42,6 +43,7 @@ async def incoming_refresh(
     """Silver/Gold for the loads in (after, up_to]; all pending ones if unset."""
     settings = settings or Settings()
     settings.require_sqlite("the watched folder's refresh")
+    engine.check_data_folder(settings)
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     if after_log_seq is None or up_to_log_seq is None:
         pending = await asyncio.to_thread(read_pending, settings)
@@ -94,6 +96,7 @@ async def ingest_drops(
     """Each file into Bronze (or quarantine), then one Silver/Gold refresh."""
     settings = settings or Settings()
     settings.require_sqlite("loading CSV drops")
+    engine.check_data_folder(settings)
     results = [await ingest_drop(path, settings) for path in paths]
     loaded = sum(r["rows_loaded"] for r in results)
     refreshed = await incoming_refresh(settings) if refresh and loaded else None

@@ -15,6 +15,7 @@ from prefect import flow
 from pydantic import ValidationError
 
 from flows.silver_gold import silver_gold_refresh
+from ssa import engine
 from ssa.cli import (
     add_data_dir_option,
     add_engine_option,
@@ -33,6 +34,7 @@ from tasks.bronze import generate_transactions, load_bronze
 async def medallion_pipeline(settings: Settings | None = None) -> dict[str, Any]:
     """Bronze from the generator, then the shared Silver/Gold refresh."""
     settings = settings or Settings()
+    engine.check_data_folder(settings)
     dataset = await generate_transactions(settings)
     bronze = await load_bronze(dataset, settings)
     refreshed = await silver_gold_refresh(settings)

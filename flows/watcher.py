@@ -26,10 +26,12 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
+from ssa import engine
 from ssa.cli import add_data_dir_option, settings_from
 from ssa.ingest import IngestResult
 from ssa.ingest_log import PendingRefresh
 from ssa.settings import Settings
+from ssa.warehouse import WarehouseError
 from ssa.watcher import Refresh, Watcher
 
 logger = logging.getLogger("ssa.watcher")
@@ -175,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         settings, mode = parse_args(sys.argv[1:] if argv is None else argv)
     except ValidationError as exc:
         print(f"invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        engine.check_data_folder(settings)
+    except WarehouseError as exc:
+        print(exc, file=sys.stderr)
         return 2
     if mode == "prefect" and not _prefect_api_url():
         print(

@@ -5,7 +5,7 @@ core per connection (~0.3 s per function per million rows here), so a
 month of a big fintech does not fit a laptop's patience; DuckDB runs the
 same Silver and Gold files on a million rows in ~4 s instead of ~20 s
 (README, "Speed"). Nothing is rewritten for it: the files keep to the
-portable subset (``../shared/reference/portable-sql.md``), only the
+portable subset (``sql/portable-sql.md``), only the
 parameter marker differs (``:name`` in the files, ``$name`` here), and
 tests/test_engines.py runs every file on both engines and compares.
 

@@ -58,11 +58,30 @@ def sheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def counts_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns with empty cells print as integers (``8``, not ``8.0``).
+
+    pandas reads an integer column with a NULL from SQLite as floats; DuckDB
+    keeps its type. A float column holding only whole numbers and some
+    empty cells is such a column, so both engines write the same cells.
+    """
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if col.dtype.kind == "f" and col.isna().any():
+            values = col.dropna()
+            if (values == values.round()).all() and values.abs().lt(2**53).all():
+                out[name] = col.astype("Int64")
+    return out
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> int:
     """Write atomically (temp file + rename): readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    sheet_safe(frame).to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+    sheet_safe(counts_as_integers(frame)).to_csv(
+        tmp, index=False, encoding="utf-8", lineterminator="\n"
+    )
     os.replace(tmp, path)
     return len(frame)
 

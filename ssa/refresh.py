@@ -5,7 +5,7 @@ device, a payee, an account). New Bronze rows can only change the rows of the
 partitions they fall in, so an incremental refresh runs the *same* SQL file
 with its driving table shadowed by a TEMP view of those partitions (SQLite
 resolves unqualified names to the temp schema first), then replaces just
-those rows: delete, insert (``../shared/reference/portable-sql.md``,
+those rows: delete, insert (``sql/portable-sql.md``,
 "Incremental refresh"). The cost follows the size of the drop, not of the
 warehouse, and the result equals a full rebuild (tested).
 """

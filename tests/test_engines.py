@@ -1,6 +1,6 @@
 """The same SQL files give the same tables on SQLite and DuckDB.
 
-The portability the SQL files promise (``../shared/reference/portable-sql.md``:
+The portability the SQL files promise (``sql/portable-sql.md``:
 integer division, NULL ordering, clamped trigonometry, ...) is only kept by
 running them on both engines over the same data and comparing every table.
 """

@@ -43,6 +43,24 @@ def test_formula_cells_are_neutralised_numbers_are_not(tmp_path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_counts_with_empty_cells_print_as_integers(tmp_path) -> None:
+    frame = pd.DataFrame(
+        {
+            "probes": [5.0, None, 8.0],  # an integer column with a NULL
+            "ratio": [1.5, None, 2.0],
+            "whole": [1.0, 2.0, 3.0],  # no empty cell: left alone
+        }
+    )
+    path = tmp_path / "out.csv"
+    write_csv(frame, path)
+    assert path.read_text(encoding="utf-8").splitlines() == [
+        "probes,ratio,whole",
+        "5,1.5,1.0",
+        ",,2.0",
+        "8,2.0,3.0",
+    ]
+
+
 def test_iso_local_time_has_the_bahia_offset() -> None:
     out = iso_local(pd.Series([1_790_823_600, None]), -10_800)
     assert out.iloc[0] == "2026-10-01T00:00:00-03:00"

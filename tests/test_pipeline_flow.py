@@ -130,14 +130,23 @@ def test_duckdb_engine_gives_the_same_exports(run, tmp_path) -> None:
     assert duck.warehouse_path == tmp_path / "ssa.duckdb"
     assert duck.warehouse_path.exists()
     assert not (tmp_path / "ssa.db").exists()
-    assert result["silver"]["rows"] == len(pd.read_csv(duck.paths.silver_csv))
-    ours = pd.read_csv(settings.paths.gold_anomalies_csv)
-    theirs = pd.read_csv(duck.paths.gold_anomalies_csv)
-    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
-    assert (
-        duck.paths.detection_report_csv.read_bytes()
-        == settings.paths.detection_report_csv.read_bytes()
+    # Silver: the same values; SQLite prints floats to 15 significant digits,
+    # DuckDB the shortest text that reads back exactly.
+    ours = pd.read_csv(settings.paths.silver_csv).sort_values("transaction_id")
+    theirs = pd.read_csv(duck.paths.silver_csv).sort_values("transaction_id")
+    assert result["silver"]["rows"] == len(theirs)
+    pd.testing.assert_frame_equal(
+        ours.reset_index(drop=True), theirs.reset_index(drop=True), rtol=1e-12
     )
+    for name in (
+        "gold_anomalies_csv",
+        "gold_customer_csv",
+        "gold_bairro_daily_csv",
+        "detection_report_csv",
+        "detection_report_md",
+    ):
+        mine = getattr(settings.paths, name).read_bytes()
+        assert getattr(duck.paths, name).read_bytes() == mine, name
 
 
 def test_the_watched_folder_refuses_duckdb_before_any_work(tmp_path) -> None:
@@ -147,3 +156,16 @@ def test_the_watched_folder_refuses_duckdb_before_any_work(tmp_path) -> None:
     with pytest.raises(ValueError, match="engine='sqlite' only"):
         asyncio.run(ingest_drops([str(tmp_path / "x.csv")], settings))
     assert not any(tmp_path.iterdir())
+
+
+def test_a_drop_never_overwrites_a_duckdb_folder(tmp_path) -> None:
+    from flows.ingest import ingest_drops
+    from ssa.warehouse import WarehouseError
+
+    (tmp_path / "ssa.duckdb").touch()
+    (tmp_path / "gold_anomalies.csv").write_text("kept\n", encoding="utf-8")
+    settings = Settings(paths={"data_dir": tmp_path})
+    with pytest.raises(WarehouseError, match="already holds the duckdb"):
+        asyncio.run(ingest_drops([str(tmp_path / "x.csv")], settings))
+    assert (tmp_path / "gold_anomalies.csv").read_text(encoding="utf-8") == "kept\n"
+    assert not (tmp_path / "ssa.db").exists()

@@ -49,3 +49,23 @@ def test_each_engine_has_its_own_warehouse_file(tmp_path) -> None:
     lite.require_sqlite("the watcher")
     with pytest.raises(ValueError, match="engine='duckdb': the watcher"):
         duck.require_sqlite("the watcher")
+
+
+def test_one_engine_per_data_folder(tmp_path) -> None:
+    """Both engines write the same export files: a run on one never replaces
+    the exports of the other's warehouse in the same folder."""
+    from ssa import engine
+    from ssa.warehouse import WarehouseError
+
+    lite = Settings(paths={"data_dir": tmp_path})
+    duck = Settings(engine="duckdb", paths={"data_dir": tmp_path})
+    engine.check_data_folder(lite)
+    engine.check_data_folder(duck)
+    (tmp_path / "ssa.duckdb").touch()
+    engine.check_data_folder(duck)
+    with pytest.raises(WarehouseError, match="already holds the duckdb warehouse"):
+        engine.check_data_folder(lite)
+    (tmp_path / "ssa.duckdb").unlink()
+    (tmp_path / "ssa.db").touch()
+    with pytest.raises(WarehouseError, match="its own --data-dir"):
+        engine.check_data_folder(duck)

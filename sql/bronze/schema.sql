@@ -1,5 +1,5 @@
 -- Bronze: raw facts as they arrived, typed, with lineage. Portable DDL
--- (varchar/bigint/double, see ../shared/reference/portable-sql.md).
+-- (varchar/bigint/double, see sql/portable-sql.md).
 
 create table if not exists bronze_transactions (
     transaction_id varchar(64) not null primary key,

@@ -183,29 +183,42 @@ def generate(settings: Settings) -> Dataset:
         utc_offset_seconds=offset,
     )
     fraud = settings.fraud
-    legit_labels = np.full(len(legit["t"]), "", dtype=object)
+    # Labels as small integer codes into `names` (0: not planted), not a
+    # million Python strings: the sort and the filter below stay numpy's.
+    names = [""]
+
+    def code(name: str) -> int:
+        if name not in names:
+            names.append(name)
+        return names.index(name)
+
+    def codes(name: str, n: int) -> np.ndarray:
+        return np.full(n, code(name), dtype=np.int16)
+
+    legit_codes = codes("", len(legit["t"]))
     new_phones = switch_phones(
         ctx, fraud.lookalike_new_phone_rate, settings.rules.new_device_max_tx_cents
     )
-    legit_labels[new_phones] = LOOKALIKE_PREFIX + "new_phone"
-    parts, scenario = [legit], [legit_labels]
+    legit_codes[new_phones] = code(LOOKALIKE_PREFIX + "new_phone")
+    parts, scenario = [legit], [legit_codes]
     for name, plant in PLANTERS.items():
         rows = plant(ctx, getattr(fraud, f"{name}_rate"))
         parts.append(rows)
-        scenario.append(np.full(len(rows["t"]), name, dtype=object))
+        scenario.append(codes(name, len(rows["t"])))
     for name, plant in PIX_PLANTERS.items():
         rows = plant(ctx, getattr(fraud, f"{name}_rate"))
-        names = rows.pop(SCENARIO, None)
+        per_row = rows.pop(SCENARIO, None)
         parts.append(rows)
-        scenario.append(
-            names.astype(object)
-            if names is not None
-            else np.full(len(rows["t"]), name, dtype=object)
-        )
+        if per_row is None:
+            scenario.append(codes(name, len(rows["t"])))
+        else:
+            kinds, which = np.unique(per_row, return_inverse=True)
+            lookup = np.array([code(str(k)) for k in kinds], dtype=np.int16)
+            scenario.append(lookup[which])
     for name, plant in LOOKALIKES.items():
         rows = plant(ctx, getattr(fraud, f"lookalike_{name}_rate"))
         parts.append(rows)
-        scenario.append(np.full(len(rows["t"]), LOOKALIKE_PREFIX + name, dtype=object))
+        scenario.append(codes(LOOKALIKE_PREFIX + name, len(rows["t"])))
     cols = F.concat(parts)
     labels = np.concatenate(scenario)
     # Customer, then time: Bronze is stored in the order the Silver windows
@@ -216,14 +229,15 @@ def generate(settings: Settings) -> Dataset:
     tx = _to_bronze(
         rng, cols, customers, merchants, bairros, devices, cfg.jitter_max_km
     )
-    planted = labels != ""
+    planted = labels != 0
+    scenario_names = np.array(names)[labels[planted]]
     truth = pd.DataFrame(
         {
             "transaction_id": tx["transaction_id"].to_numpy()[planted],
-            "scenario": labels[planted].astype(str),
-            "is_fraud": (
-                ~np.char.startswith(labels[planted].astype(str), LOOKALIKE_PREFIX)
-            ).astype(np.int64),
+            "scenario": scenario_names,
+            "is_fraud": (~np.char.startswith(scenario_names, LOOKALIKE_PREFIX)).astype(
+                np.int64
+            ),
         }
     )
     people = customers[
