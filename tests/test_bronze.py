@@ -5,28 +5,33 @@ from __future__ import annotations
 import sqlite3
 
 import pandas as pd
+import pytest
 
-from ssa import warehouse
+from ssa import engine, warehouse
 from ssa.generator import generate
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tests.rows import tx
 
+ENGINES = pytest.mark.parametrize("engine_name", ["sqlite", "duckdb"])
 
-def _settings(tmp_path, seed: int = 1) -> Settings:
+
+def _settings(tmp_path, seed: int = 1, engine_name: str = "sqlite") -> Settings:
     return Settings(
+        engine=engine_name,
         paths={"data_dir": tmp_path},
         generator={"n_customers": 60, "n_merchants": 20, "days": 3, "seed": seed},
     )
 
 
 def _count(settings: Settings, sql: str) -> int:
-    with sqlite3.connect(settings.paths.warehouse_path) as conn:
+    with engine.module(settings).connect(settings.warehouse_path) as conn:
         return conn.execute(sql).fetchone()[0]
 
 
-def test_loading_the_same_batch_twice_adds_nothing(tmp_path) -> None:
-    settings = _settings(tmp_path)
+@ENGINES
+def test_loading_the_same_batch_twice_adds_nothing(tmp_path, engine_name) -> None:
+    settings = _settings(tmp_path, engine_name=engine_name)
     data = generate(settings)
     first = _load(data, settings)
     second = _load(data, settings)
@@ -37,12 +42,17 @@ def test_loading_the_same_batch_twice_adds_nothing(tmp_path) -> None:
     assert total == len(data.transactions)
 
 
-def test_another_synthetic_batch_replaces_the_previous_one(tmp_path) -> None:
-    one, two = _settings(tmp_path, seed=1), _settings(tmp_path, seed=2)
+@ENGINES
+def test_another_synthetic_batch_replaces_the_previous_one(
+    tmp_path, engine_name
+) -> None:
+    one = _settings(tmp_path, seed=1, engine_name=engine_name)
+    two = _settings(tmp_path, seed=2, engine_name=engine_name)
     _load(generate(one), one)
     dropped = pd.DataFrame([tx("from-a-csv", 1_790_900_000, source="file:a.csv")])
-    with warehouse.connect(one.paths.warehouse_path) as conn:
-        warehouse.insert_new(conn, "bronze_transactions", "transaction_id", dropped)
+    db = engine.module(one)
+    with db.connect(one.warehouse_path) as conn:
+        db.insert_new(conn, "bronze_transactions", "transaction_id", dropped)
     data = generate(two)
     result = _load(data, two)
     assert result["replaced_rows"] > 0
