@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO_ROOT / "sql"
 REFERENCE_DIR = REPO_ROOT / "data" / "reference"
+# Where a DuckDB run writes when it is given no data folder of its own.
+DUCKDB_DATA_DIR = Path("data") / "duckdb"
 
 
 class _Model(BaseModel):
@@ -464,8 +466,9 @@ class Settings(_Model):
         "sqlite",
         description="Warehouse engine, both embedded (no server). sqlite: "
         "data/ssa.db, and the watched folder's incremental refresh. duckdb: "
-        "data/ssa.duckdb, the same SQL files several times faster on big "
-        "months (README, 'Speed'), full runs only.",
+        "ssa.duckdb in its own data folder (data/duckdb unless paths.data_dir "
+        "is given), the same SQL files several times faster on big months "
+        "(README, 'Speed'), full runs only.",
     )
     paths: PathSettings = PathSettings()
     generator: GeneratorSettings = GeneratorSettings()
@@ -474,6 +477,18 @@ class Settings(_Model):
     risk: RiskSettings = RiskSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _duckdb_gets_its_own_folder(cls, data: Any) -> Any:
+        """A DuckDB run without a data folder of its own writes to data/duckdb:
+        one engine per data folder (both write the same export files), so
+        `--engine duckdb` works beside the SQLite month in data/."""
+        if isinstance(data, dict) and data.get("engine") == "duckdb":
+            paths = data.get("paths") or {}
+            if isinstance(paths, dict) and "data_dir" not in paths:
+                return {**data, "paths": {**paths, "data_dir": DUCKDB_DATA_DIR}}
+        return data
 
     @property
     def warehouse_path(self) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -69,3 +71,12 @@ def test_one_engine_per_data_folder(tmp_path) -> None:
     (tmp_path / "ssa.db").touch()
     with pytest.raises(WarehouseError, match="its own --data-dir"):
         engine.check_data_folder(duck)
+
+
+def test_duckdb_gets_its_own_data_folder_unless_given_one(tmp_path) -> None:
+    duck = Settings(engine="duckdb")
+    assert duck.paths.data_dir == Path("data") / "duckdb"
+    assert duck.warehouse_path.parent == Settings().warehouse_path.parent / "duckdb"
+    mine = Settings(engine="duckdb", paths={"data_dir": tmp_path})
+    assert mine.warehouse_path == tmp_path / "ssa.duckdb"
+    assert Settings().paths.data_dir == Path("data")
