@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 
 from ssa import warehouse
-from ssa.exports import FORMULA_START, utc_suffix
+from ssa.exports import FORMULA_START, export_columns, utc_suffix
 from ssa.rules import GOLD_MODELS, SILVER_MODELS
 from ssa.warehouse import WarehouseError, bind, sql_text
 
@@ -101,9 +101,7 @@ def insert_new(conn: Connection, table: str, key: str, frame: pd.DataFrame) -> i
 
 def materialize(conn: Connection, model: str, params: Mapping[str, Any]) -> int:
     """Rebuild the table named after ``sql/<model>.sql`` and count its rows."""
-    table = Path(model).stem
-    warehouse.check_identifier(table)
-    select = sql_text(f"{model}.sql")
+    table, select = warehouse.model_sql(model)
     try:
         conn.execute(
             f"create or replace table {table} as {to_duckdb(select)}",
@@ -164,25 +162,26 @@ def write_table_csv(
     safe in the select (``exports.FORMULA_START``), the quoting is COPY's.
     The file is replaced atomically.
     """
-    columns = conn.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_name = ? order by ordinal_position",
-        [table],
-    ).fetchall()
-    if not columns:
+    types = dict(
+        conn.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+    )
+    if not types:
         raise WarehouseError(f"no table {table} in the warehouse")
     starts = ", ".join("'" + c.replace("'", "''") + "'" for c in FORMULA_START)
     cells = []
-    for name, data_type in columns:
+    for name, epoch in export_columns(list(types), iso_times):
         warehouse.check_identifier(name)
-        for new, source in iso_times.items():
-            if source == name:
-                cells.append(
-                    f"strftime(make_timestamp(({source} + {int(utc_offset_seconds)})"
-                    f" * 1000000), '%Y-%m-%dT%H:%M:%S') || "
-                    f"'{utc_suffix(utc_offset_seconds)}' as {new}"
-                )
-        if data_type == "VARCHAR":
+        if epoch is not None:
+            cells.append(
+                f"strftime(make_timestamp(({epoch} + {int(utc_offset_seconds)})"
+                f" * 1000000), '%Y-%m-%dT%H:%M:%S') || "
+                f"'{utc_suffix(utc_offset_seconds)}' as {name}"
+            )
+        elif types[name] == "VARCHAR":
             cells.append(
                 f"case when left({name}, 1) in ({starts}) then '''' || {name} "
                 f"else {name} end as {name}"

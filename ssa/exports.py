@@ -115,14 +115,9 @@ def write_table_csv(
         total, low, high = conn.execute(
             f"select count(*), min({order_by[0]}), max({order_by[0]}) from {table}"
         ).fetchone()
-    header, cells = [], []
-    for name in columns:
-        for new, source in iso_times.items():
-            if source == name:
-                header.append(new)
-                cells.append(_iso_cell(source))
-        header.append(name)
-        cells.append(_safe_cell(name))
+    layout = export_columns(columns, iso_times)
+    header = [name for name, _ in layout]
+    cells = [_iso_cell(epoch) if epoch else _safe_cell(name) for name, epoch in layout]
     line = f"printf('{','.join(['%s'] * len(cells))}', {', '.join(cells)})"
     select = (
         f"select {line} from {table} "
@@ -162,6 +157,18 @@ def write_table_csv(
         for part in parts:
             part.unlink(missing_ok=True)
     return rows
+
+
+def export_columns(
+    columns: Sequence[str], iso_times: Mapping[str, str]
+) -> list[tuple[str, str | None]]:
+    """A table export's columns in order, as (name, epoch column it shows as
+    ISO-8601 local time, or None); each time comes right before its epoch."""
+    out: list[tuple[str, str | None]] = []
+    for name in columns:
+        out += [(new, name) for new, source in iso_times.items() if source == name]
+        out.append((name, None))
+    return out
 
 
 def _safe_cell(column: str) -> str:

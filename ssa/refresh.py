@@ -180,20 +180,22 @@ def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int
     with warehouse.connect(path) as conn:
         conn.execute(f"drop table if exists main.{CHANGES_TABLE}")
     rows: dict[str, int] = {}
-    for phase in _phases():
+    needs = upstream_models()
+    for phase in _phases(needs):
         if phase[0] in SLICED_BY_CUSTOMER:
             (model,) = phase
             rows[model] = warehouse.refresh_by_customer(path, model, params)
             with warehouse.connect(path) as conn:
                 index_model(conn, model)
         else:
-            rows.update(_build_side_by_side(path, phase, params))
+            rows.update(_build_side_by_side(path, phase, params, needs))
     return rows
 
 
-def _phases() -> list[list[str]]:
+def _phases(needs: Mapping[str, list[str]]) -> list[list[str]]:
     """SILVER_MODELS cut into the sliced models, one each, and the runs of
-    other models between them, those with inputs in their run last."""
+    other models between them, those with inputs (``needs``) in their run
+    last."""
     phases: list[list[str]] = []
     for model in SILVER_MODELS:
         if (
@@ -204,7 +206,6 @@ def _phases() -> list[list[str]]:
             phases.append([model])
         else:
             phases[-1].append(model)
-    needs = upstream_models()
     depth: dict[str, int] = {}
     for phase in phases:
         for model in phase:
@@ -216,14 +217,16 @@ def _phases() -> list[list[str]]:
 
 
 def _build_side_by_side(
-    path: Path, models: list[str], params: Mapping[str, Any]
+    path: Path,
+    models: list[str],
+    params: Mapping[str, Any],
+    needs: Mapping[str, list[str]],
 ) -> dict[str, int]:
     """Build models at once, each after those of its inputs among them.
 
     Submitted with their inputs first and taken in that order, a model
     that waits for an input waits for one already running: no deadlock.
     """
-    needs = upstream_models()
     built: dict[str, Future[int]] = {}
     workers = min(len(models), os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:

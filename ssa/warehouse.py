@@ -183,11 +183,17 @@ def statements(script: str) -> list[str]:
     return [s.strip() for s in strip_comments(script).split(";") if s.strip()]
 
 
-def materialize(conn: sqlite3.Connection, model: str, params: Mapping[str, Any]) -> int:
-    """Rebuild the table named after ``sql/<model>.sql`` and count its rows."""
+def model_sql(model: str) -> tuple[str, str]:
+    """(table, select) of ``sql/<model>.sql``: the table is named after the
+    file, and must be a plain identifier to go into SQL text."""
     table = Path(model).stem
     check_identifier(table)
-    select = sql_text(f"{model}.sql")
+    return table, sql_text(f"{model}.sql")
+
+
+def materialize(conn: sqlite3.Connection, model: str, params: Mapping[str, Any]) -> int:
+    """Rebuild the table named after ``sql/<model>.sql`` and count its rows."""
+    table, select = model_sql(model)
     conn.execute(f"drop table if exists {table}")
     try:
         conn.execute(f"create table {table} as {select}", bind(select, params))
@@ -206,9 +212,7 @@ def materialize_aside(
     swaps the table in: models that do not read each other can build at
     the same time on their own connections.
     """
-    table = Path(model).stem
-    check_identifier(table)
-    select = sql_text(f"{model}.sql")
+    table, select = model_sql(model)
     scratch = f"file:/ssa-{uuid.uuid4().hex[:12]}-aside?vfs=memdb"
     conn.execute("attach database ? as aside", (scratch,))
     try:
@@ -329,9 +333,7 @@ def refresh_by_customer(
 
     Returns the number of rows written.
     """
-    table = Path(model).stem
-    check_identifier(table)
-    select = sql_text(f"{model}.sql")
+    table, select = model_sql(model)
     bound = bind(select, params)
     workers = workers or os.cpu_count() or 1
     with closing(_open(path)) as main:

@@ -16,15 +16,13 @@ from tasks.silver import sql_params
 
 def _build(settings: Settings, incremental: bool = False) -> dict[str, int]:
     params = sql_params(settings)
-    if settings.engine == "duckdb":
+    if settings.engine == "duckdb":  # full runs only: nothing incremental
         with duckdb_warehouse.connect(settings.warehouse_path) as conn:
             rows = duckdb_warehouse.rebuild_gold(conn, params)
-        return {refresh.table_of(model): n for model, n in rows.items()}
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        if incremental:
-            rows = refresh.refresh_gold(conn, params)
-        else:
-            rows = refresh.rebuild_gold(conn, params)
+    else:
+        build = refresh.refresh_gold if incremental else refresh.rebuild_gold
+        with warehouse.connect(settings.warehouse_path) as conn:
+            rows = build(conn, params)
     return {refresh.table_of(model): n for model, n in rows.items()}
 
 

@@ -52,7 +52,7 @@ def test_each_model_starts_after_the_models_it_reads() -> None:
     }
     assert needs["silver/silver_rule_mule_fan_in"] == ["silver/silver_pix_transfers"]
     started: list[str] = []
-    for phase in refresh._phases():
+    for phase in refresh._phases(needs):
         for model in phase:
             assert set(needs[model]) <= set(started), model
             started.append(model)
