@@ -400,6 +400,46 @@ class EvaluationSettings(_Model):
     )
 
 
+class RegionSettings(_Model):
+    """Where the pipeline's places are: a rectangle around the metropolitan
+    region. A point outside it gets no bairro, and the rules that compare
+    places (impossible travel) do not judge it: a card used abroad or in
+    another state is not a Salvador trip."""
+
+    lat_min: float = Field(
+        -13.25,
+        ge=-90,
+        le=90,
+        description="South edge. Rectangle around the 13 municipalities of the "
+        "Região Metropolitana de Salvador (Vera Cruz to Mata de São João), "
+        "rounded outward; Salvador's own 170 bairros span -13.02 to -12.74 "
+        "(data/reference polygons).",
+    )
+    lat_max: float = Field(-12.20, ge=-90, le=90, description="North edge.")
+    lon_min: float = Field(
+        -38.90,
+        ge=-180,
+        le=180,
+        description="West edge; the bairros span -38.66 to -38.30.",
+    )
+    lon_max: float = Field(-37.85, ge=-180, le=180, description="East edge.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RegionSettings:
+        if not (self.lat_min < self.lat_max and self.lon_min < self.lon_max):
+            raise ValueError("lat_min < lat_max and lon_min < lon_max")
+        return self
+
+    def contains(self, lat: Any, lon: Any) -> Any:
+        """Inside the rectangle; works on floats and on pandas/numpy arrays."""
+        return (
+            (lat >= self.lat_min)
+            & (lat <= self.lat_max)
+            & (lon >= self.lon_min)
+            & (lon <= self.lon_max)
+        )
+
+
 class IngestSettings(_Model):
     """Watched-folder ingestion: when a drop is complete, when Gold refreshes."""
 
@@ -474,6 +514,7 @@ class Settings(_Model):
     generator: GeneratorSettings = GeneratorSettings()
     fraud: FraudSettings = FraudSettings()
     rules: RuleSettings = RuleSettings()
+    region: RegionSettings = RegionSettings()
     risk: RiskSettings = RiskSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()

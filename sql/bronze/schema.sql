@@ -75,3 +75,17 @@ create table if not exists ground_truth_labels (
     scenario varchar(64) not null,
     is_fraud bigint not null
 );
+
+-- Reported fraud: chargebacks, MED reports, an analyst's verdict. Labels
+-- reach a bank late and apart from the transactions, from a source's label
+-- column or a labels file; only the evaluation and the model training read
+-- this table, never detection. The latest report of a transaction wins.
+create table if not exists reported_labels (
+    transaction_id varchar(64) not null primary key,
+    is_fraud bigint not null,                  -- 1 fraud, 0 confirmed legitimate
+    fraud_type varchar(64),                    -- as the reporter named it
+    reported_at_epoch bigint,                  -- when it was reported, if known
+    source varchar(256) not null,              -- source mapping or labels file
+    batch_id varchar(64) not null,
+    ingested_at varchar(32) not null
+);
