@@ -58,7 +58,7 @@ def in_process_refresh(settings: Settings) -> Refresh:
             "Silver/Gold refreshed: %s files, %s customers touched, %s anomalies",
             result["files"],
             result["customers"],
-            result["gold"]["gold_transaction_risk"],
+            result["exports"][str(settings.paths.gold_anomalies_csv)],
         )
 
     return refresh

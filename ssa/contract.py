@@ -69,7 +69,7 @@ COLUMNS: tuple[Column, ...] = (
         "PF or PJ; when the column is missing the payer is taken as PF "
         "(retail customers).",
     ),
-    Column("payee_id", False, "text", "Customer or merchant paid.", 32),
+    Column("payee_id", False, "text", "Customer or merchant paid.", 64),
     Column("payee_type", False, "enum", "PF (person) or PJ (company)."),
     Column(
         "is_same_owner",
@@ -77,7 +77,7 @@ COLUMNS: tuple[Column, ...] = (
         "flag",
         "1 when payer and payee are the same owner (0/1, true/false, sim/não).",
     ),
-    Column("merchant_id", False, "text", "Merchant, for purchases.", 32),
+    Column("merchant_id", False, "text", "Merchant, for purchases.", 64),
     Column("category", False, "text", "Merchant category.", 32),
     Column("card_id", False, "text", "Card used (card channels).", 64),
     Column("entry_mode", False, "enum", "present or not_present (card channels)."),
@@ -186,7 +186,7 @@ def parse_amount_cents(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     cents = cents.mask(negative & good, -cents)
     not_positive = good & (cents.fillna(1) <= 0)
     ambiguous = unsigned.str.fullmatch(_AMBIGUOUS_MONEY.pattern)
-    problem = _first(
+    problem = first_problem(
         problem_where(
             ambiguous,
             _quoted("amount", raw)
@@ -203,7 +203,7 @@ def parse_amount_cents(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return cents.mask(problem.notna()), problem
 
 
-def _first(*problems: pd.Series) -> pd.Series:
+def first_problem(*problems: pd.Series) -> pd.Series:
     """Per row, the first problem found (None when there is none)."""
     out = problems[0]
     for more in problems[1:]:

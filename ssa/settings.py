@@ -43,6 +43,11 @@ class PathSettings(_Model):
         REFERENCE_DIR / "salvador_bairros.csv",
         description="Reference table of Salvador's 170 bairros.",
     )
+    sources_dir: Path = Field(
+        Path("sources"),
+        description="Source mappings, one <name>.yaml per upstream system "
+        "(README, 'Bring your own data'); a relative path is to the repo.",
+    )
     incoming_dir: Path = Field(
         Path("incoming"),
         description="Watched folder for raw CSV drops (README, 'Watched folder'); "
@@ -64,6 +69,10 @@ class PathSettings(_Model):
 
     def in_data(self, path: Path) -> Path:
         return path if path.is_absolute() else self.data_path / path
+
+    @property
+    def sources_path(self) -> Path:
+        return self.resolve(self.sources_dir)
 
     @property
     def incoming_path(self) -> Path:
@@ -397,6 +406,26 @@ class EvaluationSettings(_Model):
     )
     top_k: tuple[int, ...] = Field(
         (100, 1000), description="Cut-offs for the risk score's precision at k."
+    )
+    baseline_amount_quantile: float = Field(
+        0.99,
+        gt=0,
+        lt=1,
+        description="Baseline 'amount above the 99th percentile': the first rule "
+        "a fraud team writes; a score should beat it "
+        "(../shared/reference/model-evaluation.md).",
+    )
+    baseline_median_ratio: float = Field(
+        5.0,
+        gt=1,
+        description="Baseline 'amount over 5x the customer's running median' of "
+        "their earlier payments.",
+    )
+    baseline_min_history: int = Field(
+        3,
+        ge=1,
+        description="Earlier payments a customer needs before the median "
+        "baseline judges them.",
     )
 
 

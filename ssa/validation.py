@@ -11,7 +11,7 @@ on that row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +21,8 @@ import pandas as pd
 from ssa import contract
 from ssa.bairros import load_bairros
 from ssa.drop_file import DropFile
+from ssa.mapped_drop import Mapped, translate
+from ssa.source_mapping import Source
 
 BRONZE_COLUMNS = (
     "transaction_id",
@@ -53,6 +55,8 @@ TEXT_COLUMNS = (
     "device_id",
 )
 REJECT_COLUMNS = ("source_line", "reason")
+# Contract columns that validation turns into a Bronze column of another name.
+_TARGET = {"created_at": "created_at_epoch", "amount": "amount_cents"}
 ENUM_COLUMNS = ("channel", "payer_type", "payee_type", "entry_mode", "auth_status")
 
 
@@ -85,6 +89,8 @@ class Validated:
     rejected: pd.DataFrame
     missing_optional: tuple[str, ...]
     ignored_columns: tuple[str, ...]
+    # Positions of the good rows in the file's records (labels follow them).
+    good_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
     @property
     def rows_read(self) -> int:
@@ -94,39 +100,127 @@ class Validated:
 def validate(
     drop: DropFile, bairros: BairroIndex, utc_offset_seconds: int
 ) -> Validated:
-    """Parse every contract column, collect each row's problems, split."""
-    header = list(drop.header)
-    raw, lines, shape_problem = _raw_frame(drop)
-    parsed: dict[str, pd.Series] = {}
-    problems: list[pd.Series] = []
+    """Parse every contract column of a native drop, collect each row's
+    problems, split."""
+    raw, lines, shape_problem = raw_frame(drop)
+    present = set(drop.header)
+    return _split(
+        raw,
+        _Columns(text=raw),
+        lines,
+        shape_problem,
+        bairros,
+        utc_offset_seconds,
+        missing_optional=tuple(c for c in contract.OPTIONAL if c not in present),
+        ignored_columns=tuple(c for c in drop.header if c not in contract.BY_NAME),
+    )
 
-    def column(name: str) -> pd.Series:
-        if name in raw:
-            return raw[name]
-        return pd.Series("", index=raw.index, dtype="str")
+
+def validate_mapped(
+    drop: DropFile, source: Source, bairros: BairroIndex, utc_offset_seconds: int
+) -> tuple[Validated, Mapped]:
+    """A drop in a source's layout: mapped to the contract, then the same
+    checks as a native drop; rejected rows keep the source's columns, so the
+    fixed file goes back into the same source folder."""
+    raw, lines, shape_problem = raw_frame(drop)
+    mapped = translate(raw.drop(columns="extra_fields"), source, utc_offset_seconds)
+    keys = _mapping_keys(source)
+    columns = _Columns(
+        text=mapped.text,
+        typed={
+            "created_at_epoch": mapped.created_at_epoch,
+            "amount_cents": mapped.amount_cents,
+        },
+        problems=mapped.problems,
+        where={name: source.where(key) for name, key in keys.items()},
+    )
+    validated = _split(
+        raw,
+        columns,
+        lines,
+        shape_problem,
+        bairros,
+        utc_offset_seconds,
+        missing_optional=mapped.missing_optional,
+        ignored_columns=mapped.ignored_columns,
+    )
+    return validated, mapped
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """What validation reads: contract text, columns a mapping parsed itself,
+    its problems, and the mapping key to name after each column's problems."""
+
+    text: pd.DataFrame
+    typed: dict[str, pd.Series] = field(default_factory=dict)
+    problems: list[pd.Series] = field(default_factory=list)
+    where: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> pd.Series:
+        if name in self.text:
+            return self.text[name]
+        return pd.Series("", index=self.text.index, dtype="str")
+
+    def tag(self, name: str, problem: pd.Series) -> pd.Series:
+        """The problem, with the mapping key that fed the column appended."""
+        where = self.where.get(name)
+        if where is None or not problem.notna().any():
+            return problem
+        return problem.where(problem.isna(), problem + " " + where)
+
+
+def _mapping_keys(source: Source) -> dict[str, str]:
+    mapping = source.mapping
+    keys = {name: f"columns.{name}" for name in mapping.columns}
+    keys |= {name: f"constants.{name}" for name in mapping.constants}
+    keys |= {name: f"values.{name}" for name in mapping.values}
+    keys |= {name: f"ids.{name}" for name in mapping.ids}
+    return keys
+
+
+def _split(
+    raw: pd.DataFrame,
+    columns: _Columns,
+    lines: pd.Series,
+    shape_problem: pd.Series,
+    bairros: BairroIndex,
+    utc_offset_seconds: int,
+    *,
+    missing_optional: tuple[str, ...],
+    ignored_columns: tuple[str, ...],
+) -> Validated:
+    """Parse, collect each row's problems, split into good and rejected."""
+    parsed: dict[str, pd.Series] = dict(columns.typed)
+    problems: list[pd.Series] = list(columns.problems)
+    column = columns.get
 
     for name in contract.REQUIRED:
-        problems.append(_missing(column(name), name))
+        if _TARGET.get(name, name) not in parsed:
+            problems.append(columns.tag(name, _missing(column(name), name)))
     for name in TEXT_COLUMNS:
         parsed[name], problem = contract.parse_text(column(name), name)
-        problems.append(problem)
+        problems.append(columns.tag(name, problem))
     for name in ENUM_COLUMNS:
         parsed[name], problem = contract.parse_enum(column(name), name)
-        problems.append(problem)
+        problems.append(columns.tag(name, problem))
     parsed["is_same_owner"], problem = contract.parse_flag(
         column("is_same_owner"), "is_same_owner"
     )
-    problems.append(problem)
-    parsed["amount_cents"], problem = contract.parse_amount_cents(column("amount"))
-    problems.append(problem)
+    problems.append(columns.tag("is_same_owner", problem))
+    if "amount_cents" not in parsed:
+        parsed["amount_cents"], problem = contract.parse_amount_cents(column("amount"))
+        problems.append(problem)
     for name, target in (
         ("created_at", "created_at_epoch"),
         ("device_first_seen_at", "device_first_seen_epoch"),
     ):
+        if target in parsed:
+            continue
         parsed[target], problem = contract.parse_epoch(
             column(name), name, utc_offset_seconds
         )
-        problems.append(problem)
+        problems.append(columns.tag(name, problem))
     location, problem = _locate(column("bairro"), column("lat"), column("lon"), bairros)
     parsed.update(location)
     problems.append(problem)
@@ -143,16 +237,16 @@ def validate(
     rejected.insert(0, "source_line", lines[bad])
     if not rejected["extra_fields"].str.len().gt(0).any():
         rejected = rejected.drop(columns="extra_fields")
-    present = set(header)
     return Validated(
         good=good.reset_index(drop=True),
         rejected=rejected.reset_index(drop=True),
-        missing_optional=tuple(c for c in contract.OPTIONAL if c not in present),
-        ignored_columns=tuple(c for c in header if c not in contract.BY_NAME),
+        missing_optional=missing_optional,
+        ignored_columns=ignored_columns,
+        good_index=good.index.to_numpy(),
     )
 
 
-def _raw_frame(drop: DropFile) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+def raw_frame(drop: DropFile) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Every record as text under the header; ragged rows padded, flagged."""
     width = len(drop.header)
     lines = pd.Series([line for line, _ in drop.records], dtype=np.int64)

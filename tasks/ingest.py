@@ -28,9 +28,16 @@ from ssa.settings import Settings
     retry_delay_seconds=[2, 5, 15],
     cache_policy=NO_CACHE,
 )
-async def ingest_drop(path: str, settings: Settings) -> dict[str, Any]:
+async def ingest_drop(
+    path: str,
+    settings: Settings,
+    source: str | None = None,
+    keep_original: bool = False,
+) -> dict[str, Any]:
     """Validate and load one drop; I/O trouble is retried, bad input is not."""
-    result = await asyncio.to_thread(ingest_file, Path(path), settings)
+    result = await asyncio.to_thread(
+        ingest_file, Path(path), settings, source=source, keep_original=keep_original
+    )
     logger = get_run_logger()
     if result.status == "quarantined":
         logger.warning("%s (moved to %s)", result.summary(), result.archived_to)

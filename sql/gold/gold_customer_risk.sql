@@ -33,6 +33,7 @@ risk as (
         cast(sum(is_structuring) as bigint) as structuring_flags,
         cast(sum(is_amount_spike) as bigint) as amount_spike_flags
     from gold_transaction_risk
+    where anomaly_flag <> 'Normal'
     group by customer_id
 ),
 

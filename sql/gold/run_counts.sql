@@ -6,7 +6,10 @@ counts as (
         (select count(*) from bronze_transactions) as transactions,
         (select count(distinct customer_id) from bronze_transactions)
             as customers,
-        (select count(*) from gold_transaction_risk) as anomalies,
+        (
+            select count(*) from gold_transaction_risk
+            where anomaly_flag <> 'Normal'
+        ) as anomalies,
         (
             select count(*) from gold_transaction_risk
             where risk_level = 'critical'
