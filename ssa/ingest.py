@@ -97,7 +97,13 @@ def ingest_file(
         drop = read_drop(data)
     except DropFileError as error:
         return _quarantine(path, settings, data, sha256, error, started)
-    checked = validate(drop, bairros, settings.rules.utc_offset_seconds)
+    checked = validate(
+        drop,
+        bairros,
+        settings.rules.utc_offset_seconds,
+        limits=settings.limits,
+        region=settings.region,
+    )
     return _load(
         path, settings, data, sha256, drop.delimiter, checked, started, before_commit
     )
