@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from ssa import conflicts as conflicts_mod
 from ssa import ingest_log, warehouse
 from ssa.drop_file import DropFileError, read_drop
 from ssa.settings import Settings
@@ -121,16 +122,21 @@ def _load(
 ) -> IngestResult:
     paths = settings.paths
     processed = paths.processed_path / _local_now(settings).date().isoformat()
+    found: pd.DataFrame | None = None  # a conflict's two versions
     with warehouse.connect(paths.warehouse_path) as conn:
         ingest_log.apply_schema(conn)
         earlier = ingest_log.find_loaded(conn, sha256)
         if earlier is not None and _interrupted(path, earlier):
             result = _resumed(earlier)
+            if result.rows_rejected > len(checked.rejected):
+                found = conflicts_mod.find_conflicts(
+                    conn, *_conflict_args(path, sha256, checked)
+                )
         elif earlier is not None:
             result = _duplicate(path, sha256, earlier, processed)
             ingest_log.append(conn, _log_row(result, len(data), started, None, ()))
         else:
-            result = _insert(
+            result, found = _insert(
                 conn, path, sha256, checked, started, processed, paths.quarantine_path
             )
             ingest_log.append(
@@ -142,14 +148,31 @@ def _load(
             if before_commit is not None:
                 before_commit()
     rejected_to = Path(result.rejected_to) if result.rejected_to else None
-    if rejected_to is not None and not rejected_to.exists():
-        write_rejected(checked.rejected, rejected_to, delimiter)
+    if rejected_to is not None:
+        if len(checked.rejected) and not rejected_to.exists():
+            write_rejected(checked.rejected, rejected_to, delimiter)
+        conflicts_to = conflicts_mod.conflicts_path(rejected_to)
+        if found is not None and len(found) and not conflicts_to.exists():
+            conflicts_mod.write_conflicts(found, conflicts_to, delimiter)
     _move(path, Path(str(result.archived_to)))
     if result.status == "duplicate_file":
         logger.info("skipped %s", result.summary())
     else:
         logger.info("ingested %s", result.summary())
     return result
+
+
+def _lineage_source(path: Path) -> str:
+    return f"file:{path.name}"[:256]
+
+
+def _conflict_args(
+    path: Path, sha256: str, checked: Validated
+) -> tuple[pd.DataFrame, pd.Series, str, str]:
+    lines = checked.good_lines
+    if lines is None:
+        lines = pd.Series(pd.NA, index=checked.good.index, dtype="Int64")
+    return checked.good, lines, batch_id_for(sha256), _lineage_source(path)
 
 
 def _insert(
@@ -160,37 +183,60 @@ def _insert(
     started: datetime,
     processed: Path,
     quarantine: Path,
-) -> IngestResult:
-    """The good rows into Bronze; ids already there are skipped and counted."""
+) -> tuple[IngestResult, pd.DataFrame | None]:
+    """The good rows into Bronze; ids already there are skipped and counted,
+    as duplicates when unchanged and as rejected conflicts when not."""
     stem, suffix = _split(path.name)
     batch_id = batch_id_for(sha256)
-    rejected_to = (
-        _free_path(quarantine, stem, ".rejected.csv", sha256)
-        if len(checked.rejected)
-        else None
-    )
     lineage = {
-        "source": f"file:{path.name}"[:256],
+        "source": _lineage_source(path),
         "batch_id": batch_id,
         "ingested_at": started.isoformat(timespec="seconds"),
     }
     loaded = warehouse.insert_new(
         conn, "bronze_transactions", "transaction_id", checked.good.assign(**lineage)
     )
-    duplicates = len(checked.good) - loaded
-    return IngestResult(
+    found = None
+    conflicting = 0
+    if loaded < len(checked.good):
+        found = conflicts_mod.find_conflicts(
+            conn, *_conflict_args(path, sha256, checked)
+        )
+        conflicting = len(found) // 2
+    duplicates = len(checked.good) - loaded - conflicting
+    rejected = len(checked.rejected) + conflicting
+    rejected_to = (
+        _free_path(quarantine, stem, ".rejected.csv", sha256, also=".conflicts.csv")
+        if rejected
+        else None
+    )
+    detail = _load_detail(checked, duplicates)
+    if conflicting:
+        assert rejected_to is not None
+        where = conflicts_mod.conflicts_path(rejected_to)
+        detail = "; ".join(
+            p
+            for p in (
+                f"{conflicting} ids already in Bronze with other content: "
+                f"kept as they were, both versions in {where}",
+                detail,
+            )
+            if p
+        )
+    result = IngestResult(
         file_name=path.name,
         sha256=sha256,
         status="loaded",
         rows_read=checked.rows_read,
         rows_loaded=loaded,
-        rows_rejected=len(checked.rejected),
+        rows_rejected=rejected,
         rows_duplicate=duplicates,
         batch_id=batch_id,
         archived_to=str(_free_path(processed, stem, suffix, sha256)),
         rejected_to=str(rejected_to) if rejected_to else None,
-        detail=_load_detail(checked, duplicates),
+        detail=detail,
     )
+    return result, found
 
 
 def _interrupted(path: Path, earlier: dict[str, Any]) -> bool:

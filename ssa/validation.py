@@ -98,6 +98,8 @@ class Validated:
     rejected: pd.DataFrame
     missing_optional: tuple[str, ...]
     ignored_columns: tuple[str, ...]
+    # The file line of each good row, for messages about it after the load.
+    good_lines: pd.Series | None = None
 
     @property
     def rows_read(self) -> int:
@@ -204,6 +206,7 @@ def validate(
         rejected=rejected.reset_index(drop=True),
         missing_optional=tuple(c for c in contract.OPTIONAL if c not in present),
         ignored_columns=tuple(c for c in header if c not in contract.BY_NAME),
+        good_lines=lines[~bad].reset_index(drop=True),
     )
 
 
