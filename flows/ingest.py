@@ -7,7 +7,9 @@
   in-process; in Prefect mode a deployment trigger runs it from the
   watcher's event.
 - ``ingest-drops``: ingest given files by hand or from a deployment, then
-  one refresh: ``python -m flows.ingest data/incoming/*.csv``.
+  one refresh: ``python -m flows.ingest data/incoming/*.csv``. A path that
+  is not a readable file is reported in one line and skipped; the command
+  exits 1 when any path could not be ingested.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import ValidationError
 from flows.silver_gold import silver_gold_refresh
 from ssa import engine
 from ssa.cli import add_data_dir_option, settings_from
+from ssa.drop_paths import split_usable
 from ssa.settings import Settings
 from tasks.ingest import (
     ingest_drop,
@@ -93,14 +96,34 @@ async def incoming_refresh(
 async def ingest_drops(
     paths: list[str], settings: Settings | None = None, refresh: bool = True
 ) -> dict[str, Any]:
-    """Each file into Bronze (or quarantine), then one Silver/Gold refresh."""
+    """Each file into Bronze (or quarantine), then one Silver/Gold refresh.
+
+    A path that is not a readable file, or a file that still fails after
+    its retries, is listed under ``problems`` (one line each) and the other
+    files go on.
+    """
     settings = settings or Settings()
     settings.require_sqlite("loading CSV drops")
     engine.check_data_folder(settings)
-    results = [await ingest_drop(path, settings) for path in paths]
+    logger = get_run_logger()
+    usable, problems = split_usable(paths)
+    for problem in problems:
+        logger.warning("skipped %s", problem)
+    results = []
+    for path in usable:
+        try:
+            results.append(await ingest_drop(str(path), settings))
+        except Exception as exc:  # this file only: the others go on
+            problems.append(f"{path}: failed ({type(exc).__name__}: {exc})")
+            logger.error("%s", problems[-1])
     loaded = sum(r["rows_loaded"] for r in results)
     refreshed = await incoming_refresh(settings) if refresh and loaded else None
-    return {"files": results, "rows_loaded": loaded, "refresh": refreshed}
+    return {
+        "files": results,
+        "problems": problems,
+        "rows_loaded": loaded,
+        "refresh": refreshed,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             f"loaded={f['rows_loaded']} rejected={f['rows_rejected']} "
             f"duplicates={f['rows_duplicate']}"
         )
-    return 0
+    for problem in result["problems"]:
+        print(problem, file=sys.stderr)
+    return 1 if result["problems"] else 0
 
 
 if __name__ == "__main__":
