@@ -12,8 +12,8 @@ A value that parses but cannot be real is rejected too (``LimitSettings``):
 an amount above its channel's ceiling, a time before the real existed, a Pix
 before Pix, a time in the future or far from the rest of its file, a point
 outside the region. A mapped foreign source may keep points outside the
-region instead (``outside_region="keep"``): they load with no bairro, and the
-rules that compare places do not judge them.
+region instead (``outside_region="keep"``): they load with their coordinates
+and no bairro, so no bairro-based rule takes them for a Salvador place.
 """
 
 from __future__ import annotations
