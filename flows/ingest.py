@@ -7,7 +7,9 @@
   in-process; in Prefect mode a deployment trigger runs it from the
   watcher's event.
 - ``ingest-drops``: ingest given files by hand or from a deployment, then
-  one refresh: ``python -m flows.ingest data/incoming/*.csv``.
+  one refresh: ``python -m flows.ingest data/incoming/*.csv``. A path that
+  is not a readable file is reported in one line and skipped; the command
+  exits 1 when any path could not be ingested.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 from flows.silver_gold import silver_gold_refresh
 from ssa import engine
 from ssa.cli import add_data_dir_option, settings_from
+from ssa.drop_paths import split_usable
 from ssa.ingest import source_of
 from ssa.settings import Settings
 from ssa.source_mapping import LABELS_FOLDER, SourceError, load_source
@@ -107,26 +110,45 @@ async def ingest_drops(
     without it a file in ``incoming/<name>/`` follows that folder's source and
     any other the native contract. ``labels`` are reported-fraud files. A
     file outside the watched folder is copied, not moved, unless ``move``.
+    A path that is not a readable file, or a file that still fails after
+    its retries, is listed under ``problems`` (one line each) and the other
+    files go on.
     """
     settings = settings or Settings()
     settings.require_sqlite("loading CSV drops")
     engine.check_data_folder(settings)
     if source is not None:
         load_source(source, settings.paths.sources_path)  # stop before any work
-    jobs = [(path, source) for path in paths]
-    jobs += [(path, LABELS_FOLDER) for path in labels or []]
+    logger = get_run_logger()
+    usable, problems = split_usable(paths)
+    usable_labels, label_problems = split_usable(labels or [])
+    problems += label_problems
+    for problem in problems:
+        logger.warning("skipped %s", problem)
+    jobs = [(path, source) for path in usable]
+    jobs += [(path, LABELS_FOLDER) for path in usable_labels]
     results = []
     for path, given in jobs:
-        where = Path(path)
-        inside = _in_incoming(where, settings)
-        if given is None and inside:
-            given = source_of(where, settings.paths.incoming_path)
-        results.append(
-            await ingest_drop(path, settings, given, keep_original=not (move or inside))
-        )
+        inside = _in_incoming(path, settings)
+        try:
+            if given is None and inside:
+                given = source_of(path, settings.paths.incoming_path)
+            results.append(
+                await ingest_drop(
+                    str(path), settings, given, keep_original=not (move or inside)
+                )
+            )
+        except Exception as exc:  # this file only: the others go on
+            problems.append(f"{path}: failed ({type(exc).__name__}: {exc})")
+            logger.error("%s", problems[-1])
     changed = sum(r["rows_loaded"] for r in results)
     refreshed = await incoming_refresh(settings) if refresh and changed else None
-    return {"files": results, "rows_loaded": changed, "refresh": refreshed}
+    return {
+        "files": results,
+        "problems": problems,
+        "rows_loaded": changed,
+        "refresh": refreshed,
+    }
 
 
 def _in_incoming(path: Path, settings: Settings) -> bool:
@@ -189,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             f"duplicates={f['rows_duplicate']}"
             + (f" ({f['detail']})" if f["detail"] else "")
         )
-    return 0
+    for problem in result["problems"]:
+        print(problem, file=sys.stderr)
+    return 1 if result["problems"] else 0
 
 
 if __name__ == "__main__":

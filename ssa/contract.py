@@ -132,6 +132,10 @@ FLAGS = {
 _BR_MONEY = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}")
 _DOT_MONEY = re.compile(r"\d+(?:\.\d{1,2})?")
 _AMBIGUOUS_MONEY = re.compile(r"\d{1,3}(?:\.\d{3})+")
+# C0 control characters a text cell must not hold: tab and the line breaks a
+# quoted field may carry are fine; a NUL cuts the value short in C tools and
+# spreadsheets, the others are invisible.
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ISO_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
     r"(?P<zone>Z|[+-]\d{2}:?\d{2})?"
@@ -290,3 +294,21 @@ def parse_text(raw: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
         text.str.len() > limit, f"{column} is longer than {limit} characters"
     )
     return value, problem
+
+
+def brl(cents: int) -> str:
+    """Centavos as a reason shows them: 100000000 -> 'R$ 1.000.000,00'."""
+    text = f"{cents / 100:,.2f}".replace(",", "_").replace(".", ",")
+    return "R$ " + text.replace("_", ".")
+
+
+def control_problem(raw: pd.Series, column: str) -> pd.Series:
+    """A cell holding a C0 control character, named by its code point."""
+    found = raw.str.extract(f"({CONTROL_CHARS.pattern})", expand=False)
+    has = found.notna()
+    if not has.any():
+        return problem_where(has, "")
+    codes = found[has].map(lambda ch: f"U+{ord(ch):04X}")
+    return problem_where(
+        has, column + " holds the control character " + codes.reindex(raw.index)
+    )

@@ -17,6 +17,10 @@ from ssa import contract
 
 DELIMITERS = (",", ";")
 SNIFF_BYTES = 65_536
+# Binary data is full of NUL bytes; a text export with a stray NUL in a field
+# is a row problem (validation rejects that row), not a binary file. One NUL
+# in the header, or more than one byte in 100 of the sniffed head, is binary.
+BINARY_NUL_SHARE = 100
 # Magic numbers of what people save by mistake under a .csv name.
 MAGIC = (
     (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook saved as .csv?)"),
@@ -125,7 +129,8 @@ def _check_binary(data: bytes) -> None:
             raise DropFileError(
                 "not_csv", "the file is not CSV text", EXPECTED_TEXT, what
             )
-    if b"\x00" in head:
+    first_line = head.split(b"\n", 1)[0]
+    if b"\x00" in first_line or head.count(b"\x00") * BINARY_NUL_SHARE > len(head):
         offset = head.index(b"\x00")
         raise DropFileError(
             "not_csv",

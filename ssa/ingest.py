@@ -25,13 +25,14 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
+from ssa import conflicts as conflicts_mod
 from ssa import ingest_log, labels, warehouse
 from ssa.drop_file import DropFileError, read_declared, read_drop
 from ssa.mapped_drop import Mapped, check_header
@@ -39,6 +40,7 @@ from ssa.settings import Settings
 from ssa.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
 from ssa.validation import (
     BairroIndex,
+    Checks,
     Validated,
     bairro_index,
     validate,
@@ -124,11 +126,15 @@ def ingest_file(
                 mapping.display_path,
             )
             check_header(drop, mapping)
-            checked, mapped = validate_mapped(drop, mapping, bairros, offset)
+            checks = Checks(settings.limits, settings.region)
+            checked, mapped = validate_mapped(drop, mapping, bairros, offset, checks)
             parsed = _mapped_rows(checked, mapped, mapping, drop.delimiter)
         else:
             drop = read_drop(data)
-            parsed = _Parsed(validate(drop, bairros, offset), drop.delimiter)
+            checked = validate(
+                drop, bairros, offset, limits=settings.limits, region=settings.region
+            )
+            parsed = _Parsed(checked, drop.delimiter)
     except DropFileError as error:
         return _quarantine(target, settings, data, sha256, error, started)
     return _load(target, settings, data, sha256, parsed, started, before_commit)
@@ -185,13 +191,7 @@ def _mapped_rows(
     )
     passed = mapped.labels.index.isin(checked.good_index)
     return _Parsed(
-        Validated(
-            good=good,
-            rejected=checked.rejected,
-            missing_optional=checked.missing_optional,
-            ignored_columns=checked.ignored_columns,
-            good_index=checked.good_index,
-        ),
+        replace(checked, good=good),
         delimiter,
         labels=mapped.labels[passed].reset_index(drop=True),
     )
@@ -211,16 +211,21 @@ def _load(
     processed = paths.processed_path / _local_now(settings).date().isoformat()
     processed = processed / target.folder
     checked = parsed.checked
+    found: pd.DataFrame | None = None  # a conflict's two versions
     with warehouse.connect(paths.warehouse_path) as conn:
         ingest_log.apply_schema(conn)
         earlier = ingest_log.find_loaded(conn, sha256)
         if earlier is not None and _interrupted(path, earlier):
             result = _resumed(earlier)
+            if result.rows_rejected > len(checked.rejected):
+                found = conflicts_mod.find_conflicts(
+                    conn, *_conflict_args(target, sha256, checked)
+                )
         elif earlier is not None:
             result = _duplicate(path, sha256, earlier, processed)
             ingest_log.append(conn, _log_row(result, len(data), started, None, ()))
         else:
-            result = _insert(
+            result, found = _insert(
                 conn,
                 target,
                 sha256,
@@ -242,14 +247,27 @@ def _load(
             if before_commit is not None:
                 before_commit()
     rejected_to = Path(result.rejected_to) if result.rejected_to else None
-    if rejected_to is not None and not rejected_to.exists():
-        write_rejected(checked.rejected, rejected_to, parsed.delimiter)
+    if rejected_to is not None:
+        if len(checked.rejected) and not rejected_to.exists():
+            write_rejected(checked.rejected, rejected_to, parsed.delimiter)
+        conflicts_to = conflicts_mod.conflicts_path(rejected_to)
+        if found is not None and len(found) and not conflicts_to.exists():
+            conflicts_mod.write_conflicts(found, conflicts_to, parsed.delimiter)
     _file_away(target, Path(str(result.archived_to)))
     if result.status == "duplicate_file":
         logger.info("skipped %s", result.summary())
     else:
         logger.info("ingested %s", result.summary())
     return result
+
+
+def _conflict_args(
+    target: _Target, sha256: str, checked: Validated
+) -> tuple[pd.DataFrame, pd.Series, str, str]:
+    lines = checked.good_lines
+    if lines is None:
+        lines = pd.Series(pd.NA, index=checked.good.index, dtype="Int64")
+    return checked.good, lines, batch_id_for(sha256), target.lineage
 
 
 def _insert(
@@ -260,17 +278,13 @@ def _insert(
     started: datetime,
     processed: Path,
     quarantine: Path,
-) -> IngestResult:
-    """The good rows into Bronze (ids already there are skipped and counted)
-    and their labels into reported_labels."""
+) -> tuple[IngestResult, pd.DataFrame | None]:
+    """The good rows into Bronze and their labels into reported_labels. Ids
+    already in Bronze are skipped and counted, as duplicates when unchanged
+    and as rejected conflicts when not."""
     checked = parsed.checked
     stem, suffix = _split(target.path.name)
     batch_id = batch_id_for(sha256)
-    rejected_to = (
-        _free_path(quarantine, stem, ".rejected.csv", sha256)
-        if len(checked.rejected)
-        else None
-    )
     lineage = {
         "source": target.lineage,
         "batch_id": batch_id,
@@ -279,6 +293,8 @@ def _insert(
     labelled = 0
     if parsed.labels is not None and len(parsed.labels):
         labelled = labels.store(conn, parsed.labels.assign(**lineage))
+    found = None
+    conflicting = 0
     if target.source == LABELS_FOLDER:
         loaded, duplicates = labelled, len(checked.good) - labelled
         detail = _labels_detail(conn, checked.good, duplicates)
@@ -289,21 +305,45 @@ def _insert(
             "transaction_id",
             checked.good.assign(**lineage),
         )
-        duplicates = len(checked.good) - loaded
+        if loaded < len(checked.good):
+            found = conflicts_mod.find_conflicts(
+                conn, *_conflict_args(target, sha256, checked)
+            )
+            conflicting = len(found) // 2
+        duplicates = len(checked.good) - loaded - conflicting
         detail = _load_detail(checked, duplicates, labelled)
-    return IngestResult(
+    rejected = len(checked.rejected) + conflicting
+    rejected_to = (
+        _free_path(quarantine, stem, ".rejected.csv", sha256, also=".conflicts.csv")
+        if rejected
+        else None
+    )
+    if conflicting:
+        assert rejected_to is not None
+        where = conflicts_mod.conflicts_path(rejected_to)
+        detail = "; ".join(
+            p
+            for p in (
+                f"{conflicting} ids already in Bronze with other content: "
+                f"kept as they were, both versions in {where}",
+                detail,
+            )
+            if p
+        )
+    result = IngestResult(
         file_name=target.path.name,
         sha256=sha256,
         status="loaded",
         rows_read=checked.rows_read,
         rows_loaded=loaded,
-        rows_rejected=len(checked.rejected),
+        rows_rejected=rejected,
         rows_duplicate=duplicates,
         batch_id=batch_id,
         archived_to=str(_free_path(processed, stem, suffix, sha256)),
         rejected_to=str(rejected_to) if rejected_to else None,
         detail=detail,
     )
+    return result, found
 
 
 def _interrupted(path: Path, earlier: dict[str, Any]) -> bool:

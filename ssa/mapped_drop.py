@@ -91,6 +91,9 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
         text[key] = _joined_id(raw, spec)
     epoch, problem = _parse_time(raw, mapping.time, source)
     problems.append(problem)
+    # As the file wrote them, for the contract's plausibility messages.
+    text["created_at"] = column(mapping.time.source_column)
+    text["amount"] = column(mapping.amount.column)
     cents, problem = _parse_amount(
         column(mapping.amount.column), mapping.amount, source
     )

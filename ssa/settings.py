@@ -469,6 +469,80 @@ class RegionSettings(_Model):
         )
 
 
+class LimitSettings(_Model):
+    """What a row may hold and still be taken for a real payment. Above or
+    outside these a value that parses is an export fault (a placeholder
+    date, a slipped decimal, a swapped pair), and the row is rejected with
+    its reason instead of reaching Gold as if it were real."""
+
+    max_pix_cents: int = Field(
+        1_000_000_000,
+        gt=0,
+        description="Sanity bound, not a rule: Pix has no maximum set by the "
+        "Banco Central (each institution sets its own limits, Res. BCB 1/2020), "
+        "so R$ 10.000.000,00 is a bound no retail or small-business Pix "
+        "reaches, far below the R$ 999.999.999.999,99 of a broken export; "
+        "raise it for corporate treasury data.",
+    )
+    max_credit_cents: int = Field(
+        100_000_000,
+        gt=0,
+        description="Sanity bound: R$ 1.000.000,00, above the credit limit of "
+        "the highest personal card tiers; a larger single card payment is an "
+        "export fault.",
+    )
+    max_debit_cents: int = Field(
+        100_000_000,
+        gt=0,
+        description="Sanity bound: R$ 1.000.000,00, as for credit (a debit is "
+        "also capped by the account's balance and daily limit).",
+    )
+    max_boleto_cents: int = Field(
+        9_999_999_999,
+        gt=0,
+        description="R$ 99.999.999,99: the boleto bar code (Febraban layout, 44 "
+        "digits) carries the amount in 10 digits, 2 of them centavos.",
+    )
+    min_created_at: date = Field(
+        date(1994, 7, 1),
+        description="The real (R$) became Brazil's currency on 1 July 1994 "
+        "(Plano Real, Lei 9.069/1995): an amount in reais is not older. Also "
+        "the floor for device_first_seen_at.",
+    )
+    pix_first_day: date = Field(
+        date(2020, 11, 3),
+        description="Pix began operating on 3 November 2020 (restricted launch; "
+        "open to all on 16 November, BCB): no Pix is older.",
+    )
+    future_tolerance_seconds: int = Field(
+        86_400,
+        ge=0,
+        le=7 * 86_400,
+        description="How far past the moment a file is read its times may lie: a "
+        "naive local time from the far east (UTC+14) read as Salvador time "
+        "(UTC-3) is 17 h ahead, plus clock drift; a day covers both.",
+    )
+    period_half_width_days: int = Field(
+        366,
+        ge=1,
+        le=36_600,
+        description="A row whose created_at is more than this from the median "
+        "time of its file's rows is a typo (2016 for 2026, a 1999-12-31 "
+        "placeholder). The median is the file's robust centre: a file spanning "
+        "up to a year (a bank's yearly export, the Sparkov 2021 dev set) has "
+        "every row within a year of it, however its rows are spread.",
+    )
+
+    def max_cents(self) -> dict[str, int]:
+        """The ceiling of each channel, by the contract's channel name."""
+        return {
+            "pix": self.max_pix_cents,
+            "credit": self.max_credit_cents,
+            "debit": self.max_debit_cents,
+            "boleto": self.max_boleto_cents,
+        }
+
+
 class IngestSettings(_Model):
     """Watched-folder ingestion: when a drop is complete, when Gold refreshes."""
 
@@ -544,6 +618,7 @@ class Settings(_Model):
     fraud: FraudSettings = FraudSettings()
     rules: RuleSettings = RuleSettings()
     region: RegionSettings = RegionSettings()
+    limits: LimitSettings = LimitSettings()
     risk: RiskSettings = RiskSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()

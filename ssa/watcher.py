@@ -199,10 +199,17 @@ class Watcher:
 
     # -- lifecycle ---------------------------------------------------------
 
+    def claim(self) -> Watcher:
+        """Take the folder's lock, or raise FolderBusyError: before anything
+        slow, so that a second watcher is refused at once."""
+        if self._lock_file is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _lock_folder(self.folder)
+        return self
+
     def start(self) -> Watcher:
         """Watch first, then list what is already there: nothing slips by."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock_file = _lock_folder(self.folder)
+        self.claim()
         try:
             self._debouncer.start()
             self._intake.start()
