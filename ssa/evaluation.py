@@ -155,8 +155,8 @@ def score_report(
         above_rows = cum_sizes[cut - 1] if cut else 0.0
         expected = above_hits + (n - above_rows) * hits[cut] / sizes[cut]
         out[f"precision_at_{k}"] = expected / n
-    if total_fraud and len(scored):
-        precision = cum_hits / cum_sizes
+    if total_fraud:  # a scorer that scores nothing found none of it: 0
+        precision = cum_hits / cum_sizes if len(scored) else np.zeros(0)
         out["average_precision"] = float((hits / total_fraud * precision).sum())
     else:
         out["average_precision"] = float("nan")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -121,3 +123,10 @@ def test_baselines_read_only_earlier_rows() -> None:
     again = baseline_scores(later, quantile=0.8, ratio=5.0, min_history=3)
     assert again["baseline_amount_vs_median"].tolist()[:4] == [0, 0, 0, 1]
     assert out["baseline_amount_p99"].sum() == 2  # above the 80th percentile
+
+
+def test_a_scorer_that_scores_nothing_finds_no_fraud() -> None:
+    rows = pd.DataFrame({"risk_score": [0, 0, 0], "is_fraud": [1, 0, 0]})
+    score = score_report(rows, (100,))
+    assert score["average_precision"] == 0.0
+    assert math.isnan(score["precision_at_100"])  # no alert queue at all
