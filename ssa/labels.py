@@ -104,14 +104,12 @@ def store(conn: sqlite3.Connection, frame: pd.DataFrame) -> int:
     A report dated before the stored one does not replace it; one without a
     date replaces it (it arrived later). Unchanged labels are not counted.
     """
-    full = frame.reindex(columns=list(STORED))
+    full = frame.reindex(columns=list(STORED)).astype(object)
+    full = full.where(full.notna(), None)
     before = conn.total_changes
     conn.executemany(
         warehouse.sql_text("bronze/upsert_reported_labels.sql"),
-        [
-            tuple(None if pd.isna(v) else v for v in row)
-            for row in full.astype(object).itertuples(index=False, name=None)
-        ],
+        full.itertuples(index=False, name=None),
     )
     return conn.total_changes - before
 

@@ -394,3 +394,50 @@ def test_a_demo_drop_carries_its_planted_labels(settings, tmp_path):
     assert labels["transaction_id"].tolist() == rows["transaction_id"].tolist()
     fraud = labels[labels["is_fraud"] == 1]
     assert len(fraud) > 0 and fraud["fraud_type"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("spec", "cells", "cents"),
+    [
+        (
+            {"decimal": ",", "thousands": ".", "negative": "absolute"},
+            ["-R$ 1.234,56", "R$ -1.234,56", "1.234", "12,5", "  7,00 ", "99-"],
+            [123456, 123456, 123400, 1250, 700, 9900],
+        ),
+        (
+            {"decimal": ".", "currency": "USD", "to_brl": 5.4},
+            ["$43.92", "US$ 1", "0.0125"],
+            [round(4392 * 5.4), 540, 7],
+        ),
+    ],
+)
+def test_amounts_follow_the_declared_separators(spec, cells, cents):
+    from ssa.mapped_drop import _parse_amount
+    from ssa.source_mapping import AmountSpec
+
+    source = load_source("sparkov", SOURCES)
+    parsed, problem = _parse_amount(
+        pd.Series(cells, dtype="str"), AmountSpec(column="x", **spec), source
+    )
+    assert problem.isna().all(), problem.tolist()
+    assert parsed.tolist() == cents
+
+
+def test_amount_problems_name_the_key():
+    from ssa.mapped_drop import _parse_amount
+    from ssa.source_mapping import AmountSpec
+
+    source = load_source("sparkov", SOURCES)
+    cells = pd.Series(["abc", "", "0,00", "-5,00", "1.23.4"], dtype="str")
+    _, problem = _parse_amount(
+        cells, AmountSpec(column="x", decimal=",", thousands="."), source
+    )
+    assert problem.tolist() == [
+        "amount 'abc' is not a number with ',' for decimals and '.' for thousands "
+        "(1234,56) (sources/sparkov.yaml: amount)",
+        "missing amount (sources/sparkov.yaml: amount.column)",
+        "amount '0,00' must be more than zero",
+        "amount '-5,00' is negative (sources/sparkov.yaml: amount.negative)",
+        "amount '1.23.4' is not a number with ',' for decimals and '.' for "
+        "thousands (1234,56) (sources/sparkov.yaml: amount)",
+    ]
