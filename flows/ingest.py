@@ -25,6 +25,7 @@ from flows.silver_gold import silver_gold_refresh
 from ssa import engine
 from ssa.cli import add_data_dir_option, settings_from
 from ssa.settings import Settings
+from tasks.artifacts import public_result, publish_headline
 from tasks.ingest import (
     ingest_drop,
     publish_ingestion,
@@ -73,6 +74,7 @@ async def incoming_refresh(
         if f["status"] == "loaded" and f["batch_id"]
     ]
     refreshed = await silver_gold_refresh(settings, batch_ids)
+    await publish_headline(settings, refreshed)
     await publish_ingestion(touched["files"])
     await record_refresh(
         settings, after_log_seq, up_to_log_seq, len(customer_ids), started_at
@@ -85,7 +87,7 @@ async def incoming_refresh(
         "customers": len(customer_ids),
         "after_log_seq": after_log_seq,
         "up_to_log_seq": up_to_log_seq,
-        **refreshed,
+        **public_result(refreshed),
     }
 
 

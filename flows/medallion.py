@@ -23,7 +23,7 @@ from ssa.cli import (
     settings_from,
 )
 from ssa.settings import Settings
-from tasks.artifacts import publish_pipeline_summary
+from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
 from tasks.bronze import generate_transactions, load_bronze
 
 
@@ -38,7 +38,8 @@ async def medallion_pipeline(settings: Settings | None = None) -> dict[str, Any]
     dataset = await generate_transactions(settings)
     bronze = await load_bronze(dataset, settings)
     refreshed = await silver_gold_refresh(settings)
-    result = {"bronze": bronze, **refreshed}
+    await publish_headline(settings, refreshed)
+    result = {"bronze": bronze, **public_result(refreshed)}
     await publish_pipeline_summary(settings, result)
     return result
 

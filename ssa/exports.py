@@ -221,7 +221,7 @@ def _write_lines(db_path: Path, select: str, params: dict, part: Path) -> int:
 
 def reais(cents: pd.Series) -> pd.Series:
     """Centavos as Brazilian money text: 123456 -> 'R$ 1.234,56'."""
-    return (cents.fillna(0).astype(float) / 100).map(_brl)
+    return (cents.fillna(0).astype(float) / 100).map(brl)
 
 
 class _ReasonFormatter(string.Formatter):
@@ -229,13 +229,14 @@ class _ReasonFormatter(string.Formatter):
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if format_spec == "reais":
-            return _brl(float(value) / 100)
+            return brl(float(value) / 100)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "?"
         return super().format_field(value, format_spec)
 
 
-def _brl(value: float) -> str:
+def brl(value: float) -> str:
+    """Reais as Brazilian money text: 1234.56 -> 'R$ 1.234,56'."""
     text = f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
     return f"R$ {text}"
 

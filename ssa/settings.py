@@ -40,8 +40,14 @@ class PathSettings(_Model):
         "the same name ending in .duckdb.",
     )
     bairros_csv: Path = Field(
-        REFERENCE_DIR / "salvador_bairros.csv",
-        description="Reference table of Salvador's 170 bairros.",
+        REFERENCE_DIR.relative_to(REPO_ROOT) / "salvador_bairros.csv",
+        description="Reference table of Salvador's 170 bairros (a relative "
+        "path is inside the project).",
+    )
+    bairros_map: Path = Field(
+        REFERENCE_DIR.relative_to(REPO_ROOT) / "salvador_bairros_map.geojson",
+        description="The 170 bairro polygons the dashboard's map draws "
+        "(data/reference/SOURCES.md).",
     )
     incoming_dir: Path = Field(
         Path("incoming"),
@@ -100,6 +106,20 @@ class PathSettings(_Model):
     @property
     def gold_bairro_daily_csv(self) -> Path:
         return self.data_path / "gold_bairro_daily.csv"
+
+    @property
+    def gold_sheets_csv(self) -> Path:
+        return self.data_path / "gold_anomalies_sheets.csv"
+
+    @property
+    def cache_path(self) -> Path:
+        """Files a run can make again, kept to save time (the dashboard's
+        JavaScript bundle)."""
+        return self.data_path / ".cache"
+
+    @property
+    def dashboard_html(self) -> Path:
+        return self.data_path / "dashboard.html"
 
     @property
     def detection_report_csv(self) -> Path:
@@ -499,6 +519,24 @@ class IngestSettings(_Model):
     )
 
 
+class ExportSettings(_Model):
+    """What leaves the warehouse for people: spreadsheets and the dashboard."""
+
+    mask_customer_names: bool = Field(
+        True,
+        description="LGPD (Lei 13.709/2018, art. 6, III: only the data "
+        "needed): exports and the dashboard show 'André M. C.' instead of the "
+        "full name, as the CPF is shown masked. Turn off only where the "
+        "readers may see who the customer is.",
+    )
+    dashboard_top_rows: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Riskiest transactions listed on the dashboard.",
+    )
+
+
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
@@ -518,6 +556,7 @@ class Settings(_Model):
     risk: RiskSettings = RiskSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
+    exports: ExportSettings = ExportSettings()
 
     @model_validator(mode="before")
     @classmethod
