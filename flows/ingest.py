@@ -12,19 +12,26 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger
-from pydantic import ValidationError
+from prefect import flow, get_run_logger, runtime
 
 from flows.silver_gold import silver_gold_refresh
 from ssa import engine
-from ssa.cli import add_data_dir_option, settings_from
-from ssa.settings import Settings
+from ssa.cli import (
+    REFUSED,
+    add_data_dir_option,
+    existing_files,
+    parser_for,
+    preflight,
+    refusal,
+    say_server_start,
+    settings_from,
+)
+from ssa.settings import PathSettings, Settings, local_now, with_groups
 from tasks.artifacts import public_result, publish_headline
 from tasks.ingest import (
     ingest_drop,
@@ -34,15 +41,54 @@ from tasks.ingest import (
     record_refresh,
 )
 
+# A refresh after drops takes seconds, a full rebuild of a 1M-row month
+# under a minute (README, 'Speed'); half an hour means it is stuck.
+REFRESH_TIMEOUT_SECONDS = 30 * 60
+FILES_IN_NAME = 3
 
-@flow(name="incoming-refresh", log_prints=True)
+
+def refresh_run_name() -> str:
+    """'on-drop · lojas.csv, pix.csv · 2026-12-01 10:15:02 #3f2a': the files
+    the watcher's event names, or 'pending loads' when run by hand."""
+    params = runtime.flow_run.parameters
+    settings = with_groups(params.get("settings"), paths=params.get("paths"))
+    files = [f.strip() for f in (params.get("files") or "").split(",") if f.strip()]
+    shown = ", ".join(files[:FILES_IN_NAME])
+    if len(files) > FILES_IN_NAME:
+        shown += f" +{len(files) - FILES_IN_NAME} more"
+    origin = runtime.deployment.name or "refresh"
+    run_id = str(runtime.flow_run.id or "")[:4]
+    stamp = local_now(settings).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{origin} · {shown or 'pending loads'} · {stamp} #{run_id}"
+
+
+@flow(
+    name="incoming-refresh",
+    flow_run_name=refresh_run_name,
+    log_prints=True,
+    timeout_seconds=REFRESH_TIMEOUT_SECONDS,
+)
 async def incoming_refresh(
     settings: Settings | None = None,
     after_log_seq: int | None = None,
     up_to_log_seq: int | None = None,
+    files: str | None = None,
+    paths: PathSettings | None = None,
 ) -> dict[str, Any]:
-    """Silver/Gold for the loads in (after, up_to]; all pending ones if unset."""
-    settings = settings or Settings()
+    """Silver/Gold for the loads in (after, up_to]; all pending ones if unset.
+
+    Args:
+        settings: Everything else (rule thresholds, risk weights, exports):
+            leave empty for the defaults of ssa/settings.py.
+        after_log_seq: Refresh the loads after this ingestion-log entry; the
+            watcher's event gives it. Empty: every load still pending.
+        up_to_log_seq: ... up to and including this entry.
+        files: The files of those loads, comma-separated, as the watcher's
+            event names them (for the run's name; the ingestion log says
+            what was loaded).
+        paths: The data folder whose warehouse the drops were loaded into.
+    """
+    settings = with_groups(settings, paths=paths)
     settings.require_sqlite("the watched folder's refresh")
     engine.check_data_folder(settings)
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -59,8 +105,9 @@ async def incoming_refresh(
     )
     customer_ids: list[str] = touched["customer_ids"]
     get_run_logger().info(
-        "%d file(s), %d customers touched (log_seq %d..%d)",
+        "%d file(s) (%s), %d customers touched (log_seq %d..%d)",
         len(touched["files"]),
+        ", ".join(f["file_name"] for f in touched["files"]) or "none",
         len(customer_ids),
         after_log_seq + 1,
         up_to_log_seq,
@@ -106,7 +153,7 @@ async def ingest_drops(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("paths", nargs="+", help="CSV drop files")
     add_data_dir_option(parser)
     parser.add_argument(
@@ -115,9 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = settings_from(args)
-    except ValidationError as exc:
-        print(f"invalid settings:\n{exc}", file=sys.stderr)
+        preflight(settings, sqlite_only="loading CSV drops")
+        existing_files(args.paths)
+    except REFUSED as exc:
+        print(refusal(exc), file=sys.stderr)
         return 2
+    say_server_start()
     result = asyncio.run(ingest_drops(args.paths, settings, not args.no_refresh))
     for f in result["files"]:
         print(

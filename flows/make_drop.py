@@ -13,7 +13,6 @@ watcher must reject, one problem each.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import math
 import os
@@ -27,7 +26,12 @@ import pandas as pd
 from pydantic import ValidationError
 
 from ssa import contract
-from ssa.cli import add_data_dir_option, add_generator_options, settings_from
+from ssa.cli import (
+    add_data_dir_option,
+    add_generator_options,
+    parser_for,
+    settings_from,
+)
 from ssa.exports import iso_local
 from ssa.generator import generate
 from ssa.settings import Settings
@@ -195,17 +199,22 @@ def make_drop(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("--rows", type=int, default=10_000, help="data rows")
     parser.add_argument(
-        "--out", default=None, help="folder or .csv file (default: data/incoming/)"
+        "--out",
+        default=None,
+        help="folder or .csv file (default: the watched folder, data/incoming/)",
     )
     parser.add_argument("--start", type=date.fromisoformat, help="first local day")
     add_generator_options(
         parser, days_help="days of the warehouse's month (drops start after)"
     )
     parser.add_argument(
-        "--style", choices=("standard", "brazilian"), default="standard"
+        "--style",
+        choices=("standard", "brazilian"),
+        default="standard",
+        help="standard CSV, or a Brazilian spreadsheet export",
     )
     parser.add_argument("--bad-rows", type=int, default=0, help="rows to spoil")
     add_data_dir_option(parser)

@@ -14,7 +14,6 @@ stops it cleanly: the file being read and the refresh running finish first.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
@@ -27,7 +26,7 @@ from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
 from ssa import engine
-from ssa.cli import add_data_dir_option, settings_from
+from ssa.cli import add_data_dir_option, parser_for, refusal, settings_from
 from ssa.ingest import IngestResult
 from ssa.ingest_log import PendingRefresh
 from ssa.settings import Settings
@@ -145,7 +144,7 @@ def build_watcher(
 
 
 def parse_args(argv: list[str]) -> tuple[Settings, Mode]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument(
         "--mode",
         choices=("in-process", "prefect"),
@@ -176,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings, mode = parse_args(sys.argv[1:] if argv is None else argv)
     except ValidationError as exc:
-        print(f"invalid settings:\n{exc}", file=sys.stderr)
+        print(refusal(exc), file=sys.stderr)
         return 2
     try:
         engine.check_data_folder(settings)

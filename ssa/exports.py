@@ -44,10 +44,13 @@ def local_date(day: pd.Series) -> pd.Series:
     return pd.to_datetime(day, unit="D").dt.strftime("%Y-%m-%d")
 
 
-def sheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Neutralise text cells a spreadsheet would evaluate."""
+def sheet_safe(frame: pd.DataFrame, trusted: Sequence[str] = ()) -> pd.DataFrame:
+    """Neutralise text cells a spreadsheet would evaluate; ``trusted`` columns
+    are made here from numbers (a "lat,long" starting with a minus)."""
     out = frame.copy()
     for name in out.columns:
+        if name in trusted:
+            continue
         col = out[name]
         if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             continue
@@ -75,11 +78,11 @@ def counts_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> int:
+def write_csv(frame: pd.DataFrame, path: Path, trusted: Sequence[str] = ()) -> int:
     """Write atomically (temp file + rename): readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    sheet_safe(counts_as_integers(frame)).to_csv(
+    sheet_safe(counts_as_integers(frame), trusted).to_csv(
         tmp, index=False, encoding="utf-8", lineterminator="\n"
     )
     os.replace(tmp, path)
@@ -217,6 +220,78 @@ def _write_lines(db_path: Path, select: str, params: dict, part: Path) -> int:
             f.write("\n")
             rows += len(batch)
     return rows
+
+
+# What a person reads first in data/gold_anomalies.csv (README, "Column
+# dictionary"); the features that explain a flag follow.
+# Made by sheets_frame from the reference table's numbers, not from input.
+SHEETS_TRUSTED_COLUMNS = ("bairro_location",)
+ANOMALY_LEAD_COLUMNS = (
+    "transaction_id",
+    "created_at",
+    "customer_name",
+    "customer_cpf_masked",
+    "amount",
+    "channel",
+    "bairro",
+    "anomaly_flag",
+    "risk_score",
+    "risk_level",
+    "reasons",
+)
+CUSTOMER_LEAD_COLUMNS = (
+    "customer_id",
+    "customer_name",
+    "customer_cpf_masked",
+    "home_bairro",
+    "customer_risk_score",
+    "flagged_transactions",
+    "transactions",
+    "last_flagged_at",
+    "last_transaction_at",
+)
+
+
+def lead_with(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The given columns first (those present), the others after, in order."""
+    first = [c for c in columns if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def sheets_frame(
+    anomalies: pd.DataFrame, bairros: pd.DataFrame, utc_offset_seconds: int
+) -> pd.DataFrame:
+    """The flagged rows as a Brazilian Google Sheet reads them (spreadsheet
+    locale Brasil): dates dd/mm/aaaa, decimal comma, and the bairro's centroid
+    as one "lat,long" field, the geo type Looker Studio maps."""
+    local = pd.to_datetime(anomalies["created_at_epoch"] + utc_offset_seconds, unit="s")
+    centroid = bairros.set_index("name")[["lat", "lon"]]
+    lat = anomalies["bairro"].map(centroid["lat"])
+    lon = anomalies["bairro"].map(centroid["lon"])
+    location = (lat.map("{:.5f}".format) + "," + lon.map("{:.5f}".format)).where(
+        lat.notna() & lon.notna(), None
+    )
+    amount = (anomalies["amount_cents"] / 100).map(
+        lambda v: f"{v:.2f}".replace(".", ",")
+    )
+    return pd.DataFrame(
+        {
+            "transaction_id": anomalies["transaction_id"],
+            "date_time": local.dt.strftime("%d/%m/%Y %H:%M:%S"),
+            "date": local.dt.strftime("%d/%m/%Y"),
+            "hour": local.dt.hour,
+            "customer_name": anomalies["customer_name"],
+            "customer_cpf_masked": anomalies["customer_cpf_masked"],
+            "amount_reais": amount,
+            "channel": anomalies["channel"],
+            "bairro": anomalies["bairro"],
+            "bairro_location": location,
+            "anomaly_flag": anomalies["anomaly_flag"],
+            "risk_score": anomalies["risk_score"],
+            "risk_level": anomalies["risk_level"],
+            "reasons": anomalies["reasons"],
+        }
+    )
 
 
 def reais(cents: pd.Series) -> pd.Series:

@@ -8,7 +8,8 @@ threshold says where its default comes from; ``docs`` is the fact sheet in
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +49,11 @@ class PathSettings(_Model):
         REFERENCE_DIR.relative_to(REPO_ROOT) / "salvador_bairros_map.geojson",
         description="The 170 bairro polygons the dashboard's map draws "
         "(data/reference/SOURCES.md).",
+    )
+    cache_dir: Path = Field(
+        Path(".cache"),
+        description="Files a run can make again, kept to save seconds (the "
+        "dashboard's JavaScript bundle); a relative path is inside the project.",
     )
     incoming_dir: Path = Field(
         Path("incoming"),
@@ -113,9 +119,7 @@ class PathSettings(_Model):
 
     @property
     def cache_path(self) -> Path:
-        """Files a run can make again, kept to save time (the dashboard's
-        JavaScript bundle)."""
-        return self.data_path / ".cache"
+        return self.resolve(self.cache_dir)
 
     @property
     def dashboard_html(self) -> Path:
@@ -585,3 +589,38 @@ class Settings(_Model):
                 "(its incremental refresh is written for SQLite); run the full "
                 "pipeline with DuckDB, or use SQLite here"
             )
+
+
+def with_groups(
+    settings: Settings | Mapping[str, Any] | None, **groups: Any
+) -> Settings:
+    """``settings`` (or the defaults) with whole groups replaced by those given.
+
+    A flow's form shows a few groups (the daily run: generator, paths,
+    engine) and keeps the rest in an optional ``settings``; this puts them
+    back into one object. Only the values a user set are kept, so a DuckDB
+    run without a data folder still gets its own (data/duckdb).
+    """
+    if all(value is None for value in groups.values()) and isinstance(
+        settings, Settings
+    ):
+        return settings
+    if isinstance(settings, Settings):
+        data: dict[str, Any] = settings.model_dump(exclude_unset=True)
+    else:
+        data = dict(settings or {})
+    for name, value in groups.items():
+        if value is None:
+            continue
+        data[name] = (
+            value.model_dump(exclude_unset=True)
+            if isinstance(value, BaseModel)
+            else value
+        )
+    return Settings.model_validate(data)
+
+
+def local_now(settings: Settings) -> datetime:
+    """Now on Salvador's clock (the rules' UTC offset), for names and pages."""
+    offset = settings.rules.utc_offset_seconds
+    return (datetime.now(UTC) + timedelta(seconds=offset)).replace(tzinfo=None)

@@ -77,6 +77,30 @@ def test_gold_masks_cpf_and_uses_iso_times(run) -> None:
     assert not re.search(r"\d{3}\.\d{3}\.\d{3}-\d{2}", text)  # no full CPF anywhere
 
 
+def test_spreadsheets_lead_with_what_people_read_names_masked(run) -> None:
+    from ssa.documents import mask_name
+    from ssa.exports import ANOMALY_LEAD_COLUMNS, CUSTOMER_LEAD_COLUMNS
+
+    settings, _ = run
+    paths = settings.paths
+    gold = pd.read_csv(paths.gold_anomalies_csv)
+    customers = pd.read_csv(paths.gold_customer_csv)
+    assert tuple(gold.columns[: len(ANOMALY_LEAD_COLUMNS)]) == ANOMALY_LEAD_COLUMNS
+    assert tuple(customers.columns[: len(CUSTOMER_LEAD_COLUMNS)]) == (
+        CUSTOMER_LEAD_COLUMNS
+    )
+    with sqlite3.connect(paths.warehouse_path) as conn:
+        names = dict(conn.execute("select customer_id, name from bronze_customers"))
+    for frame in (gold, customers):
+        expected = frame["customer_id"].map(names).map(mask_name)
+        assert (frame["customer_name"] == expected).all()
+    sheets = pd.read_csv(paths.gold_sheets_csv, dtype=str)
+    assert list(sheets["transaction_id"]) == list(gold["transaction_id"])
+    assert sheets["bairro_location"].str.fullmatch(r"-\d+\.\d{5},-\d+\.\d{5}").all()
+    assert sheets["date_time"].str.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d").all()
+    assert sheets["amount_reais"].str.fullmatch(r"\d+,\d\d").all()
+
+
 def test_tables_and_a_second_run_adds_no_duplicates(run) -> None:
     settings, result = run
     asyncio.run(medallion_pipeline(settings))

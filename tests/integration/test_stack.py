@@ -25,12 +25,14 @@ WATCHER_MERGED = (PROJECT / "flows" / "watcher.py").exists()
 SMALL = {"settings": {"generator": {"n_customers": 200, "days": 3}}}
 REFRESH_EVENT = "ssa.incoming.refresh-requested"
 UI_TIMEOUT_MS = 90_000
+# On the run a person launched (the daily run, the on-drop run), not only on
+# their silver-gold-refresh subflow.
 REFRESH_ARTIFACTS = (
     "run-summary",
     "top-anomalies",
     "detection-report",
-    "gold-anomalies-file",
-    "gold-customer-risk-file",
+    "dashboard",
+    "output-files",
 )
 
 
@@ -125,8 +127,10 @@ def test_deployment_run_and_drop_show_up_in_the_ui(
     assert_completed(live, pipeline_run)
     (subflow,) = live.subflow_runs(run_id)
     assert_completed(live, subflow)
-    assert set(live.artifacts(run_id)) >= {"pipeline-summary"}
-    assert set(live.artifacts(subflow["id"])) >= set(REFRESH_ARTIFACTS)
+    assert set(live.artifacts(run_id)) >= {"pipeline-summary", *REFRESH_ARTIFACTS}
+    assert pipeline_run["name"].startswith("daily · seed 42, 3 days from"), (
+        pipeline_run["name"]
+    )
     logs = live.logs_with(run_id, "generated", "bronze:")
     assert "generated" in logs and "bronze:" in logs, logs
 
@@ -141,14 +145,12 @@ def test_deployment_run_and_drop_show_up_in_the_ui(
     triggered = live.wait_new_run(REFRESH, known)
     refresh_run = live.wait_final(triggered["id"])
     assert_completed(live, refresh_run)
-    # The refresh publishes its artifacts itself, or through its subflow.
-    with_artifacts = [
-        r
-        for r in [refresh_run, *live.subflow_runs(refresh_run["id"])]
-        if set(live.artifacts(r["id"])) >= set(REFRESH_ARTIFACTS)
-    ]
-    assert with_artifacts, f"no run of {REFRESH} published {REFRESH_ARTIFACTS}"
-    refresh_artifacts = with_artifacts[0]
+    # The refresh publishes its artifacts itself, and its name says which
+    # files it takes in.
+    assert set(live.artifacts(refresh_run["id"])) >= set(REFRESH_ARTIFACTS)
+    if WATCHER_MERGED:
+        assert "ui-test-drop.csv" in refresh_run["name"], refresh_run["name"]
+    refresh_artifacts = refresh_run
     assert "silver_transactions:" in live.logs_with(
         refresh_artifacts["id"], "silver_transactions:"
     )
@@ -159,14 +161,12 @@ def test_deployment_run_and_drop_show_up_in_the_ui(
         browser,
         pipeline_run,
         shots / "pipeline-run.png",
-        ("pipeline-summary",),
+        ("pipeline-summary", *REFRESH_ARTIFACTS),
         in_logs=("generated", "bronze:"),
     )
     assert "medallion-pipeline" in text and "daily" in text
-    text = open_run_page(
-        live, browser, subflow, shots / "pipeline-subflow-run.png", REFRESH_ARTIFACTS
-    )
-    assert "silver-gold-refresh" in text
+    text = open_run_page(live, browser, subflow, shots / "pipeline-subflow-run.png", ())
+    assert "silver-gold full" in text
     text = open_run_page(
         live,
         browser,
@@ -184,13 +184,20 @@ def test_deployment_run_and_drop_show_up_in_the_ui(
             REFRESH_ARTIFACTS,
         )
 
-    # 4. The top-anomalies table and the deployments list.
-    table = live.artifacts(refresh_artifacts["id"])["top-anomalies"]
+    # 4. The top-anomalies table, the dashboard's picture and the deployments.
+    artifacts = live.artifacts(refresh_artifacts["id"])
     page = new_page(browser)
     try:
-        page.goto(f"{live.ui_url}/artifacts/artifact/{table['id']}")
+        page.goto(
+            f"{live.ui_url}/artifacts/artifact/{artifacts['top-anomalies']['id']}"
+        )
         page.get_by_text("risk_score").first.wait_for()
         page.screenshot(path=shots / "top-anomalies.png", full_page=True)
+        page.goto(f"{live.ui_url}/artifacts/artifact/{artifacts['dashboard']['id']}")
+        image = page.locator("img[src^='data:image/png']").first
+        image.wait_for()
+        assert image.evaluate("i => i.complete && i.naturalWidth > 0")
+        page.screenshot(path=shots / "dashboard-artifact.png", full_page=True)
         page.goto(f"{live.ui_url}/deployments")
         for name in ("daily", "on-drop"):
             page.get_by_text(name, exact=True).first.wait_for()
