@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from ssa.settings import REPO_ROOT
@@ -63,3 +64,39 @@ def test_help_is_whole_and_shows_defaults(module, shown) -> None:
     for words in shown:
         assert words in done.stdout, (module, words)
     assert "(default: None)" not in done.stdout
+
+
+def test_make_drop_extends_the_warehouse_in_its_data_folder(tmp_path) -> None:
+    """Seed and customers come from the warehouse, and the drop starts after
+    its last row, so a second demo drop after the first still loads rows."""
+    from datetime import timedelta
+
+    from flows.make_drop import main
+    from ssa.generator import generate
+    from ssa.ingest import ingest_file
+    from ssa.settings import Settings
+    from tasks.bronze import _load
+
+    month = Settings(
+        paths={"data_dir": tmp_path},
+        generator={"seed": 7, "n_customers": 60, "n_merchants": 20, "days": 7},
+    )
+    _load(generate(month), month)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["--rows", "50", "--data-dir", str(tmp_path), "--out", str(out)]
+    assert main(args) == 0
+    (first,) = out.iterdir()
+    assert "-seed7-" in first.name  # the warehouse's seed, not the default 42
+    rows = pd.read_csv(first)
+    # The warehouse's 60 customers, not the default 3,000.
+    assert rows["customer_id"].isin([f"C{i:07d}" for i in range(1, 61)]).all()
+    month_end = month.generator.start_date + timedelta(days=month.generator.days)
+    assert rows["created_at"].min()[:10] >= month_end.isoformat()
+    # Once the first drop is in Bronze, the next one starts after it.
+    ingest_file(first, month)
+    second_out = tmp_path / "out2"
+    second_out.mkdir()
+    assert main([*args[:-1], str(second_out)]) == 0
+    (second,) = second_out.iterdir()
+    assert pd.read_csv(second)["created_at"].min() > rows["created_at"].max()
