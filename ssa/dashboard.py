@@ -49,6 +49,31 @@ RULE_LABELS = {
     "structuring": "Fracionamento noturno",
     "amount_spike": "Valor fora do padrão",
 }
+# The sentences of ssa.exports.REASONS, in Portuguese, for the page.
+REASONS_PT = {
+    "impossible_travel": "deslocou-se {distance_km:.1f} km em "
+    "{minutes_since_prev:.1f} min ({implied_speed_kmh:.0f} km/h) desde o "
+    "pagamento anterior",
+    "mule_pass_through": "repassou {recent_outflow_cents:reais} de "
+    "{recent_inflow_cents:reais} recebidos na última hora",
+    "card_testing": "{probes_in_window:.0f} pagamentos online ínfimos neste "
+    "cartão ({declines_in_window:.0f} recusados)",
+    "mule_fan_in": "o recebedor recebeu de {new_payers_in_window:.0f} pagadores "
+    "novos ({new_payer_cents_in_window:reais}) em uma hora",
+    "first_time_payee": "primeiro pagamento a este recebedor, "
+    "{amount_to_baseline:.1f}x a média recente do pagador; o recebedor juntou "
+    "{payee_outsized_first_payments:.0f} pagamentos assim em um dia",
+    "night_pix_limit": "Pix noturnos a pessoas somam {night_running_cents:reais},"
+    " acima do limite noturno de {night_limit_cents:reais}",
+    "new_device": "dispositivo usado pela primeira vez hoje; "
+    "{device_first_day_cents:reais} enviados dele (limite R$ 200 por "
+    "transação, R$ 1.000 por dia)",
+    "velocity_burst": "{velocity_count:.0f} transações com minutos de intervalo",
+    "structuring": "Pix noturnos fracionados para ficar logo abaixo do limite "
+    "de {night_limit_cents:reais}",
+    "amount_spike": "{amount_cents:reais} é {amount_to_baseline:.1f}x a média "
+    "recente do cliente, de um dispositivo novo",
+}
 CHANNEL_LABELS = {
     "pix": "Pix",
     "credit": "Crédito",
@@ -199,7 +224,9 @@ def top_table(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
             .fillna(frame["anomaly_flag"]),
             "Risco": frame["risk_score"].astype(int),
             "Nível": frame["risk_level"].map(LEVEL_LABELS).fillna(frame["risk_level"]),
-            "Motivos": reasons(frame) if len(frame) else pd.Series(dtype="string"),
+            "Motivos": reasons(frame, REASONS_PT)
+            if len(frame)
+            else pd.Series(dtype="string"),
         }
     )
 
@@ -227,6 +254,9 @@ def _bairro_map(
         "population_2022",
         field,
     ]
+    rates = bairros[field].dropna()
+    top = float(rates.quantile(0.95)) if len(rates) else 1.0
+    top = top if top > 0 else float(rates.max() or 1.0)
     shapes = alt.Data(name=MAP_DATASET)
     base = alt.Chart(shapes).mark_geoshape(
         fill=NO_DATA_FILL, stroke="white", strokeWidth=0.4
@@ -246,9 +276,14 @@ def _bairro_map(
             color=alt.Color(
                 f"{field}:Q",
                 title=title,
-                scale=alt.Scale(scheme="orangered"),
+                # A bairro with few residents (Centro Administrativo: 151)
+                # would take the whole range: the colours stop at the 95th
+                # percentile, the tooltip keeps the value.
+                scale=alt.Scale(
+                    scheme="orangered", domainMin=0, domainMax=top, clamp=True
+                ),
                 legend=alt.Legend(
-                    orient="bottom", format=",.1f", gradientLength=260, titleLimit=400
+                    orient="bottom", format=",.2~f", gradientLength=260, titleLimit=400
                 ),
             ),
             tooltip=[
@@ -425,9 +460,9 @@ h1 { font-size: 1.5rem; margin-bottom: 0; }
 h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
 .sub { color: #666; margin-top: 4px; }
 .kpis { display: flex; gap: 16px; flex-wrap: wrap; margin: 20px 0; }
-.kpi { flex: 1 1 200px; border: 1px solid #ddd; border-radius: 8px;
+.kpi { flex: 1 1 150px; border: 1px solid #ddd; border-radius: 8px;
        padding: 12px 16px; background: #fafafa; }
-.kpi .value { font-size: 1.6rem; font-weight: 600; }
+.kpi .value { font-size: 1.4rem; font-weight: 600; white-space: nowrap; }
 .kpi .label { color: #555; font-size: .9rem; }
 table { border-collapse: collapse; font-size: .85rem; width: 100%; }
 th, td { border-bottom: 1px solid #eee; padding: 4px 6px; text-align: left;
@@ -450,7 +485,8 @@ td.num, td.nowrap { text-align: right; white-space: nowrap; }
 <h2>Mapa dos 170 bairros</h2>
 <div id="mapa" class="chart"></div>
 <p class="note">Bairros em cinza: sem transações (ou sem moradores no Censo
-2022). Limites: Prefeitura Municipal do Salvador (Lei 9.278/2017) / IBGE.</p>
+2022). Cores até o percentil 95 (o valor exato na dica ao passar o mouse).
+Limites: Prefeitura Municipal do Salvador (Lei 9.278/2017) / IBGE.</p>
 <h2>Ao longo do período</h2>
 <div id="por-dia" class="chart"></div>
 <div id="por-hora" class="chart"></div>

@@ -341,13 +341,13 @@ REASONS = {
 }
 
 
-def reasons(frame: pd.DataFrame) -> pd.Series:
+def reasons(frame: pd.DataFrame, templates: Mapping[str, str] = REASONS) -> pd.Series:
     """One readable sentence per rule that fired, joined by '; '."""
     formatter = _ReasonFormatter()
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     text = [
         "; ".join(
-            formatter.format(REASONS[rule], **row)
+            formatter.format(templates[rule], **row)
             for rule in RULES
             if row[f"is_{rule}"] == 1
         )

@@ -21,6 +21,7 @@ from scripts.setup_test_deps import find_chromium
 from ssa import dashboard
 from ssa.documents import mask_name
 from ssa.generator import generate
+from ssa.rules import RULES
 from ssa.settings import REPO_ROOT, Settings
 from tasks.bronze import _load
 from tasks.gold import _build as build_gold
@@ -194,3 +195,15 @@ def test_the_shipped_map_is_what_the_script_makes_of_the_shared_polygons() -> No
     made = simplify_bairros.simplify(simplify_bairros.SOURCE)
     shipped = json.loads(simplify_bairros.TARGET.read_text(encoding="utf-8"))
     assert json.loads(json.dumps(made)) == shipped
+
+
+def test_every_rule_has_a_portuguese_label_and_reason() -> None:
+    from ssa.exports import REASONS
+
+    assert set(dashboard.RULE_LABELS) == set(RULES) == set(dashboard.REASONS_PT)
+    # The same features fill both sentences.
+    fields = re.compile(r"\{(\w+)")
+    for rule in RULES:
+        assert set(fields.findall(dashboard.REASONS_PT[rule])) == set(
+            fields.findall(REASONS[rule])
+        ), rule
