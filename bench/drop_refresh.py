@@ -44,7 +44,7 @@ from ssa.settings import Settings
 from tasks import bronze, gold, silver
 
 TARGET_DROP_TO_GOLD_S = 5.0
-# Starting the watcher includes Prefect's temporary server (about 12 s).
+# Starting the watcher includes Prefect's temporary server (up to 40 s).
 WATCHER_START_TIMEOUT_S = 180.0
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, runtime
 
+from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa import engine
 from ssa.cli import (
@@ -31,7 +32,7 @@ from ssa.cli import (
     say_server_start,
     settings_from,
 )
-from ssa.settings import PathSettings, Settings, local_now, with_groups
+from ssa.settings import PathSettings, Settings, with_groups
 from tasks.artifacts import public_result, publish_headline
 from tasks.ingest import (
     ingest_drop,
@@ -48,18 +49,18 @@ FILES_IN_NAME = 3
 
 
 def refresh_run_name() -> str:
-    """'on-drop · lojas.csv, pix.csv · 2026-12-01 10:15:02 #3f2a': the files
+    """'on-drop · lojas.csv, pix.csv · 2026-12-01 10:15:02-03:00 #3f2a': the files
     the watcher's event names, or 'pending loads' when run by hand."""
     params = runtime.flow_run.parameters
-    settings = with_groups(params.get("settings"), paths=params.get("paths"))
+    try:
+        settings = with_groups(params.get("settings"), paths=params.get("paths"))
+    except ValueError:  # the run itself fails on it, with the message
+        settings = Settings()
     files = [f.strip() for f in (params.get("files") or "").split(",") if f.strip()]
     shown = ", ".join(files[:FILES_IN_NAME])
     if len(files) > FILES_IN_NAME:
         shown += f" +{len(files) - FILES_IN_NAME} more"
-    origin = runtime.deployment.name or "refresh"
-    run_id = str(runtime.flow_run.id or "")[:4]
-    stamp = local_now(settings).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{origin} · {shown or 'pending loads'} · {stamp} #{run_id}"
+    return f"{origin('refresh')} · {shown or 'pending loads'} · {run_stamp(settings)}"
 
 
 @flow(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from prefect import flow, runtime
 
+from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
     REFUSED,
@@ -29,7 +30,6 @@ from ssa.settings import (
     GeneratorSettings,
     PathSettings,
     Settings,
-    local_now,
     with_groups,
 )
 from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
@@ -41,27 +41,23 @@ from tasks.bronze import generate_transactions, load_bronze
 PIPELINE_TIMEOUT_SECONDS = 4 * 3600
 
 
-def run_stamp(settings: Settings) -> str:
-    """When, on Salvador's clock, and a few characters of the run id: two runs
-    started in the same second still get different names."""
-    run_id = str(runtime.flow_run.id or "")[:4]
-    stamp = local_now(settings).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{stamp} #{run_id}" if run_id else stamp
-
-
 def pipeline_run_name() -> str:
-    """'daily · seed 42, 30 days from 2026-10-01 · 2026-12-01 06:00:02 #3f2a'."""
+    """What the run makes and when: 'daily · seed 42, 30 days from 2026-10-01 ·
+    2026-12-01 06:00:02-03:00 #3f2a'."""
     params = runtime.flow_run.parameters
-    settings = with_groups(
-        params.get("settings"),
-        generator=params.get("generator"),
-        paths=params.get("paths"),
-        engine=params.get("engine"),
-    )
+    try:
+        settings = with_groups(
+            params.get("settings"),
+            generator=params.get("generator"),
+            paths=params.get("paths"),
+            engine=params.get("engine"),
+        )
+    except ValueError:  # the run itself fails on it, with the message
+        return f"medallion · invalid parameters · {run_stamp(Settings())}"
     g = settings.generator
-    origin = runtime.deployment.name or "medallion"
     return (
-        f"{origin} · seed {g.seed}, {g.days} days from {g.start_date:%Y-%m-%d}"
+        f"{origin('medallion')} · seed {g.seed}, {g.days} days from "
+        f"{g.start_date:%Y-%m-%d}"
         f"{' on duckdb' if settings.engine == 'duckdb' else ''} · "
         f"{run_stamp(settings)}"
     )

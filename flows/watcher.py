@@ -73,7 +73,7 @@ async def watcher_started(folder: str) -> None:
 
 def warm_up_prefect(settings: Settings) -> None:
     """Reach the Prefect API now rather than at the first drop: without
-    PREFECT_API_URL this starts Prefect's temporary server (about 12 s on 2
+    PREFECT_API_URL this starts Prefect's temporary server (up to 40 s on 2
     cores), which then serves every refresh of this process."""
     from prefect.client.orchestration import get_client
 

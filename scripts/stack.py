@@ -552,13 +552,6 @@ def up(stack: Stack, timeout: float, watcher: bool) -> int:
 
 
 def start_watcher(stack: Stack) -> None:
-    module = stack.project / Path(*WATCHER_MODULE.split(".")).with_suffix(".py")
-    if not module.exists():
-        _say(
-            f"watcher  skipped: {module.relative_to(stack.project)} is not in "
-            "this checkout; dropped files will not trigger refreshes"
-        )
-        return
     watcher = spawn(
         stack,
         "watcher",

@@ -612,6 +612,11 @@ def with_groups(
     for name, value in groups.items():
         if value is None:
             continue
+        if name in data:
+            raise ValueError(
+                f"{name} given twice, as a parameter and inside settings: give "
+                f"it once, as the {name} parameter"
+            )
         data[name] = (
             value.model_dump(exclude_unset=True)
             if isinstance(value, BaseModel)
