@@ -12,7 +12,6 @@ rules use (``RuleSettings.utc_offset_seconds``).
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import math
@@ -667,7 +666,3 @@ def snapshot_png(specs: Mapping[str, Any]) -> bytes:
         format_locale=LOCALE,
         time_format_locale=LOCALE,
     )
-
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

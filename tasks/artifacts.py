@@ -7,13 +7,13 @@ publishes them, so the page a person opens from the deployment holds them.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from prefect.artifacts import acreate_image_artifact, acreate_markdown_artifact
 
-from ssa.dashboard import png_data_uri
 from ssa.settings import REPO_ROOT, Settings
 from tasks.report import publish_artifacts
 
@@ -135,7 +135,8 @@ async def publish_headline(settings: Settings, refreshed: Mapping[str, Any]) -> 
     dashboard = refreshed.get("dashboard") or {}
     if dashboard.get("png"):
         await acreate_image_artifact(
-            image_url=png_data_uri(dashboard["png"]),
+            image_url="data:image/png;base64,"
+            + base64.b64encode(dashboard["png"]).decode("ascii"),
             key="dashboard",
             description="Map and daily chart of "
             f"`{_shown(settings.paths.dashboard_html)}`"

@@ -9,11 +9,14 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import dashboard
 from ssa.settings import Settings
 
 
 def _write(settings: Settings, detection: Mapping[str, Any] | None) -> dict[str, Any]:
+    # Imported here: Altair takes a few tenths of a second to import, paid by
+    # every flow process (a deployment run's start) before the drop's CSVs.
+    from ssa import dashboard
+
     written = dashboard.write_dashboard(settings, detection)
     specs = written.pop("specs")
     written["png"] = dashboard.snapshot_png(specs)
