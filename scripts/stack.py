@@ -273,6 +273,13 @@ def port_owner(port: int) -> str:
     return ""
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a second stack beside one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
 def check_port_free(port: int) -> None:
     """Refuse early, naming the port and its owner, rather than fail in the server."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
