@@ -14,23 +14,31 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
-from pydantic import ValidationError
+from prefect import flow, get_run_logger, runtime
 
+from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa import engine
-from ssa.cli import add_data_dir_option, settings_from
+from ssa.cli import (
+    REFUSED,
+    add_data_dir_option,
+    parser_for,
+    preflight,
+    refusal,
+    say_server_start,
+    settings_from,
+)
 from ssa.drop_paths import split_usable
 from ssa.ingest import source_of
-from ssa.settings import Settings
-from ssa.source_mapping import LABELS_FOLDER, SourceError, load_source
+from ssa.settings import PathSettings, Settings, with_groups
+from ssa.source_mapping import LABELS_FOLDER, load_source
+from tasks.artifacts import public_result, publish_headline
 from tasks.ingest import (
     ingest_drop,
     publish_ingestion,
@@ -39,15 +47,54 @@ from tasks.ingest import (
     record_refresh,
 )
 
+# A refresh after drops takes seconds, a full rebuild of a 1M-row month
+# under a minute (README, 'Speed'); half an hour means it is stuck.
+REFRESH_TIMEOUT_SECONDS = 30 * 60
+FILES_IN_NAME = 3
 
-@flow(name="incoming-refresh", log_prints=True)
+
+def refresh_run_name() -> str:
+    """'on-drop · lojas.csv, pix.csv · 2026-12-01 10:15:02-03:00 #3f2a': the files
+    the watcher's event names, or 'pending loads' when run by hand."""
+    params = runtime.flow_run.parameters
+    try:
+        settings = with_groups(params.get("settings"), paths=params.get("paths"))
+    except ValueError:  # the run itself fails on it, with the message
+        settings = Settings()
+    files = [f.strip() for f in (params.get("files") or "").split(",") if f.strip()]
+    shown = ", ".join(files[:FILES_IN_NAME])
+    if len(files) > FILES_IN_NAME:
+        shown += f" +{len(files) - FILES_IN_NAME} more"
+    return f"{origin('refresh')} · {shown or 'pending loads'} · {run_stamp(settings)}"
+
+
+@flow(
+    name="incoming-refresh",
+    flow_run_name=refresh_run_name,
+    log_prints=True,
+    timeout_seconds=REFRESH_TIMEOUT_SECONDS,
+)
 async def incoming_refresh(
     settings: Settings | None = None,
     after_log_seq: int | None = None,
     up_to_log_seq: int | None = None,
+    files: str | None = None,
+    paths: PathSettings | None = None,
 ) -> dict[str, Any]:
-    """Silver/Gold for the loads in (after, up_to]; all pending ones if unset."""
-    settings = settings or Settings()
+    """Silver/Gold for the loads in (after, up_to]; all pending ones if unset.
+
+    Args:
+        settings: Everything else (rule thresholds, risk weights, exports):
+            leave empty for the defaults of ssa/settings.py.
+        after_log_seq: Refresh the loads after this ingestion-log entry; the
+            watcher's event gives it. Empty: every load still pending.
+        up_to_log_seq: ... up to and including this entry.
+        files: The files of those loads, comma-separated, as the watcher's
+            event names them (for the run's name; the ingestion log says
+            what was loaded).
+        paths: The data folder whose warehouse the drops were loaded into.
+    """
+    settings = with_groups(settings, paths=paths)
     settings.require_sqlite("the watched folder's refresh")
     engine.check_data_folder(settings)
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -64,8 +111,9 @@ async def incoming_refresh(
     )
     customer_ids: list[str] = touched["customer_ids"]
     get_run_logger().info(
-        "%d file(s), %d customers touched (log_seq %d..%d)",
+        "%d file(s) (%s), %d customers touched (log_seq %d..%d)",
         len(touched["files"]),
+        ", ".join(f["file_name"] for f in touched["files"]) or "none",
         len(customer_ids),
         after_log_seq + 1,
         up_to_log_seq,
@@ -79,6 +127,7 @@ async def incoming_refresh(
         if f["status"] == "loaded" and f["batch_id"]
     ]
     refreshed = await silver_gold_refresh(settings, batch_ids)
+    await publish_headline(settings, refreshed)
     await publish_ingestion(touched["files"])
     await record_refresh(
         settings, after_log_seq, up_to_log_seq, len(customer_ids), started_at
@@ -91,7 +140,7 @@ async def incoming_refresh(
         "customers": len(customer_ids),
         "after_log_seq": after_log_seq,
         "up_to_log_seq": up_to_log_seq,
-        **refreshed,
+        **public_result(refreshed),
     }
 
 
@@ -157,7 +206,7 @@ def _in_incoming(path: Path, settings: Settings) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("paths", nargs="*", help="CSV drop files")
     parser.add_argument(
         "--source",
@@ -186,14 +235,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give CSV files, --labels files, or both")
     try:
         settings = settings_from(args)
+        preflight(settings, sqlite_only="loading CSV drops")
         if args.source is not None:
             load_source(args.source, settings.paths.sources_path)
-    except ValidationError as exc:
-        print(f"invalid settings:\n{exc}", file=sys.stderr)
+    except REFUSED as exc:
+        print(refusal(exc), file=sys.stderr)
         return 2
-    except SourceError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    usable, problems = split_usable([*args.paths, *args.labels])
+    if not usable:  # nothing to load: said before any server starts
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1
+    say_server_start()
     result = asyncio.run(
         ingest_drops(
             args.paths,

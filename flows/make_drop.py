@@ -2,9 +2,11 @@
 
     python -m flows.make_drop --rows 10000 --out data/incoming/
 
-The rows are the generator's next days for the same customers (same seed and
-customer count as the warehouse): the day after the generated month by
-default, so a drop adds history to people Silver already knows. The file is
+The rows are the generator's next days for the same customers: the seed and
+customer count are read from the warehouse in the data folder (flags given
+win), and the drop starts the day after the last Bronze row, the generated
+month or an earlier drop, so each drop adds new history to people Silver
+already knows. The file is
 written under a hidden ``.part`` name and renamed when complete, the drop
 convention the watcher expects. ``--style brazilian`` writes what a Brazilian
 spreadsheet exports (``;``, decimal comma, BOM); ``--bad-rows`` plants rows the
@@ -26,11 +28,16 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from ssa import contract
-from ssa.cli import add_data_dir_option, add_generator_options, settings_from
+from ssa import contract, engine
+from ssa.cli import (
+    add_data_dir_option,
+    add_generator_options,
+    parser_for,
+    settings_from,
+)
 from ssa.exports import iso_local
 from ssa.generator import generate
-from ssa.settings import Settings
+from ssa.settings import GeneratorSettings, Settings
 from ssa.source_mapping import LABELS_FOLDER
 
 Style = Literal["standard", "brazilian"]
@@ -216,24 +223,61 @@ def make_drop(
     return written
 
 
+def from_warehouse(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings the warehouse was generated with, where the flags leave
+    them open, and the day after its last row as the drop's first day."""
+    path = settings.warehouse_path
+    if not path.exists():
+        return settings
+    db = engine.module(settings)
+    with db.connect(path) as conn:
+        if not db.table_exists(conn, "bronze_customers"):
+            return settings
+        extent = db.query(conn, "bronze/generator_extent.sql", {}).iloc[0]
+    generator: dict[str, object] = {}
+    source = extent["generator_source"]
+    if args.seed is None and isinstance(source, str) and "seed=" in source:
+        generator["seed"] = int(source.rsplit("seed=", 1)[1])
+    if args.customers is None and extent["customers"]:
+        generator["n_customers"] = int(extent["customers"])
+    last = extent["last_created_at_epoch"]
+    if args.start is None and args.days is None and pd.notna(last):
+        offset = settings.rules.utc_offset_seconds
+        last_day = date(1970, 1, 1) + timedelta(seconds=int(last) + offset)
+        # drop_frame starts at start_date + days: the day after the last row.
+        generator["start_date"] = last_day
+        generator["days"] = 1
+    if not generator:
+        return settings
+    validated = GeneratorSettings.model_validate(
+        {**settings.generator.model_dump(), **generator}
+    )
+    return settings.model_copy(update={"generator": validated})
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("--rows", type=int, default=10_000, help="data rows")
     parser.add_argument(
-        "--out", default=None, help="folder or .csv file (default: data/incoming/)"
+        "--out",
+        default=None,
+        help="folder or .csv file (default: the watched folder, data/incoming/)",
     )
     parser.add_argument("--start", type=date.fromisoformat, help="first local day")
     add_generator_options(
         parser, days_help="days of the warehouse's month (drops start after)"
     )
     parser.add_argument(
-        "--style", choices=("standard", "brazilian"), default="standard"
+        "--style",
+        choices=("standard", "brazilian"),
+        default="standard",
+        help="standard CSV, or a Brazilian spreadsheet export",
     )
     parser.add_argument("--bad-rows", type=int, default=0, help="rows to spoil")
     add_data_dir_option(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        settings = settings_from(args)
+        settings = from_warehouse(settings_from(args), args)
         if args.rows < 1:
             raise ValueError("--rows must be at least 1")
         out = Path(args.out) if args.out else settings.paths.incoming_path

@@ -6,46 +6,100 @@ starts a temporary one) or as the ``medallion-pipeline`` deployment.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import Any, Literal
 
-from prefect import flow
-from pydantic import ValidationError
+from prefect import flow, runtime
 
+from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
-from ssa import engine
 from ssa.cli import (
+    REFUSED,
     add_data_dir_option,
     add_engine_option,
     add_generator_options,
+    parser_for,
+    preflight,
+    refusal,
+    say_server_start,
     settings_from,
 )
-from ssa.settings import Settings
-from tasks.artifacts import publish_pipeline_summary
+from ssa.engine import check_data_folder
+from ssa.settings import (
+    GeneratorSettings,
+    PathSettings,
+    Settings,
+    with_groups,
+)
+from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
 from tasks.bronze import generate_transactions, load_bronze
+
+# The default month takes about 5 minutes on 2 cores, a 1M-row month about
+# 3; a run still going after 4 hours is stuck (a lock, a full disk), and the
+# timeout fails it, which the failure automation in prefect.yaml reports.
+PIPELINE_TIMEOUT_SECONDS = 4 * 3600
+
+
+def pipeline_run_name() -> str:
+    """What the run makes and when: 'daily · seed 42, 30 days from 2026-10-01 ·
+    2026-12-01 06:00:02-03:00 #3f2a'."""
+    params = runtime.flow_run.parameters
+    try:
+        settings = with_groups(
+            params.get("settings"),
+            generator=params.get("generator"),
+            paths=params.get("paths"),
+            engine=params.get("engine"),
+        )
+    except ValueError:  # the run itself fails on it, with the message
+        return f"medallion · invalid parameters · {run_stamp(Settings())}"
+    g = settings.generator
+    return (
+        f"{origin('medallion')} · seed {g.seed}, {g.days} days from "
+        f"{g.start_date:%Y-%m-%d}"
+        f"{' on duckdb' if settings.engine == 'duckdb' else ''} · "
+        f"{run_stamp(settings)}"
+    )
 
 
 @flow(
     name="medallion-pipeline",
-    flow_run_name="medallion-seed{settings.generator.seed}",
+    flow_run_name=pipeline_run_name,
+    timeout_seconds=PIPELINE_TIMEOUT_SECONDS,
 )
-async def medallion_pipeline(settings: Settings | None = None) -> dict[str, Any]:
-    """Bronze from the generator, then the shared Silver/Gold refresh."""
-    settings = settings or Settings()
-    engine.check_data_folder(settings)
+async def medallion_pipeline(
+    settings: Settings | None = None,
+    generator: GeneratorSettings | None = None,
+    paths: PathSettings | None = None,
+    engine: Literal["sqlite", "duckdb"] | None = None,
+) -> dict[str, Any]:
+    """Bronze from the generator, then the shared Silver/Gold refresh.
+
+    Args:
+        settings: Everything else (fraud rates, rule thresholds, risk
+            weights, exports): leave empty for the defaults of
+            ssa/settings.py, each with where it comes from.
+        generator: The synthetic month: seed, customers, days, first day.
+        paths: The data folder (warehouse and exports) and reference files;
+            relative paths are inside the project.
+        engine: sqlite (default) or duckdb (its own data folder,
+            data/duckdb, unless paths gives one).
+    """
+    settings = with_groups(settings, generator=generator, paths=paths, engine=engine)
+    check_data_folder(settings)
     dataset = await generate_transactions(settings)
     bronze = await load_bronze(dataset, settings)
     refreshed = await silver_gold_refresh(settings)
-    result = {"bronze": bronze, **refreshed}
+    await publish_headline(settings, refreshed)
+    result = {"bronze": bronze, **public_result(refreshed)}
     await publish_pipeline_summary(settings, result)
     return result
 
 
 def parse_settings(argv: list[str]) -> Settings:
     """The few knobs worth a flag; everything else has its settings default."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     add_generator_options(parser)
     add_data_dir_option(parser)
     add_engine_option(parser)
@@ -55,14 +109,17 @@ def parse_settings(argv: list[str]) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
-    except ValidationError as exc:
-        print(f"invalid settings:\n{exc}", file=sys.stderr)
+        preflight(settings)
+    except REFUSED as exc:
+        print(refusal(exc), file=sys.stderr)
         return 2
+    say_server_start()
     result = asyncio.run(medallion_pipeline(settings))
     print(
-        f"Done: {result['silver']['rows']:,} Silver rows, "
-        f"{result['exports'][str(settings.paths.gold_anomalies_csv)]:,} anomalies -> "
-        f"{settings.paths.gold_anomalies_csv}"
+        f"Done: {result['silver']['rows']:,} transactions, "
+        f"{result['dashboard']['flagged']:,} flagged -> "
+        f"{settings.paths.gold_anomalies_csv}\n"
+        f"Dashboard: {settings.paths.dashboard_html.resolve().as_uri()}"
     )
     return 0
 

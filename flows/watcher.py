@@ -17,7 +17,6 @@ even when it is killed with ``kill -9``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
@@ -30,7 +29,7 @@ from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
 from ssa import engine
-from ssa.cli import add_data_dir_option, settings_from
+from ssa.cli import add_data_dir_option, parser_for, refusal, settings_from
 from ssa.ingest import IngestResult
 from ssa.ingest_log import PendingRefresh
 from ssa.process_guard import Guard, stop_with_me
@@ -78,7 +77,7 @@ async def watcher_started(folder: str) -> None:
 
 def warm_up_prefect(settings: Settings) -> None:
     """Reach the Prefect API now rather than at the first drop: without
-    PREFECT_API_URL this starts Prefect's temporary server (about 12 s on 2
+    PREFECT_API_URL this starts Prefect's temporary server (up to 40 s on 2
     cores), which then serves every refresh of this process."""
     from prefect.client.orchestration import get_client
 
@@ -163,7 +162,7 @@ def build_watcher(
 
 
 def parse_args(argv: list[str]) -> tuple[Settings, Mode]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument(
         "--mode",
         choices=("in-process", "prefect"),
@@ -194,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings, mode = parse_args(sys.argv[1:] if argv is None else argv)
     except ValidationError as exc:
-        print(f"invalid settings:\n{exc}", file=sys.stderr)
+        print(refusal(exc), file=sys.stderr)
         return 2
     try:
         engine.check_data_folder(settings)

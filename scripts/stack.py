@@ -273,6 +273,13 @@ def port_owner(port: int) -> str:
     return ""
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a second stack beside one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
 def check_port_free(port: int) -> None:
     """Refuse early, naming the port and its owner, rather than fail in the server."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -413,6 +420,71 @@ def check_deployments(stack: Stack) -> list[str]:
     return found
 
 
+ALERT_BLOCK_NAME = "ssa-failure-alerts"
+
+
+def automations_from_file(project: Path) -> list[dict[str, Any]]:
+    """The `automations:` of prefect.yaml, as written there."""
+    import yaml
+
+    config = yaml.safe_load((project / "prefect.yaml").read_text(encoding="utf-8"))
+    return list(config.get("automations") or [])
+
+
+def resolve_blocks(
+    automation: dict[str, Any], block_ids: dict[str, str]
+) -> dict[str, Any] | None:
+    """The automation with each notification block's name replaced by its id,
+    or None when a block it names does not exist (yet)."""
+    actions = []
+    for action in automation["actions"]:
+        name = action.get("block_document_id")
+        if action.get("type") == "send-notification":
+            if name not in block_ids:
+                return None
+            action = {**action, "block_document_id": block_ids[name]}
+        actions.append(action)
+    return {**automation, "actions": actions}
+
+
+def ensure_automations(stack: Stack) -> list[str]:
+    """Create (or replace) prefect.yaml's automations; one line each."""
+    said = []
+    with api(stack) as client:
+        for automation in automations_from_file(stack.project):
+            names = {
+                a.get("block_document_id")
+                for a in automation["actions"]
+                if a.get("type") == "send-notification"
+            }
+            found = client.post(
+                "/block_documents/filter",
+                json={"block_documents": {"name": {"any_": sorted(names)}}},
+            ).json()
+            resolved = resolve_blocks(automation, {b["name"]: b["id"] for b in found})
+            if resolved is None:
+                said.append(
+                    f"{automation['name']}: off until a notification block named "
+                    f"{ALERT_BLOCK_NAME!r} exists (UI: Blocks, Slack/Teams/e-mail/"
+                    "webhook), then `stack.py up` again"
+                )
+                continue
+            old = client.post(
+                "/automations/filter",
+                json={"automations": {"name": {"any_": [automation["name"]]}}},
+            ).json()
+            for existing in old:
+                client.delete(f"/automations/{existing['id']}")
+            response = client.post("/automations/", json=resolved)
+            if response.status_code >= 400:
+                raise StackError(
+                    f"automation {automation['name']!r} refused by the server: "
+                    f"{response.text[:500]}"
+                )
+            said.append(f"{automation['name']}: on ({response.json()['id']})")
+    return said
+
+
 def up(stack: Stack, timeout: float, watcher: bool) -> int:
     for name in COMPONENTS:
         proc = running(stack, name)
@@ -452,6 +524,8 @@ def up(stack: Stack, timeout: float, watcher: bool) -> int:
             _say(f"deployed       {found}")
         for kept in restore_schedules(stack, schedules):
             _say(f"               {kept} (as set in the UI)")
+        for line in ensure_automations(stack):
+            _say(f"automation     {line}")
         since = time.time()
         worker = spawn(
             stack,
@@ -485,13 +559,6 @@ def up(stack: Stack, timeout: float, watcher: bool) -> int:
 
 
 def start_watcher(stack: Stack) -> None:
-    module = stack.project / Path(*WATCHER_MODULE.split(".")).with_suffix(".py")
-    if not module.exists():
-        _say(
-            f"watcher  skipped: {module.relative_to(stack.project)} is not in "
-            "this checkout; dropped files will not trigger refreshes"
-        )
-        return
     watcher = spawn(
         stack,
         "watcher",

@@ -7,24 +7,62 @@ maker, the ingester, the watcher) takes the same flags the same way.
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
-from ssa.settings import Settings
+from pydantic import ValidationError
+
+from ssa.engine import check_data_folder
+from ssa.settings import GeneratorSettings, Settings
+from ssa.warehouse import WarehouseError
 
 # flag -> GeneratorSettings field
 GENERATOR_FLAGS = {"customers": "n_customers", "days": "days", "seed": "seed"}
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help keeps the module docstring's layout and shows each default:
+    argparse's own, or the settings default the help text already names (an
+    option left out keeps its settings default, so its argparse one is None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            "default" not in text
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def parser_for(doc: str | None, **kwargs: Any) -> argparse.ArgumentParser:
+    """A parser whose --help is the whole first paragraph of ``doc`` (the
+    module docstring), the rest as its epilog, with defaults shown."""
+    first, _, rest = (doc or "").strip().partition("\n\n")
+    return argparse.ArgumentParser(
+        description=first, epilog=rest or None, formatter_class=HelpFormatter, **kwargs
+    )
+
+
 def add_generator_options(
     parser: argparse.ArgumentParser, days_help: str = "days to simulate"
 ) -> None:
-    parser.add_argument("--customers", type=int, help="number of customers")
-    parser.add_argument("--days", type=int, help=days_help)
-    parser.add_argument("--seed", type=int, help="random seed")
+    g = GeneratorSettings()
+    parser.add_argument(
+        "--customers", type=int, help=f"number of customers (default {g.n_customers})"
+    )
+    parser.add_argument("--days", type=int, help=f"{days_help} (default {g.days})")
+    parser.add_argument("--seed", type=int, help=f"random seed (default {g.seed})")
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="folder for the warehouse and exports")
+    parser.add_argument(
+        "--data-dir",
+        help="folder for the warehouse and exports (default data/; data/duckdb "
+        "with --engine duckdb)",
+    )
 
 
 def add_engine_option(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +71,69 @@ def add_engine_option(parser: argparse.ArgumentParser) -> None:
         choices=("sqlite", "duckdb"),
         help="warehouse engine (default sqlite; duckdb for big months)",
     )
+
+
+def one_line(exc: ValidationError) -> str:
+    """A refused setting as one line: where, what was wrong, what was given."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "settings"
+        given = error.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        parts.append(f"{where}: {error['msg']}{shown}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def preflight(settings: Settings, sqlite_only: str | None = None) -> None:
+    """What would fail a run, checked before Prefect starts its server.
+
+    Raises ValueError (WarehouseError included) with a one-line message.
+    """
+    if sqlite_only:
+        settings.require_sqlite(sqlite_only)
+    check_data_folder(settings)
+    for path in (settings.paths.bairros_csv, settings.paths.bairros_map):
+        resolved = settings.paths.resolve(path)
+        if not resolved.is_file():
+            raise ValueError(f"bairro reference file not found: {resolved}")
+
+
+REFUSED = (ValidationError, WarehouseError, ValueError)
+
+
+def refusal(exc: Exception) -> str:
+    """The one line a refused command prints."""
+    if isinstance(exc, ValidationError):
+        return one_line(exc)
+    return f"error: {exc}"
+
+
+def say_server_start() -> None:
+    """Say why the first seconds are quiet: without PREFECT_API_URL, Prefect
+    starts a temporary server (up to 40 s on a fresh machine)."""
+    if not os.environ.get("PREFECT_API_URL") and not _profile_api_url():
+        print(
+            "Starting Prefect's temporary server (up to 40 s on a fresh machine; "
+            "set PREFECT_API_URL to use a running one)...",
+            flush=True,
+        )
+
+
+def _profile_api_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def existing_files(paths: list[str]) -> list[Path]:
+    """The given files, or ValueError naming the first that is missing."""
+    out = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        out.append(path)
+    return out
 
 
 def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:

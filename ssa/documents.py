@@ -7,6 +7,7 @@ check-digit algorithm is the Receita Federal's modulus-11.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 _CPF_W1 = np.arange(10, 1, -1)
 _CPF_W2 = np.arange(11, 1, -1)
@@ -58,3 +59,23 @@ def cpf_is_valid(cpf: str) -> bool:
         _check_digit(arr[:, :9], _CPF_W1)[0] == digits[9]
         and _check_digit(arr[:, :10], _CPF_W2)[0] == digits[10]
     )
+
+
+# Lowercase joining words of Portuguese names: dropped, not initialled.
+_NAME_PARTICLES = frozenset({"da", "das", "de", "do", "dos", "e"})
+
+
+def mask_name(name: str) -> str:
+    """LGPD masking for a person's name, in the spirit of the masked CPF:
+    enough to tell two cases apart on a screen, not enough to identify
+    anyone. ``André da Mota Cirino`` -> ``André M. C.``."""
+    words = name.split()
+    if not words:
+        return name
+    rest = [f"{w[0]}." for w in words[1:] if w.lower() not in _NAME_PARTICLES]
+    return " ".join([words[0], *rest])
+
+
+def mask_names(names: pd.Series) -> pd.Series:
+    """``mask_name`` on every non-empty cell."""
+    return names.map(mask_name, na_action="ignore").astype("string")

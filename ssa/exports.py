@@ -45,12 +45,16 @@ def local_date(day: pd.Series) -> pd.Series:
     return pd.to_datetime(day, unit="D").dt.strftime("%Y-%m-%d")
 
 
-def sheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+def sheet_safe(frame: pd.DataFrame, trusted: Sequence[str] = ()) -> pd.DataFrame:
     """Neutralise text cells a spreadsheet would evaluate, and show a control
-    character (a NUL cuts a cell in some readers) as U+FFFD. The intake
-    rejects such rows; a warehouse loaded before it did may still hold one."""
+    character (a NUL cuts a cell in some readers) as U+FFFD; ``trusted``
+    columns are made here from numbers (a "lat,long" starting with a minus).
+    The intake rejects control characters; a warehouse loaded before it did
+    may still hold one."""
     out = frame.copy()
     for name in out.columns:
+        if name in trusted:
+            continue
         col = out[name]
         if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             continue
@@ -82,11 +86,11 @@ def counts_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> int:
+def write_csv(frame: pd.DataFrame, path: Path, trusted: Sequence[str] = ()) -> int:
     """Write atomically (temp file + rename): readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    sheet_safe(counts_as_integers(frame)).to_csv(
+    sheet_safe(counts_as_integers(frame), trusted).to_csv(
         tmp, index=False, encoding="utf-8", lineterminator="\n"
     )
     os.replace(tmp, path)
@@ -226,9 +230,84 @@ def _write_lines(db_path: Path, select: str, params: dict, part: Path) -> int:
     return rows
 
 
+# What a person reads first in data/gold_anomalies.csv (README, "Column
+# dictionary"); the features that explain a flag follow.
+# Made by sheets_frame from the reference table's numbers, not from input.
+SHEETS_TRUSTED_COLUMNS = ("bairro_location",)
+ANOMALY_LEAD_COLUMNS = (
+    "transaction_id",
+    "created_at",
+    "customer_name",
+    "customer_cpf_masked",
+    "amount",
+    "channel",
+    "bairro",
+    "anomaly_flag",
+    "risk_score",
+    "risk_level",
+    "reasons",
+)
+CUSTOMER_LEAD_COLUMNS = (
+    "customer_id",
+    "customer_name",
+    "customer_cpf_masked",
+    "home_bairro",
+    "customer_risk_score",
+    "flagged_transactions",
+    "transactions",
+    "last_flagged_at",
+    "last_transaction_at",
+)
+
+
+def lead_with(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The given columns first (those present), the others after, in order."""
+    first = [c for c in columns if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def sheets_frame(
+    anomalies: pd.DataFrame, bairros: pd.DataFrame, utc_offset_seconds: int
+) -> pd.DataFrame:
+    """The flagged rows as a Brazilian Google Sheet reads them (spreadsheet
+    locale Brasil): dates dd/mm/aaaa, decimal comma, and the bairro's centroid
+    as one "lat,long" field, the geo type Looker Studio maps."""
+    local = pd.to_datetime(anomalies["created_at_epoch"] + utc_offset_seconds, unit="s")
+    centroid = bairros.set_index("name")[["lat", "lon"]]
+    # A row with no bairro (a place outside the region) keeps its own point.
+    lat = anomalies["bairro"].map(centroid["lat"]).fillna(anomalies["lat"])
+    lon = anomalies["bairro"].map(centroid["lon"]).fillna(anomalies["lon"])
+    known = lat.notna() & lon.notna()
+    location = pd.Series(None, index=anomalies.index, dtype=object)
+    location[known] = [
+        f"{a:.5f},{o:.5f}" for a, o in zip(lat[known], lon[known], strict=True)
+    ]
+    amount = (anomalies["amount_cents"] / 100).map(
+        lambda v: f"{v:.2f}".replace(".", ",")
+    )
+    return pd.DataFrame(
+        {
+            "transaction_id": anomalies["transaction_id"],
+            "date_time": local.dt.strftime("%d/%m/%Y %H:%M:%S"),
+            "date": local.dt.strftime("%d/%m/%Y"),
+            "hour": local.dt.hour,
+            "customer_name": anomalies["customer_name"],
+            "customer_cpf_masked": anomalies["customer_cpf_masked"],
+            "amount_reais": amount,
+            "channel": anomalies["channel"],
+            "bairro": anomalies["bairro"],
+            "bairro_location": location,
+            "anomaly_flag": anomalies["anomaly_flag"],
+            "risk_score": anomalies["risk_score"],
+            "risk_level": anomalies["risk_level"],
+            "reasons": anomalies["reasons"],
+        }
+    )
+
+
 def reais(cents: pd.Series) -> pd.Series:
     """Centavos as Brazilian money text: 123456 -> 'R$ 1.234,56'."""
-    return (cents.fillna(0).astype(float) / 100).map(_brl)
+    return (cents.fillna(0).astype(float) / 100).map(brl)
 
 
 class _ReasonFormatter(string.Formatter):
@@ -236,13 +315,14 @@ class _ReasonFormatter(string.Formatter):
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if format_spec == "reais":
-            return _brl(float(value) / 100)
+            return brl(float(value) / 100)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "?"
         return super().format_field(value, format_spec)
 
 
-def _brl(value: float) -> str:
+def brl(value: float) -> str:
+    """Reais as Brazilian money text: 1234.56 -> 'R$ 1.234,56'."""
     text = f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
     return f"R$ {text}"
 
@@ -272,13 +352,13 @@ REASONS = {
 }
 
 
-def reasons(frame: pd.DataFrame) -> pd.Series:
+def reasons(frame: pd.DataFrame, templates: Mapping[str, str] = REASONS) -> pd.Series:
     """One readable sentence per rule that fired, joined by '; '."""
     formatter = _ReasonFormatter()
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     text = [
         "; ".join(
-            formatter.format(REASONS[rule], **row)
+            formatter.format(templates[rule], **row)
             for rule in RULES
             if row[f"is_{rule}"] == 1
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -168,8 +168,13 @@ def rebuild_all(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str
     return rows
 
 
-def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int]:
-    """The same rebuild on all cores.
+def rebuild_all_parallel(
+    path: Path,
+    params: Mapping[str, Any],
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """The same rebuild on all cores; ``progress`` hears of each step done
+    (the first month's Silver takes minutes).
 
     The big per-customer models run one at a time, each in parallel slices.
     The models between them (the rules, over a few percent of the rows or
@@ -191,6 +196,11 @@ def rebuild_all_parallel(path: Path, params: Mapping[str, Any]) -> dict[str, int
                 index_model(conn, model)
         else:
             rows.update(_build_side_by_side(path, phase, params, needs))
+        if progress is not None:
+            progress(
+                f"Silver {len(rows)}/{len(SILVER_MODELS)} models built "
+                f"({', '.join(m.split('/')[-1] for m in phase)})"
+            )
     return rows
 
 

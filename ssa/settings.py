@@ -8,7 +8,8 @@ threshold says where its default comes from; ``docs`` is the fact sheet in
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,8 +41,19 @@ class PathSettings(_Model):
         "the same name ending in .duckdb.",
     )
     bairros_csv: Path = Field(
-        REFERENCE_DIR / "salvador_bairros.csv",
-        description="Reference table of Salvador's 170 bairros.",
+        REFERENCE_DIR.relative_to(REPO_ROOT) / "salvador_bairros.csv",
+        description="Reference table of Salvador's 170 bairros (a relative "
+        "path is inside the project).",
+    )
+    bairros_map: Path = Field(
+        REFERENCE_DIR.relative_to(REPO_ROOT) / "salvador_bairros_map.geojson",
+        description="The 170 bairro polygons the dashboard's map draws "
+        "(data/reference/SOURCES.md).",
+    )
+    cache_dir: Path = Field(
+        Path(".cache"),
+        description="Files a run can make again, kept to save seconds (the "
+        "dashboard's JavaScript bundle); a relative path is inside the project.",
     )
     sources_dir: Path = Field(
         Path("sources"),
@@ -109,6 +121,18 @@ class PathSettings(_Model):
     @property
     def gold_bairro_daily_csv(self) -> Path:
         return self.data_path / "gold_bairro_daily.csv"
+
+    @property
+    def gold_sheets_csv(self) -> Path:
+        return self.data_path / "gold_anomalies_sheets.csv"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.resolve(self.cache_dir)
+
+    @property
+    def dashboard_html(self) -> Path:
+        return self.data_path / "dashboard.html"
 
     @property
     def detection_report_csv(self) -> Path:
@@ -602,6 +626,24 @@ class IngestSettings(_Model):
     )
 
 
+class ExportSettings(_Model):
+    """What leaves the warehouse for people: spreadsheets and the dashboard."""
+
+    mask_customer_names: bool = Field(
+        True,
+        description="LGPD (Lei 13.709/2018, art. 6, III: only the data "
+        "needed): exports and the dashboard show 'André M. C.' instead of the "
+        "full name, as the CPF is shown masked. Turn off only where the "
+        "readers may see who the customer is.",
+    )
+    dashboard_top_rows: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Riskiest transactions listed on the dashboard.",
+    )
+
+
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
@@ -622,6 +664,7 @@ class Settings(_Model):
     risk: RiskSettings = RiskSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
+    exports: ExportSettings = ExportSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -650,3 +693,43 @@ class Settings(_Model):
                 "(its incremental refresh is written for SQLite); run the full "
                 "pipeline with DuckDB, or use SQLite here"
             )
+
+
+def with_groups(
+    settings: Settings | Mapping[str, Any] | None, **groups: Any
+) -> Settings:
+    """``settings`` (or the defaults) with whole groups replaced by those given.
+
+    A flow's form shows a few groups (the daily run: generator, paths,
+    engine) and keeps the rest in an optional ``settings``; this puts them
+    back into one object. Only the values a user set are kept, so a DuckDB
+    run without a data folder still gets its own (data/duckdb).
+    """
+    if all(value is None for value in groups.values()) and isinstance(
+        settings, Settings
+    ):
+        return settings
+    if isinstance(settings, Settings):
+        data: dict[str, Any] = settings.model_dump(exclude_unset=True)
+    else:
+        data = dict(settings or {})
+    for name, value in groups.items():
+        if value is None:
+            continue
+        if name in data:
+            raise ValueError(
+                f"{name} given twice, as a parameter and inside settings: give "
+                f"it once, as the {name} parameter"
+            )
+        data[name] = (
+            value.model_dump(exclude_unset=True)
+            if isinstance(value, BaseModel)
+            else value
+        )
+    return Settings.model_validate(data)
+
+
+def local_now(settings: Settings) -> datetime:
+    """Now on Salvador's clock (the rules' UTC offset), for names and pages."""
+    offset = settings.rules.utc_offset_seconds
+    return (datetime.now(UTC) + timedelta(seconds=offset)).replace(tzinfo=None)

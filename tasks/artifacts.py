@@ -1,22 +1,21 @@
-"""Artifacts for the run pages: the pipeline run's own summary, links to the files.
+"""Artifacts for the run a person launched: summary, findings, where the files are.
 
-The detection report and the top anomalies are published by the Silver/Gold
-subflow (``tasks/report.py``), so they sit on the subflow's run page. A person
-who opens the ``medallion-pipeline`` run from the deployment page should still
-see, on that page, how many rows each stage produced and where the details are.
+The Silver/Gold subflow computes the detection report and writes the
+dashboard; the launched run (the daily pipeline, a refresh after drops)
+publishes them, so the page a person opens from the deployment holds them.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
-from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect.artifacts import acreate_image_artifact, acreate_markdown_artifact
 
-from ssa.settings import Settings
+from ssa.settings import REPO_ROOT, Settings
+from tasks.report import publish_artifacts
 
 
 def _rows(value: Any) -> str:
@@ -63,17 +62,17 @@ def pipeline_summary(settings: Settings, result: Mapping[str, Any]) -> str:
         ]
     lines += [
         "",
-        "The **silver-gold-refresh** subflow run (tab *Subflow Runs*) holds the "
-        "`run-summary`, `top-anomalies` and `detection-report` artifacts.",
+        f"Dashboard: `{_shown(settings.paths.dashboard_html)}` (open it in a "
+        "browser on this machine). This run's `run-summary`, `top-anomalies`, "
+        "`detection-report` and `dashboard` artifacts have the details.",
     ]
     return "\n".join(lines) + "\n"
 
 
-@task(name="publish-pipeline-summary", cache_policy=NO_CACHE)
 async def publish_pipeline_summary(
     settings: Settings, result: Mapping[str, Any]
 ) -> None:
-    """The pipeline run's own artifact, so its page is not empty."""
+    """Rows per stage, on the pipeline run itself (a coroutine, as above)."""
     await acreate_markdown_artifact(
         markdown=pipeline_summary(settings, result),
         key="pipeline-summary",
@@ -81,40 +80,78 @@ async def publish_pipeline_summary(
     )
 
 
-def gold_files(settings: Settings) -> dict[str, tuple[Path, str]]:
-    """Artifact key -> (file, what it holds) for every Gold output a user opens."""
+def gold_files(settings: Settings) -> dict[Path, str]:
+    """Every file a person opens after a run, and what it holds."""
     paths = settings.paths
     return {
-        "gold-anomalies-file": (
-            paths.gold_anomalies_csv,
-            "Every non-Normal row, for Google Sheets / Looker Studio.",
-        ),
-        "gold-customer-risk-file": (
-            paths.gold_customer_csv,
-            "One row per customer: activity, flags per rule, risk score.",
-        ),
-        "gold-bairro-daily-file": (
-            paths.gold_bairro_daily_csv,
-            "Transactions, amount and anomalies per bairro and local day.",
-        ),
-        "detection-report-file": (
-            paths.detection_report_csv,
-            "Each rule's precision, recall and F1 against the planted fraud.",
-        ),
+        paths.dashboard_html: "The dashboard: map of the bairros, charts, "
+        "top anomalies and the detection report. Opens offline.",
+        paths.gold_anomalies_csv: "Every flagged row, the columns people read first.",
+        paths.gold_sheets_csv: "The same rows for Google Sheets / Looker "
+        "Studio (README, 'Spreadsheets').",
+        paths.gold_customer_csv: "One row per customer: activity, flags per "
+        "rule, risk score.",
+        paths.gold_bairro_daily_csv: "Transactions, amount and anomalies per "
+        "bairro and local day.",
+        paths.detection_report_csv: "Each rule against the known fraud.",
     }
 
 
-@task(name="publish-gold-links", cache_policy=NO_CACHE)
-async def publish_gold_links(settings: Settings) -> None:
-    """A link per Gold file, so the run page says where the results are."""
-    logger = get_run_logger()
-    for key, (path, description) in gold_files(settings).items():
-        if not path.exists():
-            logger.warning("%s was not written; no link published", path)
-            continue
-        await acreate_link_artifact(
-            link=path.resolve().as_uri(),
-            link_text=path.name,
-            key=key,
-            description=description,
+def files_markdown(settings: Settings) -> str:
+    """Where the results are, said plainly: the Prefect UI cannot open a file
+    on the machine that ran the flow (a file:// link from it is dead)."""
+    lines = [
+        "# Files written by this run",
+        "",
+        "On the machine that ran the flow, in the project folder. Open the "
+        "dashboard in a browser there (double-click it, or `xdg-open` / "
+        "`open` it); the CSV files open in any spreadsheet.",
+        "",
+        "| file | size | what it holds |",
+        "|---|---:|---|",
+    ]
+    for path, what in gold_files(settings).items():
+        size = f"{path.stat().st_size / 1e6:,.1f} MB" if path.exists() else "—"
+        lines.append(f"| `{_shown(path)}` | {size} | {what} |")
+    return "\n".join(lines) + "\n"
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the project when it is inside it."""
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+async def publish_headline(settings: Settings, refreshed: Mapping[str, Any]) -> None:
+    """The run summary, top anomalies, detection report, a picture of the
+    dashboard and where the files are, on the run that calls this.
+
+    A plain coroutine, not a task: awaited in the flow a person launched, the
+    artifacts belong to that run itself, not to a task or subflow of it.
+    """
+    await publish_artifacts.fn(settings, refreshed["report"])
+    dashboard = refreshed.get("dashboard") or {}
+    if dashboard.get("png"):
+        await acreate_image_artifact(
+            image_url="data:image/png;base64,"
+            + base64.b64encode(dashboard["png"]).decode("ascii"),
+            key="dashboard",
+            description="Map and daily chart of "
+            f"`{_shown(settings.paths.dashboard_html)}`"
+            " (the page itself has the tables and tooltips).",
         )
+    await acreate_markdown_artifact(
+        markdown=files_markdown(settings),
+        key="output-files",
+        description="Where this run's results are.",
+    )
+
+
+def public_result(refreshed: Mapping[str, Any]) -> dict[str, Any]:
+    """A flow's return value without the report's frames and the PNG bytes."""
+    out = {k: v for k, v in refreshed.items() if k != "report"}
+    if "dashboard" in out:
+        out["dashboard"] = {k: v for k, v in out["dashboard"].items() if k != "png"}
+    return out

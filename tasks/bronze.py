@@ -25,6 +25,14 @@ def batch_id_for(settings: Settings) -> str:
 @task(name="generate-transactions", cache_policy=NO_CACHE)
 async def generate_transactions(settings: Settings) -> Dataset:
     """CPU-bound numpy work, run off the event loop."""
+    g = settings.generator
+    get_run_logger().info(
+        "generating %d days for %d customers from %s (seed %d)...",
+        g.days,
+        g.n_customers,
+        g.start_date,
+        g.seed,
+    )
     dataset = await asyncio.to_thread(generate, settings)
     get_run_logger().info(
         "generated %d transactions for %d customers (%d planted)",
@@ -79,6 +87,11 @@ def _load(dataset: Dataset, settings: Settings) -> dict[str, int]:
 )
 async def load_bronze(dataset: Dataset, settings: Settings) -> dict[str, int]:
     """One transaction for the whole batch: a retry never finds half of it."""
+    get_run_logger().info(
+        "loading %d transactions into %s...",
+        len(dataset.transactions),
+        settings.warehouse_path,
+    )
     inserted = await asyncio.to_thread(_load, dataset, settings)
     get_run_logger().info(
         "bronze: %s new rows (already present rows are skipped)", inserted

@@ -9,7 +9,19 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from ssa import duckdb_warehouse, engine, refresh, warehouse
-from ssa.exports import iso_local, local_date, reais, reasons, write_csv
+from ssa.documents import mask_names
+from ssa.exports import (
+    ANOMALY_LEAD_COLUMNS,
+    CUSTOMER_LEAD_COLUMNS,
+    SHEETS_TRUSTED_COLUMNS,
+    iso_local,
+    lead_with,
+    local_date,
+    reais,
+    reasons,
+    sheets_frame,
+    write_csv,
+)
 from ssa.settings import Settings
 from tasks.silver import sql_params
 
@@ -37,14 +49,22 @@ async def build_gold(settings: Settings, incremental: bool = False) -> dict[str,
     return rows
 
 
+def _names(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Customer names masked (LGPD) unless the settings say otherwise."""
+    if settings.exports.mask_customer_names and "customer_name" in frame:
+        frame = frame.assign(customer_name=mask_names(frame["customer_name"]))
+    return frame
+
+
 def anomalies_frame(conn, settings: Settings) -> pd.DataFrame:
-    """Gold anomalies, highest risk first, with readable times and reasons."""
+    """Gold anomalies, highest risk first, with readable times and reasons,
+    the columns people read first."""
     frame = engine.module(settings).query(conn, "gold/export_anomalies.sql", {})
     offset = settings.rules.utc_offset_seconds
     frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
     frame.insert(8, "amount", reais(frame["amount_cents"]))
     frame["reasons"] = reasons(frame)
-    return frame
+    return lead_with(_names(frame, settings), ANOMALY_LEAD_COLUMNS)
 
 
 def _export(settings: Settings) -> dict[str, int]:
@@ -53,9 +73,10 @@ def _export(settings: Settings) -> dict[str, int]:
     offset = settings.rules.utc_offset_seconds
     db = engine.module(settings)
     with db.connect(settings.warehouse_path) as conn:
+        anomalies = anomalies_frame(conn, settings)
         written = {
             str(paths.gold_anomalies_csv): write_csv(
-                anomalies_frame(conn, settings), paths.gold_anomalies_csv
+                anomalies, paths.gold_anomalies_csv
             )
         }
         customers = db.query(conn, "gold/export_customer_risk.sql", {})
@@ -63,8 +84,15 @@ def _export(settings: Settings) -> dict[str, int]:
     for column in ("last_transaction_at_epoch", "last_flagged_at_epoch"):
         customers[column.replace("_epoch", "")] = iso_local(customers[column], offset)
     bairros.insert(1, "local_date", local_date(bairros["local_day"]))
+    customers = lead_with(_names(customers, settings), CUSTOMER_LEAD_COLUMNS)
     written[str(paths.gold_customer_csv)] = write_csv(
         customers, paths.gold_customer_csv
+    )
+    reference = pd.read_csv(paths.resolve(paths.bairros_csv), encoding="utf-8")
+    written[str(paths.gold_sheets_csv)] = write_csv(
+        sheets_frame(anomalies, reference, offset),
+        paths.gold_sheets_csv,
+        trusted=SHEETS_TRUSTED_COLUMNS,
     )
     written[str(paths.gold_bairro_daily_csv)] = write_csv(
         bairros, paths.gold_bairro_daily_csv
@@ -74,6 +102,7 @@ def _export(settings: Settings) -> dict[str, int]:
 
 @task(name="export-gold-csv", cache_policy=NO_CACHE)
 async def export_gold_csv(settings: Settings) -> dict[str, int]:
+    get_run_logger().info("writing the Gold CSV files...")
     written = await asyncio.to_thread(_export, settings)
     for path, rows in written.items():
         get_run_logger().info("wrote %s (%d rows)", path, rows)

@@ -157,6 +157,7 @@ def run_summary(settings: Settings, report: dict[str, Any]) -> str:
         f"({counts['critical']:,} critical, {counts['high']:,} high)",
         f"- Warehouse: `{settings.warehouse_path}` ({settings.engine})",
         f"- Exports in `{paths.data_path}`: {exports}",
+        f"- Dashboard: open `{paths.dashboard_html}` in a browser (offline)",
         "",
         "## Rules",
         "",

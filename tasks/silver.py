@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -20,7 +21,9 @@ def sql_params(settings: Settings) -> dict[str, object]:
 
 
 def _build(
-    settings: Settings, batch_ids: list[str] | None
+    settings: Settings,
+    batch_ids: list[str] | None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[str, dict[str, int]]:
     """("incremental" or "full", rows per model). Incremental only when Silver
     exists and the batches touch few enough customers."""
@@ -39,7 +42,7 @@ def _build(
             share = refresh.touched_customer_share(conn)
             if share <= settings.ingest.incremental_max_customer_share:
                 return "incremental", refresh.refresh_staged(conn, params)
-    return "full", refresh.rebuild_all_parallel(path, params)
+    return "full", refresh.rebuild_all_parallel(path, params, progress)
 
 
 @task(name="build-silver", cache_policy=NO_CACHE)
@@ -47,8 +50,9 @@ async def build_silver(
     settings: Settings, batch_ids: list[str] | None = None
 ) -> dict[str, object]:
     """All of Silver, or only the partitions the given Bronze batches touch."""
-    mode, rows = await asyncio.to_thread(_build, settings, batch_ids)
-    get_run_logger().info(
+    logger = get_run_logger()
+    mode, rows = await asyncio.to_thread(_build, settings, batch_ids, logger.info)
+    logger.info(
         "silver_transactions: %d rows %s (%s)",
         rows[FINAL_MODEL],
         "rebuilt" if mode == "full" else "recomputed in the touched partitions",
@@ -86,6 +90,7 @@ def _export(settings: Settings) -> int:
 
 @task(name="export-silver-csv", cache_policy=NO_CACHE)
 async def export_silver_csv(settings: Settings) -> dict[str, object]:
+    get_run_logger().info("writing %s...", settings.paths.silver_csv)
     rows = await asyncio.to_thread(_export, settings)
     get_run_logger().info("wrote %s (%d rows)", settings.paths.silver_csv, rows)
     return {"file": str(settings.paths.silver_csv), "rows": rows}

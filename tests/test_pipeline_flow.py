@@ -17,10 +17,13 @@ from ssa.rules import RULES
 from ssa.settings import Settings
 
 ARTIFACT_KEYS = {
+    "pipeline-summary",
     "run-summary",
     "top-anomalies",
     "detection-report",
     "detection-report-details",
+    "dashboard",
+    "output-files",
 }
 
 
@@ -74,6 +77,30 @@ def test_gold_masks_cpf_and_uses_iso_times(run) -> None:
     assert not re.search(r"\d{3}\.\d{3}\.\d{3}-\d{2}", text)  # no full CPF anywhere
 
 
+def test_spreadsheets_lead_with_what_people_read_names_masked(run) -> None:
+    from ssa.documents import mask_name
+    from ssa.exports import ANOMALY_LEAD_COLUMNS, CUSTOMER_LEAD_COLUMNS
+
+    settings, _ = run
+    paths = settings.paths
+    gold = pd.read_csv(paths.gold_anomalies_csv)
+    customers = pd.read_csv(paths.gold_customer_csv)
+    assert tuple(gold.columns[: len(ANOMALY_LEAD_COLUMNS)]) == ANOMALY_LEAD_COLUMNS
+    assert tuple(customers.columns[: len(CUSTOMER_LEAD_COLUMNS)]) == (
+        CUSTOMER_LEAD_COLUMNS
+    )
+    with sqlite3.connect(paths.warehouse_path) as conn:
+        names = dict(conn.execute("select customer_id, name from bronze_customers"))
+    for frame in (gold, customers):
+        expected = frame["customer_id"].map(names).map(mask_name)
+        assert (frame["customer_name"] == expected).all()
+    sheets = pd.read_csv(paths.gold_sheets_csv, dtype=str)
+    assert list(sheets["transaction_id"]) == list(gold["transaction_id"])
+    assert sheets["bairro_location"].str.fullmatch(r"-\d+\.\d{5},-\d+\.\d{5}").all()
+    assert sheets["date_time"].str.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d").all()
+    assert sheets["amount_reais"].str.fullmatch(r"\d+,\d\d").all()
+
+
 def test_tables_and_a_second_run_adds_no_duplicates(run) -> None:
     settings, result = run
     asyncio.run(medallion_pipeline(settings))
@@ -101,17 +128,42 @@ def test_detection_report_meets_the_quality_bar(run) -> None:
         assert rule["lookalikes_flagged"] <= rule["false_positives"], rule
 
 
-def test_artifacts_are_published(run) -> None:
-    async def keys() -> set[str]:
+def test_artifacts_are_on_the_launched_run_not_its_subflow(run) -> None:
+    async def published() -> dict[str, list]:
         async with get_client() as client:
             artifacts = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(
                     key=ArtifactFilterKey(any_=sorted(ARTIFACT_KEYS))
                 )
             )
-        return {a.key for a in artifacts}
+            runs = {
+                a.flow_run_id: await client.read_flow_run(a.flow_run_id)
+                for a in artifacts
+            }
+        by_key: dict[str, list] = {}
+        for a in artifacts:
+            by_key.setdefault(a.key, []).append((a, runs[a.flow_run_id]))
+        return by_key
 
-    assert asyncio.run(keys()) == ARTIFACT_KEYS
+    by_key = asyncio.run(published())
+    assert set(by_key) == ARTIFACT_KEYS
+    for key, found in by_key.items():
+        for artifact, flow_run in found:
+            assert flow_run.parent_task_run_id is None, (key, flow_run.name)
+            assert artifact.task_run_id is None, key
+    (image, _), *_ = by_key["dashboard"]
+    assert image.data.startswith("data:image/png;base64,")
+    (files, _), *_ = by_key["output-files"]
+    assert "data/dashboard.html" in files.data or "dashboard.html" in files.data
+    assert "file://" not in files.data
+
+
+def test_every_run_writes_the_dashboard(run) -> None:
+    settings, result = run
+    page = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    assert result["dashboard"]["file"] == str(settings.paths.dashboard_html)
+    assert "png" not in result["dashboard"] and "report" not in result
+    assert "Relatório de detecção" in page and 'id="relatorio-0"' in page
 
 
 def test_duckdb_engine_gives_the_same_exports(run, tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,77 @@ def test_refreshes_never_overlap_and_queue_instead_of_being_dropped(
     )
 
 
-def test_parameters_are_valid_settings(
+def _flow(deployment: dict[str, Any]):
+    module, function = deployment["entrypoint"].split(":")
+    return getattr(
+        importlib.import_module(module.removesuffix(".py").replace("/", ".")),
+        function,
+    )
+
+
+def test_each_form_shows_its_groups_with_no_machine_path(
     deployments: dict[str, dict[str, Any]],
 ) -> None:
+    """The daily form: generator, paths, engine; the refresh: its data folder
+    and the event's range. Every other setting waits, empty, in `settings`;
+    no default is a path of the machine that deployed."""
+    from ssa.settings import with_groups
+
+    expected = {
+        "medallion-pipeline/daily": {"generator", "paths", "engine"},
+        "incoming-refresh/on-drop": {"paths"},
+    }
+    for name, deployment in deployments.items():
+        flow = _flow(deployment)
+        assert set(deployment["parameters"]) == expected[name]
+        validated = flow.validate_parameters(deployment["parameters"])
+        groups = {k: v for k, v in validated.items() if k in expected[name]}
+        with_groups(validated.get("settings"), **groups)  # valid settings
+        schema = json.dumps(flow.parameters.model_dump())
+        assert str(PROJECT) not in schema, name
+        assert flow.parameters.properties["settings"]["default"] is None
+
+
+def test_the_on_drop_run_gets_the_events_range_and_files(
+    deployments: dict[str, dict[str, Any]],
+) -> None:
+    (trigger,) = deployments["incoming-refresh/on-drop"]["triggers"]
+    params = trigger["parameters"]
+    assert params["after_log_seq"] == "{{ event.payload.after_log_seq }}"
+    assert params["up_to_log_seq"] == "{{ event.payload.up_to_log_seq }}"
+    assert params["files"] == "{{ event.payload.files | join(', ') }}"
+    assert params["paths"] == {"data_dir": "{{ event.payload.data_dir }}"}
+    # What the watcher emits carries every key the trigger reads.
+    from flows.watcher import refresh_event
+    from ssa.ingest_log import PendingRefresh
     from ssa.settings import Settings
 
-    for deployment in deployments.values():
-        Settings.model_validate(deployment["parameters"]["settings"])
+    pending = PendingRefresh(
+        after_log_seq=3, up_to_log_seq=5, files=("a.csv",), rows_loaded=10
+    )
+    payload = refresh_event(pending, Settings())["payload"]
+    assert {"after_log_seq", "up_to_log_seq", "files", "data_dir"} <= set(payload)
+
+
+def test_failures_notify_through_a_named_block() -> None:
+    from prefect.events.schemas.automations import AutomationCore
+
+    from scripts.stack import ALERT_BLOCK_NAME, automations_from_file, resolve_blocks
+
+    (automation,) = automations_from_file(PROJECT)
+    assert resolve_blocks(automation, {}) is None  # no block yet: not created
+    block_id = "00000000-0000-4000-8000-000000000001"
+    resolved = resolve_blocks(automation, {ALERT_BLOCK_NAME: block_id})
+    core = AutomationCore.model_validate(resolved)
+    assert {"prefect.flow-run.Failed", "prefect.flow-run.TimedOut"} <= set(
+        core.trigger.expect
+    )
+    (action,) = core.actions
+    assert str(action.block_document_id) == block_id
+
+
+def test_flows_time_out() -> None:
+    from flows.ingest import incoming_refresh
+    from flows.medallion import medallion_pipeline
+
+    assert medallion_pipeline.timeout_seconds and incoming_refresh.timeout_seconds

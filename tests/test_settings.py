@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ssa.settings import Settings
+from ssa.settings import DUCKDB_DATA_DIR, Settings
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,19 @@ def test_duckdb_gets_its_own_data_folder_unless_given_one(tmp_path) -> None:
     mine = Settings(engine="duckdb", paths={"data_dir": tmp_path})
     assert mine.warehouse_path == tmp_path / "ssa.duckdb"
     assert Settings().paths.data_dir == Path("data")
+
+
+def test_flow_groups_replace_defaults_and_refuse_a_group_given_twice(tmp_path) -> None:
+    from ssa.settings import GeneratorSettings, PathSettings, with_groups
+
+    merged = with_groups(
+        {"rules": {"hop_max_speed_kmh": 90}},
+        generator=GeneratorSettings(days=3),
+        paths=PathSettings(data_dir=tmp_path),
+    )
+    assert (merged.generator.days, merged.rules.hop_max_speed_kmh) == (3, 90)
+    assert merged.paths.data_path == tmp_path
+    # DuckDB without a data folder keeps its own folder.
+    assert with_groups(None, engine="duckdb").paths.data_dir == DUCKDB_DATA_DIR
+    with pytest.raises(ValueError, match="generator given twice"):
+        with_groups({"generator": {"days": 5}}, generator=GeneratorSettings())

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import psutil
 import pytest
 
 from scripts.setup_test_deps import find_chromium
-from scripts.stack import COMPONENTS, Stack
+from scripts.stack import COMPONENTS, Stack, free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -69,12 +68,6 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     if here == PROJECT / "data" / "incoming":
         skipped |= {n for n in names if n != ".gitkeep"}
     return skipped
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

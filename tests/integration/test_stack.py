@@ -8,29 +8,28 @@ in a real browser. Screenshots land in bench/results/ui/.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scripts.stack import DEPLOYMENTS
-from tests.integration.conftest import PROJECT, LiveStack
+from tests.integration.conftest import LiveStack
 
 pytestmark = pytest.mark.integration
 
 PIPELINE, REFRESH = DEPLOYMENTS
-WATCHER_MERGED = (PROJECT / "flows" / "watcher.py").exists()
 # A few days for a few hundred customers: every stage runs, in seconds.
-SMALL = {"settings": {"generator": {"n_customers": 200, "days": 3}}}
-REFRESH_EVENT = "ssa.incoming.refresh-requested"
+SMALL = {"generator": {"n_customers": 200, "days": 3}}
 UI_TIMEOUT_MS = 90_000
+# On the run a person launched (the daily run, the on-drop run), not only on
+# their silver-gold-refresh subflow.
 REFRESH_ARTIFACTS = (
     "run-summary",
     "top-anomalies",
     "detection-report",
-    "gold-anomalies-file",
-    "gold-customer-risk-file",
+    "dashboard",
+    "output-files",
 )
 
 
@@ -101,20 +100,6 @@ def drop_file(live: LiveStack) -> str:
     return "ui-test-drop.csv"
 
 
-def emit_refresh_requested(live: LiveStack) -> None:
-    """What the watcher emits after a burst of drops (flows/watcher.py)."""
-    payload = {"after_log_seq": 0, "up_to_log_seq": 1, "files": ["drop.csv"]}
-    live.prefect(
-        "event",
-        "emit",
-        REFRESH_EVENT,
-        "--resource-id",
-        "ssa.incoming",
-        "--payload",
-        json.dumps(payload),
-    )
-
-
 def test_deployment_run_and_drop_show_up_in_the_ui(
     live_stack: LiveStack, browser: Any, shots: Path
 ) -> None:
@@ -125,32 +110,27 @@ def test_deployment_run_and_drop_show_up_in_the_ui(
     assert_completed(live, pipeline_run)
     (subflow,) = live.subflow_runs(run_id)
     assert_completed(live, subflow)
-    assert set(live.artifacts(run_id)) >= {"pipeline-summary"}
-    assert set(live.artifacts(subflow["id"])) >= set(REFRESH_ARTIFACTS)
+    assert set(live.artifacts(run_id)) >= {"pipeline-summary", *REFRESH_ARTIFACTS}
+    assert pipeline_run["name"].startswith("daily · seed 42, 3 days from"), (
+        pipeline_run["name"]
+    )
     logs = live.logs_with(run_id, "generated", "bronze:")
     assert "generated" in logs and "bronze:" in logs, logs
 
     # 2. A file lands in data/incoming; the watcher loads it and asks for a
-    # refresh, and the deployment trigger starts one. Until the watcher is
-    # merged, the test emits the watcher's event itself.
+    # refresh, and the deployment trigger starts one.
     known = {r["id"] for r in live.runs_of(REFRESH)}
-    if WATCHER_MERGED:
-        drop_file(live)
-    else:
-        emit_refresh_requested(live)
+    drop_file(live)
     triggered = live.wait_new_run(REFRESH, known)
     refresh_run = live.wait_final(triggered["id"])
     assert_completed(live, refresh_run)
-    # The refresh publishes its artifacts itself, or through its subflow.
-    with_artifacts = [
-        r
-        for r in [refresh_run, *live.subflow_runs(refresh_run["id"])]
-        if set(live.artifacts(r["id"])) >= set(REFRESH_ARTIFACTS)
-    ]
-    assert with_artifacts, f"no run of {REFRESH} published {REFRESH_ARTIFACTS}"
-    refresh_artifacts = with_artifacts[0]
+    # The refresh publishes its artifacts itself, and its name says which
+    # files it takes in; its subflow did the Silver work.
+    assert set(live.artifacts(refresh_run["id"])) >= set(REFRESH_ARTIFACTS)
+    assert "ui-test-drop.csv" in refresh_run["name"], refresh_run["name"]
+    (refresh_subflow,) = live.subflow_runs(refresh_run["id"])
     assert "silver_transactions:" in live.logs_with(
-        refresh_artifacts["id"], "silver_transactions:"
+        refresh_subflow["id"], "silver_transactions:"
     )
 
     # 3. The runs, their state and their artifacts, in a real browser.
@@ -159,38 +139,31 @@ def test_deployment_run_and_drop_show_up_in_the_ui(
         browser,
         pipeline_run,
         shots / "pipeline-run.png",
-        ("pipeline-summary",),
+        ("pipeline-summary", *REFRESH_ARTIFACTS),
         in_logs=("generated", "bronze:"),
     )
     assert "medallion-pipeline" in text and "daily" in text
+    text = open_run_page(live, browser, subflow, shots / "pipeline-subflow-run.png", ())
+    assert "silver-gold full" in text
     text = open_run_page(
-        live, browser, subflow, shots / "pipeline-subflow-run.png", REFRESH_ARTIFACTS
+        live, browser, refresh_run, shots / "on-drop-run.png", REFRESH_ARTIFACTS
     )
-    assert "silver-gold-refresh" in text
-    text = open_run_page(
-        live,
-        browser,
-        refresh_run,
-        shots / "on-drop-run.png",
-        REFRESH_ARTIFACTS if refresh_artifacts is refresh_run else (),
-    )
-    assert "on-drop" in text
-    if refresh_artifacts is not refresh_run:
-        open_run_page(
-            live,
-            browser,
-            refresh_artifacts,
-            shots / "on-drop-subflow-run.png",
-            REFRESH_ARTIFACTS,
-        )
+    assert "on-drop" in text and "ui-test-drop.csv" in text
 
-    # 4. The top-anomalies table and the deployments list.
-    table = live.artifacts(refresh_artifacts["id"])["top-anomalies"]
+    # 4. The top-anomalies table, the dashboard's picture and the deployments.
+    artifacts = live.artifacts(refresh_run["id"])
     page = new_page(browser)
     try:
-        page.goto(f"{live.ui_url}/artifacts/artifact/{table['id']}")
+        page.goto(
+            f"{live.ui_url}/artifacts/artifact/{artifacts['top-anomalies']['id']}"
+        )
         page.get_by_text("risk_score").first.wait_for()
         page.screenshot(path=shots / "top-anomalies.png", full_page=True)
+        page.goto(f"{live.ui_url}/artifacts/artifact/{artifacts['dashboard']['id']}")
+        image = page.locator("img[src^='data:image/png']").first
+        image.wait_for()
+        assert image.evaluate("i => i.complete && i.naturalWidth > 0")
+        page.screenshot(path=shots / "dashboard-artifact.png", full_page=True)
         page.goto(f"{live.ui_url}/deployments")
         for name in ("daily", "on-drop"):
             page.get_by_text(name, exact=True).first.wait_for()
@@ -204,7 +177,7 @@ def test_a_bad_input_fails_the_run_with_a_clear_message(
 ) -> None:
     live = live_stack
     missing = tmp_path / "salvador_bairros.csv"
-    params = {"settings": {**SMALL["settings"], "paths": {"bairros_csv": str(missing)}}}
+    params = {**SMALL, "paths": {"bairros_csv": str(missing)}}
     run = live.wait_final(live.deployment_run(PIPELINE, params))
     assert run["state_type"] == "FAILED", run["state_name"]
     message = run["state"]["message"]
@@ -225,7 +198,7 @@ def test_refresh_on_an_empty_warehouse_fails_with_a_clear_message(
 ) -> None:
     live = live_stack
     empty = tmp_path / "no-warehouse-here"
-    params = {"settings": {"paths": {"data_dir": str(empty)}}}
+    params = {"paths": {"data_dir": str(empty)}}
     run = live.wait_final(live.deployment_run(REFRESH, params))
     assert run["state_type"] == "FAILED", run["state_name"]
     message = run["state"]["message"]

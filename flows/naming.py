@@ -1,0 +1,22 @@
+"""Flow run names people can read and tell apart."""
+
+from __future__ import annotations
+
+from prefect import runtime
+
+from ssa.exports import utc_suffix
+from ssa.settings import Settings, local_now
+
+
+def run_stamp(settings: Settings) -> str:
+    """When, on Salvador's clock with its offset, and a few characters of the
+    run id: two runs started in the same second still get different names."""
+    offset = utc_suffix(settings.rules.utc_offset_seconds)
+    stamp = f"{local_now(settings):%Y-%m-%d %H:%M:%S}{offset}"
+    run_id = str(runtime.flow_run.id or "")[:4]
+    return f"{stamp} #{run_id}" if run_id else stamp
+
+
+def origin(default: str) -> str:
+    """The deployment that started the run ('daily', 'on-drop'), or ``default``."""
+    return runtime.deployment.name or default

@@ -1,0 +1,668 @@
+"""The dashboard: one self-contained HTML page of what Gold found, offline.
+
+Altair builds the charts (Vega-Lite specs) and vl-convert supplies the Vega
+JavaScript to inline, so ``data/dashboard.html`` opens from a laptop, a file
+share or an e-mail attachment with no network: plotly's map fetches its geo
+assets from a CDN even with the base map off, and folium loads Leaflet from
+one. The bairro map is drawn from the polygons in ``data/reference`` (their
+rings clockwise, as Vega needs). Labels are Portuguese, numbers and money in
+Brazilian format (R$ 1.234,56), days dd/mm and times in the local zone the
+rules use (``RuleSettings.utc_offset_seconds``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import jinja2
+import pandas as pd
+import vl_convert
+from markupsafe import Markup, escape
+
+from ssa import engine
+from ssa.documents import mask_names
+from ssa.exports import brl, reasons, utc_suffix
+from ssa.rules import RULES
+from ssa.settings import Settings
+
+LOCALE = "pt-BR"
+# What the people who read the dashboard call each rule.
+RULE_LABELS = {
+    "impossible_travel": "Deslocamento impossível",
+    "mule_pass_through": "Conta de passagem",
+    "card_testing": "Teste de cartão",
+    "mule_fan_in": "Conta laranja (recebe de muitos)",
+    "first_time_payee": "Primeiro Pix a desconhecido",
+    "night_pix_limit": "Limite noturno do Pix",
+    "new_device": "Dispositivo novo",
+    "velocity_burst": "Rajada de transações",
+    "structuring": "Fracionamento noturno",
+    "amount_spike": "Valor fora do padrão",
+}
+# The sentences of ssa.exports.REASONS, in Portuguese, for the page.
+REASONS_PT = {
+    "impossible_travel": "deslocou-se {distance_km:.1f} km em "
+    "{minutes_since_prev:.1f} min ({implied_speed_kmh:.0f} km/h) desde o "
+    "pagamento anterior",
+    "mule_pass_through": "repassou {recent_outflow_cents:reais} de "
+    "{recent_inflow_cents:reais} recebidos na última hora",
+    "card_testing": "{probes_in_window:.0f} pagamentos online ínfimos neste "
+    "cartão ({declines_in_window:.0f} recusados)",
+    "mule_fan_in": "o recebedor recebeu de {new_payers_in_window:.0f} pagadores "
+    "novos ({new_payer_cents_in_window:reais}) em uma hora",
+    "first_time_payee": "primeiro pagamento a este recebedor, "
+    "{amount_to_baseline:.1f}x a média recente do pagador; o recebedor juntou "
+    "{payee_outsized_first_payments:.0f} pagamentos assim em um dia",
+    "night_pix_limit": "Pix noturnos a pessoas somam {night_running_cents:reais},"
+    " acima do limite noturno de {night_limit_cents:reais}",
+    "new_device": "dispositivo usado pela primeira vez hoje; "
+    "{device_first_day_cents:reais} enviados dele (limite R$ 200 por "
+    "transação, R$ 1.000 por dia)",
+    "velocity_burst": "{velocity_count:.0f} transações com minutos de intervalo",
+    "structuring": "Pix noturnos fracionados para ficar logo abaixo do limite "
+    "de {night_limit_cents:reais}",
+    "amount_spike": "{amount_cents:reais} é {amount_to_baseline:.1f}x a média "
+    "recente do cliente, de um dispositivo novo",
+}
+CHANNEL_LABELS = {
+    "pix": "Pix",
+    "credit": "Crédito",
+    "debit": "Débito",
+    "boleto": "Boleto",
+}
+LEVEL_LABELS = {
+    "critical": "crítico",
+    "high": "alto",
+    "medium": "médio",
+    "low": "baixo",
+}
+# Detection-report columns worth a Portuguese header; others keep their name.
+REPORT_HEADERS = {
+    "rule": "Regra",
+    "flagged": "Sinalizadas",
+    "true_positives": "Acertos",
+    "false_positives": "Falsos positivos",
+    "false_negatives": "Não detectadas",
+    "precision": "Precisão",
+    "recall": "Cobertura (recall)",
+    "f1": "F1",
+    "precision_at_real_prevalence": "Precisão na prevalência real",
+    "lookalikes_flagged": "Sósias legítimos sinalizados",
+    "rows_judged": "Linhas julgadas",
+    "rows_not_judged": "Linhas não julgadas",
+}
+# vl-convert names Vega-Lite versions "v5_20"; Altair's schema is "v5.20.1".
+VL_VERSION = "_".join(alt.SCHEMA_VERSION.split(".")[:2])
+MAP_WIDTH = 460
+MAP_HEIGHT = 420
+NO_DATA_FILL = "#e6e6e6"
+# The polygons go into the map spec once, by name, for all its layers.
+MAP_DATASET = "bairros-poligonos"
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """What the page shows, read from the warehouse in one go."""
+
+    kpis: dict[str, Any]
+    bairros: pd.DataFrame
+    daily: pd.DataFrame
+    hour_channel: pd.DataFrame
+    top: pd.DataFrame
+    generated_at: str
+    zone: str
+
+
+def _per_thousand(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """Rate per 1,000, empty where the denominator is zero (no residents)."""
+    rate = numerator.astype(float) * 1000 / denominator.where(denominator > 0)
+    return rate.round(2)
+
+
+def _iso_day(local_day: pd.Series) -> pd.Series:
+    return pd.to_datetime(local_day, unit="D").dt.strftime("%Y-%m-%d")
+
+
+def _br_day(local_day: Any) -> str:
+    if local_day is None or pd.isna(local_day):
+        return "—"
+    return (datetime(1970, 1, 1) + timedelta(days=int(local_day))).strftime("%d/%m/%Y")
+
+
+def _br_time(epoch: pd.Series, utc_offset_seconds: int) -> pd.Series:
+    local = pd.to_datetime(epoch + utc_offset_seconds, unit="s")
+    return local.dt.strftime("%d/%m/%Y %H:%M")
+
+
+def br_number(value: Any, decimals: int = 0) -> str:
+    """1234.5 -> '1.234,5' (Brazilian separators); empty for NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def read_data(settings: Settings) -> DashboardData:
+    """Every figure on the page, from Gold and the bairro reference table."""
+    db = engine.module(settings)
+    params = {"top_rows": settings.exports.dashboard_top_rows}
+    with db.connect(settings.warehouse_path) as conn:
+        kpis = db.query(conn, "gold/dashboard_kpis.sql", {}).iloc[0].to_dict()
+        bairros = db.query(conn, "gold/dashboard_bairros.sql", {})
+        daily = db.query(conn, "gold/dashboard_daily_flags.sql", {})
+        hour_channel = db.query(conn, "gold/dashboard_hour_channel.sql", {})
+        top = db.query(conn, "gold/dashboard_top.sql", params)
+    reference = pd.read_csv(
+        settings.paths.resolve(settings.paths.bairros_csv), encoding="utf-8"
+    )
+    bairros = (
+        reference[["name", "population_2022", "zone"]]
+        .rename(columns={"name": "bairro"})
+        .merge(bairros, on="bairro", how="left")
+    )
+    for column in ("transactions", "amount_cents", "anomalies"):
+        bairros[column] = bairros[column].fillna(0).astype("int64")
+    bairros["per_1000_transactions"] = _per_thousand(
+        bairros["anomalies"], bairros["transactions"]
+    )
+    bairros["per_1000_residents"] = _per_thousand(
+        bairros["anomalies"], bairros["population_2022"]
+    )
+    bairros["amount"] = (bairros["amount_cents"] / 100).map(brl)
+    daily = daily.assign(
+        day=_iso_day(daily["local_day"]),
+        flag=daily["anomaly_flag"].map(RULE_LABELS).fillna(daily["anomaly_flag"]),
+    )
+    hour_channel = hour_channel.assign(
+        channel_label=hour_channel["channel"]
+        .map(CHANNEL_LABELS)
+        .fillna(hour_channel["channel"]),
+        per_1000_transactions=_per_thousand(
+            hour_channel["anomalies"], hour_channel["transactions"]
+        ),
+    )
+    offset = settings.rules.utc_offset_seconds
+    local_now = datetime.now(UTC) + timedelta(seconds=offset)
+    return DashboardData(
+        kpis=kpis,
+        bairros=bairros,
+        daily=daily,
+        hour_channel=hour_channel,
+        top=top_table(top, settings),
+        generated_at=local_now.strftime("%d/%m/%Y %H:%M"),
+        zone=f"UTC{utc_suffix(offset)}",
+    )
+
+
+def top_table(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The riskiest rows as a person reads them: names masked unless told."""
+    names = frame["customer_name"].astype("string")
+    if settings.exports.mask_customer_names:
+        names = mask_names(names)
+    return pd.DataFrame(
+        {
+            "Quando": _br_time(
+                frame["created_at_epoch"], settings.rules.utc_offset_seconds
+            ),
+            "Cliente": names.fillna(frame["customer_id"]),
+            "CPF": frame["customer_cpf_masked"],
+            "Canal": frame["channel"].map(CHANNEL_LABELS).fillna(frame["channel"]),
+            "Valor": (frame["amount_cents"] / 100).map(brl),
+            "Bairro": frame["bairro"].fillna("—"),
+            "Sinal": frame["anomaly_flag"]
+            .map(RULE_LABELS)
+            .fillna(frame["anomaly_flag"]),
+            "Risco": frame["risk_score"].astype(int),
+            "Nível": frame["risk_level"].map(LEVEL_LABELS).fillna(frame["risk_level"]),
+            "Motivos": reasons(frame, REASONS_PT)
+            if len(frame)
+            else pd.Series(dtype="string"),
+        }
+    )
+
+
+def load_map(path: Path) -> list[dict[str, Any]]:
+    """The bairro polygons (features with a ``bairro`` property)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"bairro map not found: {path}")
+    return json.loads(path.read_text(encoding="utf-8"))["features"]
+
+
+def _bairro_map(
+    features: list[dict[str, Any]],
+    bairros: pd.DataFrame,
+    field: str,
+    title: str,
+) -> alt.LayerChart:
+    """Every bairro drawn grey, then coloured where the rate exists."""
+    columns = [
+        "bairro",
+        "zone",
+        "transactions",
+        "anomalies",
+        "amount",
+        "population_2022",
+        field,
+    ]
+    rates = bairros[field].dropna()
+    top = float(rates.quantile(0.95)) if len(rates) else 1.0
+    top = top if top > 0 else float(rates.max() or 1.0)
+    shapes = alt.Data(name=MAP_DATASET)
+    base = alt.Chart(shapes).mark_geoshape(
+        fill=NO_DATA_FILL, stroke="white", strokeWidth=0.4
+    )
+    coloured = (
+        alt.Chart(shapes)
+        .mark_geoshape(stroke="white", strokeWidth=0.4)
+        .transform_lookup(
+            lookup="properties.bairro",
+            from_=alt.LookupData(
+                data=bairros[columns], key="bairro", fields=columns[1:]
+            ),
+        )
+        .transform_calculate(bairro="datum.properties.bairro")
+        .transform_filter(f"isValid(datum['{field}'])")
+        .encode(
+            color=alt.Color(
+                f"{field}:Q",
+                title=title,
+                # A bairro with few residents (Centro Administrativo: 151)
+                # would take the whole range: the colours stop at the 95th
+                # percentile, the tooltip keeps the value.
+                scale=alt.Scale(
+                    scheme="orangered", domainMin=0, domainMax=top, clamp=True
+                ),
+                legend=alt.Legend(
+                    orient="bottom", format=",.2~f", gradientLength=260, titleLimit=400
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("bairro:N", title="Bairro"),
+                alt.Tooltip("zone:N", title="Região"),
+                alt.Tooltip(f"{field}:Q", title=title, format=",.2f"),
+                alt.Tooltip("anomalies:Q", title="Anomalias", format=",d"),
+                alt.Tooltip("transactions:Q", title="Transações", format=",d"),
+                alt.Tooltip("amount:N", title="Valor movimentado"),
+                alt.Tooltip("population_2022:Q", title="Moradores (2022)", format=",d"),
+            ],
+        )
+    )
+    return (
+        alt.layer(base, coloured)
+        .project(type="mercator")
+        .properties(width=MAP_WIDTH, height=MAP_HEIGHT, title=title)
+    )
+
+
+def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's Vega-Lite specs by element id."""
+    maps = alt.hconcat(
+        _bairro_map(
+            features,
+            data.bairros,
+            "per_1000_transactions",
+            "Anomalias por 1.000 transações",
+        ),
+        _bairro_map(
+            features,
+            data.bairros,
+            "per_1000_residents",
+            "Anomalias por 1.000 moradores (Censo 2022)",
+        ),
+    ).resolve_scale(color="independent")
+    day = alt.X(
+        "day:T",
+        title="Dia",
+        timeUnit="utcyearmonthdate",
+        axis=alt.Axis(format="%d/%m", labelAngle=0),
+    )
+    daily = (
+        alt.Chart(data.daily)
+        .mark_bar()
+        .encode(
+            x=day,
+            y=alt.Y("sum(anomalies):Q", title="Anomalias"),
+            color=alt.Color(
+                "flag:N",
+                title="Sinal",
+                sort=[RULE_LABELS[r] for r in RULES],
+                legend=alt.Legend(orient="right"),
+            ),
+            tooltip=[
+                alt.Tooltip(
+                    "day:T", title="Dia", format="%d/%m/%Y", timeUnit="utcyearmonthdate"
+                ),
+                alt.Tooltip("flag:N", title="Sinal"),
+                alt.Tooltip("sum(anomalies):Q", title="Anomalias", format=",d"),
+            ],
+        )
+        .properties(width=760, height=260, title="Anomalias por dia e sinal")
+    )
+    hourly = (
+        alt.Chart(data.hour_channel)
+        .mark_rect()
+        .encode(
+            x=alt.X("local_hour:O", title="Hora local"),
+            y=alt.Y(
+                "channel_label:N",
+                title="Canal",
+                sort=list(CHANNEL_LABELS.values()),
+            ),
+            color=alt.Color(
+                "per_1000_transactions:Q",
+                title="Anomalias por 1.000",
+                scale=alt.Scale(scheme="orangered"),
+            ),
+            tooltip=[
+                alt.Tooltip("local_hour:O", title="Hora"),
+                alt.Tooltip("channel_label:N", title="Canal"),
+                alt.Tooltip("anomalies:Q", title="Anomalias", format=",d"),
+                alt.Tooltip("transactions:Q", title="Transações", format=",d"),
+                alt.Tooltip(
+                    "per_1000_transactions:Q", title="Por 1.000", format=",.2f"
+                ),
+            ],
+        )
+        .properties(width=760, height=160, title="Anomalias por hora do dia e canal")
+    )
+    map_spec = maps.to_dict()
+    map_spec.setdefault("datasets", {})[MAP_DATASET] = features
+    return {
+        "mapa": map_spec,
+        "por-dia": daily.to_dict(),
+        "por-hora": hourly.to_dict(),
+    }
+
+
+def _report_tables(detection: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The detection report's tables, whatever figures it carries: each frame
+    with Portuguese headers where known, each dict of figures as key/value."""
+    if not detection:
+        return []
+    tables = []
+    rules = detection.get("rules")
+    if isinstance(rules, pd.DataFrame) and len(rules):
+        shown = rules.copy()
+        if "rule" in shown:
+            shown["rule"] = shown["rule"].map(RULE_LABELS).fillna(shown["rule"])
+        tables.append(
+            {
+                "title": "Cada regra contra a fraude conhecida",
+                "frame": _formatted(shown.rename(columns=REPORT_HEADERS)),
+            }
+        )
+    score = detection.get("score")
+    if isinstance(score, Mapping) and score:
+        rows = [
+            {"Medida": key, "Valor": _cell(value)}
+            for key, value in _flatten(score).items()
+        ]
+        tables.append(
+            {
+                "title": "Pontuação de risco: qualidade do ranking e linhas de base",
+                "frame": pd.DataFrame(rows),
+            }
+        )
+    return tables
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name} · "))
+        else:
+            out[name] = value
+    return out
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "—" if value is None else str(value)
+    if isinstance(value, int):
+        return br_number(value)
+    if isinstance(value, float):
+        return br_number(value, 0 if value.is_integer() and abs(value) > 1 else 3)
+    return str(value)
+
+
+def _formatted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(object).map(_cell)
+
+
+def _script_json(spec: Any) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(spec, ensure_ascii=False).replace("</", "<\\/")
+
+
+TEMPLATE = jinja2.Environment(autoescape=True).from_string(
+    """<!DOCTYPE html>
+<html lang="pt-BR">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>SSA-Fintech · Painel de anomalias</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1180px;
+       padding: 16px 24px; color: #222; }
+h1 { font-size: 1.5rem; margin-bottom: 0; }
+h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+.sub { color: #666; margin-top: 4px; }
+.kpis { display: flex; gap: 16px; flex-wrap: wrap; margin: 20px 0; }
+.kpi { flex: 1 1 150px; border: 1px solid #ddd; border-radius: 8px;
+       padding: 12px 16px; background: #fafafa; }
+.kpi .value { font-size: 1.4rem; font-weight: 600; white-space: nowrap; }
+.kpi .label { color: #555; font-size: .9rem; }
+table { border-collapse: collapse; font-size: .85rem; width: 100%; }
+th, td { border-bottom: 1px solid #eee; padding: 4px 6px; text-align: left;
+         vertical-align: top; }
+th { background: #f3f3f3; position: sticky; top: 0; }
+td.num, td.nowrap { text-align: right; white-space: nowrap; }
+.scroll { max-height: 640px; overflow-y: auto; border: 1px solid #eee; }
+.note { color: #666; font-size: .85rem; }
+</style>
+<script>{{ vega_script }}</script>
+</head>
+<body>
+<h1>SSA-Fintech · Anomalias em Salvador</h1>
+<p class="sub">Período {{ period }} · gerado em {{ generated_at }} ({{ zone }})
+· horários locais de Salvador</p>
+<section class="kpis" id="kpis">
+{% for kpi in kpis %}<div class="kpi"><div class="value">{{ kpi.value }}</div>
+<div class="label">{{ kpi.label }}</div></div>
+{% endfor %}</section>
+<h2>Mapa dos 170 bairros</h2>
+<div id="mapa" class="chart"></div>
+<p class="note">Bairros em cinza: sem transações (ou sem moradores no Censo
+2022). Cores até o percentil 95 (o valor exato na dica ao passar o mouse).
+Limites: Prefeitura Municipal do Salvador (Lei 9.278/2017) / IBGE.</p>
+<h2>Ao longo do período</h2>
+<div id="por-dia" class="chart"></div>
+<div id="por-hora" class="chart"></div>
+<h2>As {{ top_rows }} transações de maior risco</h2>
+<div class="scroll">{{ top_html }}</div>
+<h2>Relatório de detecção</h2>
+{% for table in report %}<h3>{{ table.title }}</h3>
+{{ table.html }}
+{% else %}<p class="note">Sem relatório de detecção nesta execução.</p>
+{% endfor %}
+<script>
+const formatLocale = {{ format_locale }};
+const timeFormatLocale = {{ time_format_locale }};
+const specs = {{ specs }};
+window.ssaCharts = Promise.all(Object.entries(specs).map(([id, spec]) =>
+  vegaEmbed("#" + id, spec, {renderer: "svg", actions: false,
+                             formatLocale, timeFormatLocale})));
+</script>
+</body>
+</html>
+"""
+)
+
+
+def _html_table(frame: pd.DataFrame, table_id: str) -> str:
+    """A plain table; numbers right-aligned."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
+    numeric = {
+        c
+        for c in frame.columns
+        if frame[c].astype(str).str.fullmatch(r"[-R$\s\d.,%—]+").all()
+    }
+    rows = []
+    for record in (
+        frame.astype(object).where(frame.notna(), "—").itertuples(index=False)
+    ):
+        cells = "".join(
+            f'<td class="num">{escape(v)}</td>'
+            if c in numeric
+            else f"<td>{escape(v)}</td>"
+            for c, v in zip(frame.columns, record, strict=True)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _kpis(kpis: Mapping[str, Any]) -> list[dict[str, str]]:
+    transactions = int(kpis.get("transactions") or 0)
+    flagged = int(kpis.get("flagged") or 0)
+    share = flagged / transactions * 100 if transactions else 0.0
+    return [
+        {"label": "Transações", "value": br_number(transactions)},
+        {
+            "label": f"Sinalizadas ({br_number(share, 2)} %)",
+            "value": br_number(flagged),
+        },
+        {
+            "label": "Valor sinalizado",
+            "value": brl(float(kpis.get("flagged_cents") or 0) / 100),
+        },
+        {
+            "label": "Risco médio das sinalizadas (0–100)",
+            "value": br_number(float(kpis.get("mean_risk_score") or 0), 1),
+        },
+        {"label": "Críticas", "value": br_number(int(kpis.get("critical") or 0))},
+    ]
+
+
+@functools.cache
+def _bundle_in_memory(cache_file: Path) -> str:
+    if cache_file.is_file():
+        return cache_file.read_text(encoding="utf-8")
+    bundle = vl_convert.javascript_bundle(vl_version=VL_VERSION)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_file.with_name(f".{cache_file.name}.tmp")
+    tmp.write_text(bundle, encoding="utf-8")
+    os.replace(tmp, cache_file)
+    return bundle
+
+
+def vega_bundle(cache_dir: Path) -> str:
+    """Vega, Vega-Lite and vega-embed as one script (about 0.9 MB).
+
+    vl-convert takes seconds to bundle it, on every drop's refresh: it is
+    kept on disk per vl-convert and Vega-Lite version, and in memory for a
+    watcher's later refreshes."""
+    name = f"vega-embed-{vl_convert.__version__}-{VL_VERSION}.js"
+    return _bundle_in_memory(cache_dir / name)
+
+
+def render_html(
+    data: DashboardData,
+    specs: Mapping[str, Any],
+    detection: Mapping[str, Any] | None,
+    top_rows: int,
+    cache_dir: Path,
+) -> str:
+    """The whole page, the Vega bundle inlined: no request leaves it."""
+    bundle = vega_bundle(cache_dir)
+    report = [
+        {
+            "title": table["title"],
+            "html": Markup(_html_table(table["frame"], f"relatorio-{i}")),
+        }
+        for i, table in enumerate(_report_tables(detection))
+    ]
+    period = (
+        f"{_br_day(data.kpis.get('first_local_day'))} a "
+        f"{_br_day(data.kpis.get('last_local_day'))}"
+    )
+    return TEMPLATE.render(
+        vega_script=Markup(bundle.replace("</script", "<\\/script")),
+        period=period,
+        generated_at=data.generated_at,
+        zone=data.zone,
+        kpis=_kpis(data.kpis),
+        top_rows=top_rows,
+        top_html=Markup(_html_table(data.top, "top-anomalias")),
+        report=report,
+        format_locale=Markup(_script_json(vl_convert.get_format_locale(LOCALE))),
+        time_format_locale=Markup(
+            _script_json(vl_convert.get_time_format_locale(LOCALE))
+        ),
+        specs=Markup(_script_json(specs)),
+    )
+
+
+def write_dashboard(
+    settings: Settings, detection: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Write data/dashboard.html atomically; returns its path, size and PNG."""
+    data = read_data(settings)
+    specs = charts(data, load_map(settings.paths.resolve(settings.paths.bairros_map)))
+    html = render_html(
+        data,
+        specs,
+        detection,
+        settings.exports.dashboard_top_rows,
+        settings.paths.cache_path,
+    )
+    path = settings.paths.dashboard_html
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return {
+        "file": str(path),
+        "bytes": path.stat().st_size,
+        "bairros_with_data": int((data.bairros["transactions"] > 0).sum()),
+        "flagged": int(data.kpis.get("flagged") or 0),
+        "specs": specs,
+    }
+
+
+def snapshot_png(specs: Mapping[str, Any]) -> bytes:
+    """The map and the daily chart as one PNG, for a run page's artifact."""
+    page = {
+        "$schema": specs["mapa"].get("$schema"),
+        "vconcat": [
+            {k: v for k, v in spec.items() if k not in ("$schema", "config")}
+            for spec in (specs["mapa"], specs["por-dia"])
+        ],
+        "config": specs["mapa"].get("config", {}),
+        "datasets": {
+            **specs["mapa"].get("datasets", {}),
+            **specs["por-dia"].get("datasets", {}),
+        },
+    }
+    for part in page["vconcat"]:
+        part.pop("datasets", None)
+    return vl_convert.vegalite_to_png(
+        page,
+        scale=1,
+        vl_version=VL_VERSION,
+        format_locale=LOCALE,
+        time_format_locale=LOCALE,
+    )

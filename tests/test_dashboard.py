@@ -1,0 +1,209 @@
+"""The dashboard as a person opens it: headless Chromium, network blocked.
+
+A small synthetic month is built without Prefect (the flow test checks that
+every run writes the page); the page must load with no request leaving it,
+no script error, every bairro drawn on both maps and its tables filled.
+The screenshot lands in bench/results/ui/ (or $SSA_SCREENSHOTS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from scripts.setup_test_deps import find_chromium
+from ssa import dashboard
+from ssa.documents import mask_name
+from ssa.generator import generate
+from ssa.rules import RULES
+from ssa.settings import REPO_ROOT, Settings
+from tasks.bronze import _load
+from tasks.gold import _build as build_gold
+from tasks.silver import _build as build_silver
+
+BAIRROS = 170
+REPORT = {
+    "rules": pd.DataFrame(
+        {
+            "rule": ["impossible_travel", "card_testing"],
+            "flagged": [12, 3],
+            "precision": [0.9167, 1.0],
+            "recall": [0.8462, 0.75],
+        }
+    ),
+    "score": {"precision_at_100": 0.93, "average_precision": 0.812},
+}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[Settings, dict]:
+    settings = Settings(
+        paths={"data_dir": tmp_path_factory.mktemp("data")},
+        generator={"n_customers": 400, "n_merchants": 80, "days": 7},
+    )
+    _load(generate(settings), settings)
+    build_silver(settings, None)
+    build_gold(settings)
+    return settings, dashboard.write_dashboard(settings, REPORT)
+
+
+def test_names_are_masked_like_the_cpf() -> None:
+    assert mask_name("André da Mota Cirino") == "André M. C."
+    assert mask_name("Ana Clara Costa") == "Ana C. C."
+    assert mask_name("Bruno") == "Bruno"
+
+
+def test_brazilian_number_formats() -> None:
+    assert dashboard.br_number(1234567) == "1.234.567"
+    assert dashboard.br_number(0.9126, 3) == "0,913"
+    assert dashboard.br_number(float("nan")) == "—"
+
+
+def test_the_page_is_self_contained(written) -> None:
+    settings, out = written
+    html = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    assert out["bytes"] == settings.paths.dashboard_html.stat().st_size
+    # No script or stylesheet from elsewhere; the data sits in the page.
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", html)
+    assert "bairros-poligonos" in html
+    # Names masked by default; the page never prints a full CPF.
+    assert not re.search(r"\d{3}\.\d{3}\.\d{3}-\d{2}", html)
+
+
+def test_names_in_clear_only_when_a_setting_says_so(written) -> None:
+    settings, _ = written
+    shown = settings.model_copy(
+        update={
+            "exports": settings.exports.model_copy(
+                update={"mask_customer_names": False}
+            )
+        }
+    )
+    masked = dashboard.read_data(settings).top["Cliente"]
+    clear = dashboard.read_data(shown).top["Cliente"]
+    assert (masked.str.len() < clear.str.len()).any()
+    assert masked.tolist() == [mask_name(n) for n in clear]
+
+
+def test_the_map_file_is_the_one_shipped_with_attribution() -> None:
+    features = dashboard.load_map(REPO_ROOT / Settings().paths.bairros_map)
+    assert len(features) == BAIRROS
+    reference = pd.read_csv(REPO_ROOT / Settings().paths.bairros_csv)
+    assert {f["properties"]["bairro"] for f in features} == set(reference["name"])
+    sources = (REPO_ROOT / "data/reference/SOURCES.md").read_text(encoding="utf-8")
+    assert "salvador_bairros_map.geojson" in sources
+    assert "Prefeitura Municipal do Salvador" in sources
+
+
+def test_a_missing_map_names_the_file(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "nope.geojson")):
+        dashboard.load_map(tmp_path / "nope.geojson")
+
+
+def _chromium() -> Path:
+    found = find_chromium()
+    if found is None:
+        message = "no Chromium: run `python scripts/setup_test_deps.py`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def test_the_page_renders_offline_in_chromium(written) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.conftest import CHROMIUM_ARGS
+
+    settings, _ = written
+    url = settings.paths.dashboard_html.resolve().as_uri()
+    shots = Path(os.environ.get("SSA_SCREENSHOTS", REPO_ROOT / "bench/results/ui"))
+    shots.mkdir(parents=True, exist_ok=True)
+    requests: list[str] = []
+    errors: list[str] = []
+
+    def route(r) -> None:
+        requests.append(r.request.url)
+        if r.request.url == url:
+            r.continue_()
+        else:
+            r.abort()
+
+    with (
+        tempfile.TemporaryDirectory(prefix="ssa-chromium-") as profile,
+        sync_playwright() as playwright,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(_chromium()),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1300, "height": 900},
+            offline=True,
+        )
+        try:
+            page = context.new_page()
+            page.route("**/*", route)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on(
+                "console",
+                lambda m: errors.append(m.text) if m.type == "error" else None,
+            )
+            page.goto(url)
+            page.wait_for_function("window.ssaCharts !== undefined")
+            page.evaluate("window.ssaCharts.then(() => true)")
+            layers = page.evaluate(
+                """() => [...document.querySelectorAll('#mapa g.mark-shape')]
+                .map(g => [...g.querySelectorAll('path')]
+                    .filter(p => (p.getAttribute('fill') || 'none') !== 'none')
+                    .length)"""
+            )
+            top_rows = page.locator("#top-anomalias tbody tr").count()
+            report_rows = page.locator("#relatorio-0 tbody tr").count()
+            kpis = page.inner_text("#kpis")
+            bars = page.locator("#por-dia g.mark-rect path").count()
+            page.screenshot(path=shots / "dashboard.png", full_page=True)
+        finally:
+            context.close()
+    assert requests == [url], requests
+    assert errors == []
+    data = dashboard.read_data(settings)
+    with_transactions = int((data.bairros["transactions"] > 0).sum())
+    with_residents = int(data.bairros["per_1000_residents"].notna().sum())
+    # Per map: every bairro drawn (grey underneath), coloured where it has a rate.
+    assert layers == [BAIRROS, with_transactions, BAIRROS, with_residents]
+    assert with_transactions > BAIRROS // 2
+    flagged = int(data.kpis["flagged"])
+    assert top_rows == min(flagged, settings.exports.dashboard_top_rows) > 0
+    assert report_rows == len(REPORT["rules"])
+    assert bars == len(data.daily) > 0
+    assert f"{flagged:,}".replace(",", ".") in kpis and "R$" in kpis
+    assert json.loads(json.dumps(data.kpis, default=str))  # plain values
+
+
+def test_the_shipped_map_is_what_the_script_makes_of_the_shared_polygons() -> None:
+    from scripts import simplify_bairros
+
+    if not simplify_bairros.SOURCE.is_file():
+        pytest.skip(f"{simplify_bairros.SOURCE} absent (../shared not beside the repo)")
+    made = simplify_bairros.simplify(simplify_bairros.SOURCE)
+    shipped = json.loads(simplify_bairros.TARGET.read_text(encoding="utf-8"))
+    assert json.loads(json.dumps(made)) == shipped
+
+
+def test_every_rule_has_a_portuguese_label_and_reason() -> None:
+    from ssa.exports import REASONS
+
+    assert set(dashboard.RULE_LABELS) == set(RULES) == set(dashboard.REASONS_PT)
+    # The same features fill both sentences.
+    fields = re.compile(r"\{(\w+)")
+    for rule in RULES:
+        assert set(fields.findall(dashboard.REASONS_PT[rule])) == set(
+            fields.findall(REASONS[rule])
+        ), rule
