@@ -105,13 +105,6 @@ def read_drop(data: bytes, expected: HeaderContract = TRANSACTIONS) -> DropFile:
     delimiter, header = _sniff_header(first_line, expected)
     _check_header(header, expected)
     records = _records(text, delimiter)
-    if not records:
-        raise DropFileError(
-            "empty",
-            "the file has a header but no data rows",
-            "at least one data row under the header",
-            "only the header line",
-        )
     return DropFile(delimiter=delimiter, header=header, records=records)
 
 
@@ -252,7 +245,8 @@ def _found_columns(header: tuple[str, ...], limit: int = 30) -> str:
 def _records(
     text: str, delimiter: str, lines_above: int = 0
 ) -> tuple[tuple[int, tuple[str, ...]], ...]:
-    """Data records with the file line they end on; blank lines are skipped.
+    """Data records with the file line they end on; blank lines are skipped,
+    and a file with none is an error.
 
     ``text`` starts at the header; ``lines_above`` title lines were cut off
     above it, so line numbers stay those of the file.
@@ -272,6 +266,13 @@ def _records(
             EXPECTED_TEXT + ", quotes closed on every row",
             f"line {reader.line_num + lines_above}: {exc}",
         ) from exc
+    if not out:
+        raise DropFileError(
+            "empty",
+            "the file has a header but no data rows",
+            "at least one data row under the header",
+            "only the header line",
+        )
     return tuple(out)
 
 
@@ -319,11 +320,4 @@ def read_declared(
             f"line {header_line}: {header_text[:80]!r}",
         )
     records = _records(body, delimiter, header_line - 1)
-    if not records:
-        raise DropFileError(
-            "empty",
-            "the file has a header but no data rows",
-            "at least one data row under the header",
-            "only the header line",
-        )
     return DropFile(delimiter=delimiter, header=header, records=records)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ssa import contract, warehouse
 from ssa.drop_file import DropFile, HeaderContract
-from ssa.validation import REJECT_COLUMNS, Validated, raw_frame
+from ssa.validation import Validated, join_problems, raw_frame, rejected_rows
 
 LABEL_COLUMNS = ("transaction_id", "is_fraud", "fraud_type", "reported_at")
 CONTRACT = HeaderContract(
@@ -51,7 +51,7 @@ def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
         column("reported_at"), "reported_at", utc_offset_seconds
     )
     repeated = ids.notna() & ids.duplicated(keep="last")
-    problems = pd.concat(
+    reason = join_problems(
         [
             contract.problem_where(ids.isna(), "missing transaction_id"),
             id_problem,
@@ -68,11 +68,7 @@ def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
             contract.problem_where(
                 repeated, "a later row of this file labels the same transaction"
             ),
-        ],
-        axis=1,
-    )
-    reason = problems.apply(
-        lambda row: "; ".join(p for p in row if isinstance(p, str)) or None, axis=1
+        ]
     )
     reason = shape.where(shape.notna(), reason)
     bad = reason.notna()
@@ -84,14 +80,9 @@ def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
             "reported_at_epoch": reported,
         }
     )[~bad]
-    rejected = raw[bad].drop(columns=list(REJECT_COLUMNS), errors="ignore")
-    rejected.insert(0, "reason", reason[bad])
-    rejected.insert(0, "source_line", lines[bad])
-    if not rejected["extra_fields"].str.len().gt(0).any():
-        rejected = rejected.drop(columns="extra_fields")
     return Validated(
         good=good.reset_index(drop=True),
-        rejected=rejected.reset_index(drop=True),
+        rejected=rejected_rows(raw, reason, lines),
         missing_optional=tuple(c for c in LABEL_COLUMNS if c not in drop.header),
         ignored_columns=tuple(c for c in drop.header if c not in LABEL_COLUMNS),
         good_index=good.index.to_numpy(),

@@ -312,25 +312,35 @@ def _split(
     problems.append(problem)
     problems.append(_repeated_ids(parsed["transaction_id"], lines))
 
-    reason = _join(problems)
+    reason = join_problems(problems)
     reason = shape_problem.where(shape_problem.notna(), reason)
     bad = reason.notna()
     good = pd.DataFrame({name: parsed[name] for name in BRONZE_COLUMNS})[~bad]
-    # A fixed .rejected.csv dropped back still has our two columns: the new
-    # reason replaces the old one.
-    rejected = raw[bad].drop(columns=list(REJECT_COLUMNS), errors="ignore")
-    rejected.insert(0, "reason", reason[bad])
-    rejected.insert(0, "source_line", lines[bad])
-    if not rejected["extra_fields"].str.len().gt(0).any():
-        rejected = rejected.drop(columns="extra_fields")
     return Validated(
         good=good.reset_index(drop=True),
-        rejected=rejected.reset_index(drop=True),
+        rejected=rejected_rows(raw, reason, lines),
         missing_optional=missing_optional,
         ignored_columns=ignored_columns,
         good_lines=lines[~bad].reset_index(drop=True),
         good_index=good.index.to_numpy(),
     )
+
+
+def rejected_rows(
+    raw: pd.DataFrame, reason: pd.Series, lines: pd.Series
+) -> pd.DataFrame:
+    """The rows with a reason, as they came, with their line and reason first.
+
+    A fixed .rejected.csv dropped back still has our two columns: the new
+    reason replaces the old one.
+    """
+    bad = reason.notna()
+    rejected = raw[bad].drop(columns=list(REJECT_COLUMNS), errors="ignore")
+    rejected.insert(0, "reason", reason[bad])
+    rejected.insert(0, "source_line", lines[bad])
+    if not rejected["extra_fields"].str.len().gt(0).any():
+        rejected = rejected.drop(columns="extra_fields")
+    return rejected.reset_index(drop=True)
 
 
 def raw_frame(drop: DropFile) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
@@ -566,7 +576,7 @@ def _repeated_ids(ids: pd.Series, lines: pd.Series) -> pd.Series:
     return contract.problem_where(repeated, message)
 
 
-def _join(problems: list[pd.Series]) -> pd.Series:
+def join_problems(problems: list[pd.Series]) -> pd.Series:
     """All problems of a row in one reason, '; '-separated, None if none."""
     table = pd.concat(problems, axis=1)
     has_any = table.notna().any(axis=1)
