@@ -58,6 +58,7 @@ _BY_ACCOUNT = (
 
 PARTITIONS: dict[str, Partition] = {
     "silver/silver_customer_windows": Partition("bronze_transactions", _BY_CUSTOMER),
+    "silver/silver_customer_features": Partition("bronze_transactions", _BY_CUSTOMER),
     "silver/silver_pix_transfers": Partition("bronze_transactions", _BY_CUSTOMER),
     "silver/silver_night_pix": Partition("bronze_transactions", _BY_CUSTOMER),
     "silver/silver_rule_impossible_travel": Partition(
@@ -116,6 +117,7 @@ CHANGED_SILVER_ROWS = (
 SLICED_BY_CUSTOMER = frozenset(
     {
         "silver/silver_customer_windows",
+        "silver/silver_customer_features",
         "silver/silver_pix_transfers",
         "silver/silver_rule_impossible_travel",
         "silver/silver_transactions",
@@ -132,6 +134,7 @@ SLICED_BY_CUSTOMER = frozenset(
 # rows and need none.
 INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "silver/silver_customer_windows": (("transaction_id",),),
+    "silver/silver_customer_features": (("transaction_id",),),
     "silver/silver_pix_transfers": (
         ("transaction_id",),
         ("customer_id", "created_at_epoch"),

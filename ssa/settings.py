@@ -58,6 +58,11 @@ class PathSettings(_Model):
         description="Unusable files and rejected rows, each with its reason; a "
         "relative path is inside data_dir.",
     )
+    models_dir: Path = Field(
+        Path("models"),
+        description="Trained risk models, one versioned file each; a relative "
+        "path is inside data_dir.",
+    )
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else REPO_ROOT / path
@@ -76,6 +81,10 @@ class PathSettings(_Model):
     @property
     def quarantine_path(self) -> Path:
         return self.in_data(self.quarantine_dir)
+
+    @property
+    def models_path(self) -> Path:
+        return self.in_data(self.models_dir)
 
     @property
     def data_path(self) -> Path:
@@ -385,6 +394,109 @@ class RiskSettings(_Model):
         return self
 
 
+class FeatureSettings(_Model):
+    """Windows of the customer-relative features the risk model learns from
+    (sql/silver/silver_customer_features.sql). Only rows before the current
+    one feed them; the defaults are the fraud-detection handbook's baseline
+    windows (../shared/reference/model-evaluation.md: counts and mean
+    amounts over the last 1, 7 and 30 days) plus the hour a burst lives in."""
+
+    feature_hour_seconds: int = Field(
+        3_600, gt=0, description="Short burst window: counts and sums of the last hour."
+    )
+    feature_day_seconds: int = Field(
+        86_400, gt=0, description="Handbook: the customer's last day."
+    )
+    feature_week_seconds: int = Field(
+        7 * 86_400, gt=0, description="Handbook: the customer's last 7 days."
+    )
+    feature_month_seconds: int = Field(
+        30 * 86_400, gt=0, description="Handbook: the customer's last 30 days."
+    )
+
+
+class ModelSettings(_Model):
+    """The risk model: which labels it learns from, how it is split in time
+    and how hard it trains (flows/train.py). Defaults follow the fraud
+    detection handbook (../shared/reference/model-evaluation.md): train on an
+    earlier period, leave a delay for labels still on their way, judge on a
+    later one."""
+
+    label_source: Literal["reported", "ground_truth", "all"] = Field(
+        "all",
+        description="reported: reported_labels only; ground_truth: the "
+        "generator's planted labels only; all: both (a report wins).",
+    )
+    evaluation_start: date | None = Field(
+        None,
+        description="First local day of the held-back evaluation period; None: "
+        "the last evaluation_share of the labelled span.",
+    )
+    evaluation_share: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="Share of the labelled time span held back for evaluation "
+        "when evaluation_start is not given (a year: the last three months, "
+        "as the development set's README splits it).",
+    )
+    delay_days: float = Field(
+        7.0,
+        ge=0,
+        le=366,
+        description="Handbook: a week between training and evaluation, for the "
+        "labels that were not reported yet when the model was trained.",
+    )
+    calibration_share: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="Latest share of the training window kept apart to stop the "
+        "boosting and to calibrate its probabilities (time-ordered too).",
+    )
+    min_fraud_rows: int = Field(
+        20,
+        ge=1,
+        description="Fewer fraud labels in a window than this: no model, an error "
+        "that says how many there were.",
+    )
+    learning_rate: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="LightGBM default 0.1, "
+        "halved: more, smaller steps, stopped early on the calibration window.",
+    )
+    num_leaves: int = Field(31, ge=2, le=4096, description="LightGBM default.")
+    min_child_samples: int = Field(
+        50,
+        ge=1,
+        description="Rows a leaf needs (LightGBM default 20): at 1 % prevalence a "
+        "leaf of 20 can hold a single fraud episode.",
+    )
+    max_rounds: int = Field(
+        400, ge=1, le=10_000, description="Boosting rounds at most."
+    )
+    early_stopping_rounds: int = Field(
+        40,
+        ge=1,
+        description="Stop when the calibration window's log loss has not improved "
+        "for this many rounds.",
+    )
+    seed: int = Field(42, ge=0, description="Same data and settings, same model.")
+    alerts_per_day: int = Field(
+        100,
+        ge=1,
+        description="Handbook: the k alerts investigators can check in a day, for "
+        "precision top-k per day and recall at that budget.",
+    )
+    model_file: Path | None = Field(
+        None,
+        description="Score with this model file; None: the newest version in "
+        "paths.models_dir.",
+    )
+
+
 class EvaluationSettings(_Model):
     """How the detection report weighs what it measured."""
 
@@ -516,6 +628,8 @@ class Settings(_Model):
     rules: RuleSettings = RuleSettings()
     region: RegionSettings = RegionSettings()
     risk: RiskSettings = RiskSettings()
+    features: FeatureSettings = FeatureSettings()
+    model: ModelSettings = ModelSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
 

@@ -15,7 +15,11 @@ from ssa.settings import Settings
 
 def sql_params(settings: Settings) -> dict[str, object]:
     """Every threshold a model may bind, from the one settings object."""
-    return {**settings.rules.model_dump(), **settings.risk.model_dump()}
+    return {
+        **settings.rules.model_dump(),
+        **settings.risk.model_dump(),
+        **settings.features.model_dump(),
+    }
 
 
 def _build(
