@@ -69,3 +69,13 @@ def test_parameters_are_valid_settings(
 
     for deployment in deployments.values():
         Settings.model_validate(deployment["parameters"]["settings"])
+
+
+def test_training_is_a_deployment_whose_schedule_starts_off(
+    deployments: dict[str, dict[str, Any]],
+) -> None:
+    train = deployments["train-risk-model/train"]
+    assert train["entrypoint"] == "flows/train.py:train_risk_model"
+    (schedule,) = train["schedules"]
+    assert schedule["active"] is False
+    assert schedule["slug"]
