@@ -7,7 +7,9 @@
   in-process; in Prefect mode a deployment trigger runs it from the
   watcher's event.
 - ``ingest-drops``: ingest given files by hand or from a deployment, then
-  one refresh: ``python -m flows.ingest data/incoming/*.csv``.
+  one refresh: ``python -m flows.ingest data/incoming/*.csv``. A path that
+  is not a readable file is reported in one line and skipped; the command
+  exits 1 when any path could not be ingested.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -24,7 +27,10 @@ from pydantic import ValidationError
 from flows.silver_gold import silver_gold_refresh
 from ssa import engine
 from ssa.cli import add_data_dir_option, settings_from
+from ssa.drop_paths import split_usable
+from ssa.ingest import source_of
 from ssa.settings import Settings
+from ssa.source_mapping import LABELS_FOLDER, SourceError, load_source
 from tasks.ingest import (
     ingest_drop,
     publish_ingestion,
@@ -91,39 +97,123 @@ async def incoming_refresh(
 
 @flow(name="ingest-drops")
 async def ingest_drops(
-    paths: list[str], settings: Settings | None = None, refresh: bool = True
+    paths: list[str],
+    settings: Settings | None = None,
+    refresh: bool = True,
+    source: str | None = None,
+    labels: list[str] | None = None,
+    move: bool = False,
 ) -> dict[str, Any]:
-    """Each file into Bronze (or quarantine), then one Silver/Gold refresh."""
+    """Each file into Bronze (or quarantine), then one Silver/Gold refresh.
+
+    ``source`` names the mapping of the files' layout (``sources/<name>.yaml``);
+    without it a file in ``incoming/<name>/`` follows that folder's source and
+    any other the native contract. ``labels`` are reported-fraud files. A
+    file outside the watched folder is copied, not moved, unless ``move``.
+    A path that is not a readable file, or a file that still fails after
+    its retries, is listed under ``problems`` (one line each) and the other
+    files go on.
+    """
     settings = settings or Settings()
     settings.require_sqlite("loading CSV drops")
     engine.check_data_folder(settings)
-    results = [await ingest_drop(path, settings) for path in paths]
-    loaded = sum(r["rows_loaded"] for r in results)
-    refreshed = await incoming_refresh(settings) if refresh and loaded else None
-    return {"files": results, "rows_loaded": loaded, "refresh": refreshed}
+    if source is not None:
+        load_source(source, settings.paths.sources_path)  # stop before any work
+    logger = get_run_logger()
+    usable, problems = split_usable(paths)
+    usable_labels, label_problems = split_usable(labels or [])
+    problems += label_problems
+    for problem in problems:
+        logger.warning("skipped %s", problem)
+    jobs = [(path, source) for path in usable]
+    jobs += [(path, LABELS_FOLDER) for path in usable_labels]
+    results = []
+    for path, given in jobs:
+        inside = _in_incoming(path, settings)
+        try:
+            if given is None and inside:
+                given = source_of(path, settings.paths.incoming_path)
+            results.append(
+                await ingest_drop(
+                    str(path), settings, given, keep_original=not (move or inside)
+                )
+            )
+        except Exception as exc:  # this file only: the others go on
+            problems.append(f"{path}: failed ({type(exc).__name__}: {exc})")
+            logger.error("%s", problems[-1])
+    changed = sum(r["rows_loaded"] for r in results)
+    refreshed = await incoming_refresh(settings) if refresh and changed else None
+    return {
+        "files": results,
+        "problems": problems,
+        "rows_loaded": changed,
+        "refresh": refreshed,
+    }
+
+
+def _in_incoming(path: Path, settings: Settings) -> bool:
+    incoming = settings.paths.incoming_path.resolve()
+    return incoming in path.resolve().parents
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", help="CSV drop files")
+    parser.add_argument("paths", nargs="*", help="CSV drop files")
+    parser.add_argument(
+        "--source",
+        help="the files' layout: sources/NAME.yaml (default: the folder they "
+        "sit in under data/incoming/, else the native contract)",
+    )
+    parser.add_argument(
+        "--labels",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="reported-fraud files: transaction_id,is_fraud[,fraud_type,reported_at]",
+    )
+    parser.add_argument(
+        "--move",
+        action="store_true",
+        help="move files from outside data/incoming/ into the archive "
+        "(default: copy, leaving them where they are)",
+    )
     add_data_dir_option(parser)
     parser.add_argument(
         "--no-refresh", action="store_true", help="load Bronze only, no Silver/Gold"
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.paths and not args.labels:
+        parser.error("give CSV files, --labels files, or both")
     try:
         settings = settings_from(args)
+        if args.source is not None:
+            load_source(args.source, settings.paths.sources_path)
     except ValidationError as exc:
         print(f"invalid settings:\n{exc}", file=sys.stderr)
         return 2
-    result = asyncio.run(ingest_drops(args.paths, settings, not args.no_refresh))
+    except SourceError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    result = asyncio.run(
+        ingest_drops(
+            args.paths,
+            settings,
+            not args.no_refresh,
+            source=args.source,
+            labels=args.labels,
+            move=args.move,
+        )
+    )
     for f in result["files"]:
         print(
             f"{f['file_name']}: {f['status']} read={f['rows_read']} "
             f"loaded={f['rows_loaded']} rejected={f['rows_rejected']} "
             f"duplicates={f['rows_duplicate']}"
+            + (f" ({f['detail']})" if f["detail"] else "")
         )
-    return 0
+    for problem in result["problems"]:
+        print(problem, file=sys.stderr)
+    return 1 if result["problems"] else 0
 
 
 if __name__ == "__main__":

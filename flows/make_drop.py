@@ -31,6 +31,7 @@ from ssa.cli import add_data_dir_option, add_generator_options, settings_from
 from ssa.exports import iso_local
 from ssa.generator import generate
 from ssa.settings import Settings
+from ssa.source_mapping import LABELS_FOLDER
 
 Style = Literal["standard", "brazilian"]
 MAX_DAYS = 366
@@ -52,6 +53,14 @@ def drop_frame(
     settings: Settings, rows: int, start: date | None = None
 ) -> pd.DataFrame:
     """The first ``rows`` generated transactions from ``start``, as contract text."""
+    return drop_with_labels(settings, rows, start)[0]
+
+
+def drop_with_labels(
+    settings: Settings, rows: int, start: date | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The drop as contract text, and its planted labels as a labels file's
+    rows (transaction_id, is_fraud, fraud_type): every row, 0 or 1."""
     cfg = settings.generator
     start = start or cfg.start_date + timedelta(days=cfg.days)
     per_day = cfg.n_customers * cfg.tx_per_customer_day
@@ -67,7 +76,8 @@ def drop_frame(
                 },
             }
         )
-        tx = generate(shifted).transactions
+        data = generate(shifted)
+        tx = data.transactions
         if len(tx) >= rows or days >= MAX_DAYS:
             break
         days *= 2
@@ -76,10 +86,17 @@ def drop_frame(
             f"{rows} rows need more than {MAX_DAYS} days for "
             f"{cfg.n_customers} customers: raise the customer count"
         )
-    tx = tx.head(rows).assign(
-        transaction_id=_ids_for(tx["transaction_id"].head(rows), start)
-    )
-    return to_contract(tx, settings.rules.utc_offset_seconds)
+    head = tx.head(rows)
+    planted = data.labels.set_index("transaction_id")
+    fraud = head["transaction_id"].map(planted["is_fraud"]).fillna(0).astype(int)
+    kind = head["transaction_id"].map(planted["scenario"]).where(fraud == 1, "")
+    ids = _ids_for(head["transaction_id"], start)
+    labels = pd.DataFrame(
+        {"transaction_id": ids, "is_fraud": fraud, "fraud_type": kind.fillna("")}
+    ).reset_index(drop=True)
+    offset = settings.rules.utc_offset_seconds
+    frame = to_contract(head.assign(transaction_id=ids), offset)
+    return frame, labels
 
 
 def _ids_for(ids: pd.Series, start: date) -> pd.Series:
@@ -182,8 +199,11 @@ def make_drop(
     style: Style = "standard",
     bad_rows: int = 0,
 ) -> Path:
-    """A drop file of ``rows`` rows in ``out`` (a folder or a file name)."""
-    frame = drop_frame(settings, rows, start)
+    """A drop file of ``rows`` rows in ``out`` (a folder or a file name), and
+    its planted labels in ``labels/`` beside it, as a bank receives reported
+    fraud apart from the payments: the demo's fraud is judged, not counted
+    as unlabelled."""
+    frame, labels = drop_with_labels(settings, rows, start)
     if bad_rows:
         frame = plant_bad_rows(frame, bad_rows, settings.generator.seed)
     first_day = frame["created_at"].iloc[0][:10]
@@ -191,7 +211,9 @@ def make_drop(
         out = out / (
             f"transactions-{first_day}-seed{settings.generator.seed}-{rows}.csv"
         )
-    return write_drop(frame, out, style)
+    written = write_drop(frame, out, style)
+    write_drop(labels, out.parent / LABELS_FOLDER / f"{out.stem}.labels.csv")
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, ValueError) as exc:
         print(f"make_drop: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {path} ({args.rows:,} rows, {args.style})")
+    print(
+        f"wrote {path} ({args.rows:,} rows, {args.style}) and its labels in "
+        f"{path.parent / LABELS_FOLDER}"
+    )
     return 0
 
 

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     result = asyncio.run(medallion_pipeline(settings))
     print(
         f"Done: {result['silver']['rows']:,} Silver rows, "
-        f"{result['gold']['gold_transaction_risk']:,} anomalies -> "
+        f"{result['exports'][str(settings.paths.gold_anomalies_csv)]:,} anomalies -> "
         f"{settings.paths.gold_anomalies_csv}"
     )
     return 0

@@ -10,6 +10,9 @@ warehouse), then emits events: one per file, and one
 ``ssa.incoming.refresh-requested`` per burst, which a deployment trigger in
 ``prefect.yaml`` turns into an ``incoming-refresh`` run. SIGINT or SIGTERM
 stops it cleanly: the file being read and the refresh running finish first.
+A second watcher on the same folder is refused in one line before it starts
+anything; a temporary Prefect server started for this watcher stops with it,
+even when it is killed with ``kill -9``.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from ssa import engine
 from ssa.cli import add_data_dir_option, settings_from
 from ssa.ingest import IngestResult
 from ssa.ingest_log import PendingRefresh
+from ssa.process_guard import Guard, stop_with_me
 from ssa.settings import Settings
 from ssa.warehouse import WarehouseError
-from ssa.watcher import Refresh, Watcher
+from ssa.watcher import FolderBusyError, Refresh, Watcher
 
 logger = logging.getLogger("ssa.watcher")
 
@@ -58,7 +62,7 @@ def in_process_refresh(settings: Settings) -> Refresh:
             "Silver/Gold refreshed: %s files, %s customers touched, %s anomalies",
             result["files"],
             result["customers"],
-            result["gold"]["gold_transaction_risk"],
+            result["exports"][str(settings.paths.gold_anomalies_csv)],
         )
 
     return refresh
@@ -87,6 +91,20 @@ def warm_up_prefect(settings: Settings) -> None:
         logger.warning("Prefect API not reachable yet: %s", problem)
         return
     asyncio.run(watcher_started(str(settings.paths.incoming_path)))
+
+
+def guard_temporary_server() -> Guard | None:
+    """Without PREFECT_API_URL, Prefect runs a temporary server as a child
+    of this process and stops it at exit; a watcher killed with ``kill -9``
+    never exits, so a guard stops the server then (ssa/process_guard.py)."""
+    if _prefect_api_url():
+        return None  # the stack's server: not ours to stop
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer().server_process
+    if server is None or server.poll() is not None:
+        return None
+    return stop_with_me(server.pid, "temporary Prefect server")
 
 
 def file_event(result: IngestResult) -> dict[str, Any]:
@@ -196,13 +214,20 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("%s received: stopping", signal.Signals(signum).name)
         stop.set()
 
+    watcher = build_watcher(settings, mode)
+    try:
+        watcher.claim()
+    except FolderBusyError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    if mode == "in-process":
-        warm_up_prefect(settings)
-    watcher = build_watcher(settings, mode)
-    watcher.start()
+    guard: Guard | None = None
     try:
+        if mode == "in-process":
+            warm_up_prefect(settings)
+            guard = guard_temporary_server()
+        watcher.start()
         while not stop.wait(1.0):
             pass
     finally:
@@ -211,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             from prefect.events.worker import EventsWorker
 
             EventsWorker.drain_all(timeout=10)
+        if guard is not None:
+            guard.release()
     return 0
 
 

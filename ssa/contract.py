@@ -69,7 +69,7 @@ COLUMNS: tuple[Column, ...] = (
         "PF or PJ; when the column is missing the payer is taken as PF "
         "(retail customers).",
     ),
-    Column("payee_id", False, "text", "Customer or merchant paid.", 32),
+    Column("payee_id", False, "text", "Customer or merchant paid.", 64),
     Column("payee_type", False, "enum", "PF (person) or PJ (company)."),
     Column(
         "is_same_owner",
@@ -77,7 +77,7 @@ COLUMNS: tuple[Column, ...] = (
         "flag",
         "1 when payer and payee are the same owner (0/1, true/false, sim/não).",
     ),
-    Column("merchant_id", False, "text", "Merchant, for purchases.", 32),
+    Column("merchant_id", False, "text", "Merchant, for purchases.", 64),
     Column("category", False, "text", "Merchant category.", 32),
     Column("card_id", False, "text", "Card used (card channels).", 64),
     Column("entry_mode", False, "enum", "present or not_present (card channels)."),
@@ -132,6 +132,10 @@ FLAGS = {
 _BR_MONEY = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}")
 _DOT_MONEY = re.compile(r"\d+(?:\.\d{1,2})?")
 _AMBIGUOUS_MONEY = re.compile(r"\d{1,3}(?:\.\d{3})+")
+# C0 control characters a text cell must not hold: tab and the line breaks a
+# quoted field may carry are fine; a NUL cuts the value short in C tools and
+# spreadsheets, the others are invisible.
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ISO_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
     r"(?P<zone>Z|[+-]\d{2}:?\d{2})?"
@@ -186,7 +190,7 @@ def parse_amount_cents(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     cents = cents.mask(negative & good, -cents)
     not_positive = good & (cents.fillna(1) <= 0)
     ambiguous = unsigned.str.fullmatch(_AMBIGUOUS_MONEY.pattern)
-    problem = _first(
+    problem = first_problem(
         problem_where(
             ambiguous,
             _quoted("amount", raw)
@@ -203,7 +207,7 @@ def parse_amount_cents(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return cents.mask(problem.notna()), problem
 
 
-def _first(*problems: pd.Series) -> pd.Series:
+def first_problem(*problems: pd.Series) -> pd.Series:
     """Per row, the first problem found (None when there is none)."""
     out = problems[0]
     for more in problems[1:]:
@@ -290,3 +294,21 @@ def parse_text(raw: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
         text.str.len() > limit, f"{column} is longer than {limit} characters"
     )
     return value, problem
+
+
+def brl(cents: int) -> str:
+    """Centavos as a reason shows them: 100000000 -> 'R$ 1.000.000,00'."""
+    text = f"{cents / 100:,.2f}".replace(",", "_").replace(".", ",")
+    return "R$ " + text.replace("_", ".")
+
+
+def control_problem(raw: pd.Series, column: str) -> pd.Series:
+    """A cell holding a C0 control character, named by its code point."""
+    found = raw.str.extract(f"({CONTROL_CHARS.pattern})", expand=False)
+    has = found.notna()
+    if not has.any():
+        return problem_where(has, "")
+    codes = found[has].map(lambda ch: f"U+{ord(ch):04X}")
+    return problem_where(
+        has, column + " holds the control character " + codes.reindex(raw.index)
+    )

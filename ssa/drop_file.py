@@ -17,6 +17,10 @@ from ssa import contract
 
 DELIMITERS = (",", ";")
 SNIFF_BYTES = 65_536
+# Binary data is full of NUL bytes; a text export with a stray NUL in a field
+# is a row problem (validation rejects that row), not a binary file. One NUL
+# in the header, or more than one byte in 100 of the sniffed head, is binary.
+BINARY_NUL_SHARE = 100
 # Magic numbers of what people save by mistake under a .csv name.
 MAGIC = (
     (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook saved as .csv?)"),
@@ -54,6 +58,29 @@ class DropFileError(ValueError):
 
 
 @dataclass(frozen=True)
+class HeaderContract:
+    """What a header must hold: the columns known, those required, and the
+    groups of which one must be complete (a place: bairro, or lat + lon)."""
+
+    known: frozenset[str]
+    required: tuple[str, ...]
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    alternatives_text: str = ""
+
+    def describe(self) -> str:
+        text = ", ".join(self.required)
+        return text + (f", and {self.alternatives_text}" if self.alternatives else "")
+
+
+TRANSACTIONS = HeaderContract(
+    known=frozenset(contract.BY_NAME),
+    required=contract.REQUIRED,
+    alternatives=contract.LOCATION_ALTERNATIVES,
+    alternatives_text="bairro or lat+lon",
+)
+
+
+@dataclass(frozen=True)
 class DropFile:
     """A readable drop: its delimiter, header and records with line numbers."""
 
@@ -62,7 +89,7 @@ class DropFile:
     records: tuple[tuple[int, tuple[str, ...]], ...]
 
 
-def read_drop(data: bytes) -> DropFile:
+def read_drop(data: bytes, expected: HeaderContract = TRANSACTIONS) -> DropFile:
     """Header and records of a drop, or DropFileError saying why not."""
     _check_binary(data)
     text = _decode(data)
@@ -75,8 +102,8 @@ def read_drop(data: bytes) -> DropFile:
         )
     _check_not_other_text(text)
     first_line = text.splitlines()[0]
-    delimiter, header = _sniff_header(first_line)
-    _check_header(header, first_line)
+    delimiter, header = _sniff_header(first_line, expected)
+    _check_header(header, expected)
     records = _records(text, delimiter)
     if not records:
         raise DropFileError(
@@ -102,7 +129,8 @@ def _check_binary(data: bytes) -> None:
             raise DropFileError(
                 "not_csv", "the file is not CSV text", EXPECTED_TEXT, what
             )
-    if b"\x00" in head:
+    first_line = head.split(b"\n", 1)[0]
+    if b"\x00" in first_line or head.count(b"\x00") * BINARY_NUL_SHARE > len(head):
         offset = head.index(b"\x00")
         raise DropFileError(
             "not_csv",
@@ -146,7 +174,9 @@ def _check_not_other_text(text: str) -> None:
         )
 
 
-def _sniff_header(first_line: str) -> tuple[str, tuple[str, ...]]:
+def _sniff_header(
+    first_line: str, expected: HeaderContract
+) -> tuple[str, tuple[str, ...]]:
     """The delimiter that makes the most contract columns of the first line."""
     best: tuple[int, int, str, tuple[str, ...]] | None = None
     for delimiter in DELIMITERS:
@@ -154,7 +184,7 @@ def _sniff_header(first_line: str) -> tuple[str, tuple[str, ...]]:
             name.strip().lower()
             for name in next(csv.reader([first_line], delimiter=delimiter))
         )
-        known = sum(name in contract.BY_NAME for name in names)
+        known = sum(name in expected.known for name in names)
         candidate = (known, len(names), delimiter, names)
         if best is None or candidate[:2] > best[:2]:
             best = candidate
@@ -170,8 +200,8 @@ def _sniff_header(first_line: str) -> tuple[str, tuple[str, ...]]:
     return delimiter, names
 
 
-def _check_header(header: tuple[str, ...], first_line: str) -> None:
-    expected = f"a header line with {contract.contract_columns_text()}"
+def _check_header(header: tuple[str, ...], contract_: HeaderContract) -> None:
+    expected = f"a header line with {contract_.describe()}"
     found = _found_columns(header)
     blank = [i + 1 for i, name in enumerate(header) if not name]
     if blank:
@@ -189,7 +219,9 @@ def _check_header(header: tuple[str, ...], first_line: str) -> None:
             expected,
             found,
         )
-    if sum(name in contract.REQUIRED for name in header) <= 1:
+    if len(contract_.required) > 1 and (
+        sum(name in contract_.required for name in header) <= 1
+    ):
         raise DropFileError(
             "foreign_schema",
             "at most one of the contract's required columns: another system's "
@@ -197,11 +229,11 @@ def _check_header(header: tuple[str, ...], first_line: str) -> None:
             expected,
             found,
         )
-    missing = [c for c in contract.REQUIRED if c not in header]
-    if not any(
-        all(c in header for c in option) for option in contract.LOCATION_ALTERNATIVES
+    missing = [c for c in contract_.required if c not in header]
+    if contract_.alternatives and not any(
+        all(c in header for c in option) for option in contract_.alternatives
     ):
-        missing.append("bairro or lat+lon")
+        missing.append(contract_.alternatives_text)
     if missing:
         raise DropFileError(
             "header",
@@ -217,8 +249,14 @@ def _found_columns(header: tuple[str, ...], limit: int = 30) -> str:
     return f"{len(header)} columns: {shown}{more}"
 
 
-def _records(text: str, delimiter: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
-    """Data records with the file line they end on; blank lines are skipped."""
+def _records(
+    text: str, delimiter: str, lines_above: int = 0
+) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """Data records with the file line they end on; blank lines are skipped.
+
+    ``text`` starts at the header; ``lines_above`` title lines were cut off
+    above it, so line numbers stay those of the file.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     out: list[tuple[int, tuple[str, ...]]] = []
     try:
@@ -226,12 +264,66 @@ def _records(text: str, delimiter: str) -> tuple[tuple[int, tuple[str, ...]], ..
         for fields in reader:
             if not any(field.strip() for field in fields):
                 continue
-            out.append((reader.line_num, tuple(fields)))
+            out.append((reader.line_num + lines_above, tuple(fields)))
     except csv.Error as exc:
         raise DropFileError(
             "not_csv",
             "the file is not well-formed CSV",
             EXPECTED_TEXT + ", quotes closed on every row",
-            f"line {reader.line_num}: {exc}",
+            f"line {reader.line_num + lines_above}: {exc}",
         ) from exc
     return tuple(out)
+
+
+def read_declared(
+    data: bytes, encoding: str, delimiter: str, header_line: int, where: str
+) -> DropFile:
+    """A drop in a layout a source mapping declares: its encoding, delimiter
+    and header line are given, not sniffed; ``where`` names the mapping key
+    in errors. The header comes back trimmed and lower-cased, as native
+    headers do, so a mapping's column names match whatever case the export
+    used."""
+    if not encoding.startswith("utf-16"):
+        _check_binary(data)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DropFileError(
+            "encoding",
+            f"the file is not {encoding} text",
+            f"{encoding}, as {where}: file.encoding declares",
+            f"byte 0x{data[exc.start : exc.start + 1].hex().upper()} at line {line}",
+        ) from exc
+    text = text.removeprefix("\ufeff")
+    lines = text.splitlines(keepends=True)
+    if len(lines) < header_line or not lines[header_line - 1].strip():
+        raise DropFileError(
+            "header",
+            f"no header at line {header_line}",
+            f"the header at line {header_line}, as {where}: file.header_line says",
+            f"{len(lines)} lines"
+            + ("" if len(lines) < header_line else ", that one blank"),
+        )
+    body = "".join(lines[header_line - 1 :])
+    header_text = lines[header_line - 1].rstrip("\r\n")
+    header = tuple(
+        name.strip().lower()
+        for name in next(csv.reader([header_text], delimiter=delimiter))
+    )
+    if len(header) == 1 and delimiter not in header_text:
+        raise DropFileError(
+            "header",
+            f"no {delimiter!r} in the header line",
+            f"{delimiter!r}-delimited columns, as {where}: file.delimiter says",
+            f"line {header_line}: {header_text[:80]!r}",
+        )
+    records = _records(body, delimiter, header_line - 1)
+    if not records:
+        raise DropFileError(
+            "empty",
+            "the file has a header but no data rows",
+            "at least one data row under the header",
+            "only the header line",
+        )
+    return DropFile(delimiter=delimiter, header=header, records=records)

@@ -69,6 +69,16 @@ def apply_schema(conn: Connection) -> None:
     """The Bronze tables, from the same DDL file as SQLite's."""
     for statement in warehouse.statements(sql_text("bronze/schema.sql")):
         conn.execute(statement)
+    for table, column, kind in warehouse.added_columns(lambda t: _columns(conn, t)):
+        conn.execute(f"alter table {table} add column {column} {kind}")
+
+
+def _columns(conn: Connection, table: str) -> list[str]:
+    rows = conn.execute(
+        "select column_name from information_schema.columns where table_name = ?",
+        [table],
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def run_script(conn: Connection, relative: str, params: Mapping[str, Any]) -> int:

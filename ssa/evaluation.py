@@ -1,9 +1,18 @@
-"""How well each rule caught what was planted: precision, recall, F1.
+"""How well the rules and the Gold score caught fraud, on each label set.
 
-Precision counts every flagged row that is fraud of any scenario (an analyst
-opening the case is glad of it); recall is measured on the rule's own scenario.
-Ordinary rows that were not flagged never leave the warehouse: the evaluation
-query returns only flagged or planted rows, which is all the arithmetic needs.
+Two label sets judge different rows: the generator's planted ground truth
+judges generated rows ('synthetic': every row labelled, planted or not), and
+reported fraud judges the rest ('reported': only the rows someone labelled).
+An unlabelled row is never counted as a false positive. Each figure says
+which label set it used and how many labelled rows it had.
+
+Precision counts every flagged row that is fraud of any kind (an analyst
+opening the case is glad of it); recall is measured on the rule's own planted
+scenario for synthetic labels, and on all reported fraud for reported ones
+(reports rarely name our rules). Beside the Gold score, two baselines a fraud
+team would try first rank the same rows: "amount above the 99th percentile"
+and "amount over 5x the customer's running median". A score that loses to
+them is shown losing.
 """
 
 from __future__ import annotations
@@ -20,7 +29,20 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / den if den else float("nan")
 
 
-def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.DataFrame:
+LABEL_SETS = ("synthetic", "reported")
+SCORERS = {
+    "risk_score": "Gold risk score",
+    "baseline_amount_p99": "amount above the 99th percentile",
+    "baseline_amount_vs_median": "amount over {ratio:g}x the customer's running median",
+}
+
+
+def rule_report(
+    rows: pd.DataFrame,
+    legit_rows: int,
+    prevalence: float,
+    label_set: str = "synthetic",
+) -> pd.DataFrame:
     """One row per rule: flags, look-alikes caught, precision, recall, F1.
 
     ``legit_rows`` is every legitimate row in the data (flagged or not), for
@@ -30,16 +52,19 @@ def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.Da
     false-positive rate among legitimate rows (3/N when none was seen).
     """
     fraud = rows["is_fraud"] == 1
-    lookalike = rows["scenario"].notna() & ~fraud
+    synthetic = label_set == "synthetic"
+    lookalike = rows["scenario"].notna() & ~fraud & synthetic
     records = []
     for rule in RULES:
         flagged = rows[f"is_{rule}"] == 1
-        own = rows["scenario"] == rule
+        own = rows["scenario"] == rule if synthetic else fraud
         tp = int((flagged & fraud).sum())
         fp = int((flagged & ~fraud).sum())
         caught = int((flagged & own).sum())
         planted = int(own.sum())
-        precision = _ratio(tp, tp + fp)
+        # With no confirmed legitimate row (a file of fraud reports only),
+        # every flag would count as a hit: precision cannot be measured.
+        precision = _ratio(tp, tp + fp) if legit_rows else float("nan")
         recall = _ratio(caught, planted)
         # A handful of false positives (or none) is not a rate: use the
         # one-sided 95 % Poisson upper bound (3.0 for none, the "rule of
@@ -48,6 +73,7 @@ def rule_report(rows: pd.DataFrame, legit_rows: int, prevalence: float) -> pd.Da
         real = _ratio(recall * prevalence, recall * prevalence + fpr * (1 - prevalence))
         records.append(
             {
+                "label_set": label_set,
                 "rule": rule,
                 "flagged": int(flagged.sum()),
                 "true_positives": tp,
@@ -86,6 +112,8 @@ def _f1(precision: float, recall: float) -> float:
 def rule_by_scenario(rows: pd.DataFrame) -> pd.DataFrame:
     """Which rules caught which planted scenarios (row counts)."""
     planted = rows[rows["scenario"].notna()]
+    if "label_set" in planted:
+        planted = planted[planted["label_set"] == "synthetic"]
     table = pd.DataFrame(
         {rule: planted.groupby("scenario")[f"is_{rule}"].sum() for rule in RULES}
     )
@@ -93,61 +121,226 @@ def rule_by_scenario(rows: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().rename(columns={"index": "scenario"})
 
 
-def score_report(rows: pd.DataFrame, cutoffs: tuple[int, ...]) -> dict:
-    """Precision of the Gold risk ranking at the top k, and its PR-AUC.
+def score_report(
+    rows: pd.DataFrame, cutoffs: tuple[int, ...], score: str = "risk_score"
+) -> dict:
+    """Precision of a ranking at the top k, and its PR-AUC.
 
-    Ties are broken against us (legitimate rows first) so the figure is
-    not flattered by the row order.
+    Only rows the scorer ranks above zero are an alert queue: precision at k
+    is over the top k of them (fewer when it scores fewer). Rows with the
+    same score are one block in no particular order, so a block cut by k
+    counts its fraud rate, not a lucky or unlucky order: rule scores take few
+    values and a 0/1 baseline only one. PR-AUC is the average precision over
+    the distinct scores (each block's share of all fraud times the precision
+    down to it), so fraud the scorer never scores counts as missed.
     """
-    ranked = rows.sort_values(
-        ["risk_score", "is_fraud"], ascending=[False, True], kind="stable"
+    scored = rows[rows[score] > 0]
+    blocks = (
+        scored.groupby(score)["is_fraud"]
+        .agg(["sum", "count"])
+        .sort_index(ascending=False)
     )
-    ranked = ranked[ranked["risk_score"] > 0]
-    hits = ranked["is_fraud"].to_numpy()
+    hits = blocks["sum"].to_numpy(dtype=float)
+    sizes = blocks["count"].to_numpy(dtype=float)
+    cum_hits, cum_sizes = np.cumsum(hits), np.cumsum(sizes)
     total_fraud = int((rows["is_fraud"] == 1).sum())
     out: dict[str, float] = {}
     for k in cutoffs:
-        top = hits[:k]
-        out[f"precision_at_{k}"] = _ratio(top.sum(), len(top))
-    if total_fraud and len(hits):
-        cum = np.cumsum(hits)
-        precision = cum / np.arange(1, len(hits) + 1)
-        out["average_precision"] = float((precision * hits).sum() / total_fraud)
+        n = min(k, len(scored))
+        if n == 0:
+            out[f"precision_at_{k}"] = float("nan")
+            continue
+        cut = int(np.searchsorted(cum_sizes, n))  # the block holding row n
+        above_hits = cum_hits[cut - 1] if cut else 0.0
+        above_rows = cum_sizes[cut - 1] if cut else 0.0
+        expected = above_hits + (n - above_rows) * hits[cut] / sizes[cut]
+        out[f"precision_at_{k}"] = expected / n
+    if total_fraud:  # a scorer that scores nothing found none of it: 0
+        precision = cum_hits / cum_sizes if len(scored) else np.zeros(0)
+        out["average_precision"] = float((hits / total_fraud * precision).sum())
     else:
         out["average_precision"] = float("nan")
     out["fraud_rows"] = total_fraud
-    out["scored_rows"] = len(hits)
+    out["scored_rows"] = len(scored)
     return out
 
 
-def report_markdown(rules: pd.DataFrame, by_scenario: pd.DataFrame, score: dict) -> str:
+def baseline_scores(
+    rows: pd.DataFrame, quantile: float, ratio: float, min_history: int
+) -> pd.DataFrame:
+    """The two baselines as 0/1 scores beside the rows.
+
+    ``rows`` holds every transaction ordered by customer and time, so the
+    running median of a customer's earlier amounts sees only rows before the
+    current one. The amount cut-off is the quantile over all rows.
+    """
+    amount = rows["amount_cents"].astype(float)
+    above = (amount > amount.quantile(quantile)).astype(int)
+    by_customer = rows.groupby("customer_id", sort=False)["amount_cents"]
+    median_so_far = by_customer.expanding().median().reset_index(level=0, drop=True)
+    median_before = median_so_far.groupby(rows["customer_id"], sort=False).shift(1)
+    history = by_customer.cumcount()
+    spike = (history >= min_history) & (amount > ratio * median_before)
+    return rows.assign(
+        baseline_amount_p99=above.to_numpy(),
+        baseline_amount_vs_median=spike.astype(int).to_numpy(),
+    )
+
+
+def label_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows, labelled rows, fraud and prevalence per label set."""
+    records = []
+    for label_set in (*LABEL_SETS, "unlabelled"):
+        part = rows[rows["label_set"] == label_set]
+        if part.empty:
+            continue
+        fraud = int((part["is_fraud"] == 1).sum())
+        labelled = int(part["is_fraud"].notna().sum())
+        records.append(
+            {
+                "label_set": label_set,
+                "rows": len(part),
+                "labelled_rows": labelled,
+                "fraud_rows": fraud,
+                "legitimate_rows": labelled - fraud,
+                "prevalence": _ratio(fraud, labelled),
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def ranking_report(
+    rows: pd.DataFrame, cutoffs: tuple[int, ...], ratio: float
+) -> pd.DataFrame:
+    """Each scorer on each label set, on the same labelled rows."""
+    records = []
+    for label_set in LABEL_SETS:
+        part = rows[(rows["label_set"] == label_set) & rows["is_fraud"].notna()]
+        if part.empty:
+            continue
+        prevalence = float((part["is_fraud"] == 1).mean())
+        for column, name in SCORERS.items():
+            figures = score_report(part, cutoffs, column)
+            records.append(
+                {
+                    "label_set": label_set,
+                    "scorer": name.format(ratio=ratio),
+                    "labelled_rows": len(part),
+                    "prevalence": prevalence,
+                    **figures,
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+def coverage_status(coverage: pd.DataFrame) -> pd.DataFrame:
+    """Coverage rows with rows judged and a status in words."""
+    out = coverage.copy()
+    out["rows_judged"] = out["rows_applicable"] - out["rows_not_judged"]
+    status = np.where(
+        out["rows_applicable"] == 0,
+        "not applicable: no " + out["applies_to"],
+        np.where(
+            out["rows_judged"] == 0,
+            "not judged: no " + out["missing_fields"],
+            np.where(
+                out["rows_not_judged"] > 0,
+                "judged in part: some rows lack " + out["missing_fields"],
+                "judged",
+            ),
+        ),
+    )
+    out["status"] = status
+    return out
+
+
+def report_markdown(
+    labels: pd.DataFrame,
+    coverage: pd.DataFrame,
+    rules: pd.DataFrame,
+    by_scenario: pd.DataFrame,
+    ranking: pd.DataFrame,
+) -> str:
     """The detection report as markdown, for the file and the Prefect artifact."""
     lines = [
         "# Detection report",
         "",
         (
-            "Precision counts every flagged row that is planted fraud of any kind; "
-            "recall is on the rule's own planted scenario. Look-alikes are "
-            "legitimate rows planted to resemble a fraud; `lookalikes_flagged` "
-            "counts those a rule mistook. `precision_at_real_prevalence` "
-            "reweights precision to the real fraud rate "
-            "(settings.evaluation.real_fraud_prevalence, 7 per 100,000) using the "
-            "95 % upper bound of the false-positive rate (3/N when none was "
-            "observed): a lower bound, not a point estimate. "
-            "`rows_not_judged`: rows missing a field the rule reads."
+            "Generated rows are judged against the planted ground truth "
+            "(`synthetic`), the others against reported fraud (`reported`); "
+            "rows nobody labelled are not judged and never count as false "
+            "positives."
         ),
         "",
-        rules.to_markdown(index=False, floatfmt=".3f"),
+        "## Label sets",
         "",
-        "## Which rules caught which scenarios (rows)",
+        labels.to_markdown(index=False, floatfmt=".4f") if len(labels) else "No rows.",
         "",
-        by_scenario.to_markdown(index=False),
+        "## What each rule could judge",
         "",
-        "## Gold risk score",
+        coverage[
+            [
+                "rule",
+                "applies_to",
+                "rows_applicable",
+                "rows_judged",
+                "rows_not_judged",
+                "status",
+            ]
+        ].to_markdown(index=False),
         "",
-        *(
-            f"- {k}: {v:.3f}" if isinstance(v, float) else f"- {k}: {v}"
-            for k, v in score.items()
+    ]
+    for label_set in LABEL_SETS:
+        part = rules[rules["label_set"] == label_set].drop(columns="label_set")
+        if part.empty:
+            continue
+        recall_on = (
+            "the rule's own planted scenario"
+            if label_set == "synthetic"
+            else "all reported fraud"
+        )
+        lines += [
+            f"## Rules against the {label_set} labels",
+            "",
+            (
+                "Precision counts every flagged row that is fraud of any kind; "
+                f"recall is on {recall_on}. `precision_at_real_prevalence` "
+                "reweights precision to the real fraud rate "
+                "(settings.evaluation.real_fraud_prevalence, 7 per 100,000) "
+                "using the 95 % upper bound of the false-positive rate (3/N when "
+                "none was observed): a lower bound, not a point estimate."
+                + (
+                    " Look-alikes are legitimate rows planted to resemble a "
+                    "fraud; `lookalikes_flagged` counts those a rule mistook."
+                    if label_set == "synthetic"
+                    else ""
+                )
+            ),
+            "",
+            part.to_markdown(index=False, floatfmt=".3f"),
+            "",
+        ]
+    if len(by_scenario):
+        lines += [
+            "## Which rules caught which planted scenarios (rows)",
+            "",
+            by_scenario.to_markdown(index=False),
+            "",
+        ]
+    lines += [
+        "## Ranking: the Gold score beside two baselines",
+        "",
+        (
+            "The same labelled rows ranked by each scorer; rows with the same "
+            "score count as one block at its fraud rate (a 0/1 baseline is one "
+            "block). `precision_at_k`: among the top k rows it scores above zero "
+            "(fewer if it scores fewer: `scored_rows`). `average_precision` "
+            "(PR-AUC) counts fraud it never scores as missed; compare it with "
+            "`prevalence`, what a random ranking gets."
         ),
+        "",
+        ranking.to_markdown(index=False, floatfmt=".3f")
+        if len(ranking)
+        else "No labelled rows: nothing to rank against.",
     ]
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from ssa.contract import CONTROL_CHARS
 from ssa.rules import RULES
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -45,13 +46,19 @@ def local_date(day: pd.Series) -> pd.Series:
 
 
 def sheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Neutralise text cells a spreadsheet would evaluate."""
+    """Neutralise text cells a spreadsheet would evaluate, and show a control
+    character (a NUL cuts a cell in some readers) as U+FFFD. The intake
+    rejects such rows; a warehouse loaded before it did may still hold one."""
     out = frame.copy()
     for name in out.columns:
         col = out[name]
         if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             continue
         text = col.astype("string")
+        control = text.str.contains(CONTROL_CHARS.pattern, regex=True).fillna(False)
+        if control.any():
+            text = text.str.replace(CONTROL_CHARS.pattern, "\ufffd", regex=True)
+            out[name] = text
         risky = text.str.startswith(FORMULA_START).fillna(False)
         if risky.any():
             out[name] = text.where(~risky, "'" + text)

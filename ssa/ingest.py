@@ -25,17 +25,27 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from ssa import ingest_log, warehouse
-from ssa.drop_file import DropFileError, read_drop
+from ssa import conflicts as conflicts_mod
+from ssa import ingest_log, labels, warehouse
+from ssa.drop_file import DropFileError, read_declared, read_drop
+from ssa.mapped_drop import Mapped, check_header
 from ssa.settings import Settings
-from ssa.validation import BairroIndex, Validated, bairro_index, validate
+from ssa.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
+from ssa.validation import (
+    BairroIndex,
+    Checks,
+    Validated,
+    bairro_index,
+    validate,
+    validate_mapped,
+)
 
 logger = logging.getLogger("ssa.ingest")
 
@@ -79,11 +89,17 @@ def ingest_file(
     path: Path,
     settings: Settings,
     *,
+    source: str | None = None,
+    keep_original: bool = False,
     bairros: BairroIndex | None = None,
     before_commit: Callable[[], None] | None = None,
 ) -> IngestResult:
     """Validate, load and file away one drop; raises only on I/O trouble.
 
+    ``source`` names the mapping (``sources/<name>.yaml``) the file's layout
+    follows; None is the native contract, ``labels`` a reported-fraud file.
+    ``keep_original`` copies the file into the archive instead of moving it:
+    a one-shot ingest of a user's own file must leave it where it is.
     ``before_commit`` runs inside the transaction after every row is written
     and before the commit: tests use it to kill the process at the worst
     moment.
@@ -93,52 +109,151 @@ def ingest_file(
     sha256 = hashlib.sha256(data).hexdigest()
     reference = settings.paths.resolve(settings.paths.bairros_csv)
     bairros = bairros or bairro_index(reference)
+    target = _Target(path, source, keep_original)
+    offset = settings.rules.utc_offset_seconds
     try:
-        drop = read_drop(data)
+        if source == LABELS_FOLDER:
+            drop = read_drop(data, labels.CONTRACT)
+            checked = labels.validate_labels(drop, offset)
+            parsed = _Parsed(checked, drop.delimiter, labels=checked.good)
+        elif source is not None:
+            mapping = _load_mapping(source, settings)
+            drop = read_declared(
+                data,
+                mapping.mapping.file.encoding,
+                mapping.mapping.file.delimiter,
+                mapping.mapping.file.header_line,
+                mapping.display_path,
+            )
+            check_header(drop, mapping)
+            checks = Checks(settings.limits, settings.region)
+            checked, mapped = validate_mapped(drop, mapping, bairros, offset, checks)
+            parsed = _mapped_rows(checked, mapped, mapping, drop.delimiter)
+        else:
+            drop = read_drop(data)
+            checked = validate(
+                drop, bairros, offset, limits=settings.limits, region=settings.region
+            )
+            parsed = _Parsed(checked, drop.delimiter)
     except DropFileError as error:
-        return _quarantine(path, settings, data, sha256, error, started)
-    checked = validate(drop, bairros, settings.rules.utc_offset_seconds)
-    return _load(
-        path, settings, data, sha256, drop.delimiter, checked, started, before_commit
+        return _quarantine(target, settings, data, sha256, error, started)
+    return _load(target, settings, data, sha256, parsed, started, before_commit)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The file being ingested and where it goes once handled."""
+
+    path: Path
+    source: str | None
+    keep_original: bool
+
+    @property
+    def folder(self) -> str:
+        """The source's subfolder in processed/ and quarantine/, '' if native."""
+        return self.source or ""
+
+    @property
+    def lineage(self) -> str:
+        name = f"{self.source}/{self.path.name}" if self.source else self.path.name
+        return f"file:{name}"[:256]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A validated drop: Bronze rows (and labels), and how it was delimited."""
+
+    checked: Validated
+    delimiter: str
+    labels: pd.DataFrame | None = None
+
+
+def _load_mapping(source: str, settings: Settings) -> Source:
+    try:
+        return load_source(source, settings.paths.sources_path)
+    except SourceError as error:
+        raise DropFileError(
+            "source_mapping",
+            f"source {source!r} has no usable mapping",
+            f"a valid {settings.paths.sources_path.name}/{source}.yaml",
+            str(error),
+        ) from error
+
+
+def _mapped_rows(
+    checked: Validated, mapped: Mapped, source: Source, delimiter: str
+) -> _Parsed:
+    """Bronze rows with the source's own amount and currency as lineage, and
+    the labels of the rows that passed."""
+    good = checked.good.assign(
+        source_amount=mapped.source_amount.iloc[checked.good_index].to_numpy(),
+        source_currency=source.mapping.amount.currency,
+    )
+    passed = mapped.labels.index.isin(checked.good_index)
+    return _Parsed(
+        replace(checked, good=good),
+        delimiter,
+        labels=mapped.labels[passed].reset_index(drop=True),
     )
 
 
 def _load(
-    path: Path,
+    target: _Target,
     settings: Settings,
     data: bytes,
     sha256: str,
-    delimiter: str,
-    checked: Validated,
+    parsed: _Parsed,
     started: datetime,
     before_commit: Callable[[], None] | None,
 ) -> IngestResult:
     paths = settings.paths
+    path = target.path
     processed = paths.processed_path / _local_now(settings).date().isoformat()
+    processed = processed / target.folder
+    checked = parsed.checked
+    found: pd.DataFrame | None = None  # a conflict's two versions
     with warehouse.connect(paths.warehouse_path) as conn:
         ingest_log.apply_schema(conn)
         earlier = ingest_log.find_loaded(conn, sha256)
         if earlier is not None and _interrupted(path, earlier):
             result = _resumed(earlier)
+            if result.rows_rejected > len(checked.rejected):
+                found = conflicts_mod.find_conflicts(
+                    conn, *_conflict_args(target, sha256, checked)
+                )
         elif earlier is not None:
             result = _duplicate(path, sha256, earlier, processed)
             ingest_log.append(conn, _log_row(result, len(data), started, None, ()))
         else:
-            result = _insert(
-                conn, path, sha256, checked, started, processed, paths.quarantine_path
+            result, found = _insert(
+                conn,
+                target,
+                sha256,
+                parsed,
+                started,
+                processed,
+                paths.quarantine_path / target.folder,
             )
             ingest_log.append(
                 conn,
                 _log_row(
-                    result, len(data), started, delimiter, checked.missing_optional
+                    result,
+                    len(data),
+                    started,
+                    parsed.delimiter,
+                    checked.missing_optional,
                 ),
             )
             if before_commit is not None:
                 before_commit()
     rejected_to = Path(result.rejected_to) if result.rejected_to else None
-    if rejected_to is not None and not rejected_to.exists():
-        write_rejected(checked.rejected, rejected_to, delimiter)
-    _move(path, Path(str(result.archived_to)))
+    if rejected_to is not None:
+        if len(checked.rejected) and not rejected_to.exists():
+            write_rejected(checked.rejected, rejected_to, parsed.delimiter)
+        conflicts_to = conflicts_mod.conflicts_path(rejected_to)
+        if found is not None and len(found) and not conflicts_to.exists():
+            conflicts_mod.write_conflicts(found, conflicts_to, parsed.delimiter)
+    _file_away(target, Path(str(result.archived_to)))
     if result.status == "duplicate_file":
         logger.info("skipped %s", result.summary())
     else:
@@ -146,45 +261,89 @@ def _load(
     return result
 
 
+def _conflict_args(
+    target: _Target, sha256: str, checked: Validated
+) -> tuple[pd.DataFrame, pd.Series, str, str]:
+    lines = checked.good_lines
+    if lines is None:
+        lines = pd.Series(pd.NA, index=checked.good.index, dtype="Int64")
+    return checked.good, lines, batch_id_for(sha256), target.lineage
+
+
 def _insert(
     conn: sqlite3.Connection,
-    path: Path,
+    target: _Target,
     sha256: str,
-    checked: Validated,
+    parsed: _Parsed,
     started: datetime,
     processed: Path,
     quarantine: Path,
-) -> IngestResult:
-    """The good rows into Bronze; ids already there are skipped and counted."""
-    stem, suffix = _split(path.name)
+) -> tuple[IngestResult, pd.DataFrame | None]:
+    """The good rows into Bronze and their labels into reported_labels. Ids
+    already in Bronze are skipped and counted, as duplicates when unchanged
+    and as rejected conflicts when not."""
+    checked = parsed.checked
+    stem, suffix = _split(target.path.name)
     batch_id = batch_id_for(sha256)
-    rejected_to = (
-        _free_path(quarantine, stem, ".rejected.csv", sha256)
-        if len(checked.rejected)
-        else None
-    )
     lineage = {
-        "source": f"file:{path.name}"[:256],
+        "source": target.lineage,
         "batch_id": batch_id,
         "ingested_at": started.isoformat(timespec="seconds"),
     }
-    loaded = warehouse.insert_new(
-        conn, "bronze_transactions", "transaction_id", checked.good.assign(**lineage)
+    labelled = 0
+    if parsed.labels is not None and len(parsed.labels):
+        labelled = labels.store(conn, parsed.labels.assign(**lineage))
+    found = None
+    conflicting = 0
+    if target.source == LABELS_FOLDER:
+        loaded, duplicates = labelled, len(checked.good) - labelled
+        detail = _labels_detail(conn, checked.good, duplicates)
+    else:
+        loaded = warehouse.insert_new(
+            conn,
+            "bronze_transactions",
+            "transaction_id",
+            checked.good.assign(**lineage),
+        )
+        if loaded < len(checked.good):
+            found = conflicts_mod.find_conflicts(
+                conn, *_conflict_args(target, sha256, checked)
+            )
+            conflicting = len(found) // 2
+        duplicates = len(checked.good) - loaded - conflicting
+        detail = _load_detail(checked, duplicates, labelled)
+    rejected = len(checked.rejected) + conflicting
+    rejected_to = (
+        _free_path(quarantine, stem, ".rejected.csv", sha256, also=".conflicts.csv")
+        if rejected
+        else None
     )
-    duplicates = len(checked.good) - loaded
-    return IngestResult(
-        file_name=path.name,
+    if conflicting:
+        assert rejected_to is not None
+        where = conflicts_mod.conflicts_path(rejected_to)
+        detail = "; ".join(
+            p
+            for p in (
+                f"{conflicting} ids already in Bronze with other content: "
+                f"kept as they were, both versions in {where}",
+                detail,
+            )
+            if p
+        )
+    result = IngestResult(
+        file_name=target.path.name,
         sha256=sha256,
         status="loaded",
         rows_read=checked.rows_read,
         rows_loaded=loaded,
-        rows_rejected=len(checked.rejected),
+        rows_rejected=rejected,
         rows_duplicate=duplicates,
         batch_id=batch_id,
         archived_to=str(_free_path(processed, stem, suffix, sha256)),
         rejected_to=str(rejected_to) if rejected_to else None,
-        detail=_load_detail(checked, duplicates),
+        detail=detail,
     )
+    return result, found
 
 
 def _interrupted(path: Path, earlier: dict[str, Any]) -> bool:
@@ -241,7 +400,7 @@ def _duplicate(
 
 
 def _quarantine(
-    path: Path,
+    target: _Target,
     settings: Settings,
     data: bytes,
     sha256: str,
@@ -249,11 +408,12 @@ def _quarantine(
     started: datetime,
 ) -> IngestResult:
     """Log the file-level error, then move the file beside its error.txt."""
+    path = target.path
     stem, suffix = _split(path.name)
-    folder = settings.paths.quarantine_path
-    target = _free_path(folder, stem, suffix, sha256, also=".error.txt")
-    error_txt = target.with_name(
-        target.name[: len(target.name) - len(suffix)] + ".error.txt"
+    folder = settings.paths.quarantine_path / target.folder
+    archived = _free_path(folder, stem, suffix, sha256, also=".error.txt")
+    error_txt = archived.with_name(
+        archived.name[: len(archived.name) - len(suffix)] + ".error.txt"
     )
     result = IngestResult(
         file_name=path.name,
@@ -264,7 +424,7 @@ def _quarantine(
         rows_rejected=0,
         rows_duplicate=0,
         batch_id=batch_id_for(sha256),
-        archived_to=str(target),
+        archived_to=str(archived),
         rejected_to=None,
         detail=str(error),
     )
@@ -273,15 +433,17 @@ def _quarantine(
         ingest_log.append(conn, _log_row(result, len(data), started, None, ()))
     received = _local_now(settings).isoformat(timespec="seconds")
     _write_text(error_txt, error.report(path.name, sha256, received))
-    _move(path, target)
+    _file_away(target, archived)
     logger.warning("quarantined %s: %s (see %s)", path.name, error, error_txt)
     return result
 
 
-def _load_detail(checked: Validated, duplicates: int) -> str:
+def _load_detail(checked: Validated, duplicates: int, labelled: int) -> str:
     parts = []
     if duplicates:
         parts.append(f"{duplicates} ids already in Bronze skipped")
+    if labelled:
+        parts.append(f"{labelled} reported labels stored")
     if checked.ignored_columns:
         parts.append("ignored columns: " + ", ".join(checked.ignored_columns))
     return "; ".join(parts)
@@ -336,9 +498,43 @@ def _write_text(target: Path, text: str) -> None:
     os.replace(tmp, target)
 
 
-def _move(path: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(path, target)
+def _labels_detail(
+    conn: sqlite3.Connection, good: pd.DataFrame, unchanged: int
+) -> str:
+    parts = [f"{unchanged} labels already known unchanged"] if unchanged else []
+    unmatched = labels.unmatched(conn, good["transaction_id"])
+    if unmatched:
+        parts.append(
+            f"{unmatched} labels for transactions not in Bronze yet (kept; "
+            "they count once the transactions arrive)"
+        )
+    return "; ".join(parts)
+
+
+def _file_away(target: _Target, archived: Path) -> None:
+    """Move the drop to the archive, or copy it when the user keeps it."""
+    archived.parent.mkdir(parents=True, exist_ok=True)
+    if target.keep_original:
+        tmp = archived.with_name(f".{archived.name}.tmp")
+        shutil.copyfile(target.path, tmp)
+        os.replace(tmp, archived)
+    else:
+        shutil.move(target.path, archived)
+
+
+def source_of(path: Path, incoming: Path) -> str | None:
+    """The source a file in the watched folder follows: the name of the
+    subfolder it sits in (``incoming/sparkov/x.csv``: sparkov), None at the
+    top (the native contract). ``labels`` holds reported-fraud files."""
+    parent = path.parent.resolve()
+    if parent == incoming.resolve():
+        return None
+    if parent.parent == incoming.resolve():
+        return parent.name
+    raise ValueError(
+        f"{path}: drops go at the top of {incoming} or one folder down "
+        "(incoming/<source>/), not deeper"
+    )
 
 
 def _split(name: str) -> tuple[str, str]:

@@ -131,8 +131,10 @@ SLICED_BY_CUSTOMER = frozenset(
 # indexing), and the columns an incremental refresh finds the touched
 # partitions and replaced rows by, so that its cost follows the size of the
 # drop instead of a scan of the table. The rule tables hold a few hundred
-# rows and need none.
+# rows and need none. Gold's score table holds every transaction: a refresh
+# replaces a customer's rows through its customer_id index.
 INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "gold/gold_transaction_risk": (("customer_id",),),
     "silver/silver_customer_windows": (("transaction_id",),),
     "silver/silver_customer_features": (("transaction_id",),),
     "silver/silver_pix_transfers": (
@@ -535,14 +537,20 @@ _GOLD_BY_PLACE_AND_DAY = (
 )
 GOLD_PARTITIONS: dict[str, str] = {
     "gold/gold_transaction_risk": _GOLD_BY_CUSTOMER,
+    "gold/gold_anomalies": _GOLD_BY_CUSTOMER,
     "gold/gold_customer_risk": _GOLD_BY_CUSTOMER,
     "gold/gold_bairro_daily": _GOLD_BY_PLACE_AND_DAY,
 }
 
 
 def rebuild_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str, int]:
-    """Every Gold model from scratch."""
-    return {model: warehouse.materialize(conn, model, params) for model in GOLD_MODELS}
+    """Every Gold model from scratch, with the index a refresh after a drop
+    finds a customer's rows by (the score table holds every transaction)."""
+    rows = {}
+    for model in GOLD_MODELS:
+        rows[model] = warehouse.materialize(conn, model, params)
+        index_model(conn, model)
+    return rows
 
 
 def refresh_gold(conn: sqlite3.Connection, params: Mapping[str, Any]) -> dict[str, int]:

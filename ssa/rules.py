@@ -42,10 +42,11 @@ SILVER_MODELS: tuple[str, ...] = (
     "silver/silver_transactions",
 )
 
-# Gold models, in build order: per-transaction scores, then the summaries
-# that read them.
+# Gold models, in build order: per-transaction scores (every row), the
+# flagged rows in full, then the summaries that read them.
 GOLD_MODELS: tuple[str, ...] = (
     "gold/gold_transaction_risk",
+    "gold/gold_anomalies",
     "gold/gold_customer_risk",
     "gold/gold_bairro_daily",
 )

@@ -43,6 +43,11 @@ class PathSettings(_Model):
         REFERENCE_DIR / "salvador_bairros.csv",
         description="Reference table of Salvador's 170 bairros.",
     )
+    sources_dir: Path = Field(
+        Path("sources"),
+        description="Source mappings, one <name>.yaml per upstream system "
+        "(README, 'Bring your own data'); a relative path is to the repo.",
+    )
     incoming_dir: Path = Field(
         Path("incoming"),
         description="Watched folder for raw CSV drops (README, 'Watched folder'); "
@@ -69,6 +74,10 @@ class PathSettings(_Model):
 
     def in_data(self, path: Path) -> Path:
         return path if path.is_absolute() else self.data_path / path
+
+    @property
+    def sources_path(self) -> Path:
+        return self.resolve(self.sources_dir)
 
     @property
     def incoming_path(self) -> Path:
@@ -545,6 +554,26 @@ class EvaluationSettings(_Model):
     top_k: tuple[int, ...] = Field(
         (100, 1000), description="Cut-offs for the risk score's precision at k."
     )
+    baseline_amount_quantile: float = Field(
+        0.99,
+        gt=0,
+        lt=1,
+        description="Baseline 'amount above the 99th percentile': the first rule "
+        "a fraud team writes; a score should beat it "
+        "(../shared/reference/model-evaluation.md).",
+    )
+    baseline_median_ratio: float = Field(
+        5.0,
+        gt=1,
+        description="Baseline 'amount over 5x the customer's running median' of "
+        "their earlier payments.",
+    )
+    baseline_min_history: int = Field(
+        3,
+        ge=1,
+        description="Earlier payments a customer needs before the median "
+        "baseline judges them.",
+    )
 
 
 class RegionSettings(_Model):
@@ -585,6 +614,80 @@ class RegionSettings(_Model):
             & (lon >= self.lon_min)
             & (lon <= self.lon_max)
         )
+
+
+class LimitSettings(_Model):
+    """What a row may hold and still be taken for a real payment. Above or
+    outside these a value that parses is an export fault (a placeholder
+    date, a slipped decimal, a swapped pair), and the row is rejected with
+    its reason instead of reaching Gold as if it were real."""
+
+    max_pix_cents: int = Field(
+        1_000_000_000,
+        gt=0,
+        description="Sanity bound, not a rule: Pix has no maximum set by the "
+        "Banco Central (each institution sets its own limits, Res. BCB 1/2020), "
+        "so R$ 10.000.000,00 is a bound no retail or small-business Pix "
+        "reaches, far below the R$ 999.999.999.999,99 of a broken export; "
+        "raise it for corporate treasury data.",
+    )
+    max_credit_cents: int = Field(
+        100_000_000,
+        gt=0,
+        description="Sanity bound: R$ 1.000.000,00, above the credit limit of "
+        "the highest personal card tiers; a larger single card payment is an "
+        "export fault.",
+    )
+    max_debit_cents: int = Field(
+        100_000_000,
+        gt=0,
+        description="Sanity bound: R$ 1.000.000,00, as for credit (a debit is "
+        "also capped by the account's balance and daily limit).",
+    )
+    max_boleto_cents: int = Field(
+        9_999_999_999,
+        gt=0,
+        description="R$ 99.999.999,99: the boleto bar code (Febraban layout, 44 "
+        "digits) carries the amount in 10 digits, 2 of them centavos.",
+    )
+    min_created_at: date = Field(
+        date(1994, 7, 1),
+        description="The real (R$) became Brazil's currency on 1 July 1994 "
+        "(Plano Real, Lei 9.069/1995): an amount in reais is not older. Also "
+        "the floor for device_first_seen_at.",
+    )
+    pix_first_day: date = Field(
+        date(2020, 11, 3),
+        description="Pix began operating on 3 November 2020 (restricted launch; "
+        "open to all on 16 November, BCB): no Pix is older.",
+    )
+    future_tolerance_seconds: int = Field(
+        86_400,
+        ge=0,
+        le=7 * 86_400,
+        description="How far past the moment a file is read its times may lie: a "
+        "naive local time from the far east (UTC+14) read as Salvador time "
+        "(UTC-3) is 17 h ahead, plus clock drift; a day covers both.",
+    )
+    period_half_width_days: int = Field(
+        366,
+        ge=1,
+        le=36_600,
+        description="A row whose created_at is more than this from the median "
+        "time of its file's rows is a typo (2016 for 2026, a 1999-12-31 "
+        "placeholder). The median is the file's robust centre: a file spanning "
+        "up to a year (a bank's yearly export, the Sparkov 2021 dev set) has "
+        "every row within a year of it, however its rows are spread.",
+    )
+
+    def max_cents(self) -> dict[str, int]:
+        """The ceiling of each channel, by the contract's channel name."""
+        return {
+            "pix": self.max_pix_cents,
+            "credit": self.max_credit_cents,
+            "debit": self.max_debit_cents,
+            "boleto": self.max_boleto_cents,
+        }
 
 
 class IngestSettings(_Model):
@@ -662,6 +765,7 @@ class Settings(_Model):
     fraud: FraudSettings = FraudSettings()
     rules: RuleSettings = RuleSettings()
     region: RegionSettings = RegionSettings()
+    limits: LimitSettings = LimitSettings()
     risk: RiskSettings = RiskSettings()
     features: FeatureSettings = FeatureSettings()
     model: ModelSettings = ModelSettings()

@@ -15,7 +15,7 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -143,10 +143,46 @@ def apply_schema(conn: sqlite3.Connection) -> None:
     for statement in statements(sql_text("bronze/schema.sql")):
         conn.execute(statement)
     if outdated:
+        old_columns = ", ".join(_columns(conn, "bronze_transactions_outdated"))
         conn.execute(
-            "insert into bronze_transactions select * from bronze_transactions_outdated"
+            f"insert into bronze_transactions ({old_columns}) "
+            f"select {old_columns} from bronze_transactions_outdated"
         )
         conn.execute("drop table bronze_transactions_outdated")
+    for table, column, kind in added_columns(lambda t: _columns(conn, t)):
+        conn.execute(f"alter table {table} add column {column} {kind}")
+
+
+def added_columns(
+    existing: Callable[[str], list[str]],
+) -> list[tuple[str, str, str]]:
+    """Columns the Bronze DDL declares that a table made by an earlier version
+    lacks, with their types: (table, column, type). New columns are always
+    nullable, so adding them keeps every stored row as it was. The DDL file
+    stays the one description of the schema: it is read here by building it
+    in a scratch in-memory database."""
+    with closing(sqlite3.connect(":memory:")) as scratch:
+        for statement in statements(sql_text("bronze/schema.sql")):
+            scratch.execute(statement)
+        tables = [
+            row[0]
+            for row in scratch.execute(
+                "select name from sqlite_master where type = 'table'"
+            )
+        ]
+        out = []
+        for table in tables:
+            have = set(existing(table))
+            if not have:
+                continue
+            for _, name, kind, *_ in scratch.execute(f"pragma table_info({table})"):
+                if name not in have:
+                    out.append((table, name, kind))
+    return out
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"pragma table_info({table})")]
 
 
 # Columns earlier versions declared NOT NULL and a CSV drop may now leave

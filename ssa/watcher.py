@@ -37,7 +37,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.utils.event_debouncer import EventDebouncer
 
 from ssa import ingest_log, warehouse
-from ssa.ingest import IngestResult, ingest_file
+from ssa.ingest import IngestResult, ingest_file, source_of
 from ssa.ingest_log import PendingRefresh
 from ssa.settings import Settings
 from ssa.validation import bairro_index
@@ -61,6 +61,19 @@ def is_drop(path: Path) -> bool:
     """A CSV that is not hidden, an Office lock file or a partial download."""
     name = path.name
     return name.lower().endswith(".csv") and not name.startswith(IGNORED_PREFIXES)
+
+
+def _is_source_folder(path: Path) -> bool:
+    return path.is_dir() and not path.name.startswith(IGNORED_PREFIXES)
+
+
+def in_reach(path: Path, folder: Path) -> bool:
+    """At the top of the watched folder or in one of its source folders:
+    deeper files are not drops (a source folder has no folders of its own)."""
+    parent = path.parent
+    return parent == folder or (
+        parent.parent == folder and not parent.name.startswith(IGNORED_PREFIXES)
+    )
 
 
 class DropHandler(PatternMatchingEventHandler):
@@ -159,7 +172,8 @@ class Watcher:
             index = bairro_index(settings.paths.resolve(settings.paths.bairros_csv))
 
             def ingest(path: Path) -> IngestResult:
-                return ingest_file(path, settings, bairros=index)
+                source = source_of(path, self.folder)
+                return ingest_file(path, settings, source=source, bairros=index)
 
         self._ingest = ingest
         self._on_result = on_result
@@ -185,17 +199,26 @@ class Watcher:
 
     # -- lifecycle ---------------------------------------------------------
 
+    def claim(self) -> Watcher:
+        """Take the folder's lock, or raise FolderBusyError: before anything
+        slow, so that a second watcher is refused at once."""
+        if self._lock_file is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _lock_folder(self.folder)
+        return self
+
     def start(self) -> Watcher:
         """Watch first, then list what is already there: nothing slips by."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock_file = _lock_folder(self.folder)
+        self.claim()
         try:
             self._debouncer.start()
             self._intake.start()
             self._observer = Observer()
             self._observer.name = "ssa-watcher-observer"
+            # One level down: incoming/<source>/ holds another system's
+            # exports, incoming/labels/ reported fraud (ssa/ingest.source_of).
             self._observer.schedule(
-                DropHandler(self.offer), str(self.folder), recursive=False
+                DropHandler(self.offer), str(self.folder), recursive=True
             )
             self._observer.start()
         except BaseException:
@@ -273,6 +296,8 @@ class Watcher:
 
     def offer(self, path: Path, renamed: bool) -> None:
         """A candidate drop appeared or changed; the intake will look at it."""
+        if not in_reach(path, self.folder):
+            return
         with self._cond:
             known = self._state.settling.get(path)
             if known is None:
@@ -476,9 +501,11 @@ class _QuietEmitterShutdown(logging.Filter):
 
 
 def _existing_drops(folder: Path) -> list[Path]:
-    """Files left in the folder, oldest first (the order they were dropped)."""
+    """Files left in the folder and its source folders, oldest first (the
+    order they were dropped)."""
     found = []
-    for path in folder.iterdir():
+    folders = [folder, *(p for p in folder.iterdir() if _is_source_folder(p))]
+    for path in (path for f in folders for path in f.iterdir()):
         try:
             if path.is_file() and is_drop(path):
                 found.append((path.stat().st_mtime, path.name, path))

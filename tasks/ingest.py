@@ -15,10 +15,19 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
 from ssa import ingest_log, warehouse
+from ssa.drop_paths import UnusablePathError, can_heal, path_problem
 from ssa.ingest import ingest_file
 from ssa.settings import Settings
+
+
+def retry_if_it_can_heal(_task: Any, _run: TaskRun, state: State) -> bool:
+    """Prefect's retry condition: a path that is not a file fails at once."""
+    error = state.data
+    return not isinstance(error, BaseException) or can_heal(error)
 
 
 @task(
@@ -26,11 +35,22 @@ from ssa.settings import Settings
     task_run_name="ingest-{path}",
     retries=3,
     retry_delay_seconds=[2, 5, 15],
+    retry_condition_fn=retry_if_it_can_heal,
     cache_policy=NO_CACHE,
 )
-async def ingest_drop(path: str, settings: Settings) -> dict[str, Any]:
+async def ingest_drop(
+    path: str,
+    settings: Settings,
+    source: str | None = None,
+    keep_original: bool = False,
+) -> dict[str, Any]:
     """Validate and load one drop; I/O trouble is retried, bad input is not."""
-    result = await asyncio.to_thread(ingest_file, Path(path), settings)
+    problem = path_problem(Path(path))
+    if problem is not None:  # it changed since the flow looked
+        raise UnusablePathError(problem)
+    result = await asyncio.to_thread(
+        ingest_file, Path(path), settings, source=source, keep_original=keep_original
+    )
     logger = get_run_logger()
     if result.status == "quarantined":
         logger.warning("%s (moved to %s)", result.summary(), result.archived_to)

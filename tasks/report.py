@@ -52,26 +52,59 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _evaluate(settings: Settings) -> dict[str, Any]:
     db = engine.module(settings)
+    params = sql_params(settings)
     with db.connect(settings.warehouse_path) as conn:
-        rows = db.query(conn, "gold/evaluation_rows.sql", sql_params(settings))
+        rows = db.query(conn, "gold/evaluation_rows.sql", params)
         top = anomalies_frame(conn, settings).head(settings.risk.top_anomalies)
         counts = db.query(conn, "gold/run_counts.sql", {})
-        coverage = db.query(conn, "gold/rule_coverage.sql", {})
-    total = int(counts.iloc[0]["transactions"])
-    legit = total - int((rows["is_fraud"] == 1).sum())
-    rules = evaluation.rule_report(
-        rows, legit, settings.evaluation.real_fraud_prevalence
+        coverage = db.query(conn, "gold/rule_coverage.sql", params)
+    cfg = settings.evaluation
+    rows = evaluation.baseline_scores(
+        rows,
+        cfg.baseline_amount_quantile,
+        cfg.baseline_median_ratio,
+        cfg.baseline_min_history,
     )
-    rules = rules.merge(coverage, on="rule", how="left")
+    coverage = evaluation.coverage_status(coverage)
+    labels = evaluation.label_summary(rows)
+    parts = []
+    for label_set in evaluation.LABEL_SETS:
+        judged = rows[(rows["label_set"] == label_set) & rows["is_fraud"].notna()]
+        if judged.empty:
+            continue
+        legit = int((judged["is_fraud"] == 0).sum())
+        parts.append(
+            evaluation.rule_report(
+                judged, legit, cfg.real_fraud_prevalence, label_set
+            ).merge(
+                coverage[["rule", "rows_applicable", "rows_not_judged", "status"]],
+                on="rule",
+                how="left",
+            )
+        )
+    rules = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else coverage[["rule", "rows_applicable", "rows_not_judged", "status"]]
+        .assign(label_set="none")
+    )
     by_scenario = evaluation.rule_by_scenario(rows)
-    score = evaluation.score_report(rows, settings.evaluation.top_k)
+    ranking = evaluation.ranking_report(rows, cfg.top_k, cfg.baseline_median_ratio)
     write_csv(rules, settings.paths.detection_report_csv)
-    markdown = evaluation.report_markdown(rules, by_scenario, score)
+    markdown = evaluation.report_markdown(labels, coverage, rules, by_scenario, ranking)
     settings.paths.detection_report_md.write_text(markdown, encoding="utf-8")
+    gold = (
+        ranking[ranking["scorer"] == evaluation.SCORERS["risk_score"]]
+        if len(ranking)
+        else ranking
+    )
     return {
         "rules": rules,
         "by_scenario": by_scenario,
-        "score": score,
+        "labels": labels,
+        "coverage": coverage,
+        "ranking": ranking,
+        "score": gold.iloc[0].to_dict() if len(gold) else {},
         "markdown": markdown,
         "top": top[list(TOP_COLUMNS)],
         "counts": counts.iloc[0].to_dict(),
@@ -83,10 +116,15 @@ async def evaluate_detection(settings: Settings) -> dict[str, Any]:
     """Precision, recall and F1 per rule against the ground-truth table."""
     result = await asyncio.to_thread(_evaluate, settings)
     logger = get_run_logger()
-    for row in result["rules"].itertuples():
+    rules = result["rules"]
+    if "flagged" not in rules:
+        logger.info("no labelled rows: the report lists what each rule judged")
+        return result
+    for row in rules.itertuples():
         logger.info(
-            "rule %-18s flagged=%d precision=%.3f recall=%.3f",
+            "rule %-18s %-9s flagged=%d precision=%.3f recall=%.3f",
             row.rule,
+            row.label_set,
             row.flagged,
             row.precision,
             row.recall,
@@ -107,10 +145,9 @@ def run_summary(settings: Settings, report: dict[str, Any]) -> str:
             paths.gold_bairro_daily_csv,
         )
     )
-    flags = report["rules"][
-        ["rule", "flagged", "precision", "recall", "rows_not_judged"]
-    ]
-    score = report["score"]
+    wanted = ("label_set", "rule", "flagged", "precision", "recall", "status")
+    flags = report["rules"][[c for c in wanted if c in report["rules"]]]
+    ranking = report["ranking"]
     lines = [
         "# SSA-Fintech run summary",
         "",
@@ -125,8 +162,13 @@ def run_summary(settings: Settings, report: dict[str, Any]) -> str:
         "",
         flags.to_markdown(index=False, floatfmt=".3f"),
         "",
-        f"Risk score: precision at top 100 {score['precision_at_100']:.3f}, "
-        f"PR-AUC {score['average_precision']:.3f}",
+        "## Ranking (PR-AUC; prevalence is what chance gets)",
+        "",
+        *(
+            f"- {r.label_set}: {r.scorer} {r.average_precision:.3f} "
+            f"(prevalence {r.prevalence:.4f}, {r.labelled_rows:,} labelled rows)"
+            for r in ranking.itertuples()
+        ),
     ]
     return "\n".join(lines) + "\n"
 

@@ -62,13 +62,13 @@ def drop(folder: Path, name: str, frame: pd.DataFrame, **kwargs: Any) -> Path:
     return tmp.rename(folder / name)
 
 
-def query(settings: Settings, sql: str) -> list[tuple]:
+def query(settings: Settings, sql: str, params: tuple = ()) -> list[tuple]:
     path = settings.paths.warehouse_path
     if not path.exists():
         return []
     with sqlite3.connect(path) as conn:
         try:
-            return conn.execute(sql).fetchall()
+            return conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
-from ssa.evaluation import poisson_upper, rule_by_scenario, rule_report, score_report
+from ssa.evaluation import (
+    baseline_scores,
+    poisson_upper,
+    rule_by_scenario,
+    rule_report,
+    score_report,
+)
 from ssa.rules import RULES
 
 
@@ -76,10 +84,49 @@ def test_poisson_upper_bounds() -> None:
     assert poisson_upper(5) == pytest.approx(10.513, abs=1e-3)
 
 
-def test_ranking_breaks_ties_against_us() -> None:
-    score = score_report(ROWS, (1, 3))
-    # Three rows tie at 70 (two fraud, one look-alike): the legit one first.
-    assert score["precision_at_1"] == 0.0
+def test_ranking_counts_a_tie_at_its_fraud_rate() -> None:
+    score = score_report(ROWS, (1, 3, 4))
+    # Three rows tie at 70 (two fraud, one look-alike): no order among them
+    # is assumed, so any cut through the block counts 2 in 3.
+    assert score["precision_at_1"] == pytest.approx(2 / 3)
     assert score["precision_at_3"] == pytest.approx(2 / 3)
+    # Then a legit row at 60: 2 hits in 4 rows.
+    assert score["precision_at_4"] == pytest.approx(2 / 4)
     assert score["fraud_rows"] == 3
-    assert 0 < score["average_precision"] < 1
+    # Block at 70 holds 2 of the 3 fraud at precision 2/3; the one at 60
+    # adds none; the third fraud row is never scored and counts as missed.
+    assert score["average_precision"] == pytest.approx(2 / 3 * 2 / 3)
+
+
+def test_a_binary_baseline_is_one_block() -> None:
+    rows = pd.DataFrame(
+        {"flag": [1] * 10 + [0] * 90, "is_fraud": [1] * 4 + [0] * 6 + [1] + [0] * 89}
+    )
+    score = score_report(rows, (5,), "flag")
+    assert score["precision_at_5"] == pytest.approx(0.4)
+    assert score["average_precision"] == pytest.approx(4 / 5 * 0.4)
+
+
+def test_baselines_read_only_earlier_rows() -> None:
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 5 + ["b"] * 2,
+            "amount_cents": [100, 120, 100, 1000, 90_000, 50, 60],
+        }
+    )
+    out = baseline_scores(rows, quantile=0.8, ratio=5.0, min_history=3)
+    # a's 4th payment is over 5x the median of the three before it (100);
+    # its 5th is judged on the four before it, its own size unseen.
+    assert out["baseline_amount_vs_median"].tolist() == [0, 0, 0, 1, 1, 0, 0]
+    # Changing a later row changes no earlier verdict.
+    later = rows.assign(amount_cents=[100, 120, 100, 1000, 10, 50, 60])
+    again = baseline_scores(later, quantile=0.8, ratio=5.0, min_history=3)
+    assert again["baseline_amount_vs_median"].tolist()[:4] == [0, 0, 0, 1]
+    assert out["baseline_amount_p99"].sum() == 2  # above the 80th percentile
+
+
+def test_a_scorer_that_scores_nothing_finds_no_fraud() -> None:
+    rows = pd.DataFrame({"risk_score": [0, 0, 0], "is_fraud": [1, 0, 0]})
+    score = score_report(rows, (100,))
+    assert score["average_precision"] == 0.0
+    assert math.isnan(score["precision_at_100"])  # no alert queue at all

@@ -132,6 +132,15 @@ def _cells(path) -> list[list[str]]:
         return list(csv.reader(f))
 
 
+def test_no_gold_export_carries_a_control_character(tmp_path) -> None:
+    frame = pd.DataFrame({"customer_id": ["c\x00001", "ok", "\x1b=cmd"]})
+    path = tmp_path / "out.csv"
+    write_csv(frame, path)
+    text = path.read_text(encoding="utf-8")
+    assert "\x00" not in text and "\x1b" not in text
+    assert "c\ufffd001" in text and "\ufffd=cmd" in text
+
+
 def test_table_export_is_sheet_safe_quoted_and_in_order(tmp_path) -> None:
     db = tmp_path / "w.db"
     with sqlite3.connect(db) as conn:

@@ -30,7 +30,10 @@ def test_score_is_the_sum_of_weights_with_context_and_a_cap() -> None:
     clone = tx("clone", at(10, 3), lat=north_km(15))
     rows = [tx("home", at(10)), clone]
     risk = _risk(_gold(rows))
-    assert set(risk.index) == {"clone"}
+    # Every transaction is scored: the ranking figures cover all rows.
+    assert set(risk.index) == {"home", "clone"}
+    assert risk.loc["home", "risk_score"] == 0
+    assert risk.loc["home", "risk_level"] == "none"
     assert risk.loc["clone", "risk_score"] == 70  # impossible travel alone
     assert risk.loc["clone", "risk_level"] == "high"
     # A burst of night Pix from a phone first seen an hour before: several
@@ -56,11 +59,17 @@ def test_the_24h_context_bonus() -> None:
     risk = _risk(_gold(again))
     assert risk.loc["clone", "risk_score"] == 70
     assert risk.loc["clone2", "risk_score"] == 80  # + recent flag
+    # Context alone is not an alert: the row back home, an hour after a
+    # flag and from no new device, scores nothing.
+    assert risk.loc["back", "risk_score"] == 0
 
 
 def test_cpf_is_masked_in_gold() -> None:
     conn = _gold([tx("home", at(10)), tx("clone", at(10, 3), lat=north_km(15))])
-    risk = _risk(conn)
+    risk = pd.read_sql_query("select * from gold_anomalies", conn).set_index(
+        "transaction_id"
+    )
+    assert list(risk.index) == ["clone"]  # the flagged rows only
     assert risk.loc["clone", "customer_cpf_masked"] == "***.456.789-**"
     customers = pd.read_sql_query("select * from gold_customer_risk", conn)
     assert "cpf" not in customers.columns
@@ -76,7 +85,9 @@ def test_coverage_counts_rows_a_rule_could_not_judge() -> None:
         pix("no-payer-type", at(14), payer_type=None),
     ]
     conn = _gold(rows)
-    coverage = warehouse.query(conn, "gold/rule_coverage.sql", {}).set_index("rule")
+    coverage = warehouse.query(
+        conn, "gold/rule_coverage.sql", sql_params(Settings())
+    ).set_index("rule")
     missing = coverage["rows_not_judged"].to_dict()
     assert missing["impossible_travel"] == 1
     assert missing["card_testing"] == 1

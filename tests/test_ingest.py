@@ -291,8 +291,12 @@ def test_make_drop_writes_a_contract_file_atomically(settings, capsys):
         ]
     )
     assert code == 0
-    [path] = list(out.iterdir())  # no .part file left behind
+    # No .part file left behind; the planted labels sit in labels/ beside it.
+    [path, labels] = sorted(out.iterdir(), key=lambda p: p.is_dir())
     assert path.name == "transactions-2026-10-20-seed42-150.csv"
+    assert [p.name for p in labels.iterdir()] == [
+        "transactions-2026-10-20-seed42-150.labels.csv"
+    ]
     assert path.read_bytes().startswith(codecs.BOM_UTF8)
     result = ingest_file(path, settings)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (150, 145, 5)

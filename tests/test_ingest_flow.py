@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from datetime import date
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from flows.ingest import incoming_refresh, ingest_drops
 from ssa import warehouse
+from ssa.drop_paths import UnusablePathError
 from ssa.settings import Settings
+from tasks.ingest import ingest_drop, retry_if_it_can_heal
 from tests.drops import assert_accounting, bronze_ids, sample, settings_for, write
 
 
@@ -62,3 +67,72 @@ def test_watched_folders_live_in_the_data_dir_unless_absolute(tmp_path) -> None:
     assert settings.paths.incoming_path == tmp_path / "incoming"
     assert settings.paths.processed_path == tmp_path / "processed"
     assert str(settings.paths.quarantine_path) == "/srv/q"
+
+
+def test_odd_paths_are_reported_in_one_line_and_the_others_load(
+    tmp_path, prefect_harness, capsys
+):
+    from flows.ingest import main
+
+    settings = settings_for(tmp_path / "data")
+    outside = tmp_path / "exports"
+    first = write(outside / "a.csv", sample(30))
+    second = write(outside / "b.csv", sample(30, start=date(2026, 10, 12)))
+    (outside / "x.csv").mkdir()
+    (outside / "dangling.csv").symlink_to(outside / "gone.csv")
+    paths = [
+        str(outside / "dangling.csv"),
+        str(first),
+        str(outside / "x.csv"),
+        str(outside / "missing.csv"),
+        str(second),
+    ]
+    code = main([*paths, "--data-dir", str(settings.paths.data_path), "--no-refresh"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.splitlines() == [
+        f"{outside / 'dangling.csv'}: a dangling symbolic link (to "
+        f"{outside / 'gone.csv'})",
+        f"{outside / 'x.csv'}: a directory, not a file",
+        f"{outside / 'missing.csv'}: no such file",
+    ]
+    assert "a.csv: loaded read=30" in out and "b.csv: loaded read=30" in out
+    assert len(bronze_ids(settings)) == 60
+    assert_accounting(settings)
+
+
+def test_a_path_that_breaks_after_the_check_fails_without_retries(
+    tmp_path, prefect_harness, monkeypatch
+):
+    import flows.ingest
+
+    settings = settings_for(tmp_path / "data")
+    good = write(tmp_path / "good.csv", sample(20))
+    gone = tmp_path / "gone.csv"
+    # The flow's look finds both usable; the task finds one missing.
+    monkeypatch.setattr(
+        flows.ingest, "split_usable", lambda paths: ([Path(p) for p in paths], [])
+    )
+    result = asyncio.run(ingest_drops([str(gone), str(good)], settings, refresh=False))
+    assert result["problems"] == [
+        f"{gone}: failed (UnusablePathError: {gone}: no such file)"
+    ]
+    assert [f["file_name"] for f in result["files"]] == ["good.csv"]
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (FileNotFoundError("x.csv"), False),
+        (IsADirectoryError("x.csv"), False),
+        (PermissionError("x.csv"), False),
+        (UnusablePathError("x.csv: a directory, not a file"), False),
+        (sqlite3.OperationalError("database is locked"), True),
+        (OSError(28, "No space left on device"), True),
+    ],
+)
+def test_only_what_can_heal_is_retried(error: BaseException, retried: bool) -> None:
+    from prefect.states import Failed
+
+    assert ingest_drop.retry_condition_fn is retry_if_it_can_heal
+    assert retry_if_it_can_heal(ingest_drop, None, Failed(data=error)) is retried

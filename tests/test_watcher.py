@@ -450,3 +450,70 @@ def test_file_events_are_valid_prefect_events(settings, incoming, prefect_harnes
     assert event.event == "ssa.incoming.file-ingested"
     assert event.resource.id == f"ssa.drop.{result.sha256}"
     assert event.payload["rows_read"] == 120
+
+
+def test_a_second_watcher_is_refused_in_one_line_before_any_warm_up(
+    settings, incoming, monkeypatch, capsys
+):
+    def warm_up(_settings: Settings) -> None:
+        raise AssertionError("the second watcher warmed Prefect up")
+
+    monkeypatch.setattr("flows.watcher.warm_up_prefect", warm_up)
+    with Watcher(settings, FakeRefresh()):
+        code = main(["--data-dir", str(settings.paths.data_path)])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"another watcher is already watching {incoming} "
+        f"(it holds {incoming / '.watcher.lock'})"
+    ]
+
+
+def test_a_watcher_killed_with_kill_9_takes_its_temporary_server_along(tmp_path):
+    import psutil
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        PREFECT_HOME=str(tmp_path / "prefect"),  # no profile's API URL
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+    )
+    log = tmp_path / "watcher.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.watcher", "--data-dir", str(tmp_path)],
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    servers: list[psutil.Process] = []
+    try:
+        wait_for(lambda: "watching" in log.read_text(), timeout=240)
+        servers = [
+            child
+            for child in psutil.Process(proc.pid).children(recursive=True)
+            if "uvicorn" in child.cmdline()
+        ]
+        assert len(servers) == 1, log.read_text()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        wait_for(lambda: not any(_running(s) for s in servers), timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for server in servers:
+            if _running(server):
+                server.kill()
+    assert "temporary Prefect server (pid" in log.read_text()
+
+
+def _running(process) -> bool:
+    """Alive, not a zombie waiting for init to reap it."""
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

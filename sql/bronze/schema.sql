@@ -8,10 +8,10 @@ create table if not exists bronze_transactions (
     payer_type varchar(2),                     -- PF / PJ; NULL: not exported
     channel varchar(8) not null,               -- pix, credit, debit, boleto
     amount_cents bigint not null,
-    payee_id varchar(32),                      -- customer or merchant id
+    payee_id varchar(64),                      -- customer or merchant id
     payee_type varchar(2),                     -- PF / PJ
     is_same_owner bigint,                      -- 1: between own accounts
-    merchant_id varchar(32),
+    merchant_id varchar(64),
     category varchar(32),
     card_id varchar(64),
     entry_mode varchar(16),                    -- present / not_present
@@ -23,7 +23,9 @@ create table if not exists bronze_transactions (
     lon double,
     source varchar(256) not null,              -- generator:seed=42, file name
     batch_id varchar(64) not null,
-    ingested_at varchar(32) not null           -- ISO-8601 UTC
+    ingested_at varchar(32) not null,          -- ISO-8601 UTC
+    source_amount varchar(32),                 -- as a mapped source wrote it
+    source_currency varchar(3)                 -- ISO 4217; NULL: reais as given
 );
 
 -- The incremental refresh reads the rows of the customers, cards and

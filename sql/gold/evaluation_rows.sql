@@ -1,11 +1,18 @@
--- Rows the detection report needs: every flagged row and every planted row,
--- with the rule flags and the planted label (NULL: an ordinary legit row).
+-- Every transaction with its rule flags, Gold score and the label set that
+-- judges it: generated rows against the planted ground truth ('synthetic',
+-- every generated row labelled: planted or legitimate), the rest against
+-- reported fraud ('reported', only rows someone labelled). A row with no
+-- label is 'unlabelled': it is never counted as a false positive.
 
 with
 
 silver as (
     select
         transaction_id,
+        customer_id,
+        created_at_epoch,
+        amount_cents,
+        source,
         is_impossible_travel,
         is_mule_pass_through,
         is_card_testing,
@@ -15,17 +22,24 @@ silver as (
         is_new_device,
         is_velocity_burst,
         is_structuring,
-        is_amount_spike,
-        anomaly_flag
+        is_amount_spike
     from silver_transactions
 ),
 
-labels as (
+synthetic as (
     select
         transaction_id,
         scenario,
         is_fraud
     from ground_truth_labels
+),
+
+reported as (
+    select
+        transaction_id,
+        is_fraud,
+        fraud_type
+    from reported_labels
 ),
 
 risk as (
@@ -38,6 +52,9 @@ risk as (
 final as (
     select
         s.transaction_id,
+        s.customer_id,
+        s.created_at_epoch,
+        s.amount_cents,
         s.is_impossible_travel,
         s.is_mule_pass_through,
         s.is_card_testing,
@@ -49,15 +66,27 @@ final as (
         s.is_structuring,
         s.is_amount_spike,
         coalesce(r.risk_score, 0) as risk_score,
-        l.scenario,
-        coalesce(l.is_fraud, 0) as is_fraud
+        case
+            when s.source like 'generator:%' then 'synthetic'
+            when p.transaction_id is not null then 'reported'
+            else 'unlabelled'
+        end as label_set,
+        case
+            when s.source like 'generator:%' then g.scenario
+            else p.fraud_type
+        end as scenario,
+        case
+            when s.source like 'generator:%' then coalesce(g.is_fraud, 0)
+            else p.is_fraud
+        end as is_fraud
     from silver as s
-    left join labels as l
-        on s.transaction_id = l.transaction_id
+    left join synthetic as g
+        on s.transaction_id = g.transaction_id
+    left join reported as p
+        on s.transaction_id = p.transaction_id
     left join risk as r
         on s.transaction_id = r.transaction_id
-    where s.anomaly_flag <> 'Normal'
-        or l.transaction_id is not null
 )
 
 select * from final
+order by customer_id, created_at_epoch, transaction_id

@@ -32,7 +32,7 @@ risk as (
         cast(sum(is_velocity_burst) as bigint) as velocity_burst_flags,
         cast(sum(is_structuring) as bigint) as structuring_flags,
         cast(sum(is_amount_spike) as bigint) as amount_spike_flags
-    from gold_transaction_risk
+    from gold_anomalies
     group by customer_id
 ),
 

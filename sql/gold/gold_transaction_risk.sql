@@ -1,35 +1,49 @@
--- Gold: risk score per flagged transaction. Rows with no flag score 0 and
--- are left out (they are the Silver rows with anomaly_flag = 'Normal').
+-- Gold: a risk score for every transaction, so that ranking figures (and
+-- dashboards) cover all rows: 0 and level 'none' when no rule fired. Narrow
+-- on purpose (it holds every row); the flagged rows with everything an
+-- analyst reads are gold_anomalies.
 -- Score = sum of the weights of the rules that fired, plus context bonuses
 -- (a device first seen in the last 24 h, another flag for the customer in
--- the 24 h before), capped at 100.
+-- the 24 h before), capped at 100. Bonuses only add to a flagged row: context
+-- alone is not an alert.
 
 with
 
-flagged as (
+transactions as (
     select
-        *
-    from silver_transactions
-    where anomaly_flag <> 'Normal'
-),
-
-customers as (
-    select
+        transaction_id,
         customer_id,
-        name,
-        cpf,
-        home_bairro
-    from bronze_customers
+        created_at_epoch,
+        local_day,
+        bairro,
+        channel,
+        amount_cents,
+        device_first_seen_epoch,
+        anomaly_flag,
+        is_impossible_travel,
+        is_mule_pass_through,
+        is_card_testing,
+        is_mule_fan_in,
+        is_first_time_payee,
+        is_night_pix_limit,
+        is_new_device,
+        is_velocity_burst,
+        is_structuring,
+        is_amount_spike
+    from silver_transactions
 ),
 
 with_context as (
     select
-        f.*,
-        lag(f.created_at_epoch) over (
-            partition by f.customer_id
-            order by f.created_at_epoch, f.transaction_id
+        t.*,
+        max(
+            case when t.anomaly_flag <> 'Normal' then t.created_at_epoch end
+        ) over (
+            partition by t.customer_id
+            order by t.created_at_epoch, t.transaction_id
+            rows between unbounded preceding and 1 preceding
         ) as prev_flagged_at_epoch
-    from flagged as f
+    from transactions as t
 ),
 
 with_points as (
@@ -46,13 +60,15 @@ with_points as (
         + is_structuring * :weight_structuring
         + is_amount_spike * :weight_amount_spike
         + case
-            when device_first_seen_epoch is not null
+            when anomaly_flag <> 'Normal'
+                and device_first_seen_epoch is not null
                 and created_at_epoch - device_first_seen_epoch < 86400
                 then :bonus_new_device
             else 0
         end
         + case
-            when prev_flagged_at_epoch is not null
+            when anomaly_flag <> 'Normal'
+                and prev_flagged_at_epoch is not null
                 and created_at_epoch - prev_flagged_at_epoch <= 86400
                 then :bonus_recent_flag
             else 0
@@ -69,19 +85,25 @@ scored as (
 
 final as (
     select
-        s.*,
-        c.name as customer_name,
-        -- LGPD: only the middle six digits of the CPF leave the warehouse.
-        '***.' || substr(c.cpf, 5, 7) || '-**' as customer_cpf_masked,
+        transaction_id,
+        customer_id,
+        created_at_epoch,
+        local_day,
+        bairro,
+        channel,
+        amount_cents,
+        anomaly_flag,
+        prev_flagged_at_epoch,
+        risk_points,
+        risk_score,
         case
-            when s.risk_score >= :level_critical then 'critical'
-            when s.risk_score >= :level_high then 'high'
-            when s.risk_score >= :level_medium then 'medium'
+            when anomaly_flag = 'Normal' then 'none'
+            when risk_score >= :level_critical then 'critical'
+            when risk_score >= :level_high then 'high'
+            when risk_score >= :level_medium then 'medium'
             else 'low'
         end as risk_level
-    from scored as s
-    left join customers as c
-        on s.customer_id = c.customer_id
+    from scored
 )
 
 select * from final

@@ -6,13 +6,13 @@ counts as (
         (select count(*) from bronze_transactions) as transactions,
         (select count(distinct customer_id) from bronze_transactions)
             as customers,
-        (select count(*) from gold_transaction_risk) as anomalies,
+        (select count(*) from gold_anomalies) as anomalies,
         (
-            select count(*) from gold_transaction_risk
+            select count(*) from gold_anomalies
             where risk_level = 'critical'
         ) as critical,
         (
-            select count(*) from gold_transaction_risk
+            select count(*) from gold_anomalies
             where risk_level = 'high'
         ) as high
 )

@@ -1,0 +1,131 @@
+"""Reported fraud: labels that reach a bank late and apart from the payments.
+
+Chargebacks, MED reports (Res. BCB 493/2025) and analysts' verdicts arrive
+days or weeks after the transaction, as a file of ids and outcomes, or as a
+column of a source's export. They go to ``reported_labels`` with their source
+and report time; the evaluation and model training read that table, detection
+never does. A label is kept even when its transaction has not arrived yet,
+and the latest report of a transaction replaces an earlier one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+
+from ssa import contract, warehouse
+from ssa.drop_file import DropFile, HeaderContract
+from ssa.validation import REJECT_COLUMNS, Validated, raw_frame
+
+LABEL_COLUMNS = ("transaction_id", "is_fraud", "fraud_type", "reported_at")
+CONTRACT = HeaderContract(
+    known=frozenset(LABEL_COLUMNS), required=("transaction_id", "is_fraud")
+)
+FRAUD_TYPE_MAX = 64
+STORED = (
+    "transaction_id",
+    "is_fraud",
+    "fraud_type",
+    "reported_at_epoch",
+    "source",
+    "batch_id",
+    "ingested_at",
+)
+
+
+def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
+    """Each row: a transaction id, a yes/no outcome, optionally its type and
+    when it was reported; a row that fails is rejected with its reasons."""
+    raw, lines, shape = raw_frame(drop)
+
+    def column(name: str) -> pd.Series:
+        if name in raw:
+            return raw[name]
+        return pd.Series("", index=raw.index, dtype="str")
+
+    ids, id_problem = contract.parse_text(column("transaction_id"), "transaction_id")
+    flag, flag_problem = contract.parse_flag(column("is_fraud"), "is_fraud")
+    kind = column("fraud_type").str.strip()
+    reported, time_problem = contract.parse_epoch(
+        column("reported_at"), "reported_at", utc_offset_seconds
+    )
+    repeated = ids.notna() & ids.duplicated(keep="last")
+    problems = pd.concat(
+        [
+            contract.problem_where(ids.isna(), "missing transaction_id"),
+            id_problem,
+            contract.problem_where(
+                flag.isna() & (column("is_fraud").str.strip() == ""),
+                "missing is_fraud",
+            ),
+            flag_problem,
+            contract.problem_where(
+                kind.str.len() > FRAUD_TYPE_MAX,
+                f"fraud_type is longer than {FRAUD_TYPE_MAX} characters",
+            ),
+            time_problem,
+            contract.problem_where(
+                repeated, "a later row of this file labels the same transaction"
+            ),
+        ],
+        axis=1,
+    )
+    reason = problems.apply(
+        lambda row: "; ".join(p for p in row if isinstance(p, str)) or None, axis=1
+    )
+    reason = shape.where(shape.notna(), reason)
+    bad = reason.notna()
+    good = pd.DataFrame(
+        {
+            "transaction_id": ids,
+            "is_fraud": flag,
+            "fraud_type": kind.astype(object).where(kind != "", None),
+            "reported_at_epoch": reported,
+        }
+    )[~bad]
+    rejected = raw[bad].drop(columns=list(REJECT_COLUMNS), errors="ignore")
+    rejected.insert(0, "reason", reason[bad])
+    rejected.insert(0, "source_line", lines[bad])
+    if not rejected["extra_fields"].str.len().gt(0).any():
+        rejected = rejected.drop(columns="extra_fields")
+    return Validated(
+        good=good.reset_index(drop=True),
+        rejected=rejected.reset_index(drop=True),
+        missing_optional=tuple(c for c in LABEL_COLUMNS if c not in drop.header),
+        ignored_columns=tuple(c for c in drop.header if c not in LABEL_COLUMNS),
+        good_index=good.index.to_numpy(),
+    )
+
+
+def store(conn: sqlite3.Connection, frame: pd.DataFrame) -> int:
+    """Insert or replace each label; returns how many were new or changed.
+
+    A report dated before the stored one does not replace it; one without a
+    date replaces it (it arrived later). Unchanged labels are not counted.
+    """
+    full = frame.reindex(columns=list(STORED))
+    before = conn.total_changes
+    conn.executemany(
+        warehouse.sql_text("bronze/upsert_reported_labels.sql"),
+        [
+            tuple(None if pd.isna(v) else v for v in row)
+            for row in full.astype(object).itertuples(index=False, name=None)
+        ],
+    )
+    return conn.total_changes - before
+
+
+def unmatched(conn: sqlite3.Connection, ids: pd.Series) -> int:
+    """How many of these labelled ids have no transaction in Bronze yet."""
+    if ids.empty:
+        return 0
+    conn.execute("create temp table if not exists label_ids (id varchar(64))")
+    conn.execute("delete from temp.label_ids")
+    conn.executemany("insert into temp.label_ids values (?)", ((i,) for i in ids))
+    row = conn.execute(
+        "select count(*) from temp.label_ids where id not in "
+        "(select transaction_id from bronze_transactions)"
+    ).fetchone()
+    conn.execute("drop table temp.label_ids")
+    return int(row[0])

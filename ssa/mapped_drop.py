@@ -1,0 +1,312 @@
+"""A drop in another system's layout, turned into the contract by its mapping.
+
+The output is what validation reads for a native drop: contract columns as
+text, plus time and amount already parsed (their formats are the mapping's),
+plus each row's mapping problems, each naming the key that failed
+(``(sources/sparkov.yaml: time.format)``), so a row is rejected with every
+reason at once, as native rows are. Nothing is guessed: a value the mapping
+does not cover rejects the row unless the mapping gives a default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ssa import contract
+from ssa.drop_file import DropFile, DropFileError
+from ssa.source_mapping import AmountSpec, IdSpec, Source, TimeSpec, ValueMap
+
+# Source amounts are read to 1/10,000 of a unit (some systems print four
+# decimals) and converted to centavos once, rounding half to even.
+AMOUNT_SCALE = 10_000
+# Joined ids are stored as the first hex digits of their SHA-256: 80 bits,
+# no collision among billions of customers, and within the contract's 32.
+ID_DIGEST_CHARS = 20
+_CURRENCY_MARKS = r"^(?:R\$|US\$|\$|€|£|[A-Z]{3})\s*"
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A mapped drop: contract text, parsed time and amount, lineage, labels."""
+
+    text: pd.DataFrame  # contract columns as text ("" when empty)
+    created_at_epoch: pd.Series
+    amount_cents: pd.Series
+    source_amount: pd.Series  # the amount as the file wrote it
+    problems: list[pd.Series]  # per row: None or a reason naming the mapping key
+    labels: pd.DataFrame  # transaction_id (text), is_fraud, fraud_type; all rows
+    missing_optional: tuple[str, ...]
+    ignored_columns: tuple[str, ...]
+
+
+def check_header(drop: DropFile, source: Source) -> None:
+    """Every column the mapping reads is there, or the file is quarantined."""
+    header = set(drop.header)
+    blank = [i + 1 for i, name in enumerate(drop.header) if not name]
+    skipped = {c.strip().lower() for c in source.mapping.file.skip_columns}
+    if blank and "" not in skipped:
+        raise DropFileError(
+            "header",
+            f"header column {blank[0]} has no name",
+            f"named columns, or '' in {source.display_path}: file.skip_columns",
+            f"{len(drop.header)} columns",
+        )
+    missing = [
+        f"'{column}' ({key})"
+        for column, key in source.mapping.source_columns().items()
+        if column.strip().lower() not in header
+    ]
+    if missing:
+        shown = ", ".join(repr(n) for n in drop.header[:30])
+        raise DropFileError(
+            "header",
+            f"the header lacks {', '.join(missing)} that {source.display_path} reads",
+            f"an export of source {source.name!r}",
+            f"{len(drop.header)} columns: {shown}",
+        )
+
+
+def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Mapped:
+    """The contract view of a raw frame (source columns, lower-case names)."""
+    mapping = source.mapping
+    raw = raw.rename(columns=str.lower)
+
+    def column(name: str) -> pd.Series:
+        return raw[name.strip().lower()]
+
+    text: dict[str, pd.Series] = {}
+    problems: list[pd.Series] = []
+    for key, name in mapping.columns.items():
+        text[key] = column(name)
+    for key, value in mapping.constants.items():
+        text[key] = pd.Series(value, index=raw.index, dtype="str")
+    for key, spec in mapping.values.items():
+        text[key], problem = _map_values(column(spec.source), key, spec, source)
+        problems.append(problem)
+    for key, spec in mapping.ids.items():
+        text[key] = _joined_id(raw, spec)
+    epoch, problem = _parse_time(raw, mapping.time, source)
+    problems.append(problem)
+    # As the file wrote them, for the contract's plausibility messages.
+    text["created_at"] = column(mapping.time.source_column)
+    text["amount"] = column(mapping.amount.column)
+    cents, problem = _parse_amount(
+        column(mapping.amount.column), mapping.amount, source
+    )
+    problems.append(problem)
+    labels, problem = _labels(raw, text, source)
+    problems.append(problem)
+    produced = set(mapping.produced())
+    used = {c.strip().lower() for c in mapping.source_columns()}
+    used |= {c.strip().lower() for c in mapping.label_columns()}
+    used |= {c.strip().lower() for c in mapping.file.skip_columns}
+    frame = (
+        pd.DataFrame(text, index=raw.index) if text else pd.DataFrame(index=raw.index)
+    )
+    return Mapped(
+        text=frame,
+        created_at_epoch=epoch,
+        amount_cents=cents,
+        source_amount=column(mapping.amount.column).str.strip(),
+        problems=problems,
+        labels=labels,
+        missing_optional=tuple(c for c in contract.OPTIONAL if c not in produced),
+        ignored_columns=tuple(
+            c for c in raw.columns if c not in used and c != "extra_fields"
+        ),
+    )
+
+
+def _map_values(
+    raw: pd.Series, key: str, spec: ValueMap, source: Source
+) -> tuple[pd.Series, pd.Series]:
+    """Exact values first, then patterns in order, then the default."""
+    trimmed = raw.str.strip()
+    # Few distinct values (categories, types): decide each once.
+    decided: dict[str, str | None] = {}
+    exact = {contract.normalise_name(k): v for k, v in spec.map.items()}
+    for value in trimmed.unique():
+        found = exact.get(contract.normalise_name(value))
+        if found is None:
+            found = next(
+                (v for regex, v in spec.pattern_regexes if regex.fullmatch(value)),
+                None,
+            )
+        decided[value] = spec.default if found is None else found
+    out = trimmed.map(decided)
+    unmapped = out.isna() & (trimmed != "")
+    problem = contract.problem_where(
+        unmapped,
+        f"{key} from {spec.source} '"
+        + trimmed
+        + f"' matches no value or pattern {source.where(f'values.{key}')}",
+    )
+    return out.fillna("").astype("str"), problem
+
+
+def _joined_id(raw: pd.Series | pd.DataFrame, spec: IdSpec) -> pd.Series:
+    """Several columns joined; a digest when personal data is in them."""
+    parts = [raw[c.strip().lower()].str.strip() for c in spec.source]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + spec.separator + part
+    empty = pd.concat([p == "" for p in parts], axis=1).all(axis=1)
+    if spec.hash:
+        joined = pd.Series(
+            [
+                hashlib.sha256(v.encode("utf-8")).hexdigest()[:ID_DIGEST_CHARS]
+                for v in joined.tolist()
+            ],
+            index=raw.index,
+            dtype="str",
+        )
+    return joined.mask(empty, "")
+
+
+def _parse_time(
+    raw: pd.DataFrame, spec: TimeSpec, source: Source
+) -> tuple[pd.Series, pd.Series]:
+    """UTC epoch seconds, or a reason naming the key that did not fit."""
+    if spec.epoch_column is not None:
+        text = raw[spec.epoch_column.strip().lower()].str.strip()
+        number = pd.to_numeric(text.where(text != "", None), errors="coerce")
+        whole = number.notna() & (number == np.floor(number))
+        epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+        epoch[whole] = number[whole].astype(np.int64) + spec.epoch_offset_seconds
+        problem = contract.problem_where(
+            ~whole,
+            "created_at '"
+            + text
+            + f"' is not whole epoch seconds {source.where('time.epoch_column')}",
+        )
+        return epoch, problem
+    text = raw[str(spec.column).strip().lower()].str.strip()
+    stamps = pd.to_datetime(text, format=spec.format, errors="coerce")
+    parsed = stamps.notna()
+    local = stamps.dt.tz_localize(
+        str(spec.timezone), ambiguous="NaT", nonexistent="NaT"
+    )
+    in_zone = local.notna()
+    epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    if in_zone.any():
+        origin = pd.Timestamp("1970-01-01", tz="UTC")
+        seconds = (local[in_zone] - origin) // pd.Timedelta(seconds=1)
+        epoch[in_zone] = seconds.astype(np.int64)
+    problem = contract.problem_where(
+        ~parsed,
+        "created_at '"
+        + text
+        + f"' does not match '{spec.format}' {source.where('time.format')}",
+    )
+    gap = contract.problem_where(
+        parsed & ~in_zone,
+        "created_at '"
+        + text
+        + f"' does not exist or is ambiguous in {spec.timezone} (a daylight-saving "
+        f"change) {source.where('time.timezone')}",
+    )
+    return epoch, problem.where(problem.notna(), gap)
+
+
+def _parse_amount(
+    raw: pd.Series, spec: AmountSpec, source: Source
+) -> tuple[pd.Series, pd.Series]:
+    """Centavos of reais, exactly from the text, then times ``to_brl``."""
+    text = raw.str.replace("\u00a0", " ", regex=False).str.strip()
+    negative = text.str.startswith("-") | text.str.endswith("-")
+    text = text.str.strip("-").str.strip()
+    text = text.str.replace(_CURRENCY_MARKS, "", regex=True).str.strip()
+    text = text.str.lstrip("-").str.strip()
+    if spec.thousands:
+        thousands = "\\" + spec.thousands if spec.thousands != " " else " "
+        grouped = rf"\d{{1,3}}(?:{thousands}\d{{3}})+"
+        shape = rf"(?:{grouped}|\d+)(?:\{spec.decimal}\d{{1,4}})?"
+        plain = text.str.replace(spec.thousands, "", regex=False)
+    else:
+        shape = rf"\d+(?:\{spec.decimal}\d{{1,4}})?"
+        plain = text
+    fits = text.str.fullmatch(shape)
+    canonical = plain.where(fits, "0").str.replace(spec.decimal, ".", regex=False)
+    pieces = canonical.str.split(".", n=1)
+    whole = pieces.str[0]
+    frac = pieces.str[1].fillna("").str.ljust(4, "0")
+    too_big = fits & (whole.str.len() > contract.MAX_AMOUNT_DIGITS)
+    good = fits & ~too_big
+    units = whole.where(good, "0").astype(np.int64) * AMOUNT_SCALE + frac.where(
+        good, "0"
+    ).astype(np.int64)
+    cents = np.rint(units.to_numpy(dtype=np.float64) * spec.to_brl / 100)
+    cents = pd.Series(cents, index=raw.index).astype("Int64").where(good)
+    refused = negative & good & (spec.negative == "reject")
+    zero = good & (cents.fillna(1) <= 0)
+    quoted = "amount '" + raw.astype(str) + "'"
+    example = f"1234{spec.decimal}56"
+    problem = contract.first_problem(
+        contract.problem_where(
+            ~fits & (text != ""),
+            quoted
+            + f" is not a number with '{spec.decimal}' for decimals"
+            + (f" and '{spec.thousands}' for thousands" if spec.thousands else "")
+            + f" ({example}) {source.where('amount')}",
+        ),
+        contract.problem_where(
+            text == "", f"missing amount {source.where('amount.column')}"
+        ),
+        contract.problem_where(
+            refused,
+            quoted + f" is negative {source.where('amount.negative')}",
+        ),
+        contract.problem_where(zero & ~refused, quoted + " must be more than zero"),
+        contract.problem_where(too_big, quoted + " is too large"),
+    )
+    return cents.where(problem.isna()), problem
+
+
+def _labels(
+    raw: pd.DataFrame, text: dict[str, pd.Series], source: Source
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Reported labels carried in the file, if its source names a label column
+    and this file has it; a value that is neither fraud nor legitimate rejects
+    the row rather than being read as either."""
+    spec = source.mapping.label
+    ids = text.get("transaction_id", pd.Series("", index=raw.index, dtype="str"))
+    none = pd.Series(None, index=raw.index, dtype=object)
+    if spec is None or spec.column.strip().lower() not in raw:
+        return _label_frame(
+            ids, pd.Series(pd.NA, index=raw.index, dtype="Int64"), none
+        ), none
+    value = raw[spec.column.strip().lower()].str.strip()
+    fraud = value.isin(spec.fraud)
+    legit = value.isin(spec.legitimate)
+    is_fraud = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    is_fraud[fraud] = 1
+    is_fraud[legit] = 0
+    fraud_type = none
+    if spec.fraud_type_column and spec.fraud_type_column.strip().lower() in raw:
+        typed = raw[spec.fraud_type_column.strip().lower()].str.strip()
+        fraud_type = typed.astype(object).where(typed != "", None)
+    problem = contract.problem_where(
+        ~fraud & ~legit & (value != ""),
+        f"label {spec.column} '"
+        + value
+        + f"' is neither fraud nor legitimate {source.where('label')}",
+    )
+    return _label_frame(ids, is_fraud, fraud_type), problem
+
+
+def _label_frame(
+    ids: pd.Series, is_fraud: pd.Series, fraud_type: pd.Series
+) -> pd.DataFrame:
+    """The labelled rows only; the frame keeps the file's row positions."""
+    frame = pd.DataFrame(
+        {
+            "transaction_id": ids.str.strip(),
+            "is_fraud": is_fraud,
+            "fraud_type": fraud_type,
+        }
+    )
+    return frame[is_fraud.notna()]

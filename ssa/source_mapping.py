@@ -1,0 +1,345 @@
+"""A source mapping: how one upstream system's CSV becomes the input contract.
+
+A fintech's exports come from card processors, core banking and internet
+banking, each with its own encoding, delimiter, headers, time format and
+currency. ``sources/<name>.yaml`` says, once per system, how its columns map
+onto the contract (``ssa/contract.py``), so a data engineer adds a source
+without writing Python. The file is checked in full before any row is read:
+a mistake stops with the file, the key and what was expected.
+
+Everything a mapping produces is contract *text* (ids, enums, flags,
+coordinates) except time and amount, which it parses itself, because their
+format is what differs most between systems; the row checks that follow are
+the contract's own, the same as for native drops.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ssa import contract
+
+# A source folder name: also the mapping's file name and its lineage tag.
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# The folder under the watched one that holds reported-fraud files, not a source.
+LABELS_FOLDER = "labels"
+# The columns a mapping may produce by rename, constant, value map or id.
+# Time and amount have sections of their own (their formats vary most).
+MAPPABLE = tuple(c for c in contract.BY_NAME if c not in ("created_at", "amount"))
+
+
+class SourceError(ValueError):
+    """A source mapping is missing or wrong; the message names file and key."""
+
+
+class _Strict(BaseModel):
+    """Unknown keys are typos, not silent defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FileFormat(_Strict):
+    """How the bytes are read: declared, never guessed."""
+
+    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"] = Field(
+        "utf-8",
+        description="Excel's 'CSV' on a Brazilian Windows is cp1252; "
+        "'CSV UTF-8' is utf-8-sig; 'Unicode text' is utf-16.",
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    header_line: int = Field(
+        1, ge=1, le=1000, description="Line of the header; lines above it are titles."
+    )
+    skip_columns: tuple[str, ...] = Field(
+        (),
+        description="Source columns to leave out; '' is an unnamed column "
+        "(the index pandas writes first).",
+    )
+
+
+class ValueMap(_Strict):
+    """A contract column from a source column's values."""
+
+    source: str = Field(alias="from", min_length=1)
+    map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Exact source values (case and spaces ignored) to contract text.",
+    )
+    patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shell-style patterns ('*_net', '??.???.???/????-??'), "
+        "tried in order after map; the first match gives the value.",
+    )
+    default: str | None = Field(
+        None,
+        description="Value for anything else ('' leaves the field empty); "
+        "without it, an unmapped value rejects the row.",
+    )
+
+    @model_validator(mode="after")
+    def _maps_something(self) -> ValueMap:
+        if not self.map and not self.patterns and self.default is None:
+            raise ValueError("give map, patterns or default")
+        return self
+
+    @cached_property
+    def pattern_regexes(self) -> tuple[tuple[re.Pattern[str], str], ...]:
+        return tuple(
+            (re.compile(_glob_regex(p), re.IGNORECASE), v)
+            for p, v in self.patterns.items()
+        )
+
+
+class IdSpec(_Strict):
+    """An id built from several columns (a customer with no usable card number)."""
+
+    source: tuple[str, ...] = Field(alias="from", min_length=1)
+    separator: str = "|"
+    hash: bool = Field(
+        True,
+        description="Store a digest, not the joined text: names, addresses and "
+        "card numbers are personal data (LGPD) and PANs must not be kept in "
+        "clear (PCI DSS).",
+    )
+
+
+class TimeSpec(_Strict):
+    """When it happened: text in a strptime format and zone, or epoch seconds."""
+
+    column: str | None = None
+    format: str | None = Field(None, description="strptime, e.g. '%d/%m/%Y %H:%M'.")
+    timezone: str | None = Field(
+        None, description="IANA zone of that local time, e.g. America/Sao_Paulo."
+    )
+    epoch_column: str | None = None
+    epoch_offset_seconds: int = Field(
+        0, description="Added to the epoch column to get UTC."
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TimeSpec:
+        text = (self.column, self.format, self.timezone)
+        if self.epoch_column is not None:
+            if any(v is not None for v in text):
+                raise ValueError(
+                    "give either column + format + timezone, or epoch_column"
+                )
+            return self
+        if any(v is None for v in text):
+            raise ValueError("give column, format and timezone (or epoch_column)")
+        try:
+            ZoneInfo(str(self.timezone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"timezone {self.timezone!r} is not an IANA zone "
+                "(e.g. America/Bahia, America/Sao_Paulo, UTC)"
+            ) from exc
+        return self
+
+    @property
+    def source_column(self) -> str:
+        return str(self.epoch_column or self.column)
+
+
+class AmountSpec(_Strict):
+    """The amount, its separators, and how to turn it into reais."""
+
+    column: str = Field(min_length=1)
+    decimal: Literal[".", ","] = "."
+    thousands: Literal["", ".", ",", " "] = ""
+    currency: str = Field("BRL", pattern=r"^[A-Z]{3}$", description="ISO 4217.")
+    to_brl: float = Field(
+        1.0,
+        gt=0,
+        description="Reais per unit of the currency, so R$ thresholds mean R$.",
+    )
+    negative: Literal["reject", "absolute"] = Field(
+        "reject",
+        description="Statements print payments as negative amounts: 'absolute' "
+        "takes their size.",
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AmountSpec:
+        if self.decimal == self.thousands:
+            raise ValueError("decimal and thousands separators must differ")
+        if self.currency == "BRL" and self.to_brl != 1.0:
+            raise ValueError("to_brl must be 1 for BRL")
+        return self
+
+
+class LabelSpec(_Strict):
+    """Reported fraud carried in the file; optional per file."""
+
+    column: str = Field(min_length=1)
+    fraud: tuple[str, ...] = Field(("1",), min_length=1)
+    legitimate: tuple[str, ...] = ("0",)
+    fraud_type_column: str | None = None
+
+
+class SourceMapping(_Strict):
+    """One upstream system's CSV layout, as ``sources/<name>.yaml`` says."""
+
+    description: str = Field(min_length=1)
+    file: FileFormat = FileFormat()
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Contract column: source column."
+    )
+    constants: dict[str, str] = Field(
+        default_factory=dict,
+        description="Contract column: the same value on every row.",
+    )
+    values: dict[str, ValueMap] = Field(default_factory=dict)
+    ids: dict[str, IdSpec] = Field(default_factory=dict)
+    time: TimeSpec
+    amount: AmountSpec
+    label: LabelSpec | None = None
+    places: Literal["region", "anywhere"] = Field(
+        "anywhere",
+        description="anywhere: a point outside the region keeps its coordinates "
+        "but gets no bairro and no place-based rule; region: such a row is "
+        "rejected, as in the native contract.",
+    )
+
+    @field_validator("columns", "constants", "values", "ids")
+    @classmethod
+    def _contract_keys(cls, value: dict) -> dict:
+        for key in value:
+            if key not in MAPPABLE:
+                hint = (
+                    " (it has a section of its own: time / amount)"
+                    if key in ("created_at", "amount")
+                    else ""
+                )
+                raise ValueError(
+                    f"{key!r} is not a contract column{hint}; expected one of "
+                    + ", ".join(MAPPABLE)
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _each_column_once(self) -> SourceMapping:
+        seen: dict[str, str] = {}
+        for section in ("columns", "constants", "values", "ids"):
+            for key in getattr(self, section):
+                if key in seen:
+                    raise ValueError(
+                        f"{key} is given by both {seen[key]} and {section}"
+                    )
+                seen[key] = section
+        missing = [c for c in contract.REQUIRED if c not in seen and c in MAPPABLE]
+        if missing:
+            raise ValueError(
+                "the contract needs " + ", ".join(missing) + ": map each from a "
+                "column (columns), a constant, a value map (values) or an id (ids)"
+            )
+        if ("lat" in seen) != ("lon" in seen):
+            raise ValueError("map lat and lon together")
+        return self
+
+    def produced(self) -> tuple[str, ...]:
+        """Contract columns this mapping fills (time and amount included)."""
+        keys = [*self.columns, *self.constants, *self.values, *self.ids]
+        return ("created_at", "amount", *keys)
+
+    def source_columns(self) -> dict[str, str]:
+        """Each source column the mapping reads, with the key that names it."""
+        used: dict[str, str] = {}
+        for key, column in self.columns.items():
+            used.setdefault(column, f"columns.{key}")
+        for key, spec in self.values.items():
+            used.setdefault(spec.source, f"values.{key}.from")
+        for key, spec in self.ids.items():
+            for column in spec.source:
+                used.setdefault(column, f"ids.{key}.from")
+        time_key = "time.epoch_column" if self.time.epoch_column else "time.column"
+        used.setdefault(self.time.source_column, time_key)
+        used.setdefault(self.amount.column, "amount.column")
+        return used
+
+    def label_columns(self) -> dict[str, str]:
+        """Columns of the optional label: a file without them has no labels."""
+        if self.label is None:
+            return {}
+        out = {self.label.column: "label.column"}
+        if self.label.fraud_type_column:
+            out[self.label.fraud_type_column] = "label.fraud_type_column"
+        return out
+
+
+class Source:
+    """A loaded mapping with the name and file it came from, for messages."""
+
+    def __init__(self, name: str, path: Path, mapping: SourceMapping) -> None:
+        self.name = name
+        self.path = path
+        self.mapping = mapping
+
+    def where(self, key: str) -> str:
+        """'(sources/sparkov.yaml: time.format)': appended to every reason."""
+        return f"({self.display_path}: {key})"
+
+    @property
+    def display_path(self) -> str:
+        return f"{self.path.parent.name}/{self.path.name}"
+
+
+def load_source(name: str, sources_dir: Path) -> Source:
+    """``sources_dir/<name>.yaml``, checked in full, or SourceError saying why."""
+    if not SOURCE_NAME.fullmatch(name):
+        raise SourceError(
+            f"source name {name!r}: expected lower-case letters, digits, '_' or '-' "
+            "(it is a folder under the watched one and a file in sources/)"
+        )
+    path = sources_dir / f"{name}.yaml"
+    shown = f"{path.parent.name}/{path.name}"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in sources_dir.glob("*.yaml")))
+        raise SourceError(
+            f"no source mapping {shown} for source {name!r} (known: {known or 'none'})"
+        )
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{shown}: not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise SourceError(f"{shown}: expected a mapping of keys, found {document!r}")
+    try:
+        mapping = SourceMapping.model_validate(document)
+    except ValidationError as exc:
+        raise SourceError(_explain(shown, exc)) from exc
+    return Source(name, path, mapping)
+
+
+def _explain(shown: str, error: ValidationError) -> str:
+    """One line per problem: 'sources/x.yaml: time.format: what was expected'."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key (a typo?)"
+        lines.append(f"{shown}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def _glob_regex(pattern: str) -> str:
+    """'*' any text, '?' one character, everything else literal."""
+    parts = (
+        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
+    )
+    return "".join(parts)

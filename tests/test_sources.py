@@ -1,0 +1,396 @@
+"""Source mappings: another system's export into the contract, with its labels.
+
+Each shipped source loads its example file whole; mistakes in a mapping stop
+before any row is read, naming the file and the key; a row a mapping cannot
+convert is rejected naming the key; places outside the region keep their
+coordinates but no rule compares them; reported labels land apart from
+detection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ssa import refresh, warehouse
+from ssa.ingest import ingest_file, source_of
+from ssa.settings import REPO_ROOT, SQL_DIR, Settings
+from ssa.source_mapping import SourceError, load_source
+from tasks.silver import sql_params
+from tests.drops import assert_accounting, query
+
+SOURCES = REPO_ROOT / "sources"
+EXAMPLES = SOURCES / "examples"
+EXTERNAL = REPO_ROOT.parent / "shared" / "data" / "external"
+EXTERNAL_FILE = EXTERNAL / "card_transactions_2021.csv.gz"
+
+
+def _example_frame() -> pd.DataFrame:
+    return pd.read_csv(
+        EXAMPLES / "sparkov_example.csv", dtype=str, keep_default_na=False
+    )
+
+
+def _drop(settings: Settings, source: str, example: Path) -> Path:
+    folder = settings.paths.incoming_path / source
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(example, folder / example.name))
+
+
+@pytest.mark.parametrize(
+    ("source", "rows", "fraud"),
+    [("sparkov", 65, 5), ("internet_banking_br", 40, None)],
+)
+def test_each_shipped_source_loads_its_example_whole(settings, source, rows, fraud):
+    path = _drop(settings, source, EXAMPLES / f"{source}_example.csv")
+    source_folder = source_of(path, settings.paths.incoming_path)
+    result = ingest_file(path, settings, source=source_folder)
+    assert (result.status, result.rows_loaded, result.rows_rejected) == (
+        "loaded",
+        rows,
+        0,
+    ), result.detail
+    lineage = query(settings, "select distinct source from bronze_transactions")
+    assert lineage == [(f"file:{source}/{path.name}",)]
+    labels = query(settings, "select count(*), sum(is_fraud) from reported_labels")
+    assert labels == ([(rows, fraud)] if fraud is not None else [(0, None)])
+    assert_accounting(settings)
+
+
+def test_sparkov_rows_are_converted_to_the_contract(settings):
+    path = _drop(settings, "sparkov", EXAMPLES / "sparkov_example.csv")
+    ingest_file(path, settings, source="sparkov")
+    first = pd.read_csv(EXAMPLES / "sparkov_example.csv", dtype=str).iloc[0]
+    (row,) = query(
+        settings,
+        "select created_at_epoch, amount_cents, channel, entry_mode, customer_id, "
+        "card_id, source_amount, source_currency, bairro, lat from "
+        "bronze_transactions where transaction_id = ?",
+        (first["trans_num"],),
+    )
+    epoch, cents, channel, entry, customer, card, amount, currency, bairro, lat = row
+    # Wall-clock time read in America/Bahia (UTC-3).
+    local = pd.Timestamp(first["trans_date_trans_time"]).tz_localize("America/Bahia")
+    assert epoch == int(local.timestamp())
+    assert cents == round(float(first["amt"]) * 5.40 * 100)
+    assert (amount, currency) == (first["amt"], "USD")
+    assert channel == "credit"
+    assert entry == {"net": "not_present", "pos": "present"}.get(
+        first["category"].rsplit("_", 1)[-1]
+    )
+    # Names, addresses and card numbers are digests, never stored in clear.
+    assert first["first"] not in customer and first["cc_num"] not in card
+    assert len(customer) == len(card) == 20
+    assert bairro is None and lat == pytest.approx(float(first["merch_lat"]))
+
+
+def test_a_row_the_mapping_cannot_convert_names_the_key(settings):
+    text = (EXAMPLES / "sparkov_example.csv").read_text().splitlines()
+    fields = text[1].split(",")
+    fields[1] = "6/21/20 12:14"
+    bad_line = ",".join(fields)
+    path = settings.paths.incoming_path / "sparkov" / "bad.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join([text[0], bad_line, *text[2:]]) + "\n")
+    result = ingest_file(path, settings, source="sparkov")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (65, 64, 1)
+    rejected = pd.read_csv(result.rejected_to, dtype=str, encoding="utf-8-sig")
+    assert rejected.loc[0, "source_line"] == "2"
+    assert rejected.loc[0, "reason"] == (
+        "created_at '6/21/20 12:14' does not match '%Y-%m-%d %H:%M:%S' "
+        "(sources/sparkov.yaml: time.format)"
+    )
+    # The rejected row keeps the source's own columns: fix it, drop it back.
+    header = Path(result.rejected_to).read_text(encoding="utf-8-sig").split("\n")[0]
+    assert header.split(",")[2:] == text[0].split(",")
+    assert Path(result.rejected_to).parent.name == "sparkov"
+    assert_accounting(settings)
+
+
+def test_a_file_missing_a_mapped_column_is_quarantined(settings):
+    frame = pd.read_csv(EXAMPLES / "sparkov_example.csv", dtype=str)
+    path = settings.paths.incoming_path / "sparkov" / "no_amount.csv"
+    path.parent.mkdir(parents=True)
+    frame.drop(columns="amt").to_csv(path, index=False)
+    result = ingest_file(path, settings, source="sparkov")
+    assert result.status == "quarantined"
+    assert "'amt' (amount.column)" in result.detail
+    assert Path(result.archived_to).parent == settings.paths.quarantine_path / "sparkov"
+    assert_accounting(settings)
+
+
+def test_a_file_without_the_label_column_loads_without_labels(settings):
+    frame = _example_frame()
+    path = settings.paths.incoming_path / "sparkov" / "unlabelled.csv"
+    path.parent.mkdir(parents=True)
+    frame.drop(columns="is_fraud").to_csv(path, index=False)
+    result = ingest_file(path, settings, source="sparkov")
+    assert (result.rows_loaded, result.rows_rejected) == (65, 0)
+    assert query(settings, "select count(*) from reported_labels") == [(0,)]
+
+
+def test_a_cp1252_file_read_as_utf8_is_quarantined_with_the_key(settings, tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = (SOURCES / "internet_banking_br.yaml").read_text(encoding="utf-8")
+    (sources / "bank.yaml").write_text(
+        text.replace("encoding: cp1252", "encoding: utf-8"), encoding="utf-8"
+    )
+    settings = settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"sources_dir": sources})}
+    )
+    path = _drop(settings, "bank", EXAMPLES / "internet_banking_br_example.csv")
+    result = ingest_file(path, settings, source="bank")
+    assert result.status == "quarantined"
+    assert "not utf-8 text" in result.detail and "file.encoding" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t.replace("format:", "fromat:"),
+            "sources/broken.yaml: time.fromat: unknown key (a typo?)",
+        ),
+        (
+            lambda t: t.replace("timezone: America/Bahia", "timezone: Salvador"),
+            "sources/broken.yaml: time: timezone 'Salvador' is not an IANA zone",
+        ),
+        (
+            lambda t: t.replace("  transaction_id: trans_num", "  txn: trans_num"),
+            "sources/broken.yaml: columns: 'txn' is not a contract column",
+        ),
+        (
+            lambda t: t.replace("  decimal: \".\"", "  decimal: \";\""),
+            "sources/broken.yaml: amount.decimal: Input should be '.' or ','",
+        ),
+    ],
+)
+def test_a_mistake_in_a_mapping_names_the_file_and_key(tmp_path, edit, message):
+    text = (SOURCES / "sparkov.yaml").read_text(encoding="utf-8")
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "broken.yaml").write_text(edit(text), encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("broken", sources)
+    assert message in str(caught.value)
+
+
+def test_an_unknown_source_lists_the_known_ones():
+    known = r"no source mapping sources/nope\.yaml.*sparkov"
+    with pytest.raises(SourceError, match=known):
+        load_source("nope", SOURCES)
+
+
+def test_a_folder_without_a_mapping_quarantines_its_files(settings):
+    path = _drop(settings, "mystery", EXAMPLES / "sparkov_example.csv")
+    result = ingest_file(path, settings, source="mystery")
+    assert result.status == "quarantined"
+    assert "no source mapping sources/mystery.yaml" in result.detail
+
+
+def test_routing_by_folder(settings):
+    incoming = settings.paths.incoming_path
+    assert source_of(incoming / "x.csv", incoming) is None
+    assert source_of(incoming / "sparkov" / "x.csv", incoming) == "sparkov"
+    with pytest.raises(ValueError, match="not deeper"):
+        source_of(incoming / "a" / "b" / "x.csv", incoming)
+
+
+def test_a_one_shot_ingest_leaves_the_users_file_where_it_is(settings, tmp_path):
+    mine = tmp_path / "mine" / "export.csv"
+    mine.parent.mkdir()
+    shutil.copy(EXAMPLES / "sparkov_example.csv", mine)
+    result = ingest_file(mine, settings, source="sparkov", keep_original=True)
+    assert result.rows_loaded == 65
+    assert mine.exists() and Path(result.archived_to).read_bytes() == mine.read_bytes()
+
+
+def test_foreign_places_get_no_bairro_and_no_travel_alert(settings):
+    """A US card used in two cities 100 km apart a minute later: outside the
+    region, so impossible travel does not judge it, and the coverage says so."""
+    frame = _example_frame()
+    two = frame.iloc[:2].copy()
+    two["cc_num"] = frame.loc[0, "cc_num"]
+    for column in ("first", "last", "street", "zip"):
+        two[column] = frame.loc[0, column]
+    two["category"] = "grocery_pos"
+    two["trans_date_trans_time"] = ["2021-03-01 10:00:00", "2021-03-01 10:01:00"]
+    two["merch_lat"] = ["39.80", "40.70"]
+    path = settings.paths.incoming_path / "sparkov" / "hop.csv"
+    path.parent.mkdir(parents=True)
+    two.to_csv(path, index=False)
+    assert ingest_file(path, settings, source="sparkov").rows_loaded == 2
+    params = sql_params(settings)
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        refresh.rebuild_all(conn, params)
+        refresh.rebuild_gold(conn, params)
+        flags = conn.execute(
+            "select sum(is_impossible_travel), count(bairro) from silver_transactions"
+        ).fetchone()
+        coverage = warehouse.query(conn, "gold/rule_coverage.sql", params)
+    assert flags == (0, 0)
+    travel = coverage.set_index("rule").loc["impossible_travel"]
+    assert (travel["rows_applicable"], travel["rows_not_judged"]) == (2, 2)
+
+
+def _labels_file(folder: Path, name: str, lines: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_labels_file_is_stored_apart_and_the_latest_report_wins(settings):
+    labels = settings.paths.incoming_path / "labels"
+    first = _labels_file(
+        labels,
+        "med_1.csv",
+        [
+            "transaction_id,is_fraud,fraud_type,reported_at",
+            "tx-1,1,falsa central,2026-10-05T10:00:00-03:00",
+            "tx-2,sim,,2026-10-05T10:00:00-03:00",
+            "tx-3,talvez,,",
+            ",1,,",
+        ],
+    )
+    result = ingest_file(first, settings, source="labels")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 2, 2)
+    assert "2 labels for transactions not in Bronze yet" in result.detail
+    rejected = pd.read_csv(result.rejected_to, dtype=str)
+    assert rejected["reason"].tolist() == [
+        "is_fraud 'talvez' is not a yes/no value (1/0, true/false, sim/não)",
+        "missing transaction_id",
+    ]
+    later = _labels_file(
+        labels,
+        "med_2.csv",
+        [
+            "transaction_id;is_fraud;reported_at",
+            "tx-1;0;2026-10-09T10:00:00-03:00",  # reviewed: not fraud after all
+            "tx-2;0;2026-10-01T10:00:00-03:00",  # an older report: ignored
+        ],
+    )
+    result = ingest_file(later, settings, source="labels")
+    assert (result.rows_loaded, result.rows_duplicate) == (1, 1)
+    stored = dict(
+        query(settings, "select transaction_id, is_fraud from reported_labels")
+    )
+    assert stored == {"tx-1": 0, "tx-2": 1}
+    assert query(settings, "select count(*) from bronze_transactions") == [(0,)]
+    assert_accounting(settings)
+
+
+def test_detection_never_reads_the_labels():
+    """Only the evaluation reads labels: no Silver or Gold model names them."""
+    readers = {
+        path.relative_to(SQL_DIR).as_posix()
+        for layer in ("silver", "gold")
+        for path in (SQL_DIR / layer).glob("*.sql")
+        if any(
+            table in warehouse.strip_comments(path.read_text(encoding="utf-8"))
+            for table in ("reported_labels", "ground_truth_labels")
+        )
+    }
+    assert readers == {"gold/evaluation_rows.sql"}
+
+
+@pytest.mark.skipif(
+    not EXTERNAL_FILE.exists(),
+    reason=f"the external development set is not at {EXTERNAL_FILE} "
+    "(../shared/data/external beside the repository): skipped",
+)
+def test_the_external_labelled_file_loads_whole(settings, tmp_path):
+    path = settings.paths.incoming_path / "sparkov" / "card_transactions_2021.csv"
+    path.parent.mkdir(parents=True)
+    with gzip.open(EXTERNAL_FILE) as packed, path.open("wb") as out:
+        shutil.copyfileobj(packed, out)
+    result = ingest_file(path, settings, source="sparkov")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (
+        222_508,
+        222_508,
+        0,
+    )
+    assert query(settings, "select count(*), sum(is_fraud) from reported_labels") == [
+        (222_508, 2_441)
+    ]
+    assert_accounting(settings)
+
+
+def test_a_first_foreign_export_starts_a_warehouse(tmp_path, prefect_harness):
+    """A data folder with no synthetic month: the first drop creates the
+    warehouse, and Silver, Gold, the exports and the report run on it."""
+    from flows.ingest import ingest_drops
+    from tests.drops import settings_for
+
+    settings = settings_for(tmp_path / "data")
+    mine = tmp_path / "export.csv"
+    shutil.copy(EXAMPLES / "sparkov_example.csv", mine)
+    result = asyncio.run(ingest_drops([str(mine)], settings, source="sparkov"))
+    assert result["rows_loaded"] == 65 and mine.exists()
+    refreshed = result["refresh"]
+    assert refreshed["refreshed"] is True
+    paths = settings.paths
+    for export in (paths.gold_anomalies_csv, paths.detection_report_md):
+        assert export.exists()
+    report = paths.detection_report_md.read_text(encoding="utf-8")
+    assert "| reported    |     65 |              65 |            5 |" in report
+    assert "not applicable: no Pix rows" in report
+    assert "Gold risk score" in report
+
+
+def test_the_watcher_routes_source_and_labels_folders(settings, prefect_harness):
+    """A bank export in its source folder and a MED report in labels/, one
+    refresh: the report judges those rows against the reported labels."""
+    from flows.watcher import in_process_refresh
+    from ssa.watcher import Watcher
+    from tests.drops import wait_for
+
+    incoming = settings.paths.incoming_path
+    bank = EXAMPLES / "internet_banking_br_example.csv"
+    ids = pd.read_csv(bank, sep=";", encoding="cp1252", header=3, dtype=str)[
+        "Identificador"
+    ]
+    with Watcher(settings, in_process_refresh(settings)) as watcher:
+        (incoming / "internet_banking_br").mkdir()
+        target = incoming / "internet_banking_br" / "outubro.csv"
+        tmp = target.with_name(".outubro.csv.part")
+        shutil.copy(bank, tmp)
+        tmp.rename(target)
+        med = ["transaction_id,is_fraud,fraud_type"]
+        med += [
+            f"{i},{int(n == 0)},{'falsa central' if n == 0 else ''}"
+            for n, i in enumerate(ids)
+        ]
+        _labels_file(incoming / "labels", "med.csv", med)
+        wait_for(lambda: len(watcher.results) == 2, timeout=120)
+        judged = "| reported    |     40 |              40 |            1 |"
+        report = settings.paths.detection_report_md
+        wait_for(
+            lambda: report.exists() and judged in report.read_text(encoding="utf-8"),
+            timeout=120,
+        )
+    statuses = sorted((r.file_name, r.status, r.rows_loaded) for r in watcher.results)
+    assert statuses == [("med.csv", "loaded", 40), ("outubro.csv", "loaded", 40)]
+    text = report.read_text(encoding="utf-8")
+    assert "not judged: no card_id or entry_mode" in text
+    assert_accounting(settings)
+
+
+def test_a_demo_drop_carries_its_planted_labels(settings, tmp_path):
+    from flows.make_drop import make_drop
+
+    planted = settings.model_copy(
+        update={"fraud": settings.fraud.model_copy(update={"new_device_rate": 0.3})}
+    )
+    path = make_drop(planted, 3_000, tmp_path / "drops")
+    labels = pd.read_csv(tmp_path / "drops" / "labels" / f"{path.stem}.labels.csv")
+    rows = pd.read_csv(path, dtype=str)
+    assert labels["transaction_id"].tolist() == rows["transaction_id"].tolist()
+    fraud = labels[labels["is_fraud"] == 1]
+    assert len(fraud) > 0 and fraud["fraud_type"].notna().all()
