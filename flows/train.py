@@ -49,7 +49,7 @@ def parse_settings(argv: list[str]) -> Settings:
     add_engine_option(parser)
     parser.add_argument(
         "--labels",
-        choices=("reported", "ground_truth", "all"),
+        choices=("reported", "synthetic", "all"),
         help="which labels to learn from (default all)",
     )
     parser.add_argument(

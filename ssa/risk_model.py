@@ -371,40 +371,6 @@ def ranking_metrics(
     return out
 
 
-def running_median_before(frame: pd.DataFrame) -> pd.Series:
-    """Each row's customer's median amount over their earlier rows (NaN for
-    a first payment); rows in time order within a customer."""
-    ordered = frame.sort_values(["customer_id", "created_at_epoch", "transaction_id"])
-    medians = (
-        ordered.groupby("customer_id", sort=False)["amount_cents"]
-        .expanding()
-        .median()
-        .reset_index(level=0, drop=True)
-    )
-    previous = medians.groupby(ordered["customer_id"]).shift()
-    return previous.reindex(frame.index)
-
-
-def baseline_scores(
-    features: pd.DataFrame, train_end: int, median_ratio: float = 5.0
-) -> pd.DataFrame:
-    """The two scores a model must beat, on every row of ``features``:
-    amount above the 99th percentile of the training window's amounts, and
-    amount over ``median_ratio`` times the customer's running median."""
-    p99 = features.loc[features["created_at_epoch"] < train_end, "amount_cents"]
-    threshold = float(np.quantile(p99, 0.99)) if len(p99) else float("inf")
-    median = running_median_before(features)
-    return pd.DataFrame(
-        {
-            "amount_above_p99": (features["amount_cents"] > threshold).astype(float),
-            "amount_over_5x_median": (
-                features["amount_cents"] > median_ratio * median
-            ).astype(float),
-        },
-        index=features.index,
-    )
-
-
 # --- Files ------------------------------------------------------------------
 
 

@@ -431,10 +431,11 @@ class ModelSettings(_Model):
     earlier period, leave a delay for labels still on their way, judge on a
     later one."""
 
-    label_source: Literal["reported", "ground_truth", "all"] = Field(
+    label_source: Literal["reported", "synthetic", "all"] = Field(
         "all",
-        description="reported: reported_labels only; ground_truth: the "
-        "generator's planted labels only; all: both (a report wins).",
+        description="The detection report's label sets: reported (reported "
+        "fraud, for rows not generated), synthetic (the planted ground truth of "
+        "generated rows), or all of them.",
     )
     evaluation_start: date | None = Field(
         None,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssa import engine, risk_model
+from ssa import engine, evaluation, risk_model
 from ssa.settings import Settings
 
 RULES_ONLY_SQL = "model/rules_only_scores.sql"
@@ -67,13 +67,22 @@ def evaluate(
     rules_only: pd.DataFrame | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Figures of the model, the rules-only score (when given) and the
-    baselines on the labelled rows of the evaluation period. The baselines
-    read every row (a running median needs the customer's whole past)."""
+    detection report's two baselines (``evaluation.baseline_scores``) on the
+    labelled rows of the evaluation period. The baselines read every row (a
+    running median needs the customer's whole past)."""
     labelled = rows[rows["is_fraud"].notna()]
     judged = labelled[labelled["created_at_epoch"] >= split.evaluation_start]
     scores = {"model": pd.Series(risk_model.probabilities(model, judged), judged.index)}
-    baselines = risk_model.baseline_scores(rows, split.train_end)
-    scores.update({name: baselines[name] for name in baselines.columns})
+    cfg = settings.evaluation
+    ordered = rows.sort_values(["customer_id", "created_at_epoch", "transaction_id"])
+    baselines = evaluation.baseline_scores(
+        ordered,
+        cfg.baseline_amount_quantile,
+        cfg.baseline_median_ratio,
+        cfg.baseline_min_history,
+    )
+    for name in ("baseline_amount_p99", "baseline_amount_vs_median"):
+        scores[name] = baselines[name].astype(float)
     if rules_only is not None:
         by_id = rules_only.set_index("transaction_id")["risk_score"]
         scores["rules_only"] = rows["transaction_id"].map(by_id).fillna(0)

@@ -42,8 +42,8 @@ def test_the_flow_saves_a_version_and_publishes_its_figures(
     assert set(model["metrics"]) == {
         "model",
         "rules_only",
-        "amount_above_p99",
-        "amount_over_5x_median",
+        "baseline_amount_p99",
+        "baseline_amount_vs_median",
     }
     assert (
         model["windows"]["training"]["until"] < model["windows"]["evaluation"]["from"]
