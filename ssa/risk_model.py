@@ -118,6 +118,11 @@ def read_rows(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
     return features.merge(labels, on="transaction_id", how="left", validate="1:1")
 
 
+def read_features(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
+    """Every transaction with its features and no label, for scoring."""
+    return db.query_numeric(conn, FEATURES_SQL, _sql_params(settings), TEXT_COLUMNS)
+
+
 def _sql_params(settings: Settings) -> dict[str, Any]:
     return {"utc_offset_seconds": settings.rules.utc_offset_seconds}
 

@@ -1,7 +1,7 @@
 """The risk model learns from labels, is judged on a later period, and its
 file alone scores.
 
-A synthetic month with every scenario planted more often than by default
+A synthetic labelled_month with every scenario planted more often than by default
 (enough fraud for a training and an evaluation window), refined to Silver
 once for the module.
 """
@@ -12,47 +12,13 @@ import json
 from datetime import date
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from ssa import refresh, risk_model, training, warehouse
-from ssa.generator import generate
-from ssa.settings import Settings
-from tasks.bronze import _load
-from tasks.silver import sql_params
-
-RATES = {
-    f"{name}_rate": 0.03
-    for name in (
-        "impossible_travel",
-        "velocity_burst",
-        "amount_spike",
-        "night_pix_limit",
-        "card_testing",
-        "new_device",
-        "structuring",
-        "first_time_payee",
-    )
-}
+from ssa import risk_model, training
 
 
-@pytest.fixture(scope="module")
-def month(tmp_path_factory) -> tuple[Settings, pd.DataFrame]:
-    settings = Settings(
-        paths={"data_dir": tmp_path_factory.mktemp("model")},
-        generator={"n_customers": 600, "n_merchants": 120, "days": 28, "seed": 4},
-        fraud=RATES,
-        model={"delay_days": 3, "max_rounds": 120},
-    )
-    _load(generate(settings), settings)
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        refresh.rebuild_all(conn, sql_params(settings))
-        rows = risk_model.read_rows(conn, warehouse, settings)
-    return settings, rows
-
-
-def test_the_model_ranks_planted_fraud_far_above_its_prevalence(month) -> None:
-    settings, rows = month
+def test_the_model_ranks_planted_fraud_far_above_its_prevalence(labelled_month) -> None:
+    settings, rows = labelled_month
     model = training.fit_and_evaluate(rows, settings)
     figures = model["metrics"]["model"]
     assert figures["fraud_rows"] >= 30
@@ -63,8 +29,8 @@ def test_the_model_ranks_planted_fraud_far_above_its_prevalence(month) -> None:
     )
 
 
-def test_shuffled_labels_give_a_pr_auc_near_the_prevalence(month) -> None:
-    settings, rows = month
+def test_shuffled_labels_give_a_pr_auc_near_the_prevalence(labelled_month) -> None:
+    settings, rows = labelled_month
     labelled = rows["is_fraud"].notna()
     shuffled = rows.copy()
     shuffled.loc[labelled, "is_fraud"] = np.random.default_rng(0).permutation(
@@ -74,10 +40,10 @@ def test_shuffled_labels_give_a_pr_auc_near_the_prevalence(month) -> None:
     assert figures["average_precision"] < 3 * figures["prevalence"]
 
 
-def test_rows_of_the_evaluation_period_never_enter_training(month) -> None:
+def test_rows_of_the_evaluation_period_never_enter_training(labelled_month) -> None:
     """Turn every label of the delay and the evaluation period upside down:
     the model and its calibration stay the same, bit for bit."""
-    settings, rows = month
+    settings, rows = labelled_month
     labelled = rows[rows["is_fraud"].notna()]
     split = risk_model.time_split(labelled, settings)
     assert split.train_end < split.evaluation_start
@@ -94,8 +60,8 @@ def test_rows_of_the_evaluation_period_never_enter_training(month) -> None:
     assert first["windows"]["evaluation"] != second["windows"]["evaluation"]
 
 
-def test_the_model_file_alone_reproduces_the_scores(month, tmp_path) -> None:
-    settings, rows = month
+def test_the_model_file_alone_reproduces_the_scores(labelled_month, tmp_path) -> None:
+    settings, rows = labelled_month
     model = training.fit_and_evaluate(rows, settings)
     labelled = rows[rows["is_fraud"].notna()]
     split = risk_model.time_split(labelled, settings)
@@ -121,8 +87,8 @@ def test_the_model_file_alone_reproduces_the_scores(month, tmp_path) -> None:
         assert key in again
 
 
-def test_contributions_explain_each_score(month) -> None:
-    settings, rows = month
+def test_contributions_explain_each_score(labelled_month) -> None:
+    settings, rows = labelled_month
     model = training.fit_and_evaluate(rows, settings)
     sample = rows.head(50)
     pushes = risk_model.contributions(model, sample)
@@ -134,8 +100,8 @@ def test_contributions_explain_each_score(month) -> None:
     np.testing.assert_allclose(bias, bias[0], rtol=0, atol=1e-9)
 
 
-def test_too_few_fraud_labels_is_an_error_that_counts_them(month) -> None:
-    settings, rows = month
+def test_too_few_fraud_labels_is_an_error_that_counts_them(labelled_month) -> None:
+    settings, rows = labelled_month
     strict = settings.model_copy(
         update={"model": settings.model.model_copy(update={"min_fraud_rows": 10_000})}
     )
@@ -143,8 +109,8 @@ def test_too_few_fraud_labels_is_an_error_that_counts_them(month) -> None:
         training.fit_and_evaluate(rows, strict)
 
 
-def test_an_evaluation_start_before_the_labels_is_an_error(month) -> None:
-    settings, rows = month
+def test_an_evaluation_start_before_the_labels_is_an_error(labelled_month) -> None:
+    settings, rows = labelled_month
     early = settings.model_copy(
         update={
             "model": settings.model.model_copy(

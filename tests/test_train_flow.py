@@ -14,7 +14,7 @@ from ssa.generator import generate
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params
-from tests.test_risk_model import RATES
+from tests.conftest import RATES
 
 
 @pytest.fixture(scope="module")

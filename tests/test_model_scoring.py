@@ -1,0 +1,70 @@
+"""Gold with a trained model: the model's points beside the rules', in words."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ssa import model_scoring, refresh, risk_model, training, warehouse
+from tasks.silver import sql_params
+
+
+@pytest.fixture(scope="module")
+def scored(labelled_month):
+    settings, rows = labelled_month
+    model = training.fit_and_evaluate(rows, settings)
+    risk_model.save(model, settings.paths.models_path)
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        summary = model_scoring.score(conn, warehouse, settings)
+        refresh.rebuild_gold(conn, sql_params(settings))
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
+        anomalies = pd.read_sql_query("select * from gold_anomalies", conn)
+    return settings, summary, risk, anomalies
+
+
+def test_every_row_is_scored_by_the_newest_model(scored) -> None:
+    _, summary, risk, _ = scored
+    assert summary["version"] == 1
+    assert summary["rows"] == len(risk) > 0
+    assert risk["model_version"].eq(1).all()
+    assert risk["model_probability"].between(0, 1).all()
+
+
+def test_the_score_is_the_higher_of_the_rules_and_the_model(scored) -> None:
+    settings, _, risk, _ = scored
+    points = (100 * risk["model_probability"]).astype(int)
+    expected = pd.concat([risk["rules_score"], points], axis=1).max(axis=1)
+    assert (risk["risk_score"] == expected).all()
+    flagged = risk["anomaly_flag"] != "Normal"
+    assert (risk.loc[flagged, "risk_score"] >= risk.loc[flagged, "rules_score"]).all()
+    assert (risk.loc[flagged, "risk_level"] != "none").all()
+    alone = ~flagged & (risk["risk_level"] != "none")
+    assert (points[alone] >= settings.risk.level_medium).all()
+
+
+def test_alerts_carry_the_models_reasons_in_words(scored) -> None:
+    _, _, risk, anomalies = scored
+    assert set(anomalies["transaction_id"]) == set(
+        risk.loc[risk["risk_level"] != "none", "transaction_id"]
+    )
+    high = anomalies[anomalies["model_probability"] >= 0.5]
+    assert len(high) > 0
+    assert high["model_reasons"].notna().all()
+    words = " ".join(high["model_reasons"])
+    assert "R$" in words or "first" in words or "rule" in words
+
+
+def test_without_a_model_gold_scores_with_the_rules_alone(
+    labelled_month, tmp_path
+) -> None:
+    settings, _ = labelled_month
+    elsewhere = settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"models_dir": tmp_path})}
+    )
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        summary = model_scoring.score(conn, warehouse, elsewhere)
+        refresh.rebuild_gold(conn, sql_params(settings))
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
+    assert summary == {"model": None, "rows": 0}
+    assert risk["model_probability"].isna().all()
+    assert (risk["risk_score"] == risk["rules_score"]).all()
