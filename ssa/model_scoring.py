@@ -10,6 +10,7 @@ only), unless the model changed since the table was written.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,19 @@ def model_path(settings: Settings) -> Path | None:
     if settings.model.model_file is not None:
         return settings.paths.resolve(settings.model.model_file)
     return risk_model.latest(settings.paths.models_path)
+
+
+def held_back(settings: Settings) -> tuple[int, int, str] | None:
+    """(version, epoch, local date) where the scoring model's evaluation
+    period starts; None without a model. A score that includes the model is
+    only judged from there on: before it, the model saw the labels."""
+    path = model_path(settings)
+    if path is None:
+        return None
+    model = risk_model.load(path)
+    start = model["windows"]["evaluation"]["from"]
+    days = (date.fromisoformat(start) - date(1970, 1, 1)).days
+    return model["version"], days * 86_400 - settings.rules.utc_offset_seconds, start
 
 
 def score(

@@ -68,3 +68,18 @@ def test_without_a_model_gold_scores_with_the_rules_alone(
     assert summary == {"model": None, "rows": 0}
     assert risk["model_probability"].isna().all()
     assert (risk["risk_score"] == risk["rules_score"]).all()
+
+
+def test_the_report_ranks_a_model_score_only_on_what_it_never_learnt(
+    scored,
+) -> None:
+    from tasks.report import _evaluate
+
+    settings, _, risk, _ = scored
+    version, start, day = model_scoring.held_back(settings)
+    report = _evaluate(settings)
+    assert f"risk model v{version}" in report["markdown"]
+    assert f"rows from {day} on" in report["markdown"]
+    gold = report["ranking"]
+    held_back = (risk["created_at_epoch"] >= start).sum()
+    assert 0 < gold["labelled_rows"].max() <= held_back < len(risk)
