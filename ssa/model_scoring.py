@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssa import risk_model
+from ssa import refresh, risk_model
 from ssa.exports import reais
 from ssa.rules import RULES
 from ssa.settings import Settings
@@ -52,12 +52,12 @@ def held_back(settings: Settings) -> tuple[int, int, str] | None:
 
 
 def score(
-    conn: Any, db: Any, settings: Settings, changed_only: str | None = None
+    conn: Any, db: Any, settings: Settings, changed_only: bool = False
 ) -> dict[str, Any]:
     """Write the model's scores; a summary of what scored the run.
 
-    ``changed_only``: the name of a table of transaction ids (the rows an
-    incremental Silver refresh recomputed); None scores every row.
+    ``changed_only``: after an incremental Silver refresh (SQLite), score
+    only the rows it recomputed (``refresh.CHANGES_TABLE``).
     """
     path = model_path(settings)
     if path is None:
@@ -66,16 +66,18 @@ def score(
     model = risk_model.load(path)
     stored = conn.execute(f"select min(model_version) from {TABLE}").fetchone()[0]
     if stored is not None and stored != model["version"]:
-        changed_only = None  # a new model: every row again
-    frame = risk_model.read_features(conn, db, settings)
-    if changed_only is not None:
-        ids = {r[0] for r in conn.execute(f"select transaction_id from {changed_only}")}
-        frame = frame[frame["transaction_id"].isin(ids)]
+        changed_only = False  # a new model: every row again
+    if changed_only:
+        # After a drop: read and replace the changed rows only (SQLite's
+        # incremental refresh; the features query reads a shadowed Silver).
+        with refresh.changed_silver_only(conn):
+            frame = risk_model.read_features(conn, db, settings)
         conn.execute(
             f"delete from {TABLE} where transaction_id in "
-            f"(select transaction_id from {changed_only})"
+            f"(select transaction_id from {refresh.CHANGES_TABLE})"
         )
     else:
+        frame = risk_model.read_features(conn, db, settings)
         conn.execute(f"delete from {TABLE}")
     probability = risk_model.probabilities(model, frame)
     text = pd.Series(None, index=frame.index, dtype=object)

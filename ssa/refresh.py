@@ -480,6 +480,13 @@ def _replace_changed(conn: sqlite3.Connection, params: Mapping[str, Any]) -> int
         return _insert(conn, FINAL_MODEL, params)
 
 
+def changed_silver_only(conn: sqlite3.Connection) -> AbstractContextManager:
+    """Inside, unqualified ``silver_transactions`` holds only the rows the
+    last incremental refresh changed: what reads Silver after a drop (the
+    risk model's scoring) reads the drop's rows, not the whole table."""
+    return _shadowed(conn, table_of(FINAL_MODEL), CHANGED_SILVER_ROWS)
+
+
 @contextmanager
 def _shadowed(
     conn: sqlite3.Connection, table: str, where: str = "1 = 1", hint: str = ""

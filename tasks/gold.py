@@ -39,9 +39,8 @@ async def build_gold(settings: Settings, incremental: bool = False) -> dict[str,
 
 def _score(settings: Settings, incremental: bool) -> dict[str, object]:
     db = engine.module(settings)
-    changed = refresh.CHANGES_TABLE if incremental else None
     with db.connect(settings.warehouse_path) as conn:
-        return model_scoring.score(conn, db, settings, changed)
+        return model_scoring.score(conn, db, settings, changed_only=incremental)
 
 
 @task(name="score-with-model", cache_policy=NO_CACHE)

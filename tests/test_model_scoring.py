@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -83,3 +85,48 @@ def test_the_report_ranks_a_model_score_only_on_what_it_never_learnt(
     gold = report["ranking"]
     held_back = (risk["created_at_epoch"] >= start).sum()
     assert 0 < gold["labelled_rows"].max() <= held_back < len(risk)
+
+
+def test_after_a_drop_only_the_changed_rows_are_scored_again(scored, tmp_path) -> None:
+    """Scores after an incremental refresh equal a full scoring of the same
+    rows, and only the drop's customers' changed rows were read."""
+    from ssa.generator import generate
+    from tasks.bronze import _load
+
+    settings, _, full_risk, _ = scored
+    here = settings.model_copy(
+        update={
+            "paths": settings.paths.model_copy(
+                update={
+                    "data_dir": tmp_path,
+                    "models_dir": settings.paths.models_path,
+                }
+            )
+        }
+    )
+    data = generate(settings)
+    tx = data.transactions
+    one = tx["customer_id"] == tx["customer_id"].iloc[0]
+    late = one & (tx["created_at_epoch"] >= tx.loc[one, "created_at_epoch"].median())
+    _load(dataclasses.replace(data, transactions=tx[~late]), here)
+    params = sql_params(here)
+    with warehouse.connect(here.paths.warehouse_path) as conn:
+        refresh.rebuild_all(conn, params)
+        model_scoring.score(conn, warehouse, here)
+        refresh.rebuild_gold(conn, params)
+        warehouse.insert_new(
+            conn,
+            "bronze_transactions",
+            "transaction_id",
+            tx[late].assign(
+                source="generator:seed=4", batch_id="late", ingested_at="now"
+            ),
+        )
+        refresh.refresh_touched(conn, params, tx.loc[late, "transaction_id"])
+        again = model_scoring.score(conn, warehouse, here, changed_only=True)
+        refresh.refresh_gold(conn, params)
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
+    assert 0 < again["rows"] < len(tx) / 20
+    ours = risk.sort_values("transaction_id", ignore_index=True)
+    theirs = full_risk.sort_values("transaction_id", ignore_index=True)
+    pd.testing.assert_frame_equal(ours, theirs)
