@@ -107,14 +107,36 @@ def reasons(
     for row, (_, push) in zip(values, pushes.iterrows(), strict=True):
         top = push[push > 0].sort_values(ascending=False)
         words: list[str] = []
+        topics: set[str] = set()
         for feature in top.index:
             sentence = describe(feature, row, settings)
-            if sentence and sentence not in words:
+            topic = TOPICS.get(feature, feature)
+            if sentence and topic not in topics:
                 words.append(sentence)
+                topics.add(topic)
             if len(words) == TOP_REASONS:
                 break
         out.append("; ".join(words) or None)
     return pd.Series(out, index=frame.index, dtype=object)
+
+
+# Features that one sentence covers: a row gets one sentence per topic.
+TOPICS = {
+    **dict.fromkeys(
+        (
+            "amount_cents",
+            "amount_to_typical",
+            "amount_to_mean_30d",
+            "amount_to_max_30d",
+        ),
+        "amount",
+    ),
+    **dict.fromkeys(
+        ("local_hour", "is_night", "hour_habit", "night_share_before"), "hour"
+    ),
+    **dict.fromkeys(("tx_count_1h", "amount_sum_1h_cents"), "hour_count"),
+    **dict.fromkeys(("tx_count_1d", "amount_sum_1d_cents"), "day_count"),
+}
 
 
 def describe(feature: str, row: dict[str, Any], settings: Settings) -> str | None:
@@ -134,6 +156,9 @@ def describe(feature: str, row: dict[str, Any], settings: Settings) -> str | Non
         }[feature]
         return f"{amount}, {value:.1f}x {base}"
     if feature == "amount_cents":
+        ratio = row.get("amount_to_typical")
+        if ratio is not None and not np.isnan(ratio) and ratio >= 2:
+            return f"{amount}, {ratio:.1f}x this customer's typical amount"
         return amount
     if feature == "category_rows_before" and value == 0:
         return f"first purchase in this category ({row.get('category')})"

@@ -54,6 +54,9 @@ def test_alerts_carry_the_models_reasons_in_words(scored) -> None:
     assert high["model_reasons"].notna().all()
     words = " ".join(high["model_reasons"])
     assert "R$" in words or "first" in words or "rule" in words
+    # One sentence per topic: the amount is said once, not once per feature.
+    assert high["model_reasons"].str.count("R\\$").le(1).all()
+    assert high["model_reasons"].str.count("; ").le(2).all()
 
 
 def test_without_a_model_gold_scores_with_the_rules_alone(
