@@ -141,6 +141,21 @@ def query(conn: Connection, relative: str, params: Mapping[str, Any]) -> pd.Data
         raise WarehouseError(f"query {relative} failed: {exc}") from exc
 
 
+def query_numeric(
+    conn: Connection,
+    relative: str,
+    params: Mapping[str, Any],
+    text_columns: tuple[str, ...],
+) -> pd.DataFrame:
+    """``warehouse.query_numeric``: ``text_columns`` as text, the others as
+    float64 with NULL as NaN (DuckDB hands columns over whole)."""
+    frame = query(conn, relative, params)
+    for name in frame.columns:
+        if name not in text_columns:
+            frame[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
+    return frame
+
+
 def table_exists(conn: Connection, table: str) -> bool:
     row = conn.execute(
         "select 1 from information_schema.tables where table_name = ?", [table]

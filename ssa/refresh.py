@@ -58,6 +58,7 @@ _BY_ACCOUNT = (
 
 PARTITIONS: dict[str, Partition] = {
     "silver/silver_customer_windows": Partition("bronze_transactions", _BY_CUSTOMER),
+    "silver/silver_customer_features": Partition("bronze_transactions", _BY_CUSTOMER),
     "silver/silver_pix_transfers": Partition("bronze_transactions", _BY_CUSTOMER),
     "silver/silver_night_pix": Partition("bronze_transactions", _BY_CUSTOMER),
     "silver/silver_rule_impossible_travel": Partition(
@@ -116,6 +117,7 @@ CHANGED_SILVER_ROWS = (
 SLICED_BY_CUSTOMER = frozenset(
     {
         "silver/silver_customer_windows",
+        "silver/silver_customer_features",
         "silver/silver_pix_transfers",
         "silver/silver_rule_impossible_travel",
         "silver/silver_transactions",
@@ -134,6 +136,7 @@ SLICED_BY_CUSTOMER = frozenset(
 INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "gold/gold_transaction_risk": (("customer_id",),),
     "silver/silver_customer_windows": (("transaction_id",),),
+    "silver/silver_customer_features": (("transaction_id",),),
     "silver/silver_pix_transfers": (
         ("transaction_id",),
         ("customer_id", "created_at_epoch"),
@@ -485,6 +488,13 @@ def _replace_changed(conn: sqlite3.Connection, params: Mapping[str, Any]) -> int
     conn.execute(f"delete from main.{table} where {CHANGED_SILVER_ROWS}")
     with _shadowed(conn, "bronze_transactions", changed):
         return _insert(conn, FINAL_MODEL, params)
+
+
+def changed_silver_only(conn: sqlite3.Connection) -> AbstractContextManager:
+    """Inside, unqualified ``silver_transactions`` holds only the rows the
+    last incremental refresh changed: what reads Silver after a drop (the
+    risk model's scoring) reads the drop's rows, not the whole table."""
+    return _shadowed(conn, table_of(FINAL_MODEL), CHANGED_SILVER_ROWS)
 
 
 @contextmanager

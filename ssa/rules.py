@@ -20,12 +20,14 @@ RULES: tuple[str, ...] = (
     "amount_spike",
 )
 
-# Silver models, in build order: the per-customer intermediates, then one
+# Silver models, in build order: the per-customer intermediates (the
+# risk model's features among them), then one
 # model per rule (pass-through, the longest, first: the rules build side by
 # side), the sparse rules' flags in one table, then silver_transactions,
 # which joins them.
 SILVER_MODELS: tuple[str, ...] = (
     "silver/silver_customer_windows",
+    "silver/silver_customer_features",
     "silver/silver_pix_transfers",
     "silver/silver_rule_impossible_travel",
     "silver/silver_rule_pass_through",

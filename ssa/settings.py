@@ -75,6 +75,11 @@ class PathSettings(_Model):
         description="Unusable files and rejected rows, each with its reason; a "
         "relative path is inside data_dir.",
     )
+    models_dir: Path = Field(
+        Path("models"),
+        description="Trained risk models, one versioned file each; a relative "
+        "path is inside data_dir.",
+    )
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else REPO_ROOT / path
@@ -97,6 +102,10 @@ class PathSettings(_Model):
     @property
     def quarantine_path(self) -> Path:
         return self.in_data(self.quarantine_dir)
+
+    @property
+    def models_path(self) -> Path:
+        return self.in_data(self.models_dir)
 
     @property
     def data_path(self) -> Path:
@@ -418,6 +427,145 @@ class RiskSettings(_Model):
         return self
 
 
+class FeatureSettings(_Model):
+    """Windows of the customer-relative features the risk model learns from
+    (sql/silver/silver_customer_features.sql). Only rows before the current
+    one feed them; the defaults are the fraud-detection handbook's baseline
+    windows (../shared/reference/model-evaluation.md: counts and mean
+    amounts over the last 1, 7 and 30 days) plus the hour a burst lives in."""
+
+    feature_hour_seconds: int = Field(
+        3_600, gt=0, description="Short burst window: counts and sums of the last hour."
+    )
+    feature_day_seconds: int = Field(
+        86_400, gt=0, description="Handbook: the customer's last day."
+    )
+    feature_week_seconds: int = Field(
+        7 * 86_400, gt=0, description="Handbook: the customer's last 7 days."
+    )
+    feature_month_seconds: int = Field(
+        30 * 86_400, gt=0, description="Handbook: the customer's last 30 days."
+    )
+
+
+class ModelSettings(_Model):
+    """The risk model: which labels it learns from, how it is split in time
+    and how hard it trains (flows/train.py). Defaults follow the fraud
+    detection handbook (../shared/reference/model-evaluation.md): train on an
+    earlier period, leave a delay for labels still on their way, judge on a
+    later one."""
+
+    label_source: Literal["reported", "synthetic", "all"] = Field(
+        "all",
+        description="The detection report's label sets: reported (reported "
+        "fraud, for rows not generated), synthetic (the planted ground truth of "
+        "generated rows), or all of them.",
+    )
+    evaluation_start: date | None = Field(
+        None,
+        description="First local day of the held-back evaluation period; None: "
+        "the last evaluation_share of the labelled span.",
+    )
+    evaluation_share: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="Share of the labelled time span held back for evaluation "
+        "when evaluation_start is not given (a year: the last three months, "
+        "as the development set's README splits it).",
+    )
+    delay_days: float = Field(
+        7.0,
+        ge=0,
+        le=366,
+        description="Handbook: a week between training and evaluation, for the "
+        "labels that were not reported yet when the model was trained.",
+    )
+    calibration_share: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="Latest share of the training window kept apart to stop the "
+        "boosting and to calibrate its probabilities (time-ordered too).",
+    )
+    min_fraud_rows: int = Field(
+        20,
+        ge=1,
+        description="Fewer fraud labels in a window than this: no model, an error "
+        "that says how many there were.",
+    )
+    learning_rate: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="LightGBM default; boosting stops early on the calibration window.",
+    )
+    legit_row_share: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Share of the legitimate rows each boosting round samples "
+        "(every fraud row is kept): at 1 % prevalence the rest add time, not "
+        "signal; the calibration, on every row, puts the probabilities back on "
+        "the real scale.",
+    )
+    l2_regularization: float = Field(
+        1.0,
+        ge=0,
+        description="LightGBM lambda_l2 (default 0): rows a rule already singles "
+        "out are nearly separable, and without it their leaves grow without "
+        "bound until probabilities saturate and ties ruin the ranking.",
+    )
+    max_delta_step: float = Field(
+        1.0,
+        ge=0,
+        description="Largest change of a leaf's log-odds in one round (0: no "
+        "limit); XGBoost's advice for imbalanced logistic regression, 1-10.",
+    )
+    max_bins: int = Field(
+        63,
+        ge=4,
+        le=1023,
+        description="Histogram bins per feature (LightGBM default 255): 63 trains "
+        "about twice as fast, LightGBM's own advice where speed matters.",
+    )
+    num_leaves: int = Field(31, ge=2, le=4096, description="LightGBM default.")
+    min_child_samples: int = Field(
+        50,
+        ge=1,
+        description="Rows a leaf needs (LightGBM default 20): at 1 % prevalence a "
+        "leaf of 20 can hold a single fraud episode.",
+    )
+    max_rounds: int = Field(
+        400, ge=1, le=10_000, description="Boosting rounds at most."
+    )
+    early_stopping_rounds: int = Field(
+        40,
+        ge=1,
+        description="Stop when the calibration window's average precision has "
+        "not improved by early_stopping_min_gain for this many rounds.",
+    )
+    early_stopping_min_gain: float = Field(
+        5e-4,
+        ge=0,
+        le=0.1,
+        description="Gains in average precision smaller than this do not count: "
+        "past them more rounds cost time and buy noise.",
+    )
+    seed: int = Field(42, ge=0, description="Same data and settings, same model.")
+    alerts_per_day: int = Field(
+        100,
+        ge=1,
+        description="Handbook: the k alerts investigators can check in a day, for "
+        "precision top-k per day and recall at that budget.",
+    )
+    model_file: Path | None = Field(
+        None,
+        description="Score with this model file; None: the newest version in "
+        "paths.models_dir.",
+    )
+
+
 class EvaluationSettings(_Model):
     """How the detection report weighs what it measured."""
 
@@ -662,6 +810,8 @@ class Settings(_Model):
     region: RegionSettings = RegionSettings()
     limits: LimitSettings = LimitSettings()
     risk: RiskSettings = RiskSettings()
+    features: FeatureSettings = FeatureSettings()
+    model: ModelSettings = ModelSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
     exports: ExportSettings = ExportSettings()

@@ -46,6 +46,16 @@ def pipeline_summary(settings: Settings, result: Mapping[str, Any]) -> str:
         lines.append(f"| export | `{name}` | {_rows(silver_csv.get('rows'))} |")
     for path, rows in result.get("exports", {}).items():
         lines.append(f"| export | `{Path(path).name}` | {_rows(rows)} |")
+    scored = result.get("model")
+    if scored is not None:
+        lines.append("")
+        lines.append(
+            f"Scored by the risk model v{scored['version']} (`{scored['model']}`) "
+            "and the rules."
+            if scored.get("model")
+            else "Scored by the rules alone: no risk model yet "
+            "(`python -m flows.train` makes one)."
+        )
     detection = result.get("detection", [])
     if detection:
         lines += [

@@ -8,7 +8,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import duckdb_warehouse, engine, refresh, warehouse
+from ssa import duckdb_warehouse, engine, model_scoring, refresh, warehouse
 from ssa.documents import mask_names
 from ssa.exports import (
     ANOMALY_LEAD_COLUMNS,
@@ -56,6 +56,35 @@ def _names(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return frame
 
 
+def _score(settings: Settings, incremental: bool) -> dict[str, object]:
+    db = engine.module(settings)
+    with db.connect(settings.warehouse_path) as conn:
+        return model_scoring.score(conn, db, settings, changed_only=incremental)
+
+
+@task(name="score-with-model", cache_policy=NO_CACHE)
+async def score_with_model(
+    settings: Settings, incremental: bool = False
+) -> dict[str, object]:
+    """The risk model's probabilities for Gold to combine with the rules; after
+    an incremental Silver refresh only the changed rows."""
+    scored = await asyncio.to_thread(_score, settings, incremental)
+    if scored["model"] is None:
+        get_run_logger().info(
+            "no risk model in %s (python -m flows.train makes one): Gold scores "
+            "with the rules alone",
+            settings.paths.models_path,
+        )
+    else:
+        get_run_logger().info(
+            "risk model v%s (%s) scored %d rows",
+            scored["version"],
+            scored["model"],
+            scored["rows"],
+        )
+    return scored
+
+
 def anomalies_frame(conn, settings: Settings) -> pd.DataFrame:
     """Gold anomalies, highest risk first, with readable times and reasons,
     the columns people read first."""
@@ -63,7 +92,13 @@ def anomalies_frame(conn, settings: Settings) -> pd.DataFrame:
     offset = settings.rules.utc_offset_seconds
     frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
     frame.insert(8, "amount", reais(frame["amount_cents"]))
-    frame["reasons"] = reasons(frame)
+    # The rules' sentences first, then the model's top contributions.
+    rules = reasons(frame)
+    model = "model: " + frame["model_reasons"].astype("string")
+    has_rules = rules.str.len() > 0
+    text = rules.mask(has_rules & model.notna(), rules + "; " + model)
+    frame["reasons"] = text.mask(~has_rules & model.notna(), model)
+    frame = frame.drop(columns="model_reasons")
     return lead_with(_names(frame, settings), ANOMALY_LEAD_COLUMNS)
 
 

@@ -19,7 +19,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from ssa import engine, evaluation
+from ssa import engine, evaluation, model_scoring
 from ssa.exports import write_csv
 from ssa.settings import Settings
 from tasks.gold import anomalies_frame
@@ -89,9 +89,23 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
         .assign(label_set="none")
     )
     by_scenario = evaluation.rule_by_scenario(rows)
-    ranking = evaluation.ranking_report(rows, cfg.top_k, cfg.baseline_median_ratio)
+    # With a risk model in the Gold score, rank only the rows it never learnt
+    # from: its own held-back period.
+    model = model_scoring.held_back(settings)
+    ranked = rows if model is None else rows[rows["created_at_epoch"] >= model[1]]
+    ranking = evaluation.ranking_report(ranked, cfg.top_k, cfg.baseline_median_ratio)
     write_csv(rules, settings.paths.detection_report_csv)
     markdown = evaluation.report_markdown(labels, coverage, rules, by_scenario, ranking)
+    if model is not None:
+        markdown = markdown.replace(
+            "# Detection report\n",
+            "# Detection report\n\n"
+            f"The Gold score includes the risk model v{model[0]}: its ranking "
+            f"figures, and the baselines beside them, cover only rows from "
+            f"{model[2]} on, the period the model was judged on and never "
+            "learnt from.\n",
+            1,
+        )
     settings.paths.detection_report_md.write_text(markdown, encoding="utf-8")
     gold = (
         ranking[ranking["scorer"] == evaluation.SCORERS["risk_score"]]

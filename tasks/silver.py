@@ -17,7 +17,12 @@ from ssa.settings import Settings
 def sql_params(settings: Settings) -> dict[str, object]:
     """Every threshold a model may bind, from the one settings object."""
     region = {f"region_{k}": v for k, v in settings.region.model_dump().items()}
-    return {**settings.rules.model_dump(), **settings.risk.model_dump(), **region}
+    return {
+        **settings.rules.model_dump(),
+        **settings.risk.model_dump(),
+        **settings.features.model_dump(),
+        **region,
+    }
 
 
 def _build(

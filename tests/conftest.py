@@ -33,3 +33,44 @@ def incoming(settings) -> Path:
     """The watched folder of ``settings``, created."""
     settings.paths.incoming_path.mkdir(parents=True)
     return settings.paths.incoming_path
+
+
+# Fraud rates for the risk-model tests: every scenario planted three times
+# as often as by default.
+RATES = {
+    f"{name}_rate": 0.03
+    for name in (
+        "impossible_travel",
+        "velocity_burst",
+        "amount_spike",
+        "night_pix_limit",
+        "card_testing",
+        "new_device",
+        "structuring",
+        "first_time_payee",
+    )
+}
+
+
+@pytest.fixture(scope="module")
+def labelled_month(tmp_path_factory):
+    """A synthetic month with every scenario planted more often than by
+    default (enough fraud for a training and an evaluation window), refined
+    to Silver, with every row's features and label (risk_model.read_rows)."""
+    from ssa import refresh, risk_model, warehouse
+    from ssa.generator import generate
+    from ssa.settings import Settings
+    from tasks.bronze import _load
+    from tasks.silver import sql_params
+
+    settings = Settings(
+        paths={"data_dir": tmp_path_factory.mktemp("model")},
+        generator={"n_customers": 600, "n_merchants": 120, "days": 28, "seed": 4},
+        fraud=RATES,
+        model={"delay_days": 3, "max_rounds": 120},
+    )
+    _load(generate(settings), settings)
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        refresh.rebuild_all(conn, sql_params(settings))
+        rows = risk_model.read_rows(conn, warehouse, settings)
+    return settings, rows

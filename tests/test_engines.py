@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssa import duckdb_warehouse, refresh, warehouse
+from ssa import duckdb_warehouse, refresh, risk_model, warehouse
 from ssa.generator import generate
 from ssa.rules import GOLD_MODELS, SILVER_MODELS
 from ssa.settings import Settings
@@ -112,3 +112,18 @@ def test_sql_parameters_become_duckdb_markers() -> None:
         "select a::bigint from t where x >= $hop_min_distance_km"
     )
     assert warehouse.bind(sql, {"hop_min_distance_km": 2}) == {"hop_min_distance_km": 2}
+
+
+def test_the_risk_model_reads_the_same_features_on_both_engines(built) -> None:
+    lite, duck = built
+    params = {"utc_offset_seconds": Settings().rules.utc_offset_seconds}
+    ours = warehouse.query_numeric(
+        lite, risk_model.FEATURES_SQL, params, risk_model.TEXT_COLUMNS
+    )
+    theirs = duckdb_warehouse.query_numeric(
+        duck, risk_model.FEATURES_SQL, params, risk_model.TEXT_COLUMNS
+    )
+    numeric = [c for c in ours.columns if c not in risk_model.TEXT_COLUMNS]
+    assert (ours[numeric].dtypes == "float64").all()
+    assert (theirs[numeric].dtypes == "float64").all()
+    _assert_same("model/features", ours, theirs)

@@ -82,6 +82,7 @@ def test_each_form_shows_its_groups_with_no_machine_path(
     expected = {
         "medallion-pipeline/daily": {"generator", "paths", "engine"},
         "incoming-refresh/on-drop": {"paths"},
+        "train-risk-model/train": {"paths"},
     }
     for name, deployment in deployments.items():
         flow = _flow(deployment)
@@ -137,3 +138,13 @@ def test_flows_time_out() -> None:
     from flows.medallion import medallion_pipeline
 
     assert medallion_pipeline.timeout_seconds and incoming_refresh.timeout_seconds
+
+
+def test_training_is_a_deployment_whose_schedule_starts_off(
+    deployments: dict[str, dict[str, Any]],
+) -> None:
+    train = deployments["train-risk-model/train"]
+    assert train["entrypoint"] == "flows/train.py:train_risk_model"
+    (schedule,) = train["schedules"]
+    assert schedule["active"] is False
+    assert schedule["slug"]

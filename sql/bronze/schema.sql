@@ -91,3 +91,15 @@ create table if not exists reported_labels (
     batch_id varchar(64) not null,
     ingested_at varchar(32) not null
 );
+
+-- The risk model's verdict on each transaction (ssa/model_scoring.py), written
+-- between Silver and Gold when a trained model exists and empty when none
+-- does; gold_transaction_risk combines it with the rules. Not detection
+-- input from labels: the model file was trained apart (flows/train.py), and
+-- this table holds only what it says about each row's features.
+create table if not exists gold_model_scores (
+    transaction_id varchar(64) not null primary key,
+    model_version bigint not null,
+    model_probability double not null,
+    model_reasons varchar(512)                 -- top contributions, in words
+);

@@ -2,10 +2,17 @@
 -- dashboards) cover all rows: 0 and level 'none' when no rule fired. Narrow
 -- on purpose (it holds every row); the flagged rows with everything an
 -- analyst reads are gold_anomalies.
--- Score = sum of the weights of the rules that fired, plus context bonuses
--- (a device first seen in the last 24 h, another flag for the customer in
--- the 24 h before), capped at 100. Bonuses only add to a flagged row: context
--- alone is not an alert.
+-- Rules score = sum of the weights of the rules that fired, plus context
+-- bonuses (a device first seen in the last 24 h, another flag for the
+-- customer in the 24 h before), capped at 100. Bonuses only add to a flagged
+-- row: context alone is not an alert.
+--
+-- With a trained model (gold_model_scores, empty without one) this is the
+-- one place the two voices meet: the model's points are its calibrated
+-- probability x 100, and the score is the higher of the rules score and the
+-- model's points. A rule that fires keeps its score (no rule loses recall to
+-- the model); the model raises rows no rule caught, and alone makes an alert
+-- only from level_medium up.
 
 with
 
@@ -31,6 +38,15 @@ transactions as (
         is_structuring,
         is_amount_spike
     from silver_transactions
+),
+
+model_scores as (
+    select
+        transaction_id,
+        model_version,
+        model_probability,
+        model_reasons
+    from gold_model_scores
 ),
 
 with_context as (
@@ -76,11 +92,34 @@ with_points as (
     from with_context
 ),
 
+rules_scored as (
+    select
+        p.*,
+        case
+            when p.risk_points > 100 then 100 else p.risk_points
+        end as rules_score,
+        m.model_version,
+        m.model_probability,
+        m.model_reasons,
+        cast(floor(100 * m.model_probability) as bigint) as model_points
+    from with_points as p
+    left join model_scores as m
+        on p.transaction_id = m.transaction_id
+),
+
 scored as (
     select
         *,
-        case when risk_points > 100 then 100 else risk_points end as risk_score
-    from with_points
+        case
+            when model_points > rules_score then model_points
+            else rules_score
+        end as risk_score,
+        case
+            when anomaly_flag <> 'Normal' then 1
+            when model_points >= :level_medium then 1
+            else 0
+        end as is_alert
+    from rules_scored
 ),
 
 final as (
@@ -95,9 +134,14 @@ final as (
         anomaly_flag,
         prev_flagged_at_epoch,
         risk_points,
+        rules_score,
+        model_version,
+        model_probability,
+        model_points,
+        model_reasons,
         risk_score,
         case
-            when anomaly_flag = 'Normal' then 'none'
+            when is_alert = 0 then 'none'
             when risk_score >= :level_critical then 'critical'
             when risk_score >= :level_high then 'high'
             when risk_score >= :level_medium then 'medium'

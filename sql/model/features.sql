@@ -1,0 +1,65 @@
+-- What the risk model reads for every transaction: the customer-relative
+-- features, the rule flags and the few Bronze columns a fraud analyst
+-- would name (amount, channel, entry mode, category). No label: scoring
+-- runs this same query (ssa/risk_model.py), and the labels are joined only
+-- in training (labels.sql).
+
+with
+
+silver as (
+    select
+        transaction_id,
+        created_at_epoch,
+        customer_id,
+        local_day,
+        amount_cents,
+        channel,
+        entry_mode,
+        category,
+        is_impossible_travel,
+        is_mule_pass_through,
+        is_card_testing,
+        is_mule_fan_in,
+        is_first_time_payee,
+        is_night_pix_limit,
+        is_new_device,
+        is_velocity_burst,
+        is_structuring,
+        is_amount_spike
+    from silver_transactions
+),
+
+final as (
+    select
+        s.*,
+        -- 1970-01-01 was a Thursday: 0 is Monday.
+        (s.local_day + 3) % 7 as day_of_week,
+        f.local_hour,
+        f.is_night,
+        f.history_rows,
+        f.seconds_since_prev,
+        f.tx_count_1h,
+        f.amount_sum_1h_cents,
+        f.tx_count_1d,
+        f.amount_sum_1d_cents,
+        f.tx_count_7d,
+        f.amount_mean_7d_cents,
+        f.tx_count_30d,
+        f.amount_mean_30d_cents,
+        f.amount_to_mean_30d,
+        f.typical_amount_cents,
+        f.amount_to_typical,
+        f.max_amount_30d_cents,
+        f.amount_to_max_30d,
+        f.night_share_before,
+        f.hour_habit,
+        f.category_rows_before,
+        f.counterparty_rows_before,
+        f.km_from_usual_place,
+        f.device_age_days
+    from silver as s
+    inner join silver_customer_features as f
+        on s.transaction_id = f.transaction_id
+)
+
+select * from final

@@ -1,0 +1,188 @@
+"""Score transactions with the trained risk model, between Silver and Gold.
+
+The probabilities and, for the rows the model would raise, its reasons in
+words go into ``gold_model_scores``; ``gold_transaction_risk.sql`` combines
+them with the rules. Without a model file the table is left empty and Gold
+scores with the rules alone. After an incremental Silver refresh only the
+changed rows are scored again (a row's score depends on its own features
+only), unless the model changed since the table was written.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ssa import refresh, risk_model
+from ssa.exports import reais
+from ssa.rules import RULES
+from ssa.settings import Settings
+
+TABLE = "gold_model_scores"
+# Reasons are worked out for rows whose probability reaches this share of
+# level_medium: the rows an analyst may open. TreeSHAP on every row of a big
+# month would cost more than the scoring itself.
+REASONS_FROM_SHARE = 0.5
+TOP_REASONS = 3
+
+
+def model_path(settings: Settings) -> Path | None:
+    """The model file this run scores with: the one settings name, else the
+    newest version in the models folder; None when there is none."""
+    if settings.model.model_file is not None:
+        return settings.paths.resolve(settings.model.model_file)
+    return risk_model.latest(settings.paths.models_path)
+
+
+def held_back(settings: Settings) -> tuple[int, int, str] | None:
+    """(version, epoch, local date) where the scoring model's evaluation
+    period starts; None without a model. A score that includes the model is
+    only judged from there on: before it, the model saw the labels."""
+    path = model_path(settings)
+    if path is None:
+        return None
+    model = risk_model.load(path)
+    start = model["windows"]["evaluation"]["from"]
+    days = (date.fromisoformat(start) - date(1970, 1, 1)).days
+    return model["version"], days * 86_400 - settings.rules.utc_offset_seconds, start
+
+
+def score(
+    conn: Any, db: Any, settings: Settings, changed_only: bool = False
+) -> dict[str, Any]:
+    """Write the model's scores; a summary of what scored the run.
+
+    ``changed_only``: after an incremental Silver refresh (SQLite), score
+    only the rows it recomputed (``refresh.CHANGES_TABLE``).
+    """
+    path = model_path(settings)
+    if path is None:
+        conn.execute(f"delete from {TABLE}")
+        return {"model": None, "rows": 0}
+    model = risk_model.load(path)
+    stored = conn.execute(f"select min(model_version) from {TABLE}").fetchone()[0]
+    if stored is not None and stored != model["version"]:
+        changed_only = False  # a new model: every row again
+    if changed_only:
+        # After a drop: read and replace the changed rows only (SQLite's
+        # incremental refresh; the features query reads a shadowed Silver).
+        with refresh.changed_silver_only(conn):
+            frame = risk_model.read_features(conn, db, settings)
+        conn.execute(
+            f"delete from {TABLE} where transaction_id in "
+            f"(select transaction_id from {refresh.CHANGES_TABLE})"
+        )
+    else:
+        frame = risk_model.read_features(conn, db, settings)
+        conn.execute(f"delete from {TABLE}")
+    probability = risk_model.probabilities(model, frame)
+    text = pd.Series(None, index=frame.index, dtype=object)
+    worth = probability * 100 >= REASONS_FROM_SHARE * settings.risk.level_medium
+    worth |= frame[[f"is_{rule}" for rule in RULES]].sum(axis=1).to_numpy() > 0
+    if worth.any():
+        text[worth] = reasons(model, frame[worth], settings)
+    rows = pd.DataFrame(
+        {
+            "transaction_id": frame["transaction_id"].to_numpy(),
+            "model_version": model["version"],
+            "model_probability": probability,
+            "model_reasons": text.to_numpy(),
+        }
+    )
+    written = db.insert_new(conn, TABLE, "transaction_id", rows)
+    return {"model": str(path), "version": model["version"], "rows": written}
+
+
+def reasons(
+    model: dict[str, Any], frame: pd.DataFrame, settings: Settings
+) -> pd.Series:
+    """The features that pushed each row's score up most, in words."""
+    pushes = risk_model.contributions(model, frame)
+    out = []
+    values = frame.to_dict("records")
+    for row, (_, push) in zip(values, pushes.iterrows(), strict=True):
+        top = push[push > 0].sort_values(ascending=False)
+        words: list[str] = []
+        topics: set[str] = set()
+        for feature in top.index:
+            sentence = describe(feature, row, settings)
+            topic = TOPICS.get(feature, feature)
+            if sentence and topic not in topics:
+                words.append(sentence)
+                topics.add(topic)
+            if len(words) == TOP_REASONS:
+                break
+        out.append("; ".join(words) or None)
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+# Features that one sentence covers: a row gets one sentence per topic.
+TOPICS = {
+    **dict.fromkeys(
+        (
+            "amount_cents",
+            "amount_to_typical",
+            "amount_to_mean_30d",
+            "amount_to_max_30d",
+        ),
+        "amount",
+    ),
+    **dict.fromkeys(
+        ("local_hour", "is_night", "hour_habit", "night_share_before"), "hour"
+    ),
+    **dict.fromkeys(("tx_count_1h", "amount_sum_1h_cents"), "hour_count"),
+    **dict.fromkeys(("tx_count_1d", "amount_sum_1d_cents"), "day_count"),
+}
+
+
+def describe(feature: str, row: dict[str, Any], settings: Settings) -> str | None:
+    """One feature of one row as an analyst would say it; None when the value
+    says nothing (a missing history)."""
+    value = row.get(feature)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    amount = reais(pd.Series([row["amount_cents"]])).iloc[0]
+    offset = settings.rules.utc_offset_seconds
+    clock = pd.Timestamp(int(row["created_at_epoch"]) + offset, unit="s")
+    if feature in ("amount_to_typical", "amount_to_mean_30d", "amount_to_max_30d"):
+        base = {
+            "amount_to_typical": "this customer's typical amount",
+            "amount_to_mean_30d": "their 30-day average",
+            "amount_to_max_30d": "their largest payment of the last 30 days",
+        }[feature]
+        return f"{amount}, {value:.1f}x {base}"
+    if feature == "amount_cents":
+        ratio = row.get("amount_to_typical")
+        if ratio is not None and not np.isnan(ratio) and ratio >= 2:
+            return f"{amount}, {ratio:.1f}x this customer's typical amount"
+        return amount
+    if feature == "category_rows_before" and value == 0:
+        return f"first purchase in this category ({row.get('category')})"
+    if feature == "counterparty_rows_before" and value == 0:
+        return "first payment to this merchant or payee"
+    if feature in ("local_hour", "is_night", "hour_habit", "night_share_before"):
+        habit = row.get("hour_habit")
+        if habit is not None and not np.isnan(habit) and habit < 0.3:
+            return f"{clock:%H:%M}, an hour this customer rarely pays at"
+        return f"{clock:%H:%M}"
+    if feature in ("tx_count_1h", "amount_sum_1h_cents"):
+        return f"{int(row['tx_count_1h'])} payments in the hour before"
+    if feature in ("tx_count_1d", "amount_sum_1d_cents"):
+        return f"{int(row['tx_count_1d'])} payments in the day before"
+    if feature == "seconds_since_prev":
+        return f"{int(value)} s after the previous payment"
+    if feature == "km_from_usual_place":
+        return f"{value:.0f} km from where this customer usually pays"
+    if feature == "history_rows" and value < 5:
+        return "a customer with little history"
+    if feature == "device_age_days" and value < 1:
+        return "from a device first seen today"
+    if feature.startswith("is_") and feature[3:] in RULES and value == 1:
+        return f"rule {feature[3:]} fired"
+    if feature in ("category", "channel", "entry_mode"):
+        return f"{feature.replace('_', ' ')} {value}"
+    return None

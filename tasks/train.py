@@ -1,0 +1,58 @@
+"""Training tasks: fit the risk model, then show how it did on the run's page."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from ssa import training
+from ssa.settings import Settings
+
+
+@task(name="train-model", cache_policy=NO_CACHE)
+async def train_model(settings: Settings) -> dict[str, Any]:
+    """One coarse task: read, split, fit, calibrate, evaluate, save."""
+    result = await asyncio.to_thread(training.train, settings)
+    model = result["model"]
+    figures = model["metrics"]["model"]
+    get_run_logger().info(
+        "risk model v%d (%d rounds) saved to %s; held back %s to %s: "
+        "PR-AUC %.3f at prevalence %.4f",
+        model["version"],
+        model["best_iteration"],
+        result["path"],
+        model["windows"]["evaluation"]["from"],
+        model["windows"]["evaluation"]["until"],
+        figures.get("average_precision") or math.nan,
+        figures.get("prevalence") or math.nan,
+    )
+    return result
+
+
+@task(name="publish-model-report", cache_policy=NO_CACHE)
+async def publish_model_report(result: dict[str, Any]) -> None:
+    """The model's figures beside the baselines', as markdown and a table."""
+    model = result["model"]
+    await acreate_markdown_artifact(
+        markdown=training.summary_markdown(model, result["path"]),
+        key="risk-model",
+        description="What the risk model learnt from and how it did on the "
+        "held-back period.",
+    )
+    table = training.metrics_table(model).round(4).reset_index()
+    await acreate_table_artifact(
+        table=[
+            {
+                k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in row.items()
+            }
+            for row in table.to_dict("records")
+        ],
+        key="risk-model-evaluation",
+        description="Model, rules-only score and baselines on the held-back period.",
+    )

@@ -1,0 +1,135 @@
+"""Gold with a trained model: the model's points beside the rules', in words."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from ssa import model_scoring, refresh, risk_model, training, warehouse
+from tasks.silver import sql_params
+
+
+@pytest.fixture(scope="module")
+def scored(labelled_month):
+    settings, rows = labelled_month
+    model = training.fit_and_evaluate(rows, settings)
+    risk_model.save(model, settings.paths.models_path)
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        summary = model_scoring.score(conn, warehouse, settings)
+        refresh.rebuild_gold(conn, sql_params(settings))
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
+        anomalies = pd.read_sql_query("select * from gold_anomalies", conn)
+    return settings, summary, risk, anomalies
+
+
+def test_every_row_is_scored_by_the_newest_model(scored) -> None:
+    _, summary, risk, _ = scored
+    assert summary["version"] == 1
+    assert summary["rows"] == len(risk) > 0
+    assert risk["model_version"].eq(1).all()
+    assert risk["model_probability"].between(0, 1).all()
+
+
+def test_the_score_is_the_higher_of_the_rules_and_the_model(scored) -> None:
+    settings, _, risk, _ = scored
+    points = (100 * risk["model_probability"]).astype(int)
+    expected = pd.concat([risk["rules_score"], points], axis=1).max(axis=1)
+    assert (risk["risk_score"] == expected).all()
+    flagged = risk["anomaly_flag"] != "Normal"
+    assert (risk.loc[flagged, "risk_score"] >= risk.loc[flagged, "rules_score"]).all()
+    assert (risk.loc[flagged, "risk_level"] != "none").all()
+    alone = ~flagged & (risk["risk_level"] != "none")
+    assert (points[alone] >= settings.risk.level_medium).all()
+
+
+def test_alerts_carry_the_models_reasons_in_words(scored) -> None:
+    _, _, risk, anomalies = scored
+    assert set(anomalies["transaction_id"]) == set(
+        risk.loc[risk["risk_level"] != "none", "transaction_id"]
+    )
+    high = anomalies[anomalies["model_probability"] >= 0.5]
+    assert len(high) > 0
+    assert high["model_reasons"].notna().all()
+    words = " ".join(high["model_reasons"])
+    assert "R$" in words or "first" in words or "rule" in words
+    # One sentence per topic: the amount is said once, not once per feature.
+    assert high["model_reasons"].str.count("R\\$").le(1).all()
+    assert high["model_reasons"].str.count("; ").le(2).all()
+
+
+def test_without_a_model_gold_scores_with_the_rules_alone(
+    labelled_month, tmp_path
+) -> None:
+    settings, _ = labelled_month
+    elsewhere = settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"models_dir": tmp_path})}
+    )
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        summary = model_scoring.score(conn, warehouse, elsewhere)
+        refresh.rebuild_gold(conn, sql_params(settings))
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
+    assert summary == {"model": None, "rows": 0}
+    assert risk["model_probability"].isna().all()
+    assert (risk["risk_score"] == risk["rules_score"]).all()
+
+
+def test_the_report_ranks_a_model_score_only_on_what_it_never_learnt(
+    scored,
+) -> None:
+    from tasks.report import _evaluate
+
+    settings, _, risk, _ = scored
+    version, start, day = model_scoring.held_back(settings)
+    report = _evaluate(settings)
+    assert f"risk model v{version}" in report["markdown"]
+    assert f"rows from {day} on" in report["markdown"]
+    gold = report["ranking"]
+    held_back = (risk["created_at_epoch"] >= start).sum()
+    assert 0 < gold["labelled_rows"].max() <= held_back < len(risk)
+
+
+def test_after_a_drop_only_the_changed_rows_are_scored_again(scored, tmp_path) -> None:
+    """Scores after an incremental refresh equal a full scoring of the same
+    rows, and only the drop's customers' changed rows were read."""
+    from ssa.generator import generate
+    from tasks.bronze import _load
+
+    settings, _, full_risk, _ = scored
+    here = settings.model_copy(
+        update={
+            "paths": settings.paths.model_copy(
+                update={
+                    "data_dir": tmp_path,
+                    "models_dir": settings.paths.models_path,
+                }
+            )
+        }
+    )
+    data = generate(settings)
+    tx = data.transactions
+    one = tx["customer_id"] == tx["customer_id"].iloc[0]
+    late = one & (tx["created_at_epoch"] >= tx.loc[one, "created_at_epoch"].median())
+    _load(dataclasses.replace(data, transactions=tx[~late]), here)
+    params = sql_params(here)
+    with warehouse.connect(here.paths.warehouse_path) as conn:
+        refresh.rebuild_all(conn, params)
+        model_scoring.score(conn, warehouse, here)
+        refresh.rebuild_gold(conn, params)
+        warehouse.insert_new(
+            conn,
+            "bronze_transactions",
+            "transaction_id",
+            tx[late].assign(
+                source="generator:seed=4", batch_id="late", ingested_at="now"
+            ),
+        )
+        refresh.refresh_touched(conn, params, tx.loc[late, "transaction_id"])
+        again = model_scoring.score(conn, warehouse, here, changed_only=True)
+        refresh.refresh_gold(conn, params)
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
+    assert 0 < again["rows"] < len(tx) / 20
+    ours = risk.sort_values("transaction_id", ignore_index=True)
+    theirs = full_risk.sort_values("transaction_id", ignore_index=True)
+    pd.testing.assert_frame_equal(ours, theirs)

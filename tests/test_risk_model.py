@@ -1,0 +1,129 @@
+"""The risk model learns from labels, is judged on a later period, and its
+file alone scores.
+
+A synthetic labelled_month with every scenario planted more often than by default
+(enough fraud for a training and an evaluation window), refined to Silver
+once for the module.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import pytest
+
+from ssa import risk_model, training
+
+
+def test_the_model_ranks_planted_fraud_far_above_its_prevalence(labelled_month) -> None:
+    settings, rows = labelled_month
+    model = training.fit_and_evaluate(rows, settings)
+    figures = model["metrics"]["model"]
+    assert figures["fraud_rows"] >= 30
+    assert figures["average_precision"] > 10 * figures["prevalence"]
+    assert (
+        figures["average_precision"]
+        > model["metrics"]["baseline_amount_p99"]["average_precision"]
+    )
+
+
+def test_shuffled_labels_give_a_pr_auc_near_the_prevalence(labelled_month) -> None:
+    settings, rows = labelled_month
+    labelled = rows["is_fraud"].notna()
+    shuffled = rows.copy()
+    shuffled.loc[labelled, "is_fraud"] = np.random.default_rng(0).permutation(
+        rows.loc[labelled, "is_fraud"]
+    )
+    figures = training.fit_and_evaluate(shuffled, settings)["metrics"]["model"]
+    assert figures["average_precision"] < 3 * figures["prevalence"]
+
+
+def test_rows_of_the_evaluation_period_never_enter_training(labelled_month) -> None:
+    """Turn every label of the delay and the evaluation period upside down:
+    the model and its calibration stay the same, bit for bit."""
+    settings, rows = labelled_month
+    labelled = rows[rows["is_fraud"].notna()]
+    split = risk_model.time_split(labelled, settings)
+    assert split.train_end < split.evaluation_start
+    flipped = labelled.copy()
+    later = flipped["created_at_epoch"] >= split.train_end
+    assert later.any() and (~later).any()
+    flipped.loc[later, "is_fraud"] = 1 - flipped.loc[later, "is_fraud"]
+    first = risk_model.fit(labelled, split, settings)
+    second = risk_model.fit(flipped, split, settings)
+    assert first["booster"] == second["booster"]
+    assert first["calibration"] == second["calibration"]
+    for window in ("training", "calibration"):
+        assert first["windows"][window] == second["windows"][window]
+    assert first["windows"]["evaluation"] != second["windows"]["evaluation"]
+
+
+def test_the_model_file_alone_reproduces_the_scores(labelled_month, tmp_path) -> None:
+    settings, rows = labelled_month
+    model = training.fit_and_evaluate(rows, settings)
+    labelled = rows[rows["is_fraud"].notna()]
+    split = risk_model.time_split(labelled, settings)
+    held_back = labelled[labelled["created_at_epoch"] >= split.evaluation_start]
+    in_memory = risk_model.probabilities(model, held_back)
+    path = risk_model.save(model, tmp_path)
+    assert path.name == "risk-model-v0001.json"
+    assert risk_model.next_path(tmp_path).name == "risk-model-v0002.json"
+    again = risk_model.load(path)
+    np.testing.assert_array_equal(risk_model.probabilities(again, held_back), in_memory)
+    figures = risk_model.ranking_metrics(
+        risk_model.probabilities(again, held_back),
+        held_back["is_fraud"].to_numpy(dtype=int),
+        held_back["local_day"].to_numpy(),
+        settings.model.alerts_per_day,
+        settings.evaluation.real_fraud_prevalence,
+    )
+    assert (
+        figures["average_precision"] == again["metrics"]["model"]["average_precision"]
+    )
+    assert in_memory.min() >= 0 and in_memory.max() <= 1
+    for key in ("features", "windows", "label_source", "metrics", "lightgbm_version"):
+        assert key in again
+
+
+def test_contributions_explain_each_score(labelled_month) -> None:
+    settings, rows = labelled_month
+    model = training.fit_and_evaluate(rows, settings)
+    sample = rows.head(50)
+    pushes = risk_model.contributions(model, sample)
+    assert list(pushes.columns) == list(risk_model.FEATURES)
+    raw = risk_model.booster(model).predict(
+        risk_model.matrix(sample, model["vocabulary"]), raw_score=True
+    )
+    bias = raw - pushes.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(bias, bias[0], rtol=0, atol=1e-9)
+
+
+def test_too_few_fraud_labels_is_an_error_that_counts_them(labelled_month) -> None:
+    settings, rows = labelled_month
+    strict = settings.model_copy(
+        update={"model": settings.model.model_copy(update={"min_fraud_rows": 10_000})}
+    )
+    with pytest.raises(risk_model.ModelError, match=r"training window has \d+ fraud"):
+        training.fit_and_evaluate(rows, strict)
+
+
+def test_an_evaluation_start_before_the_labels_is_an_error(labelled_month) -> None:
+    settings, rows = labelled_month
+    early = settings.model_copy(
+        update={
+            "model": settings.model.model_copy(
+                update={"evaluation_start": date(2020, 1, 1)}
+            )
+        }
+    )
+    with pytest.raises(risk_model.ModelError, match="no training window before"):
+        risk_model.time_split(rows[rows["is_fraud"].notna()], early)
+
+
+def test_a_model_file_of_another_format_is_refused_by_name(tmp_path) -> None:
+    path = tmp_path / "risk-model-v0001.json"
+    path.write_text(json.dumps({"format": "something-else"}), encoding="utf-8")
+    with pytest.raises(risk_model.ModelError, match=r"risk-model-v0001\.json"):
+        risk_model.load(path)
