@@ -39,7 +39,11 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
 POOL = "ssa-local"
 WORKER_NAME = "ssa-local-worker"
-DEPLOYMENTS = ("medallion-pipeline/daily", "incoming-refresh/on-drop")
+DEPLOYMENTS = (
+    "medallion-pipeline/daily",
+    "incoming-refresh/on-drop",
+    "live-simulation/live",
+)
 WATCHER_MODULE = "flows.watcher"
 # The Prefect CLI of the interpreter running this script (the project venv).
 PREFECT = (sys.executable, "-m", "prefect")
