@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ssa.contract_rows import salted_ids, to_contract
-from ssa.generator import generate
+from ssa.generator import Dataset, generate
 from ssa.generator.legit import local_midnight_epoch
 from ssa.settings import Settings
 from ssa.source_mapping import LABELS_FOLDER
@@ -32,6 +32,9 @@ FILE_PREFIX = "live"
 # Salt of the stream's transaction ids: a drop made with make_drop for the
 # same day draws the same generator rows, and must not collide with these.
 ID_SALT = b"live-stream:"
+# A rate the customers cannot make within a year of simulated time is a
+# mistake in the settings, not a run to calibrate.
+MAX_CALIBRATION_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -74,24 +77,30 @@ class LiveStream:
         cfg = self.settings.generator.model_copy(update={"start_date": day})
         return local_midnight_epoch(cfg, self.offset)
 
-    def chunk(self, index: int) -> Chunk:
-        """Chunk ``index``: the generator's rows for its days, ids salted with
-        its first day so that chunks never share an id."""
-        if index == 0 and self._first is not None:
-            return self._first
-        sim = self.settings.simulation
-        day = self.first_day + timedelta(days=index * sim.chunk_days)
+    def _day(self, index: int) -> date:
+        days = index * self.settings.simulation.chunk_days
+        return self.first_day + timedelta(days=days)
+
+    def _generate(self, index: int) -> Dataset:
         shifted = Settings.model_validate(
             {
                 **self.settings.model_dump(),
                 "generator": {
                     **self.settings.generator.model_dump(),
-                    "start_date": day,
-                    "days": sim.chunk_days,
+                    "start_date": self._day(index),
+                    "days": self.settings.simulation.chunk_days,
                 },
             }
         )
-        data = generate(shifted)
+        return generate(shifted)
+
+    def chunk(self, index: int) -> Chunk:
+        """Chunk ``index``: the generator's rows for its days, ids salted with
+        its first day so that chunks never share an id."""
+        if index == 0 and self._first is not None:
+            return self._first
+        day = self._day(index)
+        data = self._generate(index)
         tx = data.transactions
         ids = salted_ids(tx["transaction_id"], ID_SALT + day.isoformat().encode())
         order = np.lexsort((ids.to_numpy(str), tx["created_at_epoch"].to_numpy()))
@@ -116,15 +125,35 @@ class LiveStream:
 
     @cached_property
     def speed(self) -> float:
-        """Simulated seconds per wall second: given, or what the rate needs
-        on the first chunk's mean pace."""
+        """Simulated seconds per wall second: given, or what the rate needs.
+        A run of set duration gets a clock that fits ``rate x duration``
+        payments into it (night and noon as the generator makes them); an
+        open-ended run, the pace of a mean simulated chunk."""
         sim = self.settings.simulation
         if sim.speed is not None:
             return sim.speed
         assert sim.rate is not None
         self._first = self.chunk(0)
-        rows = len(self._first.t)
-        return sim.rate * self.chunk_seconds / max(rows, 1)
+        if sim.duration_seconds is None:
+            return sim.rate * self.chunk_seconds / max(len(self._first.t), 1)
+        wanted = max(1, math.ceil(sim.rate * sim.duration_seconds))
+        times = [self._first.t]
+        while sum(len(t) for t in times) <= wanted:
+            if len(times) * sim.chunk_days > MAX_CALIBRATION_DAYS:
+                raise ValueError(
+                    f"simulation.rate={sim.rate:g} for {sim.duration_seconds:g} s "
+                    f"is {wanted:,} payments, more than "
+                    f"{self.settings.generator.n_customers:,} customers make in "
+                    f"{MAX_CALIBRATION_DAYS} days: raise generator.n_customers "
+                    "(--customers) or lower the rate"
+                )
+            times.append(self._times(len(times)))
+        end = np.concatenate(times)[wanted]  # rows before it: exactly wanted
+        return float(end - self.origin) / sim.duration_seconds
+
+    def _times(self, index: int) -> np.ndarray:
+        """Only the simulated times of a chunk (the speed needs no more)."""
+        return np.sort(self._generate(index).transactions["created_at_epoch"])
 
     @property
     def window_seconds(self) -> float:
