@@ -19,7 +19,7 @@ from tests.integration.conftest import PROJECT, LiveStack
 
 pytestmark = pytest.mark.integration
 
-PIPELINE, REFRESH = DEPLOYMENTS
+PIPELINE, REFRESH, LIVE = DEPLOYMENTS
 WATCHER_MERGED = (PROJECT / "flows" / "watcher.py").exists()
 # A few days for a few hundred customers: every stage runs, in seconds.
 SMALL = {"settings": {"generator": {"n_customers": 200, "days": 3}}}
