@@ -235,3 +235,21 @@ def _refreshed_up_to_the_last_load(settings: Settings) -> bool:
         "(select max(up_to_log_seq) from ingestion_refresh)",
     )
     return bool(rows) and rows[0][0] is not None and rows[0][0] == rows[0][1]
+
+
+def test_an_open_ended_run_stops_where_the_present_begins(tmp_path):
+    """Rows more than limits.future_tolerance_seconds ahead would be rejected
+    by the watcher: the stream ends before them, with whole files."""
+    from datetime import timedelta
+
+    yesterday = date.today() - timedelta(days=1)
+    # Yesterday and the tolerated day ahead (2 days and a bit) in about 1 s.
+    settings = sim_settings(tmp_path, start=yesterday, speed=250_000.0)
+    summary = run(settings)
+    stream = LiveStream(settings)
+    assert summary.stopped_by == "present"
+    assert summary.batches
+    last_end = stream.window_start(summary.batches[-1].window + 1)
+    tolerance = settings.limits.future_tolerance_seconds
+    assert last_end <= time.time() + tolerance
+    assert not list(settings.paths.incoming_path.rglob("*.part"))
