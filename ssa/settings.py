@@ -543,65 +543,6 @@ class LimitSettings(_Model):
         }
 
 
-class IngestSettings(_Model):
-    """Watched-folder ingestion: when a drop is complete, when Gold refreshes."""
-
-    incremental_max_customer_share: float = Field(
-        0.4,
-        ge=0,
-        le=1,
-        description="A drop touching more of the customers than this gets the "
-        "full parallel rebuild instead (bench/drop_refresh.py, 1M rows: "
-        "Silver and Gold for a drop touching 4.3 % of the customers took 2.5 s, "
-        "25 % took 15.3 s, a full rebuild 27 s; the two meet near 45 %).",
-    )
-
-    stable_seconds: float = Field(
-        1.0,
-        ge=0,
-        le=600,
-        description="A file written in place is read once its size and mtime "
-        "have not changed for this long; a file renamed into the folder (the "
-        "atomic drop convention) is read at once.",
-    )
-    poll_seconds: float = Field(
-        0.2,
-        gt=0,
-        le=60,
-        description="How often files still being written are looked at again.",
-    )
-    debounce_seconds: float = Field(
-        0.25,
-        ge=0,
-        le=600,
-        description="After the folder goes quiet, wait this long for more files "
-        "before one Silver/Gold refresh (a burst of drops, one refresh: the "
-        "watcher only starts waiting once it has read every file there, so a "
-        "burst copied in at once is one refresh even with a short wait).",
-    )
-    max_refresh_delay_seconds: float = Field(
-        60.0,
-        gt=0,
-        le=86_400,
-        description="Refresh anyway once loaded rows have waited this long, even "
-        "if a slow file is still being written.",
-    )
-    rescan_seconds: float = Field(
-        10.0,
-        gt=0,
-        le=3600,
-        description="List the folder this often as well: inotify drops events "
-        "when its queue overflows, and network shares (NFS, SMB) send none.",
-    )
-    retry_seconds: float = Field(
-        10.0,
-        gt=0,
-        le=3600,
-        description="Wait before retrying a file or a refresh that failed on "
-        "I/O (warehouse locked, disk full); the file stays in the folder.",
-    )
-
-
 class SimulationSettings(_Model):
     """The live simulator: how fast the generator's stream is played into the
     watched folder, and in what pieces (``python -m flows.simulate``)."""
@@ -667,6 +608,65 @@ class SimulationSettings(_Model):
         return self
 
 
+class IngestSettings(_Model):
+    """Watched-folder ingestion: when a drop is complete, when Gold refreshes."""
+
+    incremental_max_customer_share: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="A drop touching more of the customers than this gets the "
+        "full parallel rebuild instead (bench/drop_refresh.py, 1M rows: "
+        "Silver and Gold for a drop touching 4.3 % of the customers took 2.5 s, "
+        "25 % took 15.3 s, a full rebuild 27 s; the two meet near 45 %).",
+    )
+
+    stable_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=600,
+        description="A file written in place is read once its size and mtime "
+        "have not changed for this long; a file renamed into the folder (the "
+        "atomic drop convention) is read at once.",
+    )
+    poll_seconds: float = Field(
+        0.2,
+        gt=0,
+        le=60,
+        description="How often files still being written are looked at again.",
+    )
+    debounce_seconds: float = Field(
+        0.25,
+        ge=0,
+        le=600,
+        description="After the folder goes quiet, wait this long for more files "
+        "before one Silver/Gold refresh (a burst of drops, one refresh: the "
+        "watcher only starts waiting once it has read every file there, so a "
+        "burst copied in at once is one refresh even with a short wait).",
+    )
+    max_refresh_delay_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="Refresh anyway once loaded rows have waited this long, even "
+        "if a slow file is still being written.",
+    )
+    rescan_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="List the folder this often as well: inotify drops events "
+        "when its queue overflows, and network shares (NFS, SMB) send none.",
+    )
+    retry_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Wait before retrying a file or a refresh that failed on "
+        "I/O (warehouse locked, disk full); the file stays in the folder.",
+    )
+
+
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
@@ -680,6 +680,7 @@ class Settings(_Model):
     )
     paths: PathSettings = PathSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    simulation: SimulationSettings = SimulationSettings()
     fraud: FraudSettings = FraudSettings()
     rules: RuleSettings = RuleSettings()
     region: RegionSettings = RegionSettings()
@@ -687,7 +688,6 @@ class Settings(_Model):
     risk: RiskSettings = RiskSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
-    simulation: SimulationSettings = SimulationSettings()
 
     @model_validator(mode="before")
     @classmethod
