@@ -16,7 +16,6 @@ watcher must reject, one problem each.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
 import sys
@@ -28,14 +27,14 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from ssa import contract, engine
+from ssa import engine
 from ssa.cli import (
     add_data_dir_option,
     add_generator_options,
     parser_for,
     settings_from,
 )
-from ssa.exports import iso_local
+from ssa.contract_rows import salted_ids, to_contract
 from ssa.generator import generate
 from ssa.settings import GeneratorSettings, Settings
 from ssa.source_mapping import LABELS_FOLDER
@@ -107,46 +106,8 @@ def drop_with_labels(
 
 
 def _ids_for(ids: pd.Series, start: date) -> pd.Series:
-    """The generator draws the same ids for any start date (same seed, same
-    random stream); salting them with the date keeps drops of different days
-    apart, and the same drop made twice identical."""
-    salt = start.isoformat().encode()
-    return ids.map(
-        lambda i: hashlib.blake2b(salt + i.encode(), digest_size=8).hexdigest()
-    )
-
-
-def to_contract(tx: pd.DataFrame, utc_offset_seconds: int) -> pd.DataFrame:
-    """Bronze-shaped generator rows as the CSV contract's text columns."""
-    reais = tx["amount_cents"] // 100
-    centavos = (tx["amount_cents"] % 100).astype(str).str.zfill(2)
-    out = pd.DataFrame(
-        {
-            "transaction_id": tx["transaction_id"],
-            "created_at": iso_local(tx["created_at_epoch"], utc_offset_seconds),
-            "customer_id": tx["customer_id"],
-            "channel": tx["channel"],
-            "amount": reais.astype(str) + "." + centavos,
-            "bairro": tx["bairro"],
-            "lat": tx["lat"].map(lambda v: f"{v:.6f}"),
-            "lon": tx["lon"].map(lambda v: f"{v:.6f}"),
-            "payer_type": tx["payer_type"],
-            "payee_id": tx["payee_id"],
-            "payee_type": tx["payee_type"],
-            "is_same_owner": tx["is_same_owner"].astype(str),
-            "merchant_id": tx["merchant_id"],
-            "category": tx["category"],
-            "card_id": tx["card_id"],
-            "entry_mode": tx["entry_mode"],
-            "auth_status": tx["auth_status"],
-            "device_id": tx["device_id"],
-            "device_first_seen_at": iso_local(
-                tx["device_first_seen_epoch"], utc_offset_seconds
-            ),
-        }
-    )
-    assert tuple(out.columns) == tuple(c.name for c in contract.COLUMNS)
-    return out.astype(object).fillna("").reset_index(drop=True)
+    """Drops of different days apart, the same drop made twice identical."""
+    return salted_ids(ids, start.isoformat().encode())
 
 
 def brazilian(frame: pd.DataFrame) -> pd.DataFrame:

@@ -43,6 +43,7 @@ DEPLOYMENTS = (
     "medallion-pipeline/daily",
     "incoming-refresh/on-drop",
     "train-risk-model/train",
+    "live-simulation/live",
 )
 WATCHER_MODULE = "flows.watcher"
 # The Prefect CLI of the interpreter running this script (the project venv).

@@ -498,9 +498,7 @@ def _write_text(target: Path, text: str) -> None:
     os.replace(tmp, target)
 
 
-def _labels_detail(
-    conn: sqlite3.Connection, good: pd.DataFrame, unchanged: int
-) -> str:
+def _labels_detail(conn: sqlite3.Connection, good: pd.DataFrame, unchanged: int) -> str:
     parts = [f"{unchanged} labels already known unchanged"] if unchanged else []
     unmatched = labels.unmatched(conn, good["transaction_id"])
     if unmatched:

@@ -715,6 +715,71 @@ class LimitSettings(_Model):
         }
 
 
+class SimulationSettings(_Model):
+    """The live simulator: how fast the generator's stream is played into the
+    watched folder, and in what pieces (``python -m flows.simulate``)."""
+
+    rate: float | None = Field(
+        100.0,
+        gt=0,
+        le=100_000,
+        description="Mean transactions per wall second over a simulated week; "
+        "the clock runs as fast as that needs for the generator's customers "
+        "(the rhythm of the day makes noon busier and the night quieter). "
+        "100/s is a busy demo a laptop watcher keeps up with; give speed "
+        "instead to fix the clock.",
+    )
+    speed: float | None = Field(
+        None,
+        gt=0,
+        le=10_000_000,
+        description="Simulated seconds per wall second (60: an hour a minute); "
+        "when given, the rate follows from the customers' rhythm instead.",
+    )
+    duration_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Wall seconds to run; unset: until SIGINT or SIGTERM.",
+    )
+    batch_interval_seconds: float = Field(
+        1.0,
+        ge=0.05,
+        le=3600,
+        description="Wall seconds of payments per micro-batch file: a second "
+        "keeps a file's wait well under the watcher's own refresh, and files "
+        "few enough (one a second) that per-file overhead stays small.",
+    )
+    start: date | None = Field(
+        None,
+        description="First simulated local day; unset: the day after the "
+        "generator's month, so the stream adds history to the customers "
+        "Silver already knows.",
+    )
+    chunk_days: int = Field(
+        28,
+        ge=7,
+        le=366,
+        description="Simulated days drawn from the generator at a time (its "
+        "planters need a week at least; four weeks cost 0.6 s on 3,000 "
+        "customers and keep weekly rhythm and monthly fraud mix).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _speed_replaces_rate(cls, data: Any) -> Any:
+        """Giving speed alone means: the clock is fixed, the rate follows."""
+        speed_alone = isinstance(data, dict) and "rate" not in data
+        if speed_alone and data.get("speed") is not None:
+            return {**data, "rate": None}
+        return data
+
+    @model_validator(mode="after")
+    def _rate_or_speed(self) -> SimulationSettings:
+        if (self.rate is None) == (self.speed is None):
+            raise ValueError("give exactly one of rate and speed")
+        return self
+
+
 class IngestSettings(_Model):
     """Watched-folder ingestion: when a drop is complete, when Gold refreshes."""
 
@@ -805,6 +870,7 @@ class Settings(_Model):
     )
     paths: PathSettings = PathSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    simulation: SimulationSettings = SimulationSettings()
     fraud: FraudSettings = FraudSettings()
     rules: RuleSettings = RuleSettings()
     region: RegionSettings = RegionSettings()
