@@ -45,13 +45,19 @@ from ssa.simulator import RunSummary, Simulator
 
 def _run_name() -> str:
     params = runtime.flow_run.parameters
-    simulation = params.get("simulation") or {}
-    if isinstance(simulation, SimulationSettings):
-        rate = simulation.rate
+    settings = with_groups(
+        params.get("settings"),
+        simulation=params.get("simulation"),
+        generator=params.get("generator"),
+    )
+    live = settings.simulation
+    if live.rate:
+        pace = f"{live.rate:,g} tx/s"
+    elif live.speed:
+        pace = f"{live.speed:,g}x"
     else:
-        rate = simulation.get("rate")
-    pace = f"{rate:,} tx/s" if rate else "real pace"
-    return f"live · {pace} · {run_stamp(Settings())}"
+        pace = "the customers' pace"
+    return f"live · {pace} · {run_stamp(settings)}"
 
 
 # A stream left on by mistake stops on its own; a demo lasts minutes.

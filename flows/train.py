@@ -28,12 +28,8 @@ from tasks.train import publish_model_report, train_model
 
 def _run_name() -> str:
     params = runtime.flow_run.parameters
-    model = params.get("model") or {}
-    if isinstance(model, ModelSettings):
-        labels = model.label_source
-    else:
-        labels = model.get("label_source") or "all"
-    return f"train · {labels} labels · {run_stamp(Settings())}"
+    settings = with_groups(params.get("settings"), model=params.get("model"))
+    return f"train · {settings.model.label_source} labels · {run_stamp(settings)}"
 
 
 @flow(name="train-risk-model", flow_run_name=_run_name)

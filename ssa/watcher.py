@@ -40,6 +40,7 @@ from ssa import ingest_log, warehouse
 from ssa.ingest import IngestResult, ingest_file, source_of
 from ssa.ingest_log import PendingRefresh
 from ssa.settings import Settings
+from ssa.source_mapping import LABELS_FOLDER
 from ssa.validation import bairro_index
 
 logger = logging.getLogger("ssa.watcher")
@@ -205,7 +206,17 @@ class Watcher:
         if self._lock_file is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._lock_file = _lock_folder(self.folder)
+            self._make_source_folders()
         return self
+
+    def _make_source_folders(self) -> None:
+        """A folder for reported fraud and one per source mapping, so that a
+        user drops another system's export where it belongs without having
+        to make the folder first."""
+        names = [LABELS_FOLDER]
+        names += sorted(p.stem for p in self.settings.paths.sources_path.glob("*.yaml"))
+        for name in names:
+            (self.folder / name).mkdir(exist_ok=True)
 
     def start(self) -> Watcher:
         """Watch first, then list what is already there: nothing slips by."""

@@ -357,7 +357,7 @@ def test_the_watcher_routes_source_and_labels_folders(settings, prefect_harness)
         "Identificador"
     ]
     with Watcher(settings, in_process_refresh(settings)) as watcher:
-        (incoming / "internet_banking_br").mkdir()
+        assert (incoming / "internet_banking_br").is_dir()  # made by the watcher
         target = incoming / "internet_banking_br" / "outubro.csv"
         tmp = target.with_name(".outubro.csv.part")
         shutil.copy(bank, tmp)
@@ -441,3 +441,12 @@ def test_amount_problems_name_the_key():
         "amount '1.23.4' is not a number with ',' for decimals and '.' for "
         "thousands (1234,56) (sources/sparkov.yaml: amount)",
     ]
+
+
+def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
+    from ssa.watcher import Watcher
+
+    Watcher(settings, lambda pending: None).claim()
+    incoming = settings.paths.incoming_path
+    made = {p.name for p in incoming.iterdir() if p.is_dir()}
+    assert made == {"labels", "sparkov", "internet_banking_br"}

@@ -137,7 +137,8 @@ def test_a_good_drop_is_ingested_and_refreshed(settings, incoming):
     assert (result.status, result.rows_loaded) == ("loaded", 120)
     assert refresh.calls[0].files == ("good.csv",)
     assert sorted(bronze_ids(settings)) == sorted(frame["transaction_id"])
-    assert [p.name for p in incoming.iterdir()] == [".watcher.lock"]
+    # Only the lock file is left, beside the (empty) source folders.
+    assert [p.name for p in incoming.iterdir() if p.is_file()] == [".watcher.lock"]
     assert_accounting(settings)
 
 
@@ -176,7 +177,7 @@ def test_temporary_and_hidden_files_are_left_alone(settings, incoming):
         drop(incoming, "real.csv", frame)
         wait_for(lambda: len(refresh.calls) == 1)
     assert [r.file_name for r in watcher.results] == ["real.csv"]
-    assert {p.name for p in incoming.iterdir()} == {
+    assert {p.name for p in incoming.iterdir() if p.is_file()} == {
         ".watcher.lock",
         ".hidden.csv",
         "~$open.csv",

@@ -91,7 +91,7 @@ final as (
         'in-person rows (not online card payments)' as applies_to,
         in_person_rows as rows_applicable,
         no_place as rows_not_judged,
-        'lat/lon missing or outside the region' as missing_fields
+        'lat/lon inside the region' as missing_fields
     from totals
     union all
     select
