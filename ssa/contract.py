@@ -142,11 +142,6 @@ _ISO_TIME = re.compile(
 )
 
 
-def contract_columns_text() -> str:
-    """Required columns as an error message shows them."""
-    return ", ".join(REQUIRED) + ", and bairro or lat+lon"
-
-
 def normalise_name(text: str) -> str:
     """Bairro names compared without accents, case or extra spaces."""
     plain = unicodedata.normalize("NFKD", text)

@@ -146,7 +146,7 @@ def _map_values(
     return out.fillna("").astype("str"), problem
 
 
-def _joined_id(raw: pd.Series | pd.DataFrame, spec: IdSpec) -> pd.Series:
+def _joined_id(raw: pd.DataFrame, spec: IdSpec) -> pd.Series:
     """Several columns joined; a digest when personal data is in them."""
     parts = [raw[c.strip().lower()].str.strip() for c in spec.source]
     joined = parts[0]
