@@ -43,10 +43,9 @@ from typing import Any
 import duckdb
 from tabulate import tabulate
 
-from ssa import warehouse
+from ssa.engines import base
 from ssa.generator import generate
-from ssa.refresh import FINAL_MODEL
-from ssa.rules import SILVER_MODELS
+from ssa.models import FINAL_MODEL, SILVER_MODELS
 from ssa.settings import Settings
 from tasks import bronze, gold, report, silver
 
@@ -100,7 +99,7 @@ def run_pipeline(settings: Settings, keep_bronze: Path) -> dict[str, Any]:
     )
     pipeline_wall = time.perf_counter() - start
     if settings.engine == "sqlite":
-        snapshot(settings.paths.warehouse_path, keep_bronze)
+        snapshot(settings.warehouse_path, keep_bronze)
     resumed = time.perf_counter()
     stages.append(
         timed(
@@ -159,9 +158,9 @@ def _models(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
     """(table, select, bound parameters) for every Silver model, in order."""
     out = []
     for model in SILVER_MODELS:
-        sql = warehouse.sql_text(f"{model}.sql")
+        sql = base.sql_text(f"{model}.sql")
         out.append(
-            (Path(model).stem, sql, warehouse.bind(sql, silver.sql_params(settings)))
+            (Path(model).stem, sql, base.bind(sql, silver.sql_params(settings)))
         )
     return out
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -46,9 +45,11 @@ from pathlib import Path
 from tabulate import tabulate
 
 from flows.make_drop import make_drop
-from ssa import refresh, warehouse
+from ssa.engines import open_warehouse
+from ssa.engines.incremental import stage_batches, touched_customer_share
 from ssa.generator import generate
 from ssa.ingest import ingest_file
+from ssa.models import FINAL_MODEL
 from ssa.settings import Settings
 from tasks import bronze, gold, silver
 
@@ -185,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         bronze._load(generate(settings), settings)
         _, full_silver = _timed(lambda: silver._build(settings, None))
         _, full_gold = _timed(lambda: (gold._build(settings), gold._export(settings)))
-        with sqlite3.connect(settings.paths.warehouse_path) as conn:
-            total = conn.execute("select count(*) from bronze_transactions").fetchone()
+        with open_warehouse(settings).transaction() as session:
+            total = session.fetchall("select count(*) from bronze_transactions")[0]
         # The drops: the same customers, the weeks after the month (late
         # exports). The first goes through the real watcher process.
         start = settings.generator.start_date + timedelta(days=settings.generator.days)
@@ -220,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         _, export_s = _timed(lambda: gold._export(settings))
         drop_to_gold = time.perf_counter() - t0
-        with warehouse.connect(settings.paths.warehouse_path) as conn:
-            refresh.stage_batches(conn, [result.batch_id])
-            share = refresh.touched_customer_share(conn)
+        with open_warehouse(settings).transaction() as session:
+            stage_batches(session, [result.batch_id])
+            share = touched_customer_share(session)
 
     rows = [
         ["warehouse before the drop (Bronze rows)", f"{total[0]:,}", ""],
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         ["customers the drop touches", f"{share:.1%}", ""],
         [
             f"Silver refresh, {mode} (rows recomputed)",
-            f"{replaced[refresh.FINAL_MODEL]:,}",
+            f"{replaced[FINAL_MODEL]:,}",
             f"{silver_s:.2f}",
         ],
         [f"Gold build, {mode}", "", f"{gold_s:.2f}"],

@@ -191,7 +191,7 @@ class WatcherProcess:
 
 
 def _query(settings: Settings, sql: str) -> list[tuple]:
-    path = settings.paths.warehouse_path
+    path = settings.warehouse_path
     if not path.exists():
         return []
     with sqlite3.connect(path, timeout=30) as conn:

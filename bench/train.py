@@ -33,7 +33,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ssa import refresh, risk_model, training, warehouse
+from ssa import risk_model, training
+from ssa.engines import open_warehouse
 from ssa.generator import generate
 from ssa.ingest import ingest_file
 from ssa.settings import REPO_ROOT, Settings
@@ -53,9 +54,9 @@ def build(settings: Settings) -> float:
     """Bronze and Silver for the synthetic month; seconds taken."""
     start = time.perf_counter()
     _load(generate(settings), settings)
-    refresh.rebuild_all_parallel(settings.paths.warehouse_path, sql_params(settings))
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        refresh.rebuild_gold(conn, sql_params(settings))
+    warehouse = open_warehouse(settings)
+    warehouse.build_silver(sql_params(settings))
+    warehouse.build_gold(sql_params(settings))
     return time.perf_counter() - start
 
 
@@ -67,9 +68,9 @@ def build_external(settings: Settings, tmp: Path) -> float:
     plain.write_bytes(gzip.decompress(EXTERNAL_FILE.read_bytes()))
     result = ingest_file(plain, settings, source="sparkov", keep_original=True)
     print(f"ingested {result.rows_read:,} rows, {result.rows_rejected:,} rejected")
-    refresh.rebuild_all_parallel(settings.paths.warehouse_path, sql_params(settings))
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        refresh.rebuild_gold(conn, sql_params(settings))
+    warehouse = open_warehouse(settings)
+    warehouse.build_silver(sql_params(settings))
+    warehouse.build_gold(sql_params(settings))
     return time.perf_counter() - start
 
 
@@ -84,11 +85,11 @@ def run(settings: Settings) -> tuple[list[list], dict]:
         return result
 
     def read():
-        with warehouse.connect(settings.warehouse_path) as conn:
-            rows = risk_model.read_rows(conn, warehouse, settings)
-            if not warehouse.table_exists(conn, "gold_transaction_risk"):
+        with open_warehouse(settings).transaction() as session:
+            rows = risk_model.read_rows(session, settings)
+            if not session.table_exists("gold_transaction_risk"):
                 return rows, None
-            return rows, warehouse.query(conn, training.RULES_ONLY_SQL, {})
+            return rows, session.query(training.RULES_ONLY_SQL, {})
 
     rows, rules_only = timed("read features and labels", 0, read)
     stages[-1][1] = len(rows)

@@ -24,10 +24,11 @@ from prefect import flow, get_run_logger, runtime
 
 from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
-from ssa import engine
 from ssa.cli import (
     REFUSED,
     add_data_dir_option,
+    add_engine_option,
+    following_folder,
     parser_for,
     preflight,
     refusal,
@@ -35,6 +36,7 @@ from ssa.cli import (
     settings_from,
 )
 from ssa.drop_paths import split_usable
+from ssa.engines import check_data_folder
 from ssa.ingest import source_of
 from ssa.settings import PathSettings, Settings, with_groups
 from ssa.source_mapping import LABELS_FOLDER, load_source
@@ -95,8 +97,7 @@ async def incoming_refresh(
         paths: The data folder whose warehouse the drops were loaded into.
     """
     settings = with_groups(settings, paths=paths)
-    settings.require_sqlite("the watched folder's refresh")
-    engine.check_data_folder(settings)
+    check_data_folder(settings)
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     if after_log_seq is None or up_to_log_seq is None:
         pending = await asyncio.to_thread(read_pending, settings)
@@ -119,7 +120,7 @@ async def incoming_refresh(
         up_to_log_seq,
     )
     # Only the partitions the loaded batches touch are recomputed (issue 3,
-    # "Fast refresh"); ssa/refresh.py falls back to a full build when Silver
+    # "Fast refresh"); the engine falls back to a full build when Silver
     # does not exist yet.
     batch_ids = [
         f["batch_id"]
@@ -164,8 +165,7 @@ async def ingest_drops(
     files go on.
     """
     settings = settings or Settings()
-    settings.require_sqlite("loading CSV drops")
-    engine.check_data_folder(settings)
+    check_data_folder(settings)
     if source is not None:
         load_source(source, settings.paths.sources_path)  # stop before any work
     logger = get_run_logger()
@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "(default: copy, leaving them where they are)",
     )
     add_data_dir_option(parser)
+    add_engine_option(parser)
     parser.add_argument(
         "--no-refresh", action="store_true", help="load Bronze only, no Silver/Gold"
     )
@@ -234,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.paths and not args.labels:
         parser.error("give CSV files, --labels files, or both")
     try:
-        settings = settings_from(args)
-        preflight(settings, sqlite_only="loading CSV drops")
+        settings = following_folder(settings_from(args), args)
+        preflight(settings)
         if args.source is not None:
             load_source(args.source, settings.paths.sources_path)
     except REFUSED as exc:

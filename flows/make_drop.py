@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from ssa import engine
 from ssa.cli import (
     add_data_dir_option,
     add_generator_options,
@@ -35,6 +34,7 @@ from ssa.cli import (
     settings_from,
 )
 from ssa.contract_rows import salted_ids, to_contract
+from ssa.engines import open_warehouse
 from ssa.generator import generate
 from ssa.settings import GeneratorSettings, Settings
 from ssa.source_mapping import LABELS_FOLDER
@@ -187,14 +187,13 @@ def make_drop(
 def from_warehouse(settings: Settings, args: argparse.Namespace) -> Settings:
     """The settings the warehouse was generated with, where the flags leave
     them open, and the day after its last row as the drop's first day."""
-    path = settings.warehouse_path
-    if not path.exists():
+    warehouse = open_warehouse(settings)
+    if not warehouse.exists():
         return settings
-    db = engine.module(settings)
-    with db.connect(path) as conn:
-        if not db.table_exists(conn, "bronze_customers"):
+    with warehouse.transaction() as session:
+        if not session.table_exists("bronze_customers"):
             return settings
-        extent = db.query(conn, "bronze/generator_extent.sql", {}).iloc[0]
+        extent = session.query("bronze/generator_extent.sql", {}).iloc[0]
     generator: dict[str, object] = {}
     source = extent["generator_source"]
     if args.seed is None and isinstance(source, str) and "seed=" in source:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Literal
+from typing import Any
 
 from prefect import flow, runtime
 
@@ -25,7 +25,8 @@ from ssa.cli import (
     say_server_start,
     settings_from,
 )
-from ssa.engine import check_data_folder
+from ssa.engines import check_data_folder
+from ssa.engines.names import DEFAULT_ENGINE, EngineName
 from ssa.settings import (
     GeneratorSettings,
     PathSettings,
@@ -58,7 +59,7 @@ def pipeline_run_name() -> str:
     return (
         f"{origin('medallion')} · seed {g.seed}, {g.days} days from "
         f"{g.start_date:%Y-%m-%d}"
-        f"{' on duckdb' if settings.engine == 'duckdb' else ''} · "
+        f"{'' if settings.engine == DEFAULT_ENGINE else f' on {settings.engine}'} · "
         f"{run_stamp(settings)}"
     )
 
@@ -72,7 +73,7 @@ async def medallion_pipeline(
     settings: Settings | None = None,
     generator: GeneratorSettings | None = None,
     paths: PathSettings | None = None,
-    engine: Literal["sqlite", "duckdb"] | None = None,
+    engine: EngineName | None = None,
 ) -> dict[str, Any]:
     """Bronze from the generator, then the shared Silver/Gold refresh.
 

@@ -28,13 +28,19 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
-from ssa import engine
-from ssa.cli import add_data_dir_option, parser_for, refusal, settings_from
+from ssa.cli import (
+    add_data_dir_option,
+    add_engine_option,
+    following_folder,
+    parser_for,
+    refusal,
+    settings_from,
+)
+from ssa.engines import WarehouseError, check_data_folder, open_warehouse
 from ssa.ingest import IngestResult
 from ssa.ingest_log import PendingRefresh
 from ssa.process_guard import Guard, stop_with_me
 from ssa.settings import Settings
-from ssa.warehouse import WarehouseError
 from ssa.watcher import FolderBusyError, Refresh, Watcher
 
 logger = logging.getLogger("ssa.watcher")
@@ -170,9 +176,24 @@ def parse_args(argv: list[str]) -> tuple[Settings, Mode]:
         help="refresh here (default) or emit Prefect events for a deployment",
     )
     add_data_dir_option(parser)
+    add_engine_option(parser)
     parser.add_argument("--incoming", help="watched folder (default data/incoming)")
     args = parser.parse_args(argv)
-    return settings_from(args, incoming_dir=args.incoming), args.mode
+    settings = settings_from(args, incoming_dir=args.incoming)
+    return following_folder(settings, args), args.mode
+
+
+def refuse_one_process_engine(settings: Settings, mode: Mode) -> None:
+    """In Prefect mode the watcher loads files and a worker's process
+    refreshes: an engine that lets one process at a time open its store
+    cannot serve both (the in-process mode, one process, can)."""
+    warehouse = open_warehouse(settings)
+    if mode == "prefect" and not warehouse.capabilities.shared_writers:
+        raise WarehouseError(
+            f"engine {warehouse.engine}: one process at a time opens "
+            f"{warehouse.location}, and in --mode prefect the watcher and the "
+            "refresh run are two; use --mode in-process (the default) with it"
+        )
 
 
 def _prefect_api_url() -> str | None:
@@ -196,9 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         print(refusal(exc), file=sys.stderr)
         return 2
     try:
-        engine.check_data_folder(settings)
+        check_data_folder(settings)
+        refuse_one_process_engine(settings, mode)
     except WarehouseError as exc:
-        print(exc, file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if mode == "prefect" and not _prefect_api_url():
         print(

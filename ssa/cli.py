@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from ssa.engine import check_data_folder
+from ssa.engines import WarehouseError, check_data_folder, engine_in
+from ssa.engines.names import DEFAULT_ENGINE, EngineName
 from ssa.settings import GeneratorSettings, Settings
-from ssa.warehouse import WarehouseError
 
 # flag -> GeneratorSettings field
 GENERATOR_FLAGS = {"customers": "n_customers", "days": "days", "seed": "seed"}
@@ -60,16 +60,18 @@ def add_generator_options(
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
-        help="folder for the warehouse and exports (default data/; data/duckdb "
-        "with --engine duckdb)",
+        help="folder for the warehouse and exports (default data/; an engine "
+        "with a folder of its own uses it: data/duckdb with --engine duckdb)",
     )
 
 
 def add_engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
-        choices=("sqlite", "duckdb"),
-        help="warehouse engine (default sqlite; duckdb for big months)",
+        choices=get_args(EngineName),
+        help=f"warehouse engine (default {DEFAULT_ENGINE}; "
+        "duckdb for big months). Commands that add to a data folder follow "
+        "the warehouse already there",
     )
 
 
@@ -84,13 +86,11 @@ def one_line(exc: ValidationError) -> str:
     return "invalid setting " + "; ".join(parts)
 
 
-def preflight(settings: Settings, sqlite_only: str | None = None) -> None:
+def preflight(settings: Settings) -> None:
     """What would fail a run, checked before Prefect starts its server.
 
     Raises ValueError (WarehouseError included) with a one-line message.
     """
-    if sqlite_only:
-        settings.require_sqlite(sqlite_only)
     check_data_folder(settings)
     for path in (settings.paths.bairros_csv, settings.paths.bairros_map):
         resolved = settings.paths.resolve(path)
@@ -151,3 +151,14 @@ def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
     paths = {k: v for k, v in paths.items() if v}
     engine = {"engine": args.engine} if getattr(args, "engine", None) else {}
     return Settings(generator=generator, paths=paths, **engine)
+
+
+def following_folder(settings: Settings, args: argparse.Namespace) -> Settings:
+    """For commands that add to a data folder (ingest, watch): the engine of
+    the warehouse the folder holds, unless ``--engine`` says otherwise."""
+    if getattr(args, "engine", None):
+        return settings
+    found = engine_in(settings)
+    if found is None or found == settings.engine:
+        return settings
+    return settings.model_copy(update={"engine": found})

@@ -12,13 +12,12 @@ an id they have already judged.
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ssa import warehouse
+from ssa.engines import Session
 from ssa.validation import BRONZE_COLUMNS
 
 CONTENT_COLUMNS = BRONZE_COLUMNS[1:]  # all but transaction_id
@@ -26,7 +25,7 @@ LEAD_COLUMNS = ("transaction_id", "version", "source_line", "differs", "source")
 
 
 def find_conflicts(
-    conn: sqlite3.Connection,
+    session: Session,
     good: pd.DataFrame,
     lines: pd.Series,
     batch_id: str,
@@ -38,7 +37,7 @@ def find_conflicts(
     ``lines`` are the rows' lines in the file, ``source`` the drop's
     lineage name; the stored version carries its own.
     """
-    stored = _stored_versions(conn, good["transaction_id"], batch_id)
+    stored = _stored_versions(session, good["transaction_id"], batch_id)
     if stored.empty:
         return pd.DataFrame(columns=[*LEAD_COLUMNS, *CONTENT_COLUMNS])
     incoming = good.assign(source_line=lines.to_numpy(), source=source)
@@ -62,20 +61,12 @@ def find_conflicts(
     return both[[*LEAD_COLUMNS, *CONTENT_COLUMNS]].reset_index(drop=True)
 
 
-def _stored_versions(
-    conn: sqlite3.Connection, ids: pd.Series, batch_id: str
-) -> pd.DataFrame:
-    conn.execute("drop table if exists temp.drop_ids")
-    conn.execute("create temp table drop_ids (transaction_id varchar(64) primary key)")
+def _stored_versions(session: Session, ids: pd.Series, batch_id: str) -> pd.DataFrame:
+    session.keys_table("drop_ids", "transaction_id", ids)
     try:
-        conn.executemany(
-            "insert or ignore into temp.drop_ids values (?)", ((i,) for i in ids)
-        )
-        stored = warehouse.query(
-            conn, "bronze/stored_versions.sql", {"batch_id": batch_id}
-        )
+        stored = session.query("bronze/stored_versions.sql", {"batch_id": batch_id})
     finally:
-        conn.execute("drop table temp.drop_ids")
+        session.execute("drop table temp.drop_ids")
     return stored[["transaction_id", *CONTENT_COLUMNS, "source"]]
 
 

@@ -28,8 +28,8 @@ import pandas as pd
 import vl_convert
 from markupsafe import Markup, escape
 
-from ssa import engine
 from ssa.documents import mask_names
+from ssa.engines import open_warehouse
 from ssa.exports import brl, reasons, utc_suffix
 from ssa.rules import RULES
 from ssa.settings import Settings
@@ -153,14 +153,13 @@ def br_number(value: Any, decimals: int = 0) -> str:
 
 def read_data(settings: Settings) -> DashboardData:
     """Every figure on the page, from Gold and the bairro reference table."""
-    db = engine.module(settings)
     params = {"top_rows": settings.exports.dashboard_top_rows}
-    with db.connect(settings.warehouse_path) as conn:
-        kpis = db.query(conn, "gold/dashboard_kpis.sql", {}).iloc[0].to_dict()
-        bairros = db.query(conn, "gold/dashboard_bairros.sql", {})
-        daily = db.query(conn, "gold/dashboard_daily_flags.sql", {})
-        hour_channel = db.query(conn, "gold/dashboard_hour_channel.sql", {})
-        top = db.query(conn, "gold/dashboard_top.sql", params)
+    with open_warehouse(settings).transaction() as session:
+        kpis = session.query("gold/dashboard_kpis.sql", {}).iloc[0].to_dict()
+        bairros = session.query("gold/dashboard_bairros.sql", {})
+        daily = session.query("gold/dashboard_daily_flags.sql", {})
+        hour_channel = session.query("gold/dashboard_hour_channel.sql", {})
+        top = session.query("gold/dashboard_top.sql", params)
     reference = pd.read_csv(
         settings.paths.resolve(settings.paths.bairros_csv), encoding="utf-8"
     )

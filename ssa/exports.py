@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import sqlite3
 import string
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +21,6 @@ from ssa.contract import CONTROL_CHARS
 from ssa.rules import RULES
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# The same rules as SQLite GLOB patterns, for exports formatted in SQL: a
-# cell that starts a formula, and one that needs CSV quoting.
-_GLOB_FORMULA = "[-=+@\t\r]*"
-_GLOB_NEEDS_QUOTES = '*[,"\n\r]*'
 
 
 def iso_local(epoch: pd.Series, utc_offset_seconds: int) -> pd.Series:
@@ -97,79 +88,6 @@ def write_csv(frame: pd.DataFrame, path: Path, trusted: Sequence[str] = ()) -> i
     return len(frame)
 
 
-def write_table_csv(
-    db_path: Path,
-    table: str,
-    path: Path,
-    *,
-    order_by: Sequence[str],
-    iso_times: Mapping[str, str],
-    utc_offset_seconds: int,
-    workers: int | None = None,
-) -> int:
-    """Export a whole warehouse table as CSV, fast enough for millions of rows.
-
-    The same cells as ``write_csv`` without building a frame: SQLite formats
-    each row as one CSV line (ISO-8601 local times, text cells sheet-safe and
-    quoted where needed, numbers as SQLite prints them, 15 significant
-    digits, as ``sqlite3 -csv`` does) and Python only writes the lines. The
-    rows are split into ranges of the first ``order_by`` column (numeric,
-    e.g. epoch seconds), one connection each: SQLite releases the GIL while
-    it formats, so the ranges use all cores. ``iso_times`` maps each new
-    column to the epoch column it is written before. The file is replaced
-    atomically.
-    """
-    with closing(sqlite3.connect(db_path, timeout=60)) as conn:
-        columns = [row[1] for row in conn.execute(f"pragma table_info({table})")]
-        if not columns:
-            raise ValueError(f"no table {table} in {db_path}")
-        total, low, high = conn.execute(
-            f"select count(*), min({order_by[0]}), max({order_by[0]}) from {table}"
-        ).fetchone()
-    layout = export_columns(columns, iso_times)
-    header = [name for name, _ in layout]
-    cells = [_iso_cell(epoch) if epoch else _safe_cell(name) for name, epoch in layout]
-    line = f"printf('{','.join(['%s'] * len(cells))}', {', '.join(cells)})"
-    select = (
-        f"select {line} from {table} "
-        f"where {order_by[0]} >= :low and {order_by[0]} < :high "
-        f"order by {', '.join(order_by)}"
-    )
-    params = {
-        "formula": _GLOB_FORMULA,
-        "needs_quotes": _GLOB_NEEDS_QUOTES,
-        "utc_offset_seconds": utc_offset_seconds,
-        "utc_suffix": utc_suffix(utc_offset_seconds),
-    }
-    ranges = _ranges(low, high, workers or os.cpu_count() or 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    parts = [tmp] + [
-        path.with_name(f".{path.name}.part{i}") for i in range(1, len(ranges))
-    ]
-    try:
-        tmp.write_text(",".join(header) + "\n", encoding="utf-8")
-        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-            runs = [
-                pool.submit(_write_lines, db_path, select, {**params, **bounds}, part)
-                for part, bounds in zip(parts, ranges, strict=True)
-            ]
-            rows = sum(run.result() for run in runs)
-        if rows != total:
-            raise ValueError(
-                f"{table}: {total - rows} rows have no {order_by[0]}; cannot export"
-            )
-        with tmp.open("ab") as out:
-            for part in parts[1:]:
-                with part.open("rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 24)
-        os.replace(tmp, path)
-    finally:
-        for part in parts:
-            part.unlink(missing_ok=True)
-    return rows
-
-
 def export_columns(
     columns: Sequence[str], iso_times: Mapping[str, str]
 ) -> list[tuple[str, str | None]]:
@@ -182,52 +100,10 @@ def export_columns(
     return out
 
 
-def _safe_cell(column: str) -> str:
-    """SQL for one CSV cell: text sheet-safe, quoted if needed; NULL empty."""
-    safe = f"case when {column} glob :formula then '''' || {column} else {column} end"
-    return (
-        f"case when typeof({column}) <> 'text' then {column} "
-        f"when {column} glob :needs_quotes "
-        f"""then '"' || replace({safe}, '"', '""') || '"' """
-        f"else {safe} end"
-    )
-
-
-def _iso_cell(epoch_column: str) -> str:
-    return (
-        "strftime('%Y-%m-%dT%H:%M:%S', "
-        f"{epoch_column} + :utc_offset_seconds, 'unixepoch') || :utc_suffix"
-    )
-
-
 def utc_suffix(utc_offset_seconds: int) -> str:
     sign = "-" if utc_offset_seconds < 0 else "+"
     hours, minutes = divmod(abs(utc_offset_seconds) // 60, 60)
     return f"{sign}{hours:02d}:{minutes:02d}"
-
-
-def _ranges(low: float | None, high: float | None, n: int) -> list[dict]:
-    """n half-open ranges covering [low, high] (one if that is too narrow)."""
-    if low is None or high is None:
-        return [{"low": 0, "high": 0}]
-    if n <= 1 or high - low < n:
-        return [{"low": low, "high": high + 1}]
-    edges = [low + (high - low) * i // n for i in range(n)] + [high + 1]
-    return [{"low": a, "high": b} for a, b in pairwise(edges)]
-
-
-def _write_lines(db_path: Path, select: str, params: dict, part: Path) -> int:
-    rows = 0
-    with (
-        closing(sqlite3.connect(db_path, timeout=60, check_same_thread=False)) as conn,
-        part.open("a", encoding="utf-8", newline="") as f,
-    ):
-        cursor = conn.execute(select, params)
-        while batch := cursor.fetchmany(20_000):
-            f.write("\n".join([row[0] for row in batch]))
-            f.write("\n")
-            rows += len(batch)
-    return rows
 
 
 # What a person reads first in data/gold_anomalies.csv (README, "Column

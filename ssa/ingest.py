@@ -23,7 +23,6 @@ import hashlib
 import logging
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -33,8 +32,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from ssa import conflicts as conflicts_mod
-from ssa import ingest_log, labels, warehouse
+from ssa import ingest_log, labels
 from ssa.drop_file import DropFileError, read_declared, read_drop
+from ssa.engines import Session, open_warehouse
 from ssa.mapped_drop import Mapped, check_header
 from ssa.settings import Settings
 from ssa.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
@@ -212,21 +212,21 @@ def _load(
     processed = processed / target.folder
     checked = parsed.checked
     found: pd.DataFrame | None = None  # a conflict's two versions
-    with warehouse.connect(paths.warehouse_path) as conn:
-        ingest_log.apply_schema(conn)
-        earlier = ingest_log.find_loaded(conn, sha256)
+    with open_warehouse(settings).transaction() as session:
+        session.apply_schema()
+        earlier = ingest_log.find_loaded(session, sha256)
         if earlier is not None and _interrupted(path, earlier):
             result = _resumed(earlier)
             if result.rows_rejected > len(checked.rejected):
                 found = conflicts_mod.find_conflicts(
-                    conn, *_conflict_args(target, sha256, checked)
+                    session, *_conflict_args(target, sha256, checked)
                 )
         elif earlier is not None:
             result = _duplicate(path, sha256, earlier, processed)
-            ingest_log.append(conn, _log_row(result, len(data), started, None, ()))
+            ingest_log.append(session, _log_row(result, len(data), started, None, ()))
         else:
             result, found = _insert(
-                conn,
+                session,
                 target,
                 sha256,
                 parsed,
@@ -235,7 +235,7 @@ def _load(
                 paths.quarantine_path / target.folder,
             )
             ingest_log.append(
-                conn,
+                session,
                 _log_row(
                     result,
                     len(data),
@@ -271,7 +271,7 @@ def _conflict_args(
 
 
 def _insert(
-    conn: sqlite3.Connection,
+    session: Session,
     target: _Target,
     sha256: str,
     parsed: _Parsed,
@@ -292,22 +292,21 @@ def _insert(
     }
     labelled = 0
     if parsed.labels is not None and len(parsed.labels):
-        labelled = labels.store(conn, parsed.labels.assign(**lineage))
+        labelled = labels.store(session, parsed.labels.assign(**lineage))
     found = None
     conflicting = 0
     if target.source == LABELS_FOLDER:
         loaded, duplicates = labelled, len(checked.good) - labelled
-        detail = _labels_detail(conn, checked.good, duplicates)
+        detail = _labels_detail(session, checked.good, duplicates)
     else:
-        loaded = warehouse.insert_new(
-            conn,
+        loaded = session.insert_new(
             "bronze_transactions",
             "transaction_id",
             checked.good.assign(**lineage),
         )
         if loaded < len(checked.good):
             found = conflicts_mod.find_conflicts(
-                conn, *_conflict_args(target, sha256, checked)
+                session, *_conflict_args(target, sha256, checked)
             )
             conflicting = len(found) // 2
         duplicates = len(checked.good) - loaded - conflicting
@@ -428,9 +427,9 @@ def _quarantine(
         rejected_to=None,
         detail=str(error),
     )
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        ingest_log.apply_schema(conn)
-        ingest_log.append(conn, _log_row(result, len(data), started, None, ()))
+    with open_warehouse(settings).transaction() as session:
+        session.apply_schema()
+        ingest_log.append(session, _log_row(result, len(data), started, None, ()))
     received = _local_now(settings).isoformat(timespec="seconds")
     _write_text(error_txt, error.report(path.name, sha256, received))
     _file_away(target, archived)
@@ -498,9 +497,9 @@ def _write_text(target: Path, text: str) -> None:
     os.replace(tmp, target)
 
 
-def _labels_detail(conn: sqlite3.Connection, good: pd.DataFrame, unchanged: int) -> str:
+def _labels_detail(session: Session, good: pd.DataFrame, unchanged: int) -> str:
     parts = [f"{unchanged} labels already known unchanged"] if unchanged else []
-    unmatched = labels.unmatched(conn, good["transaction_id"])
+    unmatched = labels.unmatched(session, good["transaction_id"])
     if unmatched:
         parts.append(
             f"{unmatched} labels for transactions not in Bronze yet (kept; "

@@ -9,11 +9,10 @@ decides the transaction.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from ssa import warehouse
+from ssa.engines import Session
 
 LOG_COLUMNS = (
     "log_seq",
@@ -46,39 +45,28 @@ class PendingRefresh:
     rows_loaded: int
 
 
-def apply_schema(conn: sqlite3.Connection) -> None:
-    """Bronze tables and the ingestion log, if they are not there yet."""
-    warehouse.apply_schema(conn)
-    script = warehouse.sql_text("bronze/ingestion_log.sql")
-    body = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
-    for statement in body.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-def find_loaded(conn: sqlite3.Connection, sha256: str) -> dict[str, Any] | None:
+def find_loaded(session: Session, sha256: str) -> dict[str, Any] | None:
     """The log row of the load of this content, if it was ever loaded."""
-    cursor = conn.execute(
+    rows = session.fetchall(
         f"select {', '.join(LOG_COLUMNS)} from ingestion_log "
         "where file_sha256 = ? and status = 'loaded' order by log_seq limit 1",
         (sha256,),
     )
-    row = cursor.fetchone()
-    return dict(zip(LOG_COLUMNS, row, strict=True)) if row else None
+    return dict(zip(LOG_COLUMNS, rows[0], strict=True)) if rows else None
 
 
-def append(conn: sqlite3.Connection, entry: dict[str, Any]) -> int:
+def append(session: Session, entry: dict[str, Any]) -> int:
     """Add one log row; its sequence number is the next in commit order.
 
     The caller holds the write lock (``begin immediate``), so max + 1 cannot
     race with another writer.
     """
-    seq = conn.execute(
-        "select coalesce(max(log_seq), 0) + 1 from ingestion_log"
-    ).fetchone()[0]
+    seq = session.fetchall("select coalesce(max(log_seq), 0) + 1 from ingestion_log")[
+        0
+    ][0]
     row = {**entry, "log_seq": seq}
     columns = [c for c in LOG_COLUMNS if c in row]
-    conn.execute(
+    session.execute(
         f"insert into ingestion_log ({', '.join(columns)}) "
         f"values ({', '.join('?' for _ in columns)})",
         [row[c] for c in columns],
@@ -87,13 +75,12 @@ def append(conn: sqlite3.Connection, entry: dict[str, Any]) -> int:
 
 
 def pending_refresh(
-    conn: sqlite3.Connection, handed_off_log_seq: int = 0
+    session: Session, handed_off_log_seq: int = 0
 ) -> PendingRefresh | None:
     """What the next Silver/Gold refresh must take in, or None if up to date."""
-    if not warehouse.table_exists(conn, "ingestion_log"):
+    if not session.table_exists("ingestion_log"):
         return None
-    files = warehouse.query(
-        conn,
+    files = session.query(
         "bronze/ingestion_log_pending.sql",
         {"handed_off_log_seq": handed_off_log_seq},
     )
@@ -110,11 +97,10 @@ def pending_refresh(
 
 
 def touched_customers(
-    conn: sqlite3.Connection, after_log_seq: int, up_to_log_seq: int
+    session: Session, after_log_seq: int, up_to_log_seq: int
 ) -> list[str]:
     """Customers with rows in the files loaded in (after, up_to]."""
-    frame = warehouse.query(
-        conn,
+    frame = session.query(
         "bronze/ingestion_log_touched_customers.sql",
         {"after_log_seq": after_log_seq, "up_to_log_seq": up_to_log_seq},
     )
@@ -122,19 +108,19 @@ def touched_customers(
 
 
 def files_between(
-    conn: sqlite3.Connection, after_log_seq: int, up_to_log_seq: int
+    session: Session, after_log_seq: int, up_to_log_seq: int
 ) -> list[dict[str, Any]]:
     """Log rows in (after, up_to], for the run's artifact."""
-    cursor = conn.execute(
+    rows = session.fetchall(
         f"select {', '.join(LOG_COLUMNS)} from ingestion_log "
         "where log_seq > ? and log_seq <= ? order by log_seq",
         (after_log_seq, up_to_log_seq),
     )
-    return [dict(zip(LOG_COLUMNS, row, strict=True)) for row in cursor]
+    return [dict(zip(LOG_COLUMNS, row, strict=True)) for row in rows]
 
 
 def record_refresh(
-    conn: sqlite3.Connection,
+    session: Session,
     after_log_seq: int,
     up_to_log_seq: int,
     customers: int,
@@ -142,13 +128,13 @@ def record_refresh(
     finished_at: str,
 ) -> None:
     """Silver and Gold now reflect every load up to up_to_log_seq."""
-    seq, files, rows = conn.execute(
+    seq, files, rows = session.fetchall(
         "select (select coalesce(max(refresh_seq), 0) + 1 from ingestion_refresh), "
         "count(*), coalesce(sum(rows_loaded), 0) from ingestion_log "
         "where status = 'loaded' and log_seq > ? and log_seq <= ?",
         (after_log_seq, up_to_log_seq),
-    ).fetchone()
-    conn.execute(
+    )[0]
+    session.execute(
         "insert into ingestion_refresh (refresh_seq, after_log_seq, "
         "up_to_log_seq, files, rows_loaded, customers, started_at, finished_at) "
         "values (?, ?, ?, ?, ?, ?, ?, ?)",

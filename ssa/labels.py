@@ -10,12 +10,12 @@ and the latest report of a transaction replaces an earlier one.
 
 from __future__ import annotations
 
-import sqlite3
-
 import pandas as pd
 
-from ssa import contract, warehouse
+from ssa import contract
 from ssa.drop_file import DropFile, HeaderContract
+from ssa.engines import Session
+from ssa.engines.base import sql_text
 from ssa.validation import Validated, join_problems, raw_frame, rejected_rows
 
 LABEL_COLUMNS = ("transaction_id", "is_fraud", "fraud_type", "reported_at")
@@ -89,7 +89,7 @@ def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
     )
 
 
-def store(conn: sqlite3.Connection, frame: pd.DataFrame) -> int:
+def store(session: Session, frame: pd.DataFrame) -> int:
     """Insert or replace each label; returns how many were new or changed.
 
     A report dated before the stored one does not replace it; one without a
@@ -97,24 +97,20 @@ def store(conn: sqlite3.Connection, frame: pd.DataFrame) -> int:
     """
     full = frame.reindex(columns=list(STORED)).astype(object)
     full = full.where(full.notna(), None)
-    before = conn.total_changes
-    conn.executemany(
-        warehouse.sql_text("bronze/upsert_reported_labels.sql"),
+    return session.executemany(
+        sql_text("bronze/upsert_reported_labels.sql"),
         full.itertuples(index=False, name=None),
     )
-    return conn.total_changes - before
 
 
-def unmatched(conn: sqlite3.Connection, ids: pd.Series) -> int:
+def unmatched(session: Session, ids: pd.Series) -> int:
     """How many of these labelled ids have no transaction in Bronze yet."""
     if ids.empty:
         return 0
-    conn.execute("create temp table if not exists label_ids (id varchar(64))")
-    conn.execute("delete from temp.label_ids")
-    conn.executemany("insert into temp.label_ids values (?)", ((i,) for i in ids))
-    row = conn.execute(
-        "select count(*) from temp.label_ids where id not in "
+    session.keys_table("label_ids", "transaction_id", ids)
+    row = session.fetchall(
+        "select count(*) from temp.label_ids where transaction_id not in "
         "(select transaction_id from bronze_transactions)"
-    ).fetchone()
-    conn.execute("drop table temp.label_ids")
+    )[0]
+    session.execute("drop table temp.label_ids")
     return int(row[0])

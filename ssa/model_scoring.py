@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssa import refresh, risk_model
+from ssa import risk_model
+from ssa.engines import Session, Warehouse
 from ssa.exports import reais
 from ssa.rules import RULES
 from ssa.settings import Settings
@@ -52,33 +53,37 @@ def held_back(settings: Settings) -> tuple[int, int, str] | None:
 
 
 def score(
-    conn: Any, db: Any, settings: Settings, changed_only: bool = False
+    warehouse: Warehouse,
+    session: Session,
+    settings: Settings,
+    changed_only: bool = False,
 ) -> dict[str, Any]:
     """Write the model's scores; a summary of what scored the run.
 
-    ``changed_only``: after an incremental Silver refresh (SQLite), score
-    only the rows it recomputed (``refresh.CHANGES_TABLE``).
+    ``changed_only``: after an incremental Silver refresh, score only the
+    rows it recomputed.
     """
     path = model_path(settings)
     if path is None:
-        conn.execute(f"delete from {TABLE}")
+        session.execute(f"delete from {TABLE}")
         return {"model": None, "rows": 0}
     model = risk_model.load(path)
-    stored = conn.execute(f"select min(model_version) from {TABLE}").fetchone()[0]
+    stored = session.fetchall(f"select min(model_version) from {TABLE}")[0][0]
     if stored is not None and stored != model["version"]:
         changed_only = False  # a new model: every row again
     if changed_only:
-        # After a drop: read and replace the changed rows only (SQLite's
-        # incremental refresh; the features query reads a shadowed Silver).
-        with refresh.changed_silver_only(conn):
-            frame = risk_model.read_features(conn, db, settings)
-        conn.execute(
+        # After a drop: read and replace the changed rows only (the features
+        # query reads a shadowed Silver).
+        with warehouse.changed_silver_only(session):
+            frame = risk_model.read_features(session, settings)
+        session.keys_table("scored_ids", "transaction_id", frame["transaction_id"])
+        session.execute(
             f"delete from {TABLE} where transaction_id in "
-            f"(select transaction_id from {refresh.CHANGES_TABLE})"
+            "(select transaction_id from temp.scored_ids)"
         )
     else:
-        frame = risk_model.read_features(conn, db, settings)
-        conn.execute(f"delete from {TABLE}")
+        frame = risk_model.read_features(session, settings)
+        session.execute(f"delete from {TABLE}")
     probability = risk_model.probabilities(model, frame)
     text = pd.Series(None, index=frame.index, dtype=object)
     worth = probability * 100 >= REASONS_FROM_SHARE * settings.risk.level_medium
@@ -93,7 +98,7 @@ def score(
             "model_reasons": text.to_numpy(),
         }
     )
-    written = db.insert_new(conn, TABLE, "transaction_id", rows)
+    written = session.insert_new(TABLE, "transaction_id", rows)
     return {"model": str(path), "version": model["version"], "rows": written}
 
 

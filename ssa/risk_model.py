@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from ssa.engines import Session
 from ssa.rules import RULES
 from ssa.settings import Settings
 
@@ -96,16 +97,15 @@ class TimeSplit:
 # --- Data -------------------------------------------------------------------
 
 
-def read_rows(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
+def read_rows(session: Session, settings: Settings) -> pd.DataFrame:
     """Every transaction with its features, and its label where it has one
     (``is_fraud`` and ``label_set`` NaN where not).
 
-    ``db`` is the engine module (``ssa.engine.module``). Features and labels
-    are separate queries: the one that scoring runs never names a label
-    table.
+    Features and labels are separate queries: the one that scoring runs
+    never names a label table.
     """
-    features = db.query_numeric(conn, FEATURES_SQL, _sql_params(settings), TEXT_COLUMNS)
-    labels = db.query(conn, LABELS_SQL, {})
+    features = read_features(session, settings)
+    labels = session.query(LABELS_SQL, {})
     source = settings.model.label_source
     if source != "all":
         labels = labels[labels["label_set"] == source]
@@ -118,9 +118,9 @@ def read_rows(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
     return features.merge(labels, on="transaction_id", how="left", validate="1:1")
 
 
-def read_features(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
+def read_features(session: Session, settings: Settings) -> pd.DataFrame:
     """Every transaction with its features and no label, for scoring."""
-    return db.query_numeric(conn, FEATURES_SQL, _sql_params(settings), TEXT_COLUMNS)
+    return session.query_numeric(FEATURES_SQL, _sql_params(settings), TEXT_COLUMNS)
 
 
 def _sql_params(settings: Settings) -> dict[str, Any]:

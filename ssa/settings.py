@@ -15,11 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ssa.engines.names import DEFAULT_ENGINE, OWN_DATA_DIR, WAREHOUSE_SUFFIX, EngineName
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = REPO_ROOT / "sql"
 REFERENCE_DIR = REPO_ROOT / "data" / "reference"
-# Where a DuckDB run writes when it is given no data folder of its own.
-DUCKDB_DATA_DIR = Path("data") / "duckdb"
 
 
 class _Model(BaseModel):
@@ -37,8 +36,9 @@ class PathSettings(_Model):
     warehouse_file: str = Field(
         "ssa.db",
         min_length=1,
-        description="SQLite file name inside data_dir; the DuckDB engine uses "
-        "the same name ending in .duckdb.",
+        description="The warehouse's file name inside data_dir (the default "
+        "engine's); other engines use its stem with their own suffix "
+        "(ssa.duckdb).",
     )
     bairros_csv: Path = Field(
         REFERENCE_DIR.relative_to(REPO_ROOT) / "salvador_bairros.csv",
@@ -110,10 +110,6 @@ class PathSettings(_Model):
     @property
     def data_path(self) -> Path:
         return self.resolve(self.data_dir)
-
-    @property
-    def warehouse_path(self) -> Path:
-        return self.data_path / self.warehouse_file
 
     @property
     def silver_csv(self) -> Path:
@@ -857,17 +853,34 @@ class ExportSettings(_Model):
     )
 
 
+class EngineSettings(_Model):
+    """How an engine may use the machine (the engine itself is ``engine``)."""
+
+    duckdb_memory_limit: str | None = Field(
+        None,
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB's memory_limit, such as '6GiB' (None: DuckDB's "
+        "own default, 80 % of RAM); past it DuckDB spills to disk.",
+    )
+    duckdb_threads: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="DuckDB's threads (None: one per core).",
+    )
+
+
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
-    engine: Literal["sqlite", "duckdb"] = Field(
-        "sqlite",
+    engine: EngineName = Field(
+        DEFAULT_ENGINE,
         description="Warehouse engine, both embedded (no server). sqlite: "
-        "data/ssa.db, and the watched folder's incremental refresh. duckdb: "
-        "ssa.duckdb in its own data folder (data/duckdb unless paths.data_dir "
-        "is given), the same SQL files several times faster on big months "
-        "(README, 'Speed'), full runs only.",
+        "data/ssa.db. duckdb: ssa.duckdb in its own data folder (data/duckdb "
+        "unless paths.data_dir is given), the same SQL files several times "
+        "faster on big months (README, 'Speed').",
     )
+    engines: EngineSettings = EngineSettings()
     paths: PathSettings = PathSettings()
     generator: GeneratorSettings = GeneratorSettings()
     simulation: SimulationSettings = SimulationSettings()
@@ -884,31 +897,24 @@ class Settings(_Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _duckdb_gets_its_own_folder(cls, data: Any) -> Any:
-        """A DuckDB run without a data folder of its own writes to data/duckdb:
-        one engine per data folder (both write the same export files), so
-        `--engine duckdb` works beside the SQLite month in data/."""
-        if isinstance(data, dict) and data.get("engine") == "duckdb":
+    def _engine_gets_its_own_folder(cls, data: Any) -> Any:
+        """An engine with a folder of its own (DuckDB: data/duckdb) writes
+        there when given no data folder: one engine per data folder (all
+        write the same export files), so `--engine duckdb` works beside the
+        SQLite month in data/."""
+        if isinstance(data, dict) and data.get("engine") in OWN_DATA_DIR:
             paths = data.get("paths") or {}
             if isinstance(paths, dict) and "data_dir" not in paths:
-                return {**data, "paths": {**paths, "data_dir": DUCKDB_DATA_DIR}}
+                own = OWN_DATA_DIR[data["engine"]]
+                return {**data, "paths": {**paths, "data_dir": own}}
         return data
 
     @property
     def warehouse_path(self) -> Path:
         """The warehouse file of the chosen engine."""
-        if self.engine == "duckdb":
-            return self.paths.warehouse_path.with_suffix(".duckdb")
-        return self.paths.warehouse_path
-
-    def require_sqlite(self, what: str) -> None:
-        """Fail before any work where only the SQLite engine is built yet."""
-        if self.engine != "sqlite":
-            raise ValueError(
-                f"engine={self.engine!r}: {what} runs on engine='sqlite' only "
-                "(its incremental refresh is written for SQLite); run the full "
-                "pipeline with DuckDB, or use SQLite here"
-            )
+        path = self.paths.data_path / self.paths.warehouse_file
+        suffix = WAREHOUSE_SUFFIX.get(self.engine)
+        return path.with_suffix(suffix) if suffix else path
 
 
 def with_groups(

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssa import engine, evaluation, risk_model
+from ssa import evaluation, risk_model
+from ssa.engines import open_warehouse
 from ssa.settings import Settings
 
 RULES_ONLY_SQL = "model/rules_only_scores.sql"
@@ -23,23 +24,23 @@ RULES_ONLY_SQL = "model/rules_only_scores.sql"
 
 def train(settings: Settings) -> dict[str, Any]:
     """Fit, evaluate and save; the model file's contents and its path."""
-    db = engine.module(settings)
-    if not settings.warehouse_path.exists():
+    warehouse = open_warehouse(settings)
+    if not warehouse.exists():
         raise risk_model.ModelError(
             f"no warehouse at {settings.warehouse_path}: run the pipeline "
             "(python -m flows.medallion) or drop a file first"
         )
-    with db.connect(settings.warehouse_path) as conn:
-        db.require_bronze(conn, settings.warehouse_path)
-        if not db.table_exists(conn, "silver_customer_features"):
+    with warehouse.transaction() as session:
+        session.require_bronze()
+        if not session.table_exists("silver_customer_features"):
             raise risk_model.ModelError(
                 f"{settings.warehouse_path} has no Silver features yet: run the "
                 "pipeline (python -m flows.medallion) or drop a file first"
             )
-        rows = risk_model.read_rows(conn, db, settings)
+        rows = risk_model.read_rows(session, settings)
         rules_only = (
-            db.query(conn, RULES_ONLY_SQL, {})
-            if db.table_exists(conn, "gold_transaction_risk")
+            session.query(RULES_ONLY_SQL, {})
+            if session.table_exists("gold_transaction_risk")
             else None
         )
     model = fit_and_evaluate(rows, settings, rules_only)

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -36,7 +36,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.utils.event_debouncer import EventDebouncer
 
-from ssa import ingest_log, warehouse
+from ssa import ingest_log
+from ssa.engines import open_warehouse
 from ssa.ingest import IngestResult, ingest_file, source_of
 from ssa.ingest_log import PendingRefresh
 from ssa.settings import Settings
@@ -193,8 +194,9 @@ class Watcher:
         self._debouncer.name = "ssa-watcher-refresh"
         self._lock_file: IO[bytes] | None = None
         # Held while watching so that steps do not checkpoint the WAL as
-        # they close (warehouse.hold_open); opened once the warehouse exists.
-        self._held: sqlite3.Connection | None = None
+        # they close (Warehouse.keep_open); opened once the warehouse exists.
+        self._warehouse = open_warehouse(settings)
+        self._held: ExitStack | None = None
         self.results: deque[IngestResult] = deque(maxlen=KEEP_LAST)
         self.refreshes: deque[PendingRefresh] = deque(maxlen=KEEP_LAST)
 
@@ -363,9 +365,9 @@ class Watcher:
 
     def _hold_warehouse(self) -> None:
         """Keep an idle connection once the warehouse exists (under the lock)."""
-        path = self.settings.paths.warehouse_path
-        if self._held is None and path.exists():
-            self._held = warehouse.hold_open(path)
+        if self._held is None and self._warehouse.exists():
+            self._held = ExitStack()
+            self._held.enter_context(self._warehouse.keep_open())
 
     def _read(self, path: Path, failures: int) -> None:
         try:
@@ -436,10 +438,10 @@ class Watcher:
     # -- refresh -----------------------------------------------------------
 
     def _pending(self) -> PendingRefresh | None:
-        if not self.settings.paths.warehouse_path.exists():
+        if not self._warehouse.exists():
             return None
-        with warehouse.connect(self.settings.paths.warehouse_path) as conn:
-            return ingest_log.pending_refresh(conn, self._state.handed_off_log_seq)
+        with self._warehouse.transaction() as session:
+            return ingest_log.pending_refresh(session, self._state.handed_off_log_seq)
 
     def _on_debounced(self, _events: list[FileSystemEvent]) -> None:
         """One refresh for everything loaded since the last one."""

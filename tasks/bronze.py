@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import engine
+from ssa.engines import open_warehouse
 from ssa.generator import Dataset, generate
 from ssa.settings import Settings
 
@@ -49,32 +49,28 @@ def _load(dataset: Dataset, settings: Settings) -> dict[str, int]:
         "batch_id": batch_id_for(settings),
         "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    db = engine.module(settings)
-    with db.connect(settings.warehouse_path) as conn:
-        db.apply_schema(conn)
-        replaced = db.run_script(conn, "bronze/replace_synthetic_batch.sql", lineage)
+    with open_warehouse(settings).transaction() as session:
+        session.apply_schema()
+        replaced = session.run_script("bronze/replace_synthetic_batch.sql", lineage)
         return {
             "replaced_rows": replaced,
-            "bronze_customers": db.insert_new(
-                conn,
+            "bronze_customers": session.insert_new(
                 "bronze_customers",
                 "customer_id",
                 dataset.customers.assign(**lineage),
             ),
-            "bronze_merchants": db.insert_new(
-                conn,
+            "bronze_merchants": session.insert_new(
                 "bronze_merchants",
                 "merchant_id",
                 dataset.merchants.assign(**lineage),
             ),
-            "bronze_transactions": db.insert_new(
-                conn,
+            "bronze_transactions": session.insert_new(
                 "bronze_transactions",
                 "transaction_id",
                 dataset.transactions.assign(**lineage),
             ),
-            "ground_truth_labels": db.insert_new(
-                conn, "ground_truth_labels", "transaction_id", dataset.labels
+            "ground_truth_labels": session.insert_new(
+                "ground_truth_labels", "transaction_id", dataset.labels
             ),
         }
 

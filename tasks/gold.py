@@ -8,8 +8,9 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import duckdb_warehouse, engine, model_scoring, refresh, warehouse
+from ssa import model_scoring
 from ssa.documents import mask_names
+from ssa.engines import Session, open_warehouse
 from ssa.exports import (
     ANOMALY_LEAD_COLUMNS,
     CUSTOMER_LEAD_COLUMNS,
@@ -22,20 +23,14 @@ from ssa.exports import (
     sheets_frame,
     write_csv,
 )
+from ssa.models import BY_NAME
 from ssa.settings import Settings
 from tasks.silver import sql_params
 
 
 def _build(settings: Settings, incremental: bool = False) -> dict[str, int]:
-    params = sql_params(settings)
-    if settings.engine == "duckdb":  # full runs only: nothing incremental
-        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
-            rows = duckdb_warehouse.rebuild_gold(conn, params)
-    else:
-        build = refresh.refresh_gold if incremental else refresh.rebuild_gold
-        with warehouse.connect(settings.warehouse_path) as conn:
-            rows = build(conn, params)
-    return {refresh.table_of(model): n for model, n in rows.items()}
+    rows = open_warehouse(settings).build_gold(sql_params(settings), incremental)
+    return {BY_NAME[model].table: n for model, n in rows.items()}
 
 
 @task(name="build-gold", cache_policy=NO_CACHE)
@@ -57,9 +52,11 @@ def _names(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def _score(settings: Settings, incremental: bool) -> dict[str, object]:
-    db = engine.module(settings)
-    with db.connect(settings.warehouse_path) as conn:
-        return model_scoring.score(conn, db, settings, changed_only=incremental)
+    warehouse = open_warehouse(settings)
+    with warehouse.transaction() as session:
+        return model_scoring.score(
+            warehouse, session, settings, changed_only=incremental
+        )
 
 
 @task(name="score-with-model", cache_policy=NO_CACHE)
@@ -85,10 +82,10 @@ async def score_with_model(
     return scored
 
 
-def anomalies_frame(conn, settings: Settings) -> pd.DataFrame:
+def anomalies_frame(session: Session, settings: Settings) -> pd.DataFrame:
     """Gold anomalies, highest risk first, with readable times and reasons,
     the columns people read first."""
-    frame = engine.module(settings).query(conn, "gold/export_anomalies.sql", {})
+    frame = session.query("gold/export_anomalies.sql", {})
     offset = settings.rules.utc_offset_seconds
     frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
     frame.insert(8, "amount", reais(frame["amount_cents"]))
@@ -106,16 +103,15 @@ def _export(settings: Settings) -> dict[str, int]:
     """The dashboards' files, the anomalies first (what a drop waits for)."""
     paths = settings.paths
     offset = settings.rules.utc_offset_seconds
-    db = engine.module(settings)
-    with db.connect(settings.warehouse_path) as conn:
-        anomalies = anomalies_frame(conn, settings)
+    with open_warehouse(settings).transaction() as session:
+        anomalies = anomalies_frame(session, settings)
         written = {
             str(paths.gold_anomalies_csv): write_csv(
                 anomalies, paths.gold_anomalies_csv
             )
         }
-        customers = db.query(conn, "gold/export_customer_risk.sql", {})
-        bairros = db.query(conn, "gold/export_bairro_daily.sql", {})
+        customers = session.query("gold/export_customer_risk.sql", {})
+        bairros = session.query("gold/export_bairro_daily.sql", {})
     for column in ("last_transaction_at_epoch", "last_flagged_at_epoch"):
         customers[column.replace("_epoch", "")] = iso_local(customers[column], offset)
     bairros.insert(1, "local_date", local_date(bairros["local_day"]))

@@ -18,8 +18,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from ssa import ingest_log, warehouse
+from ssa import ingest_log
 from ssa.drop_paths import UnusablePathError, can_heal, path_problem
+from ssa.engines import open_warehouse
 from ssa.ingest import ingest_file
 from ssa.settings import Settings
 
@@ -66,9 +67,9 @@ def read_pending(settings: Settings) -> dict[str, int] | None:
     them before its subflow, and Prefect 3.9 starts a subflow about 2 s late
     when a task has just finished in the same flow run (measured: 2.1 s
     against 0.1 s), on the drop's way to the dashboards."""
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        warehouse.require_bronze(conn, settings.paths.warehouse_path)
-        pending = ingest_log.pending_refresh(conn)
+    with open_warehouse(settings).transaction() as session:
+        session.require_bronze()
+        pending = ingest_log.pending_refresh(session)
     if pending is None:
         return None
     return {
@@ -80,10 +81,10 @@ def read_pending(settings: Settings) -> dict[str, int] | None:
 def read_touched(settings: Settings, after: int, up_to: int) -> dict[str, Any]:
     """Files handled in the range (loaded, skipped, quarantined) and the
     customers the loaded rows belong to."""
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
+    with open_warehouse(settings).transaction() as session:
         return {
-            "files": ingest_log.files_between(conn, after, up_to),
-            "customer_ids": ingest_log.touched_customers(conn, after, up_to),
+            "files": ingest_log.files_between(session, after, up_to),
+            "customer_ids": ingest_log.touched_customers(session, after, up_to),
         }
 
 
@@ -91,9 +92,9 @@ def _record(
     settings: Settings, after: int, up_to: int, customers: int, started_at: str
 ) -> None:
     finished_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
+    with open_warehouse(settings).transaction() as session:
         ingest_log.record_refresh(
-            conn, after, up_to, customers, started_at, finished_at
+            session, after, up_to, customers, started_at, finished_at
         )
 
 

@@ -7,25 +7,24 @@ import asyncio
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import duckdb_warehouse, warehouse
+from ssa.engines import open_warehouse
 from ssa.settings import Settings
 
 
 @task(name="checkpoint-warehouse", cache_policy=NO_CACHE)
 async def checkpoint_warehouse(settings: Settings) -> dict[str, int]:
-    """Fold the refresh's WAL into the database file once it is all written
-    (connections do not checkpoint at each commit: ssa/warehouse.py)."""
-    if settings.engine == "duckdb":
-        await asyncio.to_thread(duckdb_warehouse.checkpoint, settings.warehouse_path)
-        get_run_logger().info("checkpoint: DuckDB's WAL folded into the file")
-        return {}
-    busy, wal_pages, copied = await asyncio.to_thread(
-        warehouse.checkpoint, settings.paths.warehouse_path
-    )
-    get_run_logger().info(
-        "checkpoint: %d of %d WAL pages copied%s",
-        copied,
-        wal_pages,
-        " (readers hold the rest)" if busy or copied < wal_pages else "",
-    )
-    return {"wal_pages": wal_pages, "copied": copied}
+    """Fold the refresh's write-ahead log into the store once it is all
+    written (SQLite's connections do not checkpoint at each commit)."""
+    done = await asyncio.to_thread(open_warehouse(settings).checkpoint)
+    if "wal_pages" in done:
+        get_run_logger().info(
+            "checkpoint: %d of %d WAL pages copied%s",
+            done["copied"],
+            done["wal_pages"],
+            " (readers hold the rest)"
+            if done["busy"] or done["copied"] < done["wal_pages"]
+            else "",
+        )
+    else:
+        get_run_logger().info("checkpoint: write-ahead log folded into the store")
+    return done

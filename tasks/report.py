@@ -19,7 +19,8 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from ssa import engine, evaluation, model_scoring
+from ssa import evaluation, model_scoring
+from ssa.engines import open_warehouse
 from ssa.exports import write_csv
 from ssa.settings import Settings
 from tasks.gold import anomalies_frame
@@ -51,13 +52,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _evaluate(settings: Settings) -> dict[str, Any]:
-    db = engine.module(settings)
     params = sql_params(settings)
-    with db.connect(settings.warehouse_path) as conn:
-        rows = db.query(conn, "gold/evaluation_rows.sql", params)
-        top = anomalies_frame(conn, settings).head(settings.risk.top_anomalies)
-        counts = db.query(conn, "gold/run_counts.sql", {})
-        coverage = db.query(conn, "gold/rule_coverage.sql", params)
+    with open_warehouse(settings).transaction() as session:
+        rows = session.query("gold/evaluation_rows.sql", params)
+        top = anomalies_frame(session, settings).head(settings.risk.top_anomalies)
+        counts = session.query("gold/run_counts.sql", {})
+        coverage = session.query("gold/rule_coverage.sql", params)
     cfg = settings.evaluation
     rows = evaluation.baseline_scores(
         rows,
@@ -85,8 +85,9 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
     rules = (
         pd.concat(parts, ignore_index=True)
         if parts
-        else coverage[["rule", "rows_applicable", "rows_not_judged", "status"]]
-        .assign(label_set="none")
+        else coverage[["rule", "rows_applicable", "rows_not_judged", "status"]].assign(
+            label_set="none"
+        )
     )
     by_scenario = evaluation.rule_by_scenario(rows)
     # With a risk model in the Gold score, rank only the rows it never learnt

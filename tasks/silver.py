@@ -8,9 +8,8 @@ from collections.abc import Callable
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import duckdb_warehouse, refresh, warehouse
-from ssa.exports import write_table_csv
-from ssa.refresh import FINAL_MODEL
+from ssa.engines import TableCsv, open_warehouse
+from ssa.models import FINAL_MODEL
 from ssa.settings import Settings
 
 
@@ -31,23 +30,13 @@ def _build(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[str, dict[str, int]]:
     """("incremental" or "full", rows per model). Incremental only when Silver
-    exists and the batches touch few enough customers."""
-    params = sql_params(settings)
-    if settings.engine == "duckdb":
-        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
-            duckdb_warehouse.require_bronze(conn, settings.warehouse_path)
-            return "full", duckdb_warehouse.rebuild_silver(conn, params)
-    path = settings.paths.warehouse_path
-    with warehouse.connect(path) as conn:
-        warehouse.require_bronze(conn, path)
-        if batch_ids is not None and warehouse.table_exists(
-            conn, refresh.table_of(FINAL_MODEL)
-        ):
-            refresh.stage_batches(conn, batch_ids)
-            share = refresh.touched_customer_share(conn)
-            if share <= settings.ingest.incremental_max_customer_share:
-                return "incremental", refresh.refresh_staged(conn, params)
-    return "full", refresh.rebuild_all_parallel(path, params, progress)
+    exists, the engine can, and the batches touch few enough customers."""
+    return open_warehouse(settings).build_silver(
+        sql_params(settings),
+        new_batches=batch_ids,
+        max_customer_share=settings.ingest.incremental_max_customer_share,
+        progress=progress,
+    )
 
 
 @task(name="build-silver", cache_policy=NO_CACHE)
@@ -75,21 +64,13 @@ def _export(settings: Settings) -> int:
 
     A million rows: formatted by the engine on all cores, not through pandas.
     """
-    layout = {
-        "order_by": ("created_at_epoch", "transaction_id"),
-        "iso_times": {"created_at": "created_at_epoch"},
-        "utc_offset_seconds": settings.rules.utc_offset_seconds,
-    }
-    if settings.engine == "duckdb":
-        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
-            return duckdb_warehouse.write_table_csv(
-                conn, "silver_transactions", settings.paths.silver_csv, **layout
-            )
-    return write_table_csv(
-        settings.paths.warehouse_path,
-        "silver_transactions",
-        settings.paths.silver_csv,
-        **layout,
+    layout = TableCsv(
+        order_by=("created_at_epoch", "transaction_id"),
+        iso_times={"created_at": "created_at_epoch"},
+        utc_offset_seconds=settings.rules.utc_offset_seconds,
+    )
+    return open_warehouse(settings).write_table_csv(
+        "silver_transactions", settings.paths.silver_csv, layout
     )
 
 

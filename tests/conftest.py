@@ -57,8 +57,11 @@ def labelled_month(tmp_path_factory):
     """A synthetic month with every scenario planted more often than by
     default (enough fraud for a training and an evaluation window), refined
     to Silver, with every row's features and label (risk_model.read_rows)."""
-    from ssa import refresh, risk_model, warehouse
+    from ssa import risk_model
+    from ssa.engines import incremental
+    from ssa.engines.sqlite_warehouse import SQLiteWarehouse
     from ssa.generator import generate
+    from ssa.models import SILVER
     from ssa.settings import Settings
     from tasks.bronze import _load
     from tasks.silver import sql_params
@@ -70,7 +73,7 @@ def labelled_month(tmp_path_factory):
         model={"delay_days": 3, "max_rounds": 120},
     )
     _load(generate(settings), settings)
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        refresh.rebuild_all(conn, sql_params(settings))
-        rows = risk_model.read_rows(conn, warehouse, settings)
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        incremental.rebuild(conn, SILVER, sql_params(settings))
+        rows = risk_model.read_rows(conn, settings)
     return settings, rows

@@ -63,7 +63,7 @@ def drop(folder: Path, name: str, frame: pd.DataFrame, **kwargs: Any) -> Path:
 
 
 def query(settings: Settings, sql: str, params: tuple = ()) -> list[tuple]:
-    path = settings.paths.warehouse_path
+    path = settings.warehouse_path
     if not path.exists():
         return []
     with sqlite3.connect(path) as conn:

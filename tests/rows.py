@@ -7,15 +7,17 @@ in-memory SQLite and look at what it flags.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ssa import warehouse
-from ssa.rules import SILVER_MODELS
+from ssa.engines.sqlite_warehouse import SQLiteSession
+from ssa.models import BY_NAME, SILVER_MODELS
 from ssa.settings import Settings
 from tasks.silver import sql_params
 
+MEMORY = Path(":memory:")
 # 2026-10-01 00:00 in Salvador (UTC-3), as UTC epoch seconds.
 MIDNIGHT = 1_790_823_600
 KM_PER_DEG_LAT = 111.195
@@ -96,17 +98,13 @@ def customer(customer_id: str = "C1", **overrides: Any) -> dict[str, Any]:
 
 def warehouse_with(
     rows: list[dict[str, Any]], customers: list[dict[str, Any]] | None = None
-) -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    warehouse.apply_schema(conn)
-    warehouse.insert_new(
-        conn, "bronze_transactions", "transaction_id", pd.DataFrame(rows)
-    )
+) -> SQLiteSession:
+    conn = SQLiteSession(sqlite3.connect(":memory:", isolation_level=None), MEMORY)
+    conn.apply_schema()
+    conn.insert_new("bronze_transactions", "transaction_id", pd.DataFrame(rows))
     people = customers if customers is not None else [customer()]
     if people:
-        warehouse.insert_new(
-            conn, "bronze_customers", "customer_id", pd.DataFrame(people)
-        )
+        conn.insert_new("bronze_customers", "customer_id", pd.DataFrame(people))
     return conn
 
 
@@ -119,8 +117,8 @@ def run_silver(
     settings = settings or Settings()
     conn = warehouse_with(rows, customers)
     for model in SILVER_MODELS:
-        warehouse.materialize(conn, model, sql_params(settings))
-    frame = pd.read_sql_query("select * from silver_transactions", conn)
+        conn.materialize(BY_NAME[model], sql_params(settings))
+    frame = pd.read_sql_query("select * from silver_transactions", conn.conn)
     return frame.set_index("transaction_id")
 
 
@@ -137,6 +135,7 @@ def run_models(
     settings = settings or Settings()
     conn = warehouse_with(rows)
     for model in models:
-        warehouse.materialize(conn, model, sql_params(settings))
+        conn.materialize(BY_NAME[model], sql_params(settings))
     table = models[-1].split("/")[-1]
-    return pd.read_sql_query(f"select * from {table}", conn).set_index("transaction_id")
+    frame = pd.read_sql_query(f"select * from {table}", conn.conn)
+    return frame.set_index("transaction_id")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ssa import engine, warehouse
+from ssa.engines import base, open_warehouse, sqlite_warehouse
 from ssa.generator import generate
 from ssa.settings import Settings
 from tasks.bronze import _load
@@ -24,9 +25,14 @@ def _settings(tmp_path, seed: int = 1, engine_name: str = "sqlite") -> Settings:
     )
 
 
+def _memory() -> sqlite_warehouse.SQLiteSession:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    return sqlite_warehouse.SQLiteSession(conn, Path(":memory:"))
+
+
 def _count(settings: Settings, sql: str) -> int:
-    with engine.module(settings).connect(settings.warehouse_path) as conn:
-        return conn.execute(sql).fetchone()[0]
+    with open_warehouse(settings).transaction() as session:
+        return session.fetchall(sql)[0][0]
 
 
 @ENGINES
@@ -50,9 +56,8 @@ def test_another_synthetic_batch_replaces_the_previous_one(
     two = _settings(tmp_path, seed=2, engine_name=engine_name)
     _load(generate(one), one)
     dropped = pd.DataFrame([tx("from-a-csv", 1_790_900_000, source="file:a.csv")])
-    db = engine.module(one)
-    with db.connect(one.warehouse_path) as conn:
-        db.insert_new(conn, "bronze_transactions", "transaction_id", dropped)
+    with open_warehouse(one).transaction() as session:
+        session.insert_new("bronze_transactions", "transaction_id", dropped)
     data = generate(two)
     result = _load(data, two)
     assert result["replaced_rows"] > 0
@@ -66,38 +71,36 @@ def test_another_synthetic_batch_replaces_the_previous_one(
 
 
 def test_a_bulk_load_rebuilds_the_indexes_it_set_aside(monkeypatch) -> None:
-    monkeypatch.setattr(warehouse, "BULK_LOAD_ROWS", 2)
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    warehouse.apply_schema(conn)
+    monkeypatch.setattr(sqlite_warehouse, "BULK_LOAD_ROWS", 2)
+    session = _memory()
+    conn = session.conn
+    session.apply_schema()
     listing = (
         "select name, sql from sqlite_master where type = 'index' "
         "and tbl_name = 'bronze_transactions' order by name"
     )
     before = conn.execute(listing).fetchall()
     rows = pd.DataFrame([tx("a", 1), tx("b", 2), tx("c", 3)])
-    assert (
-        warehouse.insert_new(conn, "bronze_transactions", "transaction_id", rows) == 3
-    )
+    assert session.insert_new("bronze_transactions", "transaction_id", rows) == 3
     assert conn.execute(listing).fetchall() == before
     assert len(before) >= 4
     # The primary key still skips known ids in a bulk load.
     more = pd.DataFrame([tx("a", 1), tx("d", 4), tx("e", 5)])
-    assert (
-        warehouse.insert_new(conn, "bronze_transactions", "transaction_id", more) == 2
-    )
+    assert session.insert_new("bronze_transactions", "transaction_id", more) == 2
 
 
 def test_an_earlier_warehouse_gets_the_nullable_columns_rows_kept() -> None:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    schema = warehouse.sql_text("bronze/schema.sql")
+    session = _memory()
+    conn = session.conn
+    schema = base.sql_text("bronze/schema.sql")
     for column in ("payer_type varchar(2)", "auth_status varchar(16)"):
         schema = schema.replace(f"{column},", f"{column} not null,", 1)
-    for statement in warehouse.statements(schema):
+    for statement in base.statements(schema):
         conn.execute(statement)
     frame = pd.DataFrame([tx("a", 1), tx("b", 2)])
-    warehouse.insert_new(conn, "bronze_transactions", "transaction_id", frame)
+    session.insert_new("bronze_transactions", "transaction_id", frame)
 
-    warehouse.apply_schema(conn)
+    session.apply_schema()
 
     columns = conn.execute("pragma table_info(bronze_transactions)").fetchall()
     assert {c[1]: c[3] for c in columns}["payer_type"] == 0
@@ -109,9 +112,8 @@ def test_an_earlier_warehouse_gets_the_nullable_columns_rows_kept() -> None:
         "and tbl_name = 'bronze_transactions' and sql is not null"
     ).fetchone()[0]
     assert indexes >= 4
-    assert not warehouse.table_exists(conn, "bronze_transactions_outdated")
-    warehouse.insert_new(
-        conn,
+    assert not session.table_exists("bronze_transactions_outdated")
+    session.insert_new(
         "bronze_transactions",
         "transaction_id",
         pd.DataFrame([tx("c", 3, payer_type=None, auth_status=None)]),

@@ -32,12 +32,16 @@ def _run(*argv: str, cwd=REPO_ROOT) -> subprocess.CompletedProcess[str]:
             "than or equal to 1 (got 0)",
         ),
         (("flows.medallion", "--data-dir", "{tmp}"), "already holds the duckdb"),
-        (("flows.ingest", "--data-dir", "{tmp}", "{tmp}/x.csv"), "already holds"),
+        (
+            ("flows.ingest", "--engine", "sqlite", "--data-dir", "{tmp}", "{tmp}/x"),
+            "already holds",
+        ),
     ],
 )
 def test_a_refusal_is_one_line_before_any_server(tmp_path, argv, message) -> None:
     (tmp_path / "ssa.duckdb").touch()
     (tmp_path / "x.csv").write_text("transaction_id\n", encoding="utf-8")
+    (tmp_path / "x").write_text("transaction_id\n", encoding="utf-8")
     done = _run(*(a.format(tmp=tmp_path) for a in argv))
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()

@@ -13,8 +13,10 @@ import math
 import pandas as pd
 import pytest
 
-from ssa import warehouse
+from ssa.engines import base
+from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
+from ssa.models import BY_NAME
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params
@@ -117,15 +119,15 @@ def test_a_later_row_never_changes_an_earlier_rows_features() -> None:
 
 def test_a_forward_looking_window_would_be_caught() -> None:
     """The check above can fail: a frame that sees the next row changes."""
-    sql = warehouse.sql_text("silver/silver_customer_features.sql").replace(
+    sql = base.sql_text("silver/silver_customer_features.sql").replace(
         "range between unbounded preceding and 1 preceding",
         "range between unbounded preceding and 86400 following",
     )
     frames = []
     for rows in (_history(), [*_history(), *_leak_probe()]):
         conn = warehouse_with(rows)
-        params = warehouse.bind(sql, sql_params(Settings()))
-        frame = pd.read_sql_query(sql, conn, params=params)
+        params = base.bind(sql, sql_params(Settings()))
+        frame = pd.read_sql_query(sql, conn.conn, params=params)
         frames.append(frame.set_index("transaction_id"))
     with pytest.raises(AssertionError):
         pd.testing.assert_frame_equal(frames[1].loc[frames[0].index], frames[0])
@@ -157,7 +159,7 @@ def _features(data, settings: Settings, folder=None) -> pd.DataFrame:
             update={"paths": settings.paths.model_copy(update={"data_dir": folder})}
         )
     _load(data, settings)
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        warehouse.materialize(conn, MODEL[0], sql_params(settings))
-        frame = pd.read_sql_query("select * from silver_customer_features", conn)
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        conn.materialize(BY_NAME[MODEL[0]], sql_params(settings))
+        frame = pd.read_sql_query("select * from silver_customer_features", conn.conn)
     return frame.set_index("transaction_id").sort_index()

@@ -7,15 +7,16 @@ running them on both engines over the same data and comparing every table.
 
 from __future__ import annotations
 
-import sqlite3
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from ssa import duckdb_warehouse, refresh, risk_model, warehouse
+from ssa import risk_model
+from ssa.engines import base, open_warehouse
+from ssa.engines.base import table_of
+from ssa.engines.duckdb_warehouse import DuckDBWarehouse, to_duckdb
 from ssa.generator import generate
-from ssa.rules import GOLD_MODELS, SILVER_MODELS
+from ssa.models import BY_NAME, GOLD_MODELS, SILVER_MODELS
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params
@@ -27,10 +28,22 @@ BRONZE_KEYS = {
 }
 
 
+def _bronze(settings: Settings) -> dict[str, pd.DataFrame]:
+    with open_warehouse(settings).transaction() as session:
+        return {t: session.read_table(t) for t in BRONZE_KEYS}
+
+
+def _copy_bronze(frames: dict[str, pd.DataFrame], warehouse) -> None:
+    with warehouse.transaction() as session:
+        session.apply_schema()
+        for table, key in BRONZE_KEYS.items():
+            session.insert_new(table, key, frames[table])
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[sqlite3.Connection, object]:
+def built(tmp_path_factory):
     """A fortnight with every scenario planted, refined by both engines from
-    the same Bronze rows."""
+    the same Bronze rows: {table: (SQLite rows, DuckDB rows)} per model."""
     tmp = tmp_path_factory.mktemp("engines")
     settings = Settings(
         paths={"data_dir": tmp},
@@ -38,21 +51,19 @@ def built(tmp_path_factory) -> tuple[sqlite3.Connection, object]:
     )
     _load(generate(settings), settings)
     params = sql_params(settings)
-    lite = sqlite3.connect(settings.paths.warehouse_path)
-    refresh.rebuild_all(lite, params)
-    refresh.rebuild_gold(lite, params)
-    lite.commit()
-    with duckdb_warehouse.connect(tmp / "ssa.duckdb") as duck:
-        duckdb_warehouse.apply_schema(duck)
-        for table, key in BRONZE_KEYS.items():
-            frame = pd.read_sql_query(f"select * from {table}", lite)
-            duckdb_warehouse.insert_new(duck, table, key, frame)
-        duckdb_warehouse.rebuild_silver(duck, params)
-        duckdb_warehouse.rebuild_gold(duck, params)
-    duck = duckdb_warehouse.duckdb.connect(str(tmp / "ssa.duckdb"), read_only=True)
-    yield lite, duck
-    lite.close()
-    duck.close()
+    lite = open_warehouse(settings)
+    lite.build_silver(params)
+    lite.build_gold(params)
+    duck = DuckDBWarehouse(tmp / "ssa.duckdb")
+    _copy_bronze(_bronze(settings), duck)
+    duck.build_silver(params)
+    duck.build_gold(params)
+    return settings, lite, duck
+
+
+def _tables(warehouse, models=(*SILVER_MODELS, *GOLD_MODELS)) -> dict:
+    with warehouse.transaction() as session:
+        return {m: session.read_table(table_of(m)) for m in models}
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -78,52 +89,91 @@ def _assert_same(model: str, lite: pd.DataFrame, duck: pd.DataFrame) -> None:
         )
 
 
+@pytest.fixture(scope="module")
+def tables(built):
+    _, lite, duck = built
+    return _tables(lite), _tables(duck)
+
+
 @pytest.mark.parametrize("model", SILVER_MODELS + GOLD_MODELS)
-def test_every_model_gives_the_same_rows_on_both_engines(built, model) -> None:
-    lite, duck = built
-    table = refresh.table_of(model)
-    ours = pd.read_sql_query(f"select * from {table}", lite)
-    theirs = duck.execute(f"select * from {table}").df()
-    _assert_same(model, ours, theirs)
+def test_every_model_gives_the_same_rows_on_both_engines(tables, model) -> None:
+    lite, duck = tables
+    _assert_same(model, lite[model], duck[model])
 
 
-def test_the_comparison_sees_a_changed_threshold(built, tmp_path) -> None:
+def test_the_comparison_sees_a_changed_threshold(built, tables, tmp_path) -> None:
     """The check above can fail: one threshold moved on one engine only."""
-    lite, _ = built
-    settings = Settings(rules={"hop_max_speed_kmh": 5.0})
-    with duckdb_warehouse.connect(tmp_path / "other.duckdb") as duck:
-        duckdb_warehouse.apply_schema(duck)
-        frame = pd.read_sql_query("select * from bronze_transactions", lite)
-        duckdb_warehouse.insert_new(
-            duck, "bronze_transactions", "transaction_id", frame
-        )
-        duckdb_warehouse.materialize(
-            duck, "silver/silver_rule_impossible_travel", sql_params(settings)
-        )
-        theirs = duck.execute("select * from silver_rule_impossible_travel").df()
-    ours = pd.read_sql_query("select * from silver_rule_impossible_travel", lite)
+    settings, _, _ = built
+    other = Settings(rules={"hop_max_speed_kmh": 5.0})
+    duck = DuckDBWarehouse(tmp_path / "other.duckdb")
+    _copy_bronze(_bronze(settings), duck)
+    model = "silver/silver_rule_impossible_travel"
+    with duck.transaction() as session:
+        session.materialize(BY_NAME[model], sql_params(other))
+        theirs = session.read_table(table_of(model))
     with pytest.raises(AssertionError, match="is_impossible_travel"):
-        _assert_same("silver_rule_impossible_travel", ours, theirs)
+        _assert_same(model, tables[0][model], theirs)
 
 
 def test_sql_parameters_become_duckdb_markers() -> None:
     sql = "select a::bigint from t where x >= :hop_min_distance_km -- :not_this"
-    assert duckdb_warehouse.to_duckdb(sql).startswith(
+    assert to_duckdb(sql).startswith(
         "select a::bigint from t where x >= $hop_min_distance_km"
     )
-    assert warehouse.bind(sql, {"hop_min_distance_km": 2}) == {"hop_min_distance_km": 2}
+    assert base.bind(sql, {"hop_min_distance_km": 2}) == {"hop_min_distance_km": 2}
 
 
 def test_the_risk_model_reads_the_same_features_on_both_engines(built) -> None:
-    lite, duck = built
+    _, lite, duck = built
     params = {"utc_offset_seconds": Settings().rules.utc_offset_seconds}
-    ours = warehouse.query_numeric(
-        lite, risk_model.FEATURES_SQL, params, risk_model.TEXT_COLUMNS
-    )
-    theirs = duckdb_warehouse.query_numeric(
-        duck, risk_model.FEATURES_SQL, params, risk_model.TEXT_COLUMNS
-    )
+    read = []
+    for warehouse in (lite, duck):
+        with warehouse.transaction() as session:
+            read.append(
+                session.query_numeric(
+                    risk_model.FEATURES_SQL, params, risk_model.TEXT_COLUMNS
+                )
+            )
+    ours, theirs = read
     numeric = [c for c in ours.columns if c not in risk_model.TEXT_COLUMNS]
     assert (ours[numeric].dtypes == "float64").all()
     assert (theirs[numeric].dtypes == "float64").all()
     _assert_same("model/features", ours, theirs)
+
+
+def test_a_drop_refreshed_on_duckdb_equals_its_full_rebuild(built, tmp_path) -> None:
+    """DuckDB runs the watched folder's incremental refresh: a late tenth of
+    the rows, refreshed, gives the tables a full build gives."""
+    settings, _, _ = built
+    bronze = _bronze(settings)
+    tx = bronze["bronze_transactions"]
+    late = np.random.default_rng(3).random(len(tx)) < 0.1
+    params = sql_params(settings)
+    partial = DuckDBWarehouse(tmp_path / "partial.duckdb")
+    _copy_bronze({**bronze, "bronze_transactions": tx[~late]}, partial)
+    partial.build_silver(params)
+    partial.build_gold(params)
+    with partial.transaction() as session:
+        session.insert_new(
+            "bronze_transactions",
+            "transaction_id",
+            tx[late].assign(batch_id="late-drop"),
+        )
+    mode, _ = partial.build_silver(params, new_batches=["late-drop"])
+    partial.build_gold(params, incremental=True)
+    assert mode == "incremental"
+    full = DuckDBWarehouse(tmp_path / "full.duckdb")
+    _copy_bronze(
+        {
+            **bronze,
+            "bronze_transactions": tx.assign(
+                batch_id=np.where(late, "late-drop", tx["batch_id"])
+            ),
+        },
+        full,
+    )
+    full.build_silver(params)
+    full.build_gold(params)
+    ours, theirs = _tables(partial), _tables(full)
+    for model in (*SILVER_MODELS, *GOLD_MODELS):
+        _assert_same(model, ours[model], theirs[model])

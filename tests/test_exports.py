@@ -7,7 +7,9 @@ import sqlite3
 
 import pandas as pd
 
-from ssa import duckdb_warehouse
+from ssa.engines import TableCsv
+from ssa.engines.duckdb_warehouse import DuckDBWarehouse
+from ssa.engines.sqlite_csv import write_table_csv
 from ssa.exports import (
     iso_local,
     local_date,
@@ -15,7 +17,6 @@ from ssa.exports import (
     reasons,
     sheet_safe,
     write_csv,
-    write_table_csv,
 )
 
 
@@ -149,19 +150,20 @@ def test_table_export_is_sheet_safe_quoted_and_in_order(tmp_path) -> None:
         )
         conn.executemany("insert into t values (?, ?, ?, ?, ?)", ROWS)
     out = tmp_path / "t.csv"
-    assert write_table_csv(db, "t", out, workers=2, **LAYOUT) == 4
+    assert write_table_csv(db, "t", out, TableCsv(**LAYOUT), workers=2) == 4
     assert _cells(out) == EXPECTED
     assert not list(tmp_path.glob(".t.csv*"))
 
 
 def test_duckdb_table_export_writes_the_same_cells(tmp_path) -> None:
     out = tmp_path / "t.csv"
-    with duckdb_warehouse.connect(tmp_path / "w.duckdb") as conn:
-        conn.execute(
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    with warehouse.transaction() as session:
+        session.execute(
             "create table t (id varchar, at_epoch bigint, name varchar, "
             "lon double, n bigint)"
         )
-        conn.executemany("insert into t values (?, ?, ?, ?, ?)", ROWS)
-        assert duckdb_warehouse.write_table_csv(conn, "t", out, **LAYOUT) == 4
+        session.executemany("insert into t values (?, ?, ?, ?, ?)", ROWS)
+    assert warehouse.write_table_csv("t", out, TableCsv(**LAYOUT)) == 4
     assert _cells(out) == EXPECTED
     assert not list(tmp_path.glob(".t.csv*"))

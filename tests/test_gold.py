@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ssa import warehouse
-from ssa.rules import GOLD_MODELS, SILVER_MODELS
+from ssa.models import BY_NAME, GOLD_MODELS, SILVER_MODELS
 from ssa.settings import Settings
 from tasks.silver import sql_params
 from tests.rows import at, north_km, pix, tx, warehouse_with
@@ -16,14 +15,14 @@ def _gold(rows: list[dict], settings: Settings | None = None):
     conn = warehouse_with(rows)
     params = sql_params(settings)
     for model in (*SILVER_MODELS, *GOLD_MODELS):
-        warehouse.materialize(conn, model, params)
+        conn.materialize(BY_NAME[model], params)
     return conn
 
 
 def _risk(conn) -> pd.DataFrame:
-    return pd.read_sql_query("select * from gold_transaction_risk", conn).set_index(
-        "transaction_id"
-    )
+    return pd.read_sql_query(
+        "select * from gold_transaction_risk", conn.conn
+    ).set_index("transaction_id")
 
 
 def test_score_is_the_sum_of_weights_with_context_and_a_cap() -> None:
@@ -66,12 +65,12 @@ def test_the_24h_context_bonus() -> None:
 
 def test_cpf_is_masked_in_gold() -> None:
     conn = _gold([tx("home", at(10)), tx("clone", at(10, 3), lat=north_km(15))])
-    risk = pd.read_sql_query("select * from gold_anomalies", conn).set_index(
+    risk = pd.read_sql_query("select * from gold_anomalies", conn.conn).set_index(
         "transaction_id"
     )
     assert list(risk.index) == ["clone"]  # the flagged rows only
     assert risk.loc["clone", "customer_cpf_masked"] == "***.456.789-**"
-    customers = pd.read_sql_query("select * from gold_customer_risk", conn)
+    customers = pd.read_sql_query("select * from gold_customer_risk", conn.conn)
     assert "cpf" not in customers.columns
     assert customers.loc[0, "customer_risk_score"] == 70
 
@@ -85,9 +84,9 @@ def test_coverage_counts_rows_a_rule_could_not_judge() -> None:
         pix("no-payer-type", at(14), payer_type=None),
     ]
     conn = _gold(rows)
-    coverage = warehouse.query(
-        conn, "gold/rule_coverage.sql", sql_params(Settings())
-    ).set_index("rule")
+    coverage = conn.query("gold/rule_coverage.sql", sql_params(Settings())).set_index(
+        "rule"
+    )
     missing = coverage["rows_not_judged"].to_dict()
     assert missing["impossible_travel"] == 1
     assert missing["card_testing"] == 1

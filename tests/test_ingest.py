@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 
 from flows.make_drop import main as make_drop_main
-from ssa import refresh, warehouse
+from ssa.engines import incremental
+from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.ingest import ingest_file
+from ssa.models import SILVER
 from tasks.silver import sql_params
 from tests.drops import (
     assert_accounting,
@@ -253,11 +255,11 @@ def test_rules_do_not_fire_on_fields_a_file_lacks(settings, incoming):
     )
     ingest_file(without, settings)
     ingest_file(with_fields, settings)
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        refresh.rebuild_all(conn, sql_params(settings))
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        incremental.rebuild(conn, SILVER, sql_params(settings))
         flagged = {
             r[0]
-            for r in conn.execute(
+            for r in conn.fetchall(
                 "select transaction_id from silver_transactions "
                 "where is_night_pix_limit = 1"
             )

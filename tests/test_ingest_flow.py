@@ -11,8 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from flows.ingest import incoming_refresh, ingest_drops
-from ssa import warehouse
 from ssa.drop_paths import UnusablePathError
+from ssa.engines import WarehouseError
+from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.settings import Settings
 from tasks.ingest import ingest_drop, retry_if_it_can_heal
 from tests.drops import assert_accounting, bronze_ids, sample, settings_for, write
@@ -36,14 +37,14 @@ def test_ingest_drops_reports_each_file(tmp_path, prefect_harness):
 
 def test_incoming_refresh_with_nothing_pending_does_nothing(tmp_path, prefect_harness):
     settings = settings_for(tmp_path / "data")
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        warehouse.apply_schema(conn)
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        conn.apply_schema()
     assert asyncio.run(incoming_refresh(settings)) == {"refreshed": False, "files": 0}
 
 
 def test_incoming_refresh_without_a_warehouse_says_so(tmp_path, prefect_harness):
     settings = settings_for(tmp_path / "data")
-    with pytest.raises(warehouse.WarehouseError, match="has no bronze_transactions"):
+    with pytest.raises(WarehouseError, match="has no bronze_transactions"):
         asyncio.run(incoming_refresh(settings))
 
 
@@ -136,3 +137,37 @@ def test_only_what_can_heal_is_retried(error: BaseException, retried: bool) -> N
 
     assert ingest_drop.retry_condition_fn is retry_if_it_can_heal
     assert retry_if_it_can_heal(ingest_drop, None, Failed(data=error)) is retried
+
+
+def test_a_drop_into_a_duckdb_folder_is_refreshed_incrementally(
+    tmp_path, prefect_harness
+):
+    """The watched folder on DuckDB: the one-shot ingest follows the folder's
+    warehouse, loads the drop and refreshes only what it touches, through to
+    gold_anomalies.csv."""
+    import pandas as pd
+
+    from ssa.engines import engine_in, open_warehouse
+    from ssa.generator import generate
+    from tasks.bronze import _load
+    from tasks.silver import sql_params
+
+    settings = settings_for(tmp_path / "data").model_copy(update={"engine": "duckdb"})
+    _load(generate(settings), settings)
+    warehouse = open_warehouse(settings)
+    warehouse.build_silver(sql_params(settings))
+    warehouse.build_gold(sql_params(settings))
+    assert engine_in(settings_for(tmp_path / "data")) == "duckdb"
+    drop = write(settings.paths.incoming_path / "next-week.csv", sample(80))
+    # As the watcher does: load, then the refresh as a run of its own.
+    result = asyncio.run(ingest_drops([str(drop)], settings, refresh=False))
+    assert result["rows_loaded"] == 80
+    refreshed = asyncio.run(incoming_refresh(settings))
+    assert refreshed["silver"]["mode"] == "incremental"
+    new = set(sample(80)["transaction_id"])
+    with warehouse.transaction() as session:
+        for table in ("silver_transactions", "gold_transaction_risk"):
+            assert new <= set(session.read_table(table)["transaction_id"]), table
+        flagged = set(session.read_table("gold_anomalies")["transaction_id"])
+    exported = pd.read_csv(settings.paths.gold_anomalies_csv)
+    assert set(exported["transaction_id"]) == flagged

@@ -7,7 +7,10 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from ssa import model_scoring, refresh, risk_model, training, warehouse
+from ssa import model_scoring, risk_model, training
+from ssa.engines import incremental
+from ssa.engines.sqlite_warehouse import SQLiteWarehouse
+from ssa.models import GOLD, SILVER
 from tasks.silver import sql_params
 
 
@@ -16,11 +19,11 @@ def scored(labelled_month):
     settings, rows = labelled_month
     model = training.fit_and_evaluate(rows, settings)
     risk_model.save(model, settings.paths.models_path)
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        summary = model_scoring.score(conn, warehouse, settings)
-        refresh.rebuild_gold(conn, sql_params(settings))
-        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
-        anomalies = pd.read_sql_query("select * from gold_anomalies", conn)
+    with (wh := SQLiteWarehouse(settings.warehouse_path)).transaction() as conn:
+        summary = model_scoring.score(wh, conn, settings)
+        incremental.rebuild(conn, GOLD, sql_params(settings))
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn.conn)
+        anomalies = pd.read_sql_query("select * from gold_anomalies", conn.conn)
     return settings, summary, risk, anomalies
 
 
@@ -66,10 +69,10 @@ def test_without_a_model_gold_scores_with_the_rules_alone(
     elsewhere = settings.model_copy(
         update={"paths": settings.paths.model_copy(update={"models_dir": tmp_path})}
     )
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        summary = model_scoring.score(conn, warehouse, elsewhere)
-        refresh.rebuild_gold(conn, sql_params(settings))
-        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
+    with (wh := SQLiteWarehouse(settings.warehouse_path)).transaction() as conn:
+        summary = model_scoring.score(wh, conn, elsewhere)
+        incremental.rebuild(conn, GOLD, sql_params(settings))
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn.conn)
     assert summary == {"model": None, "rows": 0}
     assert risk["model_probability"].isna().all()
     assert (risk["risk_score"] == risk["rules_score"]).all()
@@ -113,22 +116,21 @@ def test_after_a_drop_only_the_changed_rows_are_scored_again(scored, tmp_path) -
     late = one & (tx["created_at_epoch"] >= tx.loc[one, "created_at_epoch"].median())
     _load(dataclasses.replace(data, transactions=tx[~late]), here)
     params = sql_params(here)
-    with warehouse.connect(here.paths.warehouse_path) as conn:
-        refresh.rebuild_all(conn, params)
-        model_scoring.score(conn, warehouse, here)
-        refresh.rebuild_gold(conn, params)
-        warehouse.insert_new(
-            conn,
+    with (wh := SQLiteWarehouse(here.warehouse_path)).transaction() as conn:
+        incremental.rebuild(conn, SILVER, params)
+        model_scoring.score(wh, conn, here)
+        incremental.rebuild(conn, GOLD, params)
+        conn.insert_new(
             "bronze_transactions",
             "transaction_id",
             tx[late].assign(
                 source="generator:seed=4", batch_id="late", ingested_at="now"
             ),
         )
-        refresh.refresh_touched(conn, params, tx.loc[late, "transaction_id"])
-        again = model_scoring.score(conn, warehouse, here, changed_only=True)
-        refresh.refresh_gold(conn, params)
-        risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
+        incremental.refresh_touched(conn, params, tx.loc[late, "transaction_id"])
+        again = model_scoring.score(wh, conn, here, changed_only=True)
+        incremental.refresh_gold(conn, params)
+        risk = pd.read_sql_query("select * from gold_transaction_risk", conn.conn)
     assert 0 < again["rows"] < len(tx) / 20
     ours = risk.sort_values("transaction_id", ignore_index=True)
     theirs = full_risk.sort_values("transaction_id", ignore_index=True)

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssa import refresh, warehouse
+from ssa.engines import incremental
+from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
-from ssa.rules import GOLD_MODELS, SILVER_MODELS
+from ssa.models import FINAL_MODEL, GOLD, GOLD_MODELS, SILVER, SILVER_MODELS
 from ssa.settings import Settings
 from tasks.silver import sql_params
 from tests.rows import at, pix, tx, warehouse_with
@@ -37,7 +38,7 @@ def _tables(conn) -> dict[str, pd.DataFrame]:
     out = {}
     for model in (*SILVER_MODELS, *GOLD_MODELS):
         table = model.split("/")[-1]
-        frame = pd.read_sql_query(f"select * from {table}", conn)
+        frame = pd.read_sql_query(f"select * from {table}", conn.conn)
         key = GOLD_KEYS.get(table, ["transaction_id"])
         out[table] = frame.sort_values(key).reset_index(drop=True)
     return out
@@ -45,12 +46,8 @@ def _tables(conn) -> dict[str, pd.DataFrame]:
 
 def _load(conn, frame: pd.DataFrame, customers: pd.DataFrame) -> None:
     lineage = {"source": "test", "batch_id": "b", "ingested_at": "now"}
-    warehouse.insert_new(
-        conn, "bronze_transactions", "transaction_id", frame.assign(**lineage)
-    )
-    warehouse.insert_new(
-        conn, "bronze_customers", "customer_id", customers.assign(**lineage)
-    )
+    conn.insert_new("bronze_transactions", "transaction_id", frame.assign(**lineage))
+    conn.insert_new("bronze_customers", "customer_id", customers.assign(**lineage))
 
 
 @pytest.fixture(scope="module")
@@ -78,28 +75,29 @@ def test_incremental_equals_full_rebuild(tmp_path, data, pick_late) -> None:
     late = pick_late(tx)
     params = sql_params(SETTINGS)
 
-    with warehouse.connect(tmp_path / "inc.db") as conn:
-        warehouse.apply_schema(conn)
+    with SQLiteWarehouse(tmp_path / "inc.db").transaction() as conn:
+        conn.apply_schema()
         _load(conn, tx[~late], data.customers)
-        refresh.rebuild_all(conn, params)
-        refresh.rebuild_gold(conn, params)
+        incremental.rebuild(conn, SILVER, params)
+        incremental.rebuild(conn, GOLD, params)
         _load(conn, tx[late], data.customers)
-        replaced = refresh.refresh_touched(conn, params, tx.loc[late, "transaction_id"])
-        replaced.update(refresh.refresh_gold(conn, params))
-        incremental = _tables(conn)
+        late_ids = tx.loc[late, "transaction_id"]
+        replaced = incremental.refresh_touched(conn, params, late_ids)
+        replaced.update(incremental.refresh_gold(conn, params))
+        refreshed = _tables(conn)
 
-    with warehouse.connect(tmp_path / "full.db") as conn:
-        warehouse.apply_schema(conn)
+    with SQLiteWarehouse(tmp_path / "full.db").transaction() as conn:
+        conn.apply_schema()
         _load(conn, tx, data.customers)
-        refresh.rebuild_all(conn, params)
-        refresh.rebuild_gold(conn, params)
+        incremental.rebuild(conn, SILVER, params)
+        incremental.rebuild(conn, GOLD, params)
         full = _tables(conn)
 
     assert replaced["silver/silver_transactions"] < len(tx)
     assert 0 < replaced["gold/gold_customer_risk"] < len(full["gold_customer_risk"])
     for table, expected in full.items():
         assert len(expected) > 0, table
-        pd.testing.assert_frame_equal(incremental[table], expected, obj=table)
+        pd.testing.assert_frame_equal(refreshed[table], expected, obj=table)
 
 
 def test_a_small_drop_touches_few_rows(tmp_path, data) -> None:
@@ -109,12 +107,12 @@ def test_a_small_drop_touches_few_rows(tmp_path, data) -> None:
     newest = one_customer & (
         tx["created_at_epoch"] == tx.loc[one_customer, "created_at_epoch"].max()
     )
-    with warehouse.connect(tmp_path / "w.db") as conn:
-        warehouse.apply_schema(conn)
+    with SQLiteWarehouse(tmp_path / "w.db").transaction() as conn:
+        conn.apply_schema()
         _load(conn, tx[~newest], data.customers)
-        refresh.rebuild_all(conn, params)
+        incremental.rebuild(conn, SILVER, params)
         _load(conn, tx[newest], data.customers)
-        replaced = refresh.refresh_touched(
+        replaced = incremental.refresh_touched(
             conn, params, tx.loc[newest, "transaction_id"]
         )
     assert 0 < replaced["silver/silver_transactions"] < len(tx) / 20
@@ -136,19 +134,18 @@ def test_a_drop_touching_many_customers_gets_the_full_rebuild(
     )
     tx = data.transactions
     one = tx["customer_id"] == tx["customer_id"].iloc[0]
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        warehouse.apply_schema(conn)
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        conn.apply_schema()
         _load(conn, tx[~one], data.customers)
     _build(settings, None)
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        warehouse.insert_new(
-            conn,
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        conn.insert_new(
             "bronze_transactions",
             "transaction_id",
             tx[one].assign(source="drop", batch_id="drop-1", ingested_at="now"),
         )
     mode, rows = _build(settings, ["drop-1"])
-    assert (rows[refresh.FINAL_MODEL] == len(tx)) is full
+    assert (rows[FINAL_MODEL] == len(tx)) is full
     assert mode == ("full" if full else "incremental")
 
 
@@ -197,18 +194,16 @@ def test_a_late_row_inside_the_windows_updates_the_rows_around_it(late) -> None:
     drop = [row for row in rows if row["transaction_id"] == late]
     params = sql_params(Settings())
     conn = warehouse_with([row for row in rows if row["transaction_id"] != late])
-    refresh.rebuild_all(conn, params)
-    refresh.rebuild_gold(conn, params)
-    warehouse.insert_new(
-        conn, "bronze_transactions", "transaction_id", pd.DataFrame(drop)
-    )
-    refresh.refresh_touched(conn, params, [late])
-    refresh.refresh_gold(conn, params)
-    incremental = _tables(conn)
+    incremental.rebuild(conn, SILVER, params)
+    incremental.rebuild(conn, GOLD, params)
+    conn.insert_new("bronze_transactions", "transaction_id", pd.DataFrame(drop))
+    incremental.refresh_touched(conn, params, [late])
+    incremental.refresh_gold(conn, params)
+    refreshed = _tables(conn)
 
     full_conn = warehouse_with(rows)
-    refresh.rebuild_all(full_conn, params)
-    refresh.rebuild_gold(full_conn, params)
+    incremental.rebuild(full_conn, SILVER, params)
+    incremental.rebuild(full_conn, GOLD, params)
     full = _tables(full_conn)
 
     flags = full["silver_transactions"].set_index("transaction_id")["anomaly_flag"]
@@ -216,4 +211,4 @@ def test_a_late_row_inside_the_windows_updates_the_rows_around_it(late) -> None:
     assert flags["out"] == "mule_pass_through"
     assert flags["probe0"] == "card_testing"
     for table, expected in full.items():
-        pd.testing.assert_frame_equal(incremental[table], expected, obj=table)
+        pd.testing.assert_frame_equal(refreshed[table], expected, obj=table)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ssa.settings import DUCKDB_DATA_DIR, Settings
+from ssa.engines.names import OWN_DATA_DIR
+from ssa.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -48,29 +49,25 @@ def test_each_engine_has_its_own_warehouse_file(tmp_path) -> None:
     duck = Settings(engine="duckdb", paths={"data_dir": tmp_path})
     assert lite.warehouse_path == tmp_path / "ssa.db"
     assert duck.warehouse_path == tmp_path / "ssa.duckdb"
-    lite.require_sqlite("the watcher")
-    with pytest.raises(ValueError, match="engine='duckdb': the watcher"):
-        duck.require_sqlite("the watcher")
 
 
 def test_one_engine_per_data_folder(tmp_path) -> None:
     """Both engines write the same export files: a run on one never replaces
     the exports of the other's warehouse in the same folder."""
-    from ssa import engine
-    from ssa.warehouse import WarehouseError
+    from ssa.engines import WarehouseError, check_data_folder
 
     lite = Settings(paths={"data_dir": tmp_path})
     duck = Settings(engine="duckdb", paths={"data_dir": tmp_path})
-    engine.check_data_folder(lite)
-    engine.check_data_folder(duck)
+    check_data_folder(lite)
+    check_data_folder(duck)
     (tmp_path / "ssa.duckdb").touch()
-    engine.check_data_folder(duck)
+    check_data_folder(duck)
     with pytest.raises(WarehouseError, match="already holds the duckdb warehouse"):
-        engine.check_data_folder(lite)
+        check_data_folder(lite)
     (tmp_path / "ssa.duckdb").unlink()
     (tmp_path / "ssa.db").touch()
     with pytest.raises(WarehouseError, match="its own --data-dir"):
-        engine.check_data_folder(duck)
+        check_data_folder(duck)
 
 
 def test_duckdb_gets_its_own_data_folder_unless_given_one(tmp_path) -> None:
@@ -93,6 +90,6 @@ def test_flow_groups_replace_defaults_and_refuse_a_group_given_twice(tmp_path) -
     assert (merged.generator.days, merged.rules.hop_max_speed_kmh) == (3, 90)
     assert merged.paths.data_path == tmp_path
     # DuckDB without a data folder keeps its own folder.
-    assert with_groups(None, engine="duckdb").paths.data_dir == DUCKDB_DATA_DIR
+    assert with_groups(None, engine="duckdb").paths.data_dir == OWN_DATA_DIR["duckdb"]
     with pytest.raises(ValueError, match="generator given twice"):
         with_groups({"generator": {"days": 5}}, generator=GeneratorSettings())

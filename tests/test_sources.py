@@ -17,9 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ssa import refresh, warehouse
+from ssa.engines import base, incremental
+from ssa.engines.base import SQL_DIR
+from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.ingest import ingest_file, source_of
-from ssa.settings import REPO_ROOT, SQL_DIR, Settings
+from ssa.models import GOLD, SILVER
+from ssa.settings import REPO_ROOT, Settings
 from ssa.source_mapping import SourceError, load_source
 from tasks.silver import sql_params
 from tests.drops import assert_accounting, query
@@ -166,7 +169,7 @@ def test_a_cp1252_file_read_as_utf8_is_quarantined_with_the_key(settings, tmp_pa
             "sources/broken.yaml: columns: 'txn' is not a contract column",
         ),
         (
-            lambda t: t.replace("  decimal: \".\"", "  decimal: \";\""),
+            lambda t: t.replace('  decimal: "."', '  decimal: ";"'),
             "sources/broken.yaml: amount.decimal: Input should be '.' or ','",
         ),
     ],
@@ -227,13 +230,13 @@ def test_foreign_places_get_no_bairro_and_no_travel_alert(settings):
     two.to_csv(path, index=False)
     assert ingest_file(path, settings, source="sparkov").rows_loaded == 2
     params = sql_params(settings)
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        refresh.rebuild_all(conn, params)
-        refresh.rebuild_gold(conn, params)
-        flags = conn.execute(
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        incremental.rebuild(conn, SILVER, params)
+        incremental.rebuild(conn, GOLD, params)
+        flags = conn.fetchall(
             "select sum(is_impossible_travel), count(bairro) from silver_transactions"
-        ).fetchone()
-        coverage = warehouse.query(conn, "gold/rule_coverage.sql", params)
+        )[0]
+        coverage = conn.query("gold/rule_coverage.sql", params)
     assert flags == (0, 0)
     travel = coverage.set_index("rule").loc["impossible_travel"]
     assert (travel["rows_applicable"], travel["rows_not_judged"]) == (2, 2)
@@ -293,7 +296,7 @@ def test_detection_never_reads_the_labels():
         for layer in ("silver", "gold")
         for path in (SQL_DIR / layer).glob("*.sql")
         if any(
-            table in warehouse.strip_comments(path.read_text(encoding="utf-8"))
+            table in base.strip_comments(path.read_text(encoding="utf-8"))
             for table in ("reported_labels", "ground_truth_labels")
         )
     }

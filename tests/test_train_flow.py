@@ -9,8 +9,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows import train
-from ssa import refresh, risk_model, warehouse
+from ssa import risk_model
+from ssa.engines import incremental
+from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
+from ssa.models import GOLD, SILVER
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params
@@ -26,9 +29,9 @@ def settings(tmp_path_factory) -> Settings:
         model={"delay_days": 3, "max_rounds": 60},
     )
     _load(generate(settings), settings)
-    with warehouse.connect(settings.paths.warehouse_path) as conn:
-        refresh.rebuild_all(conn, sql_params(settings))
-        refresh.rebuild_gold(conn, sql_params(settings))
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        incremental.rebuild(conn, SILVER, sql_params(settings))
+        incremental.rebuild(conn, GOLD, sql_params(settings))
     return settings
 
 

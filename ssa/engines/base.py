@@ -1,0 +1,220 @@
+"""What every warehouse engine offers the pipeline, and the SQL-file runner
+they share.
+
+Models are plain ``select`` files under ``sql/``; an engine materialises a
+file as the table named after it (dbt style) and binds only the parameters
+the file mentions (``:name``), so a threshold is never formatted into SQL
+text. The files keep to the subset SQLite, DuckDB and Spark agree on
+(``sql/portable-sql.md``); an engine only translates the parameter marker.
+
+Two levels: a ``Warehouse`` is the store a run's settings chose (where it is,
+what it can do, the whole-model builds and exports), a ``Session`` one
+transaction on it (reads, loads, scripts). Code outside ``ssa.engines`` sees
+only these two protocols.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+# The models and scripts every engine runs.
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+Progress = Callable[[str], None]
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse or a model is unusable; the message says which."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do, for the callers that must choose a path.
+
+    ``incremental``: recompute only the partitions a drop touches (else a
+    drop rebuilds Silver and Gold whole). ``shared_writers``: several
+    processes may open the warehouse at once, one writing (SQLite's WAL);
+    without it one process at a time holds the file, so the watcher hands
+    files to the process that refreshes instead of loading them itself.
+    """
+
+    incremental: bool
+    shared_writers: bool
+
+
+@dataclass(frozen=True)
+class TableCsv:
+    """How a whole table is written as CSV: the row order, the ISO-8601
+    local time columns (new name -> the epoch column it precedes)."""
+
+    order_by: tuple[str, ...]
+    iso_times: Mapping[str, str]
+    utc_offset_seconds: int
+
+
+class Session(Protocol):
+    """One transaction on the warehouse: it commits or rolls back whole."""
+
+    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()) -> int:
+        """One statement; the rows it changed (0 for DDL)."""
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        """One statement per row of values (``?`` markers); rows changed."""
+
+    def fetchall(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """The rows of one select."""
+
+    def query(self, relative: str, params: Mapping[str, Any]) -> pd.DataFrame:
+        """The rows of ``sql/<relative>`` (a select) as a frame."""
+
+    def query_numeric(
+        self,
+        relative: str,
+        params: Mapping[str, Any],
+        text_columns: tuple[str, ...],
+    ) -> pd.DataFrame:
+        """``query`` with ``text_columns`` as text and every other column as
+        float64, NULL as NaN: wide numeric reads (the risk model's features)."""
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        """A whole table as a frame (small tables, checks and tests)."""
+
+    def run_script(self, relative: str, params: Mapping[str, Any]) -> int:
+        """Each statement of ``sql/<relative>``; the rows they changed."""
+
+    def insert_new(self, table: str, key: str, frame: pd.DataFrame) -> int:
+        """Append the rows whose key is not stored yet; how many went in. A
+        key repeated inside the frame is an error naming the rows."""
+
+    def keys_table(self, name: str, column: str, values: Iterable[Any]) -> None:
+        """A temporary one-column table ``temp.<name>`` of distinct values
+        (the ids a drop brings, for joins); replaced if it exists."""
+
+    def table_exists(self, table: str) -> bool: ...
+
+    def apply_schema(self) -> None:
+        """Bronze's tables and the ingestion log, created or brought up to
+        date (columns added by later versions)."""
+
+    def require_bronze(self) -> None:
+        """Fail with a message a person can act on when Bronze is missing."""
+
+
+class Warehouse(Protocol):
+    """The store a run's settings chose."""
+
+    engine: str
+    capabilities: Capabilities
+
+    @property
+    def location(self) -> str:
+        """Where it is, for people: a file path or a cluster address."""
+
+    def exists(self) -> bool:
+        """Whether anything was ever stored here."""
+
+    def transaction(self) -> AbstractContextManager[Session]: ...
+
+    def build_silver(
+        self,
+        params: Mapping[str, Any],
+        new_batches: Sequence[str] | None = None,
+        max_customer_share: float = 1.0,
+        progress: Progress | None = None,
+    ) -> tuple[str, dict[str, int]]:
+        """Silver, whole or (given the Bronze batches a drop added, where the
+        engine can and the drop touches at most ``max_customer_share`` of the
+        customers) only the partitions they touch. ("full" or "incremental",
+        rows per model.)"""
+
+    def build_gold(
+        self, params: Mapping[str, Any], incremental: bool = False
+    ) -> dict[str, int]:
+        """Gold, whole, or only what the last incremental Silver changed."""
+
+    def changed_silver_only(self, session: Session) -> AbstractContextManager[None]:
+        """Inside, ``silver_transactions`` holds only the rows the last
+        incremental Silver refresh changed (what the model scores after a
+        drop)."""
+
+    def write_table_csv(self, table: str, path: Path, layout: TableCsv) -> int:
+        """A whole table as a spreadsheet-safe CSV, replaced atomically."""
+
+    def checkpoint(self) -> dict[str, int]:
+        """Fold the write-ahead log into the store; what was done."""
+
+    def keep_open(self) -> AbstractContextManager[None]:
+        """Held by a long-running process (the watcher) between refreshes,
+        where holding the store open saves work; a no-op elsewhere."""
+
+
+# --- SQL files ----------------------------------------------------------------
+
+
+def sql_text(relative: str) -> str:
+    """The text of ``sql/<relative>``."""
+    path = SQL_DIR / relative
+    if not path.exists():
+        raise WarehouseError(f"SQL file not found: {path}")
+    return path.read_text(encoding="utf-8")
+
+
+def strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def statements(script: str) -> list[str]:
+    return [s.strip() for s in strip_comments(script).split(";") if s.strip()]
+
+
+def bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of params the SQL names; a missing one is an error."""
+    wanted = set(PARAM.findall(strip_comments(sql)))
+    missing = wanted - params.keys()
+    if missing:
+        raise WarehouseError(f"SQL parameters without a value: {sorted(missing)}")
+    return {k: params[k] for k in wanted}
+
+
+def check_identifier(name: str) -> None:
+    if not _IDENT.match(name):
+        raise WarehouseError(f"not a plain SQL identifier: {name!r}")
+
+
+def table_of(model: str) -> str:
+    """The table a model file materialises: named after the file."""
+    table = Path(model).stem
+    check_identifier(table)
+    return table
+
+
+def model_sql(model: str) -> tuple[str, str]:
+    """(table, select) of ``sql/<model>.sql``."""
+    return table_of(model), sql_text(f"{model}.sql")
+
+
+def check_insert(table: str, key: str, frame: pd.DataFrame) -> None:
+    """Plain identifiers, and no key twice in the batch: an error naming the
+    rows, never a silent drop."""
+    for name in (table, key, *frame.columns):
+        check_identifier(name)
+    repeated = frame[key].duplicated(keep=False)
+    if repeated.any():
+        rows = frame.index[repeated.to_numpy()][:6].tolist()
+        keys = frame.loc[repeated, key].unique()[:3].tolist()
+        raise WarehouseError(
+            f"{table}: {key} repeated inside one batch ({int(repeated.sum())} "
+            f"rows, e.g. {keys} at rows {rows}); fix the source, nothing was loaded"
+        )
