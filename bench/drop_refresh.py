@@ -23,6 +23,7 @@ by side.
     python -m bench.drop_refresh                  # ~1M rows, 10k-row drop
     python -m bench.drop_refresh --stack          # and through the Prefect stack
     python -m bench.drop_refresh --customers 3000 --rows 2000
+    python -m bench.drop_refresh --engine duckdb  # the same drop on DuckDB
 
 Targets (2-core machine): drop to Gold <= 5 s in in-process mode, <= 10 s
 through the Prefect stack. Timings on a shared machine are noisy; nothing
@@ -41,12 +42,14 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import get_args
 
 from tabulate import tabulate
 
 from flows.make_drop import make_drop
 from ssa.engines import open_warehouse
 from ssa.engines.incremental import stage_batches, touched_customer_share
+from ssa.engines.names import DEFAULT_ENGINE, EngineName
 from ssa.generator import generate
 from ssa.ingest import ingest_file
 from ssa.models import FINAL_MODEL
@@ -171,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-watcher", action="store_true", help="skip the real watcher run"
     )
     parser.add_argument(
+        "--engine",
+        choices=get_args(EngineName),
+        default=DEFAULT_ENGINE,
+        help="the warehouse engine (the watcher follows the folder's)",
+    )
+    parser.add_argument(
         "--stack",
         action="store_true",
         help="also a drop through the local Prefect stack (deployment trigger, "
@@ -179,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ssa-drop-") as tmp:
         settings = Settings(
+            engine=args.engine,
             paths={"data_dir": Path(tmp)},
             generator={"n_customers": args.customers, "n_merchants": 3_000},
         )
@@ -199,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             watcher_s = through_watcher(settings, watched)
             start += timedelta(days=7)
         stack_s = None
-        if args.stack:
+        if args.stack and not open_warehouse(settings).capabilities.shared_writers:
+            print(f"--stack skipped: {args.engine} has one process at a time")
+        elif args.stack:
             print("starting the Prefect stack (scripts/stack.py up) ...")
             staged = make_drop(settings, args.rows, staging / "stack", start=start)
             stack_s = through_stack(settings, staged, Path(tmp) / "prefect-home")
@@ -263,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{stack_s:.2f}",
             ]
         )
+    print(f"engine: {args.engine}")
     print(tabulate(rows, headers=["step", "rows", "wall s"], disable_numparse=True))
     print("\ndrop renamed into incoming/ -> new gold_anomalies.csv, side by side:")
     for label, seconds, target in (

@@ -44,7 +44,7 @@ from ssa.engines.base import (
 )
 from ssa.engines.sqlite_warehouse import added_columns, schema_statements
 from ssa.exports import FORMULA_START, export_columns, utc_suffix
-from ssa.models import FINAL_MODEL, GOLD, SILVER, Model
+from ssa.models import SILVER, Model
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -206,7 +206,7 @@ class DuckDBSession:
             self._do(f"drop view temp.{table}")
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(refresh.RefreshesPartitions):
     """The DuckDB file of a data folder."""
 
     engine = "duckdb"
@@ -249,43 +249,14 @@ class DuckDBWarehouse:
         finally:
             conn.close()
 
-    def build_silver(
-        self,
-        params: Mapping[str, Any],
-        new_batches: Sequence[str] | None = None,
-        max_customer_share: float = 1.0,
-        progress: Progress | None = None,
-    ) -> tuple[str, dict[str, int]]:
-        with self.transaction() as session:
-            session.require_bronze()
-            if new_batches is not None and session.table_exists(
-                FINAL_MODEL.rsplit("/", 1)[-1]
-            ):
-                refresh.stage_batches(session, new_batches)
-                if refresh.touched_customer_share(session) <= max_customer_share:
-                    return "incremental", refresh.refresh_silver(session, params)
-            rows = {}
-            session.execute(
-                f"drop table if exists {session.main}.{refresh.CHANGES_TABLE}"
-            )
-            for model in SILVER:
-                rows[model.name] = session.materialize(model, params)
-                if progress is not None:
-                    progress(f"Silver {len(rows)}/{len(SILVER)} models built")
-            return "full", rows
-
-    def build_gold(
-        self, params: Mapping[str, Any], incremental: bool = False
+    def full_silver(
+        self, params: Mapping[str, Any], progress: Progress | None
     ) -> dict[str, int]:
         with self.transaction() as session:
-            if incremental:
-                return refresh.refresh_gold(session, params)
-            return refresh.rebuild(session, GOLD, params)
-
-    def changed_silver_only(
-        self, session: DuckDBSession
-    ) -> AbstractContextManager[None]:
-        return refresh.changed_silver_only(session)
+            rows = refresh.rebuild(session, SILVER, params)
+        if progress is not None:
+            progress(f"Silver {len(rows)}/{len(SILVER)} models built")
+        return rows
 
     def write_table_csv(self, table: str, path: Path, layout: TableCsv) -> int:
         """DuckDB's COPY formats and writes on all cores; the text cells are

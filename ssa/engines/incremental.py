@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from ssa.engines.base import Session, bind, sql_text
+from ssa.engines.base import Progress, Session, bind, sql_text
 from ssa.models import FINAL_MODEL, GOLD, SILVER, Model
 
 # The ids of the Silver rows the last incremental refresh recomputed, for
@@ -38,6 +38,48 @@ class PartialSession(Session, Protocol):
     def materialize(self, model: Model, params: Mapping[str, Any]) -> int: ...
 
     def index(self, model: Model) -> None: ...
+
+
+class RefreshesPartitions:
+    """What a warehouse whose sessions can shadow a table gets from here:
+    Silver and Gold rebuilt whole or, after a drop, only where it touched.
+    The adapter gives ``transaction`` and its own full Silver build."""
+
+    def transaction(self) -> AbstractContextManager[PartialSession]:
+        raise NotImplementedError
+
+    def full_silver(
+        self, params: Mapping[str, Any], progress: Progress | None
+    ) -> dict[str, int]:
+        raise NotImplementedError
+
+    def build_silver(
+        self,
+        params: Mapping[str, Any],
+        new_batches: Sequence[str] | None = None,
+        max_customer_share: float = 1.0,
+        progress: Progress | None = None,
+    ) -> tuple[str, dict[str, int]]:
+        with self.transaction() as session:
+            session.require_bronze()
+            if new_batches is not None and session.table_exists(_FINAL.table):
+                stage_batches(session, new_batches)
+                if touched_customer_share(session) <= max_customer_share:
+                    return "incremental", refresh_silver(session, params)
+        return "full", self.full_silver(params, progress)
+
+    def build_gold(
+        self, params: Mapping[str, Any], incremental: bool = False
+    ) -> dict[str, int]:
+        with self.transaction() as session:
+            if incremental:
+                return refresh_gold(session, params)
+            return rebuild(session, GOLD, params)
+
+    def changed_silver_only(
+        self, session: PartialSession
+    ) -> AbstractContextManager[None]:
+        return changed_silver_only(session)
 
 
 def rebuild(

@@ -35,7 +35,7 @@ from ssa.engines.base import (
     statements,
 )
 from ssa.engines.sqlite_connection import create_indexes, open_connection
-from ssa.models import FINAL_MODEL, GOLD, Model
+from ssa.models import Model
 
 # Rows converted to Python values at a time during a bulk load: bounds the
 # memory of a load to one chunk of Python objects, whatever the batch size.
@@ -321,7 +321,7 @@ def _rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
     return zip(*columns, strict=True)
 
 
-class SQLiteWarehouse:
+class SQLiteWarehouse(refresh.RefreshesPartitions):
     """The warehouse file of a data folder."""
 
     engine = "sqlite"
@@ -351,34 +351,10 @@ class SQLiteWarehouse:
         finally:
             conn.close()
 
-    def build_silver(
-        self,
-        params: Mapping[str, Any],
-        new_batches: Sequence[str] | None = None,
-        max_customer_share: float = 1.0,
-        progress: Progress | None = None,
-    ) -> tuple[str, dict[str, int]]:
-        with self.transaction() as session:
-            session.require_bronze()
-            if new_batches is not None and session.table_exists(FINAL_MODEL_TABLE):
-                refresh.stage_batches(session, new_batches)
-                share = refresh.touched_customer_share(session)
-                if share <= max_customer_share:
-                    return "incremental", refresh.refresh_silver(session, params)
-        return "full", sqlite_build.rebuild_silver(self.path, params, progress)
-
-    def build_gold(
-        self, params: Mapping[str, Any], incremental: bool = False
+    def full_silver(
+        self, params: Mapping[str, Any], progress: Progress | None
     ) -> dict[str, int]:
-        with self.transaction() as session:
-            if incremental:
-                return refresh.refresh_gold(session, params)
-            return refresh.rebuild(session, GOLD, params)
-
-    def changed_silver_only(
-        self, session: SQLiteSession
-    ) -> AbstractContextManager[None]:
-        return refresh.changed_silver_only(session)
+        return sqlite_build.rebuild_silver(self.path, params, progress)
 
     def write_table_csv(self, table: str, path: Path, layout: TableCsv) -> int:
         return sqlite_csv.write_table_csv(self.path, table, path, layout)
@@ -403,5 +379,3 @@ class SQLiteWarehouse:
         with closing(open_connection(self.path)):
             yield
 
-
-FINAL_MODEL_TABLE = FINAL_MODEL.rsplit("/", 1)[-1]
