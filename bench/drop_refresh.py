@@ -51,7 +51,7 @@ from ssa.engines import open_warehouse
 from ssa.engines.incremental import stage_batches, touched_customer_share
 from ssa.engines.names import DEFAULT_ENGINE, EngineName
 from ssa.generator import generate
-from ssa.ingest import ingest_file
+from ssa.intake.ingest import ingest_file
 from ssa.models import FINAL_MODEL
 from ssa.settings import Settings
 from tasks import bronze, gold, silver

@@ -30,7 +30,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from flows.make_drop import drop_frame
-from ssa.ingest import ingest_file
+from ssa.intake.ingest import ingest_file
 from ssa.settings import REPO_ROOT, Settings
 
 TARGET_RATIO = 0.7

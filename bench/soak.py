@@ -42,9 +42,9 @@ import numpy as np
 import psutil
 from tabulate import tabulate
 
-from ssa.live_stream import Batch, LiveStream
+from ssa.generator.live_stream import Batch, LiveStream
+from ssa.generator.simulator import RunSummary, Simulator
 from ssa.settings import Settings
-from ssa.simulator import RunSummary, Simulator
 
 TARGET_P95_LAG_S = 10.0
 WATCHER_START_TIMEOUT_S = 180.0

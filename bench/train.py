@@ -33,10 +33,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ssa import risk_model, training
 from ssa.engines import open_warehouse
 from ssa.generator import generate
-from ssa.ingest import ingest_file
+from ssa.intake.ingest import ingest_file
+from ssa.risk import risk_model, training
 from ssa.settings import REPO_ROOT, Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params

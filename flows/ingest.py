@@ -35,11 +35,11 @@ from ssa.cli import (
     say_server_start,
     settings_from,
 )
-from ssa.drop_paths import split_usable
 from ssa.engines import check_data_folder
-from ssa.ingest import source_of
+from ssa.intake.drop_paths import split_usable
+from ssa.intake.ingest import source_of
+from ssa.intake.source_mapping import LABELS_FOLDER, load_source
 from ssa.settings import PathSettings, Settings, with_groups
-from ssa.source_mapping import LABELS_FOLDER, load_source
 from tasks.artifacts import public_result, publish_headline
 from tasks.ingest import (
     ingest_drop,

@@ -33,11 +33,11 @@ from ssa.cli import (
     parser_for,
     settings_from,
 )
-from ssa.contract_rows import salted_ids, to_contract
 from ssa.engines import open_warehouse
 from ssa.generator import generate
+from ssa.generator.contract_rows import salted_ids, to_contract
+from ssa.intake.source_mapping import LABELS_FOLDER
 from ssa.settings import GeneratorSettings, Settings
-from ssa.source_mapping import LABELS_FOLDER
 
 Style = Literal["standard", "brazilian"]
 MAX_DAYS = 366

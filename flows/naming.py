@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import runtime
 
-from ssa.exports import utc_suffix
+from ssa.report.exports import utc_suffix
 from ssa.settings import Settings, local_now
 
 

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from flows.naming import run_stamp
 from ssa.cli import add_data_dir_option
+from ssa.generator.simulator import RunSummary, Simulator
 from ssa.settings import (
     GeneratorSettings,
     PathSettings,
@@ -40,7 +41,6 @@ from ssa.settings import (
     SimulationSettings,
     with_groups,
 )
-from ssa.simulator import RunSummary, Simulator
 
 
 def _run_name() -> str:

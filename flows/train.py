@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from flows.naming import run_stamp
 from ssa.cli import add_data_dir_option, add_engine_option, settings_from
 from ssa.engines import WarehouseError
-from ssa.risk_model import ModelError
+from ssa.risk.risk_model import ModelError
 from ssa.settings import ModelSettings, PathSettings, Settings, with_groups
 from tasks.train import publish_model_report, train_model
 

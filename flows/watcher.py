@@ -37,13 +37,13 @@ from ssa.cli import (
     settings_from,
 )
 from ssa.engines import WarehouseError, check_data_folder, open_warehouse
-from ssa.ingest import IngestResult
-from ssa.ingest_log import PendingRefresh
+from ssa.intake.ingest import IngestResult
+from ssa.intake.ingest_log import PendingRefresh
+from ssa.intake.watcher import FolderBusyError, Refresh, Watcher
 from ssa.process_guard import Guard, stop_with_me
 from ssa.settings import Settings
-from ssa.watcher import FolderBusyError, Refresh, Watcher
 
-logger = logging.getLogger("ssa.watcher")
+logger = logging.getLogger("ssa.intake.watcher")
 
 Mode = Literal["in-process", "prefect"]
 FILE_EVENTS = {

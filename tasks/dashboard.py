@@ -15,7 +15,7 @@ from ssa.settings import Settings
 def _write(settings: Settings, detection: Mapping[str, Any] | None) -> dict[str, Any]:
     # Imported here: Altair takes a few tenths of a second to import, paid by
     # every flow process (a deployment run's start) before the drop's CSVs.
-    from ssa import dashboard
+    from ssa.report import dashboard
 
     written = dashboard.write_dashboard(settings, detection)
     specs = written.pop("specs")

@@ -8,10 +8,10 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import model_scoring
 from ssa.documents import mask_names
 from ssa.engines import Session, open_warehouse
-from ssa.exports import (
+from ssa.models import BY_NAME
+from ssa.report.exports import (
     ANOMALY_LEAD_COLUMNS,
     CUSTOMER_LEAD_COLUMNS,
     SHEETS_TRUSTED_COLUMNS,
@@ -23,7 +23,7 @@ from ssa.exports import (
     sheets_frame,
     write_csv,
 )
-from ssa.models import BY_NAME
+from ssa.risk import model_scoring
 from ssa.settings import Settings
 from tasks.silver import sql_params
 

@@ -18,10 +18,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from ssa import ingest_log
-from ssa.drop_paths import UnusablePathError, can_heal, path_problem
 from ssa.engines import open_warehouse
-from ssa.ingest import ingest_file
+from ssa.intake import ingest_log
+from ssa.intake.drop_paths import UnusablePathError, can_heal, path_problem
+from ssa.intake.ingest import ingest_file
 from ssa.settings import Settings
 
 

@@ -19,9 +19,10 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from ssa import evaluation, model_scoring
 from ssa.engines import open_warehouse
-from ssa.exports import write_csv
+from ssa.report import evaluation
+from ssa.report.exports import write_csv
+from ssa.risk import model_scoring
 from ssa.settings import Settings
 from tasks.gold import anomalies_frame
 from tasks.silver import sql_params

@@ -10,7 +10,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from ssa import training
+from ssa.risk import training
 from ssa.settings import Settings
 
 

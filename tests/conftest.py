@@ -57,11 +57,11 @@ def labelled_month(tmp_path_factory):
     """A synthetic month with every scenario planted more often than by
     default (enough fraud for a training and an evaluation window), refined
     to Silver, with every row's features and label (risk_model.read_rows)."""
-    from ssa import risk_model
     from ssa.engines import incremental
     from ssa.engines.sqlite_warehouse import SQLiteWarehouse
     from ssa.generator import generate
     from ssa.models import SILVER
+    from ssa.risk import risk_model
     from ssa.settings import Settings
     from tasks.bronze import _load
     from tasks.silver import sql_params

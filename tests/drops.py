@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from flows.make_drop import drop_frame
-from ssa.ingest_log import LOG_COLUMNS
+from ssa.intake.ingest_log import LOG_COLUMNS
 from ssa.settings import REPO_ROOT, Settings
 
 SMALL_GENERATOR = {"n_customers": 40, "n_merchants": 30, "days": 7}

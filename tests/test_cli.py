@@ -85,7 +85,7 @@ def test_make_drop_extends_the_warehouse_in_its_data_folder(tmp_path) -> None:
 
     from flows.make_drop import main
     from ssa.generator import generate
-    from ssa.ingest import ingest_file
+    from ssa.intake.ingest import ingest_file
     from ssa.settings import Settings
     from tasks.bronze import _load
 

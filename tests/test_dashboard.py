@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from scripts.setup_test_deps import find_chromium
-from ssa import dashboard
 from ssa.documents import mask_name
 from ssa.generator import generate
+from ssa.report import dashboard
 from ssa.rules import RULES
 from ssa.settings import REPO_ROOT, Settings
 from tasks.bronze import _load
@@ -198,7 +198,7 @@ def test_the_shipped_map_is_what_the_script_makes_of_the_shared_polygons() -> No
 
 
 def test_every_rule_has_a_portuguese_label_and_reason() -> None:
-    from ssa.exports import REASONS
+    from ssa.report.exports import REASONS
 
     assert set(dashboard.RULE_LABELS) == set(RULES) == set(dashboard.REASONS_PT)
     # The same features fill both sentences.

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssa import risk_model
 from ssa.engines import base, open_warehouse
 from ssa.engines.base import table_of
 from ssa.engines.duckdb_warehouse import DuckDBWarehouse, to_duckdb
 from ssa.generator import generate
 from ssa.models import BY_NAME, GOLD_MODELS, SILVER_MODELS
+from ssa.risk import risk_model
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from ssa.evaluation import (
+from ssa.report.evaluation import (
     baseline_scores,
     poisson_upper,
     rule_by_scenario,

@@ -10,7 +10,7 @@ import pandas as pd
 from ssa.engines import TableCsv
 from ssa.engines.duckdb_warehouse import DuckDBWarehouse
 from ssa.engines.sqlite_csv import write_table_csv
-from ssa.exports import (
+from ssa.report.exports import (
     iso_local,
     local_date,
     reais,

@@ -16,7 +16,7 @@ import pytest
 from flows.make_drop import main as make_drop_main
 from ssa.engines import incremental
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
-from ssa.ingest import ingest_file
+from ssa.intake.ingest import ingest_file
 from ssa.models import SILVER
 from tasks.silver import sql_params
 from tests.drops import (
@@ -186,7 +186,7 @@ def test_an_error_inside_the_transaction_leaves_nothing_behind(settings, incomin
 KILLED_INGEST = """
 import sys, time
 from pathlib import Path
-from ssa.ingest import ingest_file
+from ssa.intake.ingest import ingest_file
 from tests.drops import settings_for
 
 def hang():
@@ -227,7 +227,7 @@ def test_killed_after_commit_the_rerun_only_files_it_away(
     def killed(*_args, **_kwargs):
         raise KeyboardInterrupt  # the process dies right after the commit
 
-    monkeypatch.setattr("ssa.ingest.write_rejected", killed)
+    monkeypatch.setattr("ssa.intake.ingest.write_rejected", killed)
     with pytest.raises(KeyboardInterrupt):
         ingest_file(path, settings)
     monkeypatch.undo()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ssa.ingest import ingest_file
+from ssa.intake.ingest import ingest_file
 from tests.drops import assert_accounting, log_rows, query, sample, write
 
 
@@ -114,7 +114,7 @@ def test_killed_before_the_conflicts_are_written_the_rerun_writes_them(
     def killed(*_args, **_kwargs):
         raise KeyboardInterrupt  # the process dies right after the commit
 
-    monkeypatch.setattr("ssa.conflicts.write_conflicts", killed)
+    monkeypatch.setattr("ssa.intake.conflicts.write_conflicts", killed)
     with pytest.raises(KeyboardInterrupt):
         ingest_file(path, settings)
     monkeypatch.undo()

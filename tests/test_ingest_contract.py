@@ -7,10 +7,10 @@ import codecs
 import pandas as pd
 import pytest
 
-from ssa import contract
-from ssa.drop_file import DropFileError, read_drop
+from ssa.intake import contract
+from ssa.intake.drop_file import DropFileError, read_drop
+from ssa.intake.validation import bairro_index, validate
 from ssa.settings import REPO_ROOT, Settings
-from ssa.validation import bairro_index, validate
 
 UTC_OFFSET = -10_800
 HEADER = "transaction_id,created_at,customer_id,channel,amount,bairro,lat,lon"

@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from flows.ingest import incoming_refresh, ingest_drops
-from ssa.drop_paths import UnusablePathError
 from ssa.engines import WarehouseError
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
+from ssa.intake.drop_paths import UnusablePathError
 from ssa.settings import Settings
 from tasks.ingest import ingest_drop, retry_if_it_can_heal
 from tests.drops import assert_accounting, bronze_ids, sample, settings_for, write

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from ssa.drop_file import read_drop
-from ssa.ingest import ingest_file
+from ssa.intake.drop_file import read_drop
+from ssa.intake.ingest import ingest_file
+from ssa.intake.validation import Validated, bairro_index, validate
 from ssa.settings import LimitSettings, RegionSettings, Settings
-from ssa.validation import Validated, bairro_index, validate
 from tests.drops import assert_accounting, bronze_ids, query
 
 UTC_OFFSET = -10_800

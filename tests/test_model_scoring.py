@@ -7,10 +7,10 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from ssa import model_scoring, risk_model, training
 from ssa.engines import incremental
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.models import GOLD, SILVER
+from ssa.risk import model_scoring, risk_model, training
 from tasks.silver import sql_params
 
 

@@ -79,7 +79,7 @@ def test_gold_masks_cpf_and_uses_iso_times(run) -> None:
 
 def test_spreadsheets_lead_with_what_people_read_names_masked(run) -> None:
     from ssa.documents import mask_name
-    from ssa.exports import ANOMALY_LEAD_COLUMNS, CUSTOMER_LEAD_COLUMNS
+    from ssa.report.exports import ANOMALY_LEAD_COLUMNS, CUSTOMER_LEAD_COLUMNS
 
     settings, _ = run
     paths = settings.paths

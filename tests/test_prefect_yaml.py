@@ -107,7 +107,7 @@ def test_the_on_drop_run_gets_the_events_range_and_files(
     assert params["paths"] == {"data_dir": "{{ event.payload.data_dir }}"}
     # What the watcher emits carries every key the trigger reads.
     from flows.watcher import refresh_event
-    from ssa.ingest_log import PendingRefresh
+    from ssa.intake.ingest_log import PendingRefresh
     from ssa.settings import Settings
 
     pending = PendingRefresh(

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from ssa import risk_model, training
+from ssa.risk import risk_model, training
 
 
 def test_the_model_ranks_planted_fraud_far_above_its_prevalence(labelled_month) -> None:

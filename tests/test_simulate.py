@@ -19,9 +19,9 @@ from pydantic import ValidationError
 
 from flows.simulate import main as simulate_main
 from flows.simulate import parse_args
-from ssa.live_stream import LiveStream
+from ssa.generator.live_stream import LiveStream
+from ssa.generator.simulator import RunSummary, Simulator
 from ssa.settings import REPO_ROOT, Settings
-from ssa.simulator import RunSummary, Simulator
 from tests.drops import FAST_INGEST, query, wait_for
 
 # 40 customers pay about 90 times a simulated day; at this speed a 0.1 s
@@ -191,7 +191,7 @@ def test_a_signal_stops_it_after_a_whole_last_file(tmp_path, signum, prefect_har
 
 def test_a_short_stream_lands_whole_in_bronze_and_gold(tmp_path, prefect_harness):
     from flows.watcher import in_process_refresh
-    from ssa.watcher import Watcher
+    from ssa.intake.watcher import Watcher
 
     settings = sim_settings(tmp_path / "data", duration_seconds=0.6)
     settings.paths.incoming_path.mkdir(parents=True)

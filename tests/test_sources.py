@@ -20,10 +20,10 @@ import pytest
 from ssa.engines import base, incremental
 from ssa.engines.base import SQL_DIR
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
-from ssa.ingest import ingest_file, source_of
+from ssa.intake.ingest import ingest_file, source_of
+from ssa.intake.source_mapping import SourceError, load_source
 from ssa.models import GOLD, SILVER
 from ssa.settings import REPO_ROOT, Settings
-from ssa.source_mapping import SourceError, load_source
 from tasks.silver import sql_params
 from tests.drops import assert_accounting, query
 
@@ -351,7 +351,7 @@ def test_the_watcher_routes_source_and_labels_folders(settings, prefect_harness)
     """A bank export in its source folder and a MED report in labels/, one
     refresh: the report judges those rows against the reported labels."""
     from flows.watcher import in_process_refresh
-    from ssa.watcher import Watcher
+    from ssa.intake.watcher import Watcher
     from tests.drops import wait_for
 
     incoming = settings.paths.incoming_path
@@ -415,8 +415,8 @@ def test_a_demo_drop_carries_its_planted_labels(settings, tmp_path):
     ],
 )
 def test_amounts_follow_the_declared_separators(spec, cells, cents):
-    from ssa.mapped_drop import _parse_amount
-    from ssa.source_mapping import AmountSpec
+    from ssa.intake.mapped_drop import _parse_amount
+    from ssa.intake.source_mapping import AmountSpec
 
     source = load_source("sparkov", SOURCES)
     parsed, problem = _parse_amount(
@@ -427,8 +427,8 @@ def test_amounts_follow_the_declared_separators(spec, cells, cents):
 
 
 def test_amount_problems_name_the_key():
-    from ssa.mapped_drop import _parse_amount
-    from ssa.source_mapping import AmountSpec
+    from ssa.intake.mapped_drop import _parse_amount
+    from ssa.intake.source_mapping import AmountSpec
 
     source = load_source("sparkov", SOURCES)
     cells = pd.Series(["abc", "", "0,00", "-5,00", "1.23.4"], dtype="str")
@@ -447,7 +447,7 @@ def test_amount_problems_name_the_key():
 
 
 def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
-    from ssa.watcher import Watcher
+    from ssa.intake.watcher import Watcher
 
     Watcher(settings, lambda pending: None).claim()
     incoming = settings.paths.incoming_path

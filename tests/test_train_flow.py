@@ -9,11 +9,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows import train
-from ssa import risk_model
 from ssa.engines import incremental
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import GOLD, SILVER
+from ssa.risk import risk_model
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params

@@ -33,10 +33,10 @@ from flows.watcher import (
     in_process_refresh,
     main,
 )
-from ssa.ingest import ingest_file
-from ssa.ingest_log import PendingRefresh
+from ssa.intake.ingest import ingest_file
+from ssa.intake.ingest_log import PendingRefresh
+from ssa.intake.watcher import DropHandler, FolderBusyError, Settling, Watcher
 from ssa.settings import REPO_ROOT, Settings
-from ssa.watcher import DropHandler, FolderBusyError, Settling, Watcher
 from tests.drops import (
     assert_accounting,
     bronze_ids,
@@ -272,8 +272,8 @@ def _raise_disk_full() -> None:
 KILLED_WATCHER = """
 import sys, time
 from pathlib import Path
-from ssa.ingest import ingest_file
-from ssa.watcher import Watcher
+from ssa.intake.ingest import ingest_file
+from ssa.intake.watcher import Watcher
 from tests.drops import settings_for
 
 settings = settings_for(Path(sys.argv[1]))

@@ -10,7 +10,7 @@ file on each engine and compare.
 
 DuckDB lets one process at a time open the file to write: no
 ``shared_writers``, so the watcher hands files to the process that
-refreshes (``ssa/watcher.py``). Its temporary views shadow a table as
+refreshes (``ssa/intake/watcher.py``). Its temporary views shadow a table as
 SQLite's do, so the incremental refresh after a drop is the same code
 (``incremental``); the warehouse's own tables are named through their
 catalog there, since ``main.x`` inside a temporary view means the view's
@@ -43,8 +43,8 @@ from ssa.engines.base import (
     statements,
 )
 from ssa.engines.sqlite_warehouse import added_columns, schema_statements
-from ssa.exports import FORMULA_START, export_columns, utc_suffix
 from ssa.models import SILVER, Model
+from ssa.report.exports import FORMULA_START, export_columns, utc_suffix
 
 Connection = duckdb.DuckDBPyConnection
 

@@ -16,9 +16,9 @@ from itertools import pairwise
 from pathlib import Path
 
 from ssa.engines.base import TableCsv, WarehouseError
-from ssa.exports import export_columns, utc_suffix
+from ssa.report.exports import export_columns, utc_suffix
 
-# The spreadsheet rules of ssa.exports as SQLite GLOB patterns: a cell that
+# The spreadsheet rules of ssa.report.exports as SQLite GLOB patterns: a cell that
 # starts a formula, and one that needs CSV quoting.
 _GLOB_FORMULA = "[-=+@\t\r]*"
 _GLOB_NEEDS_QUOTES = '*[,"\n\r]*'

@@ -28,12 +28,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ssa import contract
 from ssa.bairros import load_bairros
-from ssa.drop_file import DropFile
-from ssa.mapped_drop import Mapped, translate
+from ssa.intake import contract
+from ssa.intake.drop_file import DropFile
+from ssa.intake.mapped_drop import Mapped, translate
+from ssa.intake.source_mapping import Source
 from ssa.settings import LimitSettings, RegionSettings
-from ssa.source_mapping import Source
 
 BRONZE_COLUMNS = (
     "transaction_id",

@@ -7,8 +7,8 @@ import hashlib
 
 import pandas as pd
 
-from ssa import contract
-from ssa.exports import iso_local
+from ssa.intake import contract
+from ssa.report.exports import iso_local
 
 
 def salted_ids(ids: pd.Series, salt: bytes) -> pd.Series:

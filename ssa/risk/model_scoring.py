@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssa import risk_model
 from ssa.engines import Session, Warehouse
-from ssa.exports import reais
+from ssa.report.exports import reais
+from ssa.risk import risk_model
 from ssa.rules import RULES
 from ssa.settings import Settings
 

@@ -31,14 +31,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ssa import conflicts as conflicts_mod
-from ssa import ingest_log, labels
-from ssa.drop_file import DropFileError, read_declared, read_drop
 from ssa.engines import Session, open_warehouse
-from ssa.mapped_drop import Mapped, check_header
-from ssa.settings import Settings
-from ssa.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
-from ssa.validation import (
+from ssa.intake import conflicts as conflicts_mod
+from ssa.intake import ingest_log, labels
+from ssa.intake.drop_file import DropFileError, read_declared, read_drop
+from ssa.intake.mapped_drop import Mapped, check_header
+from ssa.intake.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
+from ssa.intake.validation import (
     BairroIndex,
     Checks,
     Validated,
@@ -46,8 +45,9 @@ from ssa.validation import (
     validate,
     validate_mapped,
 )
+from ssa.settings import Settings
 
-logger = logging.getLogger("ssa.ingest")
+logger = logging.getLogger("ssa.intake.ingest")
 
 Status = Literal["loaded", "duplicate_file", "quarantined"]
 

@@ -30,7 +30,7 @@ from markupsafe import Markup, escape
 
 from ssa.documents import mask_names
 from ssa.engines import open_warehouse
-from ssa.exports import brl, reasons, utc_suffix
+from ssa.report.exports import brl, reasons, utc_suffix
 from ssa.rules import RULES
 from ssa.settings import Settings
 
@@ -48,7 +48,7 @@ RULE_LABELS = {
     "structuring": "Fracionamento noturno",
     "amount_spike": "Valor fora do padrão",
 }
-# The sentences of ssa.exports.REASONS, in Portuguese, for the page.
+# The sentences of ssa.report.exports.REASONS, in Portuguese, for the page.
 REASONS_PT = {
     "impossible_travel": "deslocou-se {distance_km:.1f} km em "
     "{minutes_since_prev:.1f} min ({implied_speed_kmh:.0f} km/h) desde o "

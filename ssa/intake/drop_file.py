@@ -13,7 +13,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from ssa import contract
+from ssa.intake import contract
 
 DELIMITERS = (",", ";")
 SNIFF_BYTES = 65_536

@@ -5,7 +5,7 @@ each of its payments is due on the compressed clock and hands it to the
 batch of its window; one writer closes each window when the wall clock has
 passed its end and every payment of it has arrived, writes it under a
 hidden ``.part`` name and renames it into the folder, then its labels into
-``labels/``. Which rows a file holds is decided by ``ssa/live_stream.py``
+``labels/``. Which rows a file holds is decided by ``ssa/generator/live_stream.py``
 alone: a busy event loop makes a file later, never different.
 
 A stop (SIGINT, SIGTERM, the duration) lets the window in progress finish,
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssa.live_stream import (
+from ssa.generator.live_stream import (
     Batch,
     Chunk,
     LiveStream,
@@ -35,7 +35,7 @@ from ssa.live_stream import (
 )
 from ssa.settings import Settings
 
-logger = logging.getLogger("ssa.simulator")
+logger = logging.getLogger("ssa.generator.simulator")
 
 
 @dataclass

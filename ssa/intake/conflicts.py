@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ssa.engines import Session
-from ssa.validation import BRONZE_COLUMNS
+from ssa.intake.validation import BRONZE_COLUMNS
 
 CONTENT_COLUMNS = BRONZE_COLUMNS[1:]  # all but transaction_id
 LEAD_COLUMNS = ("transaction_id", "version", "source_line", "differs", "source")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ssa import contract
-from ssa.drop_file import DropFile, DropFileError
-from ssa.source_mapping import AmountSpec, IdSpec, Source, TimeSpec, ValueMap
+from ssa.intake import contract
+from ssa.intake.drop_file import DropFile, DropFileError
+from ssa.intake.source_mapping import AmountSpec, IdSpec, Source, TimeSpec, ValueMap
 
 # Source amounts are read to 1/10,000 of a unit (some systems print four
 # decimals) and converted to centavos once, rounding half to even.

@@ -3,7 +3,7 @@
 A fintech's exports come from card processors, core banking and internet
 banking, each with its own encoding, delimiter, headers, time format and
 currency. ``sources/<name>.yaml`` says, once per system, how its columns map
-onto the contract (``ssa/contract.py``), so a data engineer adds a source
+onto the contract (``ssa/intake/contract.py``), so a data engineer adds a source
 without writing Python. The file is checked in full before any row is read:
 a mistake stops with the file, the key and what was expected.
 
@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from ssa import contract
+from ssa.intake import contract
 
 # A source folder name: also the mapping's file name and its lineage tag.
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssa import evaluation, risk_model
 from ssa.engines import open_warehouse
+from ssa.report import evaluation
+from ssa.risk import risk_model
 from ssa.settings import Settings
 
 RULES_ONLY_SQL = "model/rules_only_scores.sql"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ssa.contract import CONTROL_CHARS
+from ssa.intake.contract import CONTROL_CHARS
 from ssa.rules import RULES
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ssa import contract
-from ssa.drop_file import DropFile, HeaderContract
 from ssa.engines import Session
 from ssa.engines.base import sql_text
-from ssa.validation import Validated, join_problems, raw_frame, rejected_rows
+from ssa.intake import contract
+from ssa.intake.drop_file import DropFile, HeaderContract
+from ssa.intake.validation import Validated, join_problems, raw_frame, rejected_rows
 
 LABEL_COLUMNS = ("transaction_id", "is_fraud", "fraud_type", "reported_at")
 CONTRACT = HeaderContract(

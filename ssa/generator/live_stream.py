@@ -5,7 +5,7 @@ Everything here is a pure function of the settings, so the same seed gives
 the same files whatever the wall clock does: the stream is drawn from the
 generator a few weeks at a time (``simulation.chunk_days``), the clock speed
 is fixed before the first row, and a row belongs to the batch whose window
-of simulated time holds it. The asyncio producers (``ssa/simulator.py``)
+of simulated time holds it. The asyncio producers (``ssa/generator/simulator.py``)
 only decide *when* each row is emitted, never *which* batch it lands in.
 """
 
@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssa.contract_rows import salted_ids, to_contract
 from ssa.generator import Dataset, generate
+from ssa.generator.contract_rows import salted_ids, to_contract
 from ssa.generator.legit import local_midnight_epoch
+from ssa.intake.source_mapping import LABELS_FOLDER
 from ssa.settings import Settings
-from ssa.source_mapping import LABELS_FOLDER
 
 SECONDS_PER_DAY = 86_400
 FILE_PREFIX = "live"

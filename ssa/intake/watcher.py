@@ -36,15 +36,15 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.utils.event_debouncer import EventDebouncer
 
-from ssa import ingest_log
 from ssa.engines import open_warehouse
-from ssa.ingest import IngestResult, ingest_file, source_of
-from ssa.ingest_log import PendingRefresh
+from ssa.intake import ingest_log
+from ssa.intake.ingest import IngestResult, ingest_file, source_of
+from ssa.intake.ingest_log import PendingRefresh
+from ssa.intake.source_mapping import LABELS_FOLDER
+from ssa.intake.validation import bairro_index
 from ssa.settings import Settings
-from ssa.source_mapping import LABELS_FOLDER
-from ssa.validation import bairro_index
 
-logger = logging.getLogger("ssa.watcher")
+logger = logging.getLogger("ssa.intake.watcher")
 
 # watchdog 7 matches patterns against the absolute path: "*.csv" never
 # matches, "**/*.csv" does.

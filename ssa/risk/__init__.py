@@ -1,0 +1,1 @@
+"""The learned risk score: features and labels read, training, scoring."""
