@@ -28,17 +28,19 @@ from ssa.cli import (
     REFUSED,
     add_data_dir_option,
     add_engine_option,
-    following_folder,
     parser_for,
     preflight,
     refusal,
     say_server_start,
     settings_from,
+    with_folder_engine,
 )
-from ssa.engines import check_data_folder
+from ssa.engines import check_data_folder, following_folder
+from ssa.engines.names import EngineName
 from ssa.intake.drop_paths import split_usable
 from ssa.intake.ingest import source_of
 from ssa.intake.source_mapping import LABELS_FOLDER, load_source
+from ssa.intake.staging import staged_files, staged_root
 from ssa.settings import PathSettings, Settings, with_groups
 from tasks.artifacts import public_result, publish_headline
 from tasks.ingest import (
@@ -70,6 +72,22 @@ def refresh_run_name() -> str:
     return f"{origin('refresh')} · {shown or 'pending loads'} · {run_stamp(settings)}"
 
 
+async def load_staged(settings: Settings) -> int:
+    """Load the files the watcher staged for this run, each as a task; a file
+    that fails stays staged (the next run tries it again) and the others go
+    on. How many were handled."""
+    incoming = settings.paths.incoming_path
+    handled = 0
+    for path in staged_files(incoming):
+        try:
+            source = source_of(path, staged_root(incoming))
+            await ingest_drop(str(path), settings, source, keep_original=False)
+            handled += 1
+        except Exception as exc:  # this file only: it stays staged
+            get_run_logger().error("staged %s not loaded: %s", path.name, exc)
+    return handled
+
+
 @flow(
     name="incoming-refresh",
     flow_run_name=refresh_run_name,
@@ -82,8 +100,13 @@ async def incoming_refresh(
     up_to_log_seq: int | None = None,
     files: str | None = None,
     paths: PathSettings | None = None,
+    engine: EngineName | None = None,
 ) -> dict[str, Any]:
     """Silver/Gold for the loads in (after, up_to]; all pending ones if unset.
+
+    Files the watcher staged for this run (an engine that one process at a
+    time may open: ``ssa.intake.staging``) are loaded first; the range is
+    then every load still pending.
 
     Args:
         settings: Everything else (rule thresholds, risk weights, exports):
@@ -95,10 +118,15 @@ async def incoming_refresh(
             event names them (for the run's name; the ingestion log says
             what was loaded).
         paths: The data folder whose warehouse the drops were loaded into.
+        engine: Its engine; empty: the engine of the warehouse it holds.
     """
-    settings = with_groups(settings, paths=paths)
+    settings = with_groups(settings, paths=paths, engine=engine)
+    if engine is None:
+        settings = following_folder(settings)
     check_data_folder(settings)
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    if await load_staged(settings):
+        after_log_seq = up_to_log_seq = None
     if after_log_seq is None or up_to_log_seq is None:
         pending = await asyncio.to_thread(read_pending, settings)
         if pending is None:
@@ -235,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.paths and not args.labels:
         parser.error("give CSV files, --labels files, or both")
     try:
-        settings = following_folder(settings_from(args), args)
+        settings = with_folder_engine(settings_from(args), args)
         preflight(settings)
         if args.source is not None:
             load_source(args.source, settings.paths.sources_path)

@@ -31,10 +31,10 @@ from pydantic import ValidationError
 from ssa.cli import (
     add_data_dir_option,
     add_engine_option,
-    following_folder,
     parser_for,
     refusal,
     settings_from,
+    with_folder_engine,
 )
 from ssa.engines import WarehouseError, check_data_folder, open_warehouse
 from ssa.intake.ingest import IngestResult
@@ -138,6 +138,7 @@ def refresh_event(pending: PendingRefresh, settings: Settings) -> dict[str, Any]
             "files": list(pending.files),
             "rows_loaded": pending.rows_loaded,
             "data_dir": str(settings.paths.data_path),
+            "engine": settings.engine,
         },
     }
 
@@ -164,7 +165,10 @@ def build_watcher(
             pending.up_to_log_seq,
         )
 
-    return Watcher(settings, refresh, on_result=on_result)
+    # A warehouse one process at a time may open is the refresh run's: the
+    # watcher stages each file for it instead of loading it here.
+    stage_only = not open_warehouse(settings).capabilities.shared_writers
+    return Watcher(settings, refresh, on_result=on_result, stage_only=stage_only)
 
 
 def parse_args(argv: list[str]) -> tuple[Settings, Mode]:
@@ -180,20 +184,7 @@ def parse_args(argv: list[str]) -> tuple[Settings, Mode]:
     parser.add_argument("--incoming", help="watched folder (default data/incoming)")
     args = parser.parse_args(argv)
     settings = settings_from(args, incoming_dir=args.incoming)
-    return following_folder(settings, args), args.mode
-
-
-def refuse_one_process_engine(settings: Settings, mode: Mode) -> None:
-    """In Prefect mode the watcher loads files and a worker's process
-    refreshes: an engine that lets one process at a time open its store
-    cannot serve both (the in-process mode, one process, can)."""
-    warehouse = open_warehouse(settings)
-    if mode == "prefect" and not warehouse.capabilities.shared_writers:
-        raise WarehouseError(
-            f"engine {warehouse.engine}: one process at a time opens "
-            f"{warehouse.location}, and in --mode prefect the watcher and the "
-            "refresh run are two; use --mode in-process (the default) with it"
-        )
+    return with_folder_engine(settings, args), args.mode
 
 
 def _prefect_api_url() -> str | None:
@@ -218,7 +209,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         check_data_folder(settings)
-        refuse_one_process_engine(settings, mode)
     except WarehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from ssa.engines import WarehouseError, check_data_folder, engine_in
+from ssa.engines import WarehouseError, check_data_folder, following_folder
 from ssa.engines.names import DEFAULT_ENGINE, EngineName
 from ssa.settings import GeneratorSettings, Settings
 
@@ -153,12 +153,7 @@ def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
     return Settings(generator=generator, paths=paths, **engine)
 
 
-def following_folder(settings: Settings, args: argparse.Namespace) -> Settings:
+def with_folder_engine(settings: Settings, args: argparse.Namespace) -> Settings:
     """For commands that add to a data folder (ingest, watch): the engine of
     the warehouse the folder holds, unless ``--engine`` says otherwise."""
-    if getattr(args, "engine", None):
-        return settings
-    found = engine_in(settings)
-    if found is None or found == settings.engine:
-        return settings
-    return settings.model_copy(update={"engine": found})
+    return settings if getattr(args, "engine", None) else following_folder(settings)

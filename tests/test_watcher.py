@@ -518,3 +518,45 @@ def _running(process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_on_duckdb_the_prefect_watcher_stages_and_the_refresh_run_loads(
+    settings, incoming, prefect_harness
+):
+    """DuckDB lets one process at a time open its file: in Prefect mode the
+    watcher never opens it, it stages each drop (its source folder kept) and
+    asks for a refresh; the refresh run, a process of its own, loads every
+    staged file and refreshes."""
+    import asyncio
+
+    from flows.ingest import incoming_refresh
+    from ssa.intake.staging import staged_files
+
+    duck = settings.model_copy(update={"engine": "duckdb"})
+    events: list[dict] = []
+    watcher = build_watcher(duck, "prefect", emit=lambda **e: events.append(e))
+    with watcher:
+        drop(incoming, "good.csv", sample(120))
+        wait_for(lambda: any(e["event"] == REFRESH_EVENT for e in events))
+        assert watcher.wait_idle(timeout=30)
+    assert not duck.warehouse_path.exists()  # the watcher never opened it
+    assert [p.name for p in staged_files(incoming)] == ["good.csv"]
+    burst = next(e for e in events if e["event"] == REFRESH_EVENT)
+    assert burst["payload"]["files"] == ["good.csv"]
+    assert burst["payload"]["engine"] == "duckdb"
+    # What the on-drop trigger passes: the payload's range, data folder, engine.
+    result = asyncio.run(
+        incoming_refresh(
+            after_log_seq=burst["payload"]["after_log_seq"],
+            up_to_log_seq=burst["payload"]["up_to_log_seq"],
+            files="good.csv",
+            paths={"data_dir": burst["payload"]["data_dir"]},
+            engine=burst["payload"]["engine"],
+            settings=duck.model_dump(exclude={"paths", "engine"}),
+        )
+    )
+    assert result["refreshed"] and result["files"] == 1
+    assert staged_files(incoming) == []
+    gold = pd.read_csv(duck.paths.gold_anomalies_csv)
+    assert set(gold["transaction_id"]) <= set(sample(120)["transaction_id"])
+    assert duck.warehouse_path.exists()

@@ -31,6 +31,7 @@ __all__ = [
     "WarehouseError",
     "check_data_folder",
     "engine_in",
+    "following_folder",
     "open_warehouse",
 ]
 
@@ -65,6 +66,16 @@ def engine_in(settings: Settings) -> EngineName | None:
     unless told otherwise."""
     found = [name for name, f in _warehouse_files(settings).items() if f.exists()]
     return found[0] if len(found) == 1 else None  # type: ignore[return-value]
+
+
+def following_folder(settings: Settings) -> Settings:
+    """The settings with the engine of the warehouse their data folder holds
+    (when it holds one and it is another engine's): what adds to a folder
+    (an ingest, the watcher, the refresh after a drop) follows it."""
+    found = engine_in(settings)
+    if found is None or found == settings.engine:
+        return settings
+    return settings.model_copy(update={"engine": found})
 
 
 def check_data_folder(settings: Settings) -> None:

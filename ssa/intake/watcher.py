@@ -41,6 +41,7 @@ from ssa.intake import ingest_log
 from ssa.intake.ingest import IngestResult, ingest_file, source_of
 from ssa.intake.ingest_log import PendingRefresh
 from ssa.intake.source_mapping import LABELS_FOLDER
+from ssa.intake.staging import stage, staged_files, staged_root
 from ssa.intake.validation import bairro_index
 from ssa.settings import Settings
 
@@ -166,7 +167,12 @@ class Watcher:
         ingest: Ingest | None = None,
         on_result: Callable[[IngestResult], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stage_only: bool = False,
     ) -> None:
+        """``stage_only``: hand each complete file to the refresh run instead
+        of loading it (``ssa.intake.staging``), for a warehouse that one
+        process at a time may open; ``refresh`` then hears of the staged
+        files, with no range of the ingestion log."""
         self.settings = settings
         self.folder = settings.paths.incoming_path
         self._refresh = refresh
@@ -178,6 +184,7 @@ class Watcher:
                 return ingest_file(path, settings, source=source, bairros=index)
 
         self._ingest = ingest
+        self._stage_only = stage_only
         self._on_result = on_result
         self._clock = clock
         self._state = _State()
@@ -370,10 +377,16 @@ class Watcher:
             self._held.enter_context(self._warehouse.keep_open())
 
     def _read(self, path: Path, failures: int) -> None:
+        staged = False
         try:
             with self._warehouse_lock:
-                result = self._ingest(path)
-                self._hold_warehouse()
+                if self._stage_only:
+                    result = None
+                    stage(path, self.folder)
+                    staged = True
+                else:
+                    result = self._ingest(path)
+                    self._hold_warehouse()
         except Exception as exc:
             result = None
             if isinstance(exc, FileNotFoundError) and not path.exists():
@@ -382,7 +395,7 @@ class Watcher:
                 self._retry_later(path, failures + 1)
         with self._cond:
             self._state.reading -= 1
-            if result is not None and result.rows_loaded > 0:
+            if staged or (result is not None and result.rows_loaded > 0):
                 now = self._clock()
                 self._state.refresh_due = now
                 if self._state.waiting_since is None:
@@ -438,6 +451,12 @@ class Watcher:
     # -- refresh -----------------------------------------------------------
 
     def _pending(self) -> PendingRefresh | None:
+        if self._stage_only:
+            files = staged_files(self.folder)
+            if not files:
+                return None
+            names = tuple(str(f.relative_to(staged_root(self.folder))) for f in files)
+            return PendingRefresh(0, 0, names, 0)
         if not self._warehouse.exists():
             return None
         with self._warehouse.transaction() as session:
