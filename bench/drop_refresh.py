@@ -45,6 +45,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench import stack_timeline
 from flows.make_drop import make_drop
 from ssa import refresh, warehouse
 from ssa.generator import generate
@@ -57,6 +58,9 @@ TARGET_THROUGH_STACK_S = 10.0
 PROJECT = Path(__file__).resolve().parent.parent
 # Starting the watcher includes Prefect's temporary server (up to 40 s).
 WATCHER_START_TIMEOUT_S = 180.0
+# The longest wait for the on-drop run to end after the Gold CSV (the Silver
+# CSV, report, dashboard and artifacts follow it).
+STACK_RUN_TAIL_S = 300.0
 
 
 def start_watcher(
@@ -99,18 +103,20 @@ def stop_watcher(watcher: subprocess.Popen[str]) -> None:
     watcher.wait(timeout=300)
 
 
-def drop_to_gold_csv(settings: Settings, drop: Path) -> float:
+def drop_to_gold_csv(settings: Settings, drop: Path) -> tuple[float, float, float]:
     """Seconds from the drop's rename into ``incoming/`` to a rewritten
-    ``gold_anomalies.csv``."""
+    ``gold_anomalies.csv``, and those two moments on the wall clock (epoch
+    seconds, to set beside the Prefect server's timestamps)."""
     gold_csv = settings.paths.gold_anomalies_csv
     before = gold_csv.stat().st_mtime_ns
+    renamed_at = time.time()
     start = time.perf_counter()
     drop.replace(settings.paths.incoming_path / drop.name)
     while gold_csv.stat().st_mtime_ns == before:
         if time.perf_counter() - start > 180:
             raise RuntimeError("gold_anomalies.csv was not rewritten in 180 s")
         time.sleep(0.01)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, renamed_at, time.time()
 
 
 def through_watcher(settings: Settings, drop: Path) -> float:
@@ -118,15 +124,18 @@ def through_watcher(settings: Settings, drop: Path) -> float:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     watcher = start_watcher(settings, env=env)
     try:
-        return drop_to_gold_csv(settings, drop)
+        return drop_to_gold_csv(settings, drop)[0]
     finally:
         stop_watcher(watcher)
 
 
-def through_stack(settings: Settings, drop: Path, home: Path) -> float:
+def through_stack(
+    settings: Settings, drop: Path, home: Path
+) -> tuple[float, list[list[str]]]:
     """The drop through the local Prefect stack: the watcher in Prefect mode
     emits its event, the ``on-drop`` deployment's trigger creates a run, the
-    worker starts it in a new process."""
+    worker starts it in a new process. Also the stages' timeline, read back
+    from the server before the stack stops (bench/stack_timeline.py)."""
     from scripts.stack import Stack, free_port
 
     stack = Stack(PROJECT, home, free_port())
@@ -144,7 +153,12 @@ def through_stack(settings: Settings, drop: Path, home: Path) -> float:
             raise RuntimeError(f"stack.py up failed:\n{up.stdout}{up.stderr}")
         watcher = start_watcher(settings, "--mode", "prefect", env=stack.child_env())
         try:
-            return drop_to_gold_csv(settings, drop)
+            seconds, renamed_at, gold_at = drop_to_gold_csv(settings, drop)
+            # The run goes on after the CSV (report, dashboard, artifacts):
+            # wait for its end, so the timeline has every state.
+            stack_timeline.wait_final(stack.api_url, renamed_at, STACK_RUN_TAIL_S)
+            marks = stack_timeline.read_marks(stack.api_url, renamed_at)
+            return seconds, stack_timeline.breakdown(marks, renamed_at, gold_at)
         finally:
             stop_watcher(watcher)
     finally:
@@ -198,10 +212,13 @@ def main(argv: list[str] | None = None) -> int:
             watcher_s = through_watcher(settings, watched)
             start += timedelta(days=7)
         stack_s = None
+        timeline: list[list[str]] = []
         if args.stack:
             print("starting the Prefect stack (scripts/stack.py up) ...")
             staged = make_drop(settings, args.rows, staging / "stack", start=start)
-            stack_s = through_stack(settings, staged, Path(tmp) / "prefect-home")
+            stack_s, timeline = through_stack(
+                settings, staged, Path(tmp) / "prefect-home"
+            )
             start += timedelta(days=7)
         drop = make_drop(settings, args.rows, staging, start=start)
         landed = settings.paths.data_path / "incoming" / drop.name
@@ -263,6 +280,15 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     print(tabulate(rows, headers=["step", "rows", "wall s"], disable_numparse=True))
+    if timeline:
+        print("\nthrough the Prefect stack, where the seconds go (server timestamps):")
+        print(
+            tabulate(
+                timeline,
+                headers=["moment", "s since drop", "s since previous"],
+                disable_numparse=True,
+            )
+        )
     print("\ndrop renamed into incoming/ -> new gold_anomalies.csv, side by side:")
     for label, seconds, target in (
         ("stages alone", drop_to_gold, TARGET_DROP_TO_GOLD_S),
