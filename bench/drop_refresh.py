@@ -13,12 +13,13 @@ flows.watcher``, in-process mode, already watching): from its rename into
 wait for a quiet folder (``ingest.debounce_seconds``) and the Prefect flow
 run around the same stages.
 
-With ``--stack`` a drop also goes through the Prefect stack
-(``scripts/stack.py up`` on a free port with its own Prefect home, the watcher
-in Prefect mode on the benchmark's folder): rename into ``incoming/``, the
-watcher's event, the ``on-drop`` deployment's trigger, the worker's poll, the
-flow run's process start, the same refresh; the two modes are printed side
-by side.
+With ``--stack`` drops also go through the Prefect stack (``scripts/stack.py
+up`` on a free port with its own Prefect home, the watcher in Prefect mode on
+the benchmark's folder), one after the other (``--stack-drops``, 2): rename
+into ``incoming/``, the watcher's event, the ``on-drop`` deployment's
+trigger, the warm worker's poll, the flow run in its started process, the
+same refresh. The modes are printed side by side, and for each drop through
+the stack where its seconds went, from the server's timestamps.
 
     python -m bench.drop_refresh                  # ~1M rows, 10k-row drop
     python -m bench.drop_refresh --stack          # and through the Prefect stack
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -129,14 +131,23 @@ def through_watcher(settings: Settings, drop: Path) -> float:
         stop_watcher(watcher)
 
 
-def through_stack(
-    settings: Settings, drop: Path, home: Path
-) -> tuple[float, list[list[str]]]:
-    """The drop through the local Prefect stack: the watcher in Prefect mode
-    emits its event, the ``on-drop`` deployment's trigger creates a run, the
-    worker starts it in a new process. Also the stages' timeline, read back
-    from the server before the stack stops (bench/stack_timeline.py)."""
-    from scripts.stack import Stack, free_port
+@dataclass(frozen=True)
+class StackDrop:
+    """One drop through the stack: its seconds, where they went, and the
+    warm worker's memory after its run."""
+
+    seconds: float
+    timeline: list[list[str]]
+    worker_rss: int
+
+
+def through_stack(settings: Settings, drops: list[Path], home: Path) -> list[StackDrop]:
+    """Drops through the local Prefect stack, one after the other: the watcher
+    in Prefect mode emits its event, the ``on-drop`` deployment's trigger
+    creates a run, the warm worker runs it in its started process. For each,
+    the stages' timeline, read back from the server before the stack stops
+    (bench/stack_timeline.py)."""
+    from scripts.stack import Stack, free_port, running
 
     stack = Stack(PROJECT, home, free_port())
     script = [sys.executable, "scripts/stack.py"]
@@ -153,12 +164,23 @@ def through_stack(
             raise RuntimeError(f"stack.py up failed:\n{up.stdout}{up.stderr}")
         watcher = start_watcher(settings, "--mode", "prefect", env=stack.child_env())
         try:
-            seconds, renamed_at, gold_at = drop_to_gold_csv(settings, drop)
-            # The run goes on after the CSV (report, dashboard, artifacts):
-            # wait for its end, so the timeline has every state.
-            stack_timeline.wait_final(stack.api_url, renamed_at, STACK_RUN_TAIL_S)
-            marks = stack_timeline.read_marks(stack.api_url, renamed_at)
-            return seconds, stack_timeline.breakdown(marks, renamed_at, gold_at)
+            done = []
+            for drop in drops:
+                seconds, renamed_at, gold_at = drop_to_gold_csv(settings, drop)
+                # The run goes on after the CSV (report, dashboard,
+                # artifacts): wait for its end, so the timeline has every
+                # state, and the next drop has the pool's slot.
+                stack_timeline.wait_final(stack.api_url, renamed_at, STACK_RUN_TAIL_S)
+                marks = stack_timeline.read_marks(stack.api_url, renamed_at)
+                warm = running(stack, "refresh-worker")
+                done.append(
+                    StackDrop(
+                        seconds,
+                        stack_timeline.breakdown(marks, renamed_at, gold_at),
+                        warm.memory_info().rss if warm else 0,
+                    )
+                )
+            return done
         finally:
             stop_watcher(watcher)
     finally:
@@ -186,8 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stack",
         action="store_true",
-        help="also a drop through the local Prefect stack (deployment trigger, "
-        "worker, flow run process)",
+        help="also drops through the local Prefect stack (deployment trigger, "
+        "warm worker, flow run)",
+    )
+    parser.add_argument(
+        "--stack-drops",
+        type=int,
+        default=2,
+        help="drops through the stack, one after the other: the first is the "
+        "warm worker's first run, the next ones its usual (default 2)",
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ssa-drop-") as tmp:
@@ -211,15 +240,15 @@ def main(argv: list[str] | None = None) -> int:
             watched = make_drop(settings, args.rows, staging / "watched", start=start)
             watcher_s = through_watcher(settings, watched)
             start += timedelta(days=7)
-        stack_s = None
-        timeline: list[list[str]] = []
+        stacked: list[StackDrop] = []
         if args.stack:
             print("starting the Prefect stack (scripts/stack.py up) ...")
-            staged = make_drop(settings, args.rows, staging / "stack", start=start)
-            stack_s, timeline = through_stack(
-                settings, staged, Path(tmp) / "prefect-home"
-            )
-            start += timedelta(days=7)
+            staged = []
+            for i in range(args.stack_drops):
+                folder = staging / f"stack-{i + 1}"
+                staged.append(make_drop(settings, args.rows, folder, start=start))
+                start += timedelta(days=7)
+            stacked = through_stack(settings, staged, Path(tmp) / "prefect-home")
         drop = make_drop(settings, args.rows, staging, start=start)
         landed = settings.paths.data_path / "incoming" / drop.name
         landed.parent.mkdir(parents=True, exist_ok=True)
@@ -270,21 +299,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"{watcher_s:.2f}",
             ]
         )
-    if stack_s is not None:
+    for i, drop in enumerate(stacked, start=1):
         rows.append(
             [
-                "through the Prefect stack (watcher --mode prefect, on-drop "
-                "trigger, worker, flow run process)",
+                f"through the Prefect stack, drop {i} (watcher --mode prefect, "
+                f"on-drop trigger, warm worker; its RSS after: "
+                f"{drop.worker_rss / 2**20:,.0f} MiB)",
                 f"{args.rows:,}",
-                f"{stack_s:.2f}",
+                f"{drop.seconds:.2f}",
             ]
         )
     print(tabulate(rows, headers=["step", "rows", "wall s"], disable_numparse=True))
-    if timeline:
-        print("\nthrough the Prefect stack, where the seconds go (server timestamps):")
+    for i, drop in enumerate(stacked, start=1):
+        print(
+            f"\nthrough the Prefect stack, drop {i}: where the seconds go "
+            "(server timestamps)"
+        )
         print(
             tabulate(
-                timeline,
+                drop.timeline,
                 headers=["moment", "s since drop", "s since previous"],
                 disable_numparse=True,
             )
@@ -293,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     for label, seconds, target in (
         ("stages alone", drop_to_gold, TARGET_DROP_TO_GOLD_S),
         ("in-process watcher", watcher_s, TARGET_DROP_TO_GOLD_S),
-        ("through the Prefect stack", stack_s, TARGET_THROUGH_STACK_S),
+        *(
+            (f"Prefect stack, drop {i}", drop.seconds, TARGET_THROUGH_STACK_S)
+            for i, drop in enumerate(stacked, start=1)
+        ),
     ):
         if seconds is not None:
             verdict = "ok" if seconds <= target else "MISSED"
