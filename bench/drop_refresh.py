@@ -63,6 +63,7 @@ WATCHER_START_TIMEOUT_S = 180.0
 # The longest wait for the on-drop run to end after the Gold CSV (the Silver
 # CSV, report, dashboard and artifacts follow it).
 STACK_RUN_TAIL_S = 300.0
+RSS_SETTLE_S = 2.0
 
 
 def start_watcher(
@@ -172,6 +173,8 @@ def through_stack(settings: Settings, drops: list[Path], home: Path) -> list[Sta
                 # state, and the next drop has the pool's slot.
                 stack_timeline.wait_final(stack.api_url, renamed_at, STACK_RUN_TAIL_S)
                 marks = stack_timeline.read_marks(stack.api_url, renamed_at)
+                # The worker gives freed memory back just after the run ends.
+                time.sleep(RSS_SETTLE_S)
                 warm = running(stack, "refresh-worker")
                 done.append(
                     StackDrop(

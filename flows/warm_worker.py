@@ -27,6 +27,8 @@ import abc
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import gc
 import os
 import signal
 import sys
@@ -36,6 +38,7 @@ from uuid import UUID
 
 import anyio
 import anyio.abc
+import psutil
 from prefect.client.schemas.filters import (
     DeploymentFilter,
     WorkPoolFilter,
@@ -87,6 +90,21 @@ def execute(flow: Flow[..., Any], flow_run: FlowRun) -> None:
     outcome = run_flow(flow, flow_run=flow_run, return_type="state")
     if asyncio.iscoroutine(outcome):
         asyncio.run(outcome)
+
+
+def release_memory() -> tuple[int, int]:
+    """Give back what a run freed; RSS before and after, in bytes.
+
+    A refresh of a million-row warehouse holds pandas frames of hundreds of
+    megabytes; freed, glibc keeps them in the heap, so a process that lives
+    on would hold each run's peak (a new process per run never had to care).
+    """
+    before = psutil.Process().memory_info().rss
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return before, psutil.Process().memory_info().rss
 
 
 # abc.ABC keeps this class out of Prefect's registry of worker types, where it
@@ -163,7 +181,17 @@ class WarmProcessWorker(ProcessWorker, abc.ABC):
             task_status.started(os.getpid())
         # A thread with its own event loop: the flow's blocking steps never
         # hold up this worker's polls and heartbeats.
-        await anyio.to_thread.run_sync(execute, flow, flow_run)
+        try:
+            await anyio.to_thread.run_sync(execute, flow, flow_run)
+        finally:
+            before, after = await anyio.to_thread.run_sync(release_memory)
+            self._logger.info(
+                "run %s ended; RSS %.0f MiB (%.0f MiB before freed memory "
+                "was given back)",
+                flow_run.name,
+                after / 2**20,
+                before / 2**20,
+            )
         return ProcessWorkerResult(status_code=0, identifier=str(os.getpid()))
 
     async def kill_infrastructure(
