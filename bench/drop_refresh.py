@@ -64,6 +64,9 @@ WATCHER_START_TIMEOUT_S = 180.0
 # CSV, report, dashboard and artifacts follow it).
 STACK_RUN_TAIL_S = 300.0
 RSS_SETTLE_S = 2.0
+# Each drop is the week after the one before; the generator's stream repeats
+# after four weeks.
+MAX_WEEKLY_DROPS = 4
 
 
 def start_watcher(
@@ -222,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         "warm worker's first run, the next ones its usual (default 2)",
     )
     args = parser.parse_args(argv)
+    drops = (0 if args.no_watcher else 1) + (args.stack_drops if args.stack else 0)
+    if drops + 1 > MAX_WEEKLY_DROPS:
+        parser.error(
+            f"{drops + 1} weekly drops: at most {MAX_WEEKLY_DROPS} (the "
+            "generator's content repeats every four weeks, so a fifth drop "
+            "repeats the first one's transactions and loads them as duplicates)"
+        )
     with tempfile.TemporaryDirectory(prefix="ssa-drop-") as tmp:
         settings = Settings(
             paths={"data_dir": Path(tmp)},
