@@ -13,12 +13,13 @@ The run is the same to the server and the UI: states, logs, artifacts, the
 pool's concurrency limit, ``prefect deployment run``.
 
 What it gives up, so it serves only the short refresh after a drop: a run
-shares the worker's memory (a crash in native code takes the worker down;
-Prefect's ``Crashed`` state and the stack's restart are the way back), a
-running run cannot be cancelled from the UI (it ends within seconds), and
-code changes are seen after a restart (``scripts/stack.py down`` / ``up``),
-as with ``flow.serve()``. Deployments that need a clean process per run (the
-daily month, training, the live simulation) stay on the process worker.
+shares the worker's memory (a crash in native code takes the worker down
+with the run, which then shows as Running until marked in the UI, and
+``scripts/stack.py down`` / ``up`` starts a new worker), a running run
+cannot be cancelled from the UI (it ends within seconds), and code changes
+are seen after a restart, as with ``flow.serve()``. Deployments that need
+a clean process per run (the daily month, training, the live simulation)
+stay on the process worker.
 """
 
 from __future__ import annotations
