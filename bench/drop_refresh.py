@@ -13,12 +13,13 @@ flows.watcher``, in-process mode, already watching): from its rename into
 wait for a quiet folder (``ingest.debounce_seconds``) and the Prefect flow
 run around the same stages.
 
-With ``--stack`` a drop also goes through the Prefect stack
-(``scripts/stack.py up`` on a free port with its own Prefect home, the watcher
-in Prefect mode on the benchmark's folder): rename into ``incoming/``, the
-watcher's event, the ``on-drop`` deployment's trigger, the worker's poll, the
-flow run's process start, the same refresh; the two modes are printed side
-by side.
+With ``--stack`` drops also go through the Prefect stack (``scripts/stack.py
+up`` on a free port with its own Prefect home, the watcher in Prefect mode on
+the benchmark's folder), one after the other (``--stack-drops``, 2): rename
+into ``incoming/``, the watcher's event, the ``on-drop`` deployment's
+trigger, the warm worker's poll, the flow run in its started process, the
+same refresh. The modes are printed side by side, and for each drop through
+the stack where its seconds went, from the server's timestamps.
 
     python -m bench.drop_refresh                  # ~1M rows, 10k-row drop
     python -m bench.drop_refresh --stack          # and through the Prefect stack
@@ -40,12 +41,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import get_args
 
 from tabulate import tabulate
 
+from bench import stack_timeline
 from flows.make_drop import make_drop
 from ssa.engines import open_warehouse
 from ssa.engines.incremental import stage_batches, touched_customer_share
@@ -61,6 +64,13 @@ TARGET_THROUGH_STACK_S = 10.0
 PROJECT = Path(__file__).resolve().parent.parent
 # Starting the watcher includes Prefect's temporary server (up to 40 s).
 WATCHER_START_TIMEOUT_S = 180.0
+# The longest wait for the on-drop run to end after the Gold CSV (the Silver
+# CSV, report, dashboard and artifacts follow it).
+STACK_RUN_TAIL_S = 300.0
+RSS_SETTLE_S = 2.0
+# Each drop is the week after the one before; the generator's stream repeats
+# after four weeks.
+MAX_WEEKLY_DROPS = 4
 
 
 def start_watcher(
@@ -103,18 +113,20 @@ def stop_watcher(watcher: subprocess.Popen[str]) -> None:
     watcher.wait(timeout=300)
 
 
-def drop_to_gold_csv(settings: Settings, drop: Path) -> float:
+def drop_to_gold_csv(settings: Settings, drop: Path) -> tuple[float, float, float]:
     """Seconds from the drop's rename into ``incoming/`` to a rewritten
-    ``gold_anomalies.csv``."""
+    ``gold_anomalies.csv``, and those two moments on the wall clock (epoch
+    seconds, to set beside the Prefect server's timestamps)."""
     gold_csv = settings.paths.gold_anomalies_csv
     before = gold_csv.stat().st_mtime_ns
+    renamed_at = time.time()
     start = time.perf_counter()
     drop.replace(settings.paths.incoming_path / drop.name)
     while gold_csv.stat().st_mtime_ns == before:
         if time.perf_counter() - start > 180:
             raise RuntimeError("gold_anomalies.csv was not rewritten in 180 s")
         time.sleep(0.01)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, renamed_at, time.time()
 
 
 def through_watcher(settings: Settings, drop: Path) -> float:
@@ -122,16 +134,28 @@ def through_watcher(settings: Settings, drop: Path) -> float:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     watcher = start_watcher(settings, env=env)
     try:
-        return drop_to_gold_csv(settings, drop)
+        return drop_to_gold_csv(settings, drop)[0]
     finally:
         stop_watcher(watcher)
 
 
-def through_stack(settings: Settings, drop: Path, home: Path) -> float:
-    """The drop through the local Prefect stack: the watcher in Prefect mode
-    emits its event, the ``on-drop`` deployment's trigger creates a run, the
-    worker starts it in a new process."""
-    from scripts.stack import Stack, free_port
+@dataclass(frozen=True)
+class StackDrop:
+    """One drop through the stack: its seconds, where they went, and the
+    warm worker's memory after its run."""
+
+    seconds: float
+    timeline: list[list[str]]
+    worker_rss: int
+
+
+def through_stack(settings: Settings, drops: list[Path], home: Path) -> list[StackDrop]:
+    """Drops through the local Prefect stack, one after the other: the watcher
+    in Prefect mode emits its event, the ``on-drop`` deployment's trigger
+    creates a run, the warm worker runs it in its started process. For each,
+    the stages' timeline, read back from the server before the stack stops
+    (bench/stack_timeline.py)."""
+    from scripts.stack import Stack, free_port, running
 
     stack = Stack(PROJECT, home, free_port())
     script = [sys.executable, "scripts/stack.py"]
@@ -148,7 +172,25 @@ def through_stack(settings: Settings, drop: Path, home: Path) -> float:
             raise RuntimeError(f"stack.py up failed:\n{up.stdout}{up.stderr}")
         watcher = start_watcher(settings, "--mode", "prefect", env=stack.child_env())
         try:
-            return drop_to_gold_csv(settings, drop)
+            done = []
+            for drop in drops:
+                seconds, renamed_at, gold_at = drop_to_gold_csv(settings, drop)
+                # The run goes on after the CSV (report, dashboard,
+                # artifacts): wait for its end, so the timeline has every
+                # state, and the next drop has the pool's slot.
+                stack_timeline.wait_final(stack.api_url, renamed_at, STACK_RUN_TAIL_S)
+                marks = stack_timeline.read_marks(stack.api_url, renamed_at)
+                # The worker gives freed memory back just after the run ends.
+                time.sleep(RSS_SETTLE_S)
+                warm = running(stack, "refresh-worker")
+                done.append(
+                    StackDrop(
+                        seconds,
+                        stack_timeline.breakdown(marks, renamed_at, gold_at),
+                        warm.memory_info().rss if warm else 0,
+                    )
+                )
+            return done
         finally:
             stop_watcher(watcher)
     finally:
@@ -182,10 +224,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stack",
         action="store_true",
-        help="also a drop through the local Prefect stack (deployment trigger, "
-        "worker, flow run process)",
+        help="also drops through the local Prefect stack (deployment trigger, "
+        "warm worker, flow run)",
+    )
+    parser.add_argument(
+        "--stack-drops",
+        type=int,
+        default=2,
+        help="drops through the stack, one after the other: the first is the "
+        "warm worker's first run, the next ones its usual (default 2)",
     )
     args = parser.parse_args(argv)
+    drops = (0 if args.no_watcher else 1) + (args.stack_drops if args.stack else 0)
+    if drops + 1 > MAX_WEEKLY_DROPS:
+        parser.error(
+            f"{drops + 1} weekly drops: at most {MAX_WEEKLY_DROPS} (the "
+            "generator's content repeats every four weeks, so a fifth drop "
+            "repeats the first one's transactions and loads them as duplicates)"
+        )
     with tempfile.TemporaryDirectory(prefix="ssa-drop-") as tmp:
         settings = Settings(
             engine=args.engine,
@@ -208,14 +264,17 @@ def main(argv: list[str] | None = None) -> int:
             watched = make_drop(settings, args.rows, staging / "watched", start=start)
             watcher_s = through_watcher(settings, watched)
             start += timedelta(days=7)
-        stack_s = None
+        stacked: list[StackDrop] = []
         if args.stack and not open_warehouse(settings).capabilities.shared_writers:
             print(f"--stack skipped: {args.engine} has one process at a time")
         elif args.stack:
             print("starting the Prefect stack (scripts/stack.py up) ...")
-            staged = make_drop(settings, args.rows, staging / "stack", start=start)
-            stack_s = through_stack(settings, staged, Path(tmp) / "prefect-home")
-            start += timedelta(days=7)
+            staged = []
+            for i in range(args.stack_drops):
+                folder = staging / f"stack-{i + 1}"
+                staged.append(make_drop(settings, args.rows, folder, start=start))
+                start += timedelta(days=7)
+            stacked = through_stack(settings, staged, Path(tmp) / "prefect-home")
         drop = make_drop(settings, args.rows, staging, start=start)
         landed = settings.paths.data_path / "incoming" / drop.name
         landed.parent.mkdir(parents=True, exist_ok=True)
@@ -266,22 +325,38 @@ def main(argv: list[str] | None = None) -> int:
                 f"{watcher_s:.2f}",
             ]
         )
-    if stack_s is not None:
+    for i, drop in enumerate(stacked, start=1):
         rows.append(
             [
-                "through the Prefect stack (watcher --mode prefect, on-drop "
-                "trigger, worker, flow run process)",
+                f"through the Prefect stack, drop {i} (watcher --mode prefect, "
+                f"on-drop trigger, warm worker; its RSS after: "
+                f"{drop.worker_rss / 2**20:,.0f} MiB)",
                 f"{args.rows:,}",
-                f"{stack_s:.2f}",
+                f"{drop.seconds:.2f}",
             ]
         )
     print(f"engine: {args.engine}")
     print(tabulate(rows, headers=["step", "rows", "wall s"], disable_numparse=True))
+    for i, drop in enumerate(stacked, start=1):
+        print(
+            f"\nthrough the Prefect stack, drop {i}: where the seconds go "
+            "(server timestamps)"
+        )
+        print(
+            tabulate(
+                drop.timeline,
+                headers=["moment", "s since drop", "s since previous"],
+                disable_numparse=True,
+            )
+        )
     print("\ndrop renamed into incoming/ -> new gold_anomalies.csv, side by side:")
     for label, seconds, target in (
         ("stages alone", drop_to_gold, TARGET_DROP_TO_GOLD_S),
         ("in-process watcher", watcher_s, TARGET_DROP_TO_GOLD_S),
-        ("through the Prefect stack", stack_s, TARGET_THROUGH_STACK_S),
+        *(
+            (f"Prefect stack, drop {i}", drop.seconds, TARGET_THROUGH_STACK_S)
+            for i, drop in enumerate(stacked, start=1)
+        ),
     ):
         if seconds is not None:
             verdict = "ok" if seconds <= target else "MISSED"

@@ -50,8 +50,9 @@ TARGET_P95_LAG_S = 10.0
 WATCHER_START_TIMEOUT_S = 180.0
 RSS_SAMPLE_S = 0.5
 DUCKDB_NOTE = (
-    "DuckDB: not measured. The watched folder's incremental refresh runs on "
-    "SQLite only (Settings.require_sqlite); a DuckDB watcher is not built yet."
+    "DuckDB: not measured. The watcher runs it, but this soak reads the "
+    "warehouse while the watcher writes, and a DuckDB file opens in one "
+    "process at a time."
 )
 
 

@@ -7,9 +7,13 @@
   in-process; in Prefect mode a deployment trigger runs it from the
   watcher's event.
 - ``ingest-drops``: ingest given files by hand or from a deployment, then
-  one refresh: ``python -m flows.ingest data/incoming/*.csv``. A path that
-  is not a readable file is reported in one line and skipped; the command
-  exits 1 when any path could not be ingested.
+  the same refresh, as part of its own run: ``python -m flows.ingest
+  data/incoming/*.csv``. A path that is not a readable file is reported in
+  one line and skipped; the command exits 1 when any path could not be
+  ingested.
+
+Either way the run a person launched carries the headline artifacts (run
+summary, top anomalies, detection report, the dashboard's picture).
 """
 
 from __future__ import annotations
@@ -124,9 +128,24 @@ async def incoming_refresh(
     if engine is None:
         settings = following_folder(settings)
     check_data_folder(settings)
-    started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     if await load_staged(settings):
         after_log_seq = up_to_log_seq = None
+    return await refresh_loads(settings, after_log_seq, up_to_log_seq)
+
+
+async def refresh_loads(
+    settings: Settings,
+    after_log_seq: int | None = None,
+    up_to_log_seq: int | None = None,
+) -> dict[str, Any]:
+    """Silver/Gold for the loads in (after, up_to], or all pending ones, with
+    the headline artifacts and the ingestion record.
+
+    A plain coroutine, not a flow: awaited in ``incoming-refresh`` or in
+    ``ingest-drops``, its artifacts land on that run, the one a person
+    launched, and its Silver/Gold subflow is a child of it.
+    """
+    started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     if after_log_seq is None or up_to_log_seq is None:
         pending = await asyncio.to_thread(read_pending, settings)
         if pending is None:
@@ -219,7 +238,7 @@ async def ingest_drops(
             problems.append(f"{path}: failed ({type(exc).__name__}: {exc})")
             logger.error("%s", problems[-1])
     changed = sum(r["rows_loaded"] for r in results)
-    refreshed = await incoming_refresh(settings) if refresh and changed else None
+    refreshed = await refresh_loads(settings) if refresh and changed else None
     return {
         "files": results,
         "problems": problems,

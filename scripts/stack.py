@@ -1,4 +1,4 @@
-"""The local Prefect stack in one command: server, pool, deployments, worker, watcher.
+"""The local Prefect stack in one command: server, pool, deployments, workers, watcher.
 
     python scripts/stack.py up [--port 4200] [--home PATH] [--no-watcher]
     python scripts/stack.py status
@@ -39,6 +39,14 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
 POOL = "ssa-local"
 WORKER_NAME = "ssa-local-worker"
+# Two queues in the one pool, so its concurrency limit covers both: the
+# process worker takes `default` (a new process per run), the warm worker
+# (flows/warm_worker.py) takes `refresh`, the on-drop refresh, and runs it in
+# its already-started process: no interpreter to start, nothing to import.
+PROCESS_QUEUE = "default"
+WARM_QUEUE = "refresh"
+WARM_WORKER_NAME = "ssa-refresh-worker"
+WARM_WORKER_MODULE = "flows.warm_worker"
 DEPLOYMENTS = (
     "medallion-pipeline/daily",
     "incoming-refresh/on-drop",
@@ -49,7 +57,7 @@ WATCHER_MODULE = "flows.watcher"
 # The Prefect CLI of the interpreter running this script (the project venv).
 PREFECT = (sys.executable, "-m", "prefect")
 # Shutdown order: stop what produces work first, the server last.
-COMPONENTS = ("watcher", "worker", "server")
+COMPONENTS = ("watcher", "refresh-worker", "worker", "server")
 
 
 class StackError(RuntimeError):
@@ -308,14 +316,16 @@ def server_healthy(stack: Stack) -> bool:
         return client.get("/health").status_code == 200
 
 
-def worker_online(stack: Stack, since: float | None = None) -> bool:
-    """Our worker has sent a heartbeat (after `since`, when given)."""
+def worker_online(
+    stack: Stack, since: float | None = None, name: str = WORKER_NAME
+) -> bool:
+    """The named worker has sent a heartbeat (after `since`, when given)."""
     with api(stack) as client:
         response = client.post(f"/work_pools/{POOL}/workers/filter", json={})
         if response.status_code != 200:
             return False
         for worker in response.json():
-            if worker["name"] != WORKER_NAME or worker.get("status") != "ONLINE":
+            if worker["name"] != name or worker.get("status") != "ONLINE":
                 continue
             beat = worker.get("last_heartbeat_time")
             if since is None or (
@@ -375,6 +385,20 @@ def ensure_pool(stack: Stack, timeout: float) -> None:
                 f"setting the concurrency limit of pool {POOL!r}: "
                 f"HTTP {response.status_code} {response.text[:300]}"
             )
+        if client.get(f"/work_pools/{POOL}/queues/{WARM_QUEUE}").status_code == 404:
+            response = client.post(
+                f"/work_pools/{POOL}/queues/",
+                json={
+                    "name": WARM_QUEUE,
+                    "description": "The refresh after a drop, run by the warm "
+                    f"worker {WARM_WORKER_NAME!r} in its own started process.",
+                },
+            )
+            if response.status_code >= 400:
+                raise StackError(
+                    f"creating queue {WARM_QUEUE!r} in pool {POOL!r}: "
+                    f"HTTP {response.status_code} {response.text[:300]}"
+                )
 
 
 def schedule_states(stack: Stack) -> dict[tuple[str, str], bool]:
@@ -522,7 +546,10 @@ def up(stack: Stack, timeout: float, watcher: bool) -> int:
         )
         _say(f"server   up    {stack.ui_url} (pid {server.pid})")
         ensure_pool(stack, timeout)
-        _say(f"pool     ready {POOL} (process, concurrency limit 1)")
+        _say(
+            f"pool     ready {POOL} (process, concurrency limit 1; queues "
+            f"{PROCESS_QUEUE}, {WARM_QUEUE})"
+        )
         schedules = schedule_states(stack)
         run_cli(stack, ["deploy", "--all"], timeout, "deploying prefect.yaml")
         for found in check_deployments(stack):
@@ -535,16 +562,49 @@ def up(stack: Stack, timeout: float, watcher: bool) -> int:
         worker = spawn(
             stack,
             "worker",
-            [*PREFECT, "worker", "start", "--pool", POOL, "--name", WORKER_NAME],
+            [
+                *PREFECT,
+                "worker",
+                "start",
+                "--pool",
+                POOL,
+                "--work-queue",
+                PROCESS_QUEUE,
+                "--name",
+                WORKER_NAME,
+            ],
         )
-        wait_for(
-            f"worker {WORKER_NAME!r} in pool {POOL!r}",
-            lambda: worker_online(stack, since),
-            worker,
-            stack.log("worker"),
-            timeout,
+        warm = spawn(
+            stack,
+            "refresh-worker",
+            [
+                sys.executable,
+                "-m",
+                WARM_WORKER_MODULE,
+                "--pool",
+                POOL,
+                "--queue",
+                WARM_QUEUE,
+                "--name",
+                WARM_WORKER_NAME,
+            ],
         )
-        _say(f"worker   up    {WORKER_NAME} (pid {worker.pid})")
+        for name, proc, component in (
+            (WORKER_NAME, worker, "worker"),
+            (WARM_WORKER_NAME, warm, "refresh-worker"),
+        ):
+            wait_for(
+                f"worker {name!r} in pool {POOL!r}",
+                lambda name=name: worker_online(stack, since, name),
+                proc,
+                stack.log(component),
+                timeout,
+            )
+        _say(f"worker   up    {WORKER_NAME}, queue {PROCESS_QUEUE} (pid {worker.pid})")
+        _say(
+            f"worker   up    {WARM_WORKER_NAME}, queue {WARM_QUEUE}, runs in its "
+            f"own process (pid {warm.pid})"
+        )
         if watcher:
             start_watcher(stack)
     except BaseException as exc:
@@ -583,7 +643,7 @@ def down(stack: Stack, grace: float) -> int:
         _say(f"nothing to stop: no stack recorded in {stack.run_dir}")
         return 0
     for name in COMPONENTS:
-        _say(f"{name:<8} {stop(stack, name, grace)}")
+        _say(f"{name:<14} {stop(stack, name, grace)}")
     return 0
 
 
@@ -601,20 +661,25 @@ def status(stack: Stack) -> int:
     notes = {
         "server": f"{stack.ui_url} API {'healthy' if healthy else 'NOT answering'}",
         "worker": "",
+        "refresh-worker": "",
         "watcher": "",
     }
     if healthy:
-        online = worker_online(stack)
-        notes["worker"] = (
-            f"online in pool {POOL}"
-            if online
-            else f"NOT online in pool {POOL}: runs will wait in Scheduled"
-        )
-    ok = healthy and procs["worker"] is not None
+        for component, name, queue in (
+            ("worker", WORKER_NAME, PROCESS_QUEUE),
+            ("refresh-worker", WARM_WORKER_NAME, WARM_QUEUE),
+        ):
+            notes[component] = (
+                f"online in pool {POOL}, queue {queue}"
+                if worker_online(stack, name=name)
+                else f"NOT online in pool {POOL}: runs in queue {queue} will "
+                "wait in Scheduled"
+            )
+    ok = healthy and all(procs[n] is not None for n in ("worker", "refresh-worker"))
     for name in reversed(COMPONENTS):
         proc = procs[name]
         where = f"pid {proc.pid}" if proc else "not running"
-        _say(f"{name:<8} {where:<12} {notes[name]}".rstrip())
+        _say(f"{name:<14} {where:<12} {notes[name]}".rstrip())
     return 0 if ok else 1
 
 

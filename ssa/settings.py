@@ -140,6 +140,11 @@ class PathSettings(_Model):
         return self.data_path / "dashboard.html"
 
     @property
+    def dashboard_live_js(self) -> Path:
+        """The small feed beside the page that its live mode polls."""
+        return self.data_path / "dashboard-live.js"
+
+    @property
     def detection_report_csv(self) -> Path:
         return self.data_path / "detection_report.csv"
 
@@ -850,6 +855,30 @@ class ExportSettings(_Model):
         ge=1,
         le=1000,
         description="Riskiest transactions listed on the dashboard.",
+    )
+    dashboard_arrival_rows: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="Latest files from the watched folder listed on the "
+        "dashboard ('Chegando agora'): a screen's height.",
+    )
+    dashboard_live_poll_seconds: float = Field(
+        2.0,
+        ge=0.5,
+        le=60,
+        description="How often the page opened as dashboard.html#ao-vivo "
+        "reads the feed beside it: a refresh after a drop takes a few seconds, "
+        "so 2 s shows each one soon after it ends.",
+    )
+    dashboard_live_reload_seconds: float = Field(
+        20.0,
+        ge=0,
+        le=3600,
+        description="Live mode redraws the map and charts (a page reload) at "
+        "most this often; the headline figures and the latest files change "
+        "in place at every refresh. Under a stream a refresh ends every few "
+        "seconds, too often to read a map that redraws.",
     )
 
 

@@ -95,7 +95,8 @@ def gold_files(settings: Settings) -> dict[Path, str]:
     paths = settings.paths
     return {
         paths.dashboard_html: "The dashboard: map of the bairros, charts, "
-        "top anomalies and the detection report. Opens offline.",
+        "top anomalies and the detection report. Opens offline; as "
+        "dashboard.html#ao-vivo it follows each refresh.",
         paths.gold_anomalies_csv: "Every flagged row, the columns people read first.",
         paths.gold_sheets_csv: "The same rows for Google Sheets / Looker "
         "Studio (README, 'Spreadsheets').",

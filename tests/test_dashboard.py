@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -171,7 +172,7 @@ def test_the_page_renders_offline_in_chromium(written) -> None:
             page.screenshot(path=shots / "dashboard.png", full_page=True)
         finally:
             context.close()
-    assert requests == [url], requests
+    assert requests == [url], requests  # not live: not even the feed
     assert errors == []
     data = dashboard.read_data(settings)
     with_transactions = int((data.bairros["transactions"] > 0).sum())
@@ -185,6 +186,124 @@ def test_the_page_renders_offline_in_chromium(written) -> None:
     assert bars == len(data.daily) > 0
     assert f"{flagged:,}".replace(",", ".") in kpis and "R$" in kpis
     assert json.loads(json.dumps(data.kpis, default=str))  # plain values
+
+
+@pytest.fixture
+def fed(written, tmp_path) -> Settings:
+    """A copy of the month's warehouse that the watched folder has fed one
+    file, its dashboard written: live mode redraws after a second reload."""
+    import sqlite3
+
+    from ssa.intake.ingest import ingest_file
+    from tests.drops import sample, write
+
+    month, _ = written
+    settings = month.model_copy(
+        update={
+            "paths": month.paths.model_copy(update={"data_dir": tmp_path}),
+            "exports": month.exports.model_copy(
+                update={
+                    "dashboard_live_poll_seconds": 0.5,
+                    "dashboard_live_reload_seconds": 1.0,
+                }
+            ),
+        }
+    )
+    with (
+        sqlite3.connect(month.warehouse_path) as source,
+        sqlite3.connect(settings.warehouse_path) as copy,
+    ):
+        source.backup(copy)
+    drop = write(settings.paths.incoming_path / "lote-1.csv", sample(30))
+    assert ingest_file(drop, settings).rows_loaded == 30
+    dashboard.write_dashboard(settings, REPORT)
+    return settings
+
+
+def test_live_mode_shows_the_files_arriving_then_redraws(fed) -> None:
+    """Opened as dashboard.html#ao-vivo: the page reads the feed beside it,
+    changes the latest files in place when a refresh writes a new one, then
+    reloads once to redraw (keeping the scroll), and asks for nothing else."""
+    from playwright.sync_api import sync_playwright
+
+    from ssa.intake.ingest import ingest_file
+    from tests.drops import sample, write
+    from tests.integration.conftest import CHROMIUM_ARGS
+
+    settings = fed
+    url = settings.paths.dashboard_html.resolve().as_uri()
+    feed = settings.paths.dashboard_live_js.resolve().as_uri()
+    requests: list[str] = []
+    errors: list[str] = []
+
+    def route(r) -> None:
+        requests.append(r.request.url)
+        if r.request.url == url or r.request.url.startswith(f"{feed}?t="):
+            r.continue_()
+        else:
+            r.abort()
+
+    with (
+        tempfile.TemporaryDirectory(prefix="ssa-chromium-") as profile,
+        sync_playwright() as playwright,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(_chromium()),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1300, "height": 900},
+            offline=True,
+        )
+        try:
+            page = context.new_page()
+            page.route("**/*", route)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on(
+                "console",
+                lambda m: errors.append(m.text) if m.type == "error" else None,
+            )
+            page.goto(f"{url}#ao-vivo")
+            page.wait_for_function("window.ssaLiveFeeds >= 1")
+            first = page.locator("#chegando-tabela tbody tr").all_inner_texts()
+            state = page.inner_text("#ao-vivo-estado")
+            page.evaluate("window.ssaCharts.then(() => window.scrollTo(0, 600))")
+            page.evaluate("window.beforeReload = true")
+            # A second file and the refresh's new page and feed.
+            later = sample(40, start=date(2026, 10, 12))
+            drop = write(settings.paths.incoming_path / "lote-2.csv", later)
+            assert ingest_file(drop, settings).rows_loaded == 40
+            dashboard.write_dashboard(settings, REPORT)
+            page.wait_for_function(
+                "window.beforeReload === undefined && window.ssaLiveFeeds >= 1",
+                timeout=30_000,
+            )
+            page.evaluate("window.ssaCharts.then(() => true)")
+            page.wait_for_function("window.scrollY > 0")
+            second = page.locator("#chegando-tabela tbody tr").all_inner_texts()
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=_shots() / "dashboard-live.png")
+            page.evaluate("window.afterReload = true")
+            page.wait_for_timeout(2500)  # feeds keep coming, no second reload
+            still = page.evaluate("window.afterReload === true")
+        finally:
+            context.close()
+    assert errors == []
+    assert "Ao vivo: Gold de" in state and "desligar" in state
+    assert len(first) == 1 and first[0].startswith("lote-1.csv\tcarregado\t30")
+    assert [row.split("\t")[:3] for row in second] == [
+        ["lote-2.csv", "carregado", "40"],
+        ["lote-1.csv", "carregado", "30"],
+    ]
+    assert still
+    assert requests.count(url) == 2  # the first load and the one redraw
+    assert all(r == url or r.startswith(f"{feed}?t=") for r in requests), requests
+
+
+def _shots() -> Path:
+    shots = Path(os.environ.get("SSA_SCREENSHOTS", REPO_ROOT / "bench/results/ui"))
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
 
 
 def test_the_shipped_map_is_what_the_script_makes_of_the_shared_polygons() -> None:

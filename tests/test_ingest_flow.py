@@ -171,3 +171,58 @@ def test_a_drop_into_a_duckdb_folder_is_refreshed_incrementally(
         flagged = set(session.read_table("gold_anomalies")["transaction_id"])
     exported = pd.read_csv(settings.paths.gold_anomalies_csv)
     assert set(exported["transaction_id"]) == flagged
+
+
+HEADLINE_KEYS = {
+    "run-summary",
+    "top-anomalies",
+    "detection-report",
+    "detection-report-details",
+    "dashboard",
+    "output-files",
+}
+
+
+def test_ingest_drops_carries_the_headline_not_a_subflow(tmp_path, prefect_harness):
+    """`python -m flows.ingest FILE` launches one run, ingest-drops: the run
+    summary, findings and dashboard picture are on it, as on the daily run."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
+
+    settings = settings_for(tmp_path / "data")
+    drop = write(settings.paths.incoming_path / "lote.csv", sample(120))
+    state = asyncio.run(ingest_drops([str(drop)], settings, return_state=True))
+    assert state.is_completed(), state
+    launched = state.state_details.flow_run_id
+
+    async def published():
+        async with get_client() as client:
+            children = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[launched])
+                )
+            )
+            ids = [launched, *(c.id for c in children)]
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=ids)
+                )
+            )
+        return children, artifacts
+
+    children, artifacts = asyncio.run(published())
+    assert [c.name for c in children] == ["silver-gold 1 batch"]
+    on_launched = {a.key for a in artifacts if a.flow_run_id == launched}
+    assert on_launched >= HEADLINE_KEYS | {"ingested-files"}
+    for artifact in artifacts:
+        if artifact.key in HEADLINE_KEYS:
+            assert artifact.flow_run_id == launched, artifact.key
+            assert artifact.task_run_id is None, artifact.key
+    result = state.result()
+    assert result["refresh"]["refreshed"] is True
+    assert result["refresh"]["files"] == 1

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.stack import DEPLOYMENTS, POOL
+from scripts.stack import DEPLOYMENTS, POOL, PROCESS_QUEUE, WARM_QUEUE
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +37,19 @@ def test_the_stack_and_the_file_name_the_same_deployments(
 ) -> None:
     assert set(deployments) == set(DEPLOYMENTS)
     assert {d["work_pool"]["name"] for d in deployments.values()} == {POOL}
+
+
+def test_only_the_refresh_after_a_drop_goes_to_the_warm_worker(
+    deployments: dict[str, dict[str, Any]],
+) -> None:
+    """One pool (one slot for every run); the short refresh on the queue of
+    the worker that runs flows in its started process, the rest each in a
+    process of their own."""
+    queues = {
+        name: d["work_pool"]["work_queue_name"] for name, d in deployments.items()
+    }
+    assert queues.pop("incoming-refresh/on-drop") == WARM_QUEUE
+    assert set(queues.values()) == {PROCESS_QUEUE}
 
 
 def test_the_daily_run_is_scheduled_but_off_until_a_user_turns_it_on(

@@ -8,6 +8,15 @@ one. The bairro map is drawn from the polygons in ``data/reference`` (their
 rings clockwise, as Vega needs). Labels are Portuguese, numbers and money in
 Brazilian format (R$ 1.234,56), days dd/mm and times in the local zone the
 rules use (``RuleSettings.utc_offset_seconds``).
+
+Live mode: opened as ``dashboard.html#ao-vivo`` the page reads
+``dashboard-live.js``, a few kilobytes every write leaves beside it, every
+``exports.dashboard_live_poll_seconds``: the headline figures and the latest
+files from the watched folder change in place after each refresh, and the
+map and charts follow with a reload at most every
+``exports.dashboard_live_reload_seconds``. The feed is a script, not JSON: a
+page opened from disk (``file://``) may load a script beside it, where a
+browser refuses it ``fetch``. Without the hash the page asks for nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import functools
 import json
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,6 +117,20 @@ MAP_HEIGHT = 420
 NO_DATA_FILL = "#e6e6e6"
 # The polygons go into the map spec once, by name, for all its layers.
 MAP_DATASET = "bairros-poligonos"
+LIVE_HASH = "#ao-vivo"
+ARRIVAL_STATUS = {
+    "loaded": "carregado",
+    "duplicate_file": "já recebido",
+    "quarantined": "em quarentena",
+}
+ARRIVAL_HEADERS = {
+    "file_name": "Arquivo",
+    "status": "Situação",
+    "rows_loaded": "Linhas carregadas",
+    "rows_rejected": "Rejeitadas",
+    "rows_duplicate": "Repetidas",
+    "received_at": "Recebido às",
+}
 
 
 @dataclass(frozen=True)
@@ -118,6 +142,7 @@ class DashboardData:
     daily: pd.DataFrame
     hour_channel: pd.DataFrame
     top: pd.DataFrame
+    arrivals: pd.DataFrame
     generated_at: str
     zone: str
 
@@ -160,6 +185,15 @@ def read_data(settings: Settings) -> DashboardData:
         daily = session.query("gold/dashboard_daily_flags.sql", {})
         hour_channel = session.query("gold/dashboard_hour_channel.sql", {})
         top = session.query("gold/dashboard_top.sql", params)
+        # Only a folder the watcher (or flows.ingest) has fed has a log.
+        arrivals = (
+            session.query(
+                "gold/dashboard_arrivals.sql",
+                {"arrival_rows": settings.exports.dashboard_arrival_rows},
+            )
+            if session.table_exists("ingestion_log")
+            else pd.DataFrame(columns=["finished_at", *ARRIVAL_HEADERS])
+        )
     reference = pd.read_csv(
         settings.paths.resolve(settings.paths.bairros_csv), encoding="utf-8"
     )
@@ -197,9 +231,23 @@ def read_data(settings: Settings) -> DashboardData:
         daily=daily,
         hour_channel=hour_channel,
         top=top_table(top, settings),
-        generated_at=local_now.strftime("%d/%m/%Y %H:%M"),
+        arrivals=arrival_table(arrivals, offset),
+        generated_at=local_now.strftime("%d/%m/%Y %H:%M:%S"),
         zone=f"UTC{utc_suffix(offset)}",
     )
+
+
+def arrival_table(frame: pd.DataFrame, utc_offset_seconds: int) -> pd.DataFrame:
+    """The latest files as the live panel lists them, local times."""
+    received = pd.to_datetime(frame["finished_at"], utc=True, format="ISO8601")
+    local = received + pd.Timedelta(seconds=utc_offset_seconds)
+    shown = frame.assign(
+        status=frame["status"].map(ARRIVAL_STATUS).fillna(frame["status"]),
+        received_at=local.dt.strftime("%H:%M:%S %d/%m"),
+    )[list(ARRIVAL_HEADERS)]
+    for column in ("rows_loaded", "rows_rejected", "rows_duplicate"):
+        shown[column] = shown[column].map(lambda v: br_number(int(v)))
+    return shown.rename(columns=ARRIVAL_HEADERS)
 
 
 def top_table(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -444,7 +492,17 @@ def _script_json(spec: Any) -> str:
     return json.dumps(spec, ensure_ascii=False).replace("</", "<\\/")
 
 
-TEMPLATE = jinja2.Environment(autoescape=True).from_string(
+_JINJA = jinja2.Environment(autoescape=True)
+KPI_TEMPLATE = _JINJA.from_string(
+    """{% for kpi in kpis %}<div class="kpi"><div class="value">{{ kpi.value }}</div>
+<div class="label">{{ kpi.label }}</div></div>
+{% endfor %}"""
+)
+ARRIVALS_TEMPLATE = _JINJA.from_string(
+    """{% if table %}{{ table }}{% else %}<p class="note">Nenhum arquivo recebido
+pela pasta vigiada (<code>incoming/</code>) ainda.</p>{% endif %}"""
+)
+TEMPLATE = _JINJA.from_string(
     """<!DOCTYPE html>
 <html lang="pt-BR">
 <head>
@@ -469,6 +527,8 @@ th { background: #f3f3f3; position: sticky; top: 0; }
 td.num, td.nowrap { text-align: right; white-space: nowrap; }
 .scroll { max-height: 640px; overflow-y: auto; border: 1px solid #eee; }
 .note { color: #666; font-size: .85rem; }
+.live { color: #666; font-size: .85rem; }
+.live.on { color: #0a7d32; font-weight: 600; }
 </style>
 <script>{{ vega_script }}</script>
 </head>
@@ -476,10 +536,12 @@ td.num, td.nowrap { text-align: right; white-space: nowrap; }
 <h1>SSA-Fintech · Anomalias em Salvador</h1>
 <p class="sub">Período {{ period }} · gerado em {{ generated_at }} ({{ zone }})
 · horários locais de Salvador</p>
+<p class="live" id="ao-vivo-estado">Ao vivo: desligado ·
+<a id="ao-vivo-botao" href="{{ live_hash }}">ligar</a></p>
 <section class="kpis" id="kpis">
-{% for kpi in kpis %}<div class="kpi"><div class="value">{{ kpi.value }}</div>
-<div class="label">{{ kpi.label }}</div></div>
-{% endfor %}</section>
+{{ kpis_html }}</section>
+<h2>Chegando agora</h2>
+<div id="chegando">{{ arrivals_html }}</div>
 <h2>Mapa dos 170 bairros</h2>
 <div id="mapa" class="chart"></div>
 <p class="note">Bairros em cinza: sem transações (ou sem moradores no Censo
@@ -502,6 +564,55 @@ const specs = {{ specs }};
 window.ssaCharts = Promise.all(Object.entries(specs).map(([id, spec]) =>
   vegaEmbed("#" + id, spec, {renderer: "svg", actions: false,
                              formatLocale, timeFormatLocale})));
+</script>
+<script>
+(() => {
+  const live = {{ live }};
+  const state = document.getElementById("ao-vivo-estado");
+  const scrollKey = "ssa-dashboard-scroll";
+  const saved = sessionStorage.getItem(scrollKey);
+  if (saved !== null) {
+    sessionStorage.removeItem(scrollKey);
+    window.ssaCharts.then(() => window.scrollTo(0, Number(saved)));
+  }
+  window.addEventListener("hashchange", () => location.reload());
+  if (location.hash !== live.hash) return;
+  const loadedAt = Date.now();
+  let reloading = false;
+  const say = (text) => {
+    state.className = "live on";
+    state.innerHTML = "";
+    state.append(text + " · ");
+    const off = document.createElement("a");
+    off.href = "#";
+    off.textContent = "desligar";
+    state.append(off);
+  };
+  say("Ao vivo: aguardando a próxima atualização");
+  window.ssaLiveFeeds = 0;
+  window.ssaLive = (feed) => {
+    window.ssaLiveFeeds += 1;
+    document.getElementById("kpis").innerHTML = feed.kpis_html;
+    document.getElementById("chegando").innerHTML = feed.arrivals_html;
+    say("Ao vivo: Gold de " + feed.generated_at);
+    if (feed.stamp === live.stamp || reloading) return;
+    reloading = true;  // the map and charts: a reload, at most so often
+    setTimeout(() => {
+      sessionStorage.setItem(scrollKey, String(window.scrollY));
+      location.reload();
+    }, Math.max(0, loadedAt + live.reload_ms - Date.now()));
+  };
+  const poll = () => {
+    const script = document.createElement("script");
+    script.src = live.feed + "?t=" + Date.now();
+    script.onerror = () => say("Ao vivo: sem " + live.feed + " ao lado da página");
+    const next = () => { script.remove(); setTimeout(poll, live.poll_ms); };
+    script.addEventListener("load", next);
+    script.addEventListener("error", next);
+    document.head.appendChild(script);
+  };
+  poll();
+})();
 </script>
 </body>
 </html>
@@ -578,14 +689,37 @@ def vega_bundle(cache_dir: Path) -> str:
     return _bundle_in_memory(cache_dir / name)
 
 
+def _arrivals_html(data: DashboardData) -> Markup:
+    table = _html_table(data.arrivals, "chegando-tabela") if len(data.arrivals) else ""
+    return Markup(ARRIVALS_TEMPLATE.render(table=Markup(table)))
+
+
+def _kpis_html(data: DashboardData) -> Markup:
+    return Markup(KPI_TEMPLATE.render(kpis=_kpis(data.kpis)))
+
+
+def live_feed(data: DashboardData, stamp: str) -> str:
+    """dashboard-live.js: what live mode changes in place, and the stamp of
+    the page written with it (a newer stamp: time to redraw the charts)."""
+    feed = {
+        "stamp": stamp,
+        "generated_at": data.generated_at,
+        "kpis_html": str(_kpis_html(data)),
+        "arrivals_html": str(_arrivals_html(data)),
+    }
+    return f"window.ssaLive && window.ssaLive({_script_json(feed)});\n"
+
+
 def render_html(
     data: DashboardData,
     specs: Mapping[str, Any],
     detection: Mapping[str, Any] | None,
     top_rows: int,
     cache_dir: Path,
+    live: Mapping[str, Any],
 ) -> str:
-    """The whole page, the Vega bundle inlined: no request leaves it."""
+    """The whole page, the Vega bundle inlined: no request leaves it (unless
+    opened in live mode, and then only for the feed beside it)."""
     bundle = vega_bundle(cache_dir)
     report = [
         {
@@ -603,7 +737,10 @@ def render_html(
         period=period,
         generated_at=data.generated_at,
         zone=data.zone,
-        kpis=_kpis(data.kpis),
+        kpis_html=_kpis_html(data),
+        arrivals_html=_arrivals_html(data),
+        live_hash=LIVE_HASH,
+        live=Markup(_script_json({"hash": LIVE_HASH, **live})),
         top_rows=top_rows,
         top_html=Markup(_html_table(data.top, "top-anomalias")),
         report=report,
@@ -621,18 +758,25 @@ def write_dashboard(
     """Write data/dashboard.html atomically; returns its path, size and PNG."""
     data = read_data(settings)
     specs = charts(data, load_map(settings.paths.resolve(settings.paths.bairros_map)))
+    paths, exports = settings.paths, settings.exports
+    stamp = str(time.time_ns())
     html = render_html(
         data,
         specs,
         detection,
-        settings.exports.dashboard_top_rows,
-        settings.paths.cache_path,
+        exports.dashboard_top_rows,
+        paths.cache_path,
+        {
+            "stamp": stamp,
+            "feed": paths.dashboard_live_js.name,
+            "poll_ms": round(exports.dashboard_live_poll_seconds * 1000),
+            "reload_ms": round(exports.dashboard_live_reload_seconds * 1000),
+        },
     )
-    path = settings.paths.dashboard_html
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
+    path = paths.dashboard_html
+    # The page first: a live page that sees the new stamp reloads into it.
+    _replace(path, html)
+    _replace(paths.dashboard_live_js, live_feed(data, stamp))
     return {
         "file": str(path),
         "bytes": path.stat().st_size,
@@ -640,6 +784,14 @@ def write_dashboard(
         "flagged": int(data.kpis.get("flagged") or 0),
         "specs": specs,
     }
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write whole or not at all: a browser polling the file never reads half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def snapshot_png(specs: Mapping[str, Any]) -> bytes:

@@ -199,7 +199,7 @@ class LiveStack:
     def diagnostics(self) -> str:
         """The end of each component's log, for a failure message."""
         parts = []
-        for name in ("server", "worker", "watcher", "setup"):
+        for name in ("server", "worker", "refresh-worker", "watcher", "setup"):
             log = self.stack.log(name)
             if log.exists():
                 lines = log.read_text(errors="replace").splitlines()[-30:]

@@ -1,0 +1,33 @@
+-- The dashboard's "Chegando agora": the latest files the watched folder
+-- took in (loaded, skipped as already seen, or quarantined), newest first.
+
+with
+
+ingestion_log_files as (
+    select
+        log_seq,
+        file_name,
+        status,
+        rows_loaded,
+        rows_rejected,
+        rows_duplicate,
+        finished_at
+    from ingestion_log
+),
+
+final as (
+    select
+        log_seq,
+        file_name,
+        status,
+        rows_loaded,
+        rows_rejected,
+        rows_duplicate,
+        finished_at
+    from ingestion_log_files
+    order by log_seq desc
+    limit :arrival_rows
+)
+
+select * from final
+order by log_seq desc
