@@ -104,7 +104,14 @@ def read_rows(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
     are separate queries: the one that scoring runs never names a label
     table.
     """
+    labels = read_labels(conn, db, settings).drop(columns="created_at_epoch")
     features = db.query_numeric(conn, FEATURES_SQL, _sql_params(settings), TEXT_COLUMNS)
+    return features.merge(labels, on="transaction_id", how="left", validate="1:1")
+
+
+def read_labels(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
+    """The labels training learns from (``settings.model.label_source``),
+    with each row's time; ModelError when there are none."""
     labels = db.query(conn, LABELS_SQL, {})
     source = settings.model.label_source
     if source != "all":
@@ -115,7 +122,7 @@ def read_rows(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
             "reported fraud (flows.ingest --labels FILE) or run the synthetic "
             "month, whose planted labels are the ground truth"
         )
-    return features.merge(labels, on="transaction_id", how="left", validate="1:1")
+    return labels
 
 
 def read_features(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
@@ -154,6 +161,50 @@ def time_split(frame: pd.DataFrame, settings: Settings) -> TimeSplit:
         np.quantile(times[times < train_end], 1 - cfg.calibration_share)
     )
     return TimeSplit(start, calibration_start, train_end, evaluation_start, end)
+
+
+def check_windows(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> None:
+    """ModelError, in one line, unless every window holds enough fraud: the
+    training and calibration windows ``model.min_fraud_rows`` each (fewer
+    and the booster learns an episode, not a pattern), the evaluation
+    period at least one (else nothing judges the model)."""
+    cfg = settings.model
+    times = frame["created_at_epoch"]
+    windows = (
+        ("training", times < split.calibration_start, cfg.min_fraud_rows),
+        (
+            "calibration",
+            (times >= split.calibration_start) & (times < split.train_end),
+            cfg.min_fraud_rows,
+        ),
+        ("evaluation", times >= split.evaluation_start, 1),
+    )
+    offset = settings.rules.utc_offset_seconds
+    for name, inside, needed in windows:
+        rows = frame[inside]
+        fraud = int(rows["is_fraud"].sum())
+        if fraud >= needed:
+            continue
+        span = (
+            f"from {_day(split.evaluation_start, offset)}"
+            if name == "evaluation"
+            else f"before {_day(split.train_end, offset)}"
+        )
+        fix = (
+            "move model.evaluation_start earlier (--evaluation-start)"
+            if name == "evaluation"
+            else "label more fraud, or move model.evaluation_start later "
+            "(--evaluation-start)"
+        )
+        needs = (
+            "at least one"
+            if name == "evaluation"
+            else f"model.min_fraud_rows = {needed}"
+        )
+        raise ModelError(
+            f"{name} window has {fraud} fraud labels among {len(rows):,} rows "
+            f"{span} ({needs}): {fix}"
+        )
 
 
 def _day(epoch: int, offset: int) -> str:
@@ -247,14 +298,7 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
     times = frame["created_at_epoch"]
     fit_rows = frame[times < split.calibration_start]
     cal_rows = frame[(times >= split.calibration_start) & (times < split.train_end)]
-    for name, rows in (("training", fit_rows), ("calibration", cal_rows)):
-        fraud = int(rows["is_fraud"].sum())
-        if fraud < cfg.min_fraud_rows:
-            raise ModelError(
-                f"{name} window has {fraud} fraud labels among {len(rows):,} rows "
-                f"(model.min_fraud_rows = {cfg.min_fraud_rows}): label more "
-                "fraud, or move model.evaluation_start later"
-            )
+    check_windows(frame, split, settings)
     vocab = vocabulary(fit_rows)
     names = [re.sub(r"\W", "_", f) for f in FEATURES]
     categorical = list(range(len(NUMERIC), len(FEATURES)))

@@ -9,6 +9,8 @@ all in one versioned model file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,22 @@ from ssa.settings import Settings
 RULES_ONLY_SQL = "model/rules_only_scores.sql"
 
 
-def train(settings: Settings) -> dict[str, Any]:
-    """Fit, evaluate and save; the model file's contents and its path."""
+def preflight(settings: Settings) -> risk_model.TimeSplit:
+    """What would stop training, found before any feature is read (and, from
+    the command line, before Prefect starts): no warehouse, no Silver, no
+    labels, or a time window without fraud labels. Raises ModelError or
+    WarehouseError with one line; returns the split training will use."""
+    db = engine.module(settings)
+    with _warehouse(settings) as conn:
+        labels = risk_model.read_labels(conn, db, settings)
+    split = risk_model.time_split(labels, settings)
+    risk_model.check_windows(labels, split, settings)
+    return split
+
+
+@contextmanager
+def _warehouse(settings: Settings) -> Iterator[Any]:
+    """A connection to a warehouse that has Bronze and Silver features."""
     db = engine.module(settings)
     if not settings.warehouse_path.exists():
         raise risk_model.ModelError(
@@ -36,6 +52,13 @@ def train(settings: Settings) -> dict[str, Any]:
                 f"{settings.warehouse_path} has no Silver features yet: run the "
                 "pipeline (python -m flows.medallion) or drop a file first"
             )
+        yield conn
+
+
+def train(settings: Settings) -> dict[str, Any]:
+    """Fit, evaluate and save; the model file's contents and its path."""
+    db = engine.module(settings)
+    with _warehouse(settings) as conn:
         rows = risk_model.read_rows(conn, db, settings)
         rules_only = (
             db.query(conn, RULES_ONLY_SQL, {})

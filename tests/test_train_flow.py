@@ -9,7 +9,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows import train
-from ssa import refresh, risk_model, warehouse
+from ssa import refresh, risk_model, training, warehouse
 from ssa.generator import generate
 from ssa.settings import Settings
 from tasks.bronze import _load
@@ -74,3 +74,53 @@ def test_the_command_line_rejects_a_bad_label_source(capsys) -> None:
     with pytest.raises(SystemExit):
         train.parse_settings(["--labels", "everything"])
     assert "--labels" in capsys.readouterr().err
+
+
+def test_a_refusal_is_one_line_before_prefect_starts(settings, capsys) -> None:
+    """No reported labels in a synthetic month: the command says so in one
+    line, with no flow run and no traceback."""
+    code = train.main(
+        ["--data-dir", str(settings.paths.data_path), "--labels", "reported"]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert captured.err.startswith(
+        "cannot train: no labelled transactions for label_source='reported'"
+    )
+    assert "Starting Prefect" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("window", "update"),
+    [
+        ("training", {"min_fraud_rows": 10_000}),
+        ("evaluation", {"evaluation_start": "2026-10-28", "delay_days": 0}),
+    ],
+)
+def test_the_preflight_names_a_window_without_fraud_labels(
+    settings, window, update
+) -> None:
+    model = settings.model.model_validate({**settings.model.model_dump(), **update})
+    checked = settings.model_copy(update={"model": model})
+    if window == "evaluation":
+        # Labels of the last day only, all legitimate: nothing to judge on.
+        with warehouse.connect(settings.paths.warehouse_path) as conn:
+            labels = risk_model.read_labels(conn, warehouse, checked)
+        split = risk_model.time_split(labels, checked)
+        later = labels["created_at_epoch"] >= split.evaluation_start
+        labels.loc[later, "is_fraud"] = 0
+        with pytest.raises(
+            risk_model.ModelError, match="evaluation window has 0 fraud labels"
+        ):
+            risk_model.check_windows(labels, split, checked)
+        return
+    with pytest.raises(risk_model.ModelError, match=r"training window has \d+ fraud"):
+        training.preflight(checked)
+
+
+def test_the_preflight_returns_the_split_training_uses(settings) -> None:
+    split = training.preflight(settings)
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        rows = risk_model.read_rows(conn, warehouse, settings)
+    assert split == risk_model.time_split(rows[rows["is_fraud"].notna()], settings)
