@@ -88,9 +88,9 @@ def run(settings: Settings) -> tuple[list[list], dict]:
             rows = risk_model.read_rows(conn, warehouse, settings)
             if not warehouse.table_exists(conn, "gold_transaction_risk"):
                 return rows, None
-            return rows, warehouse.query(conn, training.RULES_ONLY_SQL, {})
+            return rows, warehouse.query(conn, training.GOLD_SCORES_SQL, {})
 
-    rows, rules_only = timed("read features and labels", 0, read)
+    rows, gold = timed("read features and labels", 0, read)
     stages[-1][1] = len(rows)
     labelled = rows[rows["is_fraud"].notna()]
     split = risk_model.time_split(labelled, settings)
@@ -102,7 +102,7 @@ def run(settings: Settings) -> tuple[list[list], dict]:
     model["metrics"] = timed(
         "evaluate (model, rules, baselines)",
         len(labelled),
-        lambda: training.evaluate(model, rows, split, settings, rules_only),
+        lambda: training.evaluate(model, rows, split, settings, gold),
     )
     timed("save", 1, lambda: risk_model.save(model, settings.paths.models_path))
     return stages, model

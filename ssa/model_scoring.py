@@ -3,9 +3,10 @@
 The probabilities and, for the rows the model would raise, its reasons in
 words go into ``gold_model_scores``; ``gold_transaction_risk.sql`` combines
 them with the rules. Without a model file the table is left empty and Gold
-scores with the rules alone. After an incremental Silver refresh only the
-changed rows are scored again (a row's score depends on its own features
-only), unless the model changed since the table was written.
+scores with the rules and the anomaly score, which needs no labels. After
+an incremental Silver refresh only the changed rows are scored again (a
+row's score depends on its own features only), unless the model changed
+since the table was written.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from ssa import evaluation
 from ssa.rules import RULES
 from ssa.settings import Settings
 
@@ -63,6 +64,7 @@ NUMERIC: tuple[str, ...] = (
     "amount_to_typical",
     "max_amount_30d_cents",
     "amount_to_max_30d",
+    "day_spend_to_usual",
     "night_share_before",
     "hour_habit",
     "category_rows_before",
@@ -388,9 +390,11 @@ def ranking_metrics(
 
     Average precision (PR-AUC) and ROC AUC over every row; precision and
     recall of the top ``alerts_per_day`` rows of each day (the handbook's
-    precision top-k per day: what investigators would open); that precision
-    reweighted to the real prevalence from its true- and false-positive
-    rates. Ties are broken against the score (legitimate rows first).
+    precision top-k per day: what investigators would open), and that
+    precision reweighted to the real prevalence from its true- and
+    false-positive rates: ``evaluation.daily_budget``, as the detection
+    report counts it (a row scored 0 is never opened; a block of equal
+    scores cut by the budget counts at its fraud rate).
     """
     y = np.asarray(is_fraud, dtype=int)
     s = np.asarray(score, dtype=float)
@@ -404,19 +408,13 @@ def ranking_metrics(
         return {**out, "average_precision": float("nan"), "roc_auc": float("nan")}
     out["average_precision"] = float(average_precision_score(y, s))
     out["roc_auc"] = float(roc_auc_score(y, s))
-    frame = pd.DataFrame({"s": s, "y": y, "day": local_day})
-    frame = frame.sort_values(["day", "s", "y"], ascending=[True, False, True])
-    alerts = frame.groupby("day", sort=False).head(alerts_per_day)
-    tp = int(alerts["y"].sum())
-    fp = len(alerts) - tp
-    out["alerts"] = float(len(alerts))
-    out["precision_top_k_per_day"] = tp / len(alerts)
-    out["recall_at_daily_budget"] = tp / positives
-    tpr, fpr = tp / positives, fp / (len(y) - positives)
-    denom = tpr * real_prevalence + fpr * (1 - real_prevalence)
-    out["precision_top_k_at_real_prevalence"] = (
-        tpr * real_prevalence / denom if denom else float("nan")
-    )
+    frame = pd.DataFrame({"s": s, "is_fraud": y, "local_day": local_day})
+    budget = evaluation.daily_budget(frame, "s", alerts_per_day, real_prevalence)
+    out["precision_top_k_per_day"] = budget["precision_at_daily_budget"]
+    out["recall_at_daily_budget"] = budget["recall_at_daily_budget"]
+    out["precision_top_k_at_real_prevalence"] = budget[
+        "precision_at_daily_budget_real_prevalence"
+    ]
     return out
 
 

@@ -20,7 +20,13 @@ import pandas as pd
 from ssa import engine, evaluation, risk_model
 from ssa.settings import Settings
 
-RULES_ONLY_SQL = "model/rules_only_scores.sql"
+GOLD_SCORES_SQL = "model/gold_scores.sql"
+# The model file's name for each Gold score that needs no model.
+GOLD_SCORES = {
+    "rules_score": "rules_only",
+    "anomaly_points": "anomaly_only",
+    "no_label_score": "gold_without_model",
+}
 
 
 def preflight(settings: Settings) -> risk_model.TimeSplit:
@@ -60,25 +66,25 @@ def train(settings: Settings) -> dict[str, Any]:
     db = engine.module(settings)
     with _warehouse(settings) as conn:
         rows = risk_model.read_rows(conn, db, settings)
-        rules_only = (
-            db.query(conn, RULES_ONLY_SQL, {})
+        gold = (
+            db.query(conn, GOLD_SCORES_SQL, {})
             if db.table_exists(conn, "gold_transaction_risk")
             else None
         )
-    model = fit_and_evaluate(rows, settings, rules_only)
+    model = fit_and_evaluate(rows, settings, gold)
     path = risk_model.save(model, settings.paths.models_path)
     return {"path": path, "model": model}
 
 
 def fit_and_evaluate(
-    rows: pd.DataFrame, settings: Settings, rules_only: pd.DataFrame | None = None
+    rows: pd.DataFrame, settings: Settings, gold: pd.DataFrame | None = None
 ) -> dict[str, Any]:
     """The model file's contents: the model fitted on the labelled rows before
     the split, and every score's figures on the labelled rows after it."""
     labelled = rows[rows["is_fraud"].notna()]
     split = risk_model.time_split(labelled, settings)
     model = risk_model.fit(labelled, split, settings)
-    model["metrics"] = evaluate(model, rows, split, settings, rules_only)
+    model["metrics"] = evaluate(model, rows, split, settings, gold)
     return model
 
 
@@ -87,12 +93,14 @@ def evaluate(
     rows: pd.DataFrame,
     split: risk_model.TimeSplit,
     settings: Settings,
-    rules_only: pd.DataFrame | None = None,
+    gold: pd.DataFrame | None = None,
 ) -> dict[str, dict[str, float | None]]:
-    """Figures of the model, the rules-only score (when given) and the
-    detection report's two baselines (``evaluation.baseline_scores``) on the
-    labelled rows of the evaluation period. The baselines read every row (a
-    running median needs the customer's whole past)."""
+    """Figures of the model, the Gold scores that need no model (when given:
+    ``GOLD_SCORES_SQL``, the rules alone, the anomaly score alone and the two
+    combined) and the detection report's two baselines
+    (``evaluation.baseline_scores``) on the labelled rows of the evaluation
+    period. The baselines read every row (a running median needs the
+    customer's whole past)."""
     labelled = rows[rows["is_fraud"].notna()]
     judged = labelled[labelled["created_at_epoch"] >= split.evaluation_start]
     scores = {"model": pd.Series(risk_model.probabilities(model, judged), judged.index)}
@@ -106,9 +114,10 @@ def evaluate(
     )
     for name in ("baseline_amount_p99", "baseline_amount_vs_median"):
         scores[name] = baselines[name].astype(float)
-    if rules_only is not None:
-        by_id = rules_only.set_index("transaction_id")["risk_score"]
-        scores["rules_only"] = rows["transaction_id"].map(by_id).fillna(0)
+    if gold is not None:
+        by_id = gold.set_index("transaction_id")
+        for column, name in GOLD_SCORES.items():
+            scores[name] = rows["transaction_id"].map(by_id[column]).fillna(0)
     return {
         name: _clean(
             risk_model.ranking_metrics(

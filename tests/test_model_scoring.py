@@ -59,7 +59,7 @@ def test_alerts_carry_the_models_reasons_in_words(scored) -> None:
     assert high["model_reasons"].str.count("; ").le(2).all()
 
 
-def test_without_a_model_gold_scores_with_the_rules_alone(
+def test_without_a_model_gold_scores_the_rules_and_the_anomaly_score(
     labelled_month, tmp_path
 ) -> None:
     settings, _ = labelled_month
@@ -72,7 +72,22 @@ def test_without_a_model_gold_scores_with_the_rules_alone(
         risk = pd.read_sql_query("select * from gold_transaction_risk", conn)
     assert summary == {"model": None, "rows": 0}
     assert risk["model_probability"].isna().all()
-    assert (risk["risk_score"] == risk["rules_score"]).all()
+    expected = risk[["rules_score", "anomaly_points"]].max(axis=1)
+    assert (risk["risk_score"] == expected).all()
+    assert (risk["learned_points"] == risk["anomaly_points"]).all()
+    cfg = settings.risk
+    assert risk["anomaly_points"].between(0, cfg.anomaly_max_points).all()
+    # Nothing fired and nothing stands out: 0 and no alert.
+    quiet = (risk["rules_score"] == 0) & (risk["anomaly_points"] == 0)
+    assert quiet.any()
+    assert (risk.loc[quiet, "risk_score"] == 0).all()
+    assert (risk.loc[quiet, "risk_level"] == "none").all()
+    # Unusual rows no rule caught: scored, an alert only from level_medium.
+    unusual = (risk["anomaly_flag"] == "Normal") & (risk["anomaly_points"] > 0)
+    assert unusual.any()
+    alerts = unusual & (risk["risk_level"] != "none")
+    assert (risk.loc[alerts, "anomaly_points"] >= cfg.level_medium).all()
+    assert (risk.loc[unusual & ~alerts, "anomaly_points"] < cfg.level_medium).all()
 
 
 def test_the_report_ranks_a_model_score_only_on_what_it_never_learnt(

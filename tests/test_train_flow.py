@@ -42,6 +42,8 @@ def test_the_flow_saves_a_version_and_publishes_its_figures(
     assert set(model["metrics"]) == {
         "model",
         "rules_only",
+        "anomaly_only",
+        "gold_without_model",
         "baseline_amount_p99",
         "baseline_amount_vs_median",
     }

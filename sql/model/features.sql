@@ -51,6 +51,7 @@ final as (
         f.amount_to_typical,
         f.max_amount_30d_cents,
         f.amount_to_max_30d,
+        f.day_spend_to_usual,
         f.night_share_before,
         f.hour_habit,
         f.category_rows_before,
