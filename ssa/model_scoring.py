@@ -11,6 +11,7 @@ since the table was written.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ TABLE = "gold_model_scores"
 # month would cost more than the scoring itself.
 REASONS_FROM_SHARE = 0.5
 TOP_REASONS = 3
+# Rows read and scored at a time: big enough that LightGBM's per-call cost
+# vanishes, small enough that two chunks of Python objects stay small.
+CHUNK_ROWS = 100_000
+SCORE_COLUMNS = (
+    "transaction_id",
+    "model_version",
+    "model_probability",
+    "model_reasons",
+)
 
 
 def model_path(settings: Settings) -> Path | None:
@@ -72,21 +82,58 @@ def score(
         # After a drop: read and replace the changed rows only (SQLite's
         # incremental refresh; the features query reads a shadowed Silver).
         with refresh.changed_silver_only(conn):
-            frame = risk_model.read_features(conn, db, settings)
+            rows = _score_rows(conn, db, settings, model)
         conn.execute(
             f"delete from {TABLE} where transaction_id in "
             f"(select transaction_id from {refresh.CHANGES_TABLE})"
         )
     else:
-        frame = risk_model.read_features(conn, db, settings)
+        rows = _score_rows(conn, db, settings, model)
         conn.execute(f"delete from {TABLE}")
-    probability = risk_model.probabilities(model, frame)
+    written = db.insert_new(conn, TABLE, "transaction_id", rows)
+    return {"model": str(path), "version": model["version"], "rows": written}
+
+
+def _score_rows(
+    conn: Any, db: Any, settings: Settings, model: dict[str, Any]
+) -> pd.DataFrame:
+    """Every row's probability and reasons, ``CHUNK_ROWS`` rows at a time:
+    while one chunk is scored on a worker thread (LightGBM lets go of the
+    GIL), the next is read, so reading and scoring overlap on two cores and
+    no more than two chunks of features are held at once."""
+    booster = risk_model.booster(model)
+    chunks = db.query_numeric_chunks(
+        conn,
+        risk_model.FEATURES_SQL,
+        risk_model.sql_params(settings),
+        risk_model.TEXT_COLUMNS,
+        CHUNK_ROWS,
+    )
+    scored: list[pd.DataFrame] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for frame in chunks:
+            running = pool.submit(_score_chunk, model, booster, frame, settings)
+            if pending is not None:
+                scored.append(pending.result())
+            pending = running
+        if pending is not None:
+            scored.append(pending.result())
+    if not scored:
+        return pd.DataFrame(columns=list(SCORE_COLUMNS))
+    return pd.concat(scored, ignore_index=True)
+
+
+def _score_chunk(
+    model: dict[str, Any], booster: Any, frame: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
+    probability = risk_model.probabilities(model, frame, booster)
     text = pd.Series(None, index=frame.index, dtype=object)
     worth = probability * 100 >= REASONS_FROM_SHARE * settings.risk.level_medium
     worth |= frame[[f"is_{rule}" for rule in RULES]].sum(axis=1).to_numpy() > 0
     if worth.any():
-        text[worth] = reasons(model, frame[worth], settings)
-    rows = pd.DataFrame(
+        text[worth] = reasons(model, frame[worth], settings, booster)
+    return pd.DataFrame(
         {
             "transaction_id": frame["transaction_id"].to_numpy(),
             "model_version": model["version"],
@@ -94,15 +141,16 @@ def score(
             "model_reasons": text.to_numpy(),
         }
     )
-    written = db.insert_new(conn, TABLE, "transaction_id", rows)
-    return {"model": str(path), "version": model["version"], "rows": written}
 
 
 def reasons(
-    model: dict[str, Any], frame: pd.DataFrame, settings: Settings
+    model: dict[str, Any],
+    frame: pd.DataFrame,
+    settings: Settings,
+    booster: Any | None = None,
 ) -> pd.Series:
     """The features that pushed each row's score up most, in words."""
-    pushes = risk_model.contributions(model, frame)
+    pushes = risk_model.contributions(model, frame, booster)
     out = []
     values = frame.to_dict("records")
     for row, (_, push) in zip(values, pushes.iterrows(), strict=True):

@@ -107,7 +107,7 @@ def read_rows(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
     table.
     """
     labels = read_labels(conn, db, settings).drop(columns="created_at_epoch")
-    features = db.query_numeric(conn, FEATURES_SQL, _sql_params(settings), TEXT_COLUMNS)
+    features = db.query_numeric(conn, FEATURES_SQL, sql_params(settings), TEXT_COLUMNS)
     return features.merge(labels, on="transaction_id", how="left", validate="1:1")
 
 
@@ -129,10 +129,10 @@ def read_labels(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
 
 def read_features(conn: Any, db: Any, settings: Settings) -> pd.DataFrame:
     """Every transaction with its features and no label, for scoring."""
-    return db.query_numeric(conn, FEATURES_SQL, _sql_params(settings), TEXT_COLUMNS)
+    return db.query_numeric(conn, FEATURES_SQL, sql_params(settings), TEXT_COLUMNS)
 
 
-def _sql_params(settings: Settings) -> dict[str, Any]:
+def sql_params(settings: Settings) -> dict[str, Any]:
     return {"utc_offset_seconds": settings.rules.utc_offset_seconds}
 
 
@@ -245,17 +245,22 @@ def booster(model: dict[str, Any]) -> lgb.Booster:
     return lgb.Booster(model_str=model["booster"])
 
 
-def probabilities(model: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
+def probabilities(
+    model: dict[str, Any], frame: pd.DataFrame, parsed: lgb.Booster | None = None
+) -> np.ndarray:
     """Calibrated fraud probabilities for these rows, from the model file's
-    contents alone."""
-    raw = booster(model).predict(matrix(frame, model["vocabulary"]))
+    contents alone (``parsed``: its booster, already read from the text)."""
+    parsed = parsed or booster(model)
+    raw = parsed.predict(matrix(frame, model["vocabulary"]))
     cal = model["calibration"]
     return np.interp(raw, cal["raw"], cal["probability"])
 
 
-def contributions(model: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
+def contributions(
+    model: dict[str, Any], frame: pd.DataFrame, parsed: lgb.Booster | None = None
+) -> pd.DataFrame:
     """Each feature's push on each row's log-odds (TreeSHAP), for reasons."""
-    values = booster(model).predict(
+    values = (parsed or booster(model)).predict(
         matrix(frame, model["vocabulary"]), pred_contrib=True
     )
     return pd.DataFrame(values[:, :-1], columns=list(FEATURES), index=frame.index)

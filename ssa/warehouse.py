@@ -506,6 +506,36 @@ def query_numeric(
     except sqlite3.Error as exc:
         raise WarehouseError(f"query {relative} failed: {exc}") from exc
     names = [d[0] for d in cursor.description]
+    return _numeric_frame(rows, names, text_columns, relative)
+
+
+def query_numeric_chunks(
+    conn: sqlite3.Connection,
+    relative: str,
+    params: Mapping[str, Any],
+    text_columns: tuple[str, ...],
+    rows: int,
+) -> Iterator[pd.DataFrame]:
+    """``query_numeric`` in frames of at most ``rows`` rows, read as they are
+    consumed: a caller can work on one (the risk model scoring, which lets
+    go of the GIL) while the next is read, and never holds every row's
+    Python objects at once."""
+    sql = sql_text(relative)
+    try:
+        cursor = conn.execute(sql, bind(sql, params))
+        names = [d[0] for d in cursor.description]
+        while chunk := cursor.fetchmany(rows):
+            yield _numeric_frame(chunk, names, text_columns, relative)
+    except sqlite3.Error as exc:
+        raise WarehouseError(f"query {relative} failed: {exc}") from exc
+
+
+def _numeric_frame(
+    rows: list[tuple[Any, ...]],
+    names: list[str],
+    text_columns: tuple[str, ...],
+    relative: str,
+) -> pd.DataFrame:
     cells = np.array(rows, dtype=object).reshape(len(rows), len(names))
     del rows
     columns: dict[str, Any] = {}
