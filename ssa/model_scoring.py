@@ -12,7 +12,7 @@ since the table was written.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ssa import refresh, risk_model
-from ssa.exports import reais
+from ssa.exports import brl
 from ssa.rules import RULES
 from ssa.settings import Settings
 
@@ -150,14 +150,19 @@ def reasons(
     booster: Any | None = None,
 ) -> pd.Series:
     """The features that pushed each row's score up most, in words."""
-    pushes = risk_model.contributions(model, frame, booster)
+    pushes = risk_model.contributions(model, frame, booster).to_numpy()
+    # Each row's features, strongest push first (plain numpy and dicts: a
+    # pandas call per row cost more than the TreeSHAP itself).
+    order = np.argsort(-pushes, axis=1, kind="stable")
     out = []
     values = frame.to_dict("records")
-    for row, (_, push) in zip(values, pushes.iterrows(), strict=True):
-        top = push[push > 0].sort_values(ascending=False)
+    for i, row in enumerate(values):
         words: list[str] = []
         topics: set[str] = set()
-        for feature in top.index:
+        for j in order[i]:
+            if pushes[i, j] <= 0:
+                break
+            feature = risk_model.FEATURES[j]
             sentence = describe(feature, row, settings)
             topic = TOPICS.get(feature, feature)
             if sentence and topic not in topics:
@@ -194,9 +199,9 @@ def describe(feature: str, row: dict[str, Any], settings: Settings) -> str | Non
     value = row.get(feature)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    amount = reais(pd.Series([row["amount_cents"]])).iloc[0]
+    amount = brl(float(row["amount_cents"]) / 100)
     offset = settings.rules.utc_offset_seconds
-    clock = pd.Timestamp(int(row["created_at_epoch"]) + offset, unit="s")
+    clock = datetime.fromtimestamp(int(row["created_at_epoch"]) + offset, UTC)
     if feature in ("amount_to_typical", "amount_to_mean_30d", "amount_to_max_30d"):
         base = {
             "amount_to_typical": "this customer's typical amount",

@@ -100,7 +100,8 @@ def evaluate(
     combined) and the detection report's two baselines
     (``evaluation.baseline_scores``) on the labelled rows of the evaluation
     period. The baselines read every row (a running median needs the
-    customer's whole past)."""
+    customer's whole past). Each score's precision-recall curve on those
+    rows goes into ``model["curves"]``, for the chart."""
     labelled = rows[rows["is_fraud"].notna()]
     judged = labelled[labelled["created_at_epoch"] >= split.evaluation_start]
     scores = {"model": pd.Series(risk_model.probabilities(model, judged), judged.index)}
@@ -118,6 +119,15 @@ def evaluate(
         by_id = gold.set_index("transaction_id")
         for column, name in GOLD_SCORES.items():
             scores[name] = rows["transaction_id"].map(by_id[column]).fillna(0)
+    model["curves"] = {
+        name: evaluation.precision_recall_points(
+            pd.DataFrame(
+                {"s": score.loc[judged.index], "is_fraud": judged["is_fraud"]}
+            ),
+            "s",
+        ).to_dict("list")
+        for name, score in scores.items()
+    }
     return {
         name: _clean(
             risk_model.ranking_metrics(

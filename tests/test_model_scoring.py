@@ -148,3 +148,23 @@ def test_after_a_drop_only_the_changed_rows_are_scored_again(scored, tmp_path) -
     ours = risk.sort_values("transaction_id", ignore_index=True)
     theirs = full_risk.sort_values("transaction_id", ignore_index=True)
     pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_scoring_in_small_chunks_gives_every_row_the_same_score(
+    scored, monkeypatch
+) -> None:
+    """Chunks read while the one before is scored: the same probability for
+    every row as the model file gives the whole frame at once."""
+    settings, _, risk, _ = scored
+    monkeypatch.setattr(model_scoring, "CHUNK_ROWS", 997)
+    model = risk_model.load(model_scoring.model_path(settings))
+    with warehouse.connect(settings.paths.warehouse_path) as conn:
+        rows = model_scoring._score_rows(conn, warehouse, settings, model)
+        frame = risk_model.read_features(conn, warehouse, settings)
+    assert len(rows) == len(frame) == len(risk) > 997
+    assert rows["transaction_id"].is_unique
+    whole = pd.Series(risk_model.probabilities(model, frame), frame["transaction_id"])
+    by_id = rows.set_index("transaction_id")["model_probability"]
+    pd.testing.assert_series_equal(
+        by_id.sort_index(), whole.sort_index(), check_names=False
+    )

@@ -55,12 +55,23 @@ def test_the_flow_saves_a_version_and_publishes_its_figures(
         async with get_client() as client:
             found = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(
-                    key=ArtifactFilterKey(any_=["risk-model", "risk-model-evaluation"])
+                    key=ArtifactFilterKey(
+                        any_=[
+                            "risk-model",
+                            "risk-model-evaluation",
+                            "risk-model-precision-recall",
+                        ]
+                    )
                 )
             )
         return {a.key for a in found}
 
-    assert asyncio.run(keys()) == {"risk-model", "risk-model-evaluation"}
+    assert asyncio.run(keys()) == {
+        "risk-model",
+        "risk-model-evaluation",
+        "risk-model-precision-recall",
+    }
+    assert set(model["curves"]) == set(model["metrics"])
 
 
 def test_the_command_line_names_what_is_missing(
