@@ -39,6 +39,17 @@ async def train_model(settings: Settings) -> dict[str, Any]:
     return result
 
 
+# The model file's score names, as the chart's legend says them.
+CURVE_NAMES = {
+    "model": "risk model",
+    "rules_only": "rules alone",
+    "anomaly_only": "anomaly score alone (no labels)",
+    "gold_without_model": "Gold without a model (rules and anomaly score)",
+    "baseline_amount_p99": "amount above the 99th percentile",
+    "baseline_amount_vs_median": "amount over a multiple of the running median",
+}
+
+
 def _pr_png(model: dict[str, Any]) -> bytes | None:
     # Imported here: Altair's import is paid only when the chart is drawn.
     import pandas as pd
@@ -47,7 +58,7 @@ def _pr_png(model: dict[str, Any]) -> bytes | None:
 
     curves = pd.concat(
         [
-            pd.DataFrame(points).assign(scorer=name)
+            pd.DataFrame(points).assign(scorer=CURVE_NAMES.get(name, name))
             for name, points in model.get("curves", {}).items()
         ]
         or [pd.DataFrame()],
