@@ -68,6 +68,7 @@ NUMERIC: tuple[str, ...] = (
     "night_share_before",
     "hour_habit",
     "category_rows_before",
+    "amount_to_category_typical",
     "counterparty_rows_before",
     "km_from_usual_place",
     "device_age_days",

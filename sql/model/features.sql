@@ -55,6 +55,7 @@ final as (
         f.night_share_before,
         f.hour_habit,
         f.category_rows_before,
+        f.amount_to_category_typical,
         f.counterparty_rows_before,
         f.km_from_usual_place,
         f.device_age_days

@@ -101,6 +101,16 @@ counterparty_history as (
                     range between unbounded preceding and 1 preceding
                 )
         end as category_rows_before,
+        -- The same window (one sort): the customer's log amounts in this
+        -- category before, for their typical amount in it.
+        case
+            when category is not null
+                then cast(sum(log_amount_milli) over (
+                    partition by customer_id, category
+                    order by created_at_epoch
+                    range between unbounded preceding and 1 preceding
+                ) as bigint)
+        end as category_log_amount_milli_sum,
         case
             when counterparty_id is not null
                 then count(*) over (
@@ -231,6 +241,15 @@ final as (
         (hour_x_milli * hour_x_milli_sum + hour_y_milli * hour_y_milli_sum)
         / nullif(1e6 * history_rows, 0) as hour_habit,
         category_rows_before,
+        -- Against the customer's typical (geometric-mean) amount in this
+        -- category: a grocery bill is not a flight.
+        amount_cents / nullif(
+            exp(
+                category_log_amount_milli_sum
+                / nullif(1000e0 * category_rows_before, 0)
+            ),
+            0
+        ) as amount_to_category_typical,
         counterparty_rows_before,
         -- Equirectangular distance from the mean of the earlier places: at
         -- city scale within 0.1 % of the haversine, and no trigonometry on
