@@ -19,9 +19,16 @@ from prefect import flow, runtime
 from pydantic import ValidationError
 
 from flows.naming import run_stamp
-from ssa.cli import add_data_dir_option, add_engine_option, settings_from
-from ssa.engines import WarehouseError
+from ssa.cli import (
+    add_data_dir_option,
+    add_engine_option,
+    one_line,
+    say_server_start,
+    settings_from,
+)
+from ssa.engines import WarehouseError, check_data_folder
 from ssa.risk.risk_model import ModelError
+from ssa.risk.training import preflight
 from ssa.settings import ModelSettings, PathSettings, Settings, with_groups
 from tasks.train import publish_model_report, train_model
 
@@ -94,8 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
     except ValidationError as exc:
-        print(f"invalid settings:\n{exc}", file=sys.stderr)
+        print(one_line(exc), file=sys.stderr)
         return 2
+    try:
+        # Checked before Prefect starts: a refusal is one line, not a
+        # failed flow run's traceback.
+        check_data_folder(settings)
+        preflight(settings)
+    except (ModelError, WarehouseError) as exc:
+        print(f"cannot train: {exc}", file=sys.stderr)
+        return 1
+    say_server_start()
     try:
         result = asyncio.run(train_risk_model(settings))
     except (ModelError, WarehouseError) as exc:

@@ -420,6 +420,67 @@ class RiskSettings(_Model):
     top_anomalies: int = Field(
         20, ge=1, le=1000, description="Rows in the Prefect top-anomalies table."
     )
+    # The anomaly score: what Gold says of a row without labels, from the
+    # customer-relative features (sql/gold/gold_transaction_risk.sql). Chosen
+    # on the Salvador month and Sparkov's January-September only, never on a
+    # held-back period (README, "The anomaly score").
+    anomaly_min_history: int = Field(
+        5,
+        ge=1,
+        description="Earlier payments a customer needs before the score judges "
+        "them, as for the spike rule (rules.spike_min_history): no history, "
+        "no anomaly.",
+    )
+    anomaly_amount_ratio: float = Field(
+        3.0,
+        gt=1,
+        description="Amount over the customer's typical (geometric-mean) amount "
+        "from which it counts: about halfway to the spike rule's 8x "
+        "(rules.spike_ratio) in log terms, so the score grades what the rule's "
+        "all-or-nothing cut leaves out.",
+    )
+    anomaly_day_ratio: float = Field(
+        3.0,
+        gt=1,
+        description="Last 24 h's spending over the customer's usual day from "
+        "which it counts: a stolen card is emptied in a day, a salary day "
+        "rarely triples the usual.",
+    )
+    anomaly_burst_count: int = Field(
+        4,
+        ge=2,
+        description="Payments within the hour (this one included) from which "
+        "a burst counts; one below the velocity rule's 5 within ten minutes "
+        "(rules.velocity_min_count), over a whole hour.",
+    )
+    anomaly_night_share_max: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="A night payment (Res. BCB 142/2021 hours) counts as an "
+        "unusual hour for a customer who paid at night less often than this "
+        "before.",
+    )
+    anomaly_points_per_doubling: int = Field(
+        4,
+        ge=0,
+        le=100,
+        description="Points for every doubling of a signal above its threshold "
+        "(a piece of context counts one doubling): 8x the typical amount is "
+        "12 points; an alert (level_medium, 40) takes ten doublings, about the "
+        "rarest 0.1 % of the Salvador month's rows, a few a day, well inside "
+        "the daily alert budget (model.alerts_per_day).",
+    )
+    anomaly_max_points: int = Field(
+        44,
+        ge=0,
+        le=100,
+        description="Ceiling of the anomaly score: below the lightest rule "
+        "weight (45), so every row a rule flagged ranks above every row that is "
+        "only unusual (a rule names a fraud pattern, an anomaly only says "
+        "'not like this customer'), and an anomaly alone is at most a medium "
+        "alert.",
+    )
 
     @model_validator(mode="after")
     def _levels_ordered(self) -> RiskSettings:

@@ -7,6 +7,7 @@ publishes them, so the page a person opens from the deployment holds them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,7 +54,8 @@ def pipeline_summary(settings: Settings, result: Mapping[str, Any]) -> str:
             f"Scored by the risk model v{scored['version']} (`{scored['model']}`) "
             "and the rules."
             if scored.get("model")
-            else "Scored by the rules alone: no risk model yet "
+            else "Scored by the rules and the anomaly score (no labels needed): "
+            "no risk model yet "
             "(`python -m flows.train` makes one)."
         )
     detection = result.get("detection", [])
@@ -153,11 +155,31 @@ async def publish_headline(settings: Settings, refreshed: Mapping[str, Any]) -> 
             f"`{_shown(settings.paths.dashboard_html)}`"
             " (the page itself has the tables and tooltips).",
         )
+    chart = await asyncio.to_thread(_pr_png, refreshed["report"])
+    if chart:
+        await acreate_image_artifact(
+            image_url="data:image/png;base64,"
+            + base64.b64encode(chart).decode("ascii"),
+            key="precision-recall",
+            description=f"{refreshed['report']['pr_chart_title']}: the Gold "
+            "score, each of its voices and the two baselines (the "
+            "detection report's ranking table has the figures).",
+        )
     await acreate_markdown_artifact(
         markdown=files_markdown(settings),
         key="output-files",
         description="Where this run's results are.",
     )
+
+
+def _pr_png(report: Mapping[str, Any]) -> bytes | None:
+    # Imported here: Altair's import is paid only by runs that draw.
+    from ssa.report import pr_chart
+
+    curves = report.get("curves")
+    if curves is None or curves.empty:
+        return None
+    return pr_chart.png(curves, report["pr_chart_title"])
 
 
 def public_result(refreshed: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,9 +12,11 @@ from ssa.documents import mask_names
 from ssa.engines import Session, open_warehouse
 from ssa.models import BY_NAME
 from ssa.report.exports import (
+    ANOMALY_DETAIL_COLUMNS,
     ANOMALY_LEAD_COLUMNS,
     CUSTOMER_LEAD_COLUMNS,
     SHEETS_TRUSTED_COLUMNS,
+    anomaly_reasons,
     iso_local,
     lead_with,
     local_date,
@@ -69,7 +71,7 @@ async def score_with_model(
     if scored["model"] is None:
         get_run_logger().info(
             "no risk model in %s (python -m flows.train makes one): Gold scores "
-            "with the rules alone",
+            "with the rules and the anomaly score",
             settings.paths.models_path,
         )
     else:
@@ -89,13 +91,18 @@ def anomalies_frame(session: Session, settings: Settings) -> pd.DataFrame:
     offset = settings.rules.utc_offset_seconds
     frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
     frame.insert(8, "amount", reais(frame["amount_cents"]))
-    # The rules' sentences first, then the model's top contributions.
+    # The rules' sentences first, then the learned voice's: the model's top
+    # contributions, or without a model what made the anomaly score.
     rules = reasons(frame)
-    model = "model: " + frame["model_reasons"].astype("string")
+    unusual = "unusual: " + anomaly_reasons(frame, offset)
+    unusual = unusual.mask(unusual == "unusual: ")
+    learned = ("model: " + frame["model_reasons"].astype("string")).where(
+        frame["model_version"].notna(), unusual
+    )
     has_rules = rules.str.len() > 0
-    text = rules.mask(has_rules & model.notna(), rules + "; " + model)
-    frame["reasons"] = text.mask(~has_rules & model.notna(), model)
-    frame = frame.drop(columns="model_reasons")
+    text = rules.mask(has_rules & learned.notna(), rules + "; " + learned)
+    frame["reasons"] = text.mask(~has_rules & learned.notna(), learned)
+    frame = frame.drop(columns=["model_reasons", *ANOMALY_DETAIL_COLUMNS])
     return lead_with(_names(frame, settings), ANOMALY_LEAD_COLUMNS)
 
 

@@ -95,7 +95,15 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
     # from: its own held-back period.
     model = model_scoring.held_back(settings)
     ranked = rows if model is None else rows[rows["created_at_epoch"] >= model[1]]
-    ranking = evaluation.ranking_report(ranked, cfg.top_k, cfg.baseline_median_ratio)
+    ranking = evaluation.ranking_report(
+        ranked,
+        cfg.top_k,
+        cfg.baseline_median_ratio,
+        settings.model.alerts_per_day,
+        cfg.real_fraud_prevalence,
+    )
+    curves = precision_recall_curves(ranked, cfg.baseline_median_ratio)
+    period = "all labelled rows" if model is None else f"rows from {model[2]} on"
     write_csv(rules, settings.paths.detection_report_csv)
     markdown = evaluation.report_markdown(labels, coverage, rules, by_scenario, ranking)
     if model is not None:
@@ -120,11 +128,37 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
         "labels": labels,
         "coverage": coverage,
         "ranking": ranking,
+        "curves": curves,
+        "pr_chart_title": (
+            f"Precision-recall, {curves['label_set'].iloc[0]} labels, {period}"
+            if len(curves)
+            else ""
+        ),
         "score": gold.iloc[0].to_dict() if len(gold) else {},
         "markdown": markdown,
         "top": top[list(TOP_COLUMNS)],
         "counts": counts.iloc[0].to_dict(),
     }
+
+
+def precision_recall_curves(rows: pd.DataFrame, ratio: float) -> pd.DataFrame:
+    """Every scorer's precision-recall curve on the label set with the most
+    labelled rows (what the report ranks), for the chart."""
+    labelled = rows[rows["is_fraud"].notna()]
+    if labelled.empty:
+        return pd.DataFrame(columns=["label_set", "scorer", "recall", "precision"])
+    label_set = labelled["label_set"].value_counts().idxmax()
+    part = labelled[labelled["label_set"] == label_set]
+    frames = [
+        evaluation.precision_recall_points(
+            part.assign(**{c: part[c].fillna(0)}), c
+        ).assign(
+            label_set=label_set,
+            scorer=evaluation.SCORERS[c].format(ratio=ratio),
+        )
+        for c in evaluation.scorers(part)
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
 @task(name="evaluate-detection", cache_policy=NO_CACHE)

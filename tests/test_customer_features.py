@@ -163,3 +163,19 @@ def _features(data, settings: Settings, folder=None) -> pd.DataFrame:
         conn.materialize(BY_NAME[MODEL[0]], sql_params(settings))
         frame = pd.read_sql_query("select * from silver_customer_features", conn.conn)
     return frame.set_index("transaction_id").sort_index()
+
+
+def test_the_amount_is_also_judged_against_the_customers_own_category() -> None:
+    rows = [
+        *_history(),
+        tx("flight", at(11), amount_cents=90_000, category="viagem"),
+        tx("big-shop", at(12), amount_cents=50_000),
+    ]
+    f = run_models(rows, MODEL)
+    # Ten times their supermarket bill; a first flight has nothing to be
+    # compared with in its category (NULL), whatever it costs.
+    assert f.loc["big-shop", "amount_to_category_typical"] == pytest.approx(
+        10.0, rel=1e-3
+    )
+    assert math.isnan(f.loc["flight", "amount_to_category_typical"])
+    assert f.loc["h4", "amount_to_category_typical"] == pytest.approx(1.0, rel=1e-3)

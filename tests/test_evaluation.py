@@ -130,3 +130,63 @@ def test_a_scorer_that_scores_nothing_finds_no_fraud() -> None:
     score = score_report(rows, (100,))
     assert score["average_precision"] == 0.0
     assert math.isnan(score["precision_at_100"])  # no alert queue at all
+
+
+def test_a_daily_budget_opens_the_top_rows_of_each_day() -> None:
+    from ssa.report.evaluation import daily_budget
+
+    rows = pd.DataFrame(
+        {
+            "local_day": [1, 1, 1, 1, 2, 2, 2],
+            "score": [90, 50, 50, 0, 80, 10, 0],
+            "is_fraud": [1, 1, 0, 1, 0, 1, 0],
+        }
+    )
+    out = daily_budget(rows, "score", alerts_per_day=2, real_prevalence=0.5)
+    # Day 1: the 90 (fraud), then half of the 50-block (1 fraud in 2): 1.5
+    # hits in 2 alerts. Day 2: the 80 (legit) and the 10 (fraud): 1 in 2.
+    # A row scored 0 is never opened: its fraud is missed.
+    assert out["recall_at_daily_budget"] == pytest.approx(2.5 / 4)
+    assert out["precision_at_daily_budget"] == pytest.approx(2.5 / 4)
+    tpr, fpr = 2.5 / 4, 1.5 / 3
+    assert out["precision_at_daily_budget_real_prevalence"] == pytest.approx(
+        tpr / (tpr + fpr)
+    )
+
+
+def test_the_ranking_shows_each_voice_and_the_model_only_where_it_scored() -> None:
+    from ssa.report.evaluation import ranking_report
+
+    rows = pd.DataFrame(
+        {
+            "label_set": "synthetic",
+            "local_day": [1] * 6,
+            "is_fraud": [1, 0, 0, 1, 0, 0],
+            "risk_score": [90, 60, 0, 45, 0, 0],
+            "rules_score": [90, 0, 0, 0, 0, 0],
+            "anomaly_points": [30, 60, 0, 45, 0, 0],
+            "model_probability": [None] * 6,
+            "baseline_amount_p99": [1, 0, 0, 0, 0, 0],
+            "baseline_amount_vs_median": [0, 0, 1, 0, 0, 0],
+        }
+    )
+    table = ranking_report(rows, (2,), 5.0, alerts_per_day=3, real_prevalence=0.01)
+    assert "risk model alone" not in set(table["scorer"])
+    by = table.set_index("scorer")
+    assert by.loc["Gold risk score (combined)", "recall_at_daily_budget"] == 1.0
+    assert by.loc["rules alone", "average_precision"] == pytest.approx(0.5)
+    assert by.loc["rules alone", "precision_at_2_real_prevalence"] == 1.0
+    with_model = rows.assign(model_probability=[0.9, 0.1, 0.0, 0.8, 0.0, 0.0])
+    table = ranking_report(with_model, (2,), 5.0, 3, 0.01)
+    model = table.set_index("scorer").loc["risk model alone"]
+    assert model["average_precision"] == 1.0
+
+
+def test_a_precision_recall_curve_has_a_point_per_score() -> None:
+    from ssa.report.evaluation import precision_recall_points
+
+    curve = precision_recall_points(ROWS, "risk_score")
+    assert curve["recall"].is_monotonic_increasing
+    assert curve.iloc[0].tolist() == pytest.approx([2 / 3, 2 / 3])
+    many = pd.DataFrame({"s": range(1, 1001), "is_fraud": [1, 0] * 500})
+    assert len(precision_recall_points(many, "s", points=50)) == 50

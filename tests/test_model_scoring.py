@@ -62,7 +62,7 @@ def test_alerts_carry_the_models_reasons_in_words(scored) -> None:
     assert high["model_reasons"].str.count("; ").le(2).all()
 
 
-def test_without_a_model_gold_scores_with_the_rules_alone(
+def test_without_a_model_gold_scores_the_rules_and_the_anomaly_score(
     labelled_month, tmp_path
 ) -> None:
     settings, _ = labelled_month
@@ -75,7 +75,22 @@ def test_without_a_model_gold_scores_with_the_rules_alone(
         risk = pd.read_sql_query("select * from gold_transaction_risk", conn.conn)
     assert summary == {"model": None, "rows": 0}
     assert risk["model_probability"].isna().all()
-    assert (risk["risk_score"] == risk["rules_score"]).all()
+    expected = risk[["rules_score", "anomaly_points"]].max(axis=1)
+    assert (risk["risk_score"] == expected).all()
+    assert (risk["learned_points"] == risk["anomaly_points"]).all()
+    cfg = settings.risk
+    assert risk["anomaly_points"].between(0, cfg.anomaly_max_points).all()
+    # Nothing fired and nothing stands out: 0 and no alert.
+    quiet = (risk["rules_score"] == 0) & (risk["anomaly_points"] == 0)
+    assert quiet.any()
+    assert (risk.loc[quiet, "risk_score"] == 0).all()
+    assert (risk.loc[quiet, "risk_level"] == "none").all()
+    # Unusual rows no rule caught: scored, an alert only from level_medium.
+    unusual = (risk["anomaly_flag"] == "Normal") & (risk["anomaly_points"] > 0)
+    assert unusual.any()
+    alerts = unusual & (risk["risk_level"] != "none")
+    assert (risk.loc[alerts, "anomaly_points"] >= cfg.level_medium).all()
+    assert (risk.loc[unusual & ~alerts, "anomaly_points"] < cfg.level_medium).all()
 
 
 def test_the_report_ranks_a_model_score_only_on_what_it_never_learnt(
@@ -135,3 +150,23 @@ def test_after_a_drop_only_the_changed_rows_are_scored_again(scored, tmp_path) -
     ours = risk.sort_values("transaction_id", ignore_index=True)
     theirs = full_risk.sort_values("transaction_id", ignore_index=True)
     pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_scoring_in_small_chunks_gives_every_row_the_same_score(
+    scored, monkeypatch
+) -> None:
+    """Chunks read while the one before is scored: the same probability for
+    every row as the model file gives the whole frame at once."""
+    settings, _, risk, _ = scored
+    monkeypatch.setattr(model_scoring, "CHUNK_ROWS", 997)
+    model = risk_model.load(model_scoring.model_path(settings))
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as session:
+        rows = model_scoring._score_rows(session, settings, model)
+        frame = risk_model.read_features(session, settings)
+    assert len(rows) == len(frame) == len(risk) > 997
+    assert rows["transaction_id"].is_unique
+    whole = pd.Series(risk_model.probabilities(model, frame), frame["transaction_id"])
+    by_id = rows.set_index("transaction_id")["model_probability"]
+    pd.testing.assert_series_equal(
+        by_id.sort_index(), whole.sort_index(), check_names=False
+    )

@@ -23,6 +23,7 @@ ARTIFACT_KEYS = {
     "detection-report",
     "detection-report-details",
     "dashboard",
+    "precision-recall",
     "output-files",
 }
 
@@ -38,17 +39,22 @@ def run(tmp_path_factory, prefect_harness):
     return settings, result
 
 
-def test_files_exist_and_gold_is_the_non_normal_silver(run) -> None:
+def test_files_exist_and_gold_holds_the_flagged_and_the_unusual(run) -> None:
     settings, result = run
     paths = settings.paths
     silver = pd.read_csv(paths.silver_csv)
     gold = pd.read_csv(paths.gold_anomalies_csv)
     assert len(silver) == result["silver"]["rows"] > 0
     assert 0 < len(gold) < len(silver)
-    assert "Normal" not in set(gold["anomaly_flag"])
-    assert set(gold["transaction_id"]) == set(
+    # Every row a rule flagged; besides them only rows the anomaly score
+    # alone made an alert (no model here), from level_medium up.
+    flagged = gold["anomaly_flag"] != "Normal"
+    assert set(gold.loc[flagged, "transaction_id"]) == set(
         silver.loc[silver["anomaly_flag"] != "Normal", "transaction_id"]
     )
+    unusual = gold[~flagged]
+    assert (unusual["anomaly_points"] >= settings.risk.level_medium).all()
+    assert unusual["reasons"].str.startswith("unusual: ").all()
     assert gold["risk_score"].is_monotonic_decreasing
     assert gold["risk_score"].between(1, 100).all()
     assert gold["reasons"].str.len().gt(0).all()
@@ -153,6 +159,9 @@ def test_artifacts_are_on_the_launched_run_not_its_subflow(run) -> None:
             assert artifact.task_run_id is None, key
     (image, _), *_ = by_key["dashboard"]
     assert image.data.startswith("data:image/png;base64,")
+    (chart, _), *_ = by_key["precision-recall"]
+    assert chart.data.startswith("data:image/png;base64,")
+    assert "Precision-recall, synthetic labels" in chart.description
     (files, _), *_ = by_key["output-files"]
     assert "data/dashboard.html" in files.data or "dashboard.html" in files.data
     assert "file://" not in files.data

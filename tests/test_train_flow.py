@@ -9,11 +9,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows import train
-from ssa.engines import incremental
-from ssa.engines.sqlite_warehouse import SQLiteWarehouse
+from ssa.engines import open_warehouse
 from ssa.generator import generate
-from ssa.models import GOLD, SILVER
-from ssa.risk import risk_model
+from ssa.risk import risk_model, training
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params
@@ -29,9 +27,9 @@ def settings(tmp_path_factory) -> Settings:
         model={"delay_days": 3, "max_rounds": 60},
     )
     _load(generate(settings), settings)
-    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
-        incremental.rebuild(conn, SILVER, sql_params(settings))
-        incremental.rebuild(conn, GOLD, sql_params(settings))
+    warehouse = open_warehouse(settings)
+    warehouse.build_silver(sql_params(settings))
+    warehouse.build_gold(sql_params(settings))
     return settings
 
 
@@ -45,6 +43,8 @@ def test_the_flow_saves_a_version_and_publishes_its_figures(
     assert set(model["metrics"]) == {
         "model",
         "rules_only",
+        "anomaly_only",
+        "gold_without_model",
         "baseline_amount_p99",
         "baseline_amount_vs_median",
     }
@@ -56,12 +56,23 @@ def test_the_flow_saves_a_version_and_publishes_its_figures(
         async with get_client() as client:
             found = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(
-                    key=ArtifactFilterKey(any_=["risk-model", "risk-model-evaluation"])
+                    key=ArtifactFilterKey(
+                        any_=[
+                            "risk-model",
+                            "risk-model-evaluation",
+                            "risk-model-precision-recall",
+                        ]
+                    )
                 )
             )
         return {a.key for a in found}
 
-    assert asyncio.run(keys()) == {"risk-model", "risk-model-evaluation"}
+    assert asyncio.run(keys()) == {
+        "risk-model",
+        "risk-model-evaluation",
+        "risk-model-precision-recall",
+    }
+    assert set(model["curves"]) == set(model["metrics"])
 
 
 def test_the_command_line_names_what_is_missing(
@@ -77,3 +88,53 @@ def test_the_command_line_rejects_a_bad_label_source(capsys) -> None:
     with pytest.raises(SystemExit):
         train.parse_settings(["--labels", "everything"])
     assert "--labels" in capsys.readouterr().err
+
+
+def test_a_refusal_is_one_line_before_prefect_starts(settings, capsys) -> None:
+    """No reported labels in a synthetic month: the command says so in one
+    line, with no flow run and no traceback."""
+    code = train.main(
+        ["--data-dir", str(settings.paths.data_path), "--labels", "reported"]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert captured.err.startswith(
+        "cannot train: no labelled transactions for label_source='reported'"
+    )
+    assert "Starting Prefect" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("window", "update"),
+    [
+        ("training", {"min_fraud_rows": 10_000}),
+        ("evaluation", {"evaluation_start": "2026-10-28", "delay_days": 0}),
+    ],
+)
+def test_the_preflight_names_a_window_without_fraud_labels(
+    settings, window, update
+) -> None:
+    model = settings.model.model_validate({**settings.model.model_dump(), **update})
+    checked = settings.model_copy(update={"model": model})
+    if window == "evaluation":
+        # Labels of the last day only, all legitimate: nothing to judge on.
+        with open_warehouse(settings).transaction() as session:
+            labels = risk_model.read_labels(session, checked)
+        split = risk_model.time_split(labels, checked)
+        later = labels["created_at_epoch"] >= split.evaluation_start
+        labels.loc[later, "is_fraud"] = 0
+        with pytest.raises(
+            risk_model.ModelError, match="evaluation window has 0 fraud labels"
+        ):
+            risk_model.check_windows(labels, split, checked)
+        return
+    with pytest.raises(risk_model.ModelError, match=r"training window has \d+ fraud"):
+        training.preflight(checked)
+
+
+def test_the_preflight_returns_the_split_training_uses(settings) -> None:
+    split = training.preflight(settings)
+    with open_warehouse(settings).transaction() as session:
+        rows = risk_model.read_rows(session, settings)
+    assert split == risk_model.time_split(rows[rows["is_fraud"].notna()], settings)

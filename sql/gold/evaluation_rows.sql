@@ -1,5 +1,5 @@
--- Every transaction with its rule flags, Gold score and the label set that
--- judges it: generated rows against the planted ground truth ('synthetic',
+-- Every transaction with its rule flags, Gold score (and each of its voices:
+-- the rules, the model, the anomaly score) and the label set that judges it: generated rows against the planted ground truth ('synthetic',
 -- every generated row labelled: planted or legitimate), the rest against
 -- reported fraud ('reported', only rows someone labelled). A row with no
 -- label is 'unlabelled': it is never counted as a false positive.
@@ -11,6 +11,7 @@ silver as (
         transaction_id,
         customer_id,
         created_at_epoch,
+        local_day,
         amount_cents,
         source,
         is_impossible_travel,
@@ -45,6 +46,9 @@ reported as (
 risk as (
     select
         transaction_id,
+        rules_score,
+        model_probability,
+        anomaly_points,
         risk_score
     from gold_transaction_risk
 ),
@@ -54,6 +58,7 @@ final as (
         s.transaction_id,
         s.customer_id,
         s.created_at_epoch,
+        s.local_day,
         s.amount_cents,
         s.is_impossible_travel,
         s.is_mule_pass_through,
@@ -66,6 +71,9 @@ final as (
         s.is_structuring,
         s.is_amount_spike,
         coalesce(r.risk_score, 0) as risk_score,
+        coalesce(r.rules_score, 0) as rules_score,
+        r.model_probability,
+        coalesce(r.anomaly_points, 0) as anomaly_points,
         case
             when s.source like 'generator:%' then 'synthetic'
             when p.transaction_id is not null then 'reported'

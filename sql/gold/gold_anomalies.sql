@@ -1,26 +1,25 @@
--- Gold: the alerts (rows a rule flagged, or the risk model alone put at
--- level_medium or above) with everything an analyst reads: every Silver
--- feature and flag, the score and level from gold_transaction_risk, the
--- model's reasons, the customer's name and masked CPF.
+-- Gold: the alerts (rows a rule flagged, or the learned voice alone, the
+-- risk model or without one the anomaly score, put at level_medium or
+-- above) with everything an analyst reads: every Silver feature and flag,
+-- the score and level from gold_transaction_risk, the model's reasons, the
+-- customer-relative features the anomaly score's reasons are told from, the
+-- customer's name and masked CPF.
 -- data/gold_anomalies.csv is this table.
 
 with
 
-model_alerts as (
+alerts as (
     select
         transaction_id
-    from gold_model_scores
-    where cast(floor(100 * model_probability) as bigint) >= :level_medium
+    from gold_transaction_risk
+    where risk_level <> 'none'
 ),
 
 transactions as (
-    -- The rows a rule flagged, and those the model alone may have raised;
-    -- gold_transaction_risk's level says which of them are alerts.
     select
         *
     from silver_transactions
-    where anomaly_flag <> 'Normal'
-        or transaction_id in (select transaction_id from model_alerts)
+    where transaction_id in (select transaction_id from alerts)
 ),
 
 risk as (
@@ -32,10 +31,28 @@ risk as (
         model_version,
         model_probability,
         model_reasons,
+        anomaly_points,
+        amount_doublings,
+        day_doublings,
+        burst_doublings,
+        has_unusual_hour,
+        has_new_category,
+        has_recent_device,
         risk_score,
         risk_level
     from gold_transaction_risk
     where risk_level <> 'none'
+),
+
+features as (
+    select
+        transaction_id,
+        typical_amount_cents,
+        amount_to_typical,
+        day_spend_to_usual,
+        amount_sum_1d_cents,
+        tx_count_1h
+    from silver_customer_features
 ),
 
 customers as (
@@ -55,6 +72,18 @@ final as (
         r.model_version,
         r.model_probability,
         r.model_reasons,
+        r.anomaly_points,
+        r.amount_doublings,
+        r.day_doublings,
+        r.burst_doublings,
+        r.has_unusual_hour,
+        r.has_new_category,
+        r.has_recent_device,
+        x.typical_amount_cents,
+        x.amount_to_typical,
+        x.day_spend_to_usual,
+        x.amount_sum_1d_cents,
+        x.tx_count_1h,
         r.risk_score,
         c.name as customer_name,
         -- LGPD: only the middle six digits of the CPF leave the warehouse.
@@ -63,6 +92,8 @@ final as (
     from transactions as f
     inner join risk as r
         on f.transaction_id = r.transaction_id
+    left join features as x
+        on f.transaction_id = x.transaction_id
     left join customers as c
         on f.customer_id = c.customer_id
 )

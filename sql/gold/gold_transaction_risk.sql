@@ -1,18 +1,38 @@
 -- Gold: a risk score for every transaction, so that ranking figures (and
--- dashboards) cover all rows: 0 and level 'none' when no rule fired. Narrow
--- on purpose (it holds every row); the flagged rows with everything an
--- analyst reads are gold_anomalies.
+-- dashboards) cover all rows: 0 and level 'none' when nothing stands out.
+-- Narrow on purpose (it holds every row); the flagged rows with everything
+-- an analyst reads are gold_anomalies. This file is the one place where the
+-- voices meet.
+--
 -- Rules score = sum of the weights of the rules that fired, plus context
 -- bonuses (a device first seen in the last 24 h, another flag for the
 -- customer in the 24 h before), capped at 100. Bonuses only add to a flagged
 -- row: context alone is not an alert.
 --
--- With a trained model (gold_model_scores, empty without one) this is the
--- one place the two voices meet: the model's points are its calibrated
--- probability x 100, and the score is the higher of the rules score and the
--- model's points. A rule that fires keeps its score (no rule loses recall to
--- the model); the model raises rows no rule caught, and alone makes an alert
--- only from level_medium up.
+-- Anomaly score (no labels needed), from the customer-relative features of
+-- silver_customer_features (settings.risk.anomaly_*), in doublings: three
+-- signals, each 0 below its threshold and log2 of itself above it:
+--   amount: the amount over the customer's typical one (from
+--           anomaly_amount_ratio);
+--   day:    the last 24 h's spending, this payment included, over the
+--           customer's usual day (from anomaly_day_ratio);
+--   burst:  payments within the hour, this one included, over half of
+--           anomaly_burst_count (from that count: one doubling).
+-- Where one of them stands out, each piece of context counts one doubling
+-- more: an hour the customer rarely pays at (or night, for one who rarely
+-- pays at night), a category new to them, a device first seen in the last
+-- 24 h. Only a customer with anomaly_min_history earlier payments is
+-- judged: no history, no anomaly. Points = anomaly_points_per_doubling per
+-- doubling, at most anomaly_max_points: below every rule weight, so a row
+-- a rule flagged ranks above a row that is only unusual, and an anomaly
+-- alone is at most a medium alert.
+--
+-- The learned voice is the trained model's calibrated probability x 100
+-- (gold_model_scores, empty without a model), and without a model the
+-- anomaly score. The score is the higher of the rules score and the learned
+-- voice: a rule that fires keeps its score (no rule loses recall), the other
+-- voice raises rows no rule caught, and alone makes an alert only from
+-- level_medium up.
 
 with
 
@@ -38,6 +58,21 @@ transactions as (
         is_structuring,
         is_amount_spike
     from silver_transactions
+),
+
+features as (
+    select
+        transaction_id,
+        history_rows,
+        amount_to_typical,
+        day_spend_to_usual,
+        tx_count_1h,
+        hour_habit,
+        is_night,
+        night_share_before,
+        category_rows_before,
+        device_age_days
+    from silver_customer_features
 ),
 
 model_scores as (
@@ -92,6 +127,88 @@ with_points as (
     from with_context
 ),
 
+anomaly_signals as (
+    -- In doublings (log2) above each threshold; 0 where it is not reached.
+    select
+        transaction_id,
+        case
+            when history_rows >= :anomaly_min_history
+                and amount_to_typical >= :anomaly_amount_ratio
+                then ln(amount_to_typical) / ln(2e0)
+            else 0
+        end as amount_doublings,
+        case
+            when history_rows >= :anomaly_min_history
+                and day_spend_to_usual >= :anomaly_day_ratio
+                then ln(day_spend_to_usual) / ln(2e0)
+            else 0
+        end as day_doublings,
+        case
+            when history_rows >= :anomaly_min_history
+                and tx_count_1h + 1 >= :anomaly_burst_count
+                then ln(2e0 * (tx_count_1h + 1) / :anomaly_burst_count)
+                / ln(2e0)
+            else 0
+        end as burst_doublings,
+        history_rows,
+        hour_habit,
+        is_night,
+        night_share_before,
+        category_rows_before,
+        device_age_days
+    from features
+),
+
+anomaly_parts as (
+    select
+        transaction_id,
+        amount_doublings,
+        day_doublings,
+        burst_doublings,
+        case
+            when history_rows >= :anomaly_min_history
+                and (
+                    hour_habit < 0
+                    or (
+                        is_night = 1
+                        and night_share_before < :anomaly_night_share_max
+                    )
+                )
+                then 1
+            else 0
+        end as has_unusual_hour,
+        case
+            when history_rows >= :anomaly_min_history
+                and category_rows_before = 0
+                then 1
+            else 0
+        end as has_new_category,
+        case
+            when history_rows >= :anomaly_min_history
+                and device_age_days < 1
+                then 1
+            else 0
+        end as has_recent_device
+    from anomaly_signals
+),
+
+anomaly_scored as (
+    select
+        *,
+        :anomaly_points_per_doubling * (
+            amount_doublings
+            + day_doublings
+            + burst_doublings
+            + case
+                when amount_doublings + day_doublings + burst_doublings > 0
+                    then has_unusual_hour + has_new_category
+                    + has_recent_device
+                else 0
+            end
+        ) as anomaly_raw
+    from anomaly_parts
+),
+
 rules_scored as (
     select
         p.*,
@@ -101,25 +218,48 @@ rules_scored as (
         m.model_version,
         m.model_probability,
         m.model_reasons,
-        cast(floor(100 * m.model_probability) as bigint) as model_points
+        cast(floor(100 * m.model_probability) as bigint) as model_points,
+        a.amount_doublings,
+        a.day_doublings,
+        a.burst_doublings,
+        a.has_unusual_hour,
+        a.has_new_category,
+        a.has_recent_device,
+        case
+            when a.anomaly_raw >= :anomaly_max_points
+                then :anomaly_max_points
+            else cast(floor(coalesce(a.anomaly_raw, 0)) as bigint)
+        end as anomaly_points
     from with_points as p
     left join model_scores as m
         on p.transaction_id = m.transaction_id
+    left join anomaly_scored as a
+        on p.transaction_id = a.transaction_id
+),
+
+with_learned as (
+    select
+        *,
+        case
+            when model_version is not null then model_points
+            else anomaly_points
+        end as learned_points
+    from rules_scored
 ),
 
 scored as (
     select
         *,
         case
-            when model_points > rules_score then model_points
+            when learned_points > rules_score then learned_points
             else rules_score
         end as risk_score,
         case
             when anomaly_flag <> 'Normal' then 1
-            when model_points >= :level_medium then 1
+            when learned_points >= :level_medium then 1
             else 0
         end as is_alert
-    from rules_scored
+    from with_learned
 ),
 
 final as (
@@ -139,6 +279,14 @@ final as (
         model_probability,
         model_points,
         model_reasons,
+        anomaly_points,
+        amount_doublings,
+        day_doublings,
+        burst_doublings,
+        has_unusual_hour,
+        has_new_category,
+        has_recent_device,
+        learned_points,
         risk_score,
         case
             when is_alert = 0 then 'none'

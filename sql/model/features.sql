@@ -51,9 +51,11 @@ final as (
         f.amount_to_typical,
         f.max_amount_30d_cents,
         f.amount_to_max_30d,
+        f.day_spend_to_usual,
         f.night_share_before,
         f.hour_habit,
         f.category_rows_before,
+        f.amount_to_category_typical,
         f.counterparty_rows_before,
         f.km_from_usual_place,
         f.device_age_days

@@ -4,13 +4,15 @@
 -- truth ('synthetic', every generated row labelled: a row not planted is
 -- legitimate), the rest against reported fraud ('reported', only rows
 -- someone labelled). Only model training and evaluation read this;
--- detection never does.
+-- detection never does. The time comes along so that the training flow
+-- can check its windows hold fraud labels before it reads any feature.
 
 with
 
 transactions as (
     select
         transaction_id,
+        created_at_epoch,
         source
     from bronze_transactions
 ),
@@ -32,6 +34,7 @@ reported as (
 final as (
     select
         t.transaction_id,
+        t.created_at_epoch,
         case
             when t.source like 'generator:%' then coalesce(g.is_fraud, 0)
             else p.is_fraud

@@ -101,6 +101,16 @@ counterparty_history as (
                     range between unbounded preceding and 1 preceding
                 )
         end as category_rows_before,
+        -- The same window (one sort): the customer's log amounts in this
+        -- category before, for their typical amount in it.
+        case
+            when category is not null
+                then cast(sum(log_amount_milli) over (
+                    partition by customer_id, category
+                    order by created_at_epoch
+                    range between unbounded preceding and 1 preceding
+                ) as bigint)
+        end as category_log_amount_milli_sum,
         case
             when counterparty_id is not null
                 then count(*) over (
@@ -120,6 +130,7 @@ customer_history as (
     select
         *,
         count(*) over history as history_rows,
+        min(created_at_epoch) over history as first_created_at_epoch,
         max(created_at_epoch) over history as prev_created_at_epoch,
         cast(sum(is_night) over history as bigint) as night_rows_before,
         cast(sum(hour_x_milli) over history as bigint) as hour_x_milli_sum,
@@ -176,6 +187,16 @@ with_typical as (
         *,
         exp(log_amount_milli_sum_30d / nullif(1000e0 * tx_count_30d, 0))
             as typical_amount_cents,
+        -- The days of the last month the customer has been paying: a
+        -- customer seen for a week has a week's spending in the window.
+        case
+            when first_created_at_epoch is null then null
+            when created_at_epoch - first_created_at_epoch
+                >= :feature_month_seconds
+                then :feature_month_seconds / 86400e0
+            when created_at_epoch - first_created_at_epoch < 86400 then null
+            else (created_at_epoch - first_created_at_epoch) / 86400e0
+        end as history_days_30d,
         lat_micro / 1e6 as lat,
         lon_micro / 1e6 as lon,
         lat_micro_sum / nullif(1e6 * located_rows_before, 0) as usual_lat,
@@ -207,6 +228,12 @@ final as (
         max_amount_30d_cents,
         amount_cents / nullif(cast(max_amount_30d_cents as double), 0)
             as amount_to_max_30d,
+        -- What the last 24 h cost, this payment included, against the
+        -- customer's usual day (the last 30 days' spending per day of
+        -- history; NULL before a first full day).
+        (coalesce(amount_sum_1d_cents, 0) + amount_cents) * history_days_30d
+        / nullif(cast(amount_sum_30d_cents as double), 0)
+            as day_spend_to_usual,
         night_rows_before / nullif(cast(history_rows as double), 0)
             as night_share_before,
         -- 1: always paid at this hour before; 0: no habit, or as often
@@ -214,6 +241,15 @@ final as (
         (hour_x_milli * hour_x_milli_sum + hour_y_milli * hour_y_milli_sum)
         / nullif(1e6 * history_rows, 0) as hour_habit,
         category_rows_before,
+        -- Against the customer's typical (geometric-mean) amount in this
+        -- category: a grocery bill is not a flight.
+        amount_cents / nullif(
+            exp(
+                category_log_amount_milli_sum
+                / nullif(1000e0 * category_rows_before, 0)
+            ),
+            0
+        ) as amount_to_category_typical,
         counterparty_rows_before,
         -- Equirectangular distance from the mean of the earlier places: at
         -- city scale within 0.1 % of the haversine, and no trigonometry on

@@ -16,7 +16,7 @@ only these two protocols.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +87,18 @@ class Session(Protocol):
     ) -> pd.DataFrame:
         """``query`` with ``text_columns`` as text and every other column as
         float64, NULL as NaN: wide numeric reads (the risk model's features)."""
+
+    def query_numeric_chunks(
+        self,
+        relative: str,
+        params: Mapping[str, Any],
+        text_columns: tuple[str, ...],
+        rows: int,
+    ) -> Iterator[pd.DataFrame]:
+        """``query_numeric`` in frames of at most ``rows`` rows, read as they
+        are consumed: a caller can work on one (the risk model's scoring,
+        which lets go of the GIL) while the next is read, and never holds
+        every row's Python objects at once."""
 
     def read_table(self, table: str) -> pd.DataFrame:
         """A whole table as a frame (small tables, checks and tests)."""

@@ -97,25 +97,23 @@ class SQLiteSession:
         except sqlite3.Error as exc:
             raise WarehouseError(f"query {relative} failed: {exc}") from exc
         names = [d[0] for d in cursor.description]
-        cells = np.array(rows, dtype=object).reshape(len(rows), len(names))
-        del rows
-        columns: dict[str, Any] = {}
-        for i, name in enumerate(names):
-            column = cells[:, i]
-            if name in text_columns:
-                columns[name] = column
-                continue
-            missing = np.equal(column, None)
-            if missing.any():
-                column = column.copy()
-                column[missing] = np.nan
-            try:
-                columns[name] = column.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise WarehouseError(
-                    f"query {relative}: column {name} is not numeric ({exc})"
-                ) from exc
-        return pd.DataFrame(columns)
+        return _numeric_frame(rows, names, text_columns, relative)
+
+    def query_numeric_chunks(
+        self,
+        relative: str,
+        params: Mapping[str, Any],
+        text_columns: tuple[str, ...],
+        rows: int,
+    ) -> Iterator[pd.DataFrame]:
+        sql = sql_text(relative)
+        try:
+            cursor = self.conn.execute(sql, bind(sql, params))
+            names = [d[0] for d in cursor.description]
+            while chunk := cursor.fetchmany(rows):
+                yield _numeric_frame(chunk, names, text_columns, relative)
+        except sqlite3.Error as exc:
+            raise WarehouseError(f"query {relative} failed: {exc}") from exc
 
     def read_table(self, table: str) -> pd.DataFrame:
         check_identifier(table)
@@ -305,6 +303,33 @@ def added_columns(
                 if name not in have:
                     out.append((table, name, kind))
     return out
+
+
+def _numeric_frame(
+    rows: list[tuple[Any, ...]],
+    names: list[str],
+    text_columns: tuple[str, ...],
+    relative: str,
+) -> pd.DataFrame:
+    cells = np.array(rows, dtype=object).reshape(len(rows), len(names))
+    del rows
+    columns: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        column = cells[:, i]
+        if name in text_columns:
+            columns[name] = column
+            continue
+        missing = np.equal(column, None)
+        if missing.any():
+            column = column.copy()
+            column[missing] = np.nan
+        try:
+            columns[name] = column.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise WarehouseError(
+                f"query {relative}: column {name} is not numeric ({exc})"
+            ) from exc
+    return pd.DataFrame(columns)
 
 
 def _rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:

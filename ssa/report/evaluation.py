@@ -30,8 +30,14 @@ def _ratio(num: float, den: float) -> float:
 
 
 LABEL_SETS = ("synthetic", "reported")
+# Every score the report ranks, by column: the Gold score people see, each of
+# its voices alone (the model only where one scored the run), and the two
+# baselines.
 SCORERS = {
-    "risk_score": "Gold risk score",
+    "risk_score": "Gold risk score (combined)",
+    "rules_score": "rules alone",
+    "model_probability": "risk model alone",
+    "anomaly_points": "anomaly score alone (no labels)",
     "baseline_amount_p99": "amount above the 99th percentile",
     "baseline_amount_vs_median": "amount over {ratio:g}x the customer's running median",
 }
@@ -165,6 +171,77 @@ def score_report(
     return out
 
 
+def daily_budget(
+    rows: pd.DataFrame, score: str, alerts_per_day: int, real_prevalence: float
+) -> dict[str, float]:
+    """What investigators who open ``alerts_per_day`` rows a day would find.
+
+    Each local day's rows scored above zero, highest first; a block of equal
+    scores cut by the budget counts at its fraud rate, as in
+    ``score_report``. Recall is over all fraud of the period; the precision
+    is also reweighted to the real prevalence from the queue's true- and
+    false-positive rates.
+    """
+    fraud = rows["is_fraud"] == 1
+    positives, negatives = int(fraud.sum()), int((~fraud).sum())
+    scored = rows[rows[score] > 0]
+    blocks = (
+        scored.assign(hit=(scored["is_fraud"] == 1).astype(float))
+        .groupby(["local_day", score])["hit"]
+        .agg(["sum", "count"])
+        .sort_index(ascending=[True, False])
+    )
+    before = blocks.groupby(level=0)["count"].cumsum() - blocks["count"]
+    taken = (alerts_per_day - before).clip(lower=0).clip(upper=blocks["count"])
+    tp = float((taken * blocks["sum"] / blocks["count"]).sum())
+    alerts = float(taken.sum())
+    return {
+        "alerts_per_day": float(alerts_per_day),
+        "recall_at_daily_budget": _ratio(tp, positives),
+        "precision_at_daily_budget": _ratio(tp, alerts),
+        "precision_at_daily_budget_real_prevalence": reweighted(
+            tp, alerts - tp, positives, negatives, real_prevalence
+        ),
+    }
+
+
+def reweighted(
+    tp: float, fp: float, positives: int, negatives: int, prevalence: float
+) -> float:
+    """Precision of an alert queue if fraud were as rare as ``prevalence``:
+    r * p / (r * p + fpr * (1 - p)), from its true- and false-positive
+    rates."""
+    if not positives or not negatives:
+        return float("nan")
+    tpr, fpr = tp / positives, fp / negatives
+    return _ratio(tpr * prevalence, tpr * prevalence + fpr * (1 - prevalence))
+
+
+def precision_recall_points(
+    rows: pd.DataFrame, score: str, points: int = 200
+) -> pd.DataFrame:
+    """The precision-recall curve of one score, at most ``points`` points:
+    one per distinct score (a tie is one point), rows scored 0 never
+    alerted; for the report's chart."""
+    scored = rows[rows[score] > 0]
+    total = int((rows["is_fraud"] == 1).sum())
+    if not total or scored.empty:
+        return pd.DataFrame({"recall": [], "precision": []})
+    blocks = (
+        scored.groupby(score)["is_fraud"]
+        .agg(["sum", "count"])
+        .sort_index(ascending=False)
+    )
+    hits, sizes = blocks["sum"].cumsum(), blocks["count"].cumsum()
+    curve = pd.DataFrame(
+        {"recall": (hits / total).to_numpy(), "precision": (hits / sizes).to_numpy()}
+    )
+    if len(curve) > points:
+        keep = np.unique(np.linspace(0, len(curve) - 1, points).round().astype(int))
+        curve = curve.iloc[keep]
+    return curve.reset_index(drop=True)
+
+
 def baseline_scores(
     rows: pd.DataFrame, quantile: float, ratio: float, min_history: int
 ) -> pd.DataFrame:
@@ -209,22 +286,50 @@ def label_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def scorers(rows: pd.DataFrame) -> list[str]:
+    """The score columns these rows carry: the model's only where it scored."""
+    return [
+        c
+        for c in SCORERS
+        if c in rows and not (c == "model_probability" and rows[c].isna().all())
+    ]
+
+
 def ranking_report(
-    rows: pd.DataFrame, cutoffs: tuple[int, ...], ratio: float
+    rows: pd.DataFrame,
+    cutoffs: tuple[int, ...],
+    ratio: float,
+    alerts_per_day: int = 100,
+    real_prevalence: float = 7e-5,
 ) -> pd.DataFrame:
-    """Each scorer on each label set, on the same labelled rows."""
+    """Each scorer on each label set, on the same labelled rows: PR-AUC,
+    precision at the top k (and reweighted to the real prevalence), and what
+    a daily alert budget finds (with ``local_day`` in the rows)."""
     records = []
     for label_set in LABEL_SETS:
         part = rows[(rows["label_set"] == label_set) & rows["is_fraud"].notna()]
         if part.empty:
             continue
-        prevalence = float((part["is_fraud"] == 1).mean())
-        for column, name in SCORERS.items():
-            figures = score_report(part, cutoffs, column)
+        fraud = part["is_fraud"] == 1
+        positives, negatives = int(fraud.sum()), int((~fraud).sum())
+        prevalence = float(fraud.mean())
+        for column in scorers(part):
+            filled = part.assign(**{column: part[column].fillna(0)})
+            figures = score_report(filled, cutoffs, column)
+            for k in cutoffs:
+                n = min(k, figures["scored_rows"])
+                tp = figures[f"precision_at_{k}"] * n if n else 0.0
+                figures[f"precision_at_{k}_real_prevalence"] = reweighted(
+                    tp, n - tp, positives, negatives, real_prevalence
+                )
+            if "local_day" in part:
+                figures.update(
+                    daily_budget(filled, column, alerts_per_day, real_prevalence)
+                )
             records.append(
                 {
                     "label_set": label_set,
-                    "scorer": name.format(ratio=ratio),
+                    "scorer": SCORERS[column].format(ratio=ratio),
                     "labelled_rows": len(part),
                     "prevalence": prevalence,
                     **figures,
@@ -327,20 +432,56 @@ def report_markdown(
             by_scenario.to_markdown(index=False),
             "",
         ]
+    budget = (
+        f"{int(ranking['alerts_per_day'].iloc[0])} rows a day"
+        if "alerts_per_day" in ranking and len(ranking)
+        else "the daily alert budget"
+    )
     lines += [
-        "## Ranking: the Gold score beside two baselines",
+        "## Ranking: the Gold score, each of its voices, and two baselines",
         "",
         (
-            "The same labelled rows ranked by each scorer; rows with the same "
-            "score count as one block at its fraud rate (a 0/1 baseline is one "
-            "block). `precision_at_k`: among the top k rows it scores above zero "
-            "(fewer if it scores fewer: `scored_rows`). `average_precision` "
-            "(PR-AUC) counts fraud it never scores as missed; compare it with "
-            "`prevalence`, what a random ranking gets."
+            "The same labelled rows ranked by each scorer: the Gold score, the "
+            "rules alone, the risk model alone (where one scored the run), the "
+            "anomaly score alone (no labels) and two baselines. Rows with the "
+            "same score count as one block at its fraud rate (a 0/1 baseline is "
+            "one block). `average_precision` (PR-AUC) counts fraud it never "
+            "scores as missed; compare it with `prevalence`, what a random "
+            "ranking gets. `precision_at_k`: among the top k rows it scores "
+            "above zero (fewer if it scores fewer: `scored_rows`); `_real` "
+            "beside it reweights it to the real fraud rate "
+            "(settings.evaluation.real_fraud_prevalence). "
+            f"`recall_at_daily_budget`: the share of all fraud found by opening "
+            f"the top {budget} (settings.model.alerts_per_day), and the "
+            "precision of those alerts. A score that loses to a baseline is "
+            "shown losing."
         ),
         "",
-        ranking.to_markdown(index=False, floatfmt=".3f")
+        _ranking_table(ranking).to_markdown(index=False, floatfmt=".3f")
         if len(ranking)
         else "No labelled rows: nothing to rank against.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _ranking_table(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking's columns in reading order, the long names shortened."""
+    cutoffs = [c for c in ranking if c.startswith("precision_at_") and c[13:].isdigit()]
+    columns = [
+        "label_set",
+        "scorer",
+        "average_precision",
+        *cutoffs,
+        *(f"{c}_real_prevalence" for c in cutoffs),
+        "recall_at_daily_budget",
+        "precision_at_daily_budget",
+        "prevalence",
+        "labelled_rows",
+        "scored_rows",
+    ]
+    shown = ranking[[c for c in columns if c in ranking]]
+    return shown.rename(
+        columns=lambda c: c.replace("_real_prevalence", "_real").replace(
+            "average_precision", "PR-AUC"
+        )
+    )

@@ -228,6 +228,72 @@ REASONS = {
 }
 
 
+# One sentence per anomaly signal or context (sql/gold/gold_transaction_risk.sql):
+# (the column that says it counted, the sentence from the row's features).
+ANOMALY_REASONS: tuple[tuple[str, str], ...] = (
+    (
+        "amount_doublings",
+        "{amount_cents:reais}, {amount_to_typical:.1f}x this customer's typical"
+        " amount (about {typical_reais_cents:reais})",
+    ),
+    (
+        "day_doublings",
+        "{day_spent_cents:reais} spent in 24 h, {day_spend_to_usual:.1f}x their"
+        " usual day",
+    ),
+    ("burst_doublings", "{payments_in_hour:.0f} payments within the hour"),
+    ("has_unusual_hour", "{local_time}, an hour this customer rarely pays at"),
+    ("has_new_category", "first purchase in this category ({category})"),
+    ("has_recent_device", "from a device first seen in the last 24 h"),
+)
+
+
+# What anomaly_reasons reads and the export does not carry: the score's
+# parts, said in the reasons instead (anomaly_points stays, beside the
+# model's probability).
+ANOMALY_DETAIL_COLUMNS: tuple[str, ...] = (
+    "amount_doublings",
+    "day_doublings",
+    "burst_doublings",
+    "has_unusual_hour",
+    "has_new_category",
+    "has_recent_device",
+    "typical_amount_cents",
+    "amount_to_typical",
+    "day_spend_to_usual",
+    "amount_sum_1d_cents",
+    "tx_count_1h",
+)
+
+
+def anomaly_reasons(frame: pd.DataFrame, utc_offset_seconds: int) -> pd.Series:
+    """What made the anomaly score of each row, in words; empty where it
+    scored nothing."""
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype="string")
+    clock = pd.to_datetime(frame["created_at_epoch"] + utc_offset_seconds, unit="s")
+    extra = frame.assign(
+        day_spent_cents=frame["amount_sum_1d_cents"].fillna(0) + frame["amount_cents"],
+        payments_in_hour=frame["tx_count_1h"] + 1,
+        # A geometric mean of logs kept in thousandths: said to the real.
+        typical_reais_cents=(frame["typical_amount_cents"] / 100).round() * 100,
+        local_time=clock.dt.strftime("%H:%M"),
+    )
+    formatter = _ReasonFormatter()
+    rows = extra.astype(object).where(extra.notna(), None).to_dict("records")
+    text = []
+    for row in rows:
+        scored = (row.get("anomaly_points") or 0) > 0
+        text.append(
+            "; ".join(
+                formatter.format(template, **row)
+                for column, template in ANOMALY_REASONS
+                if scored and (row.get(column) or 0) > 0
+            )
+        )
+    return pd.Series(text, index=frame.index, dtype="string")
+
+
 def reasons(frame: pd.DataFrame, templates: Mapping[str, str] = REASONS) -> pd.Series:
     """One readable sentence per rule that fired, joined by '; '."""
     formatter = _ReasonFormatter()

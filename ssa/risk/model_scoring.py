@@ -3,14 +3,16 @@
 The probabilities and, for the rows the model would raise, its reasons in
 words go into ``gold_model_scores``; ``gold_transaction_risk.sql`` combines
 them with the rules. Without a model file the table is left empty and Gold
-scores with the rules alone. After an incremental Silver refresh only the
-changed rows are scored again (a row's score depends on its own features
-only), unless the model changed since the table was written.
+scores with the rules and the anomaly score, which needs no labels. After
+an incremental Silver refresh only the changed rows are scored again (a
+row's score depends on its own features only), unless the model changed
+since the table was written.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ssa.engines import Session, Warehouse
-from ssa.report.exports import reais
+from ssa.report.exports import brl
 from ssa.risk import risk_model
 from ssa.rules import RULES
 from ssa.settings import Settings
@@ -29,6 +31,15 @@ TABLE = "gold_model_scores"
 # month would cost more than the scoring itself.
 REASONS_FROM_SHARE = 0.5
 TOP_REASONS = 3
+# Rows read and scored at a time: big enough that LightGBM's per-call cost
+# vanishes, small enough that two chunks of Python objects stay small.
+CHUNK_ROWS = 100_000
+SCORE_COLUMNS = (
+    "transaction_id",
+    "model_version",
+    "model_probability",
+    "model_reasons",
+)
 
 
 def model_path(settings: Settings) -> Path | None:
@@ -75,22 +86,58 @@ def score(
         # After a drop: read and replace the changed rows only (the features
         # query reads a shadowed Silver).
         with warehouse.changed_silver_only(session):
-            frame = risk_model.read_features(session, settings)
-        session.keys_table("scored_ids", "transaction_id", frame["transaction_id"])
+            rows = _score_rows(session, settings, model)
+        session.keys_table("scored_ids", "transaction_id", rows["transaction_id"])
         session.execute(
             f"delete from {TABLE} where transaction_id in "
             "(select transaction_id from temp.scored_ids)"
         )
     else:
-        frame = risk_model.read_features(session, settings)
+        rows = _score_rows(session, settings, model)
         session.execute(f"delete from {TABLE}")
-    probability = risk_model.probabilities(model, frame)
+    written = session.insert_new(TABLE, "transaction_id", rows)
+    return {"model": str(path), "version": model["version"], "rows": written}
+
+
+def _score_rows(
+    session: Session, settings: Settings, model: dict[str, Any]
+) -> pd.DataFrame:
+    """Every row's probability and reasons, ``CHUNK_ROWS`` rows at a time:
+    while one chunk is scored on a worker thread (LightGBM lets go of the
+    GIL), the next is read, so reading and scoring overlap on two cores and
+    no more than two chunks of features are held at once."""
+    booster = risk_model.booster(model)
+    chunks = session.query_numeric_chunks(
+        risk_model.FEATURES_SQL,
+        risk_model.sql_params(settings),
+        risk_model.TEXT_COLUMNS,
+        CHUNK_ROWS,
+    )
+    scored: list[pd.DataFrame] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for frame in chunks:
+            running = pool.submit(_score_chunk, model, booster, frame, settings)
+            if pending is not None:
+                scored.append(pending.result())
+            pending = running
+        if pending is not None:
+            scored.append(pending.result())
+    if not scored:
+        return pd.DataFrame(columns=list(SCORE_COLUMNS))
+    return pd.concat(scored, ignore_index=True)
+
+
+def _score_chunk(
+    model: dict[str, Any], booster: Any, frame: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
+    probability = risk_model.probabilities(model, frame, booster)
     text = pd.Series(None, index=frame.index, dtype=object)
     worth = probability * 100 >= REASONS_FROM_SHARE * settings.risk.level_medium
     worth |= frame[[f"is_{rule}" for rule in RULES]].sum(axis=1).to_numpy() > 0
     if worth.any():
-        text[worth] = reasons(model, frame[worth], settings)
-    rows = pd.DataFrame(
+        text[worth] = reasons(model, frame[worth], settings, booster)
+    return pd.DataFrame(
         {
             "transaction_id": frame["transaction_id"].to_numpy(),
             "model_version": model["version"],
@@ -98,22 +145,28 @@ def score(
             "model_reasons": text.to_numpy(),
         }
     )
-    written = session.insert_new(TABLE, "transaction_id", rows)
-    return {"model": str(path), "version": model["version"], "rows": written}
 
 
 def reasons(
-    model: dict[str, Any], frame: pd.DataFrame, settings: Settings
+    model: dict[str, Any],
+    frame: pd.DataFrame,
+    settings: Settings,
+    booster: Any | None = None,
 ) -> pd.Series:
     """The features that pushed each row's score up most, in words."""
-    pushes = risk_model.contributions(model, frame)
+    pushes = risk_model.contributions(model, frame, booster).to_numpy()
+    # Each row's features, strongest push first (plain numpy and dicts: a
+    # pandas call per row cost more than the TreeSHAP itself).
+    order = np.argsort(-pushes, axis=1, kind="stable")
     out = []
     values = frame.to_dict("records")
-    for row, (_, push) in zip(values, pushes.iterrows(), strict=True):
-        top = push[push > 0].sort_values(ascending=False)
+    for i, row in enumerate(values):
         words: list[str] = []
         topics: set[str] = set()
-        for feature in top.index:
+        for j in order[i]:
+            if pushes[i, j] <= 0:
+                break
+            feature = risk_model.FEATURES[j]
             sentence = describe(feature, row, settings)
             topic = TOPICS.get(feature, feature)
             if sentence and topic not in topics:
@@ -150,9 +203,9 @@ def describe(feature: str, row: dict[str, Any], settings: Settings) -> str | Non
     value = row.get(feature)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    amount = reais(pd.Series([row["amount_cents"]])).iloc[0]
+    amount = brl(float(row["amount_cents"]) / 100)
     offset = settings.rules.utc_offset_seconds
-    clock = pd.Timestamp(int(row["created_at_epoch"]) + offset, unit="s")
+    clock = datetime.fromtimestamp(int(row["created_at_epoch"]) + offset, UTC)
     if feature in ("amount_to_typical", "amount_to_mean_30d", "amount_to_max_30d"):
         base = {
             "amount_to_typical": "this customer's typical amount",

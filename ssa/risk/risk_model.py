@@ -32,6 +32,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ssa.engines import Session
+from ssa.report import evaluation
 from ssa.rules import RULES
 from ssa.settings import Settings
 
@@ -64,9 +65,11 @@ NUMERIC: tuple[str, ...] = (
     "amount_to_typical",
     "max_amount_30d_cents",
     "amount_to_max_30d",
+    "day_spend_to_usual",
     "night_share_before",
     "hour_habit",
     "category_rows_before",
+    "amount_to_category_typical",
     "counterparty_rows_before",
     "km_from_usual_place",
     "device_age_days",
@@ -104,7 +107,14 @@ def read_rows(session: Session, settings: Settings) -> pd.DataFrame:
     Features and labels are separate queries: the one that scoring runs
     never names a label table.
     """
+    labels = read_labels(session, settings).drop(columns="created_at_epoch")
     features = read_features(session, settings)
+    return features.merge(labels, on="transaction_id", how="left", validate="1:1")
+
+
+def read_labels(session: Session, settings: Settings) -> pd.DataFrame:
+    """The labels training learns from (``settings.model.label_source``),
+    with each row's time; ModelError when there are none."""
     labels = session.query(LABELS_SQL, {})
     source = settings.model.label_source
     if source != "all":
@@ -115,15 +125,15 @@ def read_rows(session: Session, settings: Settings) -> pd.DataFrame:
             "reported fraud (flows.ingest --labels FILE) or run the synthetic "
             "month, whose planted labels are the ground truth"
         )
-    return features.merge(labels, on="transaction_id", how="left", validate="1:1")
+    return labels
 
 
 def read_features(session: Session, settings: Settings) -> pd.DataFrame:
     """Every transaction with its features and no label, for scoring."""
-    return session.query_numeric(FEATURES_SQL, _sql_params(settings), TEXT_COLUMNS)
+    return session.query_numeric(FEATURES_SQL, sql_params(settings), TEXT_COLUMNS)
 
 
-def _sql_params(settings: Settings) -> dict[str, Any]:
+def sql_params(settings: Settings) -> dict[str, Any]:
     return {"utc_offset_seconds": settings.rules.utc_offset_seconds}
 
 
@@ -154,6 +164,50 @@ def time_split(frame: pd.DataFrame, settings: Settings) -> TimeSplit:
         np.quantile(times[times < train_end], 1 - cfg.calibration_share)
     )
     return TimeSplit(start, calibration_start, train_end, evaluation_start, end)
+
+
+def check_windows(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> None:
+    """ModelError, in one line, unless every window holds enough fraud: the
+    training and calibration windows ``model.min_fraud_rows`` each (fewer
+    and the booster learns an episode, not a pattern), the evaluation
+    period at least one (else nothing judges the model)."""
+    cfg = settings.model
+    times = frame["created_at_epoch"]
+    windows = (
+        ("training", times < split.calibration_start, cfg.min_fraud_rows),
+        (
+            "calibration",
+            (times >= split.calibration_start) & (times < split.train_end),
+            cfg.min_fraud_rows,
+        ),
+        ("evaluation", times >= split.evaluation_start, 1),
+    )
+    offset = settings.rules.utc_offset_seconds
+    for name, inside, needed in windows:
+        rows = frame[inside]
+        fraud = int(rows["is_fraud"].sum())
+        if fraud >= needed:
+            continue
+        span = (
+            f"from {_day(split.evaluation_start, offset)}"
+            if name == "evaluation"
+            else f"before {_day(split.train_end, offset)}"
+        )
+        fix = (
+            "move model.evaluation_start earlier (--evaluation-start)"
+            if name == "evaluation"
+            else "label more fraud, or move model.evaluation_start later "
+            "(--evaluation-start)"
+        )
+        needs = (
+            "at least one"
+            if name == "evaluation"
+            else f"model.min_fraud_rows = {needed}"
+        )
+        raise ModelError(
+            f"{name} window has {fraud} fraud labels among {len(rows):,} rows "
+            f"{span} ({needs}): {fix}"
+        )
 
 
 def _day(epoch: int, offset: int) -> str:
@@ -192,17 +246,22 @@ def booster(model: dict[str, Any]) -> lgb.Booster:
     return lgb.Booster(model_str=model["booster"])
 
 
-def probabilities(model: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
+def probabilities(
+    model: dict[str, Any], frame: pd.DataFrame, parsed: lgb.Booster | None = None
+) -> np.ndarray:
     """Calibrated fraud probabilities for these rows, from the model file's
-    contents alone."""
-    raw = booster(model).predict(matrix(frame, model["vocabulary"]))
+    contents alone (``parsed``: its booster, already read from the text)."""
+    parsed = parsed or booster(model)
+    raw = parsed.predict(matrix(frame, model["vocabulary"]))
     cal = model["calibration"]
     return np.interp(raw, cal["raw"], cal["probability"])
 
 
-def contributions(model: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
+def contributions(
+    model: dict[str, Any], frame: pd.DataFrame, parsed: lgb.Booster | None = None
+) -> pd.DataFrame:
     """Each feature's push on each row's log-odds (TreeSHAP), for reasons."""
-    values = booster(model).predict(
+    values = (parsed or booster(model)).predict(
         matrix(frame, model["vocabulary"]), pred_contrib=True
     )
     return pd.DataFrame(values[:, :-1], columns=list(FEATURES), index=frame.index)
@@ -247,14 +306,7 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
     times = frame["created_at_epoch"]
     fit_rows = frame[times < split.calibration_start]
     cal_rows = frame[(times >= split.calibration_start) & (times < split.train_end)]
-    for name, rows in (("training", fit_rows), ("calibration", cal_rows)):
-        fraud = int(rows["is_fraud"].sum())
-        if fraud < cfg.min_fraud_rows:
-            raise ModelError(
-                f"{name} window has {fraud} fraud labels among {len(rows):,} rows "
-                f"(model.min_fraud_rows = {cfg.min_fraud_rows}): label more "
-                "fraud, or move model.evaluation_start later"
-            )
+    check_windows(frame, split, settings)
     vocab = vocabulary(fit_rows)
     names = [re.sub(r"\W", "_", f) for f in FEATURES]
     categorical = list(range(len(NUMERIC), len(FEATURES)))
@@ -344,9 +396,11 @@ def ranking_metrics(
 
     Average precision (PR-AUC) and ROC AUC over every row; precision and
     recall of the top ``alerts_per_day`` rows of each day (the handbook's
-    precision top-k per day: what investigators would open); that precision
-    reweighted to the real prevalence from its true- and false-positive
-    rates. Ties are broken against the score (legitimate rows first).
+    precision top-k per day: what investigators would open), and that
+    precision reweighted to the real prevalence from its true- and
+    false-positive rates: ``evaluation.daily_budget``, as the detection
+    report counts it (a row scored 0 is never opened; a block of equal
+    scores cut by the budget counts at its fraud rate).
     """
     y = np.asarray(is_fraud, dtype=int)
     s = np.asarray(score, dtype=float)
@@ -360,19 +414,13 @@ def ranking_metrics(
         return {**out, "average_precision": float("nan"), "roc_auc": float("nan")}
     out["average_precision"] = float(average_precision_score(y, s))
     out["roc_auc"] = float(roc_auc_score(y, s))
-    frame = pd.DataFrame({"s": s, "y": y, "day": local_day})
-    frame = frame.sort_values(["day", "s", "y"], ascending=[True, False, True])
-    alerts = frame.groupby("day", sort=False).head(alerts_per_day)
-    tp = int(alerts["y"].sum())
-    fp = len(alerts) - tp
-    out["alerts"] = float(len(alerts))
-    out["precision_top_k_per_day"] = tp / len(alerts)
-    out["recall_at_daily_budget"] = tp / positives
-    tpr, fpr = tp / positives, fp / (len(y) - positives)
-    denom = tpr * real_prevalence + fpr * (1 - real_prevalence)
-    out["precision_top_k_at_real_prevalence"] = (
-        tpr * real_prevalence / denom if denom else float("nan")
-    )
+    frame = pd.DataFrame({"s": s, "is_fraud": y, "local_day": local_day})
+    budget = evaluation.daily_budget(frame, "s", alerts_per_day, real_prevalence)
+    out["precision_top_k_per_day"] = budget["precision_at_daily_budget"]
+    out["recall_at_daily_budget"] = budget["recall_at_daily_budget"]
+    out["precision_top_k_at_real_prevalence"] = budget[
+        "precision_at_daily_budget_real_prevalence"
+    ]
     return out
 
 

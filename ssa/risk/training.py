@@ -9,22 +9,43 @@ all in one versioned model file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ssa.engines import open_warehouse
+from ssa.engines import Session, open_warehouse
 from ssa.report import evaluation
 from ssa.risk import risk_model
 from ssa.settings import Settings
 
-RULES_ONLY_SQL = "model/rules_only_scores.sql"
+GOLD_SCORES_SQL = "model/gold_scores.sql"
+# The model file's name for each Gold score that needs no model.
+GOLD_SCORES = {
+    "rules_score": "rules_only",
+    "anomaly_points": "anomaly_only",
+    "no_label_score": "gold_without_model",
+}
 
 
-def train(settings: Settings) -> dict[str, Any]:
-    """Fit, evaluate and save; the model file's contents and its path."""
+def preflight(settings: Settings) -> risk_model.TimeSplit:
+    """What would stop training, found before any feature is read (and, from
+    the command line, before Prefect starts): no warehouse, no Silver, no
+    labels, or a time window without fraud labels. Raises ModelError or
+    WarehouseError with one line; returns the split training will use."""
+    with _warehouse(settings) as session:
+        labels = risk_model.read_labels(session, settings)
+    split = risk_model.time_split(labels, settings)
+    risk_model.check_windows(labels, split, settings)
+    return split
+
+
+@contextmanager
+def _warehouse(settings: Settings) -> Iterator[Session]:
+    """A session on a warehouse that has Bronze and Silver features."""
     warehouse = open_warehouse(settings)
     if not warehouse.exists():
         raise risk_model.ModelError(
@@ -38,26 +59,32 @@ def train(settings: Settings) -> dict[str, Any]:
                 f"{settings.warehouse_path} has no Silver features yet: run the "
                 "pipeline (python -m flows.medallion) or drop a file first"
             )
+        yield session
+
+
+def train(settings: Settings) -> dict[str, Any]:
+    """Fit, evaluate and save; the model file's contents and its path."""
+    with _warehouse(settings) as session:
         rows = risk_model.read_rows(session, settings)
-        rules_only = (
-            session.query(RULES_ONLY_SQL, {})
+        gold = (
+            session.query(GOLD_SCORES_SQL, {})
             if session.table_exists("gold_transaction_risk")
             else None
         )
-    model = fit_and_evaluate(rows, settings, rules_only)
+    model = fit_and_evaluate(rows, settings, gold)
     path = risk_model.save(model, settings.paths.models_path)
     return {"path": path, "model": model}
 
 
 def fit_and_evaluate(
-    rows: pd.DataFrame, settings: Settings, rules_only: pd.DataFrame | None = None
+    rows: pd.DataFrame, settings: Settings, gold: pd.DataFrame | None = None
 ) -> dict[str, Any]:
     """The model file's contents: the model fitted on the labelled rows before
     the split, and every score's figures on the labelled rows after it."""
     labelled = rows[rows["is_fraud"].notna()]
     split = risk_model.time_split(labelled, settings)
     model = risk_model.fit(labelled, split, settings)
-    model["metrics"] = evaluate(model, rows, split, settings, rules_only)
+    model["metrics"] = evaluate(model, rows, split, settings, gold)
     return model
 
 
@@ -66,12 +93,15 @@ def evaluate(
     rows: pd.DataFrame,
     split: risk_model.TimeSplit,
     settings: Settings,
-    rules_only: pd.DataFrame | None = None,
+    gold: pd.DataFrame | None = None,
 ) -> dict[str, dict[str, float | None]]:
-    """Figures of the model, the rules-only score (when given) and the
-    detection report's two baselines (``evaluation.baseline_scores``) on the
-    labelled rows of the evaluation period. The baselines read every row (a
-    running median needs the customer's whole past)."""
+    """Figures of the model, the Gold scores that need no model (when given:
+    ``GOLD_SCORES_SQL``, the rules alone, the anomaly score alone and the two
+    combined) and the detection report's two baselines
+    (``evaluation.baseline_scores``) on the labelled rows of the evaluation
+    period. The baselines read every row (a running median needs the
+    customer's whole past). Each score's precision-recall curve on those
+    rows goes into ``model["curves"]``, for the chart."""
     labelled = rows[rows["is_fraud"].notna()]
     judged = labelled[labelled["created_at_epoch"] >= split.evaluation_start]
     scores = {"model": pd.Series(risk_model.probabilities(model, judged), judged.index)}
@@ -85,9 +115,19 @@ def evaluate(
     )
     for name in ("baseline_amount_p99", "baseline_amount_vs_median"):
         scores[name] = baselines[name].astype(float)
-    if rules_only is not None:
-        by_id = rules_only.set_index("transaction_id")["risk_score"]
-        scores["rules_only"] = rows["transaction_id"].map(by_id).fillna(0)
+    if gold is not None:
+        by_id = gold.set_index("transaction_id")
+        for column, name in GOLD_SCORES.items():
+            scores[name] = rows["transaction_id"].map(by_id[column]).fillna(0)
+    model["curves"] = {
+        name: evaluation.precision_recall_points(
+            pd.DataFrame(
+                {"s": score.loc[judged.index], "is_fraud": judged["is_fraud"]}
+            ),
+            "s",
+        ).to_dict("list")
+        for name, score in scores.items()
+    }
     return {
         name: _clean(
             risk_model.ranking_metrics(
