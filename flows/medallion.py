@@ -58,7 +58,7 @@ def pipeline_run_name() -> str:
     return (
         f"{origin('medallion')} · seed {g.seed}, {g.days} days from "
         f"{g.start_date:%Y-%m-%d}"
-        f"{' on duckdb' if settings.engine == 'duckdb' else ''} · "
+        f"{'' if settings.engine == 'sqlite' else ' on ' + settings.engine} · "
         f"{run_stamp(settings)}"
     )
 
@@ -72,7 +72,7 @@ async def medallion_pipeline(
     settings: Settings | None = None,
     generator: GeneratorSettings | None = None,
     paths: PathSettings | None = None,
-    engine: Literal["sqlite", "duckdb"] | None = None,
+    engine: Literal["sqlite", "duckdb", "spark"] | None = None,
 ) -> dict[str, Any]:
     """Bronze from the generator, then the shared Silver/Gold refresh.
 
@@ -83,8 +83,8 @@ async def medallion_pipeline(
         generator: The synthetic month: seed, customers, days, first day.
         paths: The data folder (warehouse and exports) and reference files;
             relative paths are inside the project.
-        engine: sqlite (default) or duckdb (its own data folder,
-            data/duckdb, unless paths gives one).
+        engine: sqlite (default), duckdb or spark (each its own data
+            folder, data/duckdb or data/spark, unless paths gives one).
     """
     settings = with_groups(settings, generator=generator, paths=paths, engine=engine)
     check_data_folder(settings)

@@ -18,8 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO_ROOT / "sql"
 REFERENCE_DIR = REPO_ROOT / "data" / "reference"
-# Where a DuckDB run writes when it is given no data folder of its own.
+# Where a DuckDB or Spark run writes when it is given no data folder of its own.
 DUCKDB_DATA_DIR = Path("data") / "duckdb"
+SPARK_DATA_DIR = Path("data") / "spark"
+OWN_DATA_DIRS = {"duckdb": DUCKDB_DATA_DIR, "spark": SPARK_DATA_DIR}
 
 
 class _Model(BaseModel):
@@ -857,17 +859,60 @@ class ExportSettings(_Model):
     )
 
 
+class SparkLocalSettings(_Model):
+    """The Spark Connect server the project starts itself when no
+    ``spark_remote`` is given (ssa/spark_server.py)."""
+
+    cores: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="Worker threads of the local server (local[N]); 2 is a "
+        "small laptop's cores, Spark's per-core tasks leave the rest idle.",
+    )
+    driver_memory: str = Field(
+        "2g",
+        pattern=r"^[0-9]+[kmgt]$",
+        description="JVM heap of the local server (spark.driver.memory): a "
+        "default month's window sorts fit in 2 GiB with room to spare.",
+    )
+    start_timeout_seconds: float = Field(
+        180.0,
+        gt=0,
+        description="How long to wait for the local server to answer: a JVM "
+        "start takes 10-20 s on a busy 2-core machine; this allows for a "
+        "cold disk cache.",
+    )
+
+
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
-    engine: Literal["sqlite", "duckdb"] = Field(
+    engine: Literal["sqlite", "duckdb", "spark"] = Field(
         "sqlite",
-        description="Warehouse engine, both embedded (no server). sqlite: "
-        "data/ssa.db, and the watched folder's incremental refresh. duckdb: "
-        "ssa.duckdb in its own data folder (data/duckdb unless paths.data_dir "
-        "is given), the same SQL files several times faster on big months "
-        "(README, 'Speed'), full runs only.",
+        description="Warehouse engine. sqlite: data/ssa.db, and the watched "
+        "folder's incremental refresh. duckdb: ssa.duckdb in its own data "
+        "folder (data/duckdb unless paths.data_dir is given), the same SQL "
+        "files several times faster on big months (README, 'Speed'), full "
+        "runs only. spark: Parquet tables of a Spark warehouse through Spark "
+        "Connect (spark_remote, or a local server the run starts; data/spark "
+        "unless paths.data_dir is given), full runs only (docs/spark.md).",
     )
+    spark_remote: str | None = Field(
+        None,
+        pattern=r"^sc://",
+        description="Spark Connect address of a cluster (sc://host:15002, "
+        "with ;token=... where the cluster wants one; docs/spark.md). None: "
+        "start a local server for the run and stop it after.",
+    )
+    spark_schema: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
+        description="Schema (or catalog.schema) the Spark tables live in, "
+        "created if missing, e.g. hive_metastore.ssa on Databricks "
+        "(docs/spark.md). None: the session's current schema.",
+    )
+    spark_local: SparkLocalSettings = SparkLocalSettings()
     paths: PathSettings = PathSettings()
     generator: GeneratorSettings = GeneratorSettings()
     simulation: SimulationSettings = SimulationSettings()
@@ -885,20 +930,26 @@ class Settings(_Model):
     @model_validator(mode="before")
     @classmethod
     def _duckdb_gets_its_own_folder(cls, data: Any) -> Any:
-        """A DuckDB run without a data folder of its own writes to data/duckdb:
-        one engine per data folder (both write the same export files), so
-        `--engine duckdb` works beside the SQLite month in data/."""
-        if isinstance(data, dict) and data.get("engine") == "duckdb":
+        """A DuckDB (or Spark) run without a data folder of its own writes to
+        data/duckdb (data/spark): one engine per data folder (all write the
+        same export files), so `--engine duckdb` works beside the SQLite
+        month in data/."""
+        if isinstance(data, dict) and data.get("engine") in OWN_DATA_DIRS:
             paths = data.get("paths") or {}
             if isinstance(paths, dict) and "data_dir" not in paths:
-                return {**data, "paths": {**paths, "data_dir": DUCKDB_DATA_DIR}}
+                own = OWN_DATA_DIRS[data["engine"]]
+                return {**data, "paths": {**paths, "data_dir": own}}
         return data
 
     @property
     def warehouse_path(self) -> Path:
-        """The warehouse file of the chosen engine."""
+        """The warehouse of the chosen engine: a file for SQLite and DuckDB;
+        for Spark the local server's folder (its tables, log and scratch),
+        unused with a spark_remote, whose cluster keeps the tables."""
         if self.engine == "duckdb":
             return self.paths.warehouse_path.with_suffix(".duckdb")
+        if self.engine == "spark":
+            return self.paths.data_path / "spark-warehouse"
         return self.paths.warehouse_path
 
     def require_sqlite(self, what: str) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import duckdb_warehouse, engine, model_scoring, refresh, warehouse
+from ssa import engine, model_scoring, refresh, warehouse
 from ssa.documents import mask_names
 from ssa.exports import (
     ANOMALY_LEAD_COLUMNS,
@@ -28,9 +28,10 @@ from tasks.silver import sql_params
 
 def _build(settings: Settings, incremental: bool = False) -> dict[str, int]:
     params = sql_params(settings)
-    if settings.engine == "duckdb":  # full runs only: nothing incremental
-        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
-            rows = duckdb_warehouse.rebuild_gold(conn, params)
+    if settings.engine in ("duckdb", "spark"):  # full runs only: nothing incremental
+        db = engine.module(settings)
+        with db.connect(settings.warehouse_path) as conn:
+            rows = db.rebuild_gold(conn, params)
     else:
         build = refresh.refresh_gold if incremental else refresh.rebuild_gold
         with warehouse.connect(settings.warehouse_path) as conn:

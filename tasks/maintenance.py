@@ -7,7 +7,7 @@ import asyncio
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import duckdb_warehouse, warehouse
+from ssa import engine, warehouse
 from ssa.settings import Settings
 
 
@@ -15,9 +15,10 @@ from ssa.settings import Settings
 async def checkpoint_warehouse(settings: Settings) -> dict[str, int]:
     """Fold the refresh's WAL into the database file once it is all written
     (connections do not checkpoint at each commit: ssa/warehouse.py)."""
-    if settings.engine == "duckdb":
-        await asyncio.to_thread(duckdb_warehouse.checkpoint, settings.warehouse_path)
-        get_run_logger().info("checkpoint: DuckDB's WAL folded into the file")
+    if settings.engine in ("duckdb", "spark"):
+        db = engine.module(settings)
+        await asyncio.to_thread(db.checkpoint, settings.warehouse_path)
+        get_run_logger().info("checkpoint: %s's log folded in", settings.engine)
         return {}
     busy, wal_pages, copied = await asyncio.to_thread(
         warehouse.checkpoint, settings.paths.warehouse_path

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa import duckdb_warehouse, refresh, warehouse
+from ssa import engine, refresh, warehouse
 from ssa.exports import write_table_csv
 from ssa.refresh import FINAL_MODEL
 from ssa.settings import Settings
@@ -33,10 +33,11 @@ def _build(
     """("incremental" or "full", rows per model). Incremental only when Silver
     exists and the batches touch few enough customers."""
     params = sql_params(settings)
-    if settings.engine == "duckdb":
-        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
-            duckdb_warehouse.require_bronze(conn, settings.warehouse_path)
-            return "full", duckdb_warehouse.rebuild_silver(conn, params)
+    if settings.engine in ("duckdb", "spark"):
+        db = engine.module(settings)
+        with db.connect(settings.warehouse_path) as conn:
+            db.require_bronze(conn, settings.warehouse_path)
+            return "full", db.rebuild_silver(conn, params)
     path = settings.paths.warehouse_path
     with warehouse.connect(path) as conn:
         warehouse.require_bronze(conn, path)
@@ -80,9 +81,10 @@ def _export(settings: Settings) -> int:
         "iso_times": {"created_at": "created_at_epoch"},
         "utc_offset_seconds": settings.rules.utc_offset_seconds,
     }
-    if settings.engine == "duckdb":
-        with duckdb_warehouse.connect(settings.warehouse_path) as conn:
-            return duckdb_warehouse.write_table_csv(
+    if settings.engine in ("duckdb", "spark"):
+        db = engine.module(settings)
+        with db.connect(settings.warehouse_path) as conn:
+            return db.write_table_csv(
                 conn, "silver_transactions", settings.paths.silver_csv, **layout
             )
     return write_table_csv(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ssa.settings import DUCKDB_DATA_DIR, Settings
+from ssa.settings import DUCKDB_DATA_DIR, SPARK_DATA_DIR, Settings
 
 
 @pytest.mark.parametrize(
@@ -96,3 +96,21 @@ def test_flow_groups_replace_defaults_and_refuse_a_group_given_twice(tmp_path) -
     assert with_groups(None, engine="duckdb").paths.data_dir == DUCKDB_DATA_DIR
     with pytest.raises(ValueError, match="generator given twice"):
         with_groups({"generator": {"days": 5}}, generator=GeneratorSettings())
+
+
+def test_spark_gets_its_own_data_folder_and_a_checked_remote(tmp_path) -> None:
+    from ssa import engine
+    from ssa.warehouse import WarehouseError
+
+    assert Settings(engine="spark").paths.data_dir == SPARK_DATA_DIR
+    spark = Settings(engine="spark", paths={"data_dir": tmp_path})
+    assert spark.warehouse_path == tmp_path / "spark-warehouse"
+    assert spark.spark_remote is None  # the run starts a local server
+    cluster = Settings(engine="spark", spark_remote="sc://spark.internal:15002")
+    assert cluster.spark_remote == "sc://spark.internal:15002"
+    with pytest.raises(ValidationError, match="spark_remote"):
+        Settings(engine="spark", spark_remote="spark.internal:15002")
+    spark.warehouse_path.mkdir()
+    engine.check_data_folder(spark)
+    with pytest.raises(WarehouseError, match="already holds the spark warehouse"):
+        engine.check_data_folder(Settings(paths={"data_dir": tmp_path}))
