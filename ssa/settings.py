@@ -873,8 +873,8 @@ class SparkLocalSettings(_Model):
     driver_memory: str = Field(
         "2g",
         pattern=r"^[0-9]+[kmgt]$",
-        description="JVM heap of the local server (spark.driver.memory): a "
-        "default month's window sorts fit in 2 GiB with room to spare.",
+        description="JVM heap of the local server (spark.driver.memory): the "
+        "default month's window sorts run in 2 GiB; raise it with the month.",
     )
     start_timeout_seconds: float = Field(
         180.0,

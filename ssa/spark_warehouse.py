@@ -72,8 +72,8 @@ class Connection:
         if _DELETE.match(warehouse.strip_comments(statement)):
             _delete(self, statement, params)
             return _Result([])
-        frame = self.sql(statement, bind(statement, params)).toPandas()
-        return _Result(list(frame.itertuples(index=False, name=None)))
+        rows = self.sql(statement, bind(statement, params)).collect()
+        return _Result([tuple(row) for row in rows])  # NULL as None
 
     def location(self, table: str) -> str:
         """The ``location`` clause of a table of the local warehouse."""
@@ -265,7 +265,9 @@ def _delete(conn: Connection, statement: str, params: Mapping[str, Any]) -> int:
     assert match is not None
     table, where = match.group(1), (match.group(2) or "true").strip()
     bound = bind(statement, params)
-    doomed = _count(conn, table, f"({where})", bound)
+    # Never `where (` right after a table name: Spark reads `where (...)`
+    # as an alias with column names.
+    doomed = _count(conn, table, f"coalesce(({where}), false)", bound)
     if doomed == 0:
         return 0
     kept = f"{table}__kept"

@@ -56,6 +56,7 @@ def built(tmp_path_factory):
     for settings in (lite, spark):
         loaded = _load(generate(settings), settings)
         silver._build(settings, None)
+        gold._score(settings, False)  # no model: clears the model's scores
         gold._build(settings)
         silver._export(settings)
         gold._export(settings)
@@ -158,10 +159,16 @@ def test_a_delete_keeps_the_other_rows(built, tmp_path) -> None:
                 conn, "delete from scratch_delete where k = :k", {"k": 0}
             )
             left = conn.sql("select id from scratch_delete order by id").toPandas()
+            # As a DB-API cursor, which the engine-neutral code calls.
+            conn.execute("delete from scratch_delete where (k = 1)")
+            rest = conn.execute("select min(id), max(k) from scratch_delete")
+            none = conn.execute("select min(id) from scratch_delete where k > 5")
         finally:
             conn.sql("drop table scratch_delete")
     assert gone == 4
     assert left["id"].tolist() == [1, 2, 4, 5, 7, 8]
+    assert rest.fetchone() == (2, 2)
+    assert none.fetchone() == (None,)
 
 
 def test_a_reload_stores_no_row_twice(built) -> None:
