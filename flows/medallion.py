@@ -84,8 +84,8 @@ async def medallion_pipeline(
         generator: The synthetic month: seed, customers, days, first day.
         paths: The data folder (warehouse and exports) and reference files;
             relative paths are inside the project.
-        engine: sqlite (default) or duckdb (its own data folder,
-            data/duckdb, unless paths gives one).
+        engine: sqlite (default), duckdb or spark (each its own data
+            folder, data/duckdb or data/spark, unless paths gives one).
     """
     settings = with_groups(settings, generator=generator, paths=paths, engine=engine)
     check_data_folder(settings)

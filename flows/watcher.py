@@ -36,7 +36,12 @@ from ssa.cli import (
     settings_from,
     with_folder_engine,
 )
-from ssa.engines import WarehouseError, check_data_folder, open_warehouse
+from ssa.engines import (
+    WarehouseError,
+    check_data_folder,
+    check_loads_files,
+    open_warehouse,
+)
 from ssa.intake.ingest import IngestResult
 from ssa.intake.ingest_log import PendingRefresh
 from ssa.intake.watcher import FolderBusyError, Refresh, Watcher
@@ -209,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         check_data_folder(settings)
+        check_loads_files(settings)
     except WarehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -61,7 +61,8 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         help="folder for the warehouse and exports (default data/; an engine "
-        "with a folder of its own uses it: data/duckdb with --engine duckdb)",
+        "with a folder of its own uses it: data/duckdb or data/spark with "
+        "--engine duckdb or spark)",
     )
 
 
@@ -69,9 +70,22 @@ def add_engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
         choices=get_args(EngineName),
-        help=f"warehouse engine (default {DEFAULT_ENGINE}; "
-        "duckdb for big months). Commands that add to a data folder follow "
-        "the warehouse already there",
+        help=f"warehouse engine (default {DEFAULT_ENGINE}; duckdb for big "
+        "months; spark through Spark Connect: a local server, or "
+        "--spark-remote). Commands that add to a data folder follow the "
+        "warehouse already there",
+    )
+    parser.add_argument(
+        "--spark-remote",
+        metavar="URL",
+        help="with --engine spark: the cluster's Spark Connect address, "
+        "sc://host:15002 (docs/spark.md); default: a local server for the run",
+    )
+    parser.add_argument(
+        "--spark-schema",
+        metavar="NAME",
+        help="with --engine spark: the schema (or catalog.schema) of the "
+        "tables, created if missing; default: the session's current one",
     )
 
 
@@ -150,6 +164,9 @@ def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
         paths["data_dir"] = args.data_dir
     paths = {k: v for k, v in paths.items() if v}
     engine = {"engine": args.engine} if getattr(args, "engine", None) else {}
+    for flag in ("spark_remote", "spark_schema"):
+        if getattr(args, flag, None):
+            engine[flag] = getattr(args, flag)
     return Settings(generator=generator, paths=paths, **engine)
 
 

@@ -15,7 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ssa.engines.names import DEFAULT_ENGINE, OWN_DATA_DIR, WAREHOUSE_SUFFIX, EngineName
+from ssa.engines.names import (
+    DEFAULT_ENGINE,
+    OWN_DATA_DIR,
+    WAREHOUSE_FOLDER,
+    WAREHOUSE_SUFFIX,
+    EngineName,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = REPO_ROOT / "data" / "reference"
@@ -960,17 +966,60 @@ class EngineSettings(_Model):
     )
 
 
+class SparkLocalSettings(_Model):
+    """The Spark Connect server the project starts itself when no
+    ``spark_remote`` is given (ssa/engines/spark_server.py)."""
+
+    cores: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="Worker threads of the local server (local[N]); 2 is a "
+        "small laptop's cores, Spark's per-core tasks leave the rest idle.",
+    )
+    driver_memory: str = Field(
+        "2g",
+        pattern=r"^[0-9]+[kmgt]$",
+        description="JVM heap of the local server (spark.driver.memory): the "
+        "default month's window sorts run in 2 GiB; raise it with the month.",
+    )
+    start_timeout_seconds: float = Field(
+        180.0,
+        gt=0,
+        description="How long to wait for the local server to answer: a JVM "
+        "start takes 10-20 s on a busy 2-core machine; this allows for a "
+        "cold disk cache.",
+    )
+
+
 class Settings(_Model):
     """Everything a run needs; build it once at the entry point and pass it down."""
 
     engine: EngineName = Field(
         DEFAULT_ENGINE,
-        description="Warehouse engine, both embedded (no server). sqlite: "
-        "data/ssa.db. duckdb: ssa.duckdb in its own data folder (data/duckdb "
-        "unless paths.data_dir is given), the same SQL files several times "
-        "faster on big months (README, 'Speed').",
+        description="Warehouse engine. sqlite: data/ssa.db, embedded. duckdb: "
+        "ssa.duckdb in its own data folder (data/duckdb unless paths.data_dir "
+        "is given), embedded, the same SQL files several times faster on big "
+        "months (README, 'Speed'). spark: Parquet tables of a Spark warehouse "
+        "through Spark Connect (spark_remote, or a local server the run "
+        "starts; data/spark unless paths.data_dir is given; docs/spark.md).",
     )
     engines: EngineSettings = EngineSettings()
+    spark_remote: str | None = Field(
+        None,
+        pattern=r"^sc://",
+        description="Spark Connect address of a cluster (sc://host:15002, "
+        "with ;token=... where the cluster wants one; docs/spark.md). None: "
+        "start a local server for the run and stop it after.",
+    )
+    spark_schema: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
+        description="Schema (or catalog.schema) the Spark tables live in, "
+        "created if missing, e.g. hive_metastore.ssa on Databricks "
+        "(docs/spark.md). None: the session's current schema.",
+    )
+    spark_local: SparkLocalSettings = SparkLocalSettings()
     paths: PathSettings = PathSettings()
     generator: GeneratorSettings = GeneratorSettings()
     simulation: SimulationSettings = SimulationSettings()
@@ -1001,7 +1050,12 @@ class Settings(_Model):
 
     @property
     def warehouse_path(self) -> Path:
-        """The warehouse file of the chosen engine."""
+        """The warehouse of the chosen engine: a file for SQLite and DuckDB;
+        for Spark the local server's folder (its tables, log and scratch),
+        unused with a spark_remote, whose cluster keeps the tables."""
+        folder = WAREHOUSE_FOLDER.get(self.engine)
+        if folder is not None:
+            return self.paths.data_path / folder
         path = self.paths.data_path / self.paths.warehouse_file
         suffix = WAREHOUSE_SUFFIX.get(self.engine)
         return path.with_suffix(suffix) if suffix else path

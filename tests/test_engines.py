@@ -70,7 +70,9 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns[:2]), ignore_index=True)
 
 
-def _assert_same(model: str, lite: pd.DataFrame, duck: pd.DataFrame) -> None:
+def _assert_same(
+    model: str, lite: pd.DataFrame, duck: pd.DataFrame, rtol: float = 1e-12
+) -> None:
     assert list(lite.columns) == list(duck.columns), model
     assert len(lite) == len(duck) > 0, model
     lite, duck = _sorted(lite), _sorted(duck)
@@ -78,7 +80,7 @@ def _assert_same(model: str, lite: pd.DataFrame, duck: pd.DataFrame) -> None:
         a, b = lite[column], duck[column]
         if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
             same = np.isclose(
-                a.astype(float), b.astype(float), rtol=1e-12, atol=0, equal_nan=True
+                a.astype(float), b.astype(float), rtol=rtol, atol=0, equal_nan=True
             )
         else:
             same = (a.isna() & b.isna()) | (a.astype(str) == b.astype(str))

@@ -93,3 +93,20 @@ def test_flow_groups_replace_defaults_and_refuse_a_group_given_twice(tmp_path) -
     assert with_groups(None, engine="duckdb").paths.data_dir == OWN_DATA_DIR["duckdb"]
     with pytest.raises(ValueError, match="generator given twice"):
         with_groups({"generator": {"days": 5}}, generator=GeneratorSettings())
+
+
+def test_spark_gets_its_own_data_folder_and_a_checked_remote(tmp_path) -> None:
+    from ssa.engines import WarehouseError, check_data_folder
+
+    assert Settings(engine="spark").paths.data_dir == OWN_DATA_DIR["spark"]
+    spark = Settings(engine="spark", paths={"data_dir": tmp_path})
+    assert spark.warehouse_path == tmp_path / "spark-warehouse"
+    assert spark.spark_remote is None  # the run starts a local server
+    cluster = Settings(engine="spark", spark_remote="sc://spark.internal:15002")
+    assert cluster.spark_remote == "sc://spark.internal:15002"
+    with pytest.raises(ValidationError, match="spark_remote"):
+        Settings(engine="spark", spark_remote="spark.internal:15002")
+    spark.warehouse_path.mkdir()
+    check_data_folder(spark)
+    with pytest.raises(WarehouseError, match="already holds the spark warehouse"):
+        check_data_folder(Settings(paths={"data_dir": tmp_path}))

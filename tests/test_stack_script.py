@@ -145,3 +145,22 @@ def test_the_cli_reports_errors_without_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"error: port {port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("reported", "usable"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15', True),
+        ('java version "1.8.0_392"', False),
+    ],
+)
+def test_setup_wants_java_17_or_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reported: str, usable: bool
+) -> None:
+    """Spark 4's local server needs Java 17+: an older one counts as missing."""
+    java = tmp_path / "bin" / "java"
+    java.parent.mkdir()
+    java.write_text(f"#!/bin/sh\necho '{reported}' >&2\n")
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    assert setup_test_deps.find_java() == (str(java) if usable else None)

@@ -18,7 +18,7 @@ from ssa.engines.base import (
     Warehouse,
     WarehouseError,
 )
-from ssa.engines.names import WAREHOUSE_SUFFIX, EngineName
+from ssa.engines.names import WAREHOUSE_FOLDER, WAREHOUSE_SUFFIX, EngineName
 
 if TYPE_CHECKING:  # settings reads the engine names from this package
     from ssa.settings import Settings
@@ -30,6 +30,7 @@ __all__ = [
     "Warehouse",
     "WarehouseError",
     "check_data_folder",
+    "check_loads_files",
     "engine_in",
     "following_folder",
     "open_warehouse",
@@ -47,16 +48,24 @@ def open_warehouse(settings: Settings) -> Warehouse:
             memory_limit=settings.engines.duckdb_memory_limit,
             threads=settings.engines.duckdb_threads,
         )
+    if settings.engine == "spark":
+        from ssa.engines.spark_warehouse import SparkWarehouse
+
+        return SparkWarehouse(
+            path, settings.spark_remote, settings.spark_local, settings.spark_schema
+        )
     from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 
     return SQLiteWarehouse(path)
 
 
 def _warehouse_files(settings: Settings) -> dict[str, Path]:
-    """Each engine's warehouse file in the settings' data folder."""
+    """Each engine's warehouse (file or folder) in the settings' data folder."""
     plain = settings.paths.data_path / settings.paths.warehouse_file
     files = {"sqlite": plain}
     files.update({name: plain.with_suffix(s) for name, s in WAREHOUSE_SUFFIX.items()})
+    data = settings.paths.data_path
+    files.update({name: data / folder for name, folder in WAREHOUSE_FOLDER.items()})
     return files
 
 
@@ -76,6 +85,18 @@ def following_folder(settings: Settings) -> Settings:
     if found is None or found == settings.engine:
         return settings
     return settings.model_copy(update={"engine": found})
+
+
+def check_loads_files(settings: Settings) -> None:
+    """Refuse, before any work, to load CSV drops into an engine whose
+    tables the intake cannot keep its books in."""
+    warehouse = open_warehouse(settings)
+    if not warehouse.capabilities.loads_files:
+        raise WarehouseError(
+            f"engine {warehouse.engine}: loading CSV drops is not built for it "
+            "yet (the intake's checks join temporary tables it lacks); load the "
+            "drops on sqlite or duckdb, or run the medallion pipeline on it"
+        )
 
 
 def check_data_folder(settings: Settings) -> None:

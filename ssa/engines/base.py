@@ -46,10 +46,13 @@ class Capabilities:
     processes may open the warehouse at once, one writing (SQLite's WAL);
     without it one process at a time holds the file, so the watcher hands
     files to the process that refreshes instead of loading them itself.
+    ``loads_files``: the intake's bookkeeping (the ingestion log, reported
+    labels, the conflict check) runs on it, so CSV drops can be loaded.
     """
 
     incremental: bool
     shared_writers: bool
+    loads_files: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,217 @@
+"""The same SQL files give the same tables and files on Spark as on SQLite.
+
+Spark runs through the local Spark Connect server the engine starts itself
+(one JVM for this module, stopped at its end), on the fortnight
+tests/test_engines.py compares SQLite and DuckDB on: the portable subset
+(``sql/portable-sql.md``) is only kept by running every file on every
+engine and comparing what they make.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from ssa.engines import open_warehouse, spark_server, spark_warehouse
+from ssa.engines.base import table_of
+from ssa.engines.sqlite_warehouse import SQLiteWarehouse
+from ssa.generator import generate
+from ssa.models import BY_NAME, FINAL_MODEL, GOLD_MODELS, SILVER_MODELS
+from ssa.risk import risk_model
+from ssa.settings import Settings
+from tasks import gold, report, silver
+from tasks.bronze import _load
+from tests.test_engines import BRONZE_KEYS, _assert_same
+
+SEEDED = {"n_customers": 300, "n_merchants": 60, "days": 14, "seed": 11}
+# Spark's trigonometry and sums differ from SQLite's in the last bits
+# (portable-sql.md measured 4e-16 relative); what must match is the value.
+RTOL = 1e-9
+
+
+def _java_or_skip() -> None:
+    version = spark_server.java_version()
+    if version is not None and version >= spark_server.MIN_JAVA:
+        return
+    message = (
+        f"Spark needs Java {spark_server.MIN_JAVA}+ "
+        f"({'none found' if version is None else f'found {version}'}): run "
+        "python scripts/setup_test_deps.py"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The seeded fortnight loaded, refined and exported by both engines,
+    each from its own generator run (the generator is deterministic)."""
+    _java_or_skip()
+    lite_dir = tmp_path_factory.mktemp("sqlite")
+    spark_dir = tmp_path_factory.mktemp("spark")
+    lite = Settings(paths={"data_dir": lite_dir}, generator=SEEDED)
+    spark = Settings(engine="spark", paths={"data_dir": spark_dir}, generator=SEEDED)
+    for settings in (lite, spark):
+        loaded = _load(generate(settings), settings)
+        silver._build(settings, None)
+        gold._score(settings, False)  # no model: clears the model's scores
+        gold._build(settings)
+        silver._export(settings)
+        gold._export(settings)
+        report._evaluate(settings)
+    try:
+        yield lite, spark, loaded
+    finally:
+        spark_server.stop_shared()
+
+
+def _spark_table(settings: Settings, table: str) -> pd.DataFrame:
+    with open_warehouse(settings).transaction() as session:
+        return session.read_table(table)
+
+
+def _lite_table(settings: Settings, table: str) -> pd.DataFrame:
+    with sqlite3.connect(settings.warehouse_path) as conn:
+        return pd.read_sql_query(f"select * from {table}", conn)
+
+
+def _same(model: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
+    _assert_same(model, ours, theirs, rtol=RTOL)
+
+
+@pytest.mark.parametrize("table", [*BRONZE_KEYS, "ground_truth_labels"])
+def test_bronze_lands_the_same_rows(built, table) -> None:
+    lite, spark, _ = built
+    drop = ["ingested_at"]
+    ours = _lite_table(lite, table).drop(columns=drop, errors="ignore")
+    theirs = _spark_table(spark, table).drop(columns=drop, errors="ignore")
+    _same(table, ours, theirs)
+
+
+def test_every_model_gives_the_same_rows_as_on_sqlite(built) -> None:
+    lite, spark, _ = built
+    for model in SILVER_MODELS + GOLD_MODELS:
+        table = table_of(model)
+        _same(model, _lite_table(lite, table), _spark_table(spark, table))
+
+
+def test_the_risk_model_reads_the_same_features(built) -> None:
+    lite, spark, _ = built
+    params = {"utc_offset_seconds": lite.rules.utc_offset_seconds}
+    read = []
+    for warehouse in (SQLiteWarehouse(lite.warehouse_path), open_warehouse(spark)):
+        with warehouse.transaction() as session:
+            read.append(
+                session.query_numeric(
+                    risk_model.FEATURES_SQL, params, risk_model.TEXT_COLUMNS
+                )
+            )
+    ours, theirs = read
+    numeric = [c for c in theirs.columns if c not in risk_model.TEXT_COLUMNS]
+    assert (theirs[numeric].dtypes == "float64").all()
+    _same("model/features", ours, theirs)
+
+
+def test_gold_files_and_the_detection_report_are_byte_identical(built) -> None:
+    lite, spark, _ = built
+    for name in (
+        "gold_anomalies_csv",
+        "gold_customer_csv",
+        "gold_sheets_csv",
+        "gold_bairro_daily_csv",
+        "detection_report_csv",
+        "detection_report_md",
+    ):
+        mine = getattr(lite.paths, name).read_bytes()
+        assert getattr(spark.paths, name).read_bytes() == mine, name
+
+
+def test_the_silver_export_has_the_same_cells(built) -> None:
+    """Values equal; numbers may print differently (SQLite writes 15
+    significant digits, Arrow the shortest text that reads back)."""
+    lite, spark, _ = built
+    ours = pd.read_csv(lite.paths.silver_csv).sort_values("transaction_id")
+    theirs = pd.read_csv(spark.paths.silver_csv).sort_values("transaction_id")
+    pd.testing.assert_frame_equal(
+        ours.reset_index(drop=True), theirs.reset_index(drop=True), rtol=RTOL
+    )
+    head = spark.paths.silver_csv.read_text(encoding="utf-8").splitlines()[:2]
+    assert head[0].startswith("transaction_id,created_at,")
+    assert '"2026-10-01T00:' in head[1] and '-03:00"' in head[1]
+
+
+def test_a_delete_keeps_the_other_rows(built, tmp_path) -> None:
+    """Spark's Parquet tables have no delete; the engine sets the kept rows
+    aside and writes them back, and counts what went."""
+    _, spark, _ = built
+    with open_warehouse(spark).transaction() as session:
+        session.execute(
+            "create table scratch_delete using parquet as "
+            "select id, cast(id % 3 as bigint) as k from range(10)",
+            {},
+        )
+        try:
+            gone = session.execute("delete from scratch_delete where k = :k", {"k": 0})
+            left = session.read_table("scratch_delete").sort_values("id")
+            session.execute("delete from scratch_delete where (k = 1)", {})
+            rest = session.fetchall("select min(id), max(k) from scratch_delete")
+            none = session.fetchall("select min(id) from scratch_delete where k > 5")
+        finally:
+            session.execute("drop table scratch_delete", {})
+    assert gone == 4
+    assert left["id"].tolist() == [1, 2, 4, 5, 7, 8]
+    assert rest == [(2, 2)]
+    assert none == [(None,)]
+
+
+def test_a_reload_stores_no_row_twice(built) -> None:
+    _, spark, loaded = built
+    customers = _lite_table(built[0], "bronze_customers")
+    with open_warehouse(spark).transaction() as session:
+        again = session.insert_new("bronze_customers", "customer_id", customers)
+        stored = session.fetchall("select count(*) from bronze_customers")[0][0]
+    assert again == 0
+    assert stored == loaded["bronze_customers"] > 0
+
+
+def test_tables_go_to_the_schema_given(built) -> None:
+    _, spark, _ = built
+    mine = spark.model_copy(update={"spark_schema": "ssa_scratch"})
+    with open_warehouse(mine).transaction() as session:
+        assert session.fetchall("select current_database()") == [("ssa_scratch",)]
+        assert session.conn.root == mine.warehouse_path / "tables" / "ssa_scratch"
+
+
+def test_tables_survive_a_new_catalog(built) -> None:
+    """A new local server's catalog is empty while the table folders stay:
+    its first connection registers them, and a rebuild writes over one.
+    (The catalog is emptied here as a restart would, without a second JVM.)"""
+    _, spark, _ = built
+    warehouse = open_warehouse(spark)
+    with warehouse.transaction() as session:
+        before = session.fetchall("select count(*) from silver_transactions")[0][0]
+        listed = session.conn.session.catalog.listTables()
+        tables = [t.name for t in listed if not t.isTemporary]
+        for table in tables:
+            session.execute(f"drop table {table}", {})  # external: the folder stays
+        assert not session.table_exists("silver_transactions")
+    spark_warehouse.forget_sessions()
+    with warehouse.transaction() as session:
+        missing = [t for t in tables if not session.table_exists(t)]
+        assert not missing
+        rows = session.materialize(BY_NAME[FINAL_MODEL], silver.sql_params(spark))
+    assert rows == before > 0
+    assert set(tables) >= {"bronze_transactions", "reported_labels", "gold_anomalies"}
+
+
+def test_stopping_the_server_ends_its_jvm(built) -> None:
+    (server,) = spark_server._shared.values()
+    assert server.process is not None
+    pid = server.process.pid
+    spark_server.stop_shared()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
