@@ -163,7 +163,9 @@ def _rate(rows: int, wall: float) -> str:
     if not rows or wall <= 0:
         return ""
     rate = rows / wall
-    return f"{rate / 1e6:.2f}M" if rate >= 1e6 else f"{rate / 1e3:.0f}k"
+    if rate >= 1e6:
+        return f"{rate / 1e6:.2f}M"
+    return f"{rate / 1e3:.0f}k" if rate >= 1e4 else f"{rate:,.0f}"
 
 
 def _gib(value: int | None) -> str:
@@ -229,9 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--engines",
-        default=",".join(get_args(EngineName)),
         help="engines to compare, the first the baseline (default: every one, "
-        f"{', '.join(get_args(EngineName))})",
+        f"{', '.join(get_args(EngineName))}; with --curve {CURVE_ENGINE})",
     )
     parser.add_argument(
         "--rows",
@@ -265,9 +266,8 @@ def main(argv: list[str] | None = None) -> int:
 
     engines = engine_settings(args.engine_setting)
     known = get_args(EngineName)
-    wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
-    if args.curve and "--engines" not in (argv if argv is not None else sys.argv):
-        wanted = [CURVE_ENGINE]
+    default = CURVE_ENGINE if args.curve else ",".join(known)
+    wanted = [e.strip() for e in (args.engines or default).split(",") if e.strip()]
     print(f"{machine()}; load average before: {load_average()}", flush=True)
     if engines:
         print(f"settings.engines: {engines}")
