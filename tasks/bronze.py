@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
@@ -83,7 +83,22 @@ async def generate_and_load(settings: Settings) -> dict[str, int]:
         f", {chunks} chunks of {g.chunk_customers:,} customers" if chunks > 1 else "",
         settings.warehouse_path,
     )
-    inserted = await asyncio.to_thread(_load, generate_chunks(settings), settings)
+    made = {"transactions": 0, "customers": 0, "planted": 0}
+
+    def counted() -> Iterator[Dataset]:
+        for chunk in generate_chunks(settings):
+            made["transactions"] += len(chunk.transactions)
+            made["customers"] += len(chunk.customers)
+            made["planted"] += len(chunk.labels)
+            yield chunk
+
+    inserted = await asyncio.to_thread(_load, counted(), settings)
+    get_run_logger().info(
+        "generated %d transactions for %d customers (%d planted)",
+        made["transactions"],
+        made["customers"],
+        made["planted"],
+    )
     get_run_logger().info(
         "bronze: %s new rows (already present rows are skipped)", inserted
     )
