@@ -7,7 +7,8 @@ rows/s per stage, wall and CPU seconds, total wall time and peak memory.
 Then it runs the Silver SQL files, unchanged, with the bare ``sqlite3`` CLI and
 with the plain ``sqlite3`` module on one connection (no Prefect, no pandas,
 default pragmas) on a copy of the same Bronze, to show what the runner adds.
-With ``--engine duckdb`` the same stages run on DuckDB (no bare comparison).
+With ``--engine duckdb`` the same stages run on DuckDB (no bare comparison);
+``python -m bench.engines`` puts the engines side by side.
 
     python -m bench.benchmark                      # ~1M rows, one run
     python -m bench.benchmark --repeat 3           # medians of three runs
@@ -25,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -34,117 +35,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from tabulate import tabulate
 
+from bench.stages import DEFAULT_CUSTOMERS, Stage, load_average, run_pipeline
 from ssa.engines import base
-from ssa.generator import generate
-from ssa.models import FINAL_MODEL, SILVER_MODELS
+from ssa.models import SILVER_MODELS
 from ssa.settings import Settings
-from tasks import bronze, gold, report, silver
+from tasks import silver
 
-# ~66 transactions per customer in a 30-day month at the default rates.
-DEFAULT_CUSTOMERS = 15_150
 TARGET_GENERATION_ROWS_S = 500_000
 TARGET_SILVER_VS_BARE = 1.3
 TARGET_TOTAL_S = 20.0
 TARGET_PEAK_RSS_BYTES = 2 * 1024**3
-
-
-@dataclass
-class Stage:
-    name: str
-    rows: int
-    wall: float
-    cpu: float | None  # process CPU; None where stages overlapped
-
-
-def timed(name: str, fn: Callable[[], Any], rows: Callable[[Any], int]) -> Stage:
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = fn()
-    return Stage(
-        name, rows(result), time.perf_counter() - wall, time.process_time() - cpu
-    )
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-def run_pipeline(settings: Settings, keep_bronze: Path) -> dict[str, Any]:
-    """One pass of every stage; copies Bronze aside for the bare runs."""
-    stages: list[Stage] = []
-    start = time.perf_counter()
-    holder: dict[str, Any] = {}
-
-    def make() -> int:
-        holder["dataset"] = generate(settings)
-        return len(holder["dataset"].transactions)
-
-    stages.append(timed("generate", make, int))
-    stages.append(
-        timed(
-            "bronze load",
-            lambda: bronze._load(holder.pop("dataset"), settings),
-            lambda r: r["bronze_transactions"],
-        )
-    )
-    pipeline_wall = time.perf_counter() - start
-    if settings.engine == "sqlite":
-        snapshot(settings.warehouse_path, keep_bronze)
-    resumed = time.perf_counter()
-    stages.append(
-        timed(
-            "silver",
-            lambda: silver._build(settings, None),
-            lambda r: r[1][FINAL_MODEL],
-        )
-    )
-    # As in flows/silver_gold.py after a full build: the Silver CSV export
-    # starts at once, beside Gold, its export and the detection report.
-
-    def gold_side() -> list[Stage]:
-        return [
-            timed("gold", lambda: gold._build(settings), lambda r: sum(r.values())),
-            timed(
-                "gold export",
-                lambda: gold._export(settings),
-                lambda r: sum(r.values()),
-            ),
-            timed(
-                "report",
-                lambda: report._evaluate(settings),
-                lambda r: int(r["rules"]["flagged"].sum()),
-            ),
-        ]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        wall, cpu = time.perf_counter(), time.process_time()
-        csv_run = pool.submit(
-            timed, "silver export", lambda: silver._export(settings), int
-        )
-        gold_run = pool.submit(gold_side)
-        side_by_side = [csv_run.result(), *gold_run.result()]
-        pair = Stage(
-            "  = all, side by side",
-            0,
-            time.perf_counter() - wall,
-            time.process_time() - cpu,
-        )
-    for stage in side_by_side:
-        stage.cpu = None  # process CPU counts both threads
-    stages.extend(side_by_side)
-    stages.append(pair)
-    pipeline_wall += time.perf_counter() - resumed
-    return {"stages": stages, "wall": pipeline_wall, "peak_rss": peak_rss_bytes()}
 
 
 def snapshot(db: Path, copy: Path) -> None:
@@ -159,9 +65,7 @@ def _models(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
     out = []
     for model in SILVER_MODELS:
         sql = base.sql_text(f"{model}.sql")
-        out.append(
-            (Path(model).stem, sql, base.bind(sql, silver.sql_params(settings)))
-        )
+        out.append((Path(model).stem, sql, base.bind(sql, silver.sql_params(settings))))
     return out
 
 
@@ -224,6 +128,8 @@ def median_stages(runs: list[list[Stage]]) -> list[Stage]:
                 first.rows,
                 statistics.median(r[i].wall for r in runs),
                 statistics.median(cpus) if cpus else None,
+                max((r[i].peak_rss or 0 for r in runs), default=0) or None,
+                first.overlapped,
             )
         )
     return out
@@ -234,14 +140,25 @@ def stage_table(stages: list[Stage], walls: list[float]) -> str:
     for s in stages:
         rate = f"{s.rows / s.wall:,.0f}" if s.wall > 0 and s.rows else ""
         cpu = "" if s.cpu is None else f"{s.cpu:.2f}"
+        peak = "" if s.peak_rss is None else f"{s.peak_rss / 2**30:.2f}"
         rows.append(
-            [s.name, f"{s.rows:,}" if s.rows else "", f"{s.wall:.2f}", cpu, rate]
+            [
+                s.name + (" *" if s.overlapped else ""),
+                f"{s.rows:,}" if s.rows else "",
+                f"{s.wall:.2f}",
+                cpu,
+                rate,
+                peak,
+            ]
         )
-    rows.append(["pipeline (wall)", "", f"{statistics.median(walls):.2f}", "", ""])
-    return tabulate(
-        rows,
-        headers=["stage", "rows", "wall s", "cpu s", "rows/s"],
-        colalign=("left", "right", "right", "right", "right"),
+    rows.append(["pipeline (wall)", "", f"{statistics.median(walls):.2f}", "", "", ""])
+    return (
+        tabulate(
+            rows,
+            headers=["stage", "rows", "wall s", "cpu s", "rows/s", "peak RSS GiB"],
+            colalign=("left", "right", "right", "right", "right", "right"),
+        )
+        + "\n* side by side with the others marked so (as in the flow)"
     )
 
 
@@ -301,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"engine {args.engine} (SQLite {sqlite3.sqlite_version}, "
         f"DuckDB {duckdb.__version__}), Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} cores, load average before: "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        f"{os.cpu_count()} cores, load average before: {load_average()}",
         flush=True,
     )
     runs, walls, peaks, bare = [], [], [], []
@@ -314,13 +230,16 @@ def main(argv: list[str] | None = None) -> int:
                 generator={"n_customers": args.customers, "days": args.days},
             )
             bronze_copy = Path(tmp) / "bronze_copy.db"
-            result = run_pipeline(settings, bronze_copy)
-            runs.append(result["stages"])
-            walls.append(result["wall"])
-            peaks.append(result["peak_rss"])
+            keep = None
+            if args.engine == "sqlite":
+                keep = functools.partial(snapshot, settings.warehouse_path, bronze_copy)
+            result = run_pipeline(settings, keep)
+            runs.append(result.stages)
+            walls.append(result.wall)
+            peaks.append(result.peak_rss)
             if args.engine == "sqlite":
                 bare.append(compare_silver(settings, bronze_copy))
-            print(f"run {i + 1}: pipeline {result['wall']:.2f} s", flush=True)
+            print(f"run {i + 1}: pipeline {result.wall:.2f} s", flush=True)
 
     stages = median_stages(runs)
     by_name = {s.name: s for s in stages}
@@ -353,10 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     ]
     print(tabulate(checks, headers=["target", "measured", ""]))
-    print(
-        f"\nruns: {args.repeat}; load average after: "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    )
+    print(f"\nruns: {args.repeat}; load average after: {load_average()}")
     if args.flow:
         with tempfile.TemporaryDirectory(prefix="ssa-bench-flow-") as tmp:
             settings = Settings(

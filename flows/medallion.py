@@ -34,7 +34,7 @@ from ssa.settings import (
     with_groups,
 )
 from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
-from tasks.bronze import generate_transactions, load_bronze
+from tasks.bronze import generate_and_load
 
 # The default month takes about 5 minutes on 2 cores, a 1M-row month about
 # 3; a run still going after 4 hours is stuck (a lock, a full disk), and the
@@ -89,8 +89,7 @@ async def medallion_pipeline(
     """
     settings = with_groups(settings, generator=generator, paths=paths, engine=engine)
     check_data_folder(settings)
-    dataset = await generate_transactions(settings)
-    bronze = await load_bronze(dataset, settings)
+    bronze = await generate_and_load(settings)
     refreshed = await silver_gold_refresh(settings)
     await publish_headline(settings, refreshed)
     result = {"bronze": bronze, **public_result(refreshed)}

@@ -5,45 +5,33 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from ssa.engines import open_warehouse
-from ssa.generator import Dataset, generate
+from ssa.generator import Dataset, chunk_count, generate_chunks
 from ssa.settings import Settings
 
 
 def batch_id_for(settings: Settings) -> str:
-    """The same generator settings always give the same batch id."""
-    payload = json.dumps(settings.generator.model_dump(mode="json"), sort_keys=True)
+    """The same generator settings always give the same batch id. The chunk
+    size counts only where the month has several (one chunk is the month
+    whatever the size)."""
+    generator = settings.generator.model_dump(mode="json")
+    if chunk_count(settings) == 1:
+        del generator["chunk_customers"]
+    payload = json.dumps(generator, sort_keys=True)
     payload += json.dumps(settings.fraud.model_dump(mode="json"), sort_keys=True)
     return "gen-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@task(name="generate-transactions", cache_policy=NO_CACHE)
-async def generate_transactions(settings: Settings) -> Dataset:
-    """CPU-bound numpy work, run off the event loop."""
-    g = settings.generator
-    get_run_logger().info(
-        "generating %d days for %d customers from %s (seed %d)...",
-        g.days,
-        g.n_customers,
-        g.start_date,
-        g.seed,
-    )
-    dataset = await asyncio.to_thread(generate, settings)
-    get_run_logger().info(
-        "generated %d transactions for %d customers (%d planted)",
-        len(dataset.transactions),
-        len(dataset.customers),
-        len(dataset.labels),
-    )
-    return dataset
-
-
-def _load(dataset: Dataset, settings: Settings) -> dict[str, int]:
+def _load(data: Dataset | Iterable[Dataset], settings: Settings) -> dict[str, int]:
+    """A dataset, or a month's chunks as they are made (one in memory at a
+    time), in one transaction."""
+    chunks = [data] if isinstance(data, Dataset) else data
     lineage = {
         "source": f"generator:seed={settings.generator.seed}",
         "batch_id": batch_id_for(settings),
@@ -51,44 +39,66 @@ def _load(dataset: Dataset, settings: Settings) -> dict[str, int]:
     }
     with open_warehouse(settings).transaction() as session:
         session.apply_schema()
-        replaced = session.run_script("bronze/replace_synthetic_batch.sql", lineage)
-        return {
-            "replaced_rows": replaced,
-            "bronze_customers": session.insert_new(
-                "bronze_customers",
-                "customer_id",
-                dataset.customers.assign(**lineage),
+        done = {
+            "replaced_rows": session.run_script(
+                "bronze/replace_synthetic_batch.sql", lineage
             ),
-            "bronze_merchants": session.insert_new(
-                "bronze_merchants",
-                "merchant_id",
-                dataset.merchants.assign(**lineage),
-            ),
-            "bronze_transactions": session.insert_new(
-                "bronze_transactions",
-                "transaction_id",
-                dataset.transactions.assign(**lineage),
-            ),
-            "ground_truth_labels": session.insert_new(
-                "ground_truth_labels", "transaction_id", dataset.labels
-            ),
+            "bronze_customers": 0,
+            "bronze_merchants": 0,
+            "bronze_transactions": 0,
+            "ground_truth_labels": 0,
         }
+        for chunk in chunks:
+            for table, key, frame in (
+                ("bronze_customers", "customer_id", chunk.customers),
+                ("bronze_merchants", "merchant_id", chunk.merchants),
+                ("bronze_transactions", "transaction_id", chunk.transactions),
+            ):
+                done[table] += session.insert_new(table, key, frame.assign(**lineage))
+            done["ground_truth_labels"] += session.insert_new(
+                "ground_truth_labels", "transaction_id", chunk.labels
+            )
+        return done
 
 
 @task(
-    name="load-bronze",
+    name="generate-and-load-bronze",
     retries=3,
     retry_delay_seconds=[2, 5, 15],
     cache_policy=NO_CACHE,
 )
-async def load_bronze(dataset: Dataset, settings: Settings) -> dict[str, int]:
-    """One transaction for the whole batch: a retry never finds half of it."""
+async def generate_and_load(settings: Settings) -> dict[str, int]:
+    """The synthetic month into Bronze, chunk by chunk as it is made, so a
+    month of millions of rows needs the memory of one chunk. One transaction
+    for the whole month: a retry never finds half of it, and makes the same
+    bytes again (the generator is a function of its settings)."""
+    g = settings.generator
+    chunks = chunk_count(settings)
     get_run_logger().info(
-        "loading %d transactions into %s...",
-        len(dataset.transactions),
+        "generating %d days for %d customers from %s (seed %d%s) into %s...",
+        g.days,
+        g.n_customers,
+        g.start_date,
+        g.seed,
+        f", {chunks} chunks of {g.chunk_customers:,} customers" if chunks > 1 else "",
         settings.warehouse_path,
     )
-    inserted = await asyncio.to_thread(_load, dataset, settings)
+    made = {"transactions": 0, "customers": 0, "planted": 0}
+
+    def counted() -> Iterator[Dataset]:
+        for chunk in generate_chunks(settings):
+            made["transactions"] += len(chunk.transactions)
+            made["customers"] += len(chunk.customers)
+            made["planted"] += len(chunk.labels)
+            yield chunk
+
+    inserted = await asyncio.to_thread(_load, counted(), settings)
+    get_run_logger().info(
+        "generated %d transactions for %d customers (%d planted)",
+        made["transactions"],
+        made["customers"],
+        made["planted"],
+    )
     get_run_logger().info(
         "bronze: %s new rows (already present rows are skipped)", inserted
     )

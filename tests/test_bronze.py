@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from ssa.engines import base, open_warehouse, sqlite_warehouse
-from ssa.generator import generate
+from ssa.generator import generate, generate_chunks
 from ssa.settings import Settings
-from tasks.bronze import _load
+from tasks.bronze import _load, batch_id_for
 from tests.rows import tx
 
 ENGINES = pytest.mark.parametrize("engine_name", ["sqlite", "duckdb"])
@@ -118,3 +118,54 @@ def test_an_earlier_warehouse_gets_the_nullable_columns_rows_kept() -> None:
         "transaction_id",
         pd.DataFrame([tx("c", 3, payer_type=None, auth_status=None)]),
     )
+
+
+@ENGINES
+def test_a_month_in_chunks_loads_in_one_transaction(tmp_path, engine_name) -> None:
+    """Chunk by chunk as they are made, and all or nothing: a chunk that
+    fails leaves none of the month in Bronze."""
+    settings = _settings(tmp_path, engine_name=engine_name).model_copy(
+        update={
+            "generator": Settings().generator.model_copy(
+                update={
+                    "n_customers": 250,
+                    "n_merchants": 20,
+                    "days": 3,
+                    "chunk_customers": 100,
+                }
+            )
+        }
+    )
+    month = generate(settings)
+    loaded = _load(generate_chunks(settings), settings)
+    assert loaded["bronze_transactions"] == len(month.transactions)
+    assert loaded["bronze_customers"] == 250
+    assert loaded["bronze_merchants"] == 20
+    assert loaded["ground_truth_labels"] == len(month.labels)
+    assert _count(settings, "select count(*) from bronze_transactions") == len(
+        month.transactions
+    )
+
+    other = settings.model_copy(
+        update={"generator": settings.generator.model_copy(update={"seed": 9})}
+    )
+
+    def failing():
+        chunks = generate_chunks(other)
+        yield next(chunks)
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        _load(failing(), other)
+    assert _count(settings, "select count(*) from bronze_transactions") == len(
+        month.transactions
+    )
+
+
+def test_the_chunk_size_names_the_batch_only_where_it_splits_the_month() -> None:
+    month = Settings(generator={"n_customers": 300})
+    bigger = Settings(generator={"n_customers": 300, "chunk_customers": 5_000})
+    assert batch_id_for(month) == batch_id_for(bigger)
+    split = Settings(generator={"n_customers": 300, "chunk_customers": 100})
+    split_other = Settings(generator={"n_customers": 300, "chunk_customers": 150})
+    assert batch_id_for(split) != batch_id_for(split_other)

@@ -10,7 +10,7 @@ import pytest
 
 from ssa.bairros import haversine_km, load_bairros
 from ssa.documents import cpf_is_valid
-from ssa.generator import generate
+from ssa.generator import chunk_count, generate, generate_chunks
 from ssa.settings import Settings
 
 SMALL = Settings(generator={"n_customers": 400, "n_merchants": 80, "days": 14})
@@ -173,3 +173,61 @@ def test_night_lookalikes_pay_companies_or_themselves(dataset) -> None:
     company = rows["payee_type"].astype(str) == "PJ"
     own = rows["is_same_owner"] == 1
     assert (company ^ own).all()
+
+
+CHUNKED = SMALL.model_copy(
+    update={"generator": SMALL.generator.model_copy(update={"chunk_customers": 150})}
+)
+
+
+def test_a_month_of_one_chunk_is_the_month_itself(dataset) -> None:
+    """The chunk size changes nothing below it: the default month and the
+    1M-row benchmark's keep their bytes."""
+    assert chunk_count(SMALL) == 1
+    (only,) = generate_chunks(SMALL)
+    for name in ("customers", "merchants", "transactions", "labels"):
+        assert _digest(getattr(only, name)) == _digest(getattr(dataset, name)), name
+
+
+def test_a_big_month_comes_in_chunks_of_customers() -> None:
+    """Each chunk is a town of its own; together they are one month: every
+    key unique, the merchants once, Bronze's customer-then-time order, and
+    the first chunk exactly the month its customers would make alone."""
+    chunks = list(generate_chunks(CHUNKED))
+    assert chunk_count(CHUNKED) == len(chunks) == 3
+    assert [len(c.customers) for c in chunks] == [150, 150, 100]
+    assert [len(c.merchants) for c in chunks] == [80, 0, 0]
+    month = generate(CHUNKED)
+    tx, customers = month.transactions, month.customers
+    assert customers["customer_id"].tolist() == [f"C{i:07d}" for i in range(1, 401)]
+    assert customers["cpf"].map(cpf_is_valid).all()
+    assert tx["transaction_id"].is_unique
+    assert month.labels["transaction_id"].isin(tx["transaction_id"]).all()
+    assert set(tx["customer_id"].astype(str)) <= set(customers["customer_id"])
+    assert set(tx["merchant_id"].dropna().astype(str)) <= set(
+        month.merchants["merchant_id"]
+    )
+    order = tx[["customer_id", "created_at_epoch"]].astype({"customer_id": str})
+    assert order.equals(order.sort_values(["customer_id", "created_at_epoch"]))
+    # A merchant's terminal is one device in every chunk.
+    terminals = tx.dropna(subset=["merchant_id"]).astype(
+        {"merchant_id": str, "device_id": str}
+    )
+    terminals = terminals[terminals["device_id"].str.startswith("pos-")]
+    assert terminals.groupby("merchant_id")["device_id"].nunique().max() == 1
+    alone = generate(
+        SMALL.model_copy(
+            update={
+                "generator": SMALL.generator.model_copy(update={"n_customers": 150})
+            }
+        )
+    )
+    assert _digest(chunks[0].transactions) == _digest(alone.transactions)
+    assert _digest(chunks[0].customers) == _digest(alone.customers)
+    # Later chunks draw from their own streams: not a copy of the first.
+    assert not np.array_equal(
+        chunks[1].transactions["amount_cents"].to_numpy()[:50],
+        chunks[0].transactions["amount_cents"].to_numpy()[:50],
+    )
+    again = generate(CHUNKED)
+    assert _digest(again.transactions) == _digest(tx)

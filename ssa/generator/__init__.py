@@ -3,10 +3,20 @@
 ``generate(settings)`` is a pure function of the settings: same seed and
 parameters give byte-identical frames. Labels go to a separate frame (the
 ground truth) that detection never reads.
+
+A month of more than ``generator.chunk_customers`` customers is made in
+chunks of that many (``generate_chunks``), so its memory follows the chunk,
+not the month: ten million rows are generated and loaded in the memory of
+about one and a half million. Each chunk is a town of its own, its customers
+paying each other and the month's one set of merchants, with its own random
+stream; the first chunk is exactly the month it would be alone, so a month
+of one chunk (the default) keeps its bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +29,7 @@ from ssa.generator.lookalikes import LOOKALIKE_PREFIX, LOOKALIKES, switch_phones
 from ssa.generator.people import CATEGORY_NAMES, make_customers, make_merchants
 from ssa.generator.pix_fraud import PIX_PLANTERS, SCENARIO
 from ssa.generator.scenarios import PLANTERS, Context, DeviceBook
-from ssa.settings import Settings
+from ssa.settings import GeneratorSettings, Settings
 
 KM_PER_DEGREE = 111.32
 
@@ -39,7 +49,12 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 def _hex_ids(
-    rng: np.random.Generator, n: int, prefix: str = "", *, ascending: bool = False
+    rng: np.random.Generator,
+    n: int,
+    prefix: str = "",
+    *,
+    ascending: bool = False,
+    start: np.uint64 | None = None,
 ) -> np.ndarray:
     """Unique, random-looking ids: nothing in an id hints at how a row was made.
 
@@ -53,9 +68,13 @@ def _hex_ids(
     feeds carry (Pix end-to-end ids, UUIDv7): on 1M rows Bronze's primary
     key costs 2 s less and the Silver id indexes build from sorted input.
     The rank of an id says no more than the customer and time beside it.
+
+    ``start`` continues an earlier call's range (the chunks of one month),
+    so their ids never collide.
     """
-    start = rng.integers(0, 2**63, dtype=np.uint64)
-    x = np.arange(n, dtype=np.uint64) + start
+    if start is None:
+        start = rng.integers(0, 2**63, dtype=np.uint64)
+    x = np.arange(n, dtype=np.uint64) + np.uint64(start)
     with np.errstate(over="ignore"):
         x = (x ^ (x >> np.uint64(30))) * _MIX1
         x = (x ^ (x >> np.uint64(27))) * _MIX2
@@ -94,8 +113,11 @@ def _to_bronze(
     bairros: Bairros,
     devices: DeviceBook,
     jitter_km: float,
+    month: _Month,
 ) -> pd.DataFrame:
-    """The Bronze schema; low-cardinality text columns are categoricals."""
+    """The Bronze schema; low-cardinality text columns are categoricals.
+    The merchants' terminals and the range of transaction ids come from
+    ``month`` after its first chunk, which sets them."""
     n_c, n_m = len(customers), len(merchants)
     customer_ids = customers["customer_id"].to_numpy(str)
     merchant_ids = merchants["merchant_id"].to_numpy(str)
@@ -105,7 +127,7 @@ def _to_bronze(
     device_ids = np.concatenate(
         [
             _hex_ids(rng, n_c, "dev-", ascending=True),
-            _hex_ids(rng, n_m, "pos-", ascending=True),
+            month.terminals(lambda: _hex_ids(rng, n_m, "pos-", ascending=True)),
             _hex_ids(rng, devices.size - n_c - n_m, "dev-"),
         ]
     )
@@ -125,7 +147,12 @@ def _to_bronze(
     lat, lon = _jitter(rng, cols["loc"], bairros, jitter_km)
     return pd.DataFrame(
         {
-            "transaction_id": _hex_ids(rng, len(channel), ascending=True),
+            "transaction_id": _hex_ids(
+                rng,
+                len(channel),
+                ascending=True,
+                start=month.next_ids(rng, len(channel)),
+            ),
             "created_at_epoch": cols["t"],
             "customer_id": _coded(cust, customer_ids),
             "payer_type": _coded(np.zeros(len(channel)), np.array(["PF", "PJ"])),
@@ -158,19 +185,86 @@ def _to_bronze(
 
 def generate(settings: Settings) -> Dataset:
     """Customers, merchants, a month of transactions and the planted labels."""
+    chunks = list(generate_chunks(settings))
+    if len(chunks) == 1:
+        return chunks[0]
+    return Dataset(
+        **{
+            f.name: pd.concat([getattr(c, f.name) for c in chunks], ignore_index=True)
+            for f in dataclasses.fields(Dataset)
+        }
+    )
+
+
+def chunk_count(settings: Settings) -> int:
+    """How many chunks of customers the month is made in."""
     cfg = settings.generator
+    return -(-cfg.n_customers // cfg.chunk_customers)
+
+
+def generate_chunks(settings: Settings) -> Iterator[Dataset]:
+    """The month, ``generator.chunk_customers`` customers at a time, in
+    customer order; the merchants come with the first chunk only (the later
+    ones' frame is empty). Lazy: one chunk is in memory at a time."""
+    cfg = settings.generator
+    month = _Month()
+    for k, first in enumerate(range(0, cfg.n_customers, cfg.chunk_customers)):
+        size = min(cfg.chunk_customers, cfg.n_customers - first)
+        part = cfg.model_copy(update={"n_customers": size})
+        # The first chunk draws from the seed as a month alone would; the
+        # others from streams of their own, spawned from the same seed.
+        rng = np.random.default_rng(cfg.seed if k == 0 else [cfg.seed, k])
+        yield _generate_part(settings, part, rng, first, month)
+
+
+@dataclass
+class _Month:
+    """What the chunks of one month share: the merchants, their terminals,
+    and where the next chunk's transaction ids start (so none collide)."""
+
+    merchants: pd.DataFrame | None = None
+    merchant_first_seen: np.ndarray | None = None
+    terminal_ids: np.ndarray | None = None
+    ids_from: np.uint64 | None = None
+
+    def terminals(self, make: Callable[[], np.ndarray]) -> np.ndarray:
+        if self.terminal_ids is None:
+            self.terminal_ids = make()
+        return self.terminal_ids
+
+    def next_ids(self, rng: np.random.Generator, n: int) -> np.uint64:
+        if self.ids_from is None:
+            self.ids_from = rng.integers(0, 2**63, dtype=np.uint64)
+        start = self.ids_from
+        self.ids_from = np.uint64(start + np.uint64(n))
+        return start
+
+
+def _generate_part(
+    settings: Settings,
+    cfg: GeneratorSettings,
+    rng: np.random.Generator,
+    first_customer: int,
+    month: _Month,
+) -> Dataset:
     offset = settings.rules.utc_offset_seconds
-    rng = np.random.default_rng(cfg.seed)
     bairros = load_bairros(settings.paths.resolve(settings.paths.bairros_csv))
-    customers = make_customers(rng, bairros, cfg)
-    merchants = make_merchants(rng, bairros, cfg)
+    customers = make_customers(rng, bairros, cfg, first_number=first_customer + 1)
+    first_chunk = month.merchants is None
+    if first_chunk:
+        month.merchants = make_merchants(rng, bairros, cfg)
+    merchants = month.merchants
     legit = legit_transactions(
         rng, customers, merchants, bairros, cfg, offset, settings.rules.night_end_hour
     )
     start = local_midnight_epoch(cfg, offset)
     devices = DeviceBook()
     devices.add(start - rng.integers(30, 1000, len(customers)) * 86_400)
-    devices.add(start - rng.integers(100, 3000, len(merchants)) * 86_400)
+    if month.merchant_first_seen is None:
+        month.merchant_first_seen = (
+            start - rng.integers(100, 3000, len(merchants)) * 86_400
+        )
+    devices.add(month.merchant_first_seen)
     ctx = Context(
         rng=rng,
         customers=customers,
@@ -227,7 +321,7 @@ def generate(settings: Settings) -> Dataset:
     order = np.lexsort((cols["t"], cols["cust"]))
     cols, labels = F.take(cols, order), labels[order]
     tx = _to_bronze(
-        rng, cols, customers, merchants, bairros, devices, cfg.jitter_max_km
+        rng, cols, customers, merchants, bairros, devices, cfg.jitter_max_km, month
     )
     planted = labels != 0
     scenario_names = np.array(names)[labels[planted]]
@@ -254,4 +348,6 @@ def generate(settings: Settings) -> Dataset:
         ]
     ]
     shops = merchants[["merchant_id", "name", "cnpj", "category", "mcc", "bairro"]]
+    if not first_chunk:
+        shops = shops.iloc[:0]
     return Dataset(customers=people, merchants=shops, transactions=tx, labels=truth)

@@ -86,9 +86,13 @@ def _company_names(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def make_customers(
-    rng: np.random.Generator, bairros: Bairros, cfg: GeneratorSettings
+    rng: np.random.Generator,
+    bairros: Bairros,
+    cfg: GeneratorSettings,
+    first_number: int = 1,
 ) -> pd.DataFrame:
-    """One row per customer, with where they live and work and their limits."""
+    """One row per customer, with where they live and work and their limits;
+    ids numbered from ``first_number`` (a later chunk of a big month)."""
     n = cfg.n_customers
     home = rng.choice(len(bairros), size=n, p=bairros.home_weights)
     hub = np.array([JOB_HUB_ZONES.get(z, 1.0) for z in bairros.zone])
@@ -107,7 +111,8 @@ def make_customers(
     return pd.DataFrame(
         {
             "customer_id": np.char.add(
-                "C", np.char.zfill(np.arange(1, n + 1).astype(str), 7)
+                "C",
+                np.char.zfill(np.arange(first_number, first_number + n).astype(str), 7),
             ),
             "name": _names(rng, n),
             "cpf": make_cpfs(rng, n),
