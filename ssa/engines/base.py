@@ -220,6 +220,13 @@ def model_sql(model: str) -> tuple[str, str]:
     return table_of(model), sql_text(f"{model}.sql")
 
 
+def in_pieces(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    """A frame read whole, handed on ``rows`` rows at a time (engines that
+    hand columns over whole serve ``query_numeric_chunks`` so)."""
+    for start in range(0, len(frame), rows):
+        yield frame.iloc[start : start + rows]
+
+
 def check_insert(table: str, key: str, frame: pd.DataFrame) -> None:
     """Plain identifiers, and no key twice in the batch: an error naming the
     rows, never a silent drop."""

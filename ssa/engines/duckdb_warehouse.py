@@ -38,6 +38,7 @@ from ssa.engines.base import (
     bind,
     check_identifier,
     check_insert,
+    in_pieces,
     model_sql,
     sql_text,
     statements,
@@ -121,9 +122,7 @@ class DuckDBSession:
     ) -> Iterator[pd.DataFrame]:
         """DuckDB hands the columns over whole and fast: read at once, handed
         on in pieces."""
-        frame = self.query_numeric(relative, params, text_columns)
-        for start in range(0, len(frame), rows):
-            yield frame.iloc[start : start + rows]
+        return in_pieces(self.query_numeric(relative, params, text_columns), rows)
 
     def read_table(self, table: str) -> pd.DataFrame:
         check_identifier(table)

@@ -46,6 +46,7 @@ from ssa.engines.base import (
     bind,
     check_identifier,
     check_insert,
+    in_pieces,
     model_sql,
     sql_text,
     statements,
@@ -174,10 +175,18 @@ def _open(remote: str, root: Path | None, schema: str | None) -> Connection:
     return conn
 
 
+# Sessions forgotten but kept referenced: when pyspark 4.0's client is
+# garbage-collected it shuts down a thread pool every session of the process
+# shares, and a query running in another session then fails ("cannot
+# schedule new futures after shutdown").
+_retired: list[Connection] = []
+
+
 def forget_sessions() -> None:
-    """Drop the sessions of this process (their server stopped, or a test
-    wants a fresh catalog's first connection)."""
+    """Open new sessions from now on (their server stopped, or a test wants
+    a fresh catalog's first connection); the old ones are kept, not closed."""
     with _sessions_lock:
+        _retired.extend(_sessions.values())
         _sessions.clear()
 
 
@@ -512,9 +521,7 @@ class SparkSqlSession:
     ) -> Iterator[pd.DataFrame]:
         """Arrow hands the columns over whole: read at once, handed on in
         pieces."""
-        frame = self.query_numeric(relative, params, text_columns)
-        for start in range(0, len(frame), rows):
-            yield frame.iloc[start : start + rows]
+        return in_pieces(self.query_numeric(relative, params, text_columns), rows)
 
     def read_table(self, table: str) -> pd.DataFrame:
         check_identifier(table)
