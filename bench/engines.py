@@ -313,7 +313,9 @@ def _side_by_side(
     print(table(columns, ratios))
     _footer(
         ratio=f"{base} / engine: {base}'s wall over the engine's "
-        "(above 1: the engine is faster)"
+        "(above 1: the engine is faster)\n"
+        if ratios
+        else ""
     )
     return 0
 
@@ -346,7 +348,7 @@ def _curve(engine: str, sizes: list[int], days: int, engines: dict[str, Any]) ->
     print(table(columns, ratios))
     _footer(
         ratio="size / size before: how much longer the stage took "
-        "(10x the rows in 10x the time: linear)"
+        "(10x the rows in 10x the time: linear)\n"
     )
     for label, run in columns:
         if run.stages[0].rows >= TARGET_ROWS * 0.95:
@@ -380,7 +382,7 @@ def _footer(ratio: str) -> None:
         "* runs beside the stages marked so, as in the flow (the Silver CSV export "
         "beside Gold, its export, the report and the dashboard); their row "
         "'= all, side by side' is their wall time together and their one peak RSS\n"
-        f"{ratio}\n"
+        f"{ratio}"
         "cpu s: the process's CPU, every thread (DuckDB's on both cores); under "
         "load it moves less than wall time\n"
         "peak GiB: the stage's own high-water mark (the run's largest on the "
