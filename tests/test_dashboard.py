@@ -12,8 +12,11 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -117,21 +120,20 @@ def _chromium() -> Path:
     return found
 
 
-def test_the_page_renders_offline_in_chromium(written) -> None:
+@contextmanager
+def _offline_page(
+    allowed: Callable[[str], bool], requests: list[str], errors: list[str]
+) -> Iterator[Any]:
+    """A page in headless Chromium with the network blocked but for the URLs
+    ``allowed`` passes; every request and every page or console error is
+    recorded."""
     from playwright.sync_api import sync_playwright
 
     from tests.integration.conftest import CHROMIUM_ARGS
 
-    settings, _ = written
-    url = settings.paths.dashboard_html.resolve().as_uri()
-    shots = Path(os.environ.get("SSA_SCREENSHOTS", REPO_ROOT / "bench/results/ui"))
-    shots.mkdir(parents=True, exist_ok=True)
-    requests: list[str] = []
-    errors: list[str] = []
-
     def route(r) -> None:
         requests.append(r.request.url)
-        if r.request.url == url:
+        if allowed(r.request.url):
             r.continue_()
         else:
             r.abort()
@@ -156,22 +158,33 @@ def test_the_page_renders_offline_in_chromium(written) -> None:
                 "console",
                 lambda m: errors.append(m.text) if m.type == "error" else None,
             )
-            page.goto(url)
-            page.wait_for_function("window.ssaCharts !== undefined")
-            page.evaluate("window.ssaCharts.then(() => true)")
-            layers = page.evaluate(
-                """() => [...document.querySelectorAll('#mapa g.mark-shape')]
-                .map(g => [...g.querySelectorAll('path')]
-                    .filter(p => (p.getAttribute('fill') || 'none') !== 'none')
-                    .length)"""
-            )
-            top_rows = page.locator("#top-anomalias tbody tr").count()
-            report_rows = page.locator("#relatorio-0 tbody tr").count()
-            kpis = page.inner_text("#kpis")
-            bars = page.locator("#por-dia g.mark-rect path").count()
-            page.screenshot(path=shots / "dashboard.png", full_page=True)
+            yield page
         finally:
             context.close()
+
+
+def test_the_page_renders_offline_in_chromium(written) -> None:
+    settings, _ = written
+    url = settings.paths.dashboard_html.resolve().as_uri()
+    shots = Path(os.environ.get("SSA_SCREENSHOTS", REPO_ROOT / "bench/results/ui"))
+    shots.mkdir(parents=True, exist_ok=True)
+    requests: list[str] = []
+    errors: list[str] = []
+    with _offline_page(lambda u: u == url, requests, errors) as page:
+        page.goto(url)
+        page.wait_for_function("window.ssaCharts !== undefined")
+        page.evaluate("window.ssaCharts.then(() => true)")
+        layers = page.evaluate(
+            """() => [...document.querySelectorAll('#mapa g.mark-shape')]
+            .map(g => [...g.querySelectorAll('path')]
+                .filter(p => (p.getAttribute('fill') || 'none') !== 'none')
+                .length)"""
+        )
+        top_rows = page.locator("#top-anomalias tbody tr").count()
+        report_rows = page.locator("#relatorio-0 tbody tr").count()
+        kpis = page.inner_text("#kpis")
+        bars = page.locator("#por-dia g.mark-rect path").count()
+        page.screenshot(path=shots / "dashboard.png", full_page=True)
     assert requests == [url], requests  # not live: not even the feed
     assert errors == []
     data = dashboard.read_data(settings)
@@ -224,11 +237,9 @@ def test_live_mode_shows_the_files_arriving_then_redraws(fed) -> None:
     """Opened as dashboard.html#ao-vivo: the page reads the feed beside it,
     changes the latest files in place when a refresh writes a new one, then
     reloads once to redraw (keeping the scroll), and asks for nothing else."""
-    from playwright.sync_api import sync_playwright
 
     from ssa.intake.ingest import ingest_file
     from tests.drops import sample, write
-    from tests.integration.conftest import CHROMIUM_ARGS
 
     settings = fed
     url = settings.paths.dashboard_html.resolve().as_uri()
@@ -236,58 +247,33 @@ def test_live_mode_shows_the_files_arriving_then_redraws(fed) -> None:
     requests: list[str] = []
     errors: list[str] = []
 
-    def route(r) -> None:
-        requests.append(r.request.url)
-        if r.request.url == url or r.request.url.startswith(f"{feed}?t="):
-            r.continue_()
-        else:
-            r.abort()
+    def allowed(u: str) -> bool:
+        return u == url or u.startswith(f"{feed}?t=")
 
-    with (
-        tempfile.TemporaryDirectory(prefix="ssa-chromium-") as profile,
-        sync_playwright() as playwright,
-    ):
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(_chromium()),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1300, "height": 900},
-            offline=True,
+    with _offline_page(allowed, requests, errors) as page:
+        page.goto(f"{url}#ao-vivo")
+        page.wait_for_function("window.ssaLiveFeeds >= 1")
+        first = page.locator("#chegando-tabela tbody tr").all_inner_texts()
+        state = page.inner_text("#ao-vivo-estado")
+        page.evaluate("window.ssaCharts.then(() => window.scrollTo(0, 600))")
+        page.evaluate("window.beforeReload = true")
+        # A second file and the refresh's new page and feed.
+        later = sample(40, start=date(2026, 10, 12))
+        drop = write(settings.paths.incoming_path / "lote-2.csv", later)
+        assert ingest_file(drop, settings).rows_loaded == 40
+        dashboard.write_dashboard(settings, REPORT)
+        page.wait_for_function(
+            "window.beforeReload === undefined && window.ssaLiveFeeds >= 1",
+            timeout=30_000,
         )
-        try:
-            page = context.new_page()
-            page.route("**/*", route)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on(
-                "console",
-                lambda m: errors.append(m.text) if m.type == "error" else None,
-            )
-            page.goto(f"{url}#ao-vivo")
-            page.wait_for_function("window.ssaLiveFeeds >= 1")
-            first = page.locator("#chegando-tabela tbody tr").all_inner_texts()
-            state = page.inner_text("#ao-vivo-estado")
-            page.evaluate("window.ssaCharts.then(() => window.scrollTo(0, 600))")
-            page.evaluate("window.beforeReload = true")
-            # A second file and the refresh's new page and feed.
-            later = sample(40, start=date(2026, 10, 12))
-            drop = write(settings.paths.incoming_path / "lote-2.csv", later)
-            assert ingest_file(drop, settings).rows_loaded == 40
-            dashboard.write_dashboard(settings, REPORT)
-            page.wait_for_function(
-                "window.beforeReload === undefined && window.ssaLiveFeeds >= 1",
-                timeout=30_000,
-            )
-            page.evaluate("window.ssaCharts.then(() => true)")
-            page.wait_for_function("window.scrollY > 0")
-            second = page.locator("#chegando-tabela tbody tr").all_inner_texts()
-            page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=_shots() / "dashboard-live.png")
-            page.evaluate("window.afterReload = true")
-            page.wait_for_timeout(2500)  # feeds keep coming, no second reload
-            still = page.evaluate("window.afterReload === true")
-        finally:
-            context.close()
+        page.evaluate("window.ssaCharts.then(() => true)")
+        page.wait_for_function("window.scrollY > 0")
+        second = page.locator("#chegando-tabela tbody tr").all_inner_texts()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=_shots() / "dashboard-live.png")
+        page.evaluate("window.afterReload = true")
+        page.wait_for_timeout(2500)  # feeds keep coming, no second reload
+        still = page.evaluate("window.afterReload === true")
     assert errors == []
     assert "Ao vivo: Gold de" in state and "desligar" in state
     assert len(first) == 1 and first[0].startswith("lote-1.csv\tcarregado\t30")
