@@ -357,16 +357,6 @@ def materialize(conn: Connection, model: str, params: Mapping[str, Any]) -> int:
     return _count(conn, table)
 
 
-def rebuild_silver(conn: Connection, params: Mapping[str, Any]) -> dict[str, int]:
-    """Every Silver model from scratch, in build order."""
-    return {model: materialize(conn, model, params) for model in SILVER_MODELS}
-
-
-def rebuild_gold(conn: Connection, params: Mapping[str, Any]) -> dict[str, int]:
-    """Every Gold model from scratch, in build order."""
-    return {model: materialize(conn, model, params) for model in GOLD_MODELS}
-
-
 def query(conn: Connection, relative: str, params: Mapping[str, Any]) -> pd.DataFrame:
     """Run ``sql/<relative>`` (a select) and return its rows."""
     sql = sql_text(relative)
