@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from ssa.engines.names import (
     DEFAULT_ENGINE,
@@ -22,6 +22,7 @@ from ssa.engines.names import (
     WAREHOUSE_SUFFIX,
     EngineName,
 )
+from ssa.rules import DETECTION_RULES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = REPO_ROOT / "data" / "reference"
@@ -411,19 +412,26 @@ class RuleSettings(_Model):
     )
 
 
-class RiskSettings(_Model):
+# One weight per rule, ``weight_<rule>``, made from the rules' entries (the
+# default and why it is what it is live there): a new rule gets its setting
+# from its entry.
+RuleWeights = create_model(
+    "RuleWeights",
+    __base__=_Model,
+    __doc__="Points each rule adds to the Gold risk score when it fires.",
+    **{
+        f"weight_{rule.name}": (
+            int,
+            Field(rule.weight, ge=0, le=100, description=rule.weight_why),
+        )
+        for rule in DETECTION_RULES
+    },
+)
+
+
+class RiskSettings(RuleWeights):
     """Gold risk score: points per rule, context bonuses and level cut-offs."""
 
-    weight_impossible_travel: int = Field(70, ge=0, le=100)
-    weight_mule_pass_through: int = Field(65, ge=0, le=100)
-    weight_card_testing: int = Field(60, ge=0, le=100)
-    weight_mule_fan_in: int = Field(60, ge=0, le=100)
-    weight_first_time_payee: int = Field(60, ge=0, le=100)
-    weight_night_pix_limit: int = Field(55, ge=0, le=100)
-    weight_new_device: int = Field(55, ge=0, le=100)
-    weight_velocity_burst: int = Field(50, ge=0, le=100)
-    weight_structuring: int = Field(45, ge=0, le=100)
-    weight_amount_spike: int = Field(45, ge=0, le=100)
     bonus_new_device: int = Field(
         10, ge=0, le=100, description="Device first seen less than 24 h before."
     )

@@ -1,8 +1,9 @@
 -- Every transaction with its rule flags, Gold score (and each of its voices:
--- the rules, the model, the anomaly score) and the label set that judges it: generated rows against the planted ground truth ('synthetic',
--- every generated row labelled: planted or legitimate), the rest against
--- reported fraud ('reported', only rows someone labelled). A row with no
--- label is 'unlabelled': it is never counted as a false positive.
+-- the rules, the model, the anomaly score) and the label set that judges it
+-- (sql/macros/labels.sql): generated rows against the planted ground truth,
+-- the rest against reported fraud. A row with no label is 'unlabelled': it
+-- is never counted as a false positive.
+{% from 'macros/labels.sql' import generated, is_fraud, label_set %}
 
 with
 
@@ -14,16 +15,9 @@ silver as (
         local_day,
         amount_cents,
         source,
-        is_impossible_travel,
-        is_mule_pass_through,
-        is_card_testing,
-        is_mule_fan_in,
-        is_first_time_payee,
-        is_night_pix_limit,
-        is_new_device,
-        is_velocity_burst,
-        is_structuring,
-        is_amount_spike
+{% for rule in rules %}
+        is_{{ rule.name }}{{ "," if not loop.last }}
+{% endfor %}
     from silver_transactions
 ),
 
@@ -60,33 +54,19 @@ final as (
         s.created_at_epoch,
         s.local_day,
         s.amount_cents,
-        s.is_impossible_travel,
-        s.is_mule_pass_through,
-        s.is_card_testing,
-        s.is_mule_fan_in,
-        s.is_first_time_payee,
-        s.is_night_pix_limit,
-        s.is_new_device,
-        s.is_velocity_burst,
-        s.is_structuring,
-        s.is_amount_spike,
+{% for rule in rules %}
+        s.is_{{ rule.name }},
+{% endfor %}
         coalesce(r.risk_score, 0) as risk_score,
         coalesce(r.rules_score, 0) as rules_score,
         r.model_probability,
         coalesce(r.anomaly_points, 0) as anomaly_points,
+        {{ label_set('s.source', 'p.transaction_id') }} as label_set,
         case
-            when s.source like 'generator:%' then 'synthetic'
-            when p.transaction_id is not null then 'reported'
-            else 'unlabelled'
-        end as label_set,
-        case
-            when s.source like 'generator:%' then g.scenario
+            when {{ generated('s.source') }} then g.scenario
             else p.fraud_type
         end as scenario,
-        case
-            when s.source like 'generator:%' then coalesce(g.is_fraud, 0)
-            else p.is_fraud
-        end as is_fraud
+        {{ is_fraud('s.source', 'g.is_fraud', 'p.is_fraud') }} as is_fraud
     from silver as s
     left join synthetic as g
         on s.transaction_id = g.transaction_id

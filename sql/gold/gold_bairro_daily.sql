@@ -11,16 +11,9 @@ silver as (
         local_day,
         amount_cents,
         case when anomaly_flag <> 'Normal' then 1 else 0 end as is_anomaly,
-        is_impossible_travel,
-        is_mule_pass_through,
-        is_card_testing,
-        is_mule_fan_in,
-        is_first_time_payee,
-        is_night_pix_limit,
-        is_new_device,
-        is_velocity_burst,
-        is_structuring,
-        is_amount_spike
+{% for rule in rules %}
+        is_{{ rule.name }}{{ "," if not loop.last }}
+{% endfor %}
     from silver_transactions
 ),
 
@@ -32,16 +25,9 @@ final as (
         cast(sum(amount_cents) as bigint) as amount_cents,
         cast(sum(is_anomaly) as bigint) as anomalies,
         cast(sum(is_anomaly) as double) / count(*) as anomaly_rate,
-        cast(sum(is_impossible_travel) as bigint) as impossible_travel_flags,
-        cast(sum(is_mule_pass_through) as bigint) as mule_pass_through_flags,
-        cast(sum(is_card_testing) as bigint) as card_testing_flags,
-        cast(sum(is_mule_fan_in) as bigint) as mule_fan_in_flags,
-        cast(sum(is_first_time_payee) as bigint) as first_time_payee_flags,
-        cast(sum(is_night_pix_limit) as bigint) as night_pix_limit_flags,
-        cast(sum(is_new_device) as bigint) as new_device_flags,
-        cast(sum(is_velocity_burst) as bigint) as velocity_burst_flags,
-        cast(sum(is_structuring) as bigint) as structuring_flags,
-        cast(sum(is_amount_spike) as bigint) as amount_spike_flags
+{% for rule in rules %}
+        cast(sum(is_{{ rule.name }}) as bigint) as {{ rule.name }}_flags{{ "," if not loop.last }}
+{% endfor %}
     from silver
     group by local_day, bairro
 )

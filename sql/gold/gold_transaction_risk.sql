@@ -4,7 +4,8 @@
 -- an analyst reads are gold_anomalies. This file is the one place where the
 -- voices meet.
 --
--- Rules score = sum of the weights of the rules that fired, plus context
+-- Rules score = sum of the weights of the rules that fired (a Jinja loop over
+-- the rules' entries in ssa/rules.py; the weights are risk.weight_<rule>), plus context
 -- bonuses (a device first seen in the last 24 h, another flag for the
 -- customer in the 24 h before), capped at 100. Bonuses only add to a flagged
 -- row: context alone is not an alert.
@@ -47,16 +48,9 @@ transactions as (
         amount_cents,
         device_first_seen_epoch,
         anomaly_flag,
-        is_impossible_travel,
-        is_mule_pass_through,
-        is_card_testing,
-        is_mule_fan_in,
-        is_first_time_payee,
-        is_night_pix_limit,
-        is_new_device,
-        is_velocity_burst,
-        is_structuring,
-        is_amount_spike
+{% for rule in rules %}
+        is_{{ rule.name }}{{ "," if not loop.last }}
+{% endfor %}
     from silver_transactions
 ),
 
@@ -100,16 +94,9 @@ with_context as (
 with_points as (
     select
         *,
-        is_impossible_travel * :weight_impossible_travel
-        + is_mule_pass_through * :weight_mule_pass_through
-        + is_card_testing * :weight_card_testing
-        + is_mule_fan_in * :weight_mule_fan_in
-        + is_first_time_payee * :weight_first_time_payee
-        + is_night_pix_limit * :weight_night_pix_limit
-        + is_new_device * :weight_new_device
-        + is_velocity_burst * :weight_velocity_burst
-        + is_structuring * :weight_structuring
-        + is_amount_spike * :weight_amount_spike
+{% for rule in rules %}
+        {{ "+ " if not loop.first }}is_{{ rule.name }} * :weight_{{ rule.name }}
+{% endfor %}
         + case
             when anomaly_flag <> 'Normal'
                 and device_first_seen_epoch is not null

@@ -86,79 +86,20 @@ totals as (
 ),
 
 final as (
-    select
-        'impossible_travel' as rule,
-        'in-person rows (not online card payments)' as applies_to,
-        in_person_rows as rows_applicable,
-        no_place as rows_not_judged,
-        'lat/lon inside the region' as missing_fields
-    from totals
+    -- One row per rule, from its entry in ssa/rules.py (scope, the gap
+    -- above that stops it, the fields in words): a Jinja loop.
+{% for rule in rules %}
+    {% if not loop.first %}
     union all
+    {% endif %}
     select
-        'mule_pass_through',
-        'Pix rows',
-        pix_rows,
-        no_payee,
-        'payee_id, payer_type, payee_type or is_same_owner'
+        '{{ rule.name }}' as rule,
+        '{{ rule.applies_to }}' as applies_to,
+        {{ rule.rows_column }} as rows_applicable,
+        {{ rule.not_judged or 0 }} as rows_not_judged,
+        '{{ rule.needs }}' as missing_fields
     from totals
-    union all
-    select
-        'card_testing',
-        'card rows (credit, debit)',
-        card_rows,
-        no_card,
-        'card_id or entry_mode'
-    from totals
-    union all
-    select
-        'mule_fan_in',
-        'Pix rows',
-        pix_rows,
-        no_payee,
-        'payee_id, payer_type, payee_type or is_same_owner'
-    from totals
-    union all
-    select
-        'first_time_payee',
-        'Pix rows',
-        pix_rows,
-        no_payee,
-        'payee_id, payer_type, payee_type or is_same_owner'
-    from totals
-    union all
-    select
-        'night_pix_limit',
-        'Pix rows',
-        pix_rows,
-        no_payee_kind,
-        'payer_type, payee_type or is_same_owner'
-    from totals
-    union all
-    select
-        'new_device',
-        'Pix rows',
-        pix_rows,
-        no_pix_device,
-        'device_id or device_first_seen_at'
-    from totals
-    union all
-    select 'velocity_burst', 'all rows', all_rows, 0, '' from totals
-    union all
-    select
-        'structuring',
-        'Pix rows',
-        pix_rows,
-        no_payee_kind,
-        'payer_type, payee_type or is_same_owner'
-    from totals
-    union all
-    select
-        'amount_spike',
-        'all rows',
-        all_rows,
-        no_device_age,
-        'device_first_seen_at'
-    from totals
+{% endfor %}
 )
 
 select * from final

@@ -16,16 +16,9 @@ silver as (
         channel,
         entry_mode,
         category,
-        is_impossible_travel,
-        is_mule_pass_through,
-        is_card_testing,
-        is_mule_fan_in,
-        is_first_time_payee,
-        is_night_pix_limit,
-        is_new_device,
-        is_velocity_burst,
-        is_structuring,
-        is_amount_spike
+{% for rule in rules %}
+        is_{{ rule.name }}{{ "," if not loop.last }}
+{% endfor %}
     from silver_transactions
 ),
 

@@ -1,11 +1,9 @@
 -- The labels the risk model learns from and is judged on, one row per
 -- labelled transaction, in the detection report's label sets
--- (gold/evaluation_rows.sql): generated rows against the planted ground
--- truth ('synthetic', every generated row labelled: a row not planted is
--- legitimate), the rest against reported fraud ('reported', only rows
--- someone labelled). Only model training and evaluation read this;
--- detection never does. The time comes along so that the training flow
+-- (sql/macros/labels.sql, as gold/evaluation_rows.sql judges them). Only
+-- model training and evaluation read this; detection never does. The time comes along so that the training flow
 -- can check its windows hold fraud labels before it reads any feature.
+{% from 'macros/labels.sql' import generated, is_fraud, label_set %}
 
 with
 
@@ -35,20 +33,14 @@ final as (
     select
         t.transaction_id,
         t.created_at_epoch,
-        case
-            when t.source like 'generator:%' then coalesce(g.is_fraud, 0)
-            else p.is_fraud
-        end as is_fraud,
-        case
-            when t.source like 'generator:%' then 'synthetic'
-            else 'reported'
-        end as label_set
+        {{ is_fraud('t.source', 'g.is_fraud', 'p.is_fraud') }} as is_fraud,
+        {{ label_set('t.source', 'p.transaction_id') }} as label_set
     from transactions as t
     left join synthetic as g
         on t.transaction_id = g.transaction_id
     left join reported as p
         on t.transaction_id = p.transaction_id
-    where t.source like 'generator:%'
+    where {{ generated('t.source') }}
         or p.transaction_id is not null
 )
 

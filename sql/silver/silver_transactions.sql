@@ -6,7 +6,9 @@
 -- Spark): epoch-second arithmetic, nullif on divisions, case instead of
 -- iif/least/greatest, window orderings made total with the transaction id.
 -- Parameters (:name) come from RuleSettings (ssa/settings.py says where each
--- default comes from).
+-- default comes from). The rules' joins, features and flags loop over their
+-- entries in ssa/rules.py (Jinja, rendered before the file runs); velocity
+-- and amount spike, which have no model of their own, are written here.
 
 with
 
@@ -44,20 +46,6 @@ customer_windows as (
     from silver_customer_windows
 ),
 
-travel as (
-    select
-        transaction_id,
-        prev_created_at_epoch,
-        prev_bairro,
-        next_created_at_epoch,
-        next_bairro,
-        distance_km,
-        minutes_since_prev,
-        implied_speed_kmh,
-        is_impossible_travel
-    from silver_rule_impossible_travel
-),
-
 night as (
     select
         transaction_id,
@@ -83,37 +71,31 @@ joined as (
         w.baseline_rows,
         t.amount_cents / nullif(w.baseline_amount_cents, 0)
             as amount_to_baseline,
-        tr.prev_created_at_epoch,
-        tr.prev_bairro,
-        tr.next_created_at_epoch,
-        tr.next_bairro,
-        tr.distance_km,
-        tr.minutes_since_prev,
-        tr.implied_speed_kmh,
+{% for rule in dense_rules %}
+{% for feature in rule.carries %}
+        {{ rule.name }}.{{ feature }},
+{% endfor %}
+{% endfor %}
         n.night_running_cents,
         n.night_limit_cents,
-        rf.probes_in_window,
-        rf.declines_in_window,
-        rf.device_first_day_cents,
-        rf.new_payers_in_window,
-        rf.new_payer_cents_in_window,
-        rf.recent_inflow_cents,
-        rf.recent_outflow_cents,
-        rf.payer_baseline_cents,
-        rf.payee_outsized_first_payments,
-        coalesce(tr.is_impossible_travel, 0) as is_impossible_travel,
-        coalesce(rf.is_mule_pass_through, 0) as is_mule_pass_through,
-        coalesce(rf.is_card_testing, 0) as is_card_testing,
-        coalesce(rf.is_mule_fan_in, 0) as is_mule_fan_in,
-        coalesce(rf.is_first_time_payee, 0) as is_first_time_payee,
-        coalesce(rf.is_night_pix_limit, 0) as is_night_pix_limit,
-        coalesce(rf.is_new_device, 0) as is_new_device,
-        coalesce(rf.is_structuring, 0) as is_structuring
+{% for rule in sparse_rules %}
+{% for feature in rule.carries %}
+        rf.{{ feature }},
+{% endfor %}
+{% endfor %}
+{% for rule in dense_rules %}
+        coalesce({{ rule.name }}.{{ rule.flag }}, 0) as is_{{ rule.name }},
+{% endfor %}
+{% for rule in sparse_rules %}
+        coalesce(rf.is_{{ rule.name }}, 0) as is_{{ rule.name }}{{ "," if not loop.last }}
+{% endfor %}
     from transactions as t
     inner join customer_windows as w
         on t.transaction_id = w.transaction_id
-    left join travel as tr
-        on t.transaction_id = tr.transaction_id
+{% for rule in dense_rules %}
+    left join {{ rule.table }} as {{ rule.name }}
+        on t.transaction_id = {{ rule.name }}.transaction_id
+{% endfor %}
     left join night as n
         on t.transaction_id = n.transaction_id
     left join silver_rule_flags as rf
@@ -144,37 +126,19 @@ with_flags as (
 final as (
     select
         *,
-        -- The strongest flag, in the order of the default risk weights.
+        -- The strongest flag, in the order of the rules' entries.
         case
-            when is_impossible_travel = 1 then 'impossible_travel'
-            when is_mule_pass_through = 1 then 'mule_pass_through'
-            when is_card_testing = 1 then 'card_testing'
-            when is_mule_fan_in = 1 then 'mule_fan_in'
-            when is_first_time_payee = 1 then 'first_time_payee'
-            when is_night_pix_limit = 1 then 'night_pix_limit'
-            when is_new_device = 1 then 'new_device'
-            when is_velocity_burst = 1 then 'velocity_burst'
-            when is_structuring = 1 then 'structuring'
-            when is_amount_spike = 1 then 'amount_spike'
+{% for rule in rules %}
+            when is_{{ rule.name }} = 1 then '{{ rule.name }}'
+{% endfor %}
             else 'Normal'
         end as anomaly_flag,
         substr(
-            case when is_impossible_travel = 1
-                then ';impossible_travel' else '' end
-            || case when is_mule_pass_through = 1
-                then ';mule_pass_through' else '' end
-            || case when is_card_testing = 1 then ';card_testing' else '' end
-            || case when is_mule_fan_in = 1 then ';mule_fan_in' else '' end
-            || case when is_first_time_payee = 1
-                then ';first_time_payee' else '' end
-            || case when is_night_pix_limit = 1
-                then ';night_pix_limit' else '' end
-            || case when is_new_device = 1 then ';new_device' else '' end
-            || case when is_velocity_burst = 1
-                then ';velocity_burst' else '' end
-            || case when is_structuring = 1 then ';structuring' else '' end
-            || case when is_amount_spike = 1 then ';amount_spike' else '' end,
-            2
+{% for rule in rules %}
+            {{ "|| " if not loop.first }}case when is_{{ rule.name }} = 1
+                then ';{{ rule.name }}' else '' end
+{% endfor %}
+            , 2
         ) as flags_fired
     from with_flags
 )

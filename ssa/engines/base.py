@@ -6,6 +6,10 @@ file as the table named after it (dbt style) and binds only the parameters
 the file mentions (``:name``), so a threshold is never formatted into SQL
 text. The files keep to the subset SQLite, DuckDB and Spark agree on
 (``sql/portable-sql.md``); an engine only translates the parameter marker.
+Where a file fans out over the detection rules (a flag column, a weight, a
+sum per rule) it loops over their entries in ``ssa.rules`` as a Jinja
+template (dbt style again), rendered once when the file is first read: a
+new rule is one entry, not an edit in every file that lists the rules.
 
 Two levels: a ``Warehouse`` is the store a run's settings chose (where it is,
 what it can do, the whole-model builds and exports), a ``Session`` one
@@ -15,6 +19,7 @@ only these two protocols.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -22,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import jinja2
 import pandas as pd
+
+from ssa.rules import sql_context
 
 # The models and scripts every engine runs.
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
@@ -178,12 +186,28 @@ class Warehouse(Protocol):
 # --- SQL files ----------------------------------------------------------------
 
 
+# StrictUndefined: a misspelt rule attribute fails the render, not the SQL.
+# The loader lets a file import shared macros (sql/macros/).
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(SQL_DIR),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+
+@functools.cache
 def sql_text(relative: str) -> str:
-    """The text of ``sql/<relative>``."""
+    """The text of ``sql/<relative>``, its rule loops rendered."""
     path = SQL_DIR / relative
     if not path.exists():
         raise WarehouseError(f"SQL file not found: {path}")
-    return path.read_text(encoding="utf-8")
+    try:
+        return _TEMPLATES.get_template(relative).render(sql_context())
+    except jinja2.TemplateError as error:
+        raise WarehouseError(f"{path}: {error}") from error
 
 
 def strip_comments(sql: str) -> str:

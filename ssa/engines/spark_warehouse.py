@@ -52,7 +52,7 @@ from ssa.engines.base import (
     statements,
     strip_comments,
 )
-from ssa.models import GOLD, GOLD_MODELS, SILVER, SILVER_MODELS, Model
+from ssa.models import GOLD, SILVER, Model
 from ssa.report.exports import FORMULA_START, export_columns, utc_suffix
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ def _register_folders(conn: Connection) -> None:
     """Tables an earlier local server left as folders, back in the catalog."""
     assert conn.root is not None
     bronze = _bronze_tables()
-    models = [Path(m).stem for m in SILVER_MODELS + GOLD_MODELS]
+    models = [m.table for m in (*SILVER, *GOLD)]
     known = {t.name for t in conn.session.catalog.listTables()}
     for table in [*bronze, *models]:
         folder = conn.root / table

@@ -41,48 +41,14 @@ from markupsafe import Markup, escape
 from ssa.documents import mask_names
 from ssa.engines import open_warehouse
 from ssa.report.exports import brl, reasons, utc_suffix
-from ssa.rules import RULES
+from ssa.rules import DETECTION_RULES, RULES
 from ssa.settings import Settings
 
 LOCALE = "pt-BR"
-# What the people who read the dashboard call each rule.
-RULE_LABELS = {
-    "impossible_travel": "Deslocamento impossível",
-    "mule_pass_through": "Conta de passagem",
-    "card_testing": "Teste de cartão",
-    "mule_fan_in": "Conta laranja (recebe de muitos)",
-    "first_time_payee": "Primeiro Pix a desconhecido",
-    "night_pix_limit": "Limite noturno do Pix",
-    "new_device": "Dispositivo novo",
-    "velocity_burst": "Rajada de transações",
-    "structuring": "Fracionamento noturno",
-    "amount_spike": "Valor fora do padrão",
-}
-# The sentences of ssa.report.exports.REASONS, in Portuguese, for the page.
-REASONS_PT = {
-    "impossible_travel": "deslocou-se {distance_km:.1f} km em "
-    "{minutes_since_prev:.1f} min ({implied_speed_kmh:.0f} km/h) desde o "
-    "pagamento anterior",
-    "mule_pass_through": "repassou {recent_outflow_cents:reais} de "
-    "{recent_inflow_cents:reais} recebidos na última hora",
-    "card_testing": "{probes_in_window:.0f} pagamentos online ínfimos neste "
-    "cartão ({declines_in_window:.0f} recusados)",
-    "mule_fan_in": "o recebedor recebeu de {new_payers_in_window:.0f} pagadores "
-    "novos ({new_payer_cents_in_window:reais}) em uma hora",
-    "first_time_payee": "primeiro pagamento a este recebedor, "
-    "{amount_to_baseline:.1f}x a média recente do pagador; o recebedor juntou "
-    "{payee_outsized_first_payments:.0f} pagamentos assim em um dia",
-    "night_pix_limit": "Pix noturnos a pessoas somam {night_running_cents:reais},"
-    " acima do limite noturno de {night_limit_cents:reais}",
-    "new_device": "dispositivo usado pela primeira vez hoje; "
-    "{device_first_day_cents:reais} enviados dele (limite R$ 200 por "
-    "transação, R$ 1.000 por dia)",
-    "velocity_burst": "{velocity_count:.0f} transações com minutos de intervalo",
-    "structuring": "Pix noturnos fracionados para ficar logo abaixo do limite "
-    "de {night_limit_cents:reais}",
-    "amount_spike": "{amount_cents:reais} é {amount_to_baseline:.1f}x a média "
-    "recente do cliente, de um dispositivo novo",
-}
+# What the people who read the dashboard call each rule, and the sentences
+# of ssa.report.exports.REASONS in Portuguese, for the page.
+RULE_LABELS = {rule.name: rule.label_pt for rule in DETECTION_RULES}
+REASONS_PT = {rule.name: rule.reason_pt for rule in DETECTION_RULES}
 CHANNEL_LABELS = {
     "pix": "Pix",
     "credit": "Crédito",

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ssa.intake.contract import CONTROL_CHARS
-from ssa.rules import RULES
+from ssa.rules import DETECTION_RULES, RULES
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -204,28 +204,7 @@ def brl(value: float) -> str:
 
 
 # One sentence per rule, from the Silver features that made it fire.
-REASONS = {
-    "impossible_travel": "moved {distance_km:.1f} km in {minutes_since_prev:.1f}"
-    " min ({implied_speed_kmh:.0f} km/h) since the previous payment",
-    "mule_pass_through": "sent on {recent_outflow_cents:reais} of"
-    " {recent_inflow_cents:reais} received within the hour",
-    "card_testing": "{probes_in_window:.0f} tiny online payments on this card"
-    " ({declines_in_window:.0f} declined)",
-    "mule_fan_in": "payee received from {new_payers_in_window:.0f} new payers"
-    " ({new_payer_cents_in_window:reais}) within the hour",
-    "first_time_payee": "first payment to this payee, {amount_to_baseline:.1f}x"
-    " the payer's recent average; the payee collected"
-    " {payee_outsized_first_payments:.0f} such payments in a day",
-    "night_pix_limit": "night Pix to people totals {night_running_cents:reais},"
-    " over the {night_limit_cents:reais} night limit",
-    "new_device": "device first used today; {device_first_day_cents:reais} sent"
-    " from it (limit R$ 200 a payment, R$ 1.000 a day)",
-    "velocity_burst": "{velocity_count:.0f} transactions within minutes of each other",
-    "structuring": "night Pix split to stay just under the"
-    " {night_limit_cents:reais} limit",
-    "amount_spike": "{amount_cents:reais} is {amount_to_baseline:.1f}x the"
-    " customer's recent average, from a new device",
-}
+REASONS = {rule.name: rule.reason for rule in DETECTION_RULES}
 
 
 # One sentence per anomaly signal or context (sql/gold/gold_transaction_risk.sql):
