@@ -16,7 +16,7 @@ With ``--engine duckdb`` the same stages run on DuckDB (no bare comparison);
     python -m bench.benchmark --flow               # also once through Prefect
     python -m bench.benchmark --engine duckdb      # the same month on DuckDB
 
-Targets (issue 2, 2-core machine): generation >= 500k transactions/s,
+Targets (2-core machine): generation >= 500k transactions/s,
 Silver <= 1.3x bare sqlite3, whole pipeline <= 20 s, peak RSS <= 2 GiB.
 Timings on a shared machine are noisy: the load average is printed with
 them, and ``--repeat`` reports medians. Nothing here is a test.

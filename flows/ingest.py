@@ -167,9 +167,8 @@ async def refresh_loads(
         after_log_seq + 1,
         up_to_log_seq,
     )
-    # Only the partitions the loaded batches touch are recomputed (issue 3,
-    # "Fast refresh"); the engine falls back to a full build when Silver
-    # does not exist yet.
+    # Only the partitions the loaded batches touch are recomputed; the
+    # engine falls back to a full build when Silver does not exist yet.
     batch_ids = [
         f["batch_id"]
         for f in touched["files"]

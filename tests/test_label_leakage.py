@@ -1,7 +1,7 @@
 """The generator must not leak the label through anything but behaviour.
 
-PaySim's lesson (issue #13: two characters of an account name caught 1,003
-of 1,007 frauds): for every column that carries no behaviour, a classifier
+PaySim's lesson (two characters of an account name caught 1,003 of 1,007
+frauds): for every column that carries no behaviour, a classifier
 that learns the fraud rate per value on half the rows must do no better than
 chance on the other half.
 """

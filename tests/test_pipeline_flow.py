@@ -123,8 +123,8 @@ def test_tables_and_a_second_run_adds_no_duplicates(run) -> None:
 def test_detection_report_meets_the_quality_bar(run) -> None:
     """Every rule catches its planted scenario without burying it in false
     alarms, look-alikes included. At this small size a rule has only a few
-    incidents, so the bar is lower than issue 6's (recall 0.9, precision 0.8
-    at default size, shown in the README's report and the benchmark)."""
+    incidents, so the bar is lower than at the default size (recall 0.9,
+    precision 0.8, shown in the README's report and the benchmark)."""
     _, result = run
     assert tuple(r["rule"] for r in result["detection"]) == RULES
     for rule in result["detection"]:

@@ -1,4 +1,4 @@
-"""Pix rules from issue 6 on hand-built rows: new device, mule fan-in,
+"""The Pix network rules on hand-built rows: new device, mule fan-in,
 pass-through and first-time payee. Each runs its real sql/ file."""
 
 from __future__ import annotations
