@@ -1,4 +1,4 @@
--- Ingestion bookkeeping for the watched folder (ssa/ingest.py). Portable DDL
+-- Ingestion bookkeeping for the watched folder (ssa/intake/ingest.py). Portable DDL
 -- (varchar/bigint, see sql/portable-sql.md). One row per file
 -- handled, written in the same transaction as the file's Bronze rows, so a
 -- row here with status 'loaded' means its rows are in Bronze, all of them.

@@ -29,10 +29,10 @@ create table if not exists bronze_transactions (
 );
 
 -- The incremental refresh reads the rows of the customers, cards and
--- devices a drop touches through these (ssa/refresh.py). Single columns on
--- purpose: with (customer_id, time) SQLite walked the index to feed the
--- Silver windows, a random read per row, slower than one sort (44 s against
--- 60 s for Silver on 1M rows); earlier warehouses may still have that one.
+-- devices a drop touches through these (ssa/engines/incremental.py). Single
+-- columns on purpose: with (customer_id, time) SQLite walked the index to
+-- feed the Silver windows, a random read per row, slower than one sort;
+-- earlier warehouses may still have that one.
 drop index if exists bronze_transactions_customer_time;
 create index if not exists bronze_transactions_customer
 on bronze_transactions (customer_id);
@@ -92,7 +92,7 @@ create table if not exists reported_labels (
     ingested_at varchar(32) not null
 );
 
--- The risk model's verdict on each transaction (ssa/model_scoring.py), written
+-- The risk model's verdict on each transaction (ssa/risk/model_scoring.py), written
 -- between Silver and Gold when a trained model exists and empty when none
 -- does; gold_transaction_risk combines it with the rules. Not detection
 -- input from labels: the model file was trained apart (flows/train.py), and

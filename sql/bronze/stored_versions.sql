@@ -1,5 +1,5 @@
 -- The Bronze rows of the ids a drop brings (temp.drop_ids, filled by
--- ssa/conflicts.py) that another batch loaded: compared with the drop's
+-- ssa/intake/conflicts.py) that another batch loaded: compared with the drop's
 -- rows, an equal one is a duplicate and a different one a conflict.
 
 with

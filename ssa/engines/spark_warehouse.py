@@ -3,7 +3,7 @@
 Why a third engine: DuckDB ends where one machine ends. Through Spark
 Connect the pipeline sends its unchanged ``sql/`` files (Spark binds the
 ``:name`` markers itself) to any Spark 4 cluster, and without a
-``spark_remote`` to a local server it starts (``ssa/spark_server.py``), so
+``spark_remote`` to a local server it starts (``ssa/engines/spark_server.py``), so
 the path a laptop runs is the one a cluster runs.
 
 Tables are Parquet. On a cluster they are the cluster's managed tables in

@@ -6,8 +6,8 @@ slices of customers on several connections, and the models between them
 (the rules, over a few percent of the rows or one card, device or payee at
 a time) run side by side, each on its own connection into a private
 in-memory database, holding the writer lock only to copy their table in
-(1M rows: 4.8 s one after another, 3.6 s side by side; two cores here run
-two SQLite scans at ~1.5x one, not 2x). A model starts once the models it
+(two SQLite scans on two cores run at well under twice one, but faster
+than one after another). A model starts once the models it
 reads are built.
 """
 

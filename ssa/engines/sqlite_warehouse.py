@@ -150,8 +150,7 @@ class SQLiteSession:
         again afterwards, inside the transaction.
 
         Kept up row by row, each index costs a b-tree insert per row; built
-        at the end it is one sort (Bronze on 1M rows with its four indexes:
-        11.2 s against 9.3 s). Small loads (a CSV drop) keep them. Primary
+        at the end it is one sort. Small loads (a CSV drop) keep them. Primary
         keys and unique constraints stay: they are what skips known keys.
         """
         if rows < BULK_LOAD_ROWS:

@@ -65,8 +65,8 @@ def _hex_ids(
     things Bronze stores in that order (transactions by customer and time;
     cards and phones by owner). A key index then grows at its right edge
     instead of at random places, as it does for the time-ordered ids real
-    feeds carry (Pix end-to-end ids, UUIDv7): on 1M rows Bronze's primary
-    key costs 2 s less and the Silver id indexes build from sorted input.
+    feeds carry (Pix end-to-end ids, UUIDv7): Bronze's primary key is
+    cheaper to keep up and the Silver id indexes build from sorted input.
     The rank of an id says no more than the customer and time beside it.
 
     ``start`` continues an earlier call's range (the chunks of one month),
