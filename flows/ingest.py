@@ -39,7 +39,7 @@ from ssa.cli import (
     settings_from,
     with_folder_engine,
 )
-from ssa.engines import check_data_folder, check_loads_files, following_folder
+from ssa.engines import check_data_folder, following_folder
 from ssa.engines.names import EngineName
 from ssa.intake.drop_paths import split_usable
 from ssa.intake.ingest import source_of
@@ -128,7 +128,6 @@ async def incoming_refresh(
     if engine is None:
         settings = following_folder(settings)
     check_data_folder(settings)
-    check_loads_files(settings)
     if await load_staged(settings):
         after_log_seq = up_to_log_seq = None
     return await refresh_loads(settings, after_log_seq, up_to_log_seq)
@@ -213,7 +212,6 @@ async def ingest_drops(
     """
     settings = settings or Settings()
     check_data_folder(settings)
-    check_loads_files(settings)
     if source is not None:
         load_source(source, settings.paths.sources_path)  # stop before any work
     logger = get_run_logger()
@@ -285,7 +283,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = with_folder_engine(settings_from(args), args)
         preflight(settings)
-        check_loads_files(settings)
         if args.source is not None:
             load_source(args.source, settings.paths.sources_path)
     except REFUSED as exc:

@@ -39,7 +39,6 @@ from ssa.cli import (
 from ssa.engines import (
     WarehouseError,
     check_data_folder,
-    check_loads_files,
     open_warehouse,
 )
 from ssa.intake.ingest import IngestResult
@@ -214,7 +213,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         check_data_folder(settings)
-        check_loads_files(settings)
     except WarehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

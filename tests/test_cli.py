@@ -112,20 +112,3 @@ def test_make_drop_extends_the_warehouse_in_its_data_folder(tmp_path) -> None:
     assert main([*args[:-1], str(second_out)]) == 0
     (second,) = second_out.glob("*.csv")
     assert pd.read_csv(second)["created_at"].min() > rows["created_at"].max()
-
-
-def test_loading_drops_into_spark_is_refused_in_one_line(tmp_path) -> None:
-    """The intake's books are not built for Spark yet: said before any work."""
-    (tmp_path / "x.csv").write_text("transaction_id\n", encoding="utf-8")
-    done = _run(
-        "flows.ingest",
-        "--engine",
-        "spark",
-        "--data-dir",
-        str(tmp_path),
-        str(tmp_path / "x.csv"),
-    )
-    assert done.returncode == 2
-    assert "loading CSV drops is not built for it" in done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    assert not (tmp_path / "spark-warehouse").exists()

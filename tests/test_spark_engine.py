@@ -9,6 +9,7 @@ engine and comparing what they make.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 
@@ -206,6 +207,53 @@ def test_tables_survive_a_new_catalog(built) -> None:
         rows = session.materialize(BY_NAME[FINAL_MODEL], silver.sql_params(spark))
     assert rows == before > 0
     assert set(tables) >= {"bronze_transactions", "reported_labels", "gold_anomalies"}
+
+
+def test_a_drop_and_its_labels_refresh_spark_as_they_do_sqlite(
+    built, prefect_harness
+) -> None:
+    """The watched folder on Spark: a CSV drop and a labels file load through
+    the same flows as on SQLite (the ingestion log, the conflict check and
+    the label merge on Spark's session views), the refresh rebuilds Silver
+    and Gold whole, and every Gold table and the export equal SQLite's,
+    which refreshed only what the drop touched. A later report replaces a
+    label on both."""
+    from flows.ingest import incoming_refresh, ingest_drops
+    from ssa.intake.ingest import ingest_file
+    from tests.drops import sample, write
+
+    lite, spark, _ = built
+    rows = sample(60)
+    marked = rows["transaction_id"].iloc[:2].tolist()
+    modes = {}
+    for settings in (lite, spark):
+        drop = write(settings.paths.incoming_path / "next-week.csv", rows)
+        loaded = asyncio.run(ingest_drops([str(drop)], settings, refresh=False))
+        assert loaded["rows_loaded"] == 60
+        for name, verdicts in (("med_1.csv", (1, 1)), ("med_2.csv", (0, 1))):
+            labels = settings.paths.incoming_path / "labels" / name
+            labels.parent.mkdir(parents=True, exist_ok=True)
+            labels.write_text(
+                "transaction_id,is_fraud\n"
+                + "".join(f"{t},{v}\n" for t, v in zip(marked, verdicts, strict=True)),
+                encoding="utf-8",
+            )
+            ingest_file(labels, settings, source="labels")
+        modes[settings.engine] = asyncio.run(incoming_refresh(settings))["silver"][
+            "mode"
+        ]
+    assert modes == {"sqlite": "incremental", "spark": "full"}
+    for table in ("reported_labels", "ingestion_log"):
+        stored = _spark_table(spark, table)
+        assert len(stored) == len(_lite_table(lite, table)) > 0, table
+    labels = _spark_table(spark, "reported_labels").set_index("transaction_id")
+    assert labels.loc[marked, "is_fraud"].tolist() == [0, 1]
+    for model in GOLD_MODELS:
+        table = table_of(model)
+        _same(model, _lite_table(lite, table), _spark_table(spark, table))
+    assert spark.paths.gold_anomalies_csv.read_bytes() == (
+        lite.paths.gold_anomalies_csv.read_bytes()
+    )
 
 
 def test_stopping_the_server_ends_its_jvm(built) -> None:

@@ -30,7 +30,6 @@ __all__ = [
     "Warehouse",
     "WarehouseError",
     "check_data_folder",
-    "check_loads_files",
     "engine_in",
     "following_folder",
     "open_warehouse",
@@ -85,18 +84,6 @@ def following_folder(settings: Settings) -> Settings:
     if found is None or found == settings.engine:
         return settings
     return settings.model_copy(update={"engine": found})
-
-
-def check_loads_files(settings: Settings) -> None:
-    """Refuse, before any work, to load CSV drops into an engine whose
-    tables the intake cannot keep its books in."""
-    warehouse = open_warehouse(settings)
-    if not warehouse.capabilities.loads_files:
-        raise WarehouseError(
-            f"engine {warehouse.engine}: loading CSV drops is not built for it "
-            "yet (the intake's checks join temporary tables it lacks); load the "
-            "drops on sqlite or duckdb, or run the medallion pipeline on it"
-        )
 
 
 def check_data_folder(settings: Settings) -> None:

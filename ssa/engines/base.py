@@ -54,13 +54,10 @@ class Capabilities:
     processes may open the warehouse at once, one writing (SQLite's WAL);
     without it one process at a time holds the file, so the watcher hands
     files to the process that refreshes instead of loading them itself.
-    ``loads_files``: the intake's bookkeeping (the ingestion log, reported
-    labels, the conflict check) runs on it, so CSV drops can be loaded.
     """
 
     incremental: bool
     shared_writers: bool
-    loads_files: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,6 +121,11 @@ class Session(Protocol):
     def keys_table(self, name: str, column: str, values: Iterable[Any]) -> None:
         """A temporary one-column table ``temp.<name>`` of distinct values
         (the ids a drop brings, for joins); replaced if it exists."""
+
+    def stage_rows(self, name: str, like: str, frame: pd.DataFrame) -> None:
+        """A temporary table ``temp.<name>`` holding the frame's rows, its
+        columns typed as those of table ``like`` (rows a set-based script
+        merges in); replaced if it exists. NULL as None or NaN."""
 
     def table_exists(self, table: str) -> bool: ...
 
@@ -225,6 +227,15 @@ def bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         raise WarehouseError(f"SQL parameters without a value: {sorted(missing)}")
     return {k: params[k] for k in wanted}
+
+
+def checked_columns(table: str, frame: pd.DataFrame) -> str:
+    """The frame's column list for SQL, every name (and the table's) checked
+    to be a plain identifier before it is formatted in."""
+    check_identifier(table)
+    for column in frame.columns:
+        check_identifier(column)
+    return ", ".join(frame.columns)
 
 
 def check_identifier(name: str) -> None:

@@ -38,6 +38,7 @@ from ssa.engines.base import (
     bind,
     check_identifier,
     check_insert,
+    checked_columns,
     in_pieces,
     model_sql,
     sql_text,
@@ -147,6 +148,22 @@ class DuckDBSession:
             return self.execute(sql)
         finally:
             self.conn.unregister("new_rows")
+
+    def stage_rows(self, name: str, like: str, frame: pd.DataFrame) -> None:
+        """DuckDB reads the frame in place; the cast is the insert's."""
+        check_identifier(name)
+        columns = checked_columns(like, frame)
+        self._do(
+            f"create or replace temp table {name} as "
+            f"select {columns} from {like} limit 0"
+        )
+        self.conn.register("staged_rows", frame)
+        try:
+            self._do(
+                f"insert into temp.{name} ({columns}) select {columns} from staged_rows"
+            )
+        finally:
+            self.conn.unregister("staged_rows")
 
     def keys_table(self, name: str, column: str, values: Iterable[Any]) -> None:
         check_identifier(name)

@@ -52,12 +52,16 @@ from ssa.engines.base import (
     statements,
     strip_comments,
 )
+from ssa.engines.sqlite_warehouse import schema_statements
 from ssa.models import GOLD, SILVER, Model
 from ssa.report.exports import FORMULA_START, export_columns, utc_suffix
 
 if TYPE_CHECKING:
     from ssa.settings import SparkLocalSettings
 
+# The ``temp.`` schema the other engines keep session tables in: Spark's
+# session views have no schema, so the prefix is dropped.
+_TEMP = re.compile(r"\btemp\.(?=[a-z_])", re.I)
 # A whole delete statement: its table, and its condition if it has one.
 _DELETE = re.compile(r"^\s*delete\s+from\s+(\w+)(?:\s+where\s+(.*))?$", re.I | re.S)
 _INTEGRAL = ("bigint", "int", "integer", "smallint", "tinyint")
@@ -72,6 +76,7 @@ class Connection:
     root: Path | None
 
     def sql(self, statement: str, params: Mapping[str, Any] | None = None) -> Any:
+        statement = spark_dialect(statement)
         try:
             return self.session.sql(statement, args=dict(params) if params else None)
         except Exception as exc:  # pyspark raises its own tree of errors
@@ -106,6 +111,12 @@ class _Result:
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self.rows
+
+
+def spark_dialect(statement: str) -> str:
+    """A statement of the shared SQL as Spark reads it: session tables
+    without the ``temp.`` schema."""
+    return _TEMP.sub("", statement)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -191,12 +202,13 @@ def forget_sessions() -> None:
 
 
 def _bronze_tables() -> dict[str, list[tuple[str, str, bool]]]:
-    """The Bronze DDL's tables and their (column, type, not null), read by
-    building the file in a scratch SQLite: the file stays the one
-    description of the schema, its keys and indexes SQLite's and DuckDB's."""
+    """The tables of the Bronze DDL and the ingestion log's, with their
+    (column, type, not null), read by building the files in a scratch
+    SQLite: the files stay the one description of the schema, its keys,
+    checks and indexes SQLite's and DuckDB's."""
     tables: dict[str, list[tuple[str, str, bool]]] = {}
     with closing(sqlite3.connect(":memory:")) as scratch:
-        for statement in statements(sql_text("bronze/schema.sql")):
+        for statement in schema_statements():
             scratch.execute(statement)
         names = scratch.execute(
             "select name from sqlite_master where type = 'table' order by rowid"
@@ -302,9 +314,22 @@ def execute(conn: Connection, sql: str, params: Mapping[str, Any]) -> int:
 def run_script(conn: Connection, relative: str, params: Mapping[str, Any]) -> int:
     """Each statement of ``sql/<relative>``; the rows they changed."""
     return sum(
-        execute(conn, statement, params)
-        for statement in statements(sql_text(relative))
+        execute(conn, statement, params) for statement in statements(sql_text(relative))
     )
+
+
+def _typed(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
+    """The frame's columns as Arrow carries them into the Spark types named
+    (NULL as None, integers nullable)."""
+    typed = frame.copy()
+    for name in typed.columns:
+        if kinds[name] in _INTEGRAL:
+            typed[name] = pd.to_numeric(typed[name]).astype("Int64")
+        elif kinds[name] == "double":
+            typed[name] = pd.to_numeric(typed[name]).astype("float64")
+        elif kinds[name] == "string" or kinds[name].startswith("varchar"):
+            typed[name] = typed[name].astype(object).where(typed[name].notna(), None)
+    return typed
 
 
 def insert_new(conn: Connection, table: str, key: str, frame: pd.DataFrame) -> int:
@@ -322,14 +347,7 @@ def insert_new(conn: Connection, table: str, key: str, frame: pd.DataFrame) -> i
     unknown = [c for c in frame.columns if c not in kinds]
     if unknown:
         raise WarehouseError(f"{table} has no columns {unknown}")
-    typed = frame.copy()
-    for name in typed.columns:
-        if kinds[name] in _INTEGRAL:
-            typed[name] = typed[name].astype("Int64")
-        elif kinds[name] == "double":
-            typed[name] = typed[name].astype("float64")
-        elif kinds[name] == "string" or kinds[name].startswith("varchar"):
-            typed[name] = typed[name].astype(object).where(typed[name].notna(), None)
+    typed = _typed(frame, kinds)
     view = f"new_rows_{table}"
     sql = sql_text("bronze/insert_new_frame.sql").format(
         table=table, key=key, columns=", ".join(frame.columns), frame=view
@@ -456,8 +474,6 @@ def write_table_csv(
     return rows.num_rows
 
 
-
-
 # --- the seam ---------------------------------------------------------------
 
 
@@ -479,7 +495,9 @@ class SparkSqlSession:
 
     def _positional(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
-            rows = self.conn.session.sql(sql, args=list(params)).collect()
+            rows = self.conn.session.sql(
+                spark_dialect(sql), args=list(params)
+            ).collect()
         except Exception as exc:
             raise WarehouseError(f"Spark: {_first_line(exc)}") from exc
         return [tuple(row) for row in rows]
@@ -523,9 +541,19 @@ class SparkSqlSession:
     def insert_new(self, table: str, key: str, frame: pd.DataFrame) -> int:
         return insert_new(self.conn, table, key, frame)
 
+    def stage_rows(self, name: str, like: str, frame: pd.DataFrame) -> None:
+        """A session view typed as ``like``'s columns (the SQL names it
+        ``temp.<name>``; spark_dialect drops the schema)."""
+        check_identifier(name)
+        check_identifier(like)
+        schema = self.conn.session.table(like).select(*frame.columns).schema
+        kinds = {f.name: f.dataType.simpleString() for f in schema}
+        self.conn.session.createDataFrame(
+            _typed(frame, kinds), schema=schema
+        ).createOrReplaceTempView(name)
+
     def keys_table(self, name: str, column: str, values: Iterable[Any]) -> None:
-        """A session view: Spark has no ``temp`` schema, so the SQL that joins
-        such a table (the watched folder's refresh) is not run on Spark."""
+        """A session view of distinct keys (``temp.<name>`` in the SQL)."""
         check_identifier(name)
         check_identifier(column)
         frame = pd.DataFrame({column: pd.Series(list(values), dtype=object)})
@@ -556,9 +584,7 @@ class SparkWarehouse:
     """
 
     engine = "spark"
-    capabilities = Capabilities(
-        incremental=False, shared_writers=False, loads_files=False
-    )
+    capabilities = Capabilities(incremental=False, shared_writers=False)
 
     def __init__(
         self,

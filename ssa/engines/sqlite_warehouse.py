@@ -30,6 +30,7 @@ from ssa.engines.base import (
     bind,
     check_identifier,
     check_insert,
+    checked_columns,
     model_sql,
     sql_text,
     statements,
@@ -162,6 +163,20 @@ class SQLiteSession:
         finally:
             for sql in recreate:
                 self.conn.execute(sql)
+
+    def stage_rows(self, name: str, like: str, frame: pd.DataFrame) -> None:
+        check_identifier(name)
+        columns = checked_columns(like, frame)
+        self.conn.execute(f"drop table if exists temp.{name}")
+        self.conn.execute(
+            f"create temp table {name} as select {columns} from main.{like} where 0"
+        )
+        cells = frame.astype(object).where(frame.notna(), None)
+        self.conn.executemany(
+            f"insert into temp.{name} ({columns}) "
+            f"values ({', '.join('?' for _ in frame.columns)})",
+            cells.itertuples(index=False, name=None),
+        )
 
     def keys_table(self, name: str, column: str, values: Iterable[Any]) -> None:
         self.conn.execute(f"drop table if exists temp.{name}")
@@ -402,4 +417,3 @@ class SQLiteWarehouse(refresh.RefreshesPartitions):
         checkpoint()."""
         with closing(open_connection(self.path)):
             yield
-

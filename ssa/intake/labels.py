@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ssa.engines import Session
-from ssa.engines.base import sql_text
+from ssa.engines.base import sql_text, statements
 from ssa.intake import contract
 from ssa.intake.drop_file import DropFile, HeaderContract
 from ssa.intake.validation import Validated, join_problems, raw_frame, rejected_rows
@@ -95,12 +95,23 @@ def store(session: Session, frame: pd.DataFrame) -> int:
     A report dated before the stored one does not replace it; one without a
     date replaces it (it arrived later). Unchanged labels are not counted.
     """
-    full = frame.reindex(columns=list(STORED)).astype(object)
-    full = full.where(full.notna(), None)
-    return session.executemany(
-        sql_text("bronze/upsert_reported_labels.sql"),
-        full.itertuples(index=False, name=None),
+    if frame.empty:
+        return 0
+    session.stage_rows(
+        "new_labels", "reported_labels", frame.reindex(columns=list(STORED))
     )
+    replace, count_new, insert = statements(
+        sql_text("bronze/merge_reported_labels.sql")
+    )
+    try:
+        session.execute(replace)
+        # After the replaced labels left: what the insert adds (engines do
+        # not all count the rows of an insert).
+        stored = int(session.fetchall(count_new)[0][0])
+        session.execute(insert)
+    finally:
+        session.execute("drop table temp.new_labels")
+    return stored
 
 
 def unmatched(session: Session, ids: pd.Series) -> int:
