@@ -164,10 +164,12 @@ def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
         paths["data_dir"] = args.data_dir
     paths = {k: v for k, v in paths.items() if v}
     engine = {"engine": args.engine} if getattr(args, "engine", None) else {}
-    for flag in ("spark_remote", "spark_schema"):
-        if getattr(args, flag, None):
-            engine[flag] = getattr(args, flag)
-    return Settings(generator=generator, paths=paths, **engine)
+    engines = {
+        flag: getattr(args, flag)
+        for flag in ("spark_remote", "spark_schema")
+        if getattr(args, flag, None)
+    }
+    return Settings(generator=generator, paths=paths, engines=engines, **engine)
 
 
 def with_folder_engine(settings: Settings, args: argparse.Namespace) -> Settings:

@@ -967,26 +967,9 @@ class ExportSettings(_Model):
     )
 
 
-class EngineSettings(_Model):
-    """How an engine may use the machine (the engine itself is ``engine``)."""
-
-    duckdb_memory_limit: str | None = Field(
-        None,
-        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
-        description="DuckDB's memory_limit, such as '6GiB' (None: DuckDB's "
-        "own default, 80 % of RAM); past it DuckDB spills to disk.",
-    )
-    duckdb_threads: int | None = Field(
-        None,
-        ge=1,
-        le=1024,
-        description="DuckDB's threads (None: one per core).",
-    )
-
-
 class SparkLocalSettings(_Model):
     """The Spark Connect server the project starts itself when no
-    ``spark_remote`` is given (ssa/engines/spark_server.py)."""
+    ``engines.spark_remote`` is given (ssa/engines/spark_server.py)."""
 
     cores: int = Field(
         2,
@@ -1010,19 +993,23 @@ class SparkLocalSettings(_Model):
     )
 
 
-class Settings(_Model):
-    """Everything a run needs; build it once at the entry point and pass it down."""
+class EngineSettings(_Model):
+    """Where an engine is and how it may use the machine (the engine itself
+    is ``engine``): DuckDB's limits, the Spark cluster's address or the
+    local Spark server's size."""
 
-    engine: EngineName = Field(
-        DEFAULT_ENGINE,
-        description="Warehouse engine. sqlite: data/ssa.db, embedded. duckdb: "
-        "ssa.duckdb in its own data folder (data/duckdb unless paths.data_dir "
-        "is given), embedded, the same SQL files several times faster on big "
-        "months (README, 'Speed'). spark: Parquet tables of a Spark warehouse "
-        "through Spark Connect (spark_remote, or a local server the run "
-        "starts; data/spark unless paths.data_dir is given; docs/spark.md).",
+    duckdb_memory_limit: str | None = Field(
+        None,
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB's memory_limit, such as '6GiB' (None: DuckDB's "
+        "own default, 80 % of RAM); past it DuckDB spills to disk.",
     )
-    engines: EngineSettings = EngineSettings()
+    duckdb_threads: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="DuckDB's threads (None: one per core).",
+    )
     spark_remote: str | None = Field(
         None,
         pattern=r"^sc://",
@@ -1038,6 +1025,21 @@ class Settings(_Model):
         "(docs/spark.md). None: the session's current schema.",
     )
     spark_local: SparkLocalSettings = SparkLocalSettings()
+
+
+class Settings(_Model):
+    """Everything a run needs; build it once at the entry point and pass it down."""
+
+    engine: EngineName = Field(
+        DEFAULT_ENGINE,
+        description="Warehouse engine. sqlite: data/ssa.db, embedded. duckdb: "
+        "ssa.duckdb in its own data folder (data/duckdb unless paths.data_dir "
+        "is given), embedded, the same SQL files several times faster on big "
+        "months (README, 'Speed'). spark: Parquet tables of a Spark warehouse "
+        "through Spark Connect (engines.spark_remote, or a local server the run "
+        "starts; data/spark unless paths.data_dir is given; docs/spark.md).",
+    )
+    engines: EngineSettings = EngineSettings()
     paths: PathSettings = PathSettings()
     generator: GeneratorSettings = GeneratorSettings()
     simulation: SimulationSettings = SimulationSettings()
@@ -1070,7 +1072,7 @@ class Settings(_Model):
     def warehouse_path(self) -> Path:
         """The warehouse of the chosen engine: a file for SQLite and DuckDB;
         for Spark the local server's folder (its tables, log and scratch),
-        unused with a spark_remote, whose cluster keeps the tables."""
+        unused with engines.spark_remote, whose cluster keeps the tables."""
         folder = WAREHOUSE_FOLDER.get(self.engine)
         if folder is not None:
             return self.paths.data_path / folder

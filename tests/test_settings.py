@@ -101,11 +101,13 @@ def test_spark_gets_its_own_data_folder_and_a_checked_remote(tmp_path) -> None:
     assert Settings(engine="spark").paths.data_dir == OWN_DATA_DIR["spark"]
     spark = Settings(engine="spark", paths={"data_dir": tmp_path})
     assert spark.warehouse_path == tmp_path / "spark-warehouse"
-    assert spark.spark_remote is None  # the run starts a local server
-    cluster = Settings(engine="spark", spark_remote="sc://spark.internal:15002")
-    assert cluster.spark_remote == "sc://spark.internal:15002"
+    assert spark.engines.spark_remote is None  # the run starts a local server
+    cluster = Settings(
+        engine="spark", engines={"spark_remote": "sc://spark.internal:15002"}
+    )
+    assert cluster.engines.spark_remote == "sc://spark.internal:15002"
     with pytest.raises(ValidationError, match="spark_remote"):
-        Settings(engine="spark", spark_remote="spark.internal:15002")
+        Settings(engine="spark", engines={"spark_remote": "spark.internal:15002"})
     spark.warehouse_path.mkdir()
     check_data_folder(spark)
     with pytest.raises(WarehouseError, match="already holds the spark warehouse"):

@@ -181,7 +181,11 @@ def test_a_reload_stores_no_row_twice(built) -> None:
 
 def test_tables_go_to_the_schema_given(built) -> None:
     _, spark, _ = built
-    mine = spark.model_copy(update={"spark_schema": "ssa_scratch"})
+    mine = spark.model_copy(
+        update={
+            "engines": spark.engines.model_copy(update={"spark_schema": "ssa_scratch"})
+        }
+    )
     with open_warehouse(mine).transaction() as session:
         assert session.fetchall("select current_database()") == [("ssa_scratch",)]
         assert session.conn.root == mine.warehouse_path / "tables" / "ssa_scratch"
@@ -254,6 +258,33 @@ def test_a_drop_and_its_labels_refresh_spark_as_they_do_sqlite(
     assert spark.paths.gold_anomalies_csv.read_bytes() == (
         lite.paths.gold_anomalies_csv.read_bytes()
     )
+
+
+def test_a_session_catches_up_with_another_writer(built) -> None:
+    """Each process has a local server of its own; a server lists a Parquet
+    table's files once. A session that another one (another process's, as
+    a medallion run beside a long-lived worker) wrote after catches up on
+    its next transaction; without that it reads the old files."""
+    _, spark, _ = built
+    warehouse = open_warehouse(spark)
+    with warehouse.transaction() as session:
+        session.execute(
+            "create table scratch_mark using parquet as select id from range(3)", {}
+        )
+        reader = session.conn
+        assert reader.sql("select count(*) from scratch_mark").collect()[0][0] == 3
+    spark_warehouse.forget_sessions()
+    try:
+        with warehouse.transaction() as session:
+            assert session.conn is not reader
+            session.execute("insert into scratch_mark select id from range(3, 5)", {})
+        stale = reader.sql("select count(*) from scratch_mark").collect()[0][0]
+        reader.catch_up()
+        fresh = reader.sql("select count(*) from scratch_mark").collect()[0][0]
+    finally:
+        with warehouse.transaction() as session:
+            session.execute("drop table scratch_mark", {})
+    assert (stale, fresh) == (3, 5)
 
 
 def test_stopping_the_server_ends_its_jvm(built) -> None:

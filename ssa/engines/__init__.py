@@ -51,7 +51,10 @@ def open_warehouse(settings: Settings) -> Warehouse:
         from ssa.engines.spark_warehouse import SparkWarehouse
 
         return SparkWarehouse(
-            path, settings.spark_remote, settings.spark_local, settings.spark_schema
+            path,
+            settings.engines.spark_remote,
+            settings.engines.spark_local,
+            settings.engines.spark_schema,
         )
     from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 

@@ -28,6 +28,7 @@ import os
 import re
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ if TYPE_CHECKING:
 # The ``temp.`` schema the other engines keep session tables in: Spark's
 # session views have no schema, so the prefix is dropped.
 _TEMP = re.compile(r"\btemp\.(?=[a-z_])", re.I)
+# Statements that change tables (a delete is emulated by these).
+_WRITES = re.compile(r"^\s*(insert|create|drop|alter)\b", re.I)
+# The file each write to a local warehouse rewrites (Connection.catch_up).
+WRITE_MARK = ".last-write"
 # A whole delete statement: its table, and its condition if it has one.
 _DELETE = re.compile(r"^\s*delete\s+from\s+(\w+)(?:\s+where\s+(.*))?$", re.I | re.S)
 _INTEGRAL = ("bigint", "int", "integer", "smallint", "tinyint")
@@ -74,13 +79,53 @@ class Connection:
 
     session: Any
     root: Path | None
+    # The local warehouse's write mark this session last wrote or caught up
+    # with (catch_up).
+    seen: str = ""
 
-    def sql(self, statement: str, params: Mapping[str, Any] | None = None) -> Any:
+    def sql(
+        self,
+        statement: str,
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
+    ) -> Any:
         statement = spark_dialect(statement)
+        if isinstance(params, Mapping):
+            args: Any = dict(params) or None
+        else:
+            args = list(params) if params else None
         try:
-            return self.session.sql(statement, args=dict(params) if params else None)
+            result = self.session.sql(statement, args=args)
         except Exception as exc:  # pyspark raises its own tree of errors
             raise WarehouseError(f"Spark: {_first_line(exc)}") from exc
+        if _WRITES.match(strip_comments(statement)):
+            self._mark_written()
+        return result
+
+    def _mark_written(self) -> None:
+        """Tell the other processes on this local warehouse that its tables
+        changed (a command has run when ``sql`` returns)."""
+        if self.root is None:
+            return
+        self.seen = uuid.uuid4().hex
+        mark = self.root / WRITE_MARK
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mark.with_name(f".{mark.name}.{self.seen}")
+        tmp.write_text(self.seen, encoding="utf-8")
+        os.replace(tmp, mark)
+
+    def catch_up(self) -> None:
+        """Forget the file listings this session cached if another process
+        wrote the local warehouse since: each process has a server of its
+        own, and a server reads a Parquet table's files as it listed them
+        first (a refresh run in a long-lived worker would miss what a
+        medallion run wrote meanwhile). On a cluster the one catalog knows."""
+        mark = _write_mark(self.root)
+        if mark == self.seen:
+            return
+        for table in self.session.catalog.listTables():
+            if not table.isTemporary:
+                self.session.catalog.refreshTable(table.name)
+        self.seen = mark
 
     def execute(
         self, statement: str, params: Mapping[str, Any] | None = None
@@ -111,6 +156,13 @@ class _Result:
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self.rows
+
+
+def _write_mark(root: Path | None) -> str:
+    try:
+        return (root / WRITE_MARK).read_text(encoding="utf-8") if root else ""
+    except FileNotFoundError:
+        return ""
 
 
 def spark_dialect(statement: str) -> str:
@@ -164,6 +216,8 @@ def connect(
         if conn is None:
             conn = _open(remote, root, schema)
             _sessions[(remote, schema)] = conn
+        else:
+            conn.catch_up()
     yield conn
 
 
@@ -178,6 +232,7 @@ def _open(remote: str, root: Path | None, schema: str | None) -> Connection:
     # rules' offset, never in the cluster's zone.
     session.conf.set("spark.sql.session.timeZone", "UTC")
     conn = Connection(session, root)
+    conn.seen = _write_mark(root)
     if schema is not None:
         conn.sql(f"create schema if not exists {schema}")
         conn.sql(f"use {schema}")
@@ -495,9 +550,9 @@ class SparkSqlSession:
 
     def _positional(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
-            rows = self.conn.session.sql(
-                spark_dialect(sql), args=list(params)
-            ).collect()
+            rows = self.conn.sql(sql, params).collect()
+        except WarehouseError:
+            raise
         except Exception as exc:
             raise WarehouseError(f"Spark: {_first_line(exc)}") from exc
         return [tuple(row) for row in rows]
