@@ -32,12 +32,22 @@ class Partition:
     changed input is at T, rows before T - window keep their output and need
     no recompute, and the rest read nothing before T - 2 * window: a drop of
     tomorrow's transactions reads minutes of a payee's history, not months.
+
+    ``ahead`` is for models that read a partition's whole history but whose
+    output rows see at most that far after themselves: the parameter with
+    the reach of their widest ``following`` frame, in seconds, or 0 when
+    every frame ends at the row itself (the customer features see only
+    earlier payments). When the earliest changed input is at T, rows before
+    T - ahead keep their output: a drop of tomorrow's transactions
+    recomputes and compares its own rows, not the customers' whole history.
+    None: any row of a touched partition may change.
     """
 
     driver: str
     view: str
     scope: str | None = None
     window: str | None = None
+    ahead: str | int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,8 @@ _BY_ACCOUNT = (
     " or payee_id in (select key from temp.touched_accounts)"
 )
 _CUSTOMERS = Partition("bronze_transactions", _BY_CUSTOMER)
+# Windows over a customer's earlier payments only: a row sees nothing later.
+_CUSTOMERS_BEFORE = Partition("bronze_transactions", _BY_CUSTOMER, ahead=0)
 _ID = (("transaction_id",),)
 
 # Silver, in build order: the per-customer intermediates (the risk model's
@@ -86,11 +98,25 @@ _ID = (("transaction_id",),)
 # first: the rules build side by side), the sparse rules' flags in one
 # table, then silver_transactions, which joins them.
 SILVER: tuple[Model, ...] = (
-    Model("silver/silver_customer_windows", _CUSTOMERS, indexes=_ID, by_customer=True),
-    Model("silver/silver_customer_features", _CUSTOMERS, indexes=_ID, by_customer=True),
+    Model(
+        "silver/silver_customer_windows",
+        # Velocity counts the payments either side of a row.
+        Partition(
+            "bronze_transactions", _BY_CUSTOMER, ahead="velocity_window_seconds"
+        ),
+        indexes=_ID,
+        by_customer=True,
+    ),
+    Model(
+        "silver/silver_customer_features",
+        _CUSTOMERS_BEFORE,
+        indexes=_ID,
+        by_customer=True,
+    ),
     Model(
         "silver/silver_pix_transfers",
-        _CUSTOMERS,
+        # A pair's sequence and the payer's baseline count earlier rows only.
+        _CUSTOMERS_BEFORE,
         indexes=(
             ("transaction_id",),
             ("customer_id", "created_at_epoch"),

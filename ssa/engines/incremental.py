@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from ssa.engines.base import Progress, Session, bind, sql_text
+from ssa.engines.base import Progress, Session, bind, names_read, sql_text
 from ssa.models import FINAL_MODEL, GOLD, SILVER, Model
 
 # The ids of the Silver rows the last incremental refresh recomputed, for
@@ -160,7 +160,7 @@ def refresh_silver(
             replaced[model.name] = session.materialize(model, params)
             continue
         replaced[model.name], earliest[model.table] = _replace_partitions(
-            session, model, params, earliest.get(model.partition.driver)
+            session, model, params, earliest
         )
         if model.table == "silver_pix_transfers":
             # The Pix network rules' partitions follow from the new transfers.
@@ -215,11 +215,19 @@ def _touched_payees_and_accounts(session: PartialSession) -> None:
     )
 
 
+def _changed_since(model: Model, earliest: Mapping[str, int | None]) -> int | None:
+    """The time of the earliest changed row among the tables the model reads
+    (None: none of them changed)."""
+    read = names_read(model.name)
+    times = [t for table, t in earliest.items() if table in read and t is not None]
+    return min(times, default=None)
+
+
 def _replace_partitions(
     session: PartialSession,
     model: Model,
     params: Mapping[str, Any],
-    driver_changed_since: int | None,
+    earliest: Mapping[str, int | None],
 ) -> tuple[int, int | None]:
     """Recompute the touched partitions; write and record only the rows that
     differ from before (new rows, rows whose windows now see the new ones,
@@ -227,9 +235,9 @@ def _replace_partitions(
     Gold, then works on those rows alone: for a drop of the next day, the
     new rows and a few before them, not the customers' whole history.
 
-    ``driver_changed_since`` is the time of the earliest changed row of the
-    table the model reads (None: nothing changed there). Returns the number
-    of rows that changed and the time of the earliest of them.
+    ``earliest`` holds the time of the earliest changed row of each table
+    changed so far (None: nothing changed there). Returns the number of rows
+    that changed and the time of the earliest of them.
     """
     assert model.partition is not None
     main = session.main
@@ -238,11 +246,19 @@ def _replace_partitions(
     view = partition.view
     scope = partition.scope or partition.view
     if partition.window is not None:
+        driver_changed_since = earliest.get(driver)
         if driver_changed_since is None:
             return 0, None
         reach = int(params[partition.window])
         view = f"({view}) and created_at_epoch >= {driver_changed_since - 2 * reach}"
         scope = f"({scope}) and created_at_epoch >= {driver_changed_since - reach}"
+    elif partition.ahead is not None:
+        since = _changed_since(model, earliest)
+        if since is None:
+            return 0, None
+        ahead = partition.ahead
+        reach = int(params[ahead] if isinstance(ahead, str) else ahead)
+        scope = f"({scope}) and created_at_epoch >= {since - reach}"
     session.execute("drop table if exists temp.scope")
     session.execute(
         "create temp table scope as select transaction_id "
