@@ -57,7 +57,9 @@ class Model:
     ``partition`` (Silver): what an incremental refresh recomputes; None for
     a model rebuilt whole at every refresh (it only gathers rows of models
     before it, whose changes those have recorded). ``gold_scope`` (Gold):
-    the rows a refresh replaces, as a filter on Silver's changed keys.
+    the rows a refresh replaces, as a filter on Silver's changed keys;
+    ``gold_reads`` the Silver rows it reads to recompute them, where that is
+    more than the scope (a window over a customer's earlier rows).
     ``indexes``: built after every full build, the ids later models join on
     and the columns a refresh finds touched rows by, so its cost follows the
     size of the drop (on SQLite an index built once beats the automatic one
@@ -73,6 +75,7 @@ class Model:
     name: str
     partition: Partition | None = None
     gold_scope: str | None = None
+    gold_reads: str | None = None
     indexes: tuple[tuple[str, ...], ...] = field(default=())
     by_customer: bool = False
     table_order: bool = False
@@ -189,8 +192,15 @@ SILVER: tuple[Model, ...] = (
 # Gold, in build order: per-transaction scores (every row), the flagged rows
 # in full, then the summaries that read them. After an incremental Silver
 # refresh only the customers and bairro-days of the changed rows are
-# recomputed (the bairro may be unknown: NULL matches NULL there).
+# recomputed (the bairro may be unknown: NULL matches NULL there), and of a
+# customer's transactions only those from the earliest changed one on
+# (temp.gold_rows): a transaction's score reads its own Silver row and the
+# customer's earlier flags, nothing later.
 _GOLD_BY_CUSTOMER = "customer_id in (select customer_id from temp.gold_customers)"
+_GOLD_CHANGED_ON = (
+    f"{_GOLD_BY_CUSTOMER} and transaction_id in "
+    "(select transaction_id from temp.gold_rows)"
+)
 _GOLD_BY_PLACE_AND_DAY = (
     "(local_day, bairro) in (select local_day, bairro from temp.gold_places) "
     "or (bairro is null and local_day in "
@@ -200,10 +210,11 @@ GOLD: tuple[Model, ...] = (
     # Every transaction: a refresh replaces a customer's rows by this index.
     Model(
         "gold/gold_transaction_risk",
-        gold_scope=_GOLD_BY_CUSTOMER,
+        gold_scope=_GOLD_CHANGED_ON,
+        gold_reads=_GOLD_BY_CUSTOMER,
         indexes=(("customer_id",),),
     ),
-    Model("gold/gold_anomalies", gold_scope=_GOLD_BY_CUSTOMER),
+    Model("gold/gold_anomalies", gold_scope=_GOLD_CHANGED_ON),
     Model("gold/gold_customer_risk", gold_scope=_GOLD_BY_CUSTOMER),
     Model("gold/gold_bairro_daily", gold_scope=_GOLD_BY_PLACE_AND_DAY),
 )

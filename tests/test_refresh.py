@@ -253,6 +253,7 @@ def test_a_late_payment_changes_the_rows_after_it_and_none_long_before(
     monkeypatch.setattr(incremental, "_replace_partitions", recording)
     replaced = incremental.refresh_touched(conn, params, ["late"])
     incremental.refresh_gold(conn, params)
+    rescored = {row[0] for row in conn.fetchall("select * from temp.gold_rows")}
     refreshed = _tables(conn)
     changed = {
         row[0]
@@ -294,6 +295,8 @@ def test_a_late_payment_changes_the_rows_after_it_and_none_long_before(
     # from just before on) beside Bronze.
     near = {"just-before", "late", "after", "next-day"}
     assert scopes["silver_customer_windows"] == scopes["silver_pix_transfers"] == near
+    # Gold rescores the customer's transactions from the earliest change on.
+    assert rescored == near
 
 
 def test_models_bounded_ahead_read_only_tables_whose_changes_are_timed() -> None:

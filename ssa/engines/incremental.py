@@ -359,22 +359,34 @@ def refresh_gold(session: PartialSession, params: Mapping[str, Any]) -> dict[str
     silver = _FINAL.table
     session.execute("drop table if exists temp.gold_changed")
     session.execute(
-        "create temp table gold_changed as select customer_id, local_day, bairro "
+        "create temp table gold_changed as "
+        "select customer_id, created_at_epoch, local_day, bairro "
         f"from {main}.{silver} where {changed_silver_rows(main)}"
     )
-    for name, columns in (
-        ("gold_customers", "customer_id"),
-        ("gold_places", "local_day, bairro"),
-    ):
-        session.execute(f"drop table if exists temp.{name}")
-        session.execute(
-            f"create temp table {name} as select distinct {columns} "
-            "from temp.gold_changed"
-        )
+    session.execute("drop table if exists temp.gold_customers")
+    session.execute(
+        "create temp table gold_customers as select customer_id, "
+        "min(created_at_epoch) as since from temp.gold_changed group by customer_id"
+    )
+    session.execute("drop table if exists temp.gold_places")
+    session.execute(
+        "create temp table gold_places as select distinct local_day, bairro "
+        "from temp.gold_changed"
+    )
+    # Each changed customer's transactions from their earliest change on.
+    # CROSS JOIN keeps this order on SQLite: from the few customers, through
+    # silver_transactions' customer_id index.
+    session.execute("drop table if exists temp.gold_rows")
+    session.execute(
+        "create temp table gold_rows as select s.transaction_id "
+        "from temp.gold_customers as g "
+        f"cross join {main}.{silver} as s "
+        "where s.customer_id = g.customer_id and s.created_at_epoch >= g.since"
+    )
     replaced = {}
     for model in GOLD:
         assert model.gold_scope is not None
         session.execute(f"delete from {main}.{model.table} where {model.gold_scope}")
-        with session.shadowed(silver, model.gold_scope):
+        with session.shadowed(silver, model.gold_reads or model.gold_scope):
             replaced[model.name] = _insert(session, model, params, model.gold_scope)
     return replaced
