@@ -29,12 +29,22 @@ class Partition:
     changed input is at T, rows before T - window keep their output and need
     no recompute, and the rest read nothing before T - 2 * window: a drop of
     tomorrow's transactions reads minutes of a payee's history, not months.
+
+    ``ahead`` is for models that read a partition's whole history but whose
+    output rows see at most that far after themselves: the parameter with
+    the reach of their widest ``following`` frame, in seconds, or 0 when
+    every frame ends at the row itself (the customer features see only
+    earlier payments). When the earliest changed input is at T, rows before
+    T - ahead keep their output: a drop of tomorrow's transactions
+    recomputes and compares its own rows, not the customers' whole history.
+    None: any row of a touched partition may change.
     """
 
     driver: str
     view: str
     scope: str | None = None
     window: str | None = None
+    ahead: str | int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,9 @@ class Model:
     ``partition`` (Silver): what an incremental refresh recomputes; None for
     a model rebuilt whole at every refresh (it only gathers rows of models
     before it, whose changes those have recorded). ``gold_scope`` (Gold):
-    the rows a refresh replaces, as a filter on Silver's changed keys.
+    the rows a refresh replaces, as a filter on Silver's changed keys;
+    ``gold_reads`` the Silver rows it reads to recompute them, where that is
+    more than the scope (a window over a customer's earlier rows).
     ``indexes``: built after every full build, the ids later models join on
     and the columns a refresh finds touched rows by, so its cost follows the
     size of the drop (on SQLite an index built once beats the automatic one
@@ -59,6 +71,7 @@ class Model:
     name: str
     partition: Partition | None = None
     gold_scope: str | None = None
+    gold_reads: str | None = None
     indexes: tuple[tuple[str, ...], ...] = field(default=())
     by_customer: bool = False
     table_order: bool = False
@@ -77,5 +90,7 @@ BY_ACCOUNT = (
     " or payee_id in (select key from temp.touched_accounts)"
 )
 CUSTOMERS = Partition("bronze_transactions", BY_CUSTOMER)
+# Windows over a customer's earlier payments only: a row sees nothing later.
+CUSTOMERS_BEFORE = Partition("bronze_transactions", BY_CUSTOMER, ahead=0)
 # The index every model that later models join on carries.
 BY_ID = (("transaction_id",),)

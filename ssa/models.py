@@ -9,7 +9,14 @@ file and one entry here (or in ``ssa.rules`` for a rule).
 
 from __future__ import annotations
 
-from ssa.model_spec import BY_ID, CUSTOMERS, Model, Partition
+from ssa.model_spec import (
+    BY_CUSTOMER,
+    BY_ID,
+    CUSTOMERS,
+    CUSTOMERS_BEFORE,
+    Model,
+    Partition,
+)
 from ssa.rules import DETECTION_RULES
 
 __all__ = [
@@ -31,13 +38,23 @@ _RULE_MODELS = tuple(rule.model for rule in DETECTION_RULES if rule.model)
 # pass-through, the longest, early), the sparse rules' flags in one table,
 # then silver_transactions, which joins them.
 SILVER: tuple[Model, ...] = (
-    Model("silver/silver_customer_windows", CUSTOMERS, indexes=BY_ID, by_customer=True),
     Model(
-        "silver/silver_customer_features", CUSTOMERS, indexes=BY_ID, by_customer=True
+        "silver/silver_customer_windows",
+        # Velocity counts the payments either side of a row.
+        Partition("bronze_transactions", BY_CUSTOMER, ahead="velocity_window_seconds"),
+        indexes=BY_ID,
+        by_customer=True,
+    ),
+    Model(
+        "silver/silver_customer_features",
+        CUSTOMERS_BEFORE,
+        indexes=BY_ID,
+        by_customer=True,
     ),
     Model(
         "silver/silver_pix_transfers",
-        CUSTOMERS,
+        # A pair's sequence and the payer's baseline count earlier rows only.
+        CUSTOMERS_BEFORE,
         indexes=(
             ("transaction_id",),
             ("customer_id", "created_at_epoch"),
@@ -63,8 +80,15 @@ SILVER: tuple[Model, ...] = (
 # Gold, in build order: per-transaction scores (every row), the flagged rows
 # in full, then the summaries that read them. After an incremental Silver
 # refresh only the customers and bairro-days of the changed rows are
-# recomputed (the bairro may be unknown: NULL matches NULL there).
+# recomputed (the bairro may be unknown: NULL matches NULL there), and of a
+# customer's transactions only those from the earliest changed one on
+# (temp.gold_rows): a transaction's score reads its own Silver row and the
+# customer's earlier flags, nothing later.
 _GOLD_BY_CUSTOMER = "customer_id in (select customer_id from temp.gold_customers)"
+_GOLD_CHANGED_ON = (
+    f"{_GOLD_BY_CUSTOMER} and transaction_id in "
+    "(select transaction_id from temp.gold_rows)"
+)
 _GOLD_BY_PLACE_AND_DAY = (
     "(local_day, bairro) in (select local_day, bairro from temp.gold_places) "
     "or (bairro is null and local_day in "
@@ -74,10 +98,11 @@ GOLD: tuple[Model, ...] = (
     # Every transaction: a refresh replaces a customer's rows by this index.
     Model(
         "gold/gold_transaction_risk",
-        gold_scope=_GOLD_BY_CUSTOMER,
+        gold_scope=_GOLD_CHANGED_ON,
+        gold_reads=_GOLD_BY_CUSTOMER,
         indexes=(("customer_id",),),
     ),
-    Model("gold/gold_anomalies", gold_scope=_GOLD_BY_CUSTOMER),
+    Model("gold/gold_anomalies", gold_scope=_GOLD_CHANGED_ON),
     Model("gold/gold_customer_risk", gold_scope=_GOLD_BY_CUSTOMER),
     Model("gold/gold_bairro_daily", gold_scope=_GOLD_BY_PLACE_AND_DAY),
 )

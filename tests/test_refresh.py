@@ -212,3 +212,102 @@ def test_a_late_row_inside_the_windows_updates_the_rows_around_it(late) -> None:
     assert flags["probe0"] == "card_testing"
     for table, expected in full.items():
         pd.testing.assert_frame_equal(refreshed[table], expected, obj=table)
+
+
+def test_a_late_payment_changes_the_rows_after_it_and_none_long_before(
+    monkeypatch,
+) -> None:
+    """The customer models recompute from the earliest new row on (less the
+    velocity window, which looks either side): a late payment changes the
+    features of the customer's later payments and the burst count of one
+    minutes before it, and must leave an older payment as it was."""
+    rows = [
+        tx("old", at(9, day=-3)),
+        tx("just-before", at(13, 55)),
+        pix("late", at(14), amount_cents=20_000),
+        pix("after", at(16)),
+        tx("next-day", at(10, day=1), category="farmacia"),
+    ]
+    params = sql_params(Settings())
+    conn = warehouse_with([row for row in rows if row["transaction_id"] != "late"])
+    incremental.rebuild(conn, SILVER, params)
+    incremental.rebuild(conn, GOLD, params)
+    before = _tables(conn)
+    old_features = "select * from silver_customer_features where transaction_id = 'old'"
+    old_before = conn.fetchall(old_features)
+    conn.insert_new(
+        "bronze_transactions",
+        "transaction_id",
+        pd.DataFrame([row for row in rows if row["transaction_id"] == "late"]),
+    )
+    # The rows each model recomputes and compares (its scope).
+    scopes: dict[str, set[str]] = {}
+    replace = incremental._replace_partitions
+
+    def recording(session, model, *args):
+        result = replace(session, model, *args)
+        scope = session.fetchall("select transaction_id from temp.scope")
+        scopes[model.table] = {row[0] for row in scope}
+        return result
+
+    monkeypatch.setattr(incremental, "_replace_partitions", recording)
+    replaced = incremental.refresh_touched(conn, params, ["late"])
+    incremental.refresh_gold(conn, params)
+    rescored = {row[0] for row in conn.fetchall("select * from temp.gold_rows")}
+    refreshed = _tables(conn)
+    changed = {
+        row[0]
+        for row in conn.fetchall(
+            f"select transaction_id from {incremental.CHANGES_TABLE}"
+        )
+    }
+
+    full_conn = warehouse_with(rows)
+    incremental.rebuild(full_conn, SILVER, params)
+    incremental.rebuild(full_conn, GOLD, params)
+    full = _tables(full_conn)
+    for table, expected in full.items():
+        pd.testing.assert_frame_equal(refreshed[table], expected, obj=table)
+
+    features = {
+        name: frame.set_index("transaction_id")
+        for name, frame in (
+            ("before", before["silver_customer_features"]),
+            ("after", refreshed["silver_customer_features"]),
+        )
+    }
+    # Within the reach: the later rows see one more earlier payment.
+    assert features["after"].loc["after", "history_rows"] == 3
+    assert features["before"].loc["after", "history_rows"] == 2
+    assert features["after"].loc["next-day", "history_rows"] == 4
+    velocity = refreshed["silver_customer_windows"].set_index("transaction_id")
+    assert velocity.loc["just-before", "velocity_count"] == 2
+    pairs = refreshed["silver_pix_transfers"].set_index("transaction_id")
+    assert pairs.loc["after", "is_new_payee"] == 0
+    assert changed >= {"late", "just-before", "after", "next-day"}
+    # Beyond it: the older payment is neither recomputed into a change nor
+    # rewritten.
+    assert "old" not in changed
+    assert replaced["silver/silver_customer_features"] == 3
+    assert conn.fetchall(old_features) == old_before
+    assert scopes["silver_customer_features"] == {"late", "after", "next-day"}
+    # Velocity looks either side; the Pix pairs read the windows (changed
+    # from just before on) beside Bronze.
+    near = {"just-before", "late", "after", "next-day"}
+    assert scopes["silver_customer_windows"] == scopes["silver_pix_transfers"] == near
+    # Gold rescores the customer's transactions from the earliest change on.
+    assert rescored == near
+
+
+def test_models_bounded_ahead_read_only_tables_whose_changes_are_timed() -> None:
+    """The refresh knows when Bronze transactions and each Silver model
+    changed, not the customers' table: a model bounded by ``ahead`` that read
+    it could miss a changed night limit on an older row."""
+    from ssa.engines.base import names_read
+
+    timed = {"bronze_transactions", *(m.table for m in SILVER)}
+    bounded = [m for m in SILVER if m.partition and m.partition.ahead is not None]
+    assert {m.table for m in bounded} >= {"silver_customer_features"}
+    for model in bounded:
+        assert not names_read(model.name) & {"bronze_customers"}, model.name
+        assert model.partition.driver in timed

@@ -216,6 +216,13 @@ def strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
+def names_read(model: str) -> set[str]:
+    """Every identifier in the model's SQL: the tables it reads are among
+    them (a table it does not read is named in none of its words)."""
+    sql = strip_comments(sql_text(f"{model}.sql"))
+    return set(re.findall(r"[a-z_][a-z0-9_]*", sql))
+
+
 def statements(script: str) -> list[str]:
     return [s.strip() for s in strip_comments(script).split(";") if s.strip()]
 

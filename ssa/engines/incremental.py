@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from ssa.engines.base import Progress, Session, bind, sql_text
+from ssa.engines.base import Progress, Session, bind, names_read, sql_text
 from ssa.models import FINAL_MODEL, GOLD, SILVER, Model
 
 # The ids of the Silver rows the last incremental refresh recomputed, for
@@ -160,7 +160,7 @@ def refresh_silver(
             replaced[model.name] = session.materialize(model, params)
             continue
         replaced[model.name], earliest[model.table] = _replace_partitions(
-            session, model, params, earliest.get(model.partition.driver)
+            session, model, params, earliest
         )
         if model.table == "silver_pix_transfers":
             # The Pix network rules' partitions follow from the new transfers.
@@ -215,11 +215,19 @@ def _touched_payees_and_accounts(session: PartialSession) -> None:
     )
 
 
+def _changed_since(model: Model, earliest: Mapping[str, int | None]) -> int | None:
+    """The time of the earliest changed row among the tables the model reads
+    (None: none of them changed)."""
+    read = names_read(model.name)
+    times = [t for table, t in earliest.items() if table in read and t is not None]
+    return min(times, default=None)
+
+
 def _replace_partitions(
     session: PartialSession,
     model: Model,
     params: Mapping[str, Any],
-    driver_changed_since: int | None,
+    earliest: Mapping[str, int | None],
 ) -> tuple[int, int | None]:
     """Recompute the touched partitions; write and record only the rows that
     differ from before (new rows, rows whose windows now see the new ones,
@@ -227,9 +235,9 @@ def _replace_partitions(
     Gold, then works on those rows alone: for a drop of the next day, the
     new rows and a few before them, not the customers' whole history.
 
-    ``driver_changed_since`` is the time of the earliest changed row of the
-    table the model reads (None: nothing changed there). Returns the number
-    of rows that changed and the time of the earliest of them.
+    ``earliest`` holds the time of the earliest changed row of each table
+    changed so far (None: nothing changed there). Returns the number of rows
+    that changed and the time of the earliest of them.
     """
     assert model.partition is not None
     main = session.main
@@ -238,11 +246,19 @@ def _replace_partitions(
     view = partition.view
     scope = partition.scope or partition.view
     if partition.window is not None:
+        driver_changed_since = earliest.get(driver)
         if driver_changed_since is None:
             return 0, None
         reach = int(params[partition.window])
         view = f"({view}) and created_at_epoch >= {driver_changed_since - 2 * reach}"
         scope = f"({scope}) and created_at_epoch >= {driver_changed_since - reach}"
+    elif partition.ahead is not None:
+        since = _changed_since(model, earliest)
+        if since is None:
+            return 0, None
+        ahead = partition.ahead
+        reach = int(params[ahead] if isinstance(ahead, str) else ahead)
+        scope = f"({scope}) and created_at_epoch >= {since - reach}"
     session.execute("drop table if exists temp.scope")
     session.execute(
         "create temp table scope as select transaction_id "
@@ -343,22 +359,34 @@ def refresh_gold(session: PartialSession, params: Mapping[str, Any]) -> dict[str
     silver = _FINAL.table
     session.execute("drop table if exists temp.gold_changed")
     session.execute(
-        "create temp table gold_changed as select customer_id, local_day, bairro "
+        "create temp table gold_changed as "
+        "select customer_id, created_at_epoch, local_day, bairro "
         f"from {main}.{silver} where {changed_silver_rows(main)}"
     )
-    for name, columns in (
-        ("gold_customers", "customer_id"),
-        ("gold_places", "local_day, bairro"),
-    ):
-        session.execute(f"drop table if exists temp.{name}")
-        session.execute(
-            f"create temp table {name} as select distinct {columns} "
-            "from temp.gold_changed"
-        )
+    session.execute("drop table if exists temp.gold_customers")
+    session.execute(
+        "create temp table gold_customers as select customer_id, "
+        "min(created_at_epoch) as since from temp.gold_changed group by customer_id"
+    )
+    session.execute("drop table if exists temp.gold_places")
+    session.execute(
+        "create temp table gold_places as select distinct local_day, bairro "
+        "from temp.gold_changed"
+    )
+    # Each changed customer's transactions from their earliest change on.
+    # CROSS JOIN keeps this order on SQLite: from the few customers, through
+    # silver_transactions' customer_id index.
+    session.execute("drop table if exists temp.gold_rows")
+    session.execute(
+        "create temp table gold_rows as select s.transaction_id "
+        "from temp.gold_customers as g "
+        f"cross join {main}.{silver} as s "
+        "where s.customer_id = g.customer_id and s.created_at_epoch >= g.since"
+    )
     replaced = {}
     for model in GOLD:
         assert model.gold_scope is not None
         session.execute(f"delete from {main}.{model.table} where {model.gold_scope}")
-        with session.shadowed(silver, model.gold_scope):
+        with session.shadowed(silver, model.gold_reads or model.gold_scope):
             replaced[model.name] = _insert(session, model, params, model.gold_scope)
     return replaced

@@ -14,7 +14,6 @@ reads are built.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import uuid
 from collections.abc import Mapping
@@ -28,8 +27,7 @@ from ssa.engines.base import (
     WarehouseError,
     bind,
     model_sql,
-    sql_text,
-    strip_comments,
+    names_read,
 )
 from ssa.engines.incremental import CHANGES_TABLE
 from ssa.engines.sqlite_connection import create_indexes, open_connection
@@ -66,8 +64,7 @@ def upstream_models() -> dict[str, list[str]]:
     """For each Silver model, the earlier Silver models its SQL reads."""
     needs: dict[str, list[str]] = {}
     for i, model in enumerate(SILVER):
-        sql = strip_comments(sql_text(f"{model.name}.sql"))
-        words = set(re.findall(r"[a-z_][a-z0-9_]*", sql))
+        words = names_read(model.name)
         needs[model.name] = [m.name for m in SILVER[:i] if m.table in words]
     return needs
 

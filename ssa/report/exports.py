@@ -258,31 +258,41 @@ def anomaly_reasons(frame: pd.DataFrame, utc_offset_seconds: int) -> pd.Series:
         typical_reais_cents=(frame["typical_amount_cents"] / 100).round() * 100,
         local_time=clock.dt.strftime("%H:%M"),
     )
-    formatter = _ReasonFormatter()
-    rows = extra.astype(object).where(extra.notna(), None).to_dict("records")
-    text = []
-    for row in rows:
-        scored = (row.get("anomaly_points") or 0) > 0
-        text.append(
-            "; ".join(
-                formatter.format(template, **row)
-                for column, template in ANOMALY_REASONS
-                if scored and (row.get(column) or 0) > 0
-            )
-        )
-    return pd.Series(text, index=frame.index, dtype="string")
+    scored = frame.get("anomaly_points", pd.Series(0, index=frame.index)).fillna(0) > 0
+    return _sentences(
+        extra,
+        [
+            (scored & (extra[column].fillna(0) > 0), template)
+            for column, template in ANOMALY_REASONS
+            if column in extra
+        ],
+    )
 
 
 def reasons(frame: pd.DataFrame, templates: Mapping[str, str] = REASONS) -> pd.Series:
     """One readable sentence per rule that fired, joined by '; '."""
+    return _sentences(
+        frame, [(frame[f"is_{rule}"] == 1, templates[rule]) for rule in RULES]
+    )
+
+
+def _sentences(
+    frame: pd.DataFrame, clauses: Sequence[tuple[pd.Series, str]]
+) -> pd.Series:
+    """Per row, the templates whose condition holds, filled from the row and
+    joined by '; ' in the order given. Each template reads only its own
+    fields of only its own rows: turning every cell of a wide frame into a
+    Python value cost more than the formatting."""
     formatter = _ReasonFormatter()
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    text = [
-        "; ".join(
-            formatter.format(templates[rule], **row)
-            for rule in RULES
-            if row[f"is_{rule}"] == 1
-        )
-        for row in rows
-    ]
+    parts: list[list[str]] = [[] for _ in range(len(frame))]
+    for condition, template in clauses:
+        positions = condition.to_numpy(dtype=bool, na_value=False).nonzero()[0]
+        if not len(positions):
+            continue
+        fields = sorted({name for _, name, _, _ in formatter.parse(template) if name})
+        cells = frame.iloc[positions][fields]
+        rows = cells.astype(object).where(cells.notna(), None).to_dict("records")
+        for position, row in zip(positions, rows, strict=True):
+            parts[position].append(formatter.format(template, **row))
+    text = ["; ".join(sentences) for sentences in parts]
     return pd.Series(text, index=frame.index, dtype="string")
