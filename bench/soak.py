@@ -180,6 +180,8 @@ class SoakResult:
     watcher_rss_mb: float
     simulator_rss_mb: float
     mismatched_batches: list[str]
+    waiting_batches: list[str]
+    lost_batches: list[str]
     duration: float
 
     def _percentiles(self, values: list[float]) -> tuple[float, float, float]:
@@ -210,10 +212,22 @@ class SoakResult:
             f"{self.refreshes:,}",
             f"{self.watcher_rss_mb:,.0f}",
             f"{self.simulator_rss_mb:,.0f}",
-            "yes"
-            if not self.mismatched_batches
-            else f"NO: {len(self.mismatched_batches)} batches differ",
+            self._nothing_lost(),
         ]
+
+    def _nothing_lost(self) -> str:
+        problems = [
+            f"{len(names)} {what}"
+            for names, what in (
+                (self.mismatched_batches, "differ"),
+                (self.lost_batches, "lost"),
+            )
+            if names
+        ]
+        said = f"NO: {', '.join(problems)}" if problems else "yes"
+        if self.waiting_batches:
+            said += f" ({len(self.waiting_batches)} not read yet, still in incoming/)"
+        return said
 
 
 HEADERS = [
@@ -410,16 +424,31 @@ def _epoch(iso: str) -> float:
 def mismatched(
     batches: Sequence[Batch], log: Mapping[str, LogEntry], per_batch: Mapping[str, int]
 ) -> list[str]:
-    """Batches whose emitted rows differ from what the log says was loaded or
-    from what Bronze holds under the batch's id."""
+    """Logged batches whose emitted rows differ from what the log says was
+    loaded or from what Bronze holds under the batch's id."""
     out = []
     for batch in batches:
         entry = log.get(batch.name)
-        loaded = entry.rows_loaded if entry else 0
-        in_bronze = per_batch.get(entry.batch_id, 0) if entry else 0
-        if loaded != batch.rows or in_bronze != batch.rows:
+        if entry is None:
+            continue
+        if (
+            entry.rows_loaded != batch.rows
+            or per_batch.get(entry.batch_id) != batch.rows
+        ):
             out.append(batch.name)
     return out
+
+
+def unread(
+    batches: Sequence[Batch], log: Mapping[str, LogEntry], incoming: Path
+) -> tuple[list[str], list[str]]:
+    """Batches the watcher never logged: still in the folder when it stopped
+    (not read yet, a restart takes them), or gone (lost)."""
+    waiting, lost = [], []
+    for batch in batches:
+        if batch.name not in log:
+            (waiting if (incoming / batch.name).is_file() else lost).append(batch.name)
+    return waiting, lost
 
 
 def soak_one(
@@ -454,6 +483,7 @@ def soak_one(
             sampler.stop()
     log, refreshes, per_batch, quarantined = read_books(settings)
     new_rows = {b.name for b in summary.batches}
+    waiting, lost = unread(summary.batches, log, settings.paths.incoming_path)
     return SoakResult(
         engine=engine,
         rate=rate,
@@ -467,6 +497,8 @@ def soak_one(
         watcher_rss_mb=(rss.peak if rss else 0) / 2**20,
         simulator_rss_mb=me.peak / 2**20,
         mismatched_batches=mismatched(summary.batches, log, per_batch),
+        waiting_batches=waiting,
+        lost_batches=lost,
         duration=duration,
     )
 

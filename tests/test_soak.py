@@ -6,6 +6,7 @@ books and files it reads."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,6 +17,7 @@ from bench.soak import (
     batch_lags,
     feed_files,
     mismatched,
+    unread,
 )
 from ssa.generator.live_stream import Batch
 from ssa.report import dashboard
@@ -68,15 +70,23 @@ def test_a_batch_missing_from_the_log_never_reached_gold() -> None:
     assert not math.isfinite(lags[0].to_export)
 
 
-def test_mismatched_names_batches_whose_rows_differ_in_log_or_bronze() -> None:
-    per_batch = {"b0": 10, "b1": 9, "b2": 10}  # b1 lost a row, b3 absent
+def test_mismatched_names_logged_batches_whose_rows_differ_in_log_or_bronze() -> None:
+    per_batch = {"b0": 10, "b1": 9, "b2": 10}  # b1 lost a row in Bronze
     log = {**LOG, BATCHES[2].name: LogEntry(5, 8, "b2")}  # log says 8 of 10
-    assert mismatched(BATCHES, log, per_batch) == [
-        BATCHES[1].name,
-        BATCHES[2].name,
-        BATCHES[3].name,
-    ]
+    del log[BATCHES[3].name]  # never read: unread() tells waiting from lost
+    assert mismatched(BATCHES, log, per_batch) == [BATCHES[1].name, BATCHES[2].name]
     assert mismatched(BATCHES[:1], LOG, per_batch) == []
+
+
+def test_unread_tells_a_file_still_in_the_folder_from_a_lost_one(
+    tmp_path: Path,
+) -> None:
+    log = {BATCHES[0].name: LOG[BATCHES[0].name]}
+    (tmp_path / BATCHES[1].name).write_text("transaction_id\n")
+    (tmp_path / f".{BATCHES[2].name}.part").write_text("")  # hidden: not the file
+    waiting, lost = unread(BATCHES, log, tmp_path)
+    assert waiting == [BATCHES[1].name]
+    assert lost == [BATCHES[2].name, BATCHES[3].name]
 
 
 def _feed(names: list[str]) -> str:
