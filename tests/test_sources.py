@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ssa.engines import base, incremental
+from ssa.engines import base, incremental, open_warehouse
 from ssa.engines.base import SQL_DIR
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.intake.ingest import ingest_file, source_of
@@ -287,6 +287,50 @@ def test_a_labels_file_is_stored_apart_and_the_latest_report_wins(settings):
     assert stored == {"tx-1": 0, "tx-2": 1}
     assert query(settings, "select count(*) from bronze_transactions") == [(0,)]
     assert_accounting(settings)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_labels_merge_set_by_set_and_count_what_is_new_or_changed(settings, engine):
+    """A file of labels is merged as one set on every engine: new ones go in,
+    a later differing report replaces the stored one, an older or the same
+    verdict changes nothing; the count is of labels new or changed."""
+    settings = settings.model_copy(update={"engine": engine})
+    labels = settings.paths.incoming_path / "labels"
+    first = _labels_file(
+        labels,
+        "stream_1.csv",
+        ["transaction_id,is_fraud,fraud_type,reported_at"]
+        + [f"tx-{i},{i % 2},,2026-10-05T10:00:00-03:00" for i in range(50)],
+    )
+    assert ingest_file(first, settings, source="labels").rows_loaded == 50
+    second = _labels_file(
+        labels,
+        "stream_2.csv",
+        [
+            "transaction_id,is_fraud,fraud_type,reported_at",
+            "tx-0,1,falsa central,2026-10-09T10:00:00-03:00",  # changed, later
+            "tx-1,0,,2026-10-01T10:00:00-03:00",  # older report: ignored
+            "tx-2,0,,2026-10-09T10:00:00-03:00",  # the same verdict: unchanged
+            "tx-50,1,golpe do pix,",  # new
+            "tx-51,0,,",  # new
+        ],
+    )
+    result = ingest_file(second, settings, source="labels")
+    assert (result.rows_loaded, result.rows_duplicate) == (3, 2)
+    with open_warehouse(settings).transaction() as session:
+        stored = {
+            row[0]: row[1:]
+            for row in session.fetchall(
+                "select transaction_id, is_fraud, fraud_type, batch_id "
+                "from reported_labels"
+            )
+        }
+    assert len(stored) == 52
+    assert stored["tx-0"][:2] == (1, "falsa central")
+    assert stored["tx-1"][:2] == (1, None)
+    assert stored["tx-50"][:2] == (1, "golpe do pix")
+    assert stored["tx-51"][:2] == (0, None)
+    assert stored["tx-1"][2] == stored["tx-3"][2] != stored["tx-0"][2]
 
 
 def test_detection_never_reads_the_labels():
