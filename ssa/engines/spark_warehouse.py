@@ -48,6 +48,7 @@ from ssa.engines.base import (
     check_insert,
     in_pieces,
     model_sql,
+    numeric_frame,
     sql_text,
     statements,
     strip_comments,
@@ -302,8 +303,7 @@ def execute(conn: Connection, sql: str, params: Mapping[str, Any]) -> int:
 def run_script(conn: Connection, relative: str, params: Mapping[str, Any]) -> int:
     """Each statement of ``sql/<relative>``; the rows they changed."""
     return sum(
-        execute(conn, statement, params)
-        for statement in statements(sql_text(relative))
+        execute(conn, statement, params) for statement in statements(sql_text(relative))
     )
 
 
@@ -375,12 +375,15 @@ def query_numeric(
     text_columns: tuple[str, ...],
 ) -> pd.DataFrame:
     """``warehouse.query_numeric``: ``text_columns`` as text, the others as
-    float64 with NULL as NaN (Arrow hands columns over whole)."""
-    frame = query(conn, relative, params)
-    for name in frame.columns:
-        if name not in text_columns:
-            frame[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
-    return frame
+    float64 with NULL as NaN, from the Arrow columns Spark Connect sends."""
+    sql = sql_text(relative)
+    try:
+        table = conn.sql(sql, bind(sql, params)).toArrow()
+    except WarehouseError as exc:
+        raise WarehouseError(f"query {relative} failed: {exc}") from exc
+    except Exception as exc:
+        raise WarehouseError(f"query {relative} failed: {_first_line(exc)}") from exc
+    return numeric_frame(table, text_columns, relative)
 
 
 def table_exists(conn: Connection, table: str) -> bool:
@@ -454,8 +457,6 @@ def write_table_csv(
     finally:
         tmp.unlink(missing_ok=True)
     return rows.num_rows
-
-
 
 
 # --- the seam ---------------------------------------------------------------

@@ -231,14 +231,22 @@ def matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
     missing = [c for c in FEATURES if c not in frame.columns]
     if missing:
         raise ModelError(f"feature columns missing from the rows: {missing}")
-    numeric = frame[list(NUMERIC)].apply(pd.to_numeric, errors="coerce")
-    out = np.empty((len(frame), len(FEATURES)), dtype=np.float64)
-    out[:, : len(NUMERIC)] = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+    # Filled a feature at a time into contiguous rows, handed over
+    # transposed (column-major, which LightGBM reads as it is): writing a
+    # column of a row-major matrix strides through all of it.
+    out = np.empty((len(FEATURES), len(frame)), dtype=np.float64)
+    for i, col in enumerate(NUMERIC):
+        values = frame[col]
+        if values.dtype == np.float64:  # as the warehouse reads hand them over
+            out[i] = values.to_numpy()
+        else:
+            numbers = pd.to_numeric(values, errors="coerce")
+            out[i] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     for i, col in enumerate(CATEGORICAL, start=len(NUMERIC)):
         text = frame[col].astype("string")
-        codes = pd.Categorical(text, categories=vocab[col]).codes
-        out[:, i] = np.where(codes >= 0, codes, np.nan)
-    return out
+        codes = pd.Index(vocab[col], dtype="string").get_indexer(text)
+        out[i] = np.where(codes >= 0, codes, np.nan)
+    return out.T
 
 
 def booster(model: dict[str, Any]) -> lgb.Booster:
