@@ -88,6 +88,7 @@ _ID = (("transaction_id",),)
 SILVER: tuple[Model, ...] = (
     Model("silver/silver_customer_windows", _CUSTOMERS, indexes=_ID, by_customer=True),
     Model("silver/silver_customer_features", _CUSTOMERS, indexes=_ID, by_customer=True),
+    Model("silver/silver_customer_recent", _CUSTOMERS, indexes=_ID, by_customer=True),
     Model(
         "silver/silver_pix_transfers",
         _CUSTOMERS,

@@ -58,10 +58,15 @@ final as (
         f.amount_to_category_typical,
         f.counterparty_rows_before,
         f.km_from_usual_place,
-        f.device_age_days
+        f.device_age_days,
+        r.seconds_since_prev_in_category,
+        r.night_tx_count_1d,
+        r.max_amount_to_category_1d
     from silver as s
     inner join silver_customer_features as f
         on s.transaction_id = f.transaction_id
+    inner join silver_customer_recent as r
+        on s.transaction_id = r.transaction_id
 )
 
 select * from final

@@ -73,6 +73,9 @@ NUMERIC: tuple[str, ...] = (
     "counterparty_rows_before",
     "km_from_usual_place",
     "device_age_days",
+    "seconds_since_prev_in_category",
+    "night_tx_count_1d",
+    "max_amount_to_category_1d",
     *(f"is_{rule}" for rule in RULES),
 )
 FEATURES: tuple[str, ...] = (*NUMERIC, *CATEGORICAL)
@@ -255,22 +258,29 @@ def booster(model: dict[str, Any]) -> lgb.Booster:
 
 
 def probabilities(
-    model: dict[str, Any], frame: pd.DataFrame, parsed: lgb.Booster | None = None
+    model: dict[str, Any],
+    frame: pd.DataFrame,
+    parsed: lgb.Booster | None = None,
+    threads: int = 0,
 ) -> np.ndarray:
     """Calibrated fraud probabilities for these rows, from the model file's
-    contents alone (``parsed``: its booster, already read from the text)."""
+    contents alone (``parsed``: its booster, already read from the text;
+    ``threads``: LightGBM's, 0 for its default, every core)."""
     parsed = parsed or booster(model)
-    raw = parsed.predict(matrix(frame, model["vocabulary"]))
+    raw = parsed.predict(matrix(frame, model["vocabulary"]), num_threads=threads)
     cal = model["calibration"]
     return np.interp(raw, cal["raw"], cal["probability"])
 
 
 def contributions(
-    model: dict[str, Any], frame: pd.DataFrame, parsed: lgb.Booster | None = None
+    model: dict[str, Any],
+    frame: pd.DataFrame,
+    parsed: lgb.Booster | None = None,
+    threads: int = 0,
 ) -> pd.DataFrame:
     """Each feature's push on each row's log-odds (TreeSHAP), for reasons."""
     values = (parsed or booster(model)).predict(
-        matrix(frame, model["vocabulary"]), pred_contrib=True
+        matrix(frame, model["vocabulary"]), pred_contrib=True, num_threads=threads
     )
     return pd.DataFrame(values[:, :-1], columns=list(FEATURES), index=frame.index)
 
