@@ -62,10 +62,14 @@ final as (
         r.seconds_since_prev_in_category,
         r.night_tx_count_1d,
         r.max_amount_to_category_1d
+    -- Left joins: SQLite keeps a left join's order, so it walks Silver once
+    -- and finds each row's features by their transaction_id index (with
+    -- inner joins it chose to index Silver on the fly, at every read). Each
+    -- Silver row has its features: they are built from the same Bronze.
     from silver as s
-    inner join silver_customer_features as f
+    left join silver_customer_features as f
         on s.transaction_id = f.transaction_id
-    inner join silver_customer_recent as r
+    left join silver_customer_recent as r
         on s.transaction_id = r.transaction_id
 )
 
