@@ -81,6 +81,8 @@ NUMERIC: tuple[str, ...] = (
 FEATURES: tuple[str, ...] = (*NUMERIC, *CATEGORICAL)
 # The text columns of sql/model/features.sql; every other one is a number.
 TEXT_COLUMNS: tuple[str, ...] = ("transaction_id", "customer_id", *CATEGORICAL)
+# The text columns of sql/model/labels.sql.
+LABEL_TEXT_COLUMNS: tuple[str, ...] = ("transaction_id", "label_set")
 
 
 class ModelError(RuntimeError):
@@ -118,7 +120,7 @@ def read_rows(session: Session, settings: Settings) -> pd.DataFrame:
 def read_labels(session: Session, settings: Settings) -> pd.DataFrame:
     """The labels training learns from (``settings.model.label_source``),
     with each row's time; ModelError when there are none."""
-    labels = session.query(LABELS_SQL, {})
+    labels = session.query_numeric(LABELS_SQL, {}, LABEL_TEXT_COLUMNS)
     source = settings.model.label_source
     if source != "all":
         labels = labels[labels["label_set"] == source]
