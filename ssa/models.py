@@ -51,6 +51,13 @@ SILVER: tuple[Model, ...] = (
         indexes=BY_ID,
         by_customer=True,
     ),
+    # Also over earlier payments only (the day and the month before each).
+    Model(
+        "silver/silver_customer_recent",
+        CUSTOMERS_BEFORE,
+        indexes=BY_ID,
+        by_customer=True,
+    ),
     Model(
         "silver/silver_pix_transfers",
         # A pair's sequence and the payer's baseline count earlier rows only.

@@ -1,7 +1,7 @@
 -- What the risk model reads for every transaction: the customer-relative
 -- features, the rule flags and the few Bronze columns a fraud analyst
 -- would name (amount, channel, entry mode, category). No label: scoring
--- runs this same query (ssa/risk_model.py), and the labels are joined only
+-- runs this same query (ssa/risk/risk_model.py), and the labels are joined only
 -- in training (labels.sql).
 
 with
@@ -51,10 +51,19 @@ final as (
         f.amount_to_category_typical,
         f.counterparty_rows_before,
         f.km_from_usual_place,
-        f.device_age_days
+        f.device_age_days,
+        r.seconds_since_prev_in_category,
+        r.night_tx_count_1d,
+        r.max_amount_to_category_1d
+    -- Left joins: SQLite keeps a left join's order, so it walks Silver once
+    -- and finds each row's features by their transaction_id index (with
+    -- inner joins it chose to index Silver on the fly, at every read). Each
+    -- Silver row has its features: they are built from the same Bronze.
     from silver as s
-    inner join silver_customer_features as f
+    left join silver_customer_features as f
         on s.transaction_id = f.transaction_id
+    left join silver_customer_recent as r
+        on s.transaction_id = r.transaction_id
 )
 
 select * from final

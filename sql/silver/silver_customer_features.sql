@@ -1,5 +1,5 @@
 -- Intermediate: each payment against the customer's own past, the features
--- the risk model learns from (ssa/risk_model.py). Only rows BEFORE the
+-- the risk model learns from (ssa/risk/risk_model.py). Only rows BEFORE the
 -- current one feed a feature: every frame ends one second before it, so a
 -- later row never changes an earlier row's values (tested).
 -- NULL means "no history to compare with", never zero.

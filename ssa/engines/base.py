@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import jinja2
 import pandas as pd
+import pyarrow as pa
 
 from ssa.rules import sql_context
 
@@ -267,6 +268,27 @@ def in_pieces(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
     hand columns over whole serve ``query_numeric_chunks`` so)."""
     for start in range(0, len(frame), rows):
         yield frame.iloc[start : start + rows]
+
+
+def numeric_frame(
+    batch: pa.RecordBatch | pa.Table, text_columns: tuple[str, ...], relative: str
+) -> pd.DataFrame:
+    """Arrow columns as ``query_numeric`` hands them on: ``text_columns`` as
+    text (pandas' Arrow-backed strings, no Python object per cell), every
+    other column as float64 with NULL as NaN."""
+    columns: dict[str, Any] = {}
+    for name, column in zip(batch.column_names, batch.columns, strict=True):
+        if name in text_columns:
+            columns[name] = column.cast(pa.string()).to_pandas()
+            continue
+        try:
+            numbers = column.cast(pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise WarehouseError(
+                f"query {relative}: column {name} is not numeric ({exc})"
+            ) from exc
+        columns[name] = numbers.to_numpy(zero_copy_only=False)
+    return pd.DataFrame(columns)
 
 
 def check_insert(table: str, key: str, frame: pd.DataFrame) -> None:

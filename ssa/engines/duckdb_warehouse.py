@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from ssa.engines import incremental as refresh
 from ssa.engines.base import (
@@ -39,8 +40,8 @@ from ssa.engines.base import (
     check_identifier,
     check_insert,
     checked_columns,
-    in_pieces,
     model_sql,
+    numeric_frame,
     sql_text,
     statements,
 )
@@ -105,14 +106,10 @@ class DuckDBSession:
         params: Mapping[str, Any],
         text_columns: tuple[str, ...],
     ) -> pd.DataFrame:
-        """DuckDB hands columns over whole: only the types to set."""
-        frame = self.query(relative, params)
-        for name in frame.columns:
-            if name not in text_columns:
-                frame[name] = pd.to_numeric(frame[name], errors="raise").astype(
-                    "float64"
-                )
-        return frame
+        """Fetched as Arrow: DuckDB hands columns over whole."""
+        return numeric_frame(
+            self._arrow(relative, params).read_all(), text_columns, relative
+        )
 
     def query_numeric_chunks(
         self,
@@ -121,9 +118,19 @@ class DuckDBSession:
         text_columns: tuple[str, ...],
         rows: int,
     ) -> Iterator[pd.DataFrame]:
-        """DuckDB hands the columns over whole and fast: read at once, handed
-        on in pieces."""
-        return in_pieces(self.query_numeric(relative, params, text_columns), rows)
+        """Arrow record batches of ``rows`` rows, fetched as consumed."""
+        for batch in self._arrow(relative, params, rows):
+            yield numeric_frame(batch, text_columns, relative)
+
+    def _arrow(
+        self, relative: str, params: Mapping[str, Any], rows: int = 1_000_000
+    ) -> pa.RecordBatchReader:
+        sql = sql_text(relative)
+        try:
+            relation = self.conn.sql(to_duckdb(sql), params=bind(sql, params))
+            return relation.to_arrow_reader(rows)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"query {relative} failed: {exc}") from exc
 
     def read_table(self, table: str) -> pd.DataFrame:
         check_identifier(table)

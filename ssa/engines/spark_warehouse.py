@@ -49,6 +49,7 @@ from ssa.engines.base import (
     check_insert,
     in_pieces,
     model_sql,
+    numeric_frame,
     sql_text,
     statements,
     strip_comments,
@@ -448,12 +449,15 @@ def query_numeric(
     text_columns: tuple[str, ...],
 ) -> pd.DataFrame:
     """``warehouse.query_numeric``: ``text_columns`` as text, the others as
-    float64 with NULL as NaN (Arrow hands columns over whole)."""
-    frame = query(conn, relative, params)
-    for name in frame.columns:
-        if name not in text_columns:
-            frame[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
-    return frame
+    float64 with NULL as NaN, from the Arrow columns Spark Connect sends."""
+    sql = sql_text(relative)
+    try:
+        table = conn.sql(sql, bind(sql, params)).toArrow()
+    except WarehouseError as exc:
+        raise WarehouseError(f"query {relative} failed: {exc}") from exc
+    except Exception as exc:
+        raise WarehouseError(f"query {relative} failed: {_first_line(exc)}") from exc
+    return numeric_frame(table, text_columns, relative)
 
 
 def table_exists(conn: Connection, table: str) -> bool:

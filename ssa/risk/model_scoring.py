@@ -34,6 +34,10 @@ TOP_REASONS = 3
 # Rows read and scored at a time: big enough that LightGBM's per-call cost
 # vanishes, small enough that two chunks of Python objects stay small.
 CHUNK_ROWS = 100_000
+# LightGBM threads of the scoring worker: one, because the other core reads
+# the next chunk meanwhile; two of its threads beside the reader were slower
+# on two cores (OpenMP threads spin while they wait for each other).
+SCORE_THREADS = 1
 SCORE_COLUMNS = (
     "transaction_id",
     "model_version",
@@ -131,7 +135,7 @@ def _score_rows(
 def _score_chunk(
     model: dict[str, Any], booster: Any, frame: pd.DataFrame, settings: Settings
 ) -> pd.DataFrame:
-    probability = risk_model.probabilities(model, frame, booster)
+    probability = risk_model.probabilities(model, frame, booster, SCORE_THREADS)
     text = pd.Series(None, index=frame.index, dtype=object)
     worth = probability * 100 >= REASONS_FROM_SHARE * settings.risk.level_medium
     worth |= frame[[f"is_{rule}" for rule in RULES]].sum(axis=1).to_numpy() > 0
@@ -154,7 +158,7 @@ def reasons(
     booster: Any | None = None,
 ) -> pd.Series:
     """The features that pushed each row's score up most, in words."""
-    pushes = risk_model.contributions(model, frame, booster).to_numpy()
+    pushes = risk_model.contributions(model, frame, booster, SCORE_THREADS).to_numpy()
     # Each row's features, strongest push first (plain numpy and dicts: a
     # pandas call per row cost more than the TreeSHAP itself).
     order = np.argsort(-pushes, axis=1, kind="stable")
@@ -197,6 +201,15 @@ TOPICS = {
 }
 
 
+def _span(seconds: float) -> str:
+    """A time span as a person says it."""
+    if seconds < 3_600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86_400:
+        return f"{seconds / 3_600:.0f} h"
+    return f"{seconds / 86_400:.0f} days"
+
+
 def describe(feature: str, row: dict[str, Any], settings: Settings) -> str | None:
     """One feature of one row as an analyst would say it; None when the value
     says nothing (a missing history)."""
@@ -233,6 +246,15 @@ def describe(feature: str, row: dict[str, Any], settings: Settings) -> str | Non
         return f"{int(row['tx_count_1d'])} payments in the day before"
     if feature == "seconds_since_prev":
         return f"{int(value)} s after the previous payment"
+    if feature == "seconds_since_prev_in_category":
+        return f"{_span(value)} after their previous payment in this category"
+    if feature == "night_tx_count_1d" and value > 0:
+        return f"{int(value)} night payments in the day before"
+    if feature == "max_amount_to_category_1d" and value >= 2:
+        return (
+            f"a payment of {value:.1f}x their usual amount in its category "
+            "in the day before"
+        )
     if feature == "km_from_usual_place":
         return f"{value:.0f} km from where this customer usually pays"
     if feature == "history_rows" and value < 5:

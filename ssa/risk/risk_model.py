@@ -73,11 +73,16 @@ NUMERIC: tuple[str, ...] = (
     "counterparty_rows_before",
     "km_from_usual_place",
     "device_age_days",
+    "seconds_since_prev_in_category",
+    "night_tx_count_1d",
+    "max_amount_to_category_1d",
     *(f"is_{rule}" for rule in RULES),
 )
 FEATURES: tuple[str, ...] = (*NUMERIC, *CATEGORICAL)
 # The text columns of sql/model/features.sql; every other one is a number.
 TEXT_COLUMNS: tuple[str, ...] = ("transaction_id", "customer_id", *CATEGORICAL)
+# The text columns of sql/model/labels.sql.
+LABEL_TEXT_COLUMNS: tuple[str, ...] = ("transaction_id", "label_set")
 
 
 class ModelError(RuntimeError):
@@ -115,7 +120,7 @@ def read_rows(session: Session, settings: Settings) -> pd.DataFrame:
 def read_labels(session: Session, settings: Settings) -> pd.DataFrame:
     """The labels training learns from (``settings.model.label_source``),
     with each row's time; ModelError when there are none."""
-    labels = session.query(LABELS_SQL, {})
+    labels = session.query_numeric(LABELS_SQL, {}, LABEL_TEXT_COLUMNS)
     source = settings.model.label_source
     if source != "all":
         labels = labels[labels["label_set"] == source]
@@ -231,14 +236,22 @@ def matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
     missing = [c for c in FEATURES if c not in frame.columns]
     if missing:
         raise ModelError(f"feature columns missing from the rows: {missing}")
-    numeric = frame[list(NUMERIC)].apply(pd.to_numeric, errors="coerce")
-    out = np.empty((len(frame), len(FEATURES)), dtype=np.float64)
-    out[:, : len(NUMERIC)] = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+    # Filled a feature at a time into contiguous rows, handed over
+    # transposed (column-major, which LightGBM reads as it is): writing a
+    # column of a row-major matrix strides through all of it.
+    out = np.empty((len(FEATURES), len(frame)), dtype=np.float64)
+    for i, col in enumerate(NUMERIC):
+        values = frame[col]
+        if values.dtype == np.float64:  # as the warehouse reads hand them over
+            out[i] = values.to_numpy()
+        else:
+            numbers = pd.to_numeric(values, errors="coerce")
+            out[i] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     for i, col in enumerate(CATEGORICAL, start=len(NUMERIC)):
         text = frame[col].astype("string")
-        codes = pd.Categorical(text, categories=vocab[col]).codes
-        out[:, i] = np.where(codes >= 0, codes, np.nan)
-    return out
+        codes = pd.Index(vocab[col], dtype="string").get_indexer(text)
+        out[i] = np.where(codes >= 0, codes, np.nan)
+    return out.T
 
 
 def booster(model: dict[str, Any]) -> lgb.Booster:
@@ -247,22 +260,29 @@ def booster(model: dict[str, Any]) -> lgb.Booster:
 
 
 def probabilities(
-    model: dict[str, Any], frame: pd.DataFrame, parsed: lgb.Booster | None = None
+    model: dict[str, Any],
+    frame: pd.DataFrame,
+    parsed: lgb.Booster | None = None,
+    threads: int = 0,
 ) -> np.ndarray:
     """Calibrated fraud probabilities for these rows, from the model file's
-    contents alone (``parsed``: its booster, already read from the text)."""
+    contents alone (``parsed``: its booster, already read from the text;
+    ``threads``: LightGBM's, 0 for its default, every core)."""
     parsed = parsed or booster(model)
-    raw = parsed.predict(matrix(frame, model["vocabulary"]))
+    raw = parsed.predict(matrix(frame, model["vocabulary"]), num_threads=threads)
     cal = model["calibration"]
     return np.interp(raw, cal["raw"], cal["probability"])
 
 
 def contributions(
-    model: dict[str, Any], frame: pd.DataFrame, parsed: lgb.Booster | None = None
+    model: dict[str, Any],
+    frame: pd.DataFrame,
+    parsed: lgb.Booster | None = None,
+    threads: int = 0,
 ) -> pd.DataFrame:
     """Each feature's push on each row's log-odds (TreeSHAP), for reasons."""
     values = (parsed or booster(model)).predict(
-        matrix(frame, model["vocabulary"]), pred_contrib=True
+        matrix(frame, model["vocabulary"]), pred_contrib=True, num_threads=threads
     )
     return pd.DataFrame(values[:, :-1], columns=list(FEATURES), index=frame.index)
 
