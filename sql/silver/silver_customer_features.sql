@@ -10,6 +10,8 @@
 -- in its last bits from one engine to another). The typical amount is the
 -- geometric mean of the last 30 days' payments: a robust stand-in for their
 -- median, which SQLite has no window function for.
+{% from 'macros/amounts.sql' import log_amount_milli %}
+{% from 'macros/local_time.sql' import local_hour %}
 
 with
 
@@ -35,18 +37,8 @@ with_parts as (
         amount_cents,
         category,
         counterparty_id,
-        cast(
-            floor(((created_at_epoch + :utc_offset_seconds) % 86400) / 3600e0)
-            as bigint
-        ) as local_hour,
-        case
-            when amount_cents > 0
-                then cast(
-                    floor(ln(cast(amount_cents as double)) * 1000 + 0.5)
-                    as bigint
-                )
-            else 0
-        end as log_amount_milli,
+        {{ local_hour('created_at_epoch') }} as local_hour,
+        {{ log_amount_milli('amount_cents') }} as log_amount_milli,
         cast(floor(lat * 1e6 + 0.5) as bigint) as lat_micro,
         cast(floor(lon * 1e6 + 0.5) as bigint) as lon_micro,
         case

@@ -11,6 +11,8 @@
 -- second before it (tested). NULL means "no such earlier payment". Exact on
 -- every engine as silver_customer_features is: log amounts as integer
 -- thousandths, one division or exp of such sums per value.
+{% from 'macros/amounts.sql' import log_amount_milli %}
+{% from 'macros/local_time.sql' import local_hour %}
 
 with
 
@@ -31,18 +33,8 @@ with_parts as (
         customer_id,
         amount_cents,
         category,
-        case
-            when amount_cents > 0
-                then cast(
-                    floor(ln(cast(amount_cents as double)) * 1000 + 0.5)
-                    as bigint
-                )
-            else 0
-        end as log_amount_milli,
-        cast(
-            floor(((created_at_epoch + :utc_offset_seconds) % 86400) / 3600e0)
-            as bigint
-        ) as local_hour
+        {{ log_amount_milli('amount_cents') }} as log_amount_milli,
+        {{ local_hour('created_at_epoch') }} as local_hour
     from payments
 ),
 

@@ -9,6 +9,7 @@
 -- default comes from). The rules' joins, features and flags loop over their
 -- entries in ssa/rules.py (Jinja, rendered before the file runs); velocity
 -- and amount spike, which have no model of their own, are written here.
+{% from 'macros/local_time.sql' import local_day, local_hour %}
 
 with
 
@@ -57,15 +58,8 @@ night as (
 joined as (
     select
         t.*,
-        cast(
-            floor((t.created_at_epoch + :utc_offset_seconds) / 86400e0)
-            as bigint
-        ) as local_day,
-        cast(
-            floor(
-                ((t.created_at_epoch + :utc_offset_seconds) % 86400) / 3600e0
-            ) as bigint
-        ) as local_hour,
+        {{ local_day('t.created_at_epoch') }} as local_day,
+        {{ local_hour('t.created_at_epoch') }} as local_hour,
         w.velocity_count,
         w.baseline_amount_cents,
         w.baseline_rows,
