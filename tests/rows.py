@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from ssa.engines import base
 from ssa.engines.sqlite_warehouse import SQLiteSession
 from ssa.models import BY_NAME, SILVER_MODELS
 from ssa.settings import Settings
@@ -138,4 +139,13 @@ def run_models(
         conn.materialize(BY_NAME[model], sql_params(settings))
     table = models[-1].split("/")[-1]
     frame = pd.read_sql_query(f"select * from {table}", conn.conn)
+    return frame.set_index("transaction_id")
+
+
+def run_select(sql: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A model's select, as given (a test may alter a model's text), on
+    hand-built rows; its rows by transaction id."""
+    conn = warehouse_with(rows)
+    params = base.bind(sql, sql_params(Settings()))
+    frame = pd.read_sql_query(sql, conn.conn, params=params)
     return frame.set_index("transaction_id")

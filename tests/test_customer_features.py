@@ -20,7 +20,7 @@ from ssa.models import BY_NAME
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params
-from tests.rows import at, north_km, pix, run_models, tx, warehouse_with
+from tests.rows import at, north_km, pix, run_models, run_select, tx
 
 MODEL = ("silver/silver_customer_features",)
 
@@ -123,12 +123,9 @@ def test_a_forward_looking_window_would_be_caught() -> None:
         "range between unbounded preceding and 1 preceding",
         "range between unbounded preceding and 86400 following",
     )
-    frames = []
-    for rows in (_history(), [*_history(), *_leak_probe()]):
-        conn = warehouse_with(rows)
-        params = base.bind(sql, sql_params(Settings()))
-        frame = pd.read_sql_query(sql, conn.conn, params=params)
-        frames.append(frame.set_index("transaction_id"))
+    frames = [
+        run_select(sql, rows) for rows in (_history(), [*_history(), *_leak_probe()])
+    ]
     with pytest.raises(AssertionError):
         pd.testing.assert_frame_equal(frames[1].loc[frames[0].index], frames[0])
 
