@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssa.engines import incremental
+from ssa.engines import incremental, sqlite_aside
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import FINAL_MODEL, GOLD, GOLD_MODELS, SILVER, SILVER_MODELS
@@ -95,6 +95,69 @@ def test_incremental_equals_full_rebuild(tmp_path, data, pick_late) -> None:
 
     assert replaced["silver/silver_transactions"] < len(tx)
     assert 0 < replaced["gold/gold_customer_risk"] < len(full["gold_customer_risk"])
+    for table, expected in full.items():
+        assert len(expected) > 0, table
+        pd.testing.assert_frame_equal(refreshed[table], expected, obj=table)
+
+
+def test_a_drop_recomputed_side_by_side_equals_a_full_rebuild(
+    tmp_path, data, monkeypatch
+) -> None:
+    """After a committed drop, the warehouse's refresh recomputes the Silver
+    models that read Bronze alone, and the Gold ones that read no Gold
+    table, on connections of their own, beside the session: the tables
+    equal a full rebuild's."""
+    tx = data.transactions
+    late = _random_tenth(tx)
+    params = sql_params(SETTINGS)
+    sent: list[str] = []
+    recompute = sqlite_aside.recompute_aside
+
+    def spy(path, session, jobs):
+        sent.extend(job.model.table for job in jobs)
+        return recompute(path, session, jobs)
+
+    monkeypatch.setattr(sqlite_aside, "recompute_aside", spy)
+
+    def load(warehouse: SQLiteWarehouse, frame: pd.DataFrame, batch: str) -> None:
+        with warehouse.transaction() as conn:
+            conn.insert_new(
+                "bronze_transactions",
+                "transaction_id",
+                frame.assign(source="test", batch_id=batch, ingested_at="now"),
+            )
+
+    partial = SQLiteWarehouse(tmp_path / "partial.db")
+    with partial.transaction() as conn:
+        conn.apply_schema()
+        _load(conn, tx[~late], data.customers)
+    partial.build_silver(params)
+    partial.build_gold(params)
+    load(partial, tx[late], "late")
+    mode, _ = partial.build_silver(params, new_batches=["late"])
+    partial.build_gold(params, incremental=True)
+
+    with SQLiteWarehouse(tmp_path / "full.db").transaction() as conn:
+        conn.apply_schema()
+        _load(conn, tx[~late], data.customers)
+        conn.insert_new(
+            "bronze_transactions",
+            "transaction_id",
+            tx[late].assign(source="test", batch_id="late", ingested_at="now"),
+        )
+        incremental.rebuild(conn, SILVER, params)
+        incremental.rebuild(conn, GOLD, params)
+        full = _tables(conn)
+    with partial.transaction() as conn:
+        refreshed = _tables(conn)
+
+    assert mode == "incremental"
+    assert {
+        "silver_customer_features",
+        "silver_rule_impossible_travel",
+        "gold_transaction_risk",
+        "gold_bairro_daily",
+    } <= set(sent)
     for table, expected in full.items():
         assert len(expected) > 0, table
         pd.testing.assert_frame_equal(refreshed[table], expected, obj=table)

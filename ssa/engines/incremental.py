@@ -16,8 +16,11 @@ warehouse's own tables are named past such a view): SQLite and DuckDB.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ssa.engines.base import Progress, Session, bind, names_read, sql_text
@@ -53,6 +56,12 @@ class RefreshesPartitions:
     ) -> dict[str, int]:
         raise NotImplementedError
 
+    def recompute_aside(self, session: PartialSession) -> Aside | None:
+        """For engines that run a statement on one core (SQLite): how to run
+        the refresh's independent recomputes on other connections while the
+        session goes on; None where a statement already uses every core."""
+        return None
+
     def build_silver(
         self,
         params: Mapping[str, Any],
@@ -65,7 +74,10 @@ class RefreshesPartitions:
             if new_batches is not None and session.table_exists(_FINAL.table):
                 stage_batches(session, new_batches)
                 if touched_customer_share(session) <= max_customer_share:
-                    return "incremental", refresh_silver(session, params)
+                    # The session has staged keys only: other connections
+                    # read what it reads.
+                    aside = self.recompute_aside(session)
+                    return "incremental", refresh_silver(session, params, aside)
         return "full", self.full_silver(params, progress)
 
     def build_gold(
@@ -73,7 +85,8 @@ class RefreshesPartitions:
     ) -> dict[str, int]:
         with self.transaction() as session:
             if incremental:
-                return refresh_gold(session, params)
+                # Silver was committed before: other connections read it.
+                return refresh_gold(session, params, self.recompute_aside(session))
             return rebuild(session, GOLD, params)
 
     def changed_silver_only(
@@ -131,12 +144,14 @@ def refresh_touched(
 
 
 def refresh_silver(
-    session: PartialSession, params: Mapping[str, Any]
+    session: PartialSession, params: Mapping[str, Any], aside: Aside | None = None
 ) -> dict[str, int]:
     """Recompute only the partitions the staged new rows fall in.
 
     A full rebuild when Silver does not exist yet. Returns the rows that
-    changed per model.
+    changed per model. ``aside``: where the models that read Bronze alone
+    are recomputed side by side, started before the first is compared
+    (only while the session has written nothing but staged keys).
     """
     main = session.main
     if not session.table_exists(_FINAL.table):
@@ -154,17 +169,25 @@ def refresh_silver(
     )
     # The time of the earliest changed row of each table models read.
     earliest = {"bronze_transactions": _earliest(session, "temp.new_rows")}
+    jobs = [
+        job
+        for model in SILVER[:-1]
+        if _reads_bronze_only(model)
+        and (job := _recompute(session, model, params, earliest)) is not None
+    ]
     replaced: dict[str, int] = {}
-    for model in SILVER[:-1]:
-        if model.partition is None:
-            replaced[model.name] = session.materialize(model, params)
-            continue
-        replaced[model.name], earliest[model.table] = _replace_partitions(
-            session, model, params, earliest
-        )
-        if model.table == "silver_pix_transfers":
-            # The Pix network rules' partitions follow from the new transfers.
-            _touched_payees_and_accounts(session)
+    with aside(jobs) if aside and jobs else nullcontext({}) as recomputed:
+        for model in SILVER[:-1]:
+            if model.partition is None:
+                replaced[model.name] = session.materialize(model, params)
+                continue
+            replaced[model.name], earliest[model.table] = _replace_partitions(
+                session, model, params, earliest, recomputed.get(model.name)
+            )
+            if model.table == "silver_pix_transfers":
+                # The Pix network rules' partitions follow from the new
+                # transfers.
+                _touched_payees_and_accounts(session)
     replaced[FINAL_MODEL] = _replace_changed(session, params)
     return replaced
 
@@ -223,11 +246,89 @@ def _changed_since(model: Model, earliest: Mapping[str, int | None]) -> int | No
     return min(times, default=None)
 
 
+@dataclass(frozen=True)
+class Recompute:
+    """A model's rows over the touched partitions, as statements any
+    connection to the warehouse can run once it has the keys the refresh
+    staged: the table it reads shadowed by ``view``, the rows it answers for
+    (``keep``, a filter on its output), and for Silver ``scope``, the ids it
+    answers for (a select that ``keep`` reads as temp.scope)."""
+
+    model: Model
+    shadowed: str
+    view: str
+    keep: str
+    params: Mapping[str, Any]
+    scope: str | None = None
+
+    @property
+    def statement(self) -> tuple[str, dict[str, Any]]:
+        """The model's select of the kept rows, and its bound parameters."""
+        return _model_select(self.model, self.params, self.keep)
+
+    @property
+    def keys(self) -> list[str]:
+        """The temporary key tables the statements read (temp.touched_...)."""
+        staged = re.findall(r"temp\.(\w+)", f"{self.view} {self.scope} {self.keep}")
+        return sorted(set(staged) - {"scope"})
+
+
+# Recomputes another connection may run while this session holds the write
+# lock: the ``Future`` gives the name of the table holding the model's rows.
+Aside = Callable[
+    [Sequence[Recompute]], AbstractContextManager[Mapping[str, "Future[str]"]]
+]
+
+
+def _recompute(
+    session: PartialSession,
+    model: Model,
+    params: Mapping[str, Any],
+    earliest: Mapping[str, int | None],
+) -> Recompute | None:
+    """What recomputing the model's touched partitions reads (None: nothing
+    it reads changed)."""
+    assert model.partition is not None
+    partition = model.partition
+    view = partition.view
+    scope = partition.scope or partition.view
+    if partition.window is not None:
+        driver_changed_since = earliest.get(partition.driver)
+        if driver_changed_since is None:
+            return None
+        reach = int(params[partition.window])
+        view = f"({view}) and created_at_epoch >= {driver_changed_since - 2 * reach}"
+        scope = f"({scope}) and created_at_epoch >= {driver_changed_since - reach}"
+    elif partition.ahead is not None:
+        since = _changed_since(model, earliest)
+        if since is None:
+            return None
+        ahead = partition.ahead
+        reach = int(params[ahead] if isinstance(ahead, str) else ahead)
+        scope = f"({scope}) and created_at_epoch >= {since - reach}"
+    return Recompute(
+        model,
+        partition.driver,
+        view,
+        "m.transaction_id in (select transaction_id from temp.scope)",
+        params,
+        f"select transaction_id from {session.main}.{partition.driver} where {scope}",
+    )
+
+
+def _reads_bronze_only(model: Model) -> bool:
+    """Whether the model reads no Silver table: its recompute can start as
+    soon as the new rows are staged, beside the others'."""
+    read = names_read(model.name)
+    return model.partition is not None and not any(m.table in read for m in SILVER)
+
+
 def _replace_partitions(
     session: PartialSession,
     model: Model,
     params: Mapping[str, Any],
     earliest: Mapping[str, int | None],
+    recomputed: Future[str] | None = None,
 ) -> tuple[int, int | None]:
     """Recompute the touched partitions; write and record only the rows that
     differ from before (new rows, rows whose windows now see the new ones,
@@ -236,39 +337,25 @@ def _replace_partitions(
     new rows and a few before them, not the customers' whole history.
 
     ``earliest`` holds the time of the earliest changed row of each table
-    changed so far (None: nothing changed there). Returns the number of rows
-    that changed and the time of the earliest of them.
+    changed so far (None: nothing changed there). ``recomputed``: the table
+    another connection recomputed the rows into, if one did. Returns the
+    number of rows that changed and the time of the earliest of them.
     """
-    assert model.partition is not None
-    main = session.main
-    partition = model.partition
-    table, driver = model.table, partition.driver
-    view = partition.view
-    scope = partition.scope or partition.view
-    if partition.window is not None:
-        driver_changed_since = earliest.get(driver)
-        if driver_changed_since is None:
-            return 0, None
-        reach = int(params[partition.window])
-        view = f"({view}) and created_at_epoch >= {driver_changed_since - 2 * reach}"
-        scope = f"({scope}) and created_at_epoch >= {driver_changed_since - reach}"
-    elif partition.ahead is not None:
-        since = _changed_since(model, earliest)
-        if since is None:
-            return 0, None
-        ahead = partition.ahead
-        reach = int(params[ahead] if isinstance(ahead, str) else ahead)
-        scope = f"({scope}) and created_at_epoch >= {since - reach}"
+    job = _recompute(session, model, params, earliest)
+    if job is None:
+        return 0, None
+    main, table = session.main, model.table
     session.execute("drop table if exists temp.scope")
-    session.execute(
-        "create temp table scope as select transaction_id "
-        f"from {main}.{driver} where {scope}"
-    )
+    session.execute(f"create temp table scope as {job.scope}")
     in_scope = "transaction_id in (select transaction_id from temp.scope)"
     session.execute("drop table if exists temp.fresh")
-    select, bound = _model_select(model, params, f"m.{in_scope}")
-    with session.shadowed(driver, view):
-        session.execute(f"create temp table fresh as {select}", bound)
+    if recomputed is not None:
+        rows = recomputed.result()
+        session.execute(f"create temp table fresh as select * from {rows}")
+    else:
+        select, bound = job.statement
+        with session.shadowed(job.shadowed, job.view):
+            session.execute(f"create temp table fresh as {select}", bound)
     # Rows are compared whole: the same windows over the same rows give the
     # same values, so a row that did not change compares equal.
     session.execute("drop table if exists temp.stored")
@@ -347,10 +434,14 @@ def _model_select(
 # --- Gold ---------------------------------------------------------------------
 
 
-def refresh_gold(session: PartialSession, params: Mapping[str, Any]) -> dict[str, int]:
+def refresh_gold(
+    session: PartialSession, params: Mapping[str, Any], aside: Aside | None = None
+) -> dict[str, int]:
     """Recompute the Gold rows of the customers and bairro-days the last
     incremental Silver refresh changed; a full rebuild when there is no such
-    record or no Gold yet. Returns the rows replaced per model."""
+    record or no Gold yet. Returns the rows replaced per model. ``aside``:
+    where the models that read no Gold table are recomputed beside the
+    others (only when Silver was committed before this session began)."""
     main = session.main
     if not session.table_exists(CHANGES_TABLE) or not all(
         session.table_exists(m.table) for m in GOLD
@@ -383,10 +474,34 @@ def refresh_gold(session: PartialSession, params: Mapping[str, Any]) -> dict[str
         f"cross join {main}.{silver} as s "
         "where s.customer_id = g.customer_id and s.created_at_epoch >= g.since"
     )
+    jobs = [
+        Recompute(
+            model,
+            silver,
+            model.gold_reads or model.gold_scope,
+            model.gold_scope,
+            params,
+        )
+        for model in GOLD
+        if model.gold_scope is not None and not _reads_gold(model)
+    ]
     replaced = {}
-    for model in GOLD:
-        assert model.gold_scope is not None
-        session.execute(f"delete from {main}.{model.table} where {model.gold_scope}")
-        with session.shadowed(silver, model.gold_reads or model.gold_scope):
-            replaced[model.name] = _insert(session, model, params, model.gold_scope)
+    with aside(jobs) if aside and jobs else nullcontext({}) as recomputed:
+        for model in GOLD:
+            assert model.gold_scope is not None
+            table = f"{main}.{model.table}"
+            session.execute(f"delete from {table} where {model.gold_scope}")
+            if model.name in recomputed:
+                rows = recomputed[model.name].result()
+                replaced[model.name] = session.execute(
+                    f"insert into {table} select * from {rows}"
+                )
+                continue
+            with session.shadowed(silver, model.gold_reads or model.gold_scope):
+                replaced[model.name] = _insert(session, model, params, model.gold_scope)
     return replaced
+
+
+def _reads_gold(model: Model) -> bool:
+    read = names_read(model.name)
+    return any(m.table in read for m in GOLD)

@@ -40,6 +40,16 @@ def open_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def shadow_view(table: str, where: str, hint: str = "") -> str:
+    """The statement that makes unqualified ``table`` mean only its rows
+    matching ``where`` on this connection (read with the SQLite ``hint``,
+    such as NOT INDEXED): SQLite resolves an unqualified name to the temp
+    schema first, so a model's unchanged SQL reads the view."""
+    return (
+        f"create temp view {table} as select * from main.{table} {hint} where {where}"
+    )
+
+
 def create_indexes(conn: sqlite3.Connection, model: Model) -> None:
     """The indexes the model's entry lists (``ssa.models``), on its table."""
     for columns in model.indexes:

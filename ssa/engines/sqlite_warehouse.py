@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ssa.engines import incremental as refresh
-from ssa.engines import sqlite_arrow, sqlite_build, sqlite_csv
+from ssa.engines import sqlite_arrow, sqlite_aside, sqlite_build, sqlite_csv
 from ssa.engines.base import (
     Capabilities,
     Progress,
@@ -37,7 +38,11 @@ from ssa.engines.base import (
     sql_text,
     statements,
 )
-from ssa.engines.sqlite_connection import create_indexes, open_connection
+from ssa.engines.sqlite_connection import (
+    create_indexes,
+    open_connection,
+    shadow_view,
+)
 from ssa.models import Model
 
 # Rows converted to Python values at a time during a bulk load: bounds the
@@ -329,14 +334,9 @@ class SQLiteSession:
     @contextmanager
     def shadowed(self, table: str, where: str, hint: str = "") -> Iterator[None]:
         """Unqualified ``table`` means only its rows matching ``where`` inside
-        (read with the SQLite ``hint``, such as NOT INDEXED): SQLite resolves
-        an unqualified name to the temp schema first, so a model's unchanged
-        SQL reads the view."""
+        (``shadow_view``)."""
         self.conn.execute(f"drop view if exists temp.{table}")
-        self.conn.execute(
-            f"create temp view {table} as "
-            f"select * from main.{table} {hint} where {where}"
-        )
+        self.conn.execute(shadow_view(table, where, hint))
         try:
             yield
         finally:
@@ -454,6 +454,10 @@ class SQLiteWarehouse(refresh.RefreshesPartitions):
         self, params: Mapping[str, Any], progress: Progress | None
     ) -> dict[str, int]:
         return sqlite_build.rebuild_silver(self.path, params, progress)
+
+    def recompute_aside(self, session: refresh.PartialSession) -> refresh.Aside:
+        assert isinstance(session, SQLiteSession)
+        return partial(sqlite_aside.recompute_aside, self.path, session.conn)
 
     def write_table_csv(self, table: str, path: Path, layout: TableCsv) -> int:
         return sqlite_csv.write_table_csv(self.path, table, path, layout)
