@@ -287,6 +287,40 @@ def test_a_session_catches_up_with_another_writer(built) -> None:
     assert (stale, fresh) == (3, 5)
 
 
+def test_a_cluster_session_catches_up_with_another_writer(built) -> None:
+    """On a cluster every client is a session of one server, and a session
+    also reads a table's files as it first listed them: after another
+    session's transaction wrote, the next transaction of this one catches
+    up (the mark is a table property the catalog reads fresh)."""
+    (server,) = spark_server._shared.values()
+    reader = spark_warehouse._open(server.remote, None, None)
+    writer = spark_warehouse._open(server.remote, None, None)
+    spark_warehouse._retired.extend([reader, writer])  # see forget_sessions
+
+    def count() -> int:
+        return reader.sql("select count(*) from scratch_cluster").collect()[0][0]
+
+    try:
+        writer.sql(
+            "create table scratch_cluster using parquet as select id from range(3)"
+        )
+        writer.finish()
+        reader.catch_up()
+        before = count()
+        writer.sql("insert into scratch_cluster select id from range(3, 5)")
+        stale_until_finished = (count(), reader.mark() == reader.seen)
+        writer.finish()
+        stale = count()
+        reader.catch_up()
+        fresh = count()
+    finally:
+        writer.sql("drop table if exists scratch_cluster")
+        writer.finish()
+    assert before == 3
+    assert stale_until_finished == (3, True)
+    assert (stale, fresh) == (3, 5)
+
+
 def test_stopping_the_server_ends_its_jvm(built) -> None:
     (server,) = spark_server._shared.values()
     assert server.process is not None

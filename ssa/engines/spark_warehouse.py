@@ -68,6 +68,10 @@ _TEMP = re.compile(r"\btemp\.(?=[a-z_])", re.I)
 _WRITES = re.compile(r"^\s*(insert|create|drop|alter)\b", re.I)
 # The file each write to a local warehouse rewrites (Connection.catch_up).
 WRITE_MARK = ".last-write"
+# On a cluster: the table whose property each writing transaction sets, and
+# the property (the catalog, unlike a table's file listing, is read fresh).
+WRITE_MARK_TABLE = "ssa_write_mark"
+WRITE_MARK_PROPERTY = "ssa.last_write"
 # A whole delete statement: its table, and its condition if it has one.
 _DELETE = re.compile(r"^\s*delete\s+from\s+(\w+)(?:\s+where\s+(.*))?$", re.I | re.S)
 _INTEGRAL = ("bigint", "int", "integer", "smallint", "tinyint")
@@ -80,9 +84,12 @@ class Connection:
 
     session: Any
     root: Path | None
-    # The local warehouse's write mark this session last wrote or caught up
-    # with (catch_up).
+    # The warehouse's write mark this session last wrote or caught up with
+    # (catch_up).
     seen: str = ""
+    # Whether this transaction wrote a table of a cluster's warehouse (its
+    # mark is set once, as the transaction ends: ``finish``).
+    wrote: bool = False
 
     def sql(
         self,
@@ -103,9 +110,12 @@ class Connection:
         return result
 
     def _mark_written(self) -> None:
-        """Tell the other processes on this local warehouse that its tables
-        changed (a command has run when ``sql`` returns)."""
+        """Tell the other sessions on this warehouse that its tables changed
+        (a command has run when ``sql`` returns): on a local warehouse at
+        once, in a file beside its folders; on a cluster, where the mark is
+        a round trip, when the transaction ends (``finish``)."""
         if self.root is None:
+            self.wrote = True
             return
         self.seen = uuid.uuid4().hex
         mark = self.root / WRITE_MARK
@@ -114,13 +124,44 @@ class Connection:
         tmp.write_text(self.seen, encoding="utf-8")
         os.replace(tmp, mark)
 
+    def finish(self) -> None:
+        """At the end of a transaction that wrote a cluster's tables, set the
+        mark table's property to a new value (the mark table is created on
+        the first write)."""
+        if not self.wrote:
+            return
+        self.seen = uuid.uuid4().hex
+        try:
+            self.session.sql(
+                f"create table if not exists {WRITE_MARK_TABLE} (mark string) "
+                "using parquet"
+            )
+            self.session.sql(
+                f"alter table {WRITE_MARK_TABLE} set tblproperties "
+                f"('{WRITE_MARK_PROPERTY}' = '{self.seen}')"
+            )
+        except Exception as exc:  # pyspark raises its own tree of errors
+            raise WarehouseError(f"Spark: {_first_line(exc)}") from exc
+        self.wrote = False
+
+    def mark(self) -> str:
+        """The warehouse's write mark now ("" before any write)."""
+        if self.root is not None:
+            return _write_mark(self.root)
+        try:
+            rows = self.session.sql(f"show tblproperties {WRITE_MARK_TABLE}").collect()
+        except Exception:  # no mark table: nobody wrote through a mark yet
+            return ""
+        return next((r[1] for r in rows if r[0] == WRITE_MARK_PROPERTY), "")
+
     def catch_up(self) -> None:
-        """Forget the file listings this session cached if another process
-        wrote the local warehouse since: each process has a server of its
-        own, and a server reads a Parquet table's files as it listed them
-        first (a refresh run in a long-lived worker would miss what a
-        medallion run wrote meanwhile). On a cluster the one catalog knows."""
-        mark = _write_mark(self.root)
+        """Forget the file listings this session cached if another session
+        wrote the warehouse since: a Spark session reads a Parquet table's
+        files as it listed them first, even when another session on the same
+        server (a cluster's) or another process's local server rewrote them
+        (a refresh run in a long-lived worker would miss what a medallion
+        run wrote meanwhile)."""
+        mark = self.mark()
         if mark == self.seen:
             return
         for table in self.session.catalog.listTables():
@@ -219,7 +260,10 @@ def connect(
             _sessions[(remote, schema)] = conn
         else:
             conn.catch_up()
-    yield conn
+    try:
+        yield conn
+    finally:
+        conn.finish()
 
 
 def _open(remote: str, root: Path | None, schema: str | None) -> Connection:
@@ -233,10 +277,11 @@ def _open(remote: str, root: Path | None, schema: str | None) -> Connection:
     # rules' offset, never in the cluster's zone.
     session.conf.set("spark.sql.session.timeZone", "UTC")
     conn = Connection(session, root)
-    conn.seen = _write_mark(root)
     if schema is not None:
         conn.sql(f"create schema if not exists {schema}")
         conn.sql(f"use {schema}")
+        conn.wrote = False  # a schema is no table a session may have cached
+    conn.seen = conn.mark()
     if root is not None:
         _register_folders(conn)
     return conn
