@@ -216,3 +216,58 @@ def test_scoring_again_replaces_every_score_chunk_by_chunk(
     pd.testing.assert_frame_equal(
         by_id, before.set_index("transaction_id").sort_index()
     )
+
+
+class _OneStatementAtATime:
+    """A session, as an engine that streams a query's rows from the
+    connection it writes on (no write while a read is open): a write
+    between two chunks is an error."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.reading = False
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def query_numeric_chunks(self, *args):
+        self.reading = True
+        try:
+            yield from self.inner.query_numeric_chunks(*args)
+        finally:
+            self.reading = False
+
+    def execute(self, *args) -> int:
+        assert not self.reading, "a write while the features were being read"
+        return self.inner.execute(*args)
+
+    def insert_new(self, *args) -> int:
+        assert not self.reading, "a write while the features were being read"
+        return self.inner.insert_new(*args)
+
+
+@pytest.mark.parametrize("writes_while_reading", [False, True])
+def test_an_engine_that_cannot_write_while_it_reads_gets_every_chunk_first(
+    scored, monkeypatch, writes_while_reading
+) -> None:
+    """Where the engine says a session may not write while it reads, every
+    chunk is read before the old scores go; the same rows go in. Where it
+    says it may, the writes start after the first chunk (which such an
+    engine would refuse)."""
+    settings, summary, _, _ = scored
+    monkeypatch.setattr(model_scoring, "CHUNK_ROWS", 997)
+    wh = SQLiteWarehouse(settings.warehouse_path)
+    monkeypatch.setattr(
+        wh,
+        "capabilities",
+        dataclasses.replace(wh.capabilities, writes_while_reading=writes_while_reading),
+    )
+    with wh.transaction() as session:
+        strict = _OneStatementAtATime(session)
+        if writes_while_reading:
+            with pytest.raises(AssertionError, match="while the features"):
+                model_scoring.score(wh, strict, settings)
+            return
+        again = model_scoring.score(wh, strict, settings)
+        rows = session.fetchall(f"select count(*) from {model_scoring.TABLE}")
+    assert again["rows"] == summary["rows"] == rows[0][0]

@@ -100,18 +100,23 @@ def score(
             "(select transaction_id from temp.scored_ids)"
         )
         written = session.insert_new(TABLE, "transaction_id", rows)
-    else:
+    elif warehouse.capabilities.writes_while_reading:
         written = _replace_all(session, settings, model)
+    else:
+        rows = _score_rows(session, settings, model)
+        session.execute(f"delete from {TABLE}")
+        written = session.insert_new(TABLE, "transaction_id", rows)
     return {"model": str(path), "version": model["version"], "rows": written}
 
 
 def _replace_all(session: Session, settings: Settings, model: dict[str, Any]) -> int:
-    """Every row scored again, each chunk written as soon as it is scored:
-    the write overlaps the reading and scoring of the next chunks instead of
-    waiting for them all. The old scores go once the first chunk is in hand,
-    not before: an engine may read the features on a connection of its own
-    only while this session has written nothing (``query_numeric_chunks``),
-    and that read, once begun, never looks at this table."""
+    """Every row scored again, each chunk written as soon as it is scored,
+    where the engine lets a session write while it reads: the write
+    overlaps the reading and scoring of the next chunks instead of waiting
+    for them all. The old scores go once the first chunk is in hand, not
+    before: an engine may read the features on a connection of its own only
+    while this session has written nothing (``query_numeric_chunks``), and
+    that read, once begun, never looks at this table."""
     written = 0
     cleared = False
     for chunk in _scored_chunks(session, settings, model):
