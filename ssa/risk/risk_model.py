@@ -256,7 +256,7 @@ def matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
 def _codes(values: pd.Series, vocab: list[str]) -> np.ndarray:
     """Each value's index in ``vocab`` as a float, NaN where it is missing or
     unseen. Looked up once per distinct value (Arrow's dictionary encoding),
-    not once per row: a string lookup per row cost more than the trees."""
+    not once per row: a string lookup per row was most of building the input."""
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("string")
     arrow = pa.array(values.array)
