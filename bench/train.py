@@ -115,25 +115,31 @@ def run(settings: Settings) -> tuple[list[list], dict]:
     return stages, model
 
 
-def gold_with_and_without_model(settings: Settings) -> dict[str, float]:
-    """Wall seconds of a full Gold build without a model (the rules and the
-    anomaly score), of scoring every row with the model just saved, and of
-    the Gold build again with its scores: what a model adds to a build."""
+def gold_with_and_without_model(settings: Settings) -> dict[str, tuple[float, float]]:
+    """(wall, CPU) seconds of a full Gold build without a model (the rules
+    and the anomaly score), of scoring every row with the model just saved,
+    and of the Gold build again with its scores: what a model adds to a
+    build. CPU seconds are this process's, every thread's: on a shared
+    machine they say what the work cost where the wall clock says how long
+    it waited for a core."""
     params = sql_params(settings)
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     warehouse = open_warehouse(settings)
     with warehouse.transaction() as session:
         session.execute(f"delete from {model_scoring.TABLE}")
-    start = time.perf_counter()
-    warehouse.build_gold(params)
-    out["gold, no model"] = time.perf_counter() - start
-    start = time.perf_counter()
-    with warehouse.transaction() as session:
-        model_scoring.score(warehouse, session, settings)
-    out["scoring every row"] = time.perf_counter() - start
-    start = time.perf_counter()
-    warehouse.build_gold(params)
-    out["gold, with the model's scores"] = time.perf_counter() - start
+
+    def timed(name: str, fn) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        out[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+
+    def scoring() -> None:
+        with warehouse.transaction() as session:
+            model_scoring.score(warehouse, session, settings)
+
+    timed("gold, no model", lambda: warehouse.build_gold(params))
+    timed("scoring every row", scoring)
+    timed("gold, with the model's scores", lambda: warehouse.build_gold(params))
     return out
 
 
@@ -199,13 +205,20 @@ def main(argv: list[str] | None = None) -> int:
             headers=["target", "measured", ""],
         )
     )
-    share = gold["scoring every row"] / gold["gold, no model"]
+    (score_wall, score_cpu), (gold_wall, gold_cpu) = (
+        gold["scoring every row"],
+        gold["gold, no model"],
+    )
+    share = score_wall / gold_wall
     print()
     print(
         tabulate(
-            [[name, f"{rows:,}", f"{s:.2f}"] for name, s in gold.items()],
-            headers=["Gold stage", "rows", "wall s"],
-            colalign=("left", "right", "right"),
+            [
+                [name, f"{rows:,}", f"{wall:.2f}", f"{cpu:.2f}"]
+                for name, (wall, cpu) in gold.items()
+            ],
+            headers=["Gold stage", "rows", "wall s", "CPU s"],
+            colalign=("left", "right", "right", "right"),
         )
     )
     print(
@@ -213,10 +226,15 @@ def main(argv: list[str] | None = None) -> int:
             [
                 [
                     "scoring adds <= 15 % to a Gold build",
-                    f"{share:.0%} ({gold['scoring every row']:.2f} s on "
-                    f"{gold['gold, no model']:.2f} s)",
+                    f"{share:.0%} ({score_wall:.2f} s on {gold_wall:.2f} s)",
                     "ok" if share <= TARGET_SCORING_SHARE else "MISSED",
-                ]
+                ],
+                [
+                    "the same in CPU seconds",
+                    f"{score_cpu / gold_cpu:.0%} ({score_cpu:.2f} s on "
+                    f"{gold_cpu:.2f} s)",
+                    "",
+                ],
             ],
             headers=["target", "measured", ""],
         )

@@ -170,3 +170,104 @@ def test_scoring_in_small_chunks_gives_every_row_the_same_score(
     pd.testing.assert_series_equal(
         by_id.sort_index(), whole.sort_index(), check_names=False
     )
+
+
+@pytest.mark.parametrize("reader", ["own connection", "session's cursor"])
+def test_scoring_again_replaces_every_score_chunk_by_chunk(
+    scored, monkeypatch, reader
+) -> None:
+    """A full scoring written a chunk at a time, as each is scored: the old
+    rows gone (one of another model among them), every Silver row once, with
+    the probability the model file gives the whole frame at once, and the
+    same reasons as a scoring in one chunk. Whether the features are read on
+    a connection of their own or, after the session wrote, on its cursor
+    between the writes."""
+    settings, summary, _, _ = scored
+    model = risk_model.load(model_scoring.model_path(settings))
+    wh = SQLiteWarehouse(settings.warehouse_path)
+    with wh.transaction() as session:
+        model_scoring.score(wh, session, settings)
+        before = session.read_table(model_scoring.TABLE)
+    with wh.transaction() as session:
+        session.execute(
+            f"update {model_scoring.TABLE} set model_probability = -1, "
+            "model_reasons = 'stale'"
+        )
+        session.execute(
+            f"insert into {model_scoring.TABLE} values ('gone', 1, 0.5, 'stale')"
+        )
+    monkeypatch.setattr(model_scoring, "CHUNK_ROWS", 997)
+    with wh.transaction() as session:
+        if reader == "session's cursor":
+            session.keys_table("unrelated", "transaction_id", ["x"])
+        assert session.sees_committed() == (reader == "own connection")
+        again = model_scoring.score(wh, session, settings)
+    with wh.transaction() as session:
+        after = session.read_table(model_scoring.TABLE)
+        frame = risk_model.read_features(session, settings)
+    assert again["rows"] == summary["rows"] == len(after) == len(frame) > 2 * 997
+    assert after["transaction_id"].is_unique
+    assert set(after["transaction_id"]) == set(frame["transaction_id"])
+    whole = pd.Series(risk_model.probabilities(model, frame), frame["transaction_id"])
+    by_id = after.set_index("transaction_id").sort_index()
+    pd.testing.assert_series_equal(
+        by_id["model_probability"], whole.sort_index(), check_names=False
+    )
+    pd.testing.assert_frame_equal(
+        by_id, before.set_index("transaction_id").sort_index()
+    )
+
+
+class _OneStatementAtATime:
+    """A session, as an engine that streams a query's rows from the
+    connection it writes on (no write while a read is open): a write
+    between two chunks is an error."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.reading = False
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def query_numeric_chunks(self, *args):
+        self.reading = True
+        try:
+            yield from self.inner.query_numeric_chunks(*args)
+        finally:
+            self.reading = False
+
+    def execute(self, *args) -> int:
+        assert not self.reading, "a write while the features were being read"
+        return self.inner.execute(*args)
+
+    def insert_new(self, *args) -> int:
+        assert not self.reading, "a write while the features were being read"
+        return self.inner.insert_new(*args)
+
+
+@pytest.mark.parametrize("writes_while_reading", [False, True])
+def test_an_engine_that_cannot_write_while_it_reads_gets_every_chunk_first(
+    scored, monkeypatch, writes_while_reading
+) -> None:
+    """Where the engine says a session may not write while it reads, every
+    chunk is read before the old scores go; the same rows go in. Where it
+    says it may, the writes start after the first chunk (which such an
+    engine would refuse)."""
+    settings, summary, _, _ = scored
+    monkeypatch.setattr(model_scoring, "CHUNK_ROWS", 997)
+    wh = SQLiteWarehouse(settings.warehouse_path)
+    monkeypatch.setattr(
+        wh,
+        "capabilities",
+        dataclasses.replace(wh.capabilities, writes_while_reading=writes_while_reading),
+    )
+    with wh.transaction() as session:
+        strict = _OneStatementAtATime(session)
+        if writes_while_reading:
+            with pytest.raises(AssertionError, match="while the features"):
+                model_scoring.score(wh, strict, settings)
+            return
+        again = model_scoring.score(wh, strict, settings)
+        rows = session.fetchall(f"select count(*) from {model_scoring.TABLE}")
+    assert again["rows"] == summary["rows"] == rows[0][0]

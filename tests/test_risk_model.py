@@ -87,6 +87,36 @@ def test_the_model_file_alone_reproduces_the_scores(labelled_month, tmp_path) ->
         assert key in again
 
 
+def test_categories_are_coded_by_the_training_vocabulary() -> None:
+    """A category's code is its place in the vocabulary seen in training;
+    one never seen, or missing, is NaN, however the text column came in (an
+    engine's Arrow strings in one piece or several, plain Python objects)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    vocab = {"channel": ["card", "pix"], "entry_mode": ["card"], "category": []}
+    values = ["pix", None, "boleto", "card", "pix"]
+    pieces = pa.chunked_array([values[:2], values[2:]])
+    expected = np.array([1, np.nan, np.nan, 0, 1])
+    for column in (
+        pd.Series(values, dtype=object),
+        pd.Series(values, dtype="string"),
+        pd.Series(pd.arrays.ArrowStringArray(pieces)),
+    ):
+        frame = pd.DataFrame(
+            {
+                **dict.fromkeys(risk_model.NUMERIC, 1.0),
+                "channel": column,
+                "entry_mode": column,
+                "category": column,
+            }
+        )
+        codes = risk_model.matrix(frame, vocab)[:, len(risk_model.NUMERIC) :]
+        np.testing.assert_array_equal(codes[:, 0], expected)
+        np.testing.assert_array_equal(codes[:, 1], [np.nan, np.nan, np.nan, 0, np.nan])
+        assert np.isnan(codes[:, 2]).all()
+
+
 def test_contributions_explain_each_score(labelled_month) -> None:
     settings, rows = labelled_month
     model = training.fit_and_evaluate(rows, settings)

@@ -55,10 +55,16 @@ class Capabilities:
     processes may open the warehouse at once, one writing (SQLite's WAL);
     without it one process at a time holds the file, so the watcher hands
     files to the process that refreshes instead of loading them itself.
+    ``writes_while_reading``: a session may write while the chunks of a
+    ``query_numeric_chunks`` are still being read (SQLite: they come from a
+    connection of their own, or a statement of its own beside the writes);
+    without it every chunk is read before the session writes again (DuckDB
+    streams them from the connection it writes on).
     """
 
     incremental: bool
     shared_writers: bool
+    writes_while_reading: bool = False
 
 
 @dataclass(frozen=True)

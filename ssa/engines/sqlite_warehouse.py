@@ -424,7 +424,9 @@ class SQLiteWarehouse(refresh.RefreshesPartitions):
     """The warehouse file of a data folder."""
 
     engine = "sqlite"
-    capabilities = Capabilities(incremental=True, shared_writers=True)
+    capabilities = Capabilities(
+        incremental=True, shared_writers=True, writes_while_reading=True
+    )
 
     def __init__(self, path: Path) -> None:
         self.path = path

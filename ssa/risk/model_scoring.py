@@ -11,6 +11,7 @@ since the table was written.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ssa.engines import Session, Warehouse
 from ssa.report.exports import brl
@@ -96,20 +99,54 @@ def score(
             f"delete from {TABLE} where transaction_id in "
             "(select transaction_id from temp.scored_ids)"
         )
+        written = session.insert_new(TABLE, "transaction_id", rows)
+    elif warehouse.capabilities.writes_while_reading:
+        written = _replace_all(session, settings, model)
     else:
         rows = _score_rows(session, settings, model)
         session.execute(f"delete from {TABLE}")
-    written = session.insert_new(TABLE, "transaction_id", rows)
+        written = session.insert_new(TABLE, "transaction_id", rows)
     return {"model": str(path), "version": model["version"], "rows": written}
+
+
+def _replace_all(session: Session, settings: Settings, model: dict[str, Any]) -> int:
+    """Every row scored again, each chunk written as soon as it is scored,
+    where the engine lets a session write while it reads: the write
+    overlaps the reading and scoring of the next chunks instead of waiting
+    for them all. The old scores go once the first chunk is in hand, not
+    before: an engine may read the features on a connection of its own only
+    while this session has written nothing (``query_numeric_chunks``), and
+    that read, once begun, never looks at this table."""
+    written = 0
+    cleared = False
+    for chunk in _scored_chunks(session, settings, model):
+        if not cleared:
+            session.execute(f"delete from {TABLE}")
+            cleared = True
+        written += session.insert_new(TABLE, "transaction_id", chunk)
+    if not cleared:
+        session.execute(f"delete from {TABLE}")
+    return written
 
 
 def _score_rows(
     session: Session, settings: Settings, model: dict[str, Any]
 ) -> pd.DataFrame:
-    """Every row's probability and reasons, ``CHUNK_ROWS`` rows at a time:
+    """Every row's probability and reasons in one frame."""
+    scored = list(_scored_chunks(session, settings, model))
+    if not scored:
+        return pd.DataFrame(columns=list(SCORE_COLUMNS))
+    return pd.concat(scored, ignore_index=True)
+
+
+def _scored_chunks(
+    session: Session, settings: Settings, model: dict[str, Any]
+) -> Iterator[pd.DataFrame]:
+    """Each chunk's probabilities and reasons, ``CHUNK_ROWS`` rows at a time:
     while one chunk is scored on a worker thread (LightGBM lets go of the
-    GIL), the next is read, so reading and scoring overlap on two cores and
-    no more than two chunks of features are held at once."""
+    GIL), the next is read and the one before is in the caller's hands, so
+    reading, scoring and writing overlap on two cores and no more than
+    three chunks are held at once."""
     booster = risk_model.booster(model)
     chunks = session.query_numeric_chunks(
         risk_model.FEATURES_SQL,
@@ -117,19 +154,15 @@ def _score_rows(
         risk_model.TEXT_COLUMNS,
         CHUNK_ROWS,
     )
-    scored: list[pd.DataFrame] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for frame in chunks:
             running = pool.submit(_score_chunk, model, booster, frame, settings)
             if pending is not None:
-                scored.append(pending.result())
+                yield pending.result()
             pending = running
         if pending is not None:
-            scored.append(pending.result())
-    if not scored:
-        return pd.DataFrame(columns=list(SCORE_COLUMNS))
-    return pd.concat(scored, ignore_index=True)
+            yield pending.result()
 
 
 def _score_chunk(
@@ -141,12 +174,15 @@ def _score_chunk(
     worth |= frame[[f"is_{rule}" for rule in RULES]].sum(axis=1).to_numpy() > 0
     if worth.any():
         text[worth] = reasons(model, frame[worth], settings, booster)
+    # In key order: each row then goes in next to the one before in the
+    # table's key index, not at a random place of it.
+    order = pc.sort_indices(pa.array(frame["transaction_id"].array)).to_numpy()
     return pd.DataFrame(
         {
-            "transaction_id": frame["transaction_id"].to_numpy(),
+            "transaction_id": frame["transaction_id"].to_numpy()[order],
             "model_version": model["version"],
-            "model_probability": probability,
-            "model_reasons": text.to_numpy(),
+            "model_probability": probability[order],
+            "model_reasons": text.to_numpy()[order],
         }
     )
 

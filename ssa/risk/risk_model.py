@@ -28,6 +28,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -248,10 +249,27 @@ def matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
             numbers = pd.to_numeric(values, errors="coerce")
             out[i] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     for i, col in enumerate(CATEGORICAL, start=len(NUMERIC)):
-        text = frame[col].astype("string")
-        codes = pd.Index(vocab[col], dtype="string").get_indexer(text)
-        out[i] = np.where(codes >= 0, codes, np.nan)
+        out[i] = _codes(frame[col], vocab[col])
     return out.T
+
+
+def _codes(values: pd.Series, vocab: list[str]) -> np.ndarray:
+    """Each value's index in ``vocab`` as a float, NaN where it is missing or
+    unseen. Looked up once per distinct value (Arrow's dictionary encoding),
+    not once per row: a string lookup per row was most of building the input."""
+    if not isinstance(values.dtype, pd.StringDtype):
+        values = values.astype("string")
+    arrow = pa.array(values.array)
+    if isinstance(arrow, pa.ChunkedArray):  # a frame put together from pieces
+        arrow = arrow.combine_chunks()
+    encoded = arrow.dictionary_encode()
+    codes = pd.Index(vocab, dtype="string").get_indexer(
+        pd.array(encoded.dictionary, dtype="string")
+    )
+    # One more slot for a missing value: its index points past the dictionary.
+    lookup = np.append(np.where(codes >= 0, codes, np.nan), np.nan)
+    indices = encoded.indices.fill_null(len(codes)).to_numpy(zero_copy_only=False)
+    return lookup[indices]
 
 
 def booster(model: dict[str, Any]) -> lgb.Booster:
