@@ -60,6 +60,22 @@ def test_rows_of_the_evaluation_period_never_enter_training(labelled_month) -> N
     assert first["windows"]["evaluation"] != second["windows"]["evaluation"]
 
 
+def test_the_model_does_not_depend_on_the_order_rows_are_read_in(
+    labelled_month,
+) -> None:
+    """Engines and query plans return rows in different orders: the model
+    trained on a shuffled read is the same model, bit for bit."""
+    settings, rows = labelled_month
+    labelled = rows[rows["is_fraud"].notna()]
+    split = risk_model.time_split(labelled, settings)
+    shuffled = labelled.sample(frac=1.0, random_state=7)
+    assert not shuffled.index.equals(labelled.index)
+    first = risk_model.fit(labelled, split, settings)
+    second = risk_model.fit(shuffled, split, settings)
+    assert first["booster"] == second["booster"]
+    assert first["calibration"] == second["calibration"]
+
+
 def test_the_model_file_alone_reproduces_the_scores(labelled_month, tmp_path) -> None:
     settings, rows = labelled_month
     model = training.fit_and_evaluate(rows, settings)

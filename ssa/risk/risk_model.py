@@ -341,6 +341,12 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
     calibration window: the latest training rows, never the evaluation ones.
     """
     cfg = settings.model
+    # In time order, whatever order the engine read the rows in: LightGBM's
+    # row sampling and its histograms follow the input order, so a plan or
+    # an engine that reads in another order would train another model.
+    frame = frame.sort_values(
+        ["created_at_epoch", "transaction_id"], kind="stable", ignore_index=True
+    )
     times = frame["created_at_epoch"]
     fit_rows = frame[times < split.calibration_start]
     cal_rows = frame[(times >= split.calibration_start) & (times < split.train_end)]
