@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -268,15 +267,17 @@ class Recompute:
 
     @property
     def keys(self) -> list[str]:
-        """The temporary key tables the statements read (temp.touched_...)."""
+        """The refresh's temporary key tables the statements read
+        (temp.touched_customers, temp.gold_places, ...; not the scope, which
+        they make)."""
         staged = re.findall(r"temp\.(\w+)", f"{self.view} {self.scope} {self.keep}")
         return sorted(set(staged) - {"scope"})
 
 
-# Recomputes another connection may run while this session holds the write
-# lock: the ``Future`` gives the name of the table holding the model's rows.
+# Recomputes other connections may run while this session holds the write
+# lock: per model, a call that waits for its rows and names their table.
 Aside = Callable[
-    [Sequence[Recompute]], AbstractContextManager[Mapping[str, "Future[str]"]]
+    [Sequence[Recompute]], AbstractContextManager[Mapping[str, Callable[[], str]]]
 ]
 
 
@@ -328,7 +329,7 @@ def _replace_partitions(
     model: Model,
     params: Mapping[str, Any],
     earliest: Mapping[str, int | None],
-    recomputed: Future[str] | None = None,
+    recomputed: Callable[[], str] | None = None,
 ) -> tuple[int, int | None]:
     """Recompute the touched partitions; write and record only the rows that
     differ from before (new rows, rows whose windows now see the new ones,
@@ -337,8 +338,8 @@ def _replace_partitions(
     new rows and a few before them, not the customers' whole history.
 
     ``earliest`` holds the time of the earliest changed row of each table
-    changed so far (None: nothing changed there). ``recomputed``: the table
-    another connection recomputed the rows into, if one did. Returns the
+    changed so far (None: nothing changed there). ``recomputed``: where another
+    connection recomputes the rows, if one does (waits, names the table). Returns the
     number of rows that changed and the time of the earliest of them.
     """
     job = _recompute(session, model, params, earliest)
@@ -350,8 +351,7 @@ def _replace_partitions(
     in_scope = "transaction_id in (select transaction_id from temp.scope)"
     session.execute("drop table if exists temp.fresh")
     if recomputed is not None:
-        rows = recomputed.result()
-        session.execute(f"create temp table fresh as select * from {rows}")
+        session.execute(f"create temp table fresh as select * from {recomputed()}")
     else:
         select, bound = job.statement
         with session.shadowed(job.shadowed, job.view):
@@ -492,7 +492,7 @@ def refresh_gold(
             table = f"{main}.{model.table}"
             session.execute(f"delete from {table} where {model.gold_scope}")
             if model.name in recomputed:
-                rows = recomputed[model.name].result()
+                rows = recomputed[model.name]()
                 replaced[model.name] = session.execute(
                     f"insert into {table} select * from {rows}"
                 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,14 +34,18 @@ _MOST_ASIDE = 8
 @contextmanager
 def recompute_aside(
     path: Path, session: sqlite3.Connection, jobs: Sequence[Recompute]
-) -> Iterator[Mapping[str, Future[str]]]:
-    """Inside: for each job's model sent aside, the future name (as
-    ``session`` reads it) of the table holding the model's recomputed rows.
+) -> Iterator[Mapping[str, Callable[[], str]]]:
+    """Inside: for each job's model sent aside, a call that waits for it and
+    gives the name (as ``session`` reads it) of the table holding the
+    model's recomputed rows.
 
     Each worker takes the next job in the models' order, so the first ones
     the session compares are the first done. Each job writes a scratch
-    database of its own: once the session has read one, its transaction
-    holds it until the commit.
+    database of its own, which an idle connection holds open meanwhile; the
+    session attaches it only once it is written: a connection that finds a
+    database changed by another reloads the schemas of every database it
+    has attached, and would wait for the one a worker is still writing.
+    Once read, the session's transaction holds it until the commit.
     """
     jobs = jobs[:_MOST_ASIDE]
     workers = max(1, min(len(jobs), (os.cpu_count() or 1)))
@@ -51,24 +55,32 @@ def recompute_aside(
     }
     futures: dict[str, Future[str]] = {job.model.name: Future() for job in jobs}
     queue: SimpleQueue[tuple[str, Recompute]] = SimpleQueue()
+    holder = sqlite3.connect(":memory:", uri=True, check_same_thread=False)
     for i, job in enumerate(jobs):
         name = f"aside_{tag}_{i}"
-        # The session holds each scratch database open, so its table lives
-        # after the worker that wrote it has closed; it goes when the
-        # session's connection closes.
-        session.execute("attach database ? as ?", (_uri(name), name))
+        holder.execute("attach database ? as ?", (_uri(name), name))
         queue.put((name, job))
+
+    def attached(future: Future[str]) -> Callable[[], str]:
+        def wait() -> str:
+            name, table = future.result().split(".", 1)
+            session.execute("attach database ? as ?", (_uri(name), name))
+            return f"{name}.{table}"
+
+        return wait
+
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         for _ in range(workers):
             pool.submit(_work, path, keys, queue, futures)
-        yield futures
+        yield {model: attached(future) for model, future in futures.items()}
     finally:
         # If the session stopped early (an error), the jobs not started
         # never start; the running ones end before the session goes on.
         for future in futures.values():
             future.cancel()
         pool.shutdown(wait=True)
+        holder.close()
 
 
 def _uri(name: str) -> str:
