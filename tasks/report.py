@@ -55,11 +55,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _evaluate(settings: Settings) -> dict[str, Any]:
     params = sql_params(settings)
     with open_warehouse(settings).transaction() as session:
-        # The ids only order the rows (in SQL): ten million of them are
-        # ~0.7 GB of Python strings the scoring below would carry along.
-        rows = session.query("gold/evaluation_rows.sql", params).drop(
-            columns="transaction_id"
-        )
+        rows = session.query("gold/evaluation_rows.sql", params)
         top = anomalies_frame(session, settings).head(settings.risk.top_anomalies)
         counts = session.query("gold/run_counts.sql", {})
         coverage = session.query("gold/rule_coverage.sql", params)
