@@ -365,6 +365,12 @@ def _copy_csv(conn: Connection, table: str, path: Path, layout: TableCsv) -> int
         raise WarehouseError(f"no table {table} in the warehouse")
     offset = int(layout.utc_offset_seconds)
     starts = ", ".join("'" + c.replace("'", "''") + "'" for c in FORMULA_START)
+    # Every risky first character sorts below this bound, and so does the
+    # empty text, so one comparison of the first bytes clears nearly every
+    # cell (ids and names start with a letter) before the costlier tests.
+    # Empty text is written as NULL is, unquoted, as SQLite's export does
+    # (COPY would quote it).
+    below = chr(max(map(ord, FORMULA_START)) + 1).replace("'", "''")
     cells = []
     for name, epoch in export_columns(list(types), layout.iso_times):
         check_identifier(name)
@@ -375,8 +381,9 @@ def _copy_csv(conn: Connection, table: str, path: Path, layout: TableCsv) -> int
             )
         elif types[name] == "VARCHAR":
             cells.append(
-                f"case when left({name}, 1) in ({starts}) then '''' || {name} "
-                f"else {name} end as {name}"
+                f"case when {name} >= '{below}' then {name} "
+                f"when left({name}, 1) in ({starts}) then '''' || {name} "
+                f"when {name} = '' then null else {name} end as {name}"
             )
         else:
             cells.append(name)
