@@ -172,9 +172,15 @@ def _gib(value: int | None) -> str:
     return "" if value is None else f"{value / GiB:.2f}"
 
 
-def table(columns: list[tuple[str, Run]], ratios: list[tuple[int, int, str]]) -> str:
+def table(
+    columns: list[tuple[str, Run]],
+    ratios: list[tuple[int, int, str]],
+    cpu_ratios: bool = False,
+) -> str:
     """Stages down, runs across (wall s, rows/s, peak RSS GiB each), then
-    ``ratios`` (i, j, header): run i's wall over run j's, per stage."""
+    ``ratios`` (i, j, header): run i's wall over run j's, per stage, and with
+    ``cpu_ratios`` its CPU over run j's too (what grows with the rows, less
+    moved by the machine's load than the wall time)."""
     first = columns[0][1]
     headers = ["stage"]
     for label, _ in columns:
@@ -185,6 +191,8 @@ def table(columns: list[tuple[str, Run]], ratios: list[tuple[int, int, str]]) ->
             f"{label}\npeak GiB",
         ]
     headers += [header for _, _, header in ratios]
+    if cpu_ratios:
+        headers += [f"{header}\n(cpu)" for _, _, header in ratios]
     rows = []
     for i, stage in enumerate(first.stages):
         name = stage.name + (" *" if stage.overlapped else "")
@@ -197,11 +205,15 @@ def table(columns: list[tuple[str, Run]], ratios: list[tuple[int, int, str]]) ->
         for a, b, _ in ratios:
             wa, wb = columns[a][1].stages[i].wall, columns[b][1].stages[i].wall
             line.append(f"{wa / wb:.2f}x" if wb > 0.005 else "")
+        if cpu_ratios:
+            for a, b, _ in ratios:
+                ca, cb = columns[a][1].stages[i].cpu, columns[b][1].stages[i].cpu
+                line.append(f"{ca / cb:.2f}x" if ca and cb and cb > 0.005 else "")
         rows.append(line)
     total = ["total (end to end)"]
     for _, run in columns:
         rows_in = run.stages[0].rows
-        cpu = sum(s.cpu or 0.0 for s in run.stages)
+        cpu = _cpu(run)
         total += [
             f"{run.wall:.2f}",
             f"{cpu:.1f}",
@@ -210,6 +222,9 @@ def table(columns: list[tuple[str, Run]], ratios: list[tuple[int, int, str]]) ->
         ]
     for a, b, _ in ratios:
         total.append(f"{columns[a][1].wall / columns[b][1].wall:.2f}x")
+    if cpu_ratios:
+        for a, b, _ in ratios:
+            total.append(f"{_cpu(columns[a][1]) / _cpu(columns[b][1]):.2f}x")
     rows.append(total)
     return tabulate(
         rows,
@@ -217,6 +232,12 @@ def table(columns: list[tuple[str, Run]], ratios: list[tuple[int, int, str]]) ->
         disable_numparse=True,
         colalign=("left",) + ("right",) * (len(headers) - 1),
     )
+
+
+def _cpu(run: Run) -> float:
+    """The run's CPU seconds: its stages', the side-by-side ones counted once
+    (on their line together)."""
+    return sum(s.cpu or 0.0 for s in run.stages)
 
 
 def machine() -> str:
@@ -345,9 +366,10 @@ def _curve(engine: str, sizes: list[int], days: int, engines: dict[str, Any]) ->
         + ", ".join(f"{label}: {run.stages[0].rows:,}" for label, run in columns)
         + " transactions)"
     )
-    print(table(columns, ratios))
+    print(table(columns, ratios, cpu_ratios=True))
     _footer(
-        ratio="size / size before: how much longer the stage took "
+        ratio="size / size before: how much longer the stage took, in wall time "
+        "and (cpu) in CPU "
         "(10x the rows in 10x the time: linear)\n"
     )
     for label, run in columns:

@@ -23,6 +23,7 @@ from ssa.engines import open_warehouse
 from ssa.report import evaluation
 from ssa.report.exports import write_csv
 from ssa.risk import model_scoring
+from ssa.rules import RULES
 from ssa.settings import Settings
 from tasks.gold import anomalies_frame
 from tasks.silver import sql_params
@@ -55,11 +56,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _evaluate(settings: Settings) -> dict[str, Any]:
     params = sql_params(settings)
     with open_warehouse(settings).transaction() as session:
-        # The ids only order the rows (in SQL): ten million of them are
-        # ~0.7 GB of Python strings the scoring below would carry along.
-        rows = session.query("gold/evaluation_rows.sql", params).drop(
-            columns="transaction_id"
-        )
+        rows = session.query("gold/evaluation_rows.sql", params)
         top = anomalies_frame(session, settings).head(settings.risk.top_anomalies)
         counts = session.query("gold/run_counts.sql", {})
         coverage = session.query("gold/rule_coverage.sql", params)
@@ -73,8 +70,11 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
     coverage = evaluation.coverage_status(coverage)
     labels = evaluation.label_summary(rows)
     parts = []
+    # Each label set's rows are a copy: only the columns the rules' figures
+    # read (a month is millions of rows).
+    flags = rows[["is_fraud", "scenario", *(f"is_{r}" for r in RULES)]]
     for label_set in evaluation.LABEL_SETS:
-        judged = rows[(rows["label_set"] == label_set) & rows["is_fraud"].notna()]
+        judged = flags[(rows["label_set"] == label_set) & rows["is_fraud"].notna()]
         if judged.empty:
             continue
         legit = int((judged["is_fraud"] == 0).sum())
@@ -87,6 +87,7 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
                 how="left",
             )
         )
+    del flags, judged
     rules = (
         pd.concat(parts, ignore_index=True)
         if parts
@@ -148,7 +149,8 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
 def precision_recall_curves(rows: pd.DataFrame, ratio: float) -> pd.DataFrame:
     """Every scorer's precision-recall curve on the label set with the most
     labelled rows (what the report ranks), for the chart."""
-    labelled = rows[rows["is_fraud"].notna()]
+    scores = rows[["label_set", "is_fraud", *evaluation.scorers(rows)]]
+    labelled = scores[rows["is_fraud"].notna()]
     if labelled.empty:
         return pd.DataFrame(columns=["label_set", "scorer", "recall", "precision"])
     label_set = labelled["label_set"].value_counts().idxmax()

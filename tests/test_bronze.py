@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -169,3 +170,44 @@ def test_the_chunk_size_names_the_batch_only_where_it_splits_the_month() -> None
     split = Settings(generator={"n_customers": 300, "chunk_customers": 100})
     split_other = Settings(generator={"n_customers": 300, "chunk_customers": 150})
     assert batch_id_for(split) != batch_id_for(split_other)
+
+
+def test_duckdb_keeps_bronze_unique_without_index_upkeep(tmp_path) -> None:
+    """DuckDB's Bronze has no ART key or index to update on every insert;
+    the loader keeps each id once, and an earlier warehouse's secondary
+    indexes are dropped (its key stays)."""
+    settings = _settings(tmp_path, engine_name="duckdb")
+    older = tmp_path / "older.duckdb"
+    with duckdb.connect(str(older)) as conn:
+        for statement in sqlite_warehouse.schema_statements():
+            conn.execute(statement)
+    indexes = "select count(*) from duckdb_indexes() where table_name = ?"
+    keys = (
+        "select count(*) from duckdb_constraints() "
+        "where table_name = ? and constraint_type = 'PRIMARY KEY'"
+    )
+    warehouse = open_warehouse(settings)
+    with warehouse.transaction() as session:
+        session.apply_schema()
+        rows = pd.DataFrame([tx("a", 1), tx("b", 2)])
+        assert session.insert_new("bronze_transactions", "transaction_id", rows) == 2
+        again = pd.DataFrame([tx("b", 2), tx("c", 3)])
+        assert session.insert_new("bronze_transactions", "transaction_id", again) == 1
+        with pytest.raises(base.WarehouseError, match="repeated inside one batch"):
+            session.insert_new(
+                "bronze_transactions", "transaction_id", pd.DataFrame([tx("d", 4)] * 2)
+            )
+        assert session.fetchall(indexes, ["bronze_transactions"])[0][0] == 0
+        assert session.fetchall(keys, ["bronze_transactions"])[0][0] == 0
+        assert session.fetchall(keys, ["ingestion_log"])[0][0] == 1
+        stored = session.fetchall(
+            "select transaction_id, count(*) from bronze_transactions "
+            "group by transaction_id order by 1"
+        )
+    assert stored == [("a", 1), ("b", 1), ("c", 1)]
+    earlier = type(warehouse)(older)
+    with earlier.transaction() as session:
+        assert session.fetchall(indexes, ["bronze_transactions"])[0][0] >= 4
+        session.apply_schema()
+        assert session.fetchall(indexes, ["bronze_transactions"])[0][0] == 0
+        assert session.fetchall(keys, ["bronze_transactions"])[0][0] == 1

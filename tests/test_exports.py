@@ -11,6 +11,7 @@ from ssa.engines import TableCsv
 from ssa.engines.duckdb_warehouse import DuckDBWarehouse
 from ssa.engines.sqlite_csv import write_table_csv
 from ssa.report.exports import (
+    FORMULA_START,
     iso_local,
     local_date,
     reais,
@@ -167,3 +168,29 @@ def test_duckdb_table_export_writes_the_same_cells(tmp_path) -> None:
     assert warehouse.write_table_csv("t", out, TableCsv(**LAYOUT)) == 4
     assert _cells(out) == EXPECTED
     assert not list(tmp_path.glob(".t.csv*"))
+
+
+def test_every_risky_first_character_is_neutralised_by_both_engines(tmp_path) -> None:
+    """Each character a sheet evaluates, and text that starts just beside
+    them (the DuckDB export clears most cells by one comparison first)."""
+    names = [f"{c}x" for c in FORMULA_START] + ["", "?x", "Ax", "0x", "ñx", "x=1"]
+    rows = [(f"r{i:02d}", 1_790_823_600 + i, n, None, i) for i, n in enumerate(names)]
+    expected = [("'" + n) if n.startswith(FORMULA_START) else n for n in names]
+    db = tmp_path / "w.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "create table t (id text, at_epoch int, name text, lon real, n int)"
+        )
+        conn.executemany("insert into t values (?, ?, ?, ?, ?)", rows)
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    with warehouse.transaction() as session:
+        session.execute(
+            "create table t (id varchar, at_epoch bigint, name varchar, "
+            "lon double, n bigint)"
+        )
+        session.executemany("insert into t values (?, ?, ?, ?, ?)", rows)
+    lite, duck = tmp_path / "lite.csv", tmp_path / "duck.csv"
+    write_table_csv(db, "t", lite, TableCsv(**LAYOUT), workers=1)
+    warehouse.write_table_csv("t", duck, TableCsv(**LAYOUT))
+    assert [row[3] for row in _cells(duck)[1:]] == expected
+    assert duck.read_bytes() == lite.read_bytes()

@@ -76,5 +76,22 @@ final as (
         on s.transaction_id = r.transaction_id
 )
 
-select * from final
+-- The id only orders the rows: ten million of them would be ~0.7 GB of
+-- strings in the report's frame, which never reads them.
+select
+    customer_id,
+    created_at_epoch,
+    local_day,
+    amount_cents,
+{% for rule in rules %}
+    is_{{ rule.name }},
+{% endfor %}
+    risk_score,
+    rules_score,
+    model_probability,
+    anomaly_points,
+    label_set,
+    scenario,
+    is_fraud
+from final
 order by customer_id, created_at_epoch, transaction_id

@@ -20,6 +20,7 @@ own schema.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -50,6 +51,7 @@ from ssa.models import SILVER, Model
 from ssa.report.exports import FORMULA_START, export_columns, utc_suffix
 
 Connection = duckdb.DuckDBPyConnection
+_BRONZE = "bronze/schema.sql"
 
 
 def to_duckdb(sql: str) -> str:
@@ -208,7 +210,7 @@ class DuckDBSession:
             )
 
     def apply_schema(self) -> None:
-        for statement in schema_statements():
+        for statement in bronze_ddl(schema_statements()):
             self._do(statement)
         for table, column, kind in added_columns(self.columns):
             self._do(f"alter table {table} add column {column} {kind}")
@@ -240,6 +242,40 @@ class DuckDBSession:
             yield
         finally:
             self._do(f"drop view temp.{table}")
+
+
+_KEY = re.compile(r"\s+primary\s+key\b", re.IGNORECASE)
+_INDEX = re.compile(
+    r"^create\s+index\s+if\s+not\s+exists\s+([a-z_][a-z0-9_]*)\s", re.IGNORECASE
+)
+
+
+def bronze_ddl(ddl: Sequence[str]) -> list[str]:
+    """The shared DDL with Bronze's keys and indexes left to SQLite.
+
+    DuckDB keeps a key or an index as an ART tree that every insert updates
+    row by row: on a month's bulk load that upkeep costs as much CPU as the
+    load itself, and grows with the table. What the key guarantees is kept
+    set-based instead, as on Spark: the loader rejects a batch that repeats
+    an id and inserts only the ids not yet stored (``insert_new_frame.sql``),
+    in a transaction no other process can write beside (one writer per
+    file). A drop's rows are found by the min-max zone maps (``index``). A
+    warehouse made when DuckDB had the indexes loses them (they only slow
+    it); a key it was made with stays, harmless. The ingestion log keeps its
+    keys and checks: it gains a row per file, and they guard its invariants.
+    """
+    tables = set(re.findall(r"create table if not exists (\w+)", sql_text(_BRONZE)))
+    out = []
+    for statement in ddl:
+        made = re.match(r"create table if not exists (\w+)", statement)
+        index = _INDEX.match(statement)
+        if made and made.group(1) in tables:
+            out.append(_KEY.sub("", statement))
+        elif index and re.search(rf"\bon\s+({'|'.join(tables)})\b", statement):
+            out.append(f"drop index if exists {index.group(1)}")
+        else:
+            out.append(statement)
+    return out
 
 
 class DuckDBWarehouse(refresh.RefreshesPartitions):
@@ -329,6 +365,12 @@ def _copy_csv(conn: Connection, table: str, path: Path, layout: TableCsv) -> int
         raise WarehouseError(f"no table {table} in the warehouse")
     offset = int(layout.utc_offset_seconds)
     starts = ", ".join("'" + c.replace("'", "''") + "'" for c in FORMULA_START)
+    # Every risky first character sorts below this bound, and so does the
+    # empty text, so one comparison of the first bytes clears nearly every
+    # cell (ids and names start with a letter) before the costlier tests.
+    # Empty text is written as NULL is, unquoted, as SQLite's export does
+    # (COPY would quote it).
+    below = chr(max(map(ord, FORMULA_START)) + 1).replace("'", "''")
     cells = []
     for name, epoch in export_columns(list(types), layout.iso_times):
         check_identifier(name)
@@ -339,8 +381,9 @@ def _copy_csv(conn: Connection, table: str, path: Path, layout: TableCsv) -> int
             )
         elif types[name] == "VARCHAR":
             cells.append(
-                f"case when left({name}, 1) in ({starts}) then '''' || {name} "
-                f"else {name} end as {name}"
+                f"case when {name} >= '{below}' then {name} "
+                f"when left({name}, 1) in ({starts}) then '''' || {name} "
+                f"when {name} = '' then null else {name} end as {name}"
             )
         else:
             cells.append(name)

@@ -306,8 +306,15 @@ def ranking_report(
     precision at the top k (and reweighted to the real prevalence), and what
     a daily alert budget finds (with ``local_day`` in the rows)."""
     records = []
+    # Each label set's rows are a copy: only the columns a ranking reads.
+    wanted = [
+        "is_fraud",
+        *scorers(rows),
+        *(["local_day"] if "local_day" in rows else []),
+    ]
+    scores = rows[wanted]
     for label_set in LABEL_SETS:
-        part = rows[(rows["label_set"] == label_set) & rows["is_fraud"].notna()]
+        part = scores[(rows["label_set"] == label_set) & rows["is_fraud"].notna()]
         if part.empty:
             continue
         fraud = part["is_fraud"] == 1
