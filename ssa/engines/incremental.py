@@ -84,8 +84,7 @@ class RefreshesPartitions:
     ) -> dict[str, int]:
         with self.transaction() as session:
             if incremental:
-                # Silver was committed before: other connections read it.
-                return refresh_gold(session, params, self.recompute_aside(session))
+                return refresh_gold(session, params)
             return rebuild(session, GOLD, params)
 
     def changed_silver_only(
@@ -247,18 +246,18 @@ def _changed_since(model: Model, earliest: Mapping[str, int | None]) -> int | No
 
 @dataclass(frozen=True)
 class Recompute:
-    """A model's rows over the touched partitions, as statements any
+    """A Silver model's rows over the touched partitions, as statements any
     connection to the warehouse can run once it has the keys the refresh
-    staged: the table it reads shadowed by ``view``, the rows it answers for
-    (``keep``, a filter on its output), and for Silver ``scope``, the ids it
-    answers for (a select that ``keep`` reads as temp.scope)."""
+    staged: the ids it answers for (``scope``, a select of transaction ids
+    that ``keep`` reads as temp.scope), and its select of them with the
+    table it reads shadowed by ``view``."""
 
     model: Model
     shadowed: str
     view: str
-    keep: str
+    scope: str
     params: Mapping[str, Any]
-    scope: str | None = None
+    keep: str = "m.transaction_id in (select transaction_id from temp.scope)"
 
     @property
     def statement(self) -> tuple[str, dict[str, Any]]:
@@ -268,8 +267,7 @@ class Recompute:
     @property
     def keys(self) -> list[str]:
         """The refresh's temporary key tables the statements read
-        (temp.touched_customers, temp.gold_places, ...; not the scope, which
-        they make)."""
+        (temp.touched_customers, ...; not the scope, which they make)."""
         staged = re.findall(r"temp\.(\w+)", f"{self.view} {self.scope} {self.keep}")
         return sorted(set(staged) - {"scope"})
 
@@ -311,9 +309,8 @@ def _recompute(
         model,
         partition.driver,
         view,
-        "m.transaction_id in (select transaction_id from temp.scope)",
-        params,
         f"select transaction_id from {session.main}.{partition.driver} where {scope}",
+        params,
     )
 
 
@@ -434,14 +431,12 @@ def _model_select(
 # --- Gold ---------------------------------------------------------------------
 
 
-def refresh_gold(
-    session: PartialSession, params: Mapping[str, Any], aside: Aside | None = None
-) -> dict[str, int]:
+def refresh_gold(session: PartialSession, params: Mapping[str, Any]) -> dict[str, int]:
     """Recompute the Gold rows of the customers and bairro-days the last
     incremental Silver refresh changed; a full rebuild when there is no such
-    record or no Gold yet. Returns the rows replaced per model. ``aside``:
-    where the models that read no Gold table are recomputed beside the
-    others (only when Silver was committed before this session began)."""
+    record or no Gold yet. Returns the rows replaced per model. (Recomputed
+    aside, the bairro-days, the one model no other waits for, cost more than
+    they saved on two cores.)"""
     main = session.main
     if not session.table_exists(CHANGES_TABLE) or not all(
         session.table_exists(m.table) for m in GOLD
@@ -474,34 +469,10 @@ def refresh_gold(
         f"cross join {main}.{silver} as s "
         "where s.customer_id = g.customer_id and s.created_at_epoch >= g.since"
     )
-    jobs = [
-        Recompute(
-            model,
-            silver,
-            model.gold_reads or model.gold_scope,
-            model.gold_scope,
-            params,
-        )
-        for model in GOLD
-        if model.gold_scope is not None and not _reads_gold(model)
-    ]
     replaced = {}
-    with aside(jobs) if aside and jobs else nullcontext({}) as recomputed:
-        for model in GOLD:
-            assert model.gold_scope is not None
-            table = f"{main}.{model.table}"
-            session.execute(f"delete from {table} where {model.gold_scope}")
-            if model.name in recomputed:
-                rows = recomputed[model.name]()
-                replaced[model.name] = session.execute(
-                    f"insert into {table} select * from {rows}"
-                )
-                continue
-            with session.shadowed(silver, model.gold_reads or model.gold_scope):
-                replaced[model.name] = _insert(session, model, params, model.gold_scope)
+    for model in GOLD:
+        assert model.gold_scope is not None
+        session.execute(f"delete from {main}.{model.table} where {model.gold_scope}")
+        with session.shadowed(silver, model.gold_reads or model.gold_scope):
+            replaced[model.name] = _insert(session, model, params, model.gold_scope)
     return replaced
-
-
-def _reads_gold(model: Model) -> bool:
-    read = names_read(model.name)
-    return any(m.table in read for m in GOLD)

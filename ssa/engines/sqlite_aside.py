@@ -142,9 +142,8 @@ def _recompute(conn: sqlite3.Connection, name: str, job: Recompute) -> str:
     try:
         conn.execute("attach database ? as aside", (_uri(name),))
         try:
-            if job.scope is not None:
-                conn.execute("drop table if exists temp.scope")
-                conn.execute(f"create temp table scope as {job.scope}")
+            conn.execute("drop table if exists temp.scope")
+            conn.execute(f"create temp table scope as {job.scope}")
             conn.execute(shadow_view(job.shadowed, job.view))
             try:
                 conn.execute(f"create table aside.{table} as {select}", bound)
