@@ -1,9 +1,9 @@
 """SQLite's incremental refresh on both cores.
 
-SQLite runs a statement on one core. After a drop, the per-customer models
-that read Bronze alone (the customer windows and features, the day before,
-the Pix pairs, impossible travel) are most of the refresh, and none reads
-another: each is recomputed on a connection of its own, reading the
+SQLite runs a statement on one core. After a drop, the models that read
+Bronze alone (the customer windows and features, the day before, impossible
+travel, night Pix, card testing, new device) are most of the refresh, and
+none reads another: each is recomputed on a connection of its own, reading the
 committed warehouse (WAL never blocks a reader, and the session holding the
 write lock has staged keys only), into a private in-memory database, while
 the session compares and writes the models before it. The rows are the
@@ -87,16 +87,19 @@ def _uri(name: str) -> str:
     return f"file:/ssa-{name}?vfs=memdb"
 
 
-def _rows(
-    conn: sqlite3.Connection, table: str
-) -> tuple[list[str], list[tuple[object, ...]]]:
-    cursor = conn.execute(f"select * from temp.{table}")
-    return [c[0] for c in cursor.description], cursor.fetchall()
+def _rows(conn: sqlite3.Connection, table: str) -> tuple[str, list[tuple[object, ...]]]:
+    """A temporary table's definition, as SQLite keeps it (the declared
+    types, so a worker compares its keys as the session does), and rows."""
+    (ddl,) = conn.execute(
+        "select sql from temp.sqlite_master where type = 'table' and name = ?",
+        (table,),
+    ).fetchone()
+    return ddl, conn.execute(f"select * from temp.{table}").fetchall()
 
 
 def _work(
     path: Path,
-    keys: Mapping[str, tuple[list[str], list[tuple[object, ...]]]],
+    keys: Mapping[str, tuple[str, list[tuple[object, ...]]]],
     queue: SimpleQueue[tuple[str, Recompute]],
     futures: Mapping[str, Future[str]],
 ) -> None:
@@ -107,10 +110,11 @@ def _work(
     setup_error: BaseException | None = None
     try:
         conn = open_connection(path)
-        for table, (columns, rows) in keys.items():
-            conn.execute(f"create temp table {table} ({', '.join(columns)})")
-            marks = ", ".join("?" * len(columns))
-            conn.executemany(f"insert into temp.{table} values ({marks})", rows)
+        for table, (ddl, rows) in keys.items():
+            conn.execute(ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                conn.executemany(f"insert into temp.{table} values ({marks})", rows)
     except BaseException as exc:  # handed to the session
         setup_error = exc
     try:
