@@ -179,6 +179,38 @@ def test_a_reload_stores_no_row_twice(built) -> None:
     assert stored == loaded["bronze_customers"] > 0
 
 
+def test_a_frame_goes_to_spark_in_pieces_and_each_row_once(built, monkeypatch) -> None:
+    """A big frame is sent in pieces (the local server keeps each plan, the
+    rows inside it): pieces of two rows, one of whose rows is stored
+    already, store every other row once."""
+    _, spark, _ = built
+    monkeypatch.setattr(spark_warehouse, "_FRAME_PIECE_ROWS", 2)
+    warehouse = open_warehouse(spark)
+    with warehouse.transaction() as session:
+        session.execute(
+            "create table scratch_pieces using parquet as "
+            "select cast(id as string) as k, id as v from range(1)",
+            {},
+        )
+        sent: list[int] = []
+        send = session.conn.session.createDataFrame
+
+        def spy(data, *args, **kwargs):
+            sent.append(len(data))
+            return send(data, *args, **kwargs)
+
+        monkeypatch.setattr(session.conn.session, "createDataFrame", spy)
+        try:
+            frame = pd.DataFrame({"k": [str(i) for i in range(5)], "v": range(5)})
+            added = session.insert_new("scratch_pieces", "k", frame)
+            stored = session.read_table("scratch_pieces").sort_values("k")
+        finally:
+            session.execute("drop table scratch_pieces", {})
+    assert sent == [2, 2, 1]
+    assert added == 4
+    assert stored["k"].tolist() == ["0", "1", "2", "3", "4"]
+
+
 def test_tables_go_to_the_schema_given(built) -> None:
     _, spark, _ = built
     mine = spark.model_copy(

@@ -75,6 +75,10 @@ WRITE_MARK_PROPERTY = "ssa.last_write"
 # A whole delete statement: its table, and its condition if it has one.
 _DELETE = re.compile(r"^\s*delete\s+from\s+(\w+)(?:\s+where\s+(.*))?$", re.I | re.S)
 _INTEGRAL = ("bigint", "int", "integer", "smallint", "tinyint")
+# Rows of a frame sent to Spark in one plan. A frame travels inside the plan
+# that reads it, and the local server keeps each plan for its SQL listener:
+# a month's million Bronze rows in one plan ran its 2 GiB heap out of memory.
+_FRAME_PIECE_ROWS = 100_000
 
 
 @dataclass
@@ -454,11 +458,13 @@ def insert_new(conn: Connection, table: str, key: str, frame: pd.DataFrame) -> i
         table=table, key=key, columns=", ".join(frame.columns), frame=view
     )
     before = _count(conn, table)
-    conn.session.createDataFrame(typed).createOrReplaceTempView(view)
-    try:
-        conn.sql(sql)
-    finally:
-        conn.session.catalog.dropTempView(view)
+    for start in range(0, len(typed), _FRAME_PIECE_ROWS):
+        piece = typed.iloc[start : start + _FRAME_PIECE_ROWS]
+        conn.session.createDataFrame(piece).createOrReplaceTempView(view)
+        try:
+            conn.sql(sql)
+        finally:
+            conn.session.catalog.dropTempView(view)
     return _count(conn, table) - before
 
 
