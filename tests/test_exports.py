@@ -143,13 +143,30 @@ def test_no_gold_export_carries_a_control_character(tmp_path) -> None:
     assert "c\ufffd001" in text and "\ufffd=cmd" in text
 
 
-def test_table_export_is_sheet_safe_quoted_and_in_order(tmp_path) -> None:
-    db = tmp_path / "w.db"
+def _sqlite_table(db, rows) -> None:
+    """Table t of the export tests, in a SQLite file."""
     with sqlite3.connect(db) as conn:
         conn.execute(
             "create table t (id text, at_epoch int, name text, lon real, n int)"
         )
-        conn.executemany("insert into t values (?, ?, ?, ?, ?)", ROWS)
+        conn.executemany("insert into t values (?, ?, ?, ?, ?)", rows)
+
+
+def _duckdb_table(path, rows) -> DuckDBWarehouse:
+    """The same table t in a DuckDB warehouse."""
+    warehouse = DuckDBWarehouse(path)
+    with warehouse.transaction() as session:
+        session.execute(
+            "create table t (id varchar, at_epoch bigint, name varchar, "
+            "lon double, n bigint)"
+        )
+        session.executemany("insert into t values (?, ?, ?, ?, ?)", rows)
+    return warehouse
+
+
+def test_table_export_is_sheet_safe_quoted_and_in_order(tmp_path) -> None:
+    db = tmp_path / "w.db"
+    _sqlite_table(db, ROWS)
     out = tmp_path / "t.csv"
     assert write_table_csv(db, "t", out, TableCsv(**LAYOUT), workers=2) == 4
     assert _cells(out) == EXPECTED
@@ -158,13 +175,7 @@ def test_table_export_is_sheet_safe_quoted_and_in_order(tmp_path) -> None:
 
 def test_duckdb_table_export_writes_the_same_cells(tmp_path) -> None:
     out = tmp_path / "t.csv"
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    with warehouse.transaction() as session:
-        session.execute(
-            "create table t (id varchar, at_epoch bigint, name varchar, "
-            "lon double, n bigint)"
-        )
-        session.executemany("insert into t values (?, ?, ?, ?, ?)", ROWS)
+    warehouse = _duckdb_table(tmp_path / "w.duckdb", ROWS)
     assert warehouse.write_table_csv("t", out, TableCsv(**LAYOUT)) == 4
     assert _cells(out) == EXPECTED
     assert not list(tmp_path.glob(".t.csv*"))
@@ -177,18 +188,8 @@ def test_every_risky_first_character_is_neutralised_by_both_engines(tmp_path) ->
     rows = [(f"r{i:02d}", 1_790_823_600 + i, n, None, i) for i, n in enumerate(names)]
     expected = [("'" + n) if n.startswith(FORMULA_START) else n for n in names]
     db = tmp_path / "w.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "create table t (id text, at_epoch int, name text, lon real, n int)"
-        )
-        conn.executemany("insert into t values (?, ?, ?, ?, ?)", rows)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    with warehouse.transaction() as session:
-        session.execute(
-            "create table t (id varchar, at_epoch bigint, name varchar, "
-            "lon double, n bigint)"
-        )
-        session.executemany("insert into t values (?, ?, ?, ?, ?)", rows)
+    _sqlite_table(db, rows)
+    warehouse = _duckdb_table(tmp_path / "w.duckdb", rows)
     lite, duck = tmp_path / "lite.csv", tmp_path / "duck.csv"
     write_table_csv(db, "t", lite, TableCsv(**LAYOUT), workers=1)
     warehouse.write_table_csv("t", duck, TableCsv(**LAYOUT))
