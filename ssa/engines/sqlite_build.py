@@ -30,7 +30,11 @@ from ssa.engines.base import (
     names_read,
 )
 from ssa.engines.incremental import CHANGES_TABLE
-from ssa.engines.sqlite_connection import create_indexes, open_connection
+from ssa.engines.sqlite_connection import (
+    create_indexes,
+    open_connection,
+    shadow_view,
+)
 from ssa.models import BY_NAME, SILVER, Model
 
 # The table the per-customer models read; the slices shadow it.
@@ -120,10 +124,7 @@ def _aside(
     scratch = f"file:/ssa-{uuid.uuid4().hex[:12]}-aside?vfs=memdb"
     with closing(open_connection(path)) as conn:
         if model.table_order:
-            conn.execute(
-                f"create temp view {SOURCE_TABLE} as "
-                f"select * from main.{SOURCE_TABLE} not indexed"
-            )
+            conn.execute(shadow_view(SOURCE_TABLE, hint="not indexed"))
         conn.execute("attach database ? as aside", (scratch,))
         try:
             try:
@@ -214,9 +215,10 @@ def _run_slice(
         conn.execute("pragma cache_size = -65536")  # 64 MiB: it reads each page once
         conn.execute("attach database ? as slice", (uri,))
         conn.execute(
-            f"create temp view {SOURCE_TABLE} as "
-            f"select * from main.{SOURCE_TABLE} "
-            "where customer_id in (select customer_id from slice.slice_customers)"
+            shadow_view(
+                SOURCE_TABLE,
+                "customer_id in (select customer_id from slice.slice_customers)",
+            )
         )
         try:
             conn.execute(f"create table slice.{table} as {select}", bound)

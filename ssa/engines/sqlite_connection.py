@@ -40,14 +40,13 @@ def open_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def shadow_view(table: str, where: str, hint: str = "") -> str:
+def shadow_view(table: str, where: str | None = None, hint: str = "") -> str:
     """The statement that makes unqualified ``table`` mean only its rows
-    matching ``where`` on this connection (read with the SQLite ``hint``,
-    such as NOT INDEXED): SQLite resolves an unqualified name to the temp
-    schema first, so a model's unchanged SQL reads the view."""
-    return (
-        f"create temp view {table} as select * from main.{table} {hint} where {where}"
-    )
+    matching ``where`` (all, without one) on this connection, read with the
+    SQLite ``hint`` (such as NOT INDEXED): SQLite resolves an unqualified
+    name to the temp schema first, so a model's unchanged SQL reads the view."""
+    keep = f" where {where}" if where is not None else ""
+    return f"create temp view {table} as select * from main.{table} {hint}{keep}"
 
 
 def create_indexes(conn: sqlite3.Connection, model: Model) -> None:
