@@ -167,20 +167,25 @@ def refresh_silver(
     )
     # The time of the earliest changed row of each table models read.
     earliest = {"bronze_transactions": _earliest(session, "temp.new_rows")}
-    jobs = [
-        job
+    # Known now: what the models that read Bronze alone recompute.
+    planned = {
+        model.name: job
         for model in SILVER[:-1]
         if _reads_bronze_only(model)
         and (job := _recompute(session, model, params, earliest)) is not None
-    ]
+    }
+    jobs = list(planned.values())
     replaced: dict[str, int] = {}
     with aside(jobs) if aside and jobs else nullcontext({}) as recomputed:
         for model in SILVER[:-1]:
             if model.partition is None:
                 replaced[model.name] = session.materialize(model, params)
                 continue
+            job = planned.get(model.name) or _recompute(
+                session, model, params, earliest
+            )
             replaced[model.name], earliest[model.table] = _replace_partitions(
-                session, model, params, earliest, recomputed.get(model.name)
+                session, model, job, recomputed.get(model.name)
             )
             if model.table == "silver_pix_transfers":
                 # The Pix network rules' partitions follow from the new
@@ -324,8 +329,7 @@ def _reads_bronze_only(model: Model) -> bool:
 def _replace_partitions(
     session: PartialSession,
     model: Model,
-    params: Mapping[str, Any],
-    earliest: Mapping[str, int | None],
+    job: Recompute | None,
     recomputed: Callable[[], str] | None = None,
 ) -> tuple[int, int | None]:
     """Recompute the touched partitions; write and record only the rows that
@@ -334,12 +338,11 @@ def _replace_partitions(
     Gold, then works on those rows alone: for a drop of the next day, the
     new rows and a few before them, not the customers' whole history.
 
-    ``earliest`` holds the time of the earliest changed row of each table
-    changed so far (None: nothing changed there). ``recomputed``: where another
-    connection recomputes the rows, if one does (waits, names the table). Returns the
-    number of rows that changed and the time of the earliest of them.
+    ``job``: what the recompute reads (``_recompute``; None: nothing it
+    reads changed). ``recomputed``: where another connection recomputes the
+    rows, if one does (waits, names the table). Returns the number of rows
+    that changed and the time of the earliest of them.
     """
-    job = _recompute(session, model, params, earliest)
     if job is None:
         return 0, None
     main, table = session.main, model.table
