@@ -82,3 +82,11 @@ def test_a_session_reads_its_own_writes_through_its_cursor(warehouse) -> None:
     with warehouse.transaction() as session:
         session.execute("create table u (x)")
         assert not session.sees_committed()
+
+
+@pytest.mark.parametrize("rows", [1, 100])
+def test_text_in_a_numeric_column_is_an_error_not_a_number(warehouse, rows) -> None:
+    with warehouse.transaction() as session:
+        session.execute("update t set a = 'abc' where k = 6")
+    with pytest.raises(WarehouseError, match=r"\bt\b.*(not numeric|failed)"):
+        _read(warehouse, rows)

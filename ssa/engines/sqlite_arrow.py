@@ -12,9 +12,12 @@ nothing and shadows nothing (``SQLiteSession.sees_committed``).
 The driver fixes each column's Arrow type from the first batch and refuses
 a later value of another type (a column of integers meeting a real, or one
 NULL throughout the first batch meeting anything). SQLite types values,
-not columns, so the query is read wrapped: every numeric column cast to
-real and every text one to text, behind one leading row of those types
-that is dropped again.
+not columns, so the query is read behind one leading row of the types
+wanted, dropped again: a real in each numeric column, which the driver
+then fills with integers and reals alike as doubles, and text in each text
+column, whose values are cast to text. Numeric columns are not cast: a
+cast costs more than the driver's conversion, and would turn text that
+strayed into a number column into 0 where the driver refuses it.
 """
 
 from __future__ import annotations
@@ -44,10 +47,7 @@ def typed_select(sql: str, names: list[str], text_columns: tuple[str, ...]) -> s
         f"'' as {n}" if n in text_columns else f"0e0 as {n}" for n in names
     )
     cast = ", ".join(
-        f"cast({n} as text) as {n}"
-        if n in text_columns
-        else f"cast({n} as real) as {n}"
-        for n in names
+        f"cast({n} as text) as {n}" if n in text_columns else n for n in names
     )
     return f"select {first} union all select {cast} from ({sql}\n)"
 
