@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
+import subprocess
+import threading
 
 import pandas as pd
 import pytest
 
 from ssa.engines import open_warehouse, spark_server, spark_warehouse
-from ssa.engines.base import table_of
+from ssa.engines.base import WarehouseError, table_of
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import BY_NAME, FINAL_MODEL, GOLD_MODELS, SILVER_MODELS
@@ -360,3 +363,52 @@ def test_stopping_the_server_ends_its_jvm(built) -> None:
     spark_server.stop_shared()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_query_on_a_server_that_died_fails_at_once(built) -> None:
+    """The client's own policy retries an unreachable server for ten
+    minutes; a local server that exited will not come back, so the next
+    statement of the transaction fails with the server's exit and its log
+    (the following transaction starts a new server)."""
+    _, spark, _ = built
+    warehouse = open_warehouse(spark)
+    outcome: dict[str, BaseException] = {}
+    with warehouse.transaction() as session:
+        assert session.fetchall("select count(*) from bronze_transactions")[0][0] > 0
+        (server,) = spark_server._shared.values()
+        log = server.log_path
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=30)
+
+        def query() -> None:
+            try:
+                session.fetchall("select count(*) from bronze_transactions")
+            except BaseException as exc:  # judged below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=query, daemon=True)
+        thread.start()
+        thread.join(timeout=120)
+    assert not thread.is_alive(), "the query still waits on a server that died"
+    error = outcome.get("error")
+    assert isinstance(error, WarehouseError), error
+    assert "exited with code -9" in str(error)
+    assert str(log) in str(error)
+    spark_server.stop_shared()
+
+
+def test_a_server_out_of_heap_says_which_setting_to_raise(tmp_path) -> None:
+    server = spark_server.LocalSparkServer(tmp_path, driver_memory="1g")
+    assert server.exited() is None
+    server.log_path.write_text(
+        "INFO starting\njava.lang.OutOfMemoryError: Java heap space\n"
+        "Terminating due to java.lang.OutOfMemoryError: Java heap space\n"
+    )
+    server.process = subprocess.Popen(["sh", "-c", "exit 3"])
+    server.process.wait()
+    reason = server.exited()
+    assert reason is not None
+    assert "exited with code 3 after running out of its 1g heap" in reason
+    assert "engines.spark_local.driver_memory" in reason
+    assert "Terminating due to" in reason
+    server.process = None

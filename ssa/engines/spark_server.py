@@ -146,6 +146,12 @@ class LocalSparkServer:
             "spark.sql.legacy.allowNonEmptyLocationInCTAS": "true",
         }
         argv = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS]
+        # A JVM that ran out of heap is in no state to trust: a thread that
+        # dies of it (Spark's SQL listener did) can leave the server
+        # answering while the query it serves never ends. Exiting makes it
+        # a stopped server, which the client hears of (``retry_policy``) and
+        # the next run restarts.
+        argv += ["--driver-java-options", "-XX:+ExitOnOutOfMemoryError"]
         argv += ["--master", f"local[{self.cores}]", "--name", "ssa-spark-connect"]
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
@@ -224,6 +230,43 @@ class LocalSparkServer:
         guard, self._guard = self._guard, None
         if guard is not None:
             guard.release()
+
+    def exited(self) -> str | None:
+        """Why the server is gone, with its log's tail; None while it runs
+        (or before it started)."""
+        process = self.process
+        if process is None or process.poll() is None:
+            return None
+        tail = _tail(self.log_path)
+        hint = ""
+        if "OutOfMemoryError" in tail:
+            hint = (
+                f" after running out of its {self.driver_memory} heap (raise "
+                "engines.spark_local.driver_memory)"
+            )
+        return (
+            f"the local Spark Connect server exited with code "
+            f"{process.returncode}{hint}: see {self.log_path}\n{tail}"
+        )
+
+    def retry_policy(self) -> object:
+        """The client's retry policy for this server: Spark's own, except
+        that it gives up at once once the server process has exited. Spark's
+        policy retries an unreachable server for ten minutes, as a cluster
+        behind a network may come back; this server will not, and the run
+        would wait that long with nothing said."""
+        from pyspark.sql.connect.client.retries import DefaultPolicy
+
+        server = self
+
+        class _WhileServerRuns(DefaultPolicy):  # type: ignore[misc]
+            def can_retry(self, e: BaseException) -> bool:
+                gone = server.exited()
+                if gone is not None:
+                    raise SparkServerError(gone) from e
+                return bool(super().can_retry(e))
+
+        return _WhileServerRuns()
 
     def __enter__(self) -> LocalSparkServer:
         return self.start() if self.process is None else self

@@ -246,6 +246,7 @@ def connect(
     is whole when it returns (see the module docstring).
     """
     root = None
+    server = None
     if remote is None:
         assert local is not None
         server = spark_server.shared(
@@ -260,7 +261,7 @@ def connect(
     with _sessions_lock:
         conn = _sessions.get((remote, schema))
         if conn is None:
-            conn = _open(remote, root, schema)
+            conn = _open(remote, root, schema, server)
             _sessions[(remote, schema)] = conn
         else:
             conn.catch_up()
@@ -270,13 +271,20 @@ def connect(
         conn.finish()
 
 
-def _open(remote: str, root: Path | None, schema: str | None) -> Connection:
+def _open(
+    remote: str,
+    root: Path | None,
+    schema: str | None,
+    server: spark_server.LocalSparkServer | None = None,
+) -> Connection:
     from pyspark.sql import SparkSession
 
     try:
         session = SparkSession.builder.remote(remote).create()
     except Exception as exc:
         raise WarehouseError(f"cannot reach Spark at {remote}: {exc}") from exc
+    if server is not None:
+        session.client.set_retry_policies([server.retry_policy()])
     # Times are epoch seconds in the SQL; only exports format them, in the
     # rules' offset, never in the cluster's zone.
     session.conf.set("spark.sql.session.timeZone", "UTC")
