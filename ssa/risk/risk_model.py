@@ -381,7 +381,7 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
     )
     best = model.best_iteration or cfg.max_rounds
     raw = model.predict(matrix(cal_rows, vocab), num_iteration=best)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+    cal_raw, cal_probability = calibration(
         raw, cal_rows["is_fraud"].to_numpy(dtype=int)
     )
     offset = settings.rules.utc_offset_seconds
@@ -410,11 +410,40 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
         "settings": settings.model.model_dump(mode="json"),
         "best_iteration": best,
         "booster": model.model_to_string(num_iteration=best),
-        "calibration": {
-            "raw": iso.X_thresholds_.tolist(),
-            "probability": iso.y_thresholds_.tolist(),
-        },
+        "calibration": {"raw": cal_raw, "probability": cal_probability},
     }
+
+
+def calibration(
+    raw: np.ndarray, is_fraud: np.ndarray
+) -> tuple[list[float], list[float]]:
+    """Breakpoints ``(raw, probability)`` that map the booster's output to a
+    fraud probability, for ``np.interp``: centred isotonic regression.
+
+    Isotonic regression alone is a step function: it gives whole bands of
+    rows one probability, and a score that ties a fraud with the legitimate
+    rows beside it loses the ranking the booster had (average precision
+    counts a tie against it). Each isotonic block is kept as one point
+    instead, at its mean raw score, and the points are joined by straight
+    lines (Oron and Flournoy, centred isotonic regression): as well
+    calibrated, and strictly increasing, so the probabilities rank the rows
+    as the booster does. Below the lowest block the line runs to (0, 0) and
+    above the highest to (1, 1), unless that block's fraud rate is already
+    0 or 1.
+    """
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    fitted = iso.fit_transform(raw, is_fraud)
+    blocks = (
+        pd.DataFrame({"raw": raw, "probability": fitted})
+        .groupby("probability", sort=True)["raw"]
+        .mean()
+    )
+    xs, ys = blocks.to_numpy().tolist(), blocks.index.to_numpy().tolist()
+    if ys[0] > 0.0:
+        xs, ys = [0.0, *xs], [0.0, *ys]
+    if ys[-1] < 1.0:
+        xs, ys = [*xs, 1.0], [*ys, 1.0]
+    return xs, ys
 
 
 def _window(rows: pd.DataFrame, start: int, end: int, offset: int) -> dict[str, Any]:
