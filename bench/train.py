@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             colalign=("left", "right", "right"),
         )
     )
+    print("\n".join(training.search_lines(model)))
     print()
     print(training.metrics_table(model).to_markdown(floatfmt=".3f"))
     print()
@@ -240,10 +241,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print(
-        f"rounds {model['best_iteration']}; load average after: "
+        f"rounds {model['best_iteration']} (settings "
+        f"{_chosen(model)}); load average after: "
         + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     return 0
+
+
+def _chosen(model: dict) -> str:
+    chosen = [c for c in model["search"]["candidates"] if c["chosen"]]
+    return (
+        ", ".join(f"{k}={v}" for k, v in chosen[0]["settings"].items())
+        if chosen and chosen[0]["settings"]
+        else "as configured"
+    )
 
 
 if __name__ == "__main__":

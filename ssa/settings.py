@@ -534,6 +534,34 @@ class FeatureSettings(_Model):
     )
 
 
+class ModelCandidate(_Model):
+    """One set of boosting settings the training search tries; a field left
+    None keeps the model section's own value."""
+
+    num_leaves: int | None = Field(None, ge=2, le=4096)
+    min_child_samples: int | None = Field(None, ge=1)
+    l2_regularization: float | None = Field(None, ge=0)
+    feature_fraction: float | None = Field(None, gt=0, le=1)
+
+    def overrides(self) -> dict[str, Any]:
+        """The model settings this candidate changes."""
+        return self.model_dump(exclude_none=True)
+
+
+# Each one a question a modeller asks of any labelled source, not of one
+# file: are the default trees right (as configured), would shallower ones
+# generalise better from a few hundred fraud rows (and score faster), does
+# a large source carry more interactions than 31 leaves hold (with bigger
+# leaves, so they stay patterns), and do many correlated window features
+# want trees that each see a part of them.
+DEFAULT_SEARCH: tuple[ModelCandidate, ...] = (
+    ModelCandidate(),
+    ModelCandidate(num_leaves=15),
+    ModelCandidate(num_leaves=63, min_child_samples=100),
+    ModelCandidate(feature_fraction=0.7),
+)
+
+
 class ModelSettings(_Model):
     """The risk model: which labels it learns from, how it is split in time
     and how hard it trains (flows/train.py). Defaults follow the fraud
@@ -616,6 +644,28 @@ class ModelSettings(_Model):
         "about twice as fast, LightGBM's own advice where speed matters.",
     )
     num_leaves: int = Field(31, ge=2, le=4096, description="LightGBM default.")
+    feature_fraction: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Share of the features each tree may split on (LightGBM "
+        "default 1: all of them).",
+    )
+    search: tuple[ModelCandidate, ...] = Field(
+        DEFAULT_SEARCH,
+        description="Boosting settings tried before the model is fitted, each "
+        "judged by its average precision on the calibration window (inside "
+        "the training period, never the evaluation one); empty: no search, "
+        "the settings as they are.",
+    )
+    search_tolerance_se: float = Field(
+        1.0,
+        ge=0,
+        description="Candidates within this many standard errors of the best "
+        "one's calibration-window average precision are the same within "
+        "noise: the smallest of them (fewest leaves in all, the cheapest to "
+        "score) is chosen. One standard error: the usual one-SE rule.",
+    )
     min_child_samples: int = Field(
         50,
         ge=1,

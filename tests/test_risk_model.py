@@ -173,3 +173,65 @@ def test_a_model_file_of_another_format_is_refused_by_name(tmp_path) -> None:
     path.write_text(json.dumps({"format": "something-else"}), encoding="utf-8")
     with pytest.raises(risk_model.ModelError, match=r"risk-model-v0001\.json"):
         risk_model.load(path)
+
+
+def test_calibration_keeps_the_boosters_ranking() -> None:
+    """Calibrated probabilities rank rows as the raw scores do: no band of
+    rows gets one probability, which would tie a fraud with the legitimate
+    rows beside it, and they still follow each band's fraud rate."""
+    rng = np.random.default_rng(3)
+    raw = rng.uniform(0.0, 1.0, 5_000)
+    is_fraud = (rng.uniform(0.0, 1.0, raw.size) < raw**4).astype(int)
+    xs, ys = risk_model.calibration(raw, is_fraud)
+    assert np.all(np.diff(xs) > 0) and np.all(np.diff(ys) > 0)
+    inside = (raw > xs[1]) & (raw < xs[-2])
+    probability = np.interp(raw[inside], xs, ys)
+    order = np.argsort(raw[inside])
+    assert np.all(np.diff(probability[order]) > 0)
+    top = raw > 0.9
+    assert abs(np.interp(raw[top], xs, ys).mean() - is_fraud[top].mean()) < 0.05
+
+
+def test_the_settings_search_is_recorded_and_picks_the_smallest_within_noise(
+    labelled_month, tmp_path
+) -> None:
+    """Every candidate's figure on the calibration window is in the file;
+    the one chosen is the smallest model within the tolerance of the best,
+    and the file's settings are the ones it was fitted with."""
+    settings, rows = labelled_month
+    model = training.fit_and_evaluate(rows, settings)
+    searched = model["search"]
+    tried = searched["candidates"]
+    assert [t["settings"] for t in tried] == [
+        c.overrides() for c in settings.model.search
+    ]
+    assert all(0 < t["average_precision"] <= 1 and t["rounds"] >= 1 for t in tried)
+    assert sum(t["chosen"] for t in tried) == 1
+    chosen = next(t for t in tried if t["chosen"])
+    best = max(t["average_precision"] for t in tried)
+    floor = best - settings.model.search_tolerance_se * searched["standard_error"]
+    assert chosen["average_precision"] >= floor
+    assert chosen["leaves"] == min(
+        t["leaves"] for t in tried if t["average_precision"] >= floor
+    )
+    for key, value in chosen["settings"].items():
+        assert model["settings"][key] == value
+    summary = training.summary_markdown(model, tmp_path / "m.json")
+    assert "## Settings search" in summary and "yes" in summary
+
+
+def test_without_a_search_the_model_has_the_settings_as_configured(
+    labelled_month,
+) -> None:
+    settings, rows = labelled_month
+    plain = settings.model_copy(
+        update={
+            "model": settings.model.model_copy(update={"search": (), "num_leaves": 7})
+        }
+    )
+    labelled = rows[rows["is_fraud"].notna()]
+    model = risk_model.fit(labelled, risk_model.time_split(labelled, plain), plain)
+    assert model["search"] == {"candidates": []}
+    assert model["settings"]["num_leaves"] == 7
+    assert "num_leaves=7" in model["booster"]
+    assert training.search_lines(model) == []

@@ -18,8 +18,10 @@ reproduces every score (tested).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,7 +37,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from ssa.engines import Session
 from ssa.report import evaluation
 from ssa.rules import RULES
-from ssa.settings import Settings
+from ssa.settings import ModelCandidate, Settings
 
 FORMAT = "ssa-risk-model/1"
 FEATURES_SQL = "model/features.sql"
@@ -308,8 +310,14 @@ def contributions(
 # --- Training ---------------------------------------------------------------
 
 
-def lgb_params(settings: Settings) -> dict[str, Any]:
+def lgb_params(
+    settings: Settings, candidate: ModelCandidate | None = None
+) -> dict[str, Any]:
+    """LightGBM's parameters for the model settings, with ``candidate``'s
+    changes where one is given."""
     cfg = settings.model
+    if candidate is not None:
+        cfg = cfg.model_copy(update=candidate.overrides())
     return {
         "objective": "binary",
         # Stop on ranking, not log loss: with legitimate rows sampled the raw
@@ -319,6 +327,7 @@ def lgb_params(settings: Settings) -> dict[str, Any]:
         "learning_rate": cfg.learning_rate,
         "num_leaves": cfg.num_leaves,
         "min_data_in_leaf": cfg.min_child_samples,
+        "feature_fraction": cfg.feature_fraction,
         "max_bin": cfg.max_bins,
         "lambda_l2": cfg.l2_regularization,
         "max_delta_step": cfg.max_delta_step,
@@ -333,12 +342,121 @@ def lgb_params(settings: Settings) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Boosted:
+    booster: lgb.Booster
+    rounds: int
+    average_precision: float
+
+
+def _boost(
+    x: np.ndarray,
+    y: np.ndarray,
+    cal_x: np.ndarray,
+    cal_y: np.ndarray,
+    params: dict[str, Any],
+    settings: Settings,
+) -> _Boosted:
+    """Boost on ``x``, stopping when the calibration window's average
+    precision stops improving; the booster, its rounds and that figure."""
+    cfg = settings.model
+    names = [re.sub(r"\W", "_", f) for f in FEATURES]
+    categorical = list(range(len(NUMERIC), len(FEATURES)))
+    train = lgb.Dataset(
+        x,
+        label=y,
+        feature_name=names,
+        categorical_feature=categorical,
+        free_raw_data=True,
+    )
+    valid = lgb.Dataset(cal_x, label=cal_y, reference=train)
+    model = lgb.train(
+        params,
+        train,
+        num_boost_round=cfg.max_rounds,
+        valid_sets=[valid],
+        callbacks=[
+            lgb.early_stopping(
+                cfg.early_stopping_rounds,
+                verbose=False,
+                min_delta=cfg.early_stopping_min_gain,
+            )
+        ],
+    )
+    rounds = model.best_iteration or cfg.max_rounds
+    figure = model.best_score.get("valid_0", {}).get("average_precision")
+    return _Boosted(model, rounds, math.nan if figure is None else float(figure))
+
+
+def search(
+    x: np.ndarray,
+    y: np.ndarray,
+    cal_x: np.ndarray,
+    cal_y: np.ndarray,
+    settings: Settings,
+) -> tuple[ModelCandidate | None, dict[str, Any]]:
+    """The candidate of ``model.search`` to fit the model with, judged on the
+    calibration window alone, and what each one did there.
+
+    Each candidate boosts on every fraud row of the training window and one
+    fixed sample of its legitimate rows (``model.legit_row_share``, the
+    share each round of the real fit draws): the search costs a fraction of
+    a fit per candidate. Candidates within ``model.search_tolerance_se``
+    standard errors of the best average precision are equal within noise,
+    and the smallest model among them wins: fewer leaves in all score
+    faster and have less room to learn a quirk of the training period.
+    """
+    cfg = settings.model
+    if len(cfg.search) < 2:
+        return (cfg.search[0] if cfg.search else None), {"candidates": []}
+    legit = np.flatnonzero(y == 0)
+    rng = np.random.default_rng(cfg.seed)
+    kept = rng.random(legit.size) < cfg.legit_row_share
+    rows = np.sort(np.concatenate([np.flatnonzero(y == 1), legit[kept]]))
+    sample_x, sample_y = x[rows], y[rows]
+    tried = []
+    for candidate in cfg.search:
+        params = {
+            **lgb_params(settings, candidate),
+            "bagging_freq": 0,  # the sample is already drawn
+            "neg_bagging_fraction": 1.0,
+        }
+        started = time.perf_counter()
+        boosted = _boost(sample_x, sample_y, cal_x, cal_y, params, settings)
+        tried.append(
+            {
+                "settings": candidate.overrides(),
+                "rounds": boosted.rounds,
+                "leaves": boosted.rounds * params["num_leaves"],
+                "average_precision": boosted.average_precision,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+    best = max(t["average_precision"] for t in tried)
+    frauds = int(cal_y.sum())
+    standard_error = float(np.sqrt(best * (1 - best) / max(frauds, 1)))
+    floor = best - cfg.search_tolerance_se * standard_error
+    within = [i for i, t in enumerate(tried) if t["average_precision"] >= floor]
+    chosen = min(within, key=lambda i: (tried[i]["leaves"], i))
+    for i, t in enumerate(tried):
+        t["chosen"] = i == chosen
+    record = {
+        "judged_on": "calibration window",
+        "sample_rows": int(rows.size),
+        "sample_fraud_rows": int(sample_y.sum()),
+        "standard_error": standard_error,
+        "candidates": tried,
+    }
+    return cfg.search[chosen], record
+
+
 def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, Any]:
     """Train on the rows before ``split.train_end`` only; the model file's
     contents without its metrics.
 
-    Boosting stops, and the isotonic calibration is fitted, on the
-    calibration window: the latest training rows, never the evaluation ones.
+    The boosting settings are searched, boosting stops, and the calibration
+    is fitted, on the calibration window: the latest training rows, never
+    the evaluation ones.
     """
     cfg = settings.model
     # In time order, whatever order the engine read the rows in: LightGBM's
@@ -352,37 +470,18 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
     cal_rows = frame[(times >= split.calibration_start) & (times < split.train_end)]
     check_windows(frame, split, settings)
     vocab = vocabulary(fit_rows)
-    names = [re.sub(r"\W", "_", f) for f in FEATURES]
-    categorical = list(range(len(NUMERIC), len(FEATURES)))
-    train = lgb.Dataset(
-        matrix(fit_rows, vocab),
-        label=fit_rows["is_fraud"].to_numpy(dtype=int),
-        feature_name=names,
-        categorical_feature=categorical,
-        free_raw_data=True,
-    )
-    valid = lgb.Dataset(
-        matrix(cal_rows, vocab),
-        label=cal_rows["is_fraud"].to_numpy(dtype=int),
-        reference=train,
-    )
-    model = lgb.train(
-        lgb_params(settings),
-        train,
-        num_boost_round=cfg.max_rounds,
-        valid_sets=[valid],
-        callbacks=[
-            lgb.early_stopping(
-                cfg.early_stopping_rounds,
-                verbose=False,
-                min_delta=cfg.early_stopping_min_gain,
-            )
-        ],
-    )
-    best = model.best_iteration or cfg.max_rounds
-    raw = model.predict(matrix(cal_rows, vocab), num_iteration=best)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
-        raw, cal_rows["is_fraud"].to_numpy(dtype=int)
+    x = matrix(fit_rows, vocab)
+    y = fit_rows["is_fraud"].to_numpy(dtype=int)
+    cal_x = matrix(cal_rows, vocab)
+    cal_y = cal_rows["is_fraud"].to_numpy(dtype=int)
+    chosen, searched = search(x, y, cal_x, cal_y, settings)
+    boosted = _boost(x, y, cal_x, cal_y, lgb_params(settings, chosen), settings)
+    del x
+    best = boosted.rounds
+    raw = boosted.booster.predict(cal_x, num_iteration=best)
+    cal_raw, cal_probability = calibration(raw, cal_y)
+    chosen_settings = cfg.model_copy(
+        update=chosen.overrides() if chosen is not None else {}
     )
     offset = settings.rules.utc_offset_seconds
     return {
@@ -407,14 +506,45 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
                 offset,
             ),
         },
-        "settings": settings.model.model_dump(mode="json"),
+        "settings": chosen_settings.model_dump(mode="json"),
+        "search": searched,
+        "calibration_average_precision": boosted.average_precision,
         "best_iteration": best,
-        "booster": model.model_to_string(num_iteration=best),
-        "calibration": {
-            "raw": iso.X_thresholds_.tolist(),
-            "probability": iso.y_thresholds_.tolist(),
-        },
+        "booster": boosted.booster.model_to_string(num_iteration=best),
+        "calibration": {"raw": cal_raw, "probability": cal_probability},
     }
+
+
+def calibration(
+    raw: np.ndarray, is_fraud: np.ndarray
+) -> tuple[list[float], list[float]]:
+    """Breakpoints ``(raw, probability)`` that map the booster's output to a
+    fraud probability, for ``np.interp``: centred isotonic regression.
+
+    Isotonic regression alone is a step function: it gives whole bands of
+    rows one probability, and a score that ties a fraud with the legitimate
+    rows beside it loses the ranking the booster had (average precision
+    counts a tie against it). Each isotonic block is kept as one point
+    instead, at its mean raw score, and the points are joined by straight
+    lines (Oron and Flournoy, centred isotonic regression): as well
+    calibrated, and strictly increasing, so the probabilities rank the rows
+    as the booster does. Below the lowest block the line runs to (0, 0) and
+    above the highest to (1, 1), unless that block's fraud rate is already
+    0 or 1.
+    """
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    fitted = iso.fit_transform(raw, is_fraud)
+    blocks = (
+        pd.DataFrame({"raw": raw, "probability": fitted})
+        .groupby("probability", sort=True)["raw"]
+        .mean()
+    )
+    xs, ys = blocks.to_numpy().tolist(), blocks.index.to_numpy().tolist()
+    if ys[0] > 0.0:
+        xs, ys = [0.0, *xs], [0.0, *ys]
+    if ys[-1] < 1.0:
+        xs, ys = [*xs, 1.0], [*ys, 1.0]
+    return xs, ys
 
 
 def _window(rows: pd.DataFrame, start: int, end: int, offset: int) -> dict[str, Any]:

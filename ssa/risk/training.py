@@ -180,7 +180,9 @@ def summary_markdown(model: dict[str, Any], path: Path) -> str:
         f"- Delay: {w['delay_days']} days; evaluation: {w['evaluation']['from']} "
         f"to {w['evaluation']['until']}, {w['evaluation']['rows']:,} rows, "
         f"{w['evaluation']['fraud_rows']:,} fraud",
-        f"- Boosting rounds: {model['best_iteration']}",
+        f"- Boosting rounds: {model['best_iteration']}; average precision on the "
+        f"calibration window: {model['calibration_average_precision']:.3f}",
+        *search_lines(model),
         "",
         "## Held-back period",
         "",
@@ -192,3 +194,37 @@ def summary_markdown(model: dict[str, Any], path: Path) -> str:
         metrics_table(model).to_markdown(floatfmt=".3f"),
     ]
     return "\n".join(lines) + "\n"
+
+
+def search_lines(model: dict[str, Any]) -> list[str]:
+    """The settings search, candidate by candidate, as the model file keeps
+    it: judged on the calibration window, never on the held-back period."""
+    searched = model.get("search", {})
+    if not searched.get("candidates"):
+        return []
+    table = pd.DataFrame(
+        [
+            {
+                "settings": ", ".join(f"{k}={v}" for k, v in c["settings"].items())
+                or "as configured",
+                "calibration-window PR-AUC": c["average_precision"],
+                "rounds": c["rounds"],
+                "leaves in all": c["leaves"],
+                "chosen": "yes" if c["chosen"] else "",
+            }
+            for c in searched["candidates"]
+        ]
+    )
+    return [
+        "",
+        "## Settings search",
+        "",
+        f"Each candidate boosted on {searched['sample_rows']:,} training rows "
+        f"(every one of the {searched['sample_fraud_rows']:,} fraud rows, a sample "
+        "of the others) and was judged on the calibration window; within "
+        f"{model['settings']['search_tolerance_se']:g} standard error "
+        f"({searched['standard_error']:.4f}) of the best, the smallest model won "
+        "and was fitted on every training row.",
+        "",
+        table.to_markdown(index=False, floatfmt=".4f"),
+    ]
