@@ -218,14 +218,29 @@ class DuckDBSession:
     # --- what the builds need -------------------------------------------------
 
     def materialize(self, model: Model, params: Mapping[str, Any]) -> int:
+        """The model's table, written in whatever order its rows come.
+
+        A model's table is a set: every reader orders what it reads (the
+        exports, the windows over it, the report), so the order the select
+        produced its rows in is no contract. Keeping it makes DuckDB write
+        the rows in that order, holding each finished batch until the ones
+        before it are written: on a large month under a memory limit the
+        widest models then insert on about one thread. Only the build lets
+        go of the order: queries and exports keep DuckDB's default.
+        """
         table, select = model_sql(model.name)
+        (kept,) = self._do("select current_setting('preserve_insertion_order')")[0]
+        self._do("set preserve_insertion_order = false")
         try:
             self._do(
                 f"create or replace table {self.main}.{table} as {to_duckdb(select)}",
                 bind(select, params),
             )
         except duckdb.Error as exc:
+            # The failed transaction takes no more statements, and its
+            # connection closes with it: nothing to set back.
             raise WarehouseError(f"model {model.name}.sql failed: {exc}") from exc
+        self._do(f"set preserve_insertion_order = {bool(kept)}")
         return int(self._do(f"select count(*) from {self.main}.{table}")[0][0])
 
     def index(self, model: Model) -> None:
