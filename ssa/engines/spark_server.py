@@ -99,6 +99,8 @@ class LocalSparkServer:
     process: subprocess.Popen[bytes] | None = None
     start_seconds: float = 0.0
     _guard: process_guard.Guard | None = field(default=None, repr=False)
+    # Set by ``stop``: a server stopped on purpose will not answer again either.
+    stopped: bool = False
 
     @property
     def remote(self) -> str:
@@ -220,6 +222,7 @@ class LocalSparkServer:
         """Stop the JVM (SIGTERM runs Spark's shutdown hooks; SIGKILL after
         30 s) and its guard. Safe to call twice."""
         process, self.process = self.process, None
+        self.stopped = self.stopped or process is not None
         if process is not None and process.poll() is None:
             _signal_group(process, signal.SIGTERM)
             try:
@@ -235,7 +238,11 @@ class LocalSparkServer:
         """Why the server is gone, with its log's tail; None while it runs
         (or before it started)."""
         process = self.process
-        if process is None or process.poll() is None:
+        if process is None:
+            if self.stopped:
+                return f"the local Spark Connect server was stopped ({self.log_path})"
+            return None
+        if process.poll() is None:
             return None
         tail = _tail(self.log_path)
         hint = ""
@@ -251,10 +258,11 @@ class LocalSparkServer:
 
     def retry_policy(self) -> object:
         """The client's retry policy for this server: Spark's own, except
-        that it gives up at once once the server process has exited. Spark's
-        policy retries an unreachable server for ten minutes, as a cluster
-        behind a network may come back; this server will not, and the run
-        would wait that long with nothing said."""
+        that it gives up at once once the server process has exited or was
+        stopped. Spark's policy retries an unreachable server for ten
+        minutes, as a cluster behind a network may come back; this server
+        will not, and the run would wait that long with nothing said (or,
+        at exit, the client's clean-up of a session on it would)."""
         from pyspark.sql.connect.client.retries import DefaultPolicy
 
         server = self
