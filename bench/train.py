@@ -242,19 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"rounds {model['best_iteration']} (settings "
-        f"{_chosen(model)}); load average after: "
+        f"{training.chosen_name(model)}); load average after: "
         + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     return 0
-
-
-def _chosen(model: dict) -> str:
-    chosen = [c for c in model["search"]["candidates"] if c["chosen"]]
-    return (
-        ", ".join(f"{k}={v}" for k, v in chosen[0]["settings"].items())
-        if chosen and chosen[0]["settings"]
-        else "as configured"
-    )
 
 
 if __name__ == "__main__":

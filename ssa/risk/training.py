@@ -196,6 +196,18 @@ def summary_markdown(model: dict[str, Any], path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def candidate_name(candidate: dict[str, Any]) -> str:
+    """A searched candidate as the settings it changes."""
+    changed = candidate["settings"].items()
+    return ", ".join(f"{k}={v}" for k, v in changed) or "as configured"
+
+
+def chosen_name(model: dict[str, Any]) -> str:
+    """The candidate the search chose; "as configured" without a search."""
+    chosen = [c for c in model.get("search", {}).get("candidates", []) if c["chosen"]]
+    return candidate_name(chosen[0]) if chosen else "as configured"
+
+
 def search_lines(model: dict[str, Any]) -> list[str]:
     """The settings search, candidate by candidate, as the model file keeps
     it: judged on the calibration window, never on the held-back period."""
@@ -205,8 +217,7 @@ def search_lines(model: dict[str, Any]) -> list[str]:
     table = pd.DataFrame(
         [
             {
-                "settings": ", ".join(f"{k}={v}" for k, v in c["settings"].items())
-                or "as configured",
+                "settings": candidate_name(c),
                 "calibration-window PR-AUC": c["average_precision"],
                 "rounds": c["rounds"],
                 "leaves in all": c["leaves"],
