@@ -9,7 +9,7 @@ from prefect import flow, runtime
 
 from ssa.settings import Settings
 from tasks.dashboard import write_dashboard
-from tasks.gold import build_gold, export_gold_csv, score_with_model
+from tasks.gold import build_gold, export_gold_csv
 from tasks.maintenance import checkpoint_warehouse
 from tasks.report import evaluate_detection
 from tasks.silver import build_silver, export_silver_csv
@@ -43,8 +43,7 @@ async def silver_gold_refresh(
     silver_csv_run = None
     if not incremental:
         silver_csv_run = asyncio.create_task(export_silver_csv(settings))
-    model = await score_with_model(settings, incremental=incremental)
-    gold = await build_gold(settings, incremental=incremental)
+    gold, model = await build_gold(settings, incremental=incremental)
     exports = await export_gold_csv(settings)
     if silver_csv_run is None:
         silver_csv_run = asyncio.create_task(export_silver_csv(settings))

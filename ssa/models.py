@@ -24,6 +24,7 @@ __all__ = [
     "FINAL_MODEL",
     "GOLD",
     "GOLD_MODELS",
+    "SCORES_TABLE",
     "SILVER",
     "SILVER_MODELS",
     "Model",
@@ -103,16 +104,28 @@ _GOLD_BY_PLACE_AND_DAY = (
 )
 GOLD: tuple[Model, ...] = (
     # Every transaction: a refresh replaces a customer's rows by this index.
+    # The rules' and the anomaly score's parts first: the one Gold model that
+    # does not wait for the risk model's scores.
+    Model(
+        "gold/gold_risk_parts",
+        gold_scope=_GOLD_CHANGED_ON,
+        gold_reads=_GOLD_BY_CUSTOMER,
+        indexes=(("customer_id",),),
+    ),
     Model(
         "gold/gold_transaction_risk",
         gold_scope=_GOLD_CHANGED_ON,
-        gold_reads=_GOLD_BY_CUSTOMER,
         indexes=(("customer_id",),),
     ),
     Model("gold/gold_anomalies", gold_scope=_GOLD_CHANGED_ON),
     Model("gold/gold_customer_risk", gold_scope=_GOLD_BY_CUSTOMER),
     Model("gold/gold_bairro_daily", gold_scope=_GOLD_BY_PLACE_AND_DAY),
 )
+
+# Where the risk model's probabilities go (ssa/risk/model_scoring.py) and
+# gold_transaction_risk reads them: the Gold models before the first that
+# reads it may be built while the model scores.
+SCORES_TABLE = "gold_model_scores"
 
 SILVER_MODELS: tuple[str, ...] = tuple(m.name for m in SILVER)
 GOLD_MODELS: tuple[str, ...] = tuple(m.name for m in GOLD)

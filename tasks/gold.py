@@ -30,20 +30,54 @@ from ssa.settings import Settings
 from tasks.silver import sql_params
 
 
-def _build(settings: Settings, incremental: bool = False) -> dict[str, int]:
-    rows = open_warehouse(settings).build_gold(sql_params(settings), incremental)
-    return {BY_NAME[model].table: n for model, n in rows.items()}
+def _build(
+    settings: Settings, incremental: bool = False
+) -> tuple[dict[str, int], dict[str, object]]:
+    warehouse = open_warehouse(settings)
+    scored: dict[str, object] = {}
+
+    def score(session: Session) -> None:
+        scored.update(
+            model_scoring.score(warehouse, session, settings, changed_only=incremental)
+        )
+
+    params = sql_params(settings)
+    if model_scoring.model_path(settings) is None:
+        # Nothing to score beside Gold: the old scores cleared, then Gold.
+        with warehouse.transaction() as session:
+            score(session)
+        rows = warehouse.build_gold(params, incremental)
+    else:
+        rows = warehouse.build_gold(params, incremental, score=score)
+    return {BY_NAME[model].table: n for model, n in rows.items()}, scored
 
 
-@task(name="build-gold", cache_policy=NO_CACHE)
-async def build_gold(settings: Settings, incremental: bool = False) -> dict[str, int]:
-    """All of Gold, or after an incremental Silver refresh only the customers
-    and days whose Silver rows it changed."""
-    rows = await asyncio.to_thread(_build, settings, incremental)
-    get_run_logger().info(
-        "gold tables (%s): %s", "incremental" if incremental else "full", rows
-    )
-    return rows
+@task(name="score-and-build-gold", cache_policy=NO_CACHE)
+async def build_gold(
+    settings: Settings, incremental: bool = False
+) -> tuple[dict[str, int], dict[str, object]]:
+    """The risk model's scores and all of Gold, or after an incremental
+    Silver refresh only the changed rows' scores and the customers and days
+    whose Silver rows it changed. One task, so that the engine may score
+    beside the Gold models that do not wait for the scores. (Rows per
+    table, and which model scored.)"""
+    rows, scored = await asyncio.to_thread(_build, settings, incremental)
+    logger = get_run_logger()
+    if scored["model"] is None:
+        logger.info(
+            "no risk model in %s (python -m flows.train makes one): Gold scores "
+            "with the rules and the anomaly score",
+            settings.paths.models_path,
+        )
+    else:
+        logger.info(
+            "risk model v%s (%s) scored %d rows",
+            scored["version"],
+            scored["model"],
+            scored["rows"],
+        )
+    logger.info("gold tables (%s): %s", "incremental" if incremental else "full", rows)
+    return rows, scored
 
 
 def _names(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -51,37 +85,6 @@ def _names(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     if settings.exports.mask_customer_names and "customer_name" in frame:
         frame = frame.assign(customer_name=mask_names(frame["customer_name"]))
     return frame
-
-
-def _score(settings: Settings, incremental: bool) -> dict[str, object]:
-    warehouse = open_warehouse(settings)
-    with warehouse.transaction() as session:
-        return model_scoring.score(
-            warehouse, session, settings, changed_only=incremental
-        )
-
-
-@task(name="score-with-model", cache_policy=NO_CACHE)
-async def score_with_model(
-    settings: Settings, incremental: bool = False
-) -> dict[str, object]:
-    """The risk model's probabilities for Gold to combine with the rules; after
-    an incremental Silver refresh only the changed rows."""
-    scored = await asyncio.to_thread(_score, settings, incremental)
-    if scored["model"] is None:
-        get_run_logger().info(
-            "no risk model in %s (python -m flows.train makes one): Gold scores "
-            "with the rules and the anomaly score",
-            settings.paths.models_path,
-        )
-    else:
-        get_run_logger().info(
-            "risk model v%s (%s) scored %d rows",
-            scored["version"],
-            scored["model"],
-            scored["rows"],
-        )
-    return scored
 
 
 def anomalies_frame(session: Session, settings: Settings) -> pd.DataFrame:

@@ -35,7 +35,7 @@ def _gold(rows: list[dict], settings: Settings | None = None) -> pd.DataFrame:
     settings = settings or Settings()
     people = sorted({r["customer_id"] for r in rows})
     conn = warehouse_with(rows, [customer(c) for c in people])
-    for model in (*SILVER_MODELS, GOLD):
+    for model in (*SILVER_MODELS, "gold/gold_risk_parts", GOLD):
         conn.materialize(BY_NAME[model], sql_params(settings))
     frame = pd.read_sql_query(
         "select g.*, f.typical_amount_cents, f.amount_to_typical, "

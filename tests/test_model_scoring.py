@@ -271,3 +271,64 @@ def test_an_engine_that_cannot_write_while_it_reads_gets_every_chunk_first(
         again = model_scoring.score(wh, strict, settings)
         rows = session.fetchall(f"select count(*) from {model_scoring.TABLE}")
     assert again["rows"] == summary["rows"] == rows[0][0]
+
+
+def _gold_tables(session) -> dict[str, pd.DataFrame]:
+    """Every Gold table and the scores, in one order whatever the build's."""
+    tables = {}
+    for table in (*(m.table for m in GOLD), model_scoring.TABLE):
+        frame = pd.read_sql_query(f"select * from {table}", session.conn)
+        tables[table] = frame.sort_values(list(frame.columns[:2]), ignore_index=True)
+    return tables
+
+
+def test_scoring_beside_gold_builds_what_scoring_first_builds(scored) -> None:
+    """The full build that scores while the Gold models before the scores
+    are built aside ends with the tables that scoring, then Gold, gives."""
+    settings, _, _, _ = scored
+    wh = SQLiteWarehouse(settings.warehouse_path)
+    params = sql_params(settings)
+    with wh.transaction() as session:
+        model_scoring.score(wh, session, settings)
+        incremental.rebuild(session, GOLD, params)
+        first = _gold_tables(session)
+        # Emptied, so that only the build below can fill them again.
+        for model in GOLD:
+            session.execute(f"delete from {model.table}")
+        session.execute(f"delete from {model_scoring.TABLE}")
+    summary = {}
+    rows = wh.build_gold(
+        params,
+        score=lambda session: summary.update(
+            model_scoring.score(wh, session, settings)
+        ),
+    )
+    assert incremental.gold_before_scores() == GOLD[:1]
+    assert summary["rows"] == len(first["gold_transaction_risk"]) == rows[GOLD[0].name]
+    with wh.transaction() as session:
+        again = _gold_tables(session)
+    assert again.keys() == first.keys()
+    for table, frame in first.items():
+        pd.testing.assert_frame_equal(again[table], frame, obj=table)
+
+
+def test_a_scoring_error_leaves_gold_as_it_was(scored) -> None:
+    """Scoring fails: the error reaches the caller, the models built beside
+    it are not swapped in, and the scores are rolled back."""
+    settings, _, _, _ = scored
+    wh = SQLiteWarehouse(settings.warehouse_path)
+    with wh.transaction() as session:
+        session.execute(f"delete from {GOLD[0].table}")
+        before = _gold_tables(session)
+
+    def failing(session) -> None:
+        model_scoring.score(wh, session, settings)
+        raise RuntimeError("scoring broke")
+
+    with pytest.raises(RuntimeError, match="scoring broke"):
+        wh.build_gold(sql_params(settings), score=failing)
+    with wh.transaction() as session:
+        after = _gold_tables(session)
+    assert after[GOLD[0].table].empty
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(after[table], frame, obj=table)

@@ -27,6 +27,7 @@ SETTINGS = Settings(
 
 # The key of each Gold table's rows (Silver rows are keyed by transaction).
 GOLD_KEYS = {
+    "gold_risk_parts": ["transaction_id"],
     "gold_transaction_risk": ["transaction_id"],
     "gold_anomalies": ["transaction_id"],
     "gold_customer_risk": ["customer_id"],

@@ -2,31 +2,8 @@
 -- dashboards) cover all rows: 0 and level 'none' when nothing stands out.
 -- Narrow on purpose (it holds every row); the flagged rows with everything
 -- an analyst reads are gold_anomalies. This file is the one place where the
--- voices meet.
---
--- Rules score = sum of the weights of the rules that fired (a Jinja loop over
--- the rules' entries in ssa/rules.py; the weights are risk.weight_<rule>), plus context
--- bonuses (a device first seen in the last 24 h, another flag for the
--- customer in the 24 h before), capped at 100. Bonuses only add to a flagged
--- row: context alone is not an alert.
---
--- Anomaly score (no labels needed), from the customer-relative features of
--- silver_customer_features (settings.risk.anomaly_*), in doublings: three
--- signals, each 0 below its threshold and log2 of itself above it:
---   amount: the amount over the customer's typical one (from
---           anomaly_amount_ratio);
---   day:    the last 24 h's spending, this payment included, over the
---           customer's usual day (from anomaly_day_ratio);
---   burst:  payments within the hour, this one included, over half of
---           anomaly_burst_count (from that count: one doubling).
--- Where one of them stands out, each piece of context counts one doubling
--- more: an hour the customer rarely pays at (or night, for one who rarely
--- pays at night), a category new to them, a device first seen in the last
--- 24 h. Only a customer with anomaly_min_history earlier payments is
--- judged: no history, no anomaly. Points = anomaly_points_per_doubling per
--- doubling, at most anomaly_max_points: below every rule weight, so a row
--- a rule flagged ranks above a row that is only unusual, and an anomaly
--- alone is at most a medium alert.
+-- voices meet: the rules score and the anomaly score (gold_risk_parts, where
+-- each is defined) and the trained model's.
 --
 -- The learned voice is the trained model's calibrated probability x 100
 -- (gold_model_scores, empty without a model), and without a model the
@@ -37,7 +14,7 @@
 
 with
 
-transactions as (
+parts as (
     select
         transaction_id,
         customer_id,
@@ -46,27 +23,18 @@ transactions as (
         bairro,
         channel,
         amount_cents,
-        device_first_seen_epoch,
         anomaly_flag,
-{% for rule in rules %}
-        is_{{ rule.name }}{{ "," if not loop.last }}
-{% endfor %}
-    from silver_transactions
-),
-
-features as (
-    select
-        transaction_id,
-        history_rows,
-        amount_to_typical,
-        day_spend_to_usual,
-        tx_count_1h,
-        hour_habit,
-        is_night,
-        night_share_before,
-        category_rows_before,
-        device_age_days
-    from silver_customer_features
+        prev_flagged_at_epoch,
+        risk_points,
+        rules_score,
+        anomaly_points,
+        amount_doublings,
+        day_doublings,
+        burst_doublings,
+        has_unusual_hour,
+        has_new_category,
+        has_recent_device
+    from gold_risk_parts
 ),
 
 model_scores as (
@@ -78,160 +46,21 @@ model_scores as (
     from gold_model_scores
 ),
 
-with_context as (
-    select
-        t.*,
-        max(
-            case when t.anomaly_flag <> 'Normal' then t.created_at_epoch end
-        ) over (
-            partition by t.customer_id
-            order by t.created_at_epoch, t.transaction_id
-            rows between unbounded preceding and 1 preceding
-        ) as prev_flagged_at_epoch
-    from transactions as t
-),
-
-with_points as (
-    select
-        *,
-{% for rule in rules %}
-        {{ "+ " if not loop.first }}is_{{ rule.name }} * :weight_{{ rule.name }}
-{% endfor %}
-        + case
-            when anomaly_flag <> 'Normal'
-                and device_first_seen_epoch is not null
-                and created_at_epoch - device_first_seen_epoch < 86400
-                then :bonus_new_device
-            else 0
-        end
-        + case
-            when anomaly_flag <> 'Normal'
-                and prev_flagged_at_epoch is not null
-                and created_at_epoch - prev_flagged_at_epoch <= 86400
-                then :bonus_recent_flag
-            else 0
-        end as risk_points
-    from with_context
-),
-
-anomaly_signals as (
-    -- In doublings (log2) above each threshold; 0 where it is not reached.
-    select
-        transaction_id,
-        case
-            when history_rows >= :anomaly_min_history
-                and amount_to_typical >= :anomaly_amount_ratio
-                then ln(amount_to_typical) / ln(2e0)
-            else 0
-        end as amount_doublings,
-        case
-            when history_rows >= :anomaly_min_history
-                and day_spend_to_usual >= :anomaly_day_ratio
-                then ln(day_spend_to_usual) / ln(2e0)
-            else 0
-        end as day_doublings,
-        case
-            when history_rows >= :anomaly_min_history
-                and tx_count_1h + 1 >= :anomaly_burst_count
-                then ln(2e0 * (tx_count_1h + 1) / :anomaly_burst_count)
-                / ln(2e0)
-            else 0
-        end as burst_doublings,
-        history_rows,
-        hour_habit,
-        is_night,
-        night_share_before,
-        category_rows_before,
-        device_age_days
-    from features
-),
-
-anomaly_parts as (
-    select
-        transaction_id,
-        amount_doublings,
-        day_doublings,
-        burst_doublings,
-        case
-            when history_rows >= :anomaly_min_history
-                and (
-                    hour_habit < 0
-                    or (
-                        is_night = 1
-                        and night_share_before < :anomaly_night_share_max
-                    )
-                )
-                then 1
-            else 0
-        end as has_unusual_hour,
-        case
-            when history_rows >= :anomaly_min_history
-                and category_rows_before = 0
-                then 1
-            else 0
-        end as has_new_category,
-        case
-            when history_rows >= :anomaly_min_history
-                and device_age_days < 1
-                then 1
-            else 0
-        end as has_recent_device
-    from anomaly_signals
-),
-
-anomaly_scored as (
-    select
-        *,
-        :anomaly_points_per_doubling * (
-            amount_doublings
-            + day_doublings
-            + burst_doublings
-            + case
-                when amount_doublings + day_doublings + burst_doublings > 0
-                    then has_unusual_hour + has_new_category
-                    + has_recent_device
-                else 0
-            end
-        ) as anomaly_raw
-    from anomaly_parts
-),
-
-rules_scored as (
+with_learned as (
     select
         p.*,
-        case
-            when p.risk_points > 100 then 100 else p.risk_points
-        end as rules_score,
         m.model_version,
         m.model_probability,
         m.model_reasons,
         cast(floor(100 * m.model_probability) as bigint) as model_points,
-        a.amount_doublings,
-        a.day_doublings,
-        a.burst_doublings,
-        a.has_unusual_hour,
-        a.has_new_category,
-        a.has_recent_device,
         case
-            when a.anomaly_raw >= :anomaly_max_points
-                then :anomaly_max_points
-            else cast(floor(coalesce(a.anomaly_raw, 0)) as bigint)
-        end as anomaly_points
-    from with_points as p
+            when m.model_version is not null
+                then cast(floor(100 * m.model_probability) as bigint)
+            else p.anomaly_points
+        end as learned_points
+    from parts as p
     left join model_scores as m
         on p.transaction_id = m.transaction_id
-    left join anomaly_scored as a
-        on p.transaction_id = a.transaction_id
-),
-
-with_learned as (
-    select
-        *,
-        case
-            when model_version is not null then model_points
-            else anomaly_points
-        end as learned_points
-    from rules_scored
 ),
 
 scored as (

@@ -40,6 +40,8 @@ PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 Progress = Callable[[str], None]
+# Writes the risk model's scores in the session it is given (Gold reads them).
+Scorer = Callable[["Session"], None]
 
 
 class WarehouseError(RuntimeError):
@@ -172,9 +174,16 @@ class Warehouse(Protocol):
         rows per model.)"""
 
     def build_gold(
-        self, params: Mapping[str, Any], incremental: bool = False
+        self,
+        params: Mapping[str, Any],
+        incremental: bool = False,
+        score: Scorer | None = None,
     ) -> dict[str, int]:
-        """Gold, whole, or only what the last incremental Silver changed."""
+        """Gold, whole, or only what the last incremental Silver changed.
+
+        ``score`` writes the model's scores first, in a transaction of its
+        own; an engine that runs a statement on one core runs it beside the
+        Gold models that do not read the scores."""
 
     def changed_silver_only(self, session: Session) -> AbstractContextManager[None]:
         """Inside, ``silver_transactions`` holds only the rows the last

@@ -22,8 +22,15 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ssa.engines.base import Progress, Session, bind, names_read, sql_text
-from ssa.models import FINAL_MODEL, GOLD, SILVER, Model
+from ssa.engines.base import (
+    Progress,
+    Scorer,
+    Session,
+    bind,
+    names_read,
+    sql_text,
+)
+from ssa.models import FINAL_MODEL, GOLD, SCORES_TABLE, SILVER, Model
 
 # The ids of the Silver rows the last incremental refresh recomputed, for
 # the Gold refresh and the model scoring after it; a full rebuild drops it
@@ -80,8 +87,14 @@ class RefreshesPartitions:
         return "full", self.full_silver(params, progress)
 
     def build_gold(
-        self, params: Mapping[str, Any], incremental: bool = False
+        self,
+        params: Mapping[str, Any],
+        incremental: bool = False,
+        score: Scorer | None = None,
     ) -> dict[str, int]:
+        if score is not None:
+            with self.transaction() as session:
+                score(session)
         with self.transaction() as session:
             if incremental:
                 return refresh_gold(session, params)
@@ -91,6 +104,16 @@ class RefreshesPartitions:
         self, session: PartialSession
     ) -> AbstractContextManager[None]:
         return changed_silver_only(session)
+
+
+def gold_before_scores() -> tuple[Model, ...]:
+    """The leading Gold models, none of which reads the model's scores."""
+    before: list[Model] = []
+    for model in GOLD:
+        if SCORES_TABLE in names_read(model.name):
+            break
+        before.append(model)
+    return tuple(before)
 
 
 def rebuild(

@@ -42,6 +42,7 @@ from ssa.engines import spark_server
 from ssa.engines.base import (
     Capabilities,
     Progress,
+    Scorer,
     TableCsv,
     WarehouseError,
     bind,
@@ -745,9 +746,14 @@ class SparkWarehouse:
         return "full", rows
 
     def build_gold(
-        self, params: Mapping[str, Any], incremental: bool = False
+        self,
+        params: Mapping[str, Any],
+        incremental: bool = False,
+        score: Scorer | None = None,
     ) -> dict[str, int]:
         with self.transaction() as session:
+            if score is not None:
+                score(session)
             return {m.name: session.materialize(m, params) for m in GOLD}
 
     def changed_silver_only(

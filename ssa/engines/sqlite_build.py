@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -112,12 +112,41 @@ def _side_by_side(
         return {name: run.result() for name, run in built.items()}
 
 
+def build_beside(
+    path: Path,
+    models: Sequence[Model],
+    params: Mapping[str, Any],
+    work: Callable[[], None],
+) -> dict[str, int]:
+    """These models built while ``work`` runs and writes on this thread:
+    each into its private in-memory database on a thread of its own, swapped
+    in once ``work`` has committed (its write transaction may outlast any
+    wait for the writer lock). An error in ``work`` stops the swaps and is
+    raised."""
+    with ThreadPoolExecutor(max_workers=max(1, len(models))) as pool:
+        done: Future[None] = Future()
+        built = {
+            m.name: pool.submit(_aside, path, m, params, [], [done]) for m in models
+        }
+        try:
+            work()
+        except BaseException as exc:
+            done.set_exception(exc)
+            raise
+        done.set_result(None)
+        return {name: run.result() for name, run in built.items()}
+
+
 def _aside(
-    path: Path, model: Model, params: Mapping[str, Any], inputs: list[Future[int]]
+    path: Path,
+    model: Model,
+    params: Mapping[str, Any],
+    inputs: list[Future[int]],
+    swap_after: Sequence[Future[None]] = (),
 ) -> int:
     """The model built into a private in-memory database (reading the
     warehouse, which WAL never blocks), then swapped in by one short write
-    transaction."""
+    transaction, after ``swap_after`` are done."""
     for run in inputs:
         run.result()  # an input that failed fails this model with its error
     table, select = model_sql(model.name)
@@ -133,6 +162,8 @@ def _aside(
                 )
             except sqlite3.Error as exc:
                 raise WarehouseError(f"model {model.name}.sql failed: {exc}") from exc
+            for other in swap_after:
+                other.result()
             return _swap_in(conn, model, ["aside"])
         finally:
             if conn.in_transaction:

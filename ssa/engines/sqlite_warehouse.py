@@ -27,6 +27,7 @@ from ssa.engines import sqlite_arrow, sqlite_aside, sqlite_build, sqlite_csv
 from ssa.engines.base import (
     Capabilities,
     Progress,
+    Scorer,
     TableCsv,
     WarehouseError,
     bind,
@@ -43,7 +44,7 @@ from ssa.engines.sqlite_connection import (
     open_connection,
     shadow_view,
 )
-from ssa.models import Model
+from ssa.models import GOLD, Model
 
 # Rows converted to Python values at a time during a bulk load: bounds the
 # memory of a load to one chunk of Python objects, whatever the batch size.
@@ -456,6 +457,28 @@ class SQLiteWarehouse(refresh.RefreshesPartitions):
         self, params: Mapping[str, Any], progress: Progress | None
     ) -> dict[str, int]:
         return sqlite_build.rebuild_silver(self.path, params, progress)
+
+    def build_gold(
+        self,
+        params: Mapping[str, Any],
+        incremental: bool = False,
+        score: Scorer | None = None,
+    ) -> dict[str, int]:
+        """A full build with a model: SQLite runs a statement on one core, so
+        the model scores (reading on one, writing its table) while the Gold
+        models that do not read its scores are built beside it."""
+        if score is None or incremental:
+            return super().build_gold(params, incremental, score)
+
+        def scoring() -> None:
+            with self.transaction() as session:
+                score(session)
+
+        before = refresh.gold_before_scores()
+        rows = sqlite_build.build_beside(self.path, before, params, scoring)
+        with self.transaction() as session:
+            rows.update(refresh.rebuild(session, GOLD[len(before) :], params))
+        return rows
 
     def recompute_aside(self, session: refresh.PartialSession) -> refresh.Aside:
         assert isinstance(session, SQLiteSession)

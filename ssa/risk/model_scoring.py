@@ -23,12 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ssa.engines import Session, Warehouse
+from ssa.models import SCORES_TABLE
 from ssa.report.exports import brl
 from ssa.risk import risk_model
 from ssa.rules import RULES
 from ssa.settings import Settings
 
-TABLE = "gold_model_scores"
+TABLE = SCORES_TABLE
 # Reasons are worked out for rows whose probability reaches this share of
 # level_medium: the rows an analyst may open. TreeSHAP on every row of a big
 # month would cost more than the scoring itself.
