@@ -107,7 +107,7 @@ def run(settings: Settings) -> tuple[list[list], dict]:
     model = timed(
         "fit and calibrate",
         len(labelled),
-        lambda: risk_model.fit(labelled, split, settings),
+        lambda: training.fit(labelled, split, settings, gold),
     )
     model["metrics"] = timed(
         "evaluate (model, rules, baselines)",
@@ -130,6 +130,7 @@ def gold_with_and_without_model(settings: Settings) -> dict[str, tuple[float, fl
     out: dict[str, tuple[float, float]] = {}
     warehouse = open_warehouse(settings)
     with warehouse.transaction() as session:
+        session.apply_schema()  # a warehouse an earlier version made
         session.execute(f"delete from {model_scoring.TABLE}")
 
     def timed(name: str, fn) -> None:

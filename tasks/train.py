@@ -45,6 +45,7 @@ CURVE_NAMES = {
     "rules_only": "rules alone",
     "anomaly_only": "anomaly score alone (no labels)",
     "gold_without_model": "Gold without a model (rules and anomaly score)",
+    "gold_with_model": "Gold with this model (rules and model, as probabilities)",
     "baseline_amount_p99": "amount above the 99th percentile",
     "baseline_amount_vs_median": "amount over a multiple of the running median",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pandas as pd
 import pytest
@@ -332,3 +333,65 @@ def test_a_scoring_error_leaves_gold_as_it_was(scored) -> None:
     assert after[GOLD[0].table].empty
     for table, frame in before.items():
         pd.testing.assert_frame_equal(after[table], frame, obj=table)
+
+
+def test_with_a_rules_calibration_both_voices_are_probabilities(
+    scored, tmp_path
+) -> None:
+    """A model trained where Gold exists puts each rules score on the
+    model's scale: Gold's score is the higher of the two probabilities x 100
+    (as the training's held-back figures compute it), every flagged row stays
+    an alert, and rules that meant little there rank below the model's
+    confident rows."""
+    settings, _, _, _ = scored
+    model = risk_model.load(model_scoring.model_path(settings))
+    # Rules that were fraud one time in a hundred, whatever their score.
+    weak = [0.0, *([0.01] * risk_model.SCORE_MAX)]
+    risk_model.save({**model, "rules_calibration": weak}, tmp_path)
+    here = settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"models_dir": tmp_path})}
+    )
+    wh = SQLiteWarehouse(settings.warehouse_path)
+    with wh.transaction() as session:
+        model_scoring.score(wh, session, here)
+        incremental.rebuild(session, GOLD, sql_params(here))
+        risk = pd.read_sql_query("select * from gold_transaction_risk", session.conn)
+    expected = training.combined_points(
+        {"rules_calibration": weak},
+        risk["model_probability"].to_numpy(),
+        risk["rules_score"].to_numpy(),
+    )
+    assert (risk["risk_score"] == expected).all()
+    flagged = risk["anomaly_flag"] != "Normal"
+    assert flagged.any()
+    assert (risk.loc[flagged, "risk_level"] != "none").all()
+    assert (risk.loc[flagged & (risk["model_points"] < 1), "risk_score"] == 1).all()
+    confident = risk["model_probability"] >= 0.5
+    assert confident.any()
+    assert (
+        risk.loc[confident, "risk_score"].min()
+        > risk.loc[flagged & ~confident, "risk_score"].max()
+    )
+    # Without the calibration (a model trained before Gold existed) the
+    # rules keep their weights.
+    with wh.transaction() as session:
+        model_scoring.score(wh, session, settings)
+        incremental.rebuild(session, GOLD, sql_params(settings))
+        plain = pd.read_sql_query("select * from gold_transaction_risk", session.conn)
+    assert (plain["rules_points"] == plain["rules_score"]).all()
+
+
+def test_training_with_gold_calibrates_the_rules_on_the_training_period(
+    scored, labelled_month
+) -> None:
+    settings, rows = labelled_month
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as session:
+        gold = session.query(training.GOLD_SCORES_SQL, {})
+    model = training.fit_and_evaluate(rows, settings, gold)
+    calibration = model["rules_calibration"]
+    assert len(calibration) == risk_model.SCORE_MAX + 1
+    assert all(a <= b for a, b in itertools.pairwise(calibration))
+    # The planted fraud is what the rules were written for: a high rules
+    # score is fraud far more often than no rule at all.
+    assert calibration[-1] > 0.5 > 0.05 > calibration[0]
+    assert "gold_with_model" in model["metrics"]

@@ -45,6 +45,7 @@ def test_the_flow_saves_a_version_and_publishes_its_figures(
         "rules_only",
         "anomaly_only",
         "gold_without_model",
+        "gold_with_model",
         "baseline_amount_p99",
         "baseline_amount_vs_median",
     }

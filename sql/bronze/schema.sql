@@ -103,3 +103,12 @@ create table if not exists gold_model_scores (
     model_probability double not null,
     model_reasons varchar(512)                 -- top contributions, in words
 );
+
+-- What each rules score meant in fraud over the scoring model's training
+-- period (its file's rules_calibration), written with the model's scores
+-- and empty without a model: with one, gold_transaction_risk puts the rules
+-- on the model's scale, the probability.
+create table if not exists gold_rule_probabilities (
+    rules_score bigint not null primary key,
+    probability double not null
+);

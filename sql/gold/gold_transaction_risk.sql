@@ -7,9 +7,13 @@
 --
 -- The learned voice is the trained model's calibrated probability x 100
 -- (gold_model_scores, empty without a model), and without a model the
--- anomaly score. The score is the higher of the rules score and the learned
--- voice: a rule that fires keeps its score (no rule loses recall), the other
--- voice raises rows no rule caught, and alone makes an alert only from
+-- anomaly score. The rules' voice is the rules score, and with a model the
+-- fraud probability of that score over the model's training period x 100
+-- (gold_rule_probabilities): on one scale, a rule that catches fraud on
+-- this source outranks the model's doubtful rows, and one that does not
+-- sinks below its confident ones. The score is the higher of the two
+-- voices. A row a rule flagged stays an alert whatever its score (no rule
+-- loses recall); the learned voice alone makes an alert only from
 -- level_medium up.
 
 with
@@ -46,6 +50,13 @@ model_scores as (
     from gold_model_scores
 ),
 
+rule_probabilities as (
+    select
+        rules_score,
+        probability
+    from gold_rule_probabilities
+),
+
 with_learned as (
     select
         p.*,
@@ -57,18 +68,25 @@ with_learned as (
             when m.model_version is not null
                 then cast(floor(100 * m.model_probability) as bigint)
             else p.anomaly_points
-        end as learned_points
+        end as learned_points,
+        case
+            when m.model_version is not null and r.probability is not null
+                then cast(floor(100 * r.probability) as bigint)
+            else p.rules_score
+        end as rules_points
     from parts as p
     left join model_scores as m
         on p.transaction_id = m.transaction_id
+    left join rule_probabilities as r
+        on p.rules_score = r.rules_score
 ),
 
 scored as (
     select
         *,
         case
-            when learned_points > rules_score then learned_points
-            else rules_score
+            when learned_points > rules_points then learned_points
+            else rules_points
         end as risk_score,
         case
             when anomaly_flag <> 'Normal' then 1
@@ -91,6 +109,7 @@ final as (
         prev_flagged_at_epoch,
         risk_points,
         rules_score,
+        rules_points,
         model_version,
         model_probability,
         model_points,

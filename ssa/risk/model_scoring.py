@@ -30,6 +30,8 @@ from ssa.rules import RULES
 from ssa.settings import Settings
 
 TABLE = SCORES_TABLE
+# The fraud probability of each rules score, from the model file.
+RULES_TABLE = "gold_rule_probabilities"
 # Reasons are worked out for rows whose probability reaches this share of
 # level_medium: the rows an analyst may open. TreeSHAP on every row of a big
 # month would cost more than the scoring itself.
@@ -83,10 +85,15 @@ def score(
     rows it recomputed.
     """
     path = model_path(settings)
+    # The tables written here, in a warehouse an earlier version made.
+    session.apply_schema()
+    session.execute(f"delete from {RULES_TABLE}")
     if path is None:
         session.execute(f"delete from {TABLE}")
         return {"model": None, "rows": 0}
     model = risk_model.load(path)
+    if "rules_calibration" in model:
+        session.insert_new(RULES_TABLE, "rules_score", _rule_probabilities(model))
     stored = session.fetchall(f"select min(model_version) from {TABLE}")[0][0]
     if stored is not None and stored != model["version"]:
         changed_only = False  # a new model: every row again
@@ -108,6 +115,16 @@ def score(
         session.execute(f"delete from {TABLE}")
         written = session.insert_new(TABLE, "transaction_id", rows)
     return {"model": str(path), "version": model["version"], "rows": written}
+
+
+def _rule_probabilities(model: dict[str, Any]) -> pd.DataFrame:
+    probabilities = model["rules_calibration"]
+    return pd.DataFrame(
+        {
+            "rules_score": np.arange(len(probabilities), dtype=np.int64),
+            "probability": np.asarray(probabilities, dtype=float),
+        }
+    )
 
 
 def _replace_all(session: Session, settings: Settings, model: dict[str, Any]) -> int:

@@ -43,6 +43,9 @@ FORMAT = "ssa-risk-model/1"
 FEATURES_SQL = "model/features.sql"
 LABELS_SQL = "model/labels.sql"
 MODEL_FILE = re.compile(r"^risk-model-v(\d{4,})\.json$")
+# Gold's scores run from 0 to this: the rules score is capped there and a
+# probability counts this many times itself (sql/gold/).
+SCORE_MAX = 100
 
 # What the model reads, by name (sql/model/features.sql). Categorical
 # columns are coded by the vocabulary seen in training; an unseen value is
@@ -545,6 +548,27 @@ def calibration(
     if ys[-1] < 1.0:
         xs, ys = [*xs, 1.0], [*ys, 1.0]
     return xs, ys
+
+
+def rules_calibration(
+    rules_score: np.ndarray, is_fraud: np.ndarray, top: int
+) -> list[float]:
+    """The fraud probability of each rules score 0..``top``: isotonic
+    regression of the labels on the score over the training period.
+
+    The rules score is a sum of weights someone chose; what it means in
+    fraud depends on the source. Where the rules were written for the fraud
+    (the synthetic month) a rule hit is fraud nearly always, and the model's
+    confident mistakes must not outrank it; where they miss it (a card
+    issuer's export, Sparkov) a hit is seldom fraud, and the model's
+    confident rows must outrank it. On one scale, the probability, Gold can
+    take the higher of the two voices either way. Isotonic: a higher rules
+    score is never read as less likely fraud; scores never seen between two
+    seen ones are interpolated, beyond them clipped.
+    """
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(rules_score.astype(float), is_fraud.astype(float))
+    return [float(p) for p in iso.predict(np.arange(top + 1, dtype=float))]
 
 
 def _window(rows: pd.DataFrame, start: int, end: int, offset: int) -> dict[str, Any]:

@@ -83,9 +83,47 @@ def fit_and_evaluate(
     the split, and every score's figures on the labelled rows after it."""
     labelled = rows[rows["is_fraud"].notna()]
     split = risk_model.time_split(labelled, settings)
-    model = risk_model.fit(labelled, split, settings)
+    model = fit(labelled, split, settings, gold)
     model["metrics"] = evaluate(model, rows, split, settings, gold)
     return model
+
+
+def fit(
+    labelled: pd.DataFrame,
+    split: risk_model.TimeSplit,
+    settings: Settings,
+    gold: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """The model fitted on the labelled rows before the split and, where
+    Gold has scored them, what each rules score meant in fraud over the
+    same rows (``risk_model.rules_calibration``)."""
+    model = risk_model.fit(labelled, split, settings)
+    if gold is not None:
+        before = labelled[labelled["created_at_epoch"] < split.train_end]
+        model["rules_calibration"] = risk_model.rules_calibration(
+            _rules_scores(before, gold).to_numpy(),
+            before["is_fraud"].to_numpy(dtype=int),
+            risk_model.SCORE_MAX,
+        )
+    return model
+
+
+def _rules_scores(rows: pd.DataFrame, gold: pd.DataFrame) -> pd.Series:
+    """Each row's Gold rules score (0 where Gold has none)."""
+    by_id = gold.set_index("transaction_id")["rules_score"]
+    return rows["transaction_id"].map(by_id).fillna(0).astype(int)
+
+
+def combined_points(
+    model: dict[str, Any], probability: np.ndarray, rules_score: np.ndarray
+) -> np.ndarray:
+    """Gold's score with this model, as gold_transaction_risk.sql makes it:
+    the higher of the model's points and the rules' (their score's fraud
+    probability in the training period, ``rules_calibration``), each
+    ``SCORE_MAX`` times the probability, rounded down."""
+    top = risk_model.SCORE_MAX
+    rules = np.asarray(model["rules_calibration"])[np.clip(rules_score, 0, top)]
+    return np.maximum(np.floor(top * probability), np.floor(top * rules))
 
 
 def evaluate(
@@ -119,6 +157,13 @@ def evaluate(
         by_id = gold.set_index("transaction_id")
         for column, name in GOLD_SCORES.items():
             scores[name] = rows["transaction_id"].map(by_id[column]).fillna(0)
+    if gold is not None and "rules_calibration" in model:
+        points = combined_points(
+            model,
+            scores["model"].to_numpy(),
+            _rules_scores(judged, gold).to_numpy(),
+        )
+        scores["gold_with_model"] = pd.Series(points, judged.index)
     model["curves"] = {
         name: evaluation.precision_recall_points(
             pd.DataFrame(
