@@ -10,6 +10,24 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+# The modules that take a minute or more each (a Spark JVM and a full rebuild
+# on it, the whole local stack in a browser, the watcher's servers), slowest
+# first. They are collected before the others, so that pytest-xdist
+# (pyproject.toml: one module per worker, in collection order) starts them at
+# once and spreads the short modules around them, instead of ending the run
+# with one of them running alone.
+SLOW_FIRST = (
+    "tests/test_spark_engine.py",
+    "tests/integration/test_stack.py",
+    "tests/test_watcher.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules of SLOW_FIRST first; every other one keeps its place."""
+    rank = {path: place for place, path in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:

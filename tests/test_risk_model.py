@@ -3,11 +3,13 @@ file alone scores.
 
 A synthetic labelled_month with every scenario planted more often than by default
 (enough fraud for a training and an evaluation window), refined to Silver
-once for the module.
+once for the module. A fit takes seconds: the tests that only read a model
+share one fitted for the module.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import date
 
@@ -17,9 +19,23 @@ import pytest
 from ssa.risk import risk_model, training
 
 
-def test_the_model_ranks_planted_fraud_far_above_its_prevalence(labelled_month) -> None:
+@pytest.fixture(scope="module")
+def trained(labelled_month) -> dict:
+    """The model file's contents for the month, as training writes them."""
     settings, rows = labelled_month
-    model = training.fit_and_evaluate(rows, settings)
+    return training.fit_and_evaluate(rows, settings)
+
+
+@pytest.fixture(scope="module")
+def fitted(labelled_month) -> dict:
+    """The model fitted on the month's labelled rows in the order read."""
+    settings, rows = labelled_month
+    labelled = rows[rows["is_fraud"].notna()]
+    return risk_model.fit(labelled, risk_model.time_split(labelled, settings), settings)
+
+
+def test_the_model_ranks_planted_fraud_far_above_its_prevalence(trained) -> None:
+    model = trained
     figures = model["metrics"]["model"]
     assert figures["fraud_rows"] >= 30
     assert figures["average_precision"] > 10 * figures["prevalence"]
@@ -40,7 +56,9 @@ def test_shuffled_labels_give_a_pr_auc_near_the_prevalence(labelled_month) -> No
     assert figures["average_precision"] < 3 * figures["prevalence"]
 
 
-def test_rows_of_the_evaluation_period_never_enter_training(labelled_month) -> None:
+def test_rows_of_the_evaluation_period_never_enter_training(
+    labelled_month, fitted
+) -> None:
     """Turn every label of the delay and the evaluation period upside down:
     the model and its calibration stay the same, bit for bit."""
     settings, rows = labelled_month
@@ -51,7 +69,7 @@ def test_rows_of_the_evaluation_period_never_enter_training(labelled_month) -> N
     later = flipped["created_at_epoch"] >= split.train_end
     assert later.any() and (~later).any()
     flipped.loc[later, "is_fraud"] = 1 - flipped.loc[later, "is_fraud"]
-    first = risk_model.fit(labelled, split, settings)
+    first = fitted
     second = risk_model.fit(flipped, split, settings)
     assert first["booster"] == second["booster"]
     assert first["calibration"] == second["calibration"]
@@ -61,7 +79,7 @@ def test_rows_of_the_evaluation_period_never_enter_training(labelled_month) -> N
 
 
 def test_the_model_does_not_depend_on_the_order_rows_are_read_in(
-    labelled_month,
+    labelled_month, fitted
 ) -> None:
     """Engines and query plans return rows in different orders: the model
     trained on a shuffled read is the same model, bit for bit."""
@@ -70,15 +88,17 @@ def test_the_model_does_not_depend_on_the_order_rows_are_read_in(
     split = risk_model.time_split(labelled, settings)
     shuffled = labelled.sample(frac=1.0, random_state=7)
     assert not shuffled.index.equals(labelled.index)
-    first = risk_model.fit(labelled, split, settings)
+    first = fitted
     second = risk_model.fit(shuffled, split, settings)
     assert first["booster"] == second["booster"]
     assert first["calibration"] == second["calibration"]
 
 
-def test_the_model_file_alone_reproduces_the_scores(labelled_month, tmp_path) -> None:
+def test_the_model_file_alone_reproduces_the_scores(
+    labelled_month, trained, tmp_path
+) -> None:
     settings, rows = labelled_month
-    model = training.fit_and_evaluate(rows, settings)
+    model = copy.deepcopy(trained)  # saving numbers it
     labelled = rows[rows["is_fraud"].notna()]
     split = risk_model.time_split(labelled, settings)
     held_back = labelled[labelled["created_at_epoch"] >= split.evaluation_start]
@@ -133,9 +153,9 @@ def test_categories_are_coded_by_the_training_vocabulary() -> None:
         assert np.isnan(codes[:, 2]).all()
 
 
-def test_contributions_explain_each_score(labelled_month) -> None:
-    settings, rows = labelled_month
-    model = training.fit_and_evaluate(rows, settings)
+def test_contributions_explain_each_score(labelled_month, trained) -> None:
+    _, rows = labelled_month
+    model = trained
     sample = rows.head(50)
     pushes = risk_model.contributions(model, sample)
     assert list(pushes.columns) == list(risk_model.FEATURES)
@@ -193,13 +213,13 @@ def test_calibration_keeps_the_boosters_ranking() -> None:
 
 
 def test_the_settings_search_is_recorded_and_picks_the_smallest_within_noise(
-    labelled_month, tmp_path
+    labelled_month, trained, tmp_path
 ) -> None:
     """Every candidate's figure on the calibration window is in the file;
     the one chosen is the smallest model within the tolerance of the best,
     and the file's settings are the ones it was fitted with."""
-    settings, rows = labelled_month
-    model = training.fit_and_evaluate(rows, settings)
+    settings, _ = labelled_month
+    model = trained
     searched = model["search"]
     tried = searched["candidates"]
     assert [t["settings"] for t in tried] == [
