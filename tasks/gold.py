@@ -42,6 +42,11 @@ def _build(
         )
 
     params = sql_params(settings)
+    with warehouse.transaction() as session:
+        # What Gold reads and scoring writes, in a warehouse an earlier
+        # version made (apart: scoring reads best in a session that has
+        # written nothing).
+        session.apply_schema()
     if model_scoring.model_path(settings) is None:
         # Nothing to score beside Gold: the old scores cleared, then Gold.
         with warehouse.transaction() as session:

@@ -85,15 +85,11 @@ def score(
     rows it recomputed.
     """
     path = model_path(settings)
-    # The tables written here, in a warehouse an earlier version made.
-    session.apply_schema()
-    session.execute(f"delete from {RULES_TABLE}")
     if path is None:
         session.execute(f"delete from {TABLE}")
+        session.execute(f"delete from {RULES_TABLE}")
         return {"model": None, "rows": 0}
     model = risk_model.load(path)
-    if "rules_calibration" in model:
-        session.insert_new(RULES_TABLE, "rules_score", _rule_probabilities(model))
     stored = session.fetchall(f"select min(model_version) from {TABLE}")[0][0]
     if stored is not None and stored != model["version"]:
         changed_only = False  # a new model: every row again
@@ -114,6 +110,11 @@ def score(
         rows = _score_rows(session, settings, model)
         session.execute(f"delete from {TABLE}")
         written = session.insert_new(TABLE, "transaction_id", rows)
+    # Written last: a session that has written reads the features through
+    # itself, not a connection of its own (``_replace_all``).
+    session.execute(f"delete from {RULES_TABLE}")
+    if "rules_calibration" in model:
+        session.insert_new(RULES_TABLE, "rules_score", _rule_probabilities(model))
     return {"model": str(path), "version": model["version"], "rows": written}
 
 
