@@ -395,3 +395,31 @@ def test_training_with_gold_calibrates_the_rules_on_the_training_period(
     # score is fraud far more often than no rule at all.
     assert calibration[-1] > 0.5 > 0.05 > calibration[0]
     assert "gold_with_model" in model["metrics"]
+
+
+def test_scoring_reads_before_it_writes(scored, monkeypatch, tmp_path) -> None:
+    """Nothing is written before the features are read, not even the rules'
+    probabilities: a session that has written reads them through its own
+    cursor, a Python object per cell, where a fresh one reads them
+    column-wise on a connection of its own."""
+    settings, _, _, _ = scored
+    model = risk_model.load(model_scoring.model_path(settings))
+    calibration = [0.0, *([0.5] * risk_model.SCORE_MAX)]
+    risk_model.save({**model, "rules_calibration": calibration}, tmp_path)
+    settings = settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"models_dir": tmp_path})}
+    )
+    wh = SQLiteWarehouse(settings.warehouse_path)
+    fresh_when_read = []
+    with wh.transaction() as session:
+        read = session.query_numeric_chunks
+
+        def spy(*args, **kwargs):
+            fresh_when_read.append(session.sees_committed())
+            return read(*args, **kwargs)
+
+        monkeypatch.setattr(session, "query_numeric_chunks", spy)
+        model_scoring.score(wh, session, settings)
+        written = session.read_table(model_scoring.RULES_TABLE)
+    assert fresh_when_read == [True]
+    assert written["probability"].tolist() == calibration
