@@ -52,8 +52,10 @@ def bank_layout(native: pd.DataFrame) -> bytes:
     grouped = reais.map(lambda r: f"{r:,}".replace(",", "."))
     when = pd.to_datetime(native["created_at"].str[:16], format="%Y-%m-%dT%H:%M")
     same = native["is_same_owner"] == "1"
-    kind = native["channel"].map(BANK_TYPES).mask(
-        same & (native["channel"] == "pix"), "Pix entre minhas contas"
+    kind = (
+        native["channel"]
+        .map(BANK_TYPES)
+        .mask(same & (native["channel"] == "pix"), "Pix entre minhas contas")
     )
     frame = pd.DataFrame(
         {
@@ -63,13 +65,13 @@ def bank_layout(native: pd.DataFrame) -> bytes:
             "Tipo": kind,
             "Valor": "-R$ " + grouped + "," + (cents % 100).astype(str).str.zfill(2),
             "Favorecido": native["payee_id"],
-            "CPF/CNPJ do favorecido": native["payee_type"].map(
-                {"PF": "***.456.789-**", "PJ": "12.345.678/0001-90"}
-            ).fillna(""),
+            "CPF/CNPJ do favorecido": native["payee_type"]
+            .map({"PF": "***.456.789-**", "PJ": "12.345.678/0001-90"})
+            .fillna(""),
             "Bairro": native["bairro"],
-            "Situação": native["auth_status"].map(
-                {"approved": "Efetivada", "declined": "Recusada"}
-            ).fillna("Efetivada"),
+            "Situação": native["auth_status"]
+            .map({"approved": "Efetivada", "declined": "Recusada"})
+            .fillna("Efetivada"),
         }
     )
     title = "\r\n".join(["Relatório de Transações Enviadas;;;;;;;;", "Período;;;;;;;;"])

@@ -257,9 +257,7 @@ def _parse_amount(
         contract.problem_where(
             empty, f"missing amount {source.where('amount.column')}"
         ),
-        _quoted_where(
-            refused, raw, f" is negative {source.where('amount.negative')}"
-        ),
+        _quoted_where(refused, raw, f" is negative {source.where('amount.negative')}"),
         _quoted_where(zero & ~refused, raw, " must be more than zero"),
         _quoted_where(too_big, raw, " is too large"),
     )
