@@ -335,6 +335,16 @@ def test_a_scoring_error_leaves_gold_as_it_was(scored) -> None:
         pd.testing.assert_frame_equal(after[table], frame, obj=table)
 
 
+def _calibrated(settings, calibration: list[float], folder):
+    """Settings whose models folder holds the scoring model with this
+    ``rules_calibration``."""
+    model = risk_model.load(model_scoring.model_path(settings))
+    risk_model.save({**model, "rules_calibration": calibration}, folder)
+    return settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"models_dir": folder})}
+    )
+
+
 def test_with_a_rules_calibration_both_voices_are_probabilities(
     scored, tmp_path
 ) -> None:
@@ -344,13 +354,9 @@ def test_with_a_rules_calibration_both_voices_are_probabilities(
     an alert, and rules that meant little there rank below the model's
     confident rows."""
     settings, _, _, _ = scored
-    model = risk_model.load(model_scoring.model_path(settings))
     # Rules that were fraud one time in a hundred, whatever their score.
     weak = [0.0, *([0.01] * risk_model.SCORE_MAX)]
-    risk_model.save({**model, "rules_calibration": weak}, tmp_path)
-    here = settings.model_copy(
-        update={"paths": settings.paths.model_copy(update={"models_dir": tmp_path})}
-    )
+    here = _calibrated(settings, weak, tmp_path)
     wh = SQLiteWarehouse(settings.warehouse_path)
     with wh.transaction() as session:
         model_scoring.score(wh, session, here)
@@ -402,13 +408,8 @@ def test_scoring_reads_before_it_writes(scored, monkeypatch, tmp_path) -> None:
     probabilities: a session that has written reads them through its own
     cursor, a Python object per cell, where a fresh one reads them
     column-wise on a connection of its own."""
-    settings, _, _, _ = scored
-    model = risk_model.load(model_scoring.model_path(settings))
     calibration = [0.0, *([0.5] * risk_model.SCORE_MAX)]
-    risk_model.save({**model, "rules_calibration": calibration}, tmp_path)
-    settings = settings.model_copy(
-        update={"paths": settings.paths.model_copy(update={"models_dir": tmp_path})}
-    )
+    settings = _calibrated(scored[0], calibration, tmp_path)
     wh = SQLiteWarehouse(settings.warehouse_path)
     fresh_when_read = []
     with wh.transaction() as session:
