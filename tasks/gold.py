@@ -42,18 +42,15 @@ def _build(
         )
 
     params = sql_params(settings)
+    has_model = model_scoring.model_path(settings) is not None
     with warehouse.transaction() as session:
         # What Gold reads and scoring writes, in a warehouse an earlier
-        # version made (apart: scoring reads best in a session that has
-        # written nothing).
+        # version made (apart from a model's scoring: it reads best in a
+        # session that has written nothing).
         session.apply_schema()
-    if model_scoring.model_path(settings) is None:
-        # Nothing to score beside Gold: the old scores cleared, then Gold.
-        with warehouse.transaction() as session:
-            score(session)
-        rows = warehouse.build_gold(params, incremental)
-    else:
-        rows = warehouse.build_gold(params, incremental, score=score)
+        if not has_model:
+            score(session)  # nothing to score beside Gold: old scores cleared
+    rows = warehouse.build_gold(params, incremental, score=score if has_model else None)
     return {BY_NAME[model].table: n for model, n in rows.items()}, scored
 
 

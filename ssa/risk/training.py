@@ -161,7 +161,7 @@ def evaluate(
         points = combined_points(
             model,
             scores["model"].to_numpy(),
-            _rules_scores(judged, gold).to_numpy(),
+            scores["rules_only"].loc[judged.index].to_numpy(dtype=int),
         )
         scores["gold_with_model"] = pd.Series(points, judged.index)
     model["curves"] = {
