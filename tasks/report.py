@@ -100,14 +100,15 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
     # from: its own held-back period.
     model = model_scoring.held_back(settings)
     ranked = rows if model is None else rows[rows["created_at_epoch"] >= model[1]]
+    scores = evaluation.ranked_scores(ranked)
     ranking = evaluation.ranking_report(
-        ranked,
+        scores,
         cfg.top_k,
         cfg.baseline_median_ratio,
         settings.model.alerts_per_day,
         cfg.real_fraud_prevalence,
     )
-    curves = precision_recall_curves(ranked, cfg.baseline_median_ratio)
+    curves = precision_recall_curves(scores, cfg.baseline_median_ratio)
     period = "all labelled rows" if model is None else f"rows from {model[2]} on"
     write_csv(rules, settings.paths.detection_report_csv)
     markdown = evaluation.report_markdown(labels, coverage, rules, by_scenario, ranking)
@@ -146,19 +147,17 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
     }
 
 
-def precision_recall_curves(rows: pd.DataFrame, ratio: float) -> pd.DataFrame:
+def precision_recall_curves(scores: pd.DataFrame, ratio: float) -> pd.DataFrame:
     """Every scorer's precision-recall curve on the label set with the most
-    labelled rows (what the report ranks), for the chart."""
-    scores = rows[["label_set", "is_fraud", *evaluation.scorers(rows)]]
-    labelled = scores[rows["is_fraud"].notna()]
+    labelled rows (what the report ranks), for the chart; ``scores`` as
+    ``evaluation.ranked_scores`` gives them."""
+    labelled = scores[scores["is_fraud"].notna()]
     if labelled.empty:
         return pd.DataFrame(columns=["label_set", "scorer", "recall", "precision"])
     label_set = labelled["label_set"].value_counts().idxmax()
     part = labelled[labelled["label_set"] == label_set]
     frames = [
-        evaluation.precision_recall_points(
-            part.assign(**{c: part[c].fillna(0)}), c
-        ).assign(
+        evaluation.precision_recall_points(part, c).assign(
             label_set=label_set,
             scorer=evaluation.SCORERS[c].format(ratio=ratio),
         )

@@ -155,7 +155,7 @@ def test_a_daily_budget_opens_the_top_rows_of_each_day() -> None:
 
 
 def test_the_ranking_shows_each_voice_and_the_model_only_where_it_scored() -> None:
-    from ssa.report.evaluation import ranking_report
+    from ssa.report.evaluation import ranked_scores, ranking_report
 
     rows = pd.DataFrame(
         {
@@ -170,14 +170,16 @@ def test_the_ranking_shows_each_voice_and_the_model_only_where_it_scored() -> No
             "baseline_amount_vs_median": [0, 0, 1, 0, 0, 0],
         }
     )
-    table = ranking_report(rows, (2,), 5.0, alerts_per_day=3, real_prevalence=0.01)
+    table = ranking_report(
+        ranked_scores(rows), (2,), 5.0, alerts_per_day=3, real_prevalence=0.01
+    )
     assert "risk model alone" not in set(table["scorer"])
     by = table.set_index("scorer")
     assert by.loc["Gold risk score (combined)", "recall_at_daily_budget"] == 1.0
     assert by.loc["rules alone", "average_precision"] == pytest.approx(0.5)
     assert by.loc["rules alone", "precision_at_2_real_prevalence"] == 1.0
     with_model = rows.assign(model_probability=[0.9, 0.1, 0.0, 0.8, 0.0, 0.0])
-    table = ranking_report(with_model, (2,), 5.0, 3, 0.01)
+    table = ranking_report(ranked_scores(with_model), (2,), 5.0, 3, 0.01)
     model = table.set_index("scorer").loc["risk model alone"]
     assert model["average_precision"] == 1.0
 
@@ -190,3 +192,30 @@ def test_a_precision_recall_curve_has_a_point_per_score() -> None:
     assert curve.iloc[0].tolist() == pytest.approx([2 / 3, 2 / 3])
     many = pd.DataFrame({"s": range(1, 1001), "is_fraud": [1, 0] * 500})
     assert len(precision_recall_points(many, "s", points=50)) == 50
+
+
+def test_the_gold_score_is_judged_in_the_queues_order() -> None:
+    """Two rows on the same whole points: the probability behind them says
+    which an analyst opens first, and the figures count that order."""
+    from ssa.report.evaluation import ranked_scores, ranking_report
+
+    rows = pd.DataFrame(
+        {
+            "label_set": "synthetic",
+            "is_fraud": [0, 1, 0],
+            "risk_score": [90, 90, 0],
+            "risk_probability": [0.901, 0.905, 0.01],
+            "rules_score": [90, 0, 0],
+            "anomaly_points": [0, 0, 0],
+            "model_probability": [0.2, 0.905, 0.01],
+        }
+    )
+    table = ranking_report(ranked_scores(rows), (1,), 5.0).set_index("scorer")
+    gold = table.loc["Gold risk score (combined)"]
+    assert gold["average_precision"] == 1.0
+    assert gold["precision_at_1"] == 1.0
+    # The points alone tie the two rows: half a hit at the top.
+    points = ranking_report(rows.drop(columns="risk_probability"), (1,), 5.0)
+    assert points.set_index("scorer").loc[
+        "Gold risk score (combined)", "precision_at_1"
+    ] == pytest.approx(0.5)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ssa.engines import incremental
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.models import GOLD, SILVER
+from ssa.ranking import QUEUE_ORDER, risk_rank
 from ssa.risk import model_scoring, risk_model, training
 from tasks.silver import sql_params
 
@@ -46,6 +48,27 @@ def test_the_score_is_the_higher_of_the_rules_and_the_model(scored) -> None:
     assert (risk.loc[flagged, "risk_level"] != "none").all()
     alone = ~flagged & (risk["risk_level"] != "none")
     assert (points[alone] >= settings.risk.level_medium).all()
+
+
+def test_the_alert_queue_orders_tied_points_by_the_probability_behind_them(
+    scored,
+) -> None:
+    settings, _, _, _ = scored
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as session:
+        queue = session.query("gold/export_anomalies.sql", {})
+    # Whole points tie rows whose probabilities differ: the case at stake.
+    spread = queue.groupby("risk_score")["risk_probability"].nunique()
+    assert (spread > 1).any()
+    expected = queue.sort_values(
+        [*QUEUE_ORDER, "transaction_id"],
+        ascending=[False] * len(QUEUE_ORDER) + [True],
+        na_position="last",
+        kind="stable",
+    )
+    assert queue["transaction_id"].tolist() == expected["transaction_id"].tolist()
+    ranks = risk_rank(queue)
+    assert (np.diff(ranks) <= 0).all()
+    assert (ranks > 0).all()
 
 
 def test_alerts_carry_the_models_reasons_in_words(scored) -> None:
@@ -362,12 +385,11 @@ def test_with_a_rules_calibration_both_voices_are_probabilities(
         model_scoring.score(wh, session, here)
         incremental.rebuild(session, GOLD, sql_params(here))
         risk = pd.read_sql_query("select * from gold_transaction_risk", session.conn)
-    expected = training.combined_points(
-        {"rules_calibration": weak},
-        risk["model_probability"].to_numpy(),
-        risk["rules_score"].to_numpy(),
+    expected = training.combined_risk(
+        {"rules_calibration": weak}, risk["model_probability"].to_numpy(), risk
     )
-    assert (risk["risk_score"] == expected).all()
+    assert (risk["risk_score"] == expected["risk_score"]).all()
+    assert np.allclose(risk["risk_probability"], expected["risk_probability"])
     flagged = risk["anomaly_flag"] != "Normal"
     assert flagged.any()
     assert (risk.loc[flagged, "risk_level"] != "none").all()

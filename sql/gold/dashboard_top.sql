@@ -1,4 +1,5 @@
 -- Dashboard: the riskiest flagged transactions, in the export's order.
+{% from 'macros/alert_order.sql' import alert_order with context %}
 
 with
 
@@ -12,9 +13,11 @@ final as (
     select
         *
     from flagged
-    order by risk_score desc, amount_cents desc, transaction_id
+    order by
+{{ alert_order() }}
     limit :top_rows
 )
 
 select * from final
-order by risk_score desc, amount_cents desc, transaction_id
+order by
+{{ alert_order() }}

@@ -1,8 +1,8 @@
--- Every transaction with its rule flags, Gold score (and each of its voices:
--- the rules, the model, the anomaly score) and the label set that judges it
--- (sql/macros/labels.sql): generated rows against the planted ground truth,
--- the rest against reported fraud. A row with no label is 'unlabelled': it
--- is never counted as a false positive.
+-- Every transaction with its rule flags, Gold score (the probability behind
+-- it, and each of its voices: the rules, the model, the anomaly score) and
+-- the label set that judges it (sql/macros/labels.sql): generated rows
+-- against the planted ground truth, the rest against reported fraud. A row
+-- with no label is 'unlabelled': it is never counted as a false positive.
 {% from 'macros/labels.sql' import generated, is_fraud, label_set %}
 
 with
@@ -43,7 +43,8 @@ risk as (
         rules_score,
         model_probability,
         anomaly_points,
-        risk_score
+        risk_score,
+        risk_probability
     from gold_transaction_risk
 ),
 
@@ -58,6 +59,7 @@ final as (
         s.is_{{ rule.name }},
 {% endfor %}
         coalesce(r.risk_score, 0) as risk_score,
+        r.risk_probability,
         coalesce(r.rules_score, 0) as rules_score,
         r.model_probability,
         coalesce(r.anomaly_points, 0) as anomaly_points,
@@ -87,6 +89,7 @@ select
     is_{{ rule.name }},
 {% endfor %}
     risk_score,
+    risk_probability,
     rules_score,
     model_probability,
     anomaly_points,

@@ -39,6 +39,7 @@ risk as (
         has_new_category,
         has_recent_device,
         risk_score,
+        risk_probability,
         risk_level
     from gold_transaction_risk
     where risk_level <> 'none'
@@ -85,6 +86,7 @@ final as (
         x.amount_sum_1d_cents,
         x.tx_count_1h,
         r.risk_score,
+        r.risk_probability,
         c.name as customer_name,
         -- LGPD: only the middle six digits of the CPF leave the warehouse.
         '***.' || substr(c.cpf, 5, 7) || '-**' as customer_cpf_masked,

@@ -12,7 +12,9 @@
 -- (gold_rule_probabilities): on one scale, a rule that catches fraud on
 -- this source outranks the model's doubtful rows, and one that does not
 -- sinks below its confident ones. The score is the higher of the two
--- voices. A row a rule flagged stays an alert whatever its score (no rule
+-- voices, and with a model risk_probability is that voice's probability
+-- (the model's alone with a model trained before Gold, whose rules keep
+-- their weights): what orders rows the whole points tie (ssa/ranking.py). A row a rule flagged stays an alert whatever its score (no rule
 -- loses recall); the learned voice alone makes an alert only from
 -- level_medium up.
 
@@ -73,7 +75,12 @@ with_learned as (
             when m.model_version is not null and r.probability is not null
                 then cast(floor(100 * r.probability) as bigint)
             else p.rules_score
-        end as rules_points
+        end as rules_points,
+        case
+            when m.model_version is null then null
+            when r.probability > m.model_probability then r.probability
+            else m.model_probability
+        end as risk_probability
     from parts as p
     left join model_scores as m
         on p.transaction_id = m.transaction_id
@@ -123,6 +130,7 @@ final as (
         has_recent_device,
         learned_points,
         risk_score,
+        risk_probability,
         case
             when is_alert = 0 then 'none'
             when risk_score >= :level_critical then 'critical'

@@ -31,6 +31,7 @@ import jinja2
 import pandas as pd
 import pyarrow as pa
 
+from ssa.ranking import QUEUE_ORDER
 from ssa.rules import sql_context
 
 # The models and scripts every engine runs.
@@ -218,12 +219,14 @@ _TEMPLATES = jinja2.Environment(
 
 @functools.cache
 def sql_text(relative: str) -> str:
-    """The text of ``sql/<relative>``, its rule loops rendered."""
+    """The text of ``sql/<relative>``, its rule loops (and the alert queue's
+    order) rendered."""
     path = SQL_DIR / relative
     if not path.exists():
         raise WarehouseError(f"SQL file not found: {path}")
     try:
-        return _TEMPLATES.get_template(relative).render(sql_context())
+        context = {**sql_context(), "queue_order": QUEUE_ORDER}
+        return _TEMPLATES.get_template(relative).render(context)
     except jinja2.TemplateError as error:
         raise WarehouseError(f"{path}: {error}") from error
 

@@ -22,6 +22,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ssa.ranking import risk_rank
 from ssa.rules import RULES
 
 
@@ -286,17 +287,32 @@ def label_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def scorers(rows: pd.DataFrame) -> list[str]:
-    """The score columns these rows carry: the model's only where it scored."""
-    return [
-        c
-        for c in SCORERS
-        if c in rows and not (c == "model_probability" and rows[c].isna().all())
-    ]
+def scorers(rows: pd.DataFrame, among: pd.Series | None = None) -> list[str]:
+    """The score columns these rows carry (or the rows ``among`` selects):
+    the model's only where it scored."""
+
+    def scored(column: str) -> bool:
+        values = rows[column] if among is None else rows.loc[among, column]
+        return bool(values.notna().any())
+
+    return [c for c in SCORERS if c in rows and (c != "model_probability" or scored(c))]
+
+
+def ranked_scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as the rankings read them: the label, the label set, the
+    day (where there is one) and each scorer's column, the Gold score as its
+    place in the alert queue, whose finer figures order the rows its whole
+    points tie (``ssa.ranking``). A missing score stays missing: a row
+    never alerted."""
+    context = [c for c in ("label_set", "is_fraud", "local_day") if c in rows]
+    out = rows[[*context, *scorers(rows)]].copy()
+    if "risk_score" in out:
+        out["risk_score"] = risk_rank(rows)
+    return out
 
 
 def ranking_report(
-    rows: pd.DataFrame,
+    scores: pd.DataFrame,
     cutoffs: tuple[int, ...],
     ratio: float,
     alerts_per_day: int = 100,
@@ -304,25 +320,19 @@ def ranking_report(
 ) -> pd.DataFrame:
     """Each scorer on each label set, on the same labelled rows: PR-AUC,
     precision at the top k (and reweighted to the real prevalence), and what
-    a daily alert budget finds (with ``local_day`` in the rows)."""
+    a daily alert budget finds (with ``local_day`` in the rows). ``scores``
+    is what ``ranked_scores`` gives."""
     records = []
-    # Each label set's rows are a copy: only the columns a ranking reads.
-    wanted = [
-        "is_fraud",
-        *scorers(rows),
-        *(["local_day"] if "local_day" in rows else []),
-    ]
-    scores = rows[wanted]
     for label_set in LABEL_SETS:
-        part = scores[(rows["label_set"] == label_set) & rows["is_fraud"].notna()]
+        judged = (scores["label_set"] == label_set) & scores["is_fraud"].notna()
+        part = scores[judged]
         if part.empty:
             continue
         fraud = part["is_fraud"] == 1
         positives, negatives = int(fraud.sum()), int((~fraud).sum())
         prevalence = float(fraud.mean())
-        for column in scorers(part):
-            filled = part.assign(**{column: part[column].fillna(0)})
-            figures = score_report(filled, cutoffs, column)
+        for column in scorers(scores, judged):
+            figures = score_report(part, cutoffs, column)
             for k in cutoffs:
                 n = min(k, figures["scored_rows"])
                 tp = figures[f"precision_at_{k}"] * n if n else 0.0
@@ -331,7 +341,7 @@ def ranking_report(
                 )
             if "local_day" in part:
                 figures.update(
-                    daily_budget(filled, column, alerts_per_day, real_prevalence)
+                    daily_budget(part, column, alerts_per_day, real_prevalence)
                 )
             records.append(
                 {

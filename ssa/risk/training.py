@@ -18,17 +18,18 @@ import numpy as np
 import pandas as pd
 
 from ssa.engines import Session, open_warehouse
+from ssa.ranking import risk_rank
 from ssa.report import evaluation
 from ssa.risk import risk_model
 from ssa.settings import Settings
 
 GOLD_SCORES_SQL = "model/gold_scores.sql"
 # The model file's name for each Gold score that needs no model.
-GOLD_SCORES = {
-    "rules_score": "rules_only",
-    "anomaly_points": "anomaly_only",
-    "no_label_score": "gold_without_model",
-}
+# The model file's name for each Gold voice that needs no model, and for
+# Gold's own score with and without the model.
+GOLD_VOICES = {"rules_score": "rules_only", "anomaly_points": "anomaly_only"}
+GOLD_WITHOUT_MODEL = "gold_without_model"
+GOLD_WITH_MODEL = "gold_with_model"
 
 
 def preflight(settings: Settings) -> risk_model.TimeSplit:
@@ -101,29 +102,50 @@ def fit(
     if gold is not None:
         before = labelled[labelled["created_at_epoch"] < split.train_end]
         model["rules_calibration"] = risk_model.rules_calibration(
-            _rules_scores(before, gold).to_numpy(),
+            _gold_voices(before, gold)["rules_score"].to_numpy(),
             before["is_fraud"].to_numpy(dtype=int),
             risk_model.SCORE_MAX,
         )
     return model
 
 
-def _rules_scores(rows: pd.DataFrame, gold: pd.DataFrame) -> pd.Series:
-    """Each row's Gold rules score (0 where Gold has none)."""
-    by_id = gold.set_index("transaction_id")["rules_score"]
-    return rows["transaction_id"].map(by_id).fillna(0).astype(int)
+def _gold_voices(rows: pd.DataFrame, gold: pd.DataFrame) -> pd.DataFrame:
+    """Each row's Gold scores that need no model (0 where Gold has none),
+    on the rows' index."""
+    by_id = gold.set_index("transaction_id")
+    ids = rows["transaction_id"]
+    return pd.DataFrame(
+        {
+            c: ids.map(by_id[c]).fillna(0).astype(int)
+            for c in gold
+            if c != "transaction_id"
+        },
+        index=rows.index,
+    )
 
 
-def combined_points(
-    model: dict[str, Any], probability: np.ndarray, rules_score: np.ndarray
-) -> np.ndarray:
-    """Gold's score with this model, as gold_transaction_risk.sql makes it:
-    the higher of the model's points and the rules' (their score's fraud
-    probability in the training period, ``rules_calibration``), each
-    ``SCORE_MAX`` times the probability, rounded down."""
+def combined_risk(
+    model: dict[str, Any], probability: np.ndarray, voices: pd.DataFrame
+) -> pd.DataFrame:
+    """Gold's score with this model and the figures behind it
+    (``ssa.ranking.RISK_ORDER``), as gold_transaction_risk.sql makes them:
+    the higher of the model's probability and the rules' (their score's
+    fraud probability in the training period, ``rules_calibration``), and
+    ``SCORE_MAX`` times it, rounded down."""
     top = risk_model.SCORE_MAX
+    rules_score = voices["rules_score"].to_numpy()
     rules = np.asarray(model["rules_calibration"])[np.clip(rules_score, 0, top)]
-    return np.maximum(np.floor(top * probability), np.floor(top * rules))
+    higher = np.maximum(probability, rules)
+    return pd.DataFrame(
+        {
+            "risk_score": np.floor(top * higher).astype(int),
+            "risk_probability": higher,
+            "model_probability": probability,
+            "anomaly_points": voices["anomaly_points"].to_numpy(),
+            "rules_score": rules_score,
+        },
+        index=voices.index,
+    )
 
 
 def evaluate(
@@ -154,16 +176,15 @@ def evaluate(
     for name in ("baseline_amount_p99", "baseline_amount_vs_median"):
         scores[name] = baselines[name].astype(float)
     if gold is not None:
-        by_id = gold.set_index("transaction_id")
-        for column, name in GOLD_SCORES.items():
-            scores[name] = rows["transaction_id"].map(by_id[column]).fillna(0)
-    if gold is not None and "rules_calibration" in model:
-        points = combined_points(
-            model,
-            scores["model"].to_numpy(),
-            scores["rules_only"].loc[judged.index].to_numpy(dtype=int),
-        )
-        scores["gold_with_model"] = pd.Series(points, judged.index)
+        voices = _gold_voices(judged, gold)
+        for column, name in GOLD_VOICES.items():
+            scores[name] = voices[column]
+        # Gold's own scores, as the alert queue orders the rows.
+        without = voices.rename(columns={"no_label_score": "risk_score"})
+        scores[GOLD_WITHOUT_MODEL] = pd.Series(risk_rank(without), judged.index)
+        if "rules_calibration" in model:
+            combined = combined_risk(model, scores["model"].to_numpy(), voices)
+            scores[GOLD_WITH_MODEL] = pd.Series(risk_rank(combined), judged.index)
     model["curves"] = {
         name: evaluation.precision_recall_points(
             pd.DataFrame(
