@@ -10,7 +10,8 @@ from prefect.cache_policies import NO_CACHE
 
 from ssa.documents import mask_names
 from ssa.engines import Session, open_warehouse
-from ssa.models import BY_NAME
+from ssa.engines import incremental as refresh
+from ssa.models import BY_NAME, GOLD
 from ssa.report.exports import (
     ANOMALY_DETAIL_COLUMNS,
     ANOMALY_LEAD_COLUMNS,
@@ -32,7 +33,9 @@ from tasks.silver import sql_params
 
 def _build(
     settings: Settings, incremental: bool = False
-) -> tuple[dict[str, int], dict[str, object]]:
+) -> tuple[dict[str, int], dict[str, object], str | None]:
+    """Gold's tables, what scored them, and why a refresh was a full build
+    instead (None when it was not)."""
     warehouse = open_warehouse(settings)
     scored: dict[str, object] = {}
 
@@ -43,15 +46,35 @@ def _build(
 
     params = sql_params(settings)
     has_model = model_scoring.model_path(settings) is not None
+    why_full = None
     with warehouse.transaction() as session:
         # What Gold reads and scoring writes, in a warehouse an earlier
         # version made (apart from a model's scoring: it reads best in a
         # session that has written nothing).
         session.apply_schema()
+        if incremental:
+            why_full = _why_full(session, settings, params)
+            incremental = why_full is None
         if not has_model:
             score(session)  # nothing to score beside Gold: old scores cleared
     rows = warehouse.build_gold(params, incremental, score=score if has_model else None)
-    return {BY_NAME[model].table: n for model, n in rows.items()}, scored
+    return {BY_NAME[model].table: n for model, n in rows.items()}, scored, why_full
+
+
+def _why_full(
+    session: Session, settings: Settings, params: dict[str, object]
+) -> str | None:
+    """Why refreshing only the rows a drop touched would leave Gold wrong:
+    its other rows were made by other SQL or settings, or scored by another
+    model (or by one where there is none now)."""
+    if not refresh.built_from_same(session, "gold", GOLD, params):
+        return (
+            "Gold's SQL or settings changed since it was built whole "
+            "(or an earlier version built it)"
+        )
+    if model_scoring.scored_by_another_model(session, settings):
+        return "the risk model changed since Gold was scored"
+    return None
 
 
 @task(name="score-and-build-gold", cache_policy=NO_CACHE)
@@ -63,8 +86,11 @@ async def build_gold(
     whose Silver rows it changed. One task, so that the engine may score
     beside the Gold models that do not wait for the scores. (Rows per
     table, and which model scored.)"""
-    rows, scored = await asyncio.to_thread(_build, settings, incremental)
+    rows, scored, why_full = await asyncio.to_thread(_build, settings, incremental)
     logger = get_run_logger()
+    if why_full is not None:
+        logger.info("Gold rebuilt in full, not refreshed: %s", why_full)
+        incremental = False
     if scored["model"] is None:
         logger.info(
             "no risk model in %s (python -m flows.train makes one): Gold scores "

@@ -446,3 +446,31 @@ def test_scoring_reads_before_it_writes(scored, monkeypatch, tmp_path) -> None:
         written = session.read_table(model_scoring.RULES_TABLE)
     assert fresh_when_read == [True]
     assert written["probability"].tolist() == calibration
+
+
+def test_a_new_model_or_none_makes_the_next_gold_refresh_a_full_build(
+    scored, tmp_path
+) -> None:
+    """A drop's refresh rescored every row with a new model: Gold's rows it
+    did not touch must not keep the old model's scores."""
+    settings, _, _, _ = scored
+
+    def models_in(folder):
+        paths = settings.paths.model_copy(update={"models_dir": folder})
+        return settings.model_copy(update={"paths": paths})
+
+    model = risk_model.load(model_scoring.model_path(settings))
+    risk_model.save(model, tmp_path / "same")  # version 1 again
+    for _ in range(2):
+        risk_model.save(model, tmp_path / "newer")  # up to version 2
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as session:
+        assert not model_scoring.scored_by_another_model(session, settings)
+        assert not model_scoring.scored_by_another_model(
+            session, models_in(tmp_path / "same")
+        )
+        assert model_scoring.scored_by_another_model(
+            session, models_in(tmp_path / "newer")
+        )
+        assert model_scoring.scored_by_another_model(
+            session, models_in(tmp_path / "none")
+        )

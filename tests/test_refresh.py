@@ -372,3 +372,57 @@ def test_models_bounded_ahead_read_only_tables_whose_changes_are_timed() -> None
     for model in bounded:
         assert not names_read(model.name) & {"bronze_customers"}, model.name
         assert model.partition.driver in timed
+
+
+def _drop_one_customer(settings: Settings, data, batch: str) -> None:
+    """A drop of one customer's newest payment, not yet in Bronze."""
+    tx = data.transactions
+    one = tx["customer_id"] == tx["customer_id"].iloc[0]
+    newest = tx[one].nlargest(1, "created_at_epoch")
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        conn.insert_new(
+            "bronze_transactions",
+            "transaction_id",
+            newest.assign(source="drop", batch_id=batch, ingested_at="now"),
+        )
+
+
+def test_a_refresh_after_a_changed_setting_is_a_full_build(tmp_path, data) -> None:
+    """Rows a refresh keeps were made with the old threshold: with a new one
+    the first refresh of each layer is a full build, and equals one."""
+    from tasks.gold import _build as build_gold
+    from tasks.silver import _build as build_silver
+
+    settings = SETTINGS.model_copy(
+        update={"paths": SETTINGS.paths.model_copy(update={"data_dir": tmp_path})}
+    )
+    tx = data.transactions
+    kept = tx.drop(tx[tx["customer_id"] == tx["customer_id"].iloc[0]].index[-1:])
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        conn.apply_schema()
+        _load(conn, kept, data.customers)
+    assert build_silver(settings, None)[0] == "full"
+    build_gold(settings)
+    # The same settings: a drop refreshes both layers in part.
+    _drop_one_customer(settings, data, "drop-1")
+    assert build_silver(settings, ["drop-1"])[0] == "incremental"
+    assert build_gold(settings, incremental=True)[2] is None
+    # A Silver threshold changed: Silver in full.
+    silver_changed = settings.model_copy(
+        update={"rules": settings.rules.model_copy(update={"velocity_min_count": 3})}
+    )
+    assert build_silver(silver_changed, [])[0] == "full"
+    # A Gold cut-off changed: Gold in full, equal to a build from scratch.
+    gold_changed = silver_changed.model_copy(
+        update={"risk": settings.risk.model_copy(update={"level_medium": 30})}
+    )
+    assert build_silver(gold_changed, [])[0] == "incremental"
+    assert "settings changed" in build_gold(gold_changed, incremental=True)[2]
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        refreshed = _tables(conn)
+        incremental.rebuild(conn, GOLD, sql_params(gold_changed))
+        rebuilt = _tables(conn)
+    for table in GOLD_KEYS:
+        pd.testing.assert_frame_equal(refreshed[table], rebuilt[table])
+    # Now noted: the next drop refreshes in part again.
+    assert build_gold(gold_changed, incremental=True)[2] is None

@@ -112,3 +112,14 @@ create table if not exists gold_rule_probabilities (
     rules_score bigint not null primary key,
     probability double not null
 );
+
+-- What Silver's and Gold's tables were last built whole from: a digest of
+-- each layer's SQL as rendered, its models' entries and the parameter
+-- values they bind (ssa/engines/incremental.py). A refresh after a drop
+-- recomputes only some rows, which is right only on tables the same SQL
+-- and settings made; after an upgrade or a changed threshold the next
+-- refresh of that layer is a full one.
+create table if not exists warehouse_builds (
+    layer varchar(16) not null primary key,
+    fingerprint varchar(64) not null
+);

@@ -16,6 +16,8 @@ warehouse's own tables are named past such a view): SQLite and DuckDB.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -37,6 +39,8 @@ from ssa.models import FINAL_MODEL, GOLD, SCORES_TABLE, SILVER, Model
 # (Gold is rebuilt too).
 CHANGES_TABLE = "silver_changes"
 _FINAL = SILVER[-1]
+# What each layer was last built whole from (sql/bronze/schema.sql).
+BUILDS_TABLE = "warehouse_builds"
 
 
 class PartialSession(Session, Protocol):
@@ -77,14 +81,21 @@ class RefreshesPartitions:
     ) -> tuple[str, dict[str, int]]:
         with self.transaction() as session:
             session.require_bronze()
-            if new_batches is not None and session.table_exists(_FINAL.table):
+            if (
+                new_batches is not None
+                and session.table_exists(_FINAL.table)
+                and built_from_same(session, "silver", SILVER, params)
+            ):
                 stage_batches(session, new_batches)
                 if touched_customer_share(session) <= max_customer_share:
                     # The session has staged keys only: other connections
                     # read what it reads.
                     aside = self.recompute_aside(session)
                     return "incremental", refresh_silver(session, params, aside)
-        return "full", self.full_silver(params, progress)
+        rows = self.full_silver(params, progress)
+        with self.transaction() as session:
+            record_build(session, "silver", SILVER, params)
+        return "full", rows
 
     def build_gold(
         self,
@@ -96,14 +107,67 @@ class RefreshesPartitions:
             with self.transaction() as session:
                 score(session)
         with self.transaction() as session:
-            if incremental:
+            if incremental and built_from_same(session, "gold", GOLD, params):
                 return refresh_gold(session, params)
-            return rebuild(session, GOLD, params)
+            rows = rebuild(session, GOLD, params)
+            record_build(session, "gold", GOLD, params)
+            return rows
 
     def changed_silver_only(
         self, session: PartialSession
     ) -> AbstractContextManager[None]:
         return changed_silver_only(session)
+
+
+def fingerprint(models: Sequence[Model], params: Mapping[str, Any]) -> str:
+    """What a layer's tables are built from: each model's entry (its
+    partitions and slicing), its SQL as rendered and the values of the
+    parameters it binds."""
+    digest = hashlib.sha256()
+    for model in models:
+        sql = sql_text(f"{model.name}.sql")
+        bound = json.dumps(bind(sql, params), sort_keys=True, default=str)
+        for part in (repr(model), sql, bound):
+            digest.update(part.encode())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def built_from_same(
+    session: Session,
+    layer: str,
+    models: Sequence[Model],
+    params: Mapping[str, Any],
+) -> bool:
+    """Whether the layer's tables were last built whole from what it would
+    be built from now: only then may a refresh recompute some rows and
+    keep the others. False for a warehouse that never noted it (an earlier
+    version made it)."""
+    if not session.table_exists(BUILDS_TABLE):
+        return False
+    stored = session.fetchall(
+        f"select fingerprint from {BUILDS_TABLE} where layer = :layer",
+        {"layer": layer},
+    )
+    return bool(stored) and stored[0][0] == fingerprint(models, params)
+
+
+def record_build(
+    session: Session,
+    layer: str,
+    models: Sequence[Model],
+    params: Mapping[str, Any],
+) -> None:
+    """Note what the layer was just built whole from."""
+    session.apply_schema()
+    session.execute(
+        f"delete from {BUILDS_TABLE} where layer = :layer", {"layer": layer}
+    )
+    session.execute(
+        f"insert into {BUILDS_TABLE} (layer, fingerprint) "
+        "values (:layer, :fingerprint)",
+        {"layer": layer, "fingerprint": fingerprint(models, params)},
+    )
 
 
 def gold_before_scores() -> tuple[Model, ...]:

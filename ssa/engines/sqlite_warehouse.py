@@ -467,7 +467,11 @@ class SQLiteWarehouse(refresh.RefreshesPartitions):
         """A full build with a model: SQLite runs a statement on one core, so
         the model scores (reading on one, writing its table) while the Gold
         models that do not read its scores are built beside it."""
-        if score is None or incremental:
+        same = False
+        if incremental:
+            with self.transaction() as session:
+                same = refresh.built_from_same(session, "gold", GOLD, params)
+        if score is None or same:
             return super().build_gold(params, incremental, score)
 
         def scoring() -> None:
@@ -478,6 +482,7 @@ class SQLiteWarehouse(refresh.RefreshesPartitions):
         rows = sqlite_build.build_beside(self.path, before, params, scoring)
         with self.transaction() as session:
             rows.update(refresh.rebuild(session, GOLD[len(before) :], params))
+            refresh.record_build(session, "gold", GOLD, params)
         return rows
 
     def recompute_aside(self, session: refresh.PartialSession) -> refresh.Aside:

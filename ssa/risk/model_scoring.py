@@ -118,6 +118,17 @@ def score(
     return {"model": str(path), "version": model["version"], "rows": written}
 
 
+def scored_by_another_model(session: Session, settings: Settings) -> bool:
+    """Whether scoring now would change rows a drop did not touch: the
+    stored scores are another model's, or there is a model and no stored
+    score, or stored scores and no model."""
+    path = model_path(settings)
+    stored = session.fetchall(f"select min(model_version) from {TABLE}")[0][0]
+    if path is None or stored is None:
+        return (path is None) != (stored is None)
+    return stored != risk_model.load(path)["version"]
+
+
 def _rule_probabilities(model: dict[str, Any]) -> pd.DataFrame:
     probabilities = model["rules_calibration"]
     return pd.DataFrame(
