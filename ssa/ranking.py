@@ -6,9 +6,11 @@ score's calibrated probability is flat over a range of scores, and
 ``floor(100 p)`` merges probabilities the model separated. So the queue
 (``data/gold_anomalies.csv``, the dashboard) and the ranking figures (the
 detection report, the training's held-back figures) order rows by the score,
-then by the finer figures it was made from: the higher voice's probability,
-the model's own, the anomaly score, the rules score. The figures then judge
-the order an analyst works through, not a coarser one.
+then by the finer figures it was made from: the higher voice's probability;
+the rules score, which its calibration only ever flattens (isotonic in the
+score, so the weights order what a flat step ties and contradict nothing);
+the model's own probability; the anomaly score. The figures then judge the
+order an analyst works through, not a coarser one.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import pandas as pd
 RISK_ORDER: tuple[str, ...] = (
     "risk_score",
     "risk_probability",
+    "rules_score",
     "model_probability",
     "anomaly_points",
-    "rules_score",
 )
 # The queue breaks what is still tied by the larger amount, then by the id
 # (ascending), so every engine writes the same file. The amount orders work;

@@ -63,4 +63,4 @@ def test_without_a_model_the_points_and_voices_alone_rank() -> None:
         }
     )
     rank = risk_rank(frame)
-    assert rank[1] > rank[2] > rank[0] > rank[3] > rank[4] == 0
+    assert rank[1] > rank[0] > rank[2] > rank[3] > rank[4] == 0
