@@ -11,6 +11,7 @@ stages side by side with the target and the held-back figures.
     python -m bench.train --customers 3000  # a smaller month
     python -m bench.train --data-dir data   # an existing warehouse as it is
     python -m bench.train --external        # the labelled Sparkov year
+    python -m bench.train --engine duckdb   # the same month on DuckDB
 
 ``--external`` ingests ``../shared/data/external/card_transactions_2021.csv.gz``
 through ``sources/sparkov.yaml`` (reported labels from its is_fraud column),
@@ -157,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--data-dir", help="an existing warehouse to train on")
     parser.add_argument(
+        "--engine",
+        choices=("sqlite", "duckdb"),
+        default="sqlite",
+        help="the warehouse's engine (default sqlite)",
+    )
+    parser.add_argument(
         "--external", action="store_true", help="the labelled Sparkov development set"
     )
     args = parser.parse_args(argv)
@@ -171,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ssa-bench-train-") as tmp:
         data_dir = Path(args.data_dir) if args.data_dir else Path(tmp) / "data"
         settings = Settings(
+            engine=args.engine,
             paths={"data_dir": data_dir},
             generator={"n_customers": args.customers, "days": args.days},
             model={"evaluation_start": EXTERNAL_EVALUATION_START}
