@@ -40,10 +40,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ssa.engines import open_warehouse
+from ssa.engines import WarehouseError, open_warehouse
 from ssa.generator import generate
 from ssa.intake.ingest import ingest_file
 from ssa.risk import model_scoring, risk_model, training
+from ssa.risk.risk_model import ModelError
 from ssa.settings import REPO_ROOT, Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params
@@ -190,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"built Bronze, Silver and Gold in {seconds:.1f} s")
         elif not args.data_dir:
             print(f"built Bronze, Silver and Gold in {build(settings):.1f} s")
+        else:
+            try:
+                training.preflight(settings)
+            except (ModelError, WarehouseError) as exc:
+                print(f"cannot train on {data_dir}: {exc}", file=sys.stderr)
+                return 2
         stages, model = run(settings)
         gold = gold_with_and_without_model(settings)
     total = sum(s[2] for s in stages)
