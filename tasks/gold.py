@@ -68,10 +68,7 @@ def _why_full(
     its other rows were made by other SQL or settings, or scored by another
     model (or by one where there is none now)."""
     if not refresh.built_from_same(session, "gold", GOLD, params):
-        return (
-            "Gold's SQL or settings changed since it was built whole "
-            "(or an earlier version built it)"
-        )
+        return refresh.CHANGED_SINCE
     if model_scoring.scored_by_another_model(session, settings):
         return "the risk model changed since Gold was scored"
     return None

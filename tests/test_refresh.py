@@ -411,7 +411,9 @@ def test_a_refresh_after_a_changed_setting_is_a_full_build(tmp_path, data) -> No
     silver_changed = settings.model_copy(
         update={"rules": settings.rules.model_copy(update={"velocity_min_count": 3})}
     )
-    assert build_silver(silver_changed, [])[0] == "full"
+    said: list[str] = []
+    assert build_silver(silver_changed, [], said.append)[0] == "full"
+    assert any("settings changed" in line for line in said)
     # A Gold cut-off changed: Gold in full, equal to a build from scratch.
     gold_changed = silver_changed.model_copy(
         update={"risk": settings.risk.model_copy(update={"level_medium": 30})}

@@ -41,6 +41,11 @@ CHANGES_TABLE = "silver_changes"
 _FINAL = SILVER[-1]
 # What each layer was last built whole from (sql/bronze/schema.sql).
 BUILDS_TABLE = "warehouse_builds"
+# Why a layer whose digest differs is built whole, in a run's log.
+CHANGED_SINCE = (
+    "its SQL or settings changed since it was built whole "
+    "(or an earlier version built it)"
+)
 
 
 class PartialSession(Session, Protocol):
@@ -81,11 +86,13 @@ class RefreshesPartitions:
     ) -> tuple[str, dict[str, int]]:
         with self.transaction() as session:
             session.require_bronze()
-            if (
-                new_batches is not None
-                and session.table_exists(_FINAL.table)
-                and built_from_same(session, "silver", SILVER, params)
-            ):
+            refreshable = new_batches is not None and session.table_exists(_FINAL.table)
+            if refreshable and not built_from_same(session, "silver", SILVER, params):
+                refreshable = False
+                if progress is not None:
+                    progress(f"Silver rebuilt in full, not refreshed: {CHANGED_SINCE}")
+            if refreshable:
+                assert new_batches is not None
                 stage_batches(session, new_batches)
                 if touched_customer_share(session) <= max_customer_share:
                     # The session has staged keys only: other connections
