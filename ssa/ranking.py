@@ -68,7 +68,7 @@ _EXACT = 2**53
 def _digits(values: pd.Series) -> tuple[np.ndarray, int]:
     """Each value's place among the column's distinct values (missing
     first), and how many places there are."""
-    if pd.api.types.is_integer_dtype(values.dtype):
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
         array = values.to_numpy(dtype=np.int64)
         low = int(array.min()) if len(array) else 0
         return array - low, (int(array.max()) - low + 1) if len(array) else 1

@@ -14,9 +14,10 @@
 -- sinks below its confident ones. The score is the higher of the two
 -- voices, and with a model risk_probability is that voice's probability
 -- (the model's alone with a model trained before Gold, whose rules keep
--- their weights): what orders rows the whole points tie (ssa/ranking.py). A row a rule flagged stays an alert whatever its score (no rule
--- loses recall); the learned voice alone makes an alert only from
--- level_medium up.
+-- their weights): what orders rows the whole points tie (ssa/ranking.py).
+-- A row a rule flagged stays an alert whatever its score (no rule loses
+-- recall); the learned voice alone makes an alert only from level_medium
+-- up.
 
 with
 

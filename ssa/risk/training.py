@@ -24,7 +24,6 @@ from ssa.risk import risk_model
 from ssa.settings import Settings
 
 GOLD_SCORES_SQL = "model/gold_scores.sql"
-# The model file's name for each Gold score that needs no model.
 # The model file's name for each Gold voice that needs no model, and for
 # Gold's own score with and without the model.
 GOLD_VOICES = {"rules_score": "rules_only", "anomaly_points": "anomaly_only"}
