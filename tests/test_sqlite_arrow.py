@@ -90,3 +90,28 @@ def test_text_in_a_numeric_column_is_an_error_not_a_number(warehouse, rows) -> N
         session.execute("update t set a = 'abc' where k = 6")
     with pytest.raises(WarehouseError, match=r"\bt\b.*(not numeric|failed)"):
         _read(warehouse, rows)
+
+
+def test_the_read_leaves_the_other_connections_files_and_writes_alone(
+    warehouse,
+) -> None:
+    """The driver links its own SQLite: in this process, its closing
+    connection checkpointed and deleted the -wal and -shm files under the
+    session's connections, and a transaction open across the read then
+    committed into a deleted file."""
+    from ssa.engines.sqlite_connection import open_connection
+
+    wal = warehouse.path.with_name(warehouse.path.name + "-wal")
+    shm = warehouse.path.with_name(warehouse.path.name + "-shm")
+    writer = open_connection(warehouse.path)
+    try:
+        writer.execute("begin immediate")
+        writer.execute("insert into t values (99, 1, 1, 'w', 1)")
+        assert wal.exists() and shm.exists()
+        assert len(_read(warehouse, 3)) == len(ROWS) - 1
+        assert wal.exists() and shm.exists()
+        writer.execute("commit")
+    finally:
+        writer.close()
+    with warehouse.transaction() as session:
+        assert session.fetchall("select count(*) from t where k = 99") == [(1,)]

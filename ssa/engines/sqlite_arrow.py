@@ -5,9 +5,10 @@ million rows of the risk model's forty-odd features that was most of the
 time scoring takes. Apache Arrow's ADBC driver for SQLite steps the same
 statement in C and fills Arrow record batches, a column at a time.
 
-It reads through a connection of its own, so it sees what is committed:
-the session reads through it only while its own transaction has written
-nothing and shadows nothing (``SQLiteSession.sees_committed``).
+It reads in a process of its own (``sqlite_arrow_process``, which says
+why: the driver links its own copy of SQLite), so it sees what is
+committed: the session reads through it only while its own transaction
+has written nothing and shadows nothing (``SQLiteSession.sees_committed``).
 
 The driver fixes each column's Arrow type from the first batch and refuses
 a later value of another type (a column of integers meeting a real, or one
@@ -22,19 +23,17 @@ strayed into a number column into 0 where the driver refuses it.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import adbc_driver_sqlite.dbapi as adbc
 import pyarrow as pa
 
 from ssa.engines.base import PARAM, WarehouseError, strip_comments
-
-# The reading connection's page cache, as the warehouse's own connections
-# have it (sqlite_connection.open_connection): the features join reads
-# Silver's tables by index.
-CACHE_PRAGMA = "pragma cache_size = -262144"
 
 
 def typed_select(sql: str, names: list[str], text_columns: tuple[str, ...]) -> str:
@@ -77,21 +76,63 @@ def read_batches(
     relative: str,
 ) -> Iterator[pa.RecordBatch]:
     """The rows of ``sql`` (columns ``names``) in Arrow batches of at most
-    ``rows`` rows: ``text_columns`` as text, every other one as real."""
+    ``rows`` rows: ``text_columns`` as text, every other one as real. Read
+    by a process of its own (``sqlite_arrow_process``), streamed back as
+    it reads."""
     text, values = positional(typed_select(sql, names, text_columns), params)
-    try:
-        with adbc.connect(str(path)) as conn, conn.cursor() as cursor:
-            cursor.execute(CACHE_PRAGMA)
-            cursor.fetchall()
-            cursor.adbc_statement.set_options(
-                **{"adbc.sqlite.query.batch_rows": str(rows)}
-            )
-            cursor.execute(text, values)
+    request = {"path": str(path), "sql": text, "values": values, "rows": rows}
+    with subprocess.Popen(
+        [sys.executable, str(_PROCESS)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as child:
+        assert child.stdin is not None and child.stdout is not None
+        _widen(child.stdout)
+        try:
+            child.stdin.write(json.dumps(request, default=_plain).encode())
+            child.stdin.close()
             first = True
-            for batch in cursor.fetch_record_batch():
-                if first:
-                    batch, first = batch.slice(1), False
-                if batch.num_rows:
-                    yield batch
-    except (adbc.Error, OSError) as exc:  # OSError: Arrow's reader
-        raise WarehouseError(f"query {relative} failed: {exc}") from exc
+            cut: Exception | None = None
+            try:
+                for batch in pa.ipc.open_stream(child.stdout):
+                    if first:
+                        batch, first = batch.slice(1), False
+                    if batch.num_rows:
+                        yield batch
+            except (pa.ArrowInvalid, OSError) as exc:
+                cut = exc  # the stream stopped short: the reader says why
+        finally:
+            if child.poll() is None and not child.stdout.closed:
+                child.stdout.close()  # the caller stopped early
+            error = child.stderr.read().decode(errors="replace").strip()
+            status = child.wait()
+        if status != 0 or cut is not None:
+            raise WarehouseError(f"query {relative} failed: {error or cut}")
+
+
+_PROCESS = Path(__file__).with_name("sqlite_arrow_process.py")
+# Bytes the pipe from the reader holds (Linux; 64 KiB by default): a batch
+# of features is megabytes, and each filled pipe is a switch between the
+# two processes.
+PIPE_BYTES = 1 << 20
+
+
+def _widen(pipe: Any) -> None:
+    """The pipe's buffer at ``PIPE_BYTES`` where the system lets it be set."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        return
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:
+        return
+    with contextlib.suppress(OSError):  # above the system's limit: the default
+        fcntl.fcntl(pipe.fileno(), set_size, PIPE_BYTES)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars among the parameters as the Python values JSON holds."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot pass {type(value).__name__} to the reader: {value!r}")
