@@ -428,3 +428,52 @@ def test_a_refresh_after_a_changed_setting_is_a_full_build(tmp_path, data) -> No
         pd.testing.assert_frame_equal(refreshed[table], rebuilt[table])
     # Now noted: the next drop refreshes in part again.
     assert build_gold(gold_changed, incremental=True)[2] is None
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_refresh_that_stopped_before_gold_makes_the_next_gold_whole(
+    tmp_path, data, whole: bool
+) -> None:
+    """Silver committed, then the run stopped before Gold: the next drop's
+    changes are not the ones Gold missed, so Gold is built whole and equals
+    a build from scratch."""
+    from tasks.gold import _build as build_gold
+    from tasks.silver import _build as build_silver
+
+    settings = SETTINGS.model_copy(
+        update={"paths": SETTINGS.paths.model_copy(update={"data_dir": tmp_path})}
+    )
+    tx = data.transactions
+    first, second = tx["customer_id"].unique()[:2]
+    late = tx[tx["customer_id"].isin([first, second])].groupby("customer_id").tail(1)
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        conn.apply_schema()
+        _load(conn, tx.drop(late.index), data.customers)
+    build_silver(settings, None)
+    build_gold(settings)
+
+    def drop(rows: pd.DataFrame, batch: str) -> None:
+        with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+            conn.insert_new(
+                "bronze_transactions",
+                "transaction_id",
+                rows.assign(source="drop", batch_id=batch, ingested_at="now"),
+            )
+
+    drop(late.iloc[:1], "drop-1")
+    # Stops after Silver: a refresh of the drop, or a full build.
+    assert build_silver(settings, None if whole else ["drop-1"])[0] == (
+        "full" if whole else "incremental"
+    )
+    drop(late.iloc[1:], "drop-2")
+    assert build_silver(settings, ["drop-2"])[0] == "incremental"
+    assert "stopped" in build_gold(settings, incremental=True)[2]
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        refreshed = _tables(conn)
+        incremental.rebuild(conn, GOLD, sql_params(settings))
+        rebuilt = _tables(conn)
+    for table in GOLD_KEYS:
+        pd.testing.assert_frame_equal(refreshed[table], rebuilt[table])
+    # Gold matches Silver again: the next drop refreshes it in part.
+    assert build_silver(settings, [])[0] == "incremental"
+    assert build_gold(settings, incremental=True)[2] is None

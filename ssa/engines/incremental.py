@@ -43,9 +43,12 @@ _FINAL = SILVER[-1]
 BUILDS_TABLE = "warehouse_builds"
 # Why a layer whose digest differs is built whole, in a run's log.
 CHANGED_SINCE = (
-    "its SQL or settings changed since it was built whole "
-    "(or an earlier version built it)"
+    "its SQL or settings changed since it was built whole, or a refresh "
+    "stopped before it (or an earlier version built it)"
 )
+# The note, among the builds, that Silver holds changes Gold has not yet
+# applied (silver_changes): a refresh that stopped between the two.
+GOLD_PENDING = "gold_pending"
 
 
 class PartialSession(Session, Protocol):
@@ -98,7 +101,11 @@ class RefreshesPartitions:
                     # The session has staged keys only: other connections
                     # read what it reads.
                     aside = self.recompute_aside(session)
-                    return "incremental", refresh_silver(session, params, aside)
+                    rows = refresh_silver(session, params, aside)
+                    silver_changed(session, whole=False)
+                    return "incremental", rows
+        with self.transaction() as session:
+            silver_changed(session, whole=True)
         rows = self.full_silver(params, progress)
         with self.transaction() as session:
             record_build(session, "silver", SILVER, params)
@@ -115,9 +122,10 @@ class RefreshesPartitions:
                 score(session)
         with self.transaction() as session:
             if incremental and built_from_same(session, "gold", GOLD, params):
-                return refresh_gold(session, params)
-            rows = rebuild(session, GOLD, params)
-            record_build(session, "gold", GOLD, params)
+                rows = refresh_gold(session, params)
+            else:
+                rows = rebuild(session, GOLD, params)
+            gold_built(session, params)
             return rows
 
     def changed_silver_only(
@@ -174,6 +182,38 @@ def record_build(
         f"insert into {BUILDS_TABLE} (layer, fingerprint) "
         "values (:layer, :fingerprint)",
         {"layer": layer, "fingerprint": fingerprint(models, params)},
+    )
+
+
+def silver_changed(session: Session, whole: bool) -> None:
+    """Note, with Silver's own writes, that Gold no longer matches it.
+
+    After a refresh Gold may follow the changes it recorded; but if the
+    refresh before stopped between Silver and Gold (or Silver is rebuilt
+    whole), rows changed that no record points Gold at any more: Gold is
+    then marked to be built whole."""
+    if not session.table_exists(BUILDS_TABLE):
+        return  # nothing noted yet: Gold is built whole anyway
+    pending = session.fetchall(
+        f"select 1 from {BUILDS_TABLE} where layer = :layer", {"layer": GOLD_PENDING}
+    )
+    if whole or pending:
+        session.execute(
+            f"delete from {BUILDS_TABLE} where layer = :layer", {"layer": "gold"}
+        )
+    if not whole and not pending:
+        session.execute(
+            f"insert into {BUILDS_TABLE} (layer, fingerprint) values (:layer, '')",
+            {"layer": GOLD_PENDING},
+        )
+
+
+def gold_built(session: Session, params: Mapping[str, Any]) -> None:
+    """Note that Gold matches Silver again, built from what it is built
+    from now."""
+    record_build(session, "gold", GOLD, params)
+    session.execute(
+        f"delete from {BUILDS_TABLE} where layer = :layer", {"layer": GOLD_PENDING}
     )
 
 

@@ -482,7 +482,7 @@ class SQLiteWarehouse(refresh.RefreshesPartitions):
         rows = sqlite_build.build_beside(self.path, before, params, scoring)
         with self.transaction() as session:
             rows.update(refresh.rebuild(session, GOLD[len(before) :], params))
-            refresh.record_build(session, "gold", GOLD, params)
+            refresh.gold_built(session, params)
         return rows
 
     def recompute_aside(self, session: refresh.PartialSession) -> refresh.Aside:
