@@ -19,6 +19,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
@@ -166,12 +167,22 @@ def make_drop(
     start: date | None = None,
     style: Style = "standard",
     bad_rows: int = 0,
+    not_after: int | None = None,
 ) -> Path:
     """A drop file of ``rows`` rows in ``out`` (a folder or a file name), and
     its planted labels in ``labels/`` beside it, as a bank receives reported
     fraud apart from the payments: the demo's fraud is judged, not counted
-    as unlabelled."""
+    as unlabelled. ``not_after`` (epoch seconds): refuse a drop with a row
+    later than that, which the intake would reject as in the future."""
     frame, labels = drop_with_labels(settings, rows, start)
+    last = pd.to_datetime(frame["created_at"], utc=True).max()
+    if not_after is not None and last.timestamp() > not_after:
+        raise ValueError(
+            f"{rows:,} rows from {frame['created_at'].iloc[0][:10]} reach "
+            f"{last.tz_convert(None):%Y-%m-%d %H:%M} UTC, later than now "
+            "allows (limits.future_tolerance_seconds): the intake would reject "
+            "them as in the future; give an earlier --start"
+        )
     if bad_rows:
         frame = plant_bad_rows(frame, bad_rows, settings.generator.seed)
     first_day = frame["created_at"].iloc[0][:10]
@@ -248,13 +259,18 @@ def main(argv: list[str] | None = None) -> int:
             start=args.start,
             style=args.style,
             bad_rows=args.bad_rows,
+            not_after=int(time.time()) + settings.limits.future_tolerance_seconds,
         )
     except (ValidationError, ValueError) as exc:
         print(f"make_drop: {exc}", file=sys.stderr)
         return 2
+    labels = path.parent / LABELS_FOLDER / f"{path.stem}.labels.csv"
     print(
         f"wrote {path} ({args.rows:,} rows, {args.style}) and its labels in "
-        f"{path.parent / LABELS_FOLDER}"
+        f"{labels}\n"
+        "the watcher reads both; to ingest them once by hand: "
+        f"python -m flows.ingest {path} --labels {labels}"
+        + (f" --data-dir {args.data_dir}" if args.data_dir else "")
     )
     return 0
 

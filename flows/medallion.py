@@ -115,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     say_server_start()
     result = asyncio.run(medallion_pipeline(settings))
+    anomalies = settings.paths.gold_anomalies_csv
+    alerts = result["exports"].get(str(anomalies), 0)
     print(
         f"Done: {result['silver']['rows']:,} transactions, "
-        f"{result['dashboard']['flagged']:,} flagged -> "
-        f"{settings.paths.gold_anomalies_csv}\n"
+        f"{result['dashboard']['flagged']:,} flagged by the rules, "
+        f"{alerts:,} alerts -> {anomalies}\n"
         f"Dashboard: {settings.paths.dashboard_html.resolve().as_uri()}"
     )
     return 0
