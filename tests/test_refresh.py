@@ -387,6 +387,16 @@ def _drop_one_customer(settings: Settings, data, batch: str) -> None:
         )
 
 
+def _assert_gold_as_built_from_scratch(settings: Settings) -> None:
+    """Gold's tables equal those a build from scratch makes of Silver now."""
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        refreshed = _tables(conn)
+        incremental.rebuild(conn, GOLD, sql_params(settings))
+        rebuilt = _tables(conn)
+    for table in GOLD_KEYS:
+        pd.testing.assert_frame_equal(refreshed[table], rebuilt[table])
+
+
 def test_a_refresh_after_a_changed_setting_is_a_full_build(tmp_path, data) -> None:
     """Rows a refresh keeps were made with the old threshold: with a new one
     the first refresh of each layer is a full build, and equals one."""
@@ -420,12 +430,7 @@ def test_a_refresh_after_a_changed_setting_is_a_full_build(tmp_path, data) -> No
     )
     assert build_silver(gold_changed, [])[0] == "incremental"
     assert "settings changed" in build_gold(gold_changed, incremental=True)[2]
-    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
-        refreshed = _tables(conn)
-        incremental.rebuild(conn, GOLD, sql_params(gold_changed))
-        rebuilt = _tables(conn)
-    for table in GOLD_KEYS:
-        pd.testing.assert_frame_equal(refreshed[table], rebuilt[table])
+    _assert_gold_as_built_from_scratch(gold_changed)
     # Now noted: the next drop refreshes in part again.
     assert build_gold(gold_changed, incremental=True)[2] is None
 
@@ -468,12 +473,7 @@ def test_a_refresh_that_stopped_before_gold_makes_the_next_gold_whole(
     drop(late.iloc[1:], "drop-2")
     assert build_silver(settings, ["drop-2"])[0] == "incremental"
     assert "stopped" in build_gold(settings, incremental=True)[2]
-    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
-        refreshed = _tables(conn)
-        incremental.rebuild(conn, GOLD, sql_params(settings))
-        rebuilt = _tables(conn)
-    for table in GOLD_KEYS:
-        pd.testing.assert_frame_equal(refreshed[table], rebuilt[table])
+    _assert_gold_as_built_from_scratch(settings)
     # Gold matches Silver again: the next drop refreshes it in part.
     assert build_silver(settings, [])[0] == "incremental"
     assert build_gold(settings, incremental=True)[2] is None
