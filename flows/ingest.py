@@ -32,6 +32,7 @@ from ssa.cli import (
     REFUSED,
     add_data_dir_option,
     add_engine_option,
+    add_set_option,
     parser_for,
     preflight,
     refusal,
@@ -273,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "(default: copy, leaving them where they are)",
     )
     add_data_dir_option(parser)
+    add_set_option(parser)
     add_engine_option(parser)
     parser.add_argument(
         "--no-refresh", action="store_true", help="load Bronze only, no Silver/Gold"

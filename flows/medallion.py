@@ -19,6 +19,7 @@ from ssa.cli import (
     add_data_dir_option,
     add_engine_option,
     add_generator_options,
+    add_set_option,
     parser_for,
     preflight,
     refusal,
@@ -102,6 +103,7 @@ def parse_settings(argv: list[str]) -> Settings:
     parser = parser_for(__doc__)
     add_generator_options(parser)
     add_data_dir_option(parser)
+    add_set_option(parser)
     add_engine_option(parser)
     return settings_from(parser.parse_args(argv))
 

@@ -22,7 +22,8 @@ from flows.naming import run_stamp
 from ssa.cli import (
     add_data_dir_option,
     add_engine_option,
-    one_line,
+    add_set_option,
+    refusal,
     say_server_start,
     settings_from,
 )
@@ -70,6 +71,7 @@ async def train_risk_model(
 def parse_settings(argv: list[str]) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_dir_option(parser)
+    add_set_option(parser)
     add_engine_option(parser)
     parser.add_argument(
         "--labels",
@@ -100,8 +102,8 @@ def parse_settings(argv: list[str]) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
-    except ValidationError as exc:
-        print(one_line(exc), file=sys.stderr)
+    except (ValidationError, ValueError) as exc:
+        print(refusal(exc), file=sys.stderr)
         return 2
     try:
         # Checked before Prefect starts: a refusal is one line, not a

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from ssa.cli import (
     add_data_dir_option,
     add_engine_option,
+    add_set_option,
     parser_for,
     refusal,
     settings_from,
@@ -184,6 +185,7 @@ def parse_args(argv: list[str]) -> tuple[Settings, Mode]:
         help="refresh here (default) or emit Prefect events for a deployment",
     )
     add_data_dir_option(parser)
+    add_set_option(parser)
     add_engine_option(parser)
     parser.add_argument("--incoming", help="watched folder (default data/incoming)")
     args = parser.parse_args(argv)
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("ssa").setLevel(logging.INFO)
     try:
         settings, mode = parse_args(sys.argv[1:] if argv is None else argv)
-    except ValidationError as exc:
+    except (ValidationError, ValueError) as exc:
         print(refusal(exc), file=sys.stderr)
         return 2
     try:

@@ -7,6 +7,7 @@ maker, the ingester, the watcher) takes the same flags the same way.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any, get_args
@@ -64,6 +65,47 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
         "with a folder of its own uses it: data/duckdb or data/spark with "
         "--engine duckdb or spark)",
     )
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=setting_override,
+        metavar="GROUP.FIELD=VALUE",
+        help="any field of ssa/settings.py for this run, repeatable: "
+        "--set rules.velocity_min_count=6 --set risk.level_medium=30 "
+        "(a number, true/false, or text)",
+    )
+
+
+def setting_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """``group.field=value`` as (path, value): JSON where the value reads as
+    JSON (numbers, true, false, null, lists), else the text itself."""
+    key, sep, raw = text.partition("=")
+    path = tuple(key.strip().split("."))
+    if not sep or not all(p.isidentifier() for p in path):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected GROUP.FIELD=VALUE, e.g. rules.velocity_min_count=6"
+        )
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return path, value
+
+
+def _nested(overrides: list[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, value in overrides:
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {'.'.join(path)}: {part} is not a group")
+        node[path[-1]] = value
+    return out
 
 
 def add_engine_option(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +194,8 @@ def existing_files(paths: list[str]) -> list[Path]:
 
 def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
     """Settings from the parsed flags; a flag left out keeps its default.
+    ``--set`` fields come first, and the named flags (``--days``,
+    ``--data-dir``, ...) over them.
 
     Raises pydantic's ValidationError, naming the field, on a bad value.
     """
@@ -169,7 +213,18 @@ def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
         for flag in ("spark_remote", "spark_schema")
         if getattr(args, flag, None)
     }
-    return Settings(generator=generator, paths=paths, engines=engines, **engine)
+    given = _nested(getattr(args, "overrides", None) or [])
+    for group, values in (
+        ("generator", generator),
+        ("paths", paths),
+        ("engines", engines),
+    ):
+        if values or group in given:
+            base = given.get(group, {})
+            if not isinstance(base, dict):
+                raise ValueError(f"--set {group}: a group takes GROUP.FIELD=VALUE")
+            given[group] = {**base, **values}
+    return Settings(**{**given, **engine})
 
 
 def with_folder_engine(settings: Settings, args: argparse.Namespace) -> Settings:

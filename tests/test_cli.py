@@ -36,6 +36,11 @@ def _run(*argv: str, cwd=REPO_ROOT) -> subprocess.CompletedProcess[str]:
             ("flows.ingest", "--engine", "sqlite", "--data-dir", "{tmp}", "{tmp}/x"),
             "already holds",
         ),
+        (
+            ("flows.watcher", "--set", "rules.velocity_min_count=many"),
+            "invalid setting rules.velocity_min_count: Input should be a valid integer",
+        ),
+        (("flows.train", "--set", "rule.velocity_min_count=6"), "invalid setting rule"),
     ],
 )
 def test_a_refusal_is_one_line_before_any_server(tmp_path, argv, message) -> None:
@@ -112,3 +117,27 @@ def test_make_drop_extends_the_warehouse_in_its_data_folder(tmp_path) -> None:
     assert main([*args[:-1], str(second_out)]) == 0
     (second,) = second_out.glob("*.csv")
     assert pd.read_csv(second)["created_at"].min() > rows["created_at"].max()
+
+
+def test_set_gives_any_field_and_the_named_flags_win() -> None:
+    from flows.medallion import parse_settings
+
+    settings = parse_settings(
+        [
+            "--set",
+            "rules.velocity_min_count=6",
+            "--set",
+            "risk.level_medium=30",
+            "--set",
+            "generator.days=9",
+            "--set",
+            "exports.mask_customer_names=false",
+            "--days",
+            "5",
+        ]
+    )
+    assert settings.rules.velocity_min_count == 6
+    assert settings.risk.level_medium == 30
+    assert settings.exports.mask_customer_names is False
+    assert settings.generator.days == 5  # --days over --set
+    assert parse_settings([]).rules.velocity_min_count != 6
