@@ -175,14 +175,15 @@ def make_drop(
     as unlabelled. ``not_after`` (epoch seconds): refuse a drop with a row
     later than that, which the intake would reject as in the future."""
     frame, labels = drop_with_labels(settings, rows, start)
-    last = pd.to_datetime(frame["created_at"], utc=True).max()
-    if not_after is not None and last.timestamp() > not_after:
-        raise ValueError(
-            f"{rows:,} rows from {frame['created_at'].iloc[0][:10]} reach "
-            f"{last.tz_convert(None):%Y-%m-%d %H:%M} UTC, later than now "
-            "allows (limits.future_tolerance_seconds): the intake would reject "
-            "them as in the future; give an earlier --start"
-        )
+    if not_after is not None:
+        last = pd.to_datetime(frame["created_at"], utc=True).max()
+        if last.timestamp() > not_after:
+            raise ValueError(
+                f"{rows:,} rows from {frame['created_at'].iloc[0][:10]} reach "
+                f"{last.tz_convert(None):%Y-%m-%d %H:%M} UTC, later than now "
+                "allows (limits.future_tolerance_seconds): the intake would "
+                "reject them as in the future; give an earlier --start"
+            )
     if bad_rows:
         frame = plant_bad_rows(frame, bad_rows, settings.generator.seed)
     first_day = frame["created_at"].iloc[0][:10]

@@ -175,9 +175,7 @@ def record_build(
 ) -> None:
     """Note what the layer was just built whole from."""
     session.apply_schema()
-    session.execute(
-        f"delete from {BUILDS_TABLE} where layer = :layer", {"layer": layer}
-    )
+    _forget(session, layer)
     session.execute(
         f"insert into {BUILDS_TABLE} (layer, fingerprint) "
         "values (:layer, :fingerprint)",
@@ -198,9 +196,7 @@ def silver_changed(session: Session, whole: bool) -> None:
         f"select 1 from {BUILDS_TABLE} where layer = :layer", {"layer": GOLD_PENDING}
     )
     if whole or pending:
-        session.execute(
-            f"delete from {BUILDS_TABLE} where layer = :layer", {"layer": "gold"}
-        )
+        _forget(session, "gold")
     if not whole and not pending:
         session.execute(
             f"insert into {BUILDS_TABLE} (layer, fingerprint) values (:layer, '')",
@@ -212,8 +208,13 @@ def gold_built(session: Session, params: Mapping[str, Any]) -> None:
     """Note that Gold matches Silver again, built from what it is built
     from now."""
     record_build(session, "gold", GOLD, params)
+    _forget(session, GOLD_PENDING)
+
+
+def _forget(session: Session, layer: str) -> None:
+    """Drop the layer's note from the builds."""
     session.execute(
-        f"delete from {BUILDS_TABLE} where layer = :layer", {"layer": GOLD_PENDING}
+        f"delete from {BUILDS_TABLE} where layer = :layer", {"layer": layer}
     )
 
 

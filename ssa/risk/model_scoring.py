@@ -90,7 +90,7 @@ def score(
         session.execute(f"delete from {RULES_TABLE}")
         return {"model": None, "rows": 0}
     model = risk_model.load(path)
-    stored = session.fetchall(f"select min(model_version) from {TABLE}")[0][0]
+    stored = _stored_version(session)
     if stored is not None and stored != model["version"]:
         changed_only = False  # a new model: every row again
     if changed_only:
@@ -123,10 +123,15 @@ def scored_by_another_model(session: Session, settings: Settings) -> bool:
     stored scores are another model's, or there is a model and no stored
     score, or stored scores and no model."""
     path = model_path(settings)
-    stored = session.fetchall(f"select min(model_version) from {TABLE}")[0][0]
+    stored = _stored_version(session)
     if path is None or stored is None:
         return (path is None) != (stored is None)
     return stored != risk_model.load(path)["version"]
+
+
+def _stored_version(session: Session) -> int | None:
+    """The version of the model whose scores the table holds (None: empty)."""
+    return session.fetchall(f"select min(model_version) from {TABLE}")[0][0]
 
 
 def _rule_probabilities(model: dict[str, Any]) -> pd.DataFrame:
