@@ -172,6 +172,16 @@ def test_a_cp1252_file_read_as_utf8_is_quarantined_with_the_key(settings, tmp_pa
             lambda t: t.replace('  decimal: "."', '  decimal: ";"'),
             "sources/broken.yaml: amount.decimal: Input should be '.' or ','",
         ),
+        (
+            lambda t: t.replace("  channel: credit", "  channel: cartao"),
+            "sources/broken.yaml: constants.channel: channel 'cartao' is not one "
+            "of pix, credit, debit, boleto",
+        ),
+        (
+            lambda t: t.replace('"*_pos": present', '"*_pos": presencial'),
+            "sources/broken.yaml: values.entry_mode.patterns.*_pos: entry_mode "
+            "'presencial' is not one of present, not_present",
+        ),
     ],
 )
 def test_a_mistake_in_a_mapping_names_the_file_and_key(tmp_path, edit, message):

@@ -264,6 +264,32 @@ def parse_flag(raw: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     return value, problem
 
 
+# Degrees either side of zero a coordinate can take.
+COORDINATE_LIMITS = {"lat": 90.0, "lon": 180.0}
+
+
+def value_problem(column: str, value: str) -> str | None:
+    """What the contract says of one value for a column, None when it takes it.
+
+    A source mapping's constants and value-map targets go on every row they
+    reach: checked once here, a wrong one stops the mapping before a file is
+    read instead of rejecting each of its rows for the same reason."""
+    raw = pd.Series([value], dtype="str")
+    kind = BY_NAME[column].kind
+    if kind == "enum":
+        _, problem = parse_enum(raw, column)
+    elif kind == "flag":
+        _, problem = parse_flag(raw, column)
+    elif kind == "coordinate":
+        _, problem = parse_coordinate(raw, column, COORDINATE_LIMITS[column])
+    elif kind == "time":
+        _, problem = parse_epoch(raw, column, 0)
+    else:
+        _, problem = parse_text(raw, column)
+    found = problem.iloc[0]
+    return found if isinstance(found, str) else None
+
+
 def parse_coordinate(
     raw: pd.Series, column: str, limit: float
 ) -> tuple[pd.Series, pd.Series]:

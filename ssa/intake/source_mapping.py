@@ -251,6 +251,22 @@ class SourceMapping(_Strict):
             raise ValueError("map lat and lon together")
         return self
 
+    def contract_problems(self) -> list[str]:
+        """'key: problem' for each constant or value-map target the contract
+        refuses ('' leaves a field empty and is always taken)."""
+        given: list[tuple[str, str, str]] = [
+            (f"constants.{key}", key, value) for key, value in self.constants.items()
+        ]
+        for key, spec in self.values.items():
+            given += [(f"values.{key}.map.{k}", key, v) for k, v in spec.map.items()]
+            given += [
+                (f"values.{key}.patterns.{k}", key, v) for k, v in spec.patterns.items()
+            ]
+            if spec.default:
+                given.append((f"values.{key}.default", key, spec.default))
+        found = ((where, contract.value_problem(key, v)) for where, key, v in given)
+        return [f"{where}: {problem}" for where, problem in found if problem]
+
     def produced(self) -> tuple[str, ...]:
         """Contract columns this mapping fills (time and amount included)."""
         keys = [*self.columns, *self.constants, *self.values, *self.ids]
@@ -322,6 +338,9 @@ def load_source(name: str, sources_dir: Path) -> Source:
         mapping = SourceMapping.model_validate(document)
     except ValidationError as exc:
         raise SourceError(_explain(shown, exc)) from exc
+    problems = mapping.contract_problems()
+    if problems:
+        raise SourceError("\n".join(f"{shown}: {p}" for p in problems))
     return Source(name, path, mapping)
 
 

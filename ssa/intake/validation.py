@@ -498,8 +498,12 @@ def _locate(
     key = bairro_text.map(keys)
     canonical = key.map(bairros.names)
     known = canonical.notna()
-    lat, _ = contract.parse_coordinate(lat_raw, "lat", 90)
-    lon, _ = contract.parse_coordinate(lon_raw, "lon", 180)
+    lat, _ = contract.parse_coordinate(
+        lat_raw, "lat", contract.COORDINATE_LIMITS["lat"]
+    )
+    lon, _ = contract.parse_coordinate(
+        lon_raw, "lon", contract.COORDINATE_LIMITS["lon"]
+    )
     usable = lat.notna() & lon.notna() & ~((lat == 0) & (lon == 0))
     final_lat = lat.where(usable, key.map(bairros.lat).astype("Float64"))
     final_lon = lon.where(usable, key.map(bairros.lon).astype("Float64"))
