@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from prefect import flow, runtime
@@ -108,6 +109,24 @@ def parse_settings(argv: list[str]) -> Settings:
     return settings_from(parser.parse_args(argv))
 
 
+def summary(result: Mapping[str, Any], settings: Settings) -> str:
+    """The run's last words: what it found, what scored it, where to look."""
+    anomalies = settings.paths.gold_anomalies_csv
+    alerts = result["exports"].get(str(anomalies), 0)
+    version = result["model"].get("version")
+    scorer = (
+        f"risk model v{version}"
+        if version is not None
+        else "no risk model: python -m flows.train makes one"
+    )
+    return (
+        f"Done: {result['silver']['rows']:,} transactions, "
+        f"{result['dashboard']['flagged']:,} flagged by the rules, "
+        f"{alerts:,} alerts ({scorer}) -> {anomalies}\n"
+        f"Dashboard: {settings.paths.dashboard_html.resolve().as_uri()}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
@@ -117,14 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     say_server_start()
     result = asyncio.run(medallion_pipeline(settings))
-    anomalies = settings.paths.gold_anomalies_csv
-    alerts = result["exports"].get(str(anomalies), 0)
-    print(
-        f"Done: {result['silver']['rows']:,} transactions, "
-        f"{result['dashboard']['flagged']:,} flagged by the rules, "
-        f"{alerts:,} alerts -> {anomalies}\n"
-        f"Dashboard: {settings.paths.dashboard_html.resolve().as_uri()}"
-    )
+    print(summary(result, settings))
     return 0
 
 

@@ -12,7 +12,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.medallion import medallion_pipeline
+from flows.medallion import medallion_pipeline, summary
 from ssa.rules import RULES
 from ssa.settings import Settings
 
@@ -64,6 +64,15 @@ def test_files_exist_and_gold_holds_the_flagged_and_the_unusual(run) -> None:
         paths.detection_report_csv,
     ):
         assert path.exists() and path.stat().st_size > 0
+
+
+def test_the_last_line_counts_the_csv_and_names_what_scored_it(run) -> None:
+    settings, result = run
+    alerts = len(pd.read_csv(settings.paths.gold_anomalies_csv))
+    line = summary(result, settings)
+    assert f"{alerts:,} alerts (no risk model: python -m flows.train" in line
+    scored = {**result, "model": {**result["model"], "version": 3}}
+    assert f"{alerts:,} alerts (risk model v3) -> " in summary(scored, settings)
 
 
 def test_gold_masks_cpf_and_uses_iso_times(run) -> None:
