@@ -83,21 +83,24 @@ async def generate_and_load(settings: Settings) -> dict[str, int]:
         f", {chunks} chunks of {g.chunk_customers:,} customers" if chunks > 1 else "",
         settings.warehouse_path,
     )
-    made = {"transactions": 0, "customers": 0, "planted": 0}
+    made = {"transactions": 0, "customers": 0, "fraud": 0, "lookalikes": 0}
 
     def counted() -> Iterator[Dataset]:
         for chunk in generate_chunks(settings):
             made["transactions"] += len(chunk.transactions)
             made["customers"] += len(chunk.customers)
-            made["planted"] += len(chunk.labels)
+            made["fraud"] += int(chunk.labels["is_fraud"].sum())
+            made["lookalikes"] += int((chunk.labels["is_fraud"] == 0).sum())
             yield chunk
 
     inserted = await asyncio.to_thread(_load, counted(), settings)
     get_run_logger().info(
-        "generated %d transactions for %d customers (%d planted)",
+        "generated %d transactions for %d customers (%d planted fraud, "
+        "%d planted legitimate look-alikes)",
         made["transactions"],
         made["customers"],
-        made["planted"],
+        made["fraud"],
+        made["lookalikes"],
     )
     get_run_logger().info(
         "bronze: %s new rows (already present rows are skipped)", inserted
