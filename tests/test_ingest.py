@@ -126,6 +126,7 @@ def test_file_level_errors_quarantine_the_file_with_its_message(
     assert says in error
     assert f"({kind})" in error
     assert "Expected: " in error and "Found: " in error
+    assert "section 'Input contract'" in error
     [row] = log_rows(settings)
     assert (row["status"], row["rows_read"]) == ("quarantined", 0)
     assert says in row["detail"]

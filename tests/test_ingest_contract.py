@@ -232,10 +232,13 @@ def test_file_level_errors_say_what_was_expected_and_found(
     assert err.value.kind == kind
     assert found in str(err.value)
     assert err.value.expected
-    report = err.value.report("export.csv", "ab" * 32, "2026-11-25T10:00:00-03:00")
+    report = err.value.report(
+        "export.csv", "ab" * 32, "2026-11-25T10:00:00-03:00", "fix it."
+    )
     assert "File: export.csv" in report
     assert f"Expected: {err.value.expected}" in report
     assert f"Found: {err.value.found}" in report
+    assert "What to do: fix it." in report
 
 
 def test_wrong_header_lists_what_is_missing() -> None:

@@ -123,7 +123,11 @@ def test_a_file_missing_a_mapped_column_is_quarantined(settings):
     result = ingest_file(path, settings, source="sparkov")
     assert result.status == "quarantined"
     assert "'amt' (amount.column)" in result.detail
-    assert Path(result.archived_to).parent == settings.paths.quarantine_path / "sparkov"
+    archived = Path(result.archived_to)
+    assert archived.parent == settings.paths.quarantine_path / "sparkov"
+    advice = archived.with_name("no_amount.error.txt").read_text(encoding="utf-8")
+    assert "or sources/sparkov.yaml where the file is right" in advice
+    assert "'Writing a mapping, step by step'" in advice
     assert_accounting(settings)
 
 

@@ -43,8 +43,9 @@ class DropFileError(ValueError):
         self.expected = expected
         self.found = found
 
-    def report(self, file_name: str, sha256: str, received_at: str) -> str:
-        """The text of ``<file>.error.txt``."""
+    def report(self, file_name: str, sha256: str, received_at: str, advice: str) -> str:
+        """The text of ``<file>.error.txt``; advice says what to fix, which
+        differs for a native file, a mapped export and a labels file."""
         return (
             f"File: {file_name}\n"
             f"Received: {received_at}\n"
@@ -52,8 +53,7 @@ class DropFileError(ValueError):
             f"Problem: {self.problem} ({self.kind})\n"
             f"Expected: {self.expected}\n"
             f"Found: {self.found}\n"
-            "What to do: fix the export and drop the file again; the input "
-            "contract is in the README, section 'Watched folder'.\n"
+            f"What to do: {advice}\n"
         )
 
 

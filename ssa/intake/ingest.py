@@ -398,6 +398,26 @@ def _duplicate(
     )
 
 
+def _advice(target: _Target) -> str:
+    """What to fix, and where the README explains it, for this kind of file."""
+    again = "and drop the file again"
+    if target.source is None:
+        return (
+            f"fix the export {again}; the input contract is in the README, "
+            "section 'Input contract'."
+        )
+    if target.source == LABELS_FOLDER:
+        return (
+            f"fix the labels file {again}; its columns are in the README, "
+            "section 'Reported fraud'."
+        )
+    return (
+        f"fix the export, or sources/{target.source}.yaml where the file is "
+        f"right and the mapping is not, {again}; how a mapping reads a file is "
+        "in the README, section 'Writing a mapping, step by step'."
+    )
+
+
 def _quarantine(
     target: _Target,
     settings: Settings,
@@ -431,7 +451,7 @@ def _quarantine(
         session.apply_schema()
         ingest_log.append(session, _log_row(result, len(data), started, None, ()))
     received = _local_now(settings).isoformat(timespec="seconds")
-    _write_text(error_txt, error.report(path.name, sha256, received))
+    _write_text(error_txt, error.report(path.name, sha256, received, _advice(target)))
     _file_away(target, archived)
     logger.warning("quarantined %s: %s (see %s)", path.name, error, error_txt)
     return result
