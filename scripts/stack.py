@@ -615,10 +615,10 @@ def up(stack: Stack, timeout: float, watcher: bool) -> int:
         raise
     _say(
         f"\nStack up in {time.monotonic() - started:.0f} s. Open {stack.ui_url}\n"
-        '  run:   eval "$(python scripts/stack.py env)" && '
-        "prefect deployment run 'medallion-pipeline/daily'\n"
+        f'  run:   eval "$({_cli("python")} scripts/stack.py env)" && '
+        f"{_cli('prefect')} deployment run 'medallion-pipeline/daily'\n"
         f"  logs:  {stack.run_dir}/*.log\n"
-        "  stop:  python scripts/stack.py down"
+        f"  stop:  {_cli('python')} scripts/stack.py down"
     )
     return 0
 
@@ -681,6 +681,16 @@ def status(stack: Stack) -> int:
         where = f"pid {proc.pid}" if proc else "not running"
         _say(f"{name:<14} {where:<12} {notes[name]}".rstrip())
     return 0 if ok else 1
+
+
+def _cli(name: str) -> str:
+    """A command of this interpreter's environment as a user types it: the
+    README never activates the venv, so a bare `prefect` is not on PATH."""
+    path = Path(sys.executable).with_name(name)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def env(stack: Stack) -> int:

@@ -33,7 +33,14 @@ def pipeline_summary(settings: Settings, result: Mapping[str, Any]) -> str:
         "| stage | table or file | rows |",
         "|---|---|---:|",
     ]
-    for table, rows in result.get("bronze", {}).items():
+    bronze = dict(result.get("bronze", {}))
+    replaced = bronze.pop("replaced_transactions", 0)
+    if replaced:
+        lines.append(
+            f"| Bronze (deleted: the earlier synthetic month) | "
+            f"`bronze_transactions` | {_rows(replaced)} |"
+        )
+    for table, rows in bronze.items():
         lines.append(f"| Bronze (new rows) | `{table}` | {_rows(rows)} |")
     silver = result.get("silver", {})
     if silver:

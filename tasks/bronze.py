@@ -39,10 +39,10 @@ def _load(data: Dataset | Iterable[Dataset], settings: Settings) -> dict[str, in
     }
     with open_warehouse(settings).transaction() as session:
         session.apply_schema()
+        replaced = session.query("bronze/synthetic_months_replaced.sql", lineage)
+        session.run_script("bronze/replace_synthetic_batch.sql", lineage)
         done = {
-            "replaced_rows": session.run_script(
-                "bronze/replace_synthetic_batch.sql", lineage
-            ),
+            "replaced_transactions": int(replaced["transactions"].iloc[0]),
             "bronze_customers": 0,
             "bronze_merchants": 0,
             "bronze_transactions": 0,
@@ -94,6 +94,15 @@ async def generate_and_load(settings: Settings) -> dict[str, int]:
             yield chunk
 
     inserted = await asyncio.to_thread(_load, counted(), settings)
+    if inserted["replaced_transactions"]:
+        get_run_logger().warning(
+            "replaced the synthetic month already in %s: its %d transactions, made "
+            "with other generator settings, are deleted with their customers, "
+            "merchants and labels (rows from drops stay); a data folder of its own "
+            "(--data-dir, paths.data_dir) keeps both",
+            settings.warehouse_path,
+            inserted["replaced_transactions"],
+        )
     get_run_logger().info(
         "generated %d transactions for %d customers (%d planted fraud, "
         "%d planted legitimate look-alikes)",

@@ -44,7 +44,7 @@ def test_loading_the_same_batch_twice_adds_nothing(tmp_path, engine_name) -> Non
     second = _load(data, settings)
     assert first["bronze_transactions"] == len(data.transactions) > 0
     assert second["bronze_transactions"] == second["ground_truth_labels"] == 0
-    assert second["replaced_rows"] == 0
+    assert second["replaced_transactions"] == 0
     total = _count(settings, "select count(*) from bronze_transactions")
     assert total == len(data.transactions)
 
@@ -55,13 +55,14 @@ def test_another_synthetic_batch_replaces_the_previous_one(
 ) -> None:
     one = _settings(tmp_path, seed=1, engine_name=engine_name)
     two = _settings(tmp_path, seed=2, engine_name=engine_name)
-    _load(generate(one), one)
+    first = generate(one)
+    _load(first, one)
     dropped = pd.DataFrame([tx("from-a-csv", 1_790_900_000, source="file:a.csv")])
     with open_warehouse(one).transaction() as session:
         session.insert_new("bronze_transactions", "transaction_id", dropped)
     data = generate(two)
     result = _load(data, two)
-    assert result["replaced_rows"] > 0
+    assert result["replaced_transactions"] == len(first.transactions)
     sources = _count(two, "select count(distinct source) from bronze_transactions")
     assert sources == 2  # generator:seed=2 and the CSV row
     assert _count(two, "select count(*) from bronze_transactions") == (
