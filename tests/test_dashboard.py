@@ -193,11 +193,11 @@ def test_the_page_renders_offline_in_chromium(written) -> None:
     # Per map: every bairro drawn (grey underneath), coloured where it has a rate.
     assert layers == [BAIRROS, with_transactions, BAIRROS, with_residents]
     assert with_transactions > BAIRROS // 2
-    flagged = int(data.kpis["flagged"])
-    assert top_rows == min(flagged, settings.exports.dashboard_top_rows) > 0
+    alerts = int(data.kpis["alerts"])
+    assert top_rows == min(alerts, settings.exports.dashboard_top_rows) > 0
     assert report_rows == len(REPORT["rules"])
     assert bars == len(data.daily) > 0
-    assert f"{flagged:,}".replace(",", ".") in kpis and "R$" in kpis
+    assert f"{alerts:,}".replace(",", ".") in kpis and "R$" in kpis
     assert json.loads(json.dumps(data.kpis, default=str))  # plain values
 
 
@@ -312,3 +312,40 @@ def test_every_rule_has_a_portuguese_label_and_reason() -> None:
         assert set(fields.findall(dashboard.REASONS_PT[rule])) == set(
             fields.findall(REASONS[rule])
         ), rule
+
+
+def _with(settings: Settings, **groups: dict[str, Any]) -> Settings:
+    """A copy of ``settings`` with some fields of some groups changed."""
+    return settings.model_copy(
+        update={
+            group: getattr(settings, group).model_copy(update=fields)
+            for group, fields in groups.items()
+        }
+    )
+
+
+def _csv_alerts(settings: Settings) -> pd.DataFrame:
+    from tasks.gold import _export
+
+    _export(settings)
+    return pd.read_csv(settings.paths.gold_anomalies_csv, dtype=str)
+
+
+def test_the_headline_counts_the_alert_queue_beside_the_rule_flags(written) -> None:
+    """The headline is gold_anomalies.csv, what an analyst opens: on this
+    month the anomaly score alone raises alerts no rule flagged."""
+    settings, out = written
+    alerts = _csv_alerts(settings)
+    flagged = int((alerts["anomaly_flag"] != "Normal").sum())
+    assert len(alerts) > flagged > 0  # the case the headline must not miss
+    kpis = dashboard.read_data(settings).kpis
+    assert (kpis["alerts"], kpis["flagged"]) == (len(alerts), flagged)
+    assert (out["alerts"], out["flagged"]) == (len(alerts), flagged)
+    tiles = {t["label"]: t["value"] for t in dashboard._kpis(kpis)}
+    headline = next(label for label in tiles if label.startswith("Alertas ("))
+    assert tiles[headline] == dashboard.br_number(len(alerts))
+    assert headline.endswith(f"{dashboard.br_number(flagged)} pelas regras")
+    cents = alerts["amount_cents"].astype(int).sum()
+    assert tiles["Valor em alerta"] == dashboard.brl(cents / 100)
+    critical = int((alerts["risk_level"] == "critical").sum())
+    assert tiles["Alertas críticos"] == dashboard.br_number(critical)

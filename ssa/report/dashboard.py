@@ -612,24 +612,31 @@ def _html_table(frame: pd.DataFrame, table_id: str) -> str:
 
 
 def _kpis(kpis: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The headline: the alert queue (gold_anomalies, what an analyst opens),
+    and how many of its rows the rules flagged."""
     transactions = int(kpis.get("transactions") or 0)
+    alerts = int(kpis.get("alerts") or 0)
     flagged = int(kpis.get("flagged") or 0)
-    share = flagged / transactions * 100 if transactions else 0.0
+    share = alerts / transactions * 100 if transactions else 0.0
     return [
         {"label": "Transações", "value": br_number(transactions)},
         {
-            "label": f"Sinalizadas ({br_number(share, 2)} %)",
-            "value": br_number(flagged),
+            "label": f"Alertas ({br_number(share, 2)} %) · "
+            f"{br_number(flagged)} pelas regras",
+            "value": br_number(alerts),
         },
         {
-            "label": "Valor sinalizado",
-            "value": brl(float(kpis.get("flagged_cents") or 0) / 100),
+            "label": "Valor em alerta",
+            "value": brl(float(kpis.get("alert_cents") or 0) / 100),
         },
         {
-            "label": "Risco médio das sinalizadas (0–100)",
+            "label": "Risco médio dos alertas (0–100)",
             "value": br_number(float(kpis.get("mean_risk_score") or 0), 1),
         },
-        {"label": "Críticas", "value": br_number(int(kpis.get("critical") or 0))},
+        {
+            "label": "Alertas críticos",
+            "value": br_number(int(kpis.get("critical") or 0)),
+        },
     ]
 
 
@@ -721,7 +728,8 @@ def render_html(
 def write_dashboard(
     settings: Settings, detection: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Write data/dashboard.html atomically; returns its path, size and PNG."""
+    """Write data/dashboard.html atomically; returns its path, size, the
+    alerts and the rule flags it counted, and the chart specs (for a PNG)."""
     data = read_data(settings)
     specs = charts(data, load_map(settings.paths.resolve(settings.paths.bairros_map)))
     paths, exports = settings.paths, settings.exports
@@ -747,6 +755,7 @@ def write_dashboard(
         "file": str(path),
         "bytes": path.stat().st_size,
         "bairros_with_data": int((data.bairros["transactions"] > 0).sum()),
+        "alerts": int(data.kpis.get("alerts") or 0),
         "flagged": int(data.kpis.get("flagged") or 0),
         "specs": specs,
     }
