@@ -349,3 +349,57 @@ def test_the_headline_counts_the_alert_queue_beside_the_rule_flags(written) -> N
     assert tiles["Valor em alerta"] == dashboard.brl(cents / 100)
     critical = int((alerts["risk_level"] == "critical").sum())
     assert tiles["Alertas críticos"] == dashboard.br_number(critical)
+
+
+def test_without_a_model_the_page_says_what_scored_it(written) -> None:
+    settings, _ = written
+    html = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    assert dashboard.read_data(settings).scoring == dashboard.NO_MODEL
+    assert f'<p class="note" id="modelo">{dashboard.NO_MODEL}</p>' in html
+
+
+@pytest.fixture(scope="module")
+def modelled(labelled_month) -> tuple[Settings, dict, dict]:
+    """A month Gold scored with a trained model, its real detection report
+    and its page."""
+    from ssa.risk import risk_model, training
+    from tasks.report import _evaluate
+
+    settings, rows = labelled_month
+    model = training.fit_and_evaluate(rows, settings)
+    risk_model.save(model, settings.paths.models_path)
+    build_gold(settings)
+    report = _evaluate(settings)
+    dashboard.write_dashboard(settings, report)
+    return settings, model, report
+
+
+def test_the_page_names_the_model_that_scored_gold_and_its_windows(
+    modelled,
+) -> None:
+    settings, model, _ = modelled
+    html = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    note = re.search(r'<p class="note" id="modelo">(.*?)</p>', html, re.S)[1]
+    assert f"modelo de risco v{model['version']}," in note
+    for window in ("training", "calibration"):
+        for end in ("from", "until"):
+            day = date.fromisoformat(model["windows"][window][end])
+            assert day.strftime("%d/%m/%Y") in note, (window, end)
+    assert "outro modelo" not in note and "sem modelo" not in note
+
+
+def test_a_model_that_did_not_score_gold_is_not_named_as_if_it_had(
+    modelled, written, tmp_path
+) -> None:
+    settings, model, _ = modelled
+    newer = tmp_path / "risk-model-v0099.json"
+    newer.write_text(json.dumps({**model, "version": 99}), encoding="utf-8")
+    # Gold scored by v1; the settings now name v99.
+    note = dashboard.read_data(_with(settings, model={"model_file": newer})).scoring
+    assert f"modelo de risco v{model['version']}" in note
+    assert "outro modelo" in note and "v99" in note
+    # Gold scored with no model; a model file has appeared since.
+    unscored, _ = written
+    note = dashboard.read_data(_with(unscored, model={"model_file": newer})).scoring
+    assert "sem modelo" in note and "v99" in note
+    assert note != dashboard.NO_MODEL

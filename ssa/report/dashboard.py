@@ -41,6 +41,7 @@ from markupsafe import Markup, escape
 from ssa.documents import mask_names
 from ssa.engines import open_warehouse
 from ssa.report.exports import brl, reasons, utc_suffix
+from ssa.risk import model_scoring, risk_model
 from ssa.rules import DETECTION_RULES, RULES
 from ssa.settings import Settings
 
@@ -111,6 +112,7 @@ class DashboardData:
     arrivals: pd.DataFrame
     generated_at: str
     zone: str
+    scoring: str = ""
 
 
 def _per_thousand(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -200,6 +202,55 @@ def read_data(settings: Settings) -> DashboardData:
         arrivals=arrival_table(arrivals, offset),
         generated_at=local_now.strftime("%d/%m/%Y %H:%M:%S"),
         zone=f"UTC{utc_suffix(offset)}",
+        scoring=scoring_note(settings, kpis.get("model_version")),
+    )
+
+
+NO_MODEL = (
+    "Pontuação de risco: as regras e a pontuação de anomalia relativa ao "
+    "cliente (não precisa de rótulos); nenhum modelo de risco treinado "
+    "(python -m flows.train treina um)."
+)
+
+
+def _iso_to_br(day: str) -> str:
+    return datetime.fromisoformat(day).strftime("%d/%m/%Y")
+
+
+def _span_pt(window: Mapping[str, Any]) -> str:
+    return f"de {_iso_to_br(window['from'])} a {_iso_to_br(window['until'])}"
+
+
+def scoring_note(settings: Settings, gold_version: Any) -> str:
+    """What scored Gold, said under the headline: the model's version and
+    windows only when it is the model whose scores Gold holds (a model
+    trained since Gold was built has not scored these rows)."""
+    path = model_scoring.model_path(settings)
+    try:
+        model = risk_model.load(path) if path is not None else None
+    except risk_model.ModelError:
+        model = None
+    current = f"v{model['version']}" if model else "nenhum legível"
+    if gold_version is None or pd.isna(gold_version):
+        if model is None and path is None:
+            return NO_MODEL
+        return (
+            "Pontuação de risco: as regras e a pontuação de anomalia relativa "
+            "ao cliente; Gold foi pontuado sem modelo (o modelo de risco "
+            f"atual, {current}, ainda não pontuou estas linhas)."
+        )
+    version = int(gold_version)
+    if model is None or int(model["version"]) != version:
+        return (
+            f"Pontuação de risco: as regras e o modelo de risco v{version}, "
+            f"que não é o modelo atual ({current}): Gold foi pontuado por "
+            "outro modelo, cujas janelas não estão aqui."
+        )
+    windows = model["windows"]
+    return (
+        f"Pontuação de risco: as regras e o modelo de risco v{version}, "
+        f"treinado com as transações {_span_pt(windows['training'])} e "
+        f"calibrado com as {_span_pt(windows['calibration'])}."
     )
 
 
@@ -506,6 +557,7 @@ td.num, td.nowrap { text-align: right; white-space: nowrap; }
 <a id="ao-vivo-botao" href="{{ live_hash }}">ligar</a></p>
 <section class="kpis" id="kpis">
 {{ kpis_html }}</section>
+<p class="note" id="modelo">{{ scoring }}</p>
 <h2>Chegando agora</h2>
 <div id="chegando">{{ arrivals_html }}</div>
 <h2>Mapa dos 170 bairros</h2>
@@ -711,6 +763,7 @@ def render_html(
         generated_at=data.generated_at,
         zone=data.zone,
         kpis_html=_kpis_html(data),
+        scoring=data.scoring,
         arrivals_html=_arrivals_html(data),
         live_hash=LIVE_HASH,
         live=Markup(_script_json({"hash": LIVE_HASH, **live})),
