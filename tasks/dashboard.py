@@ -30,9 +30,11 @@ async def write_dashboard(
     """The page people open, and a PNG of its map for the run page."""
     written = await asyncio.to_thread(_write, settings, detection)
     get_run_logger().info(
-        "wrote %s (%.1f MB, %d flagged, %d bairros with transactions)",
+        "wrote %s (%.1f MB, %d alerts, %d flagged by the rules, "
+        "%d bairros with transactions)",
         written["file"],
         written["bytes"] / 1e6,
+        written["alerts"],
         written["flagged"],
         written["bairros_with_data"],
     )

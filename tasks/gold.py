@@ -12,17 +12,16 @@ from ssa.documents import mask_names
 from ssa.engines import Session, open_warehouse
 from ssa.engines import incremental as refresh
 from ssa.models import BY_NAME, GOLD
+from ssa.report.alert_reasons import alert_reasons
 from ssa.report.exports import (
     ANOMALY_DETAIL_COLUMNS,
     ANOMALY_LEAD_COLUMNS,
     CUSTOMER_LEAD_COLUMNS,
     SHEETS_TRUSTED_COLUMNS,
-    anomaly_reasons,
     iso_local,
     lead_with,
     local_date,
     reais,
-    reasons,
     sheets_frame,
     write_csv,
 )
@@ -119,17 +118,7 @@ def anomalies_frame(session: Session, settings: Settings) -> pd.DataFrame:
     offset = settings.rules.utc_offset_seconds
     frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
     frame.insert(8, "amount", reais(frame["amount_cents"]))
-    # The rules' sentences first, then the learned voice's: the model's top
-    # contributions, or without a model what made the anomaly score.
-    rules = reasons(frame)
-    unusual = "unusual: " + anomaly_reasons(frame, offset)
-    unusual = unusual.mask(unusual == "unusual: ")
-    learned = ("model: " + frame["model_reasons"].astype("string")).where(
-        frame["model_version"].notna(), unusual
-    )
-    has_rules = rules.str.len() > 0
-    text = rules.mask(has_rules & learned.notna(), rules + "; " + learned)
-    frame["reasons"] = text.mask(~has_rules & learned.notna(), learned)
+    frame["reasons"] = alert_reasons(frame, offset)
     frame = frame.drop(columns=["model_reasons", *ANOMALY_DETAIL_COLUMNS])
     return lead_with(_names(frame, settings), ANOMALY_LEAD_COLUMNS)
 

@@ -117,3 +117,16 @@ def test_the_reasons_say_what_stood_out_in_words(gold) -> None:
     )
     assert "03:00, an hour this customer rarely pays at" in by_id["big-night"]
     assert by_id["ordinary"] == ""
+
+
+def test_the_reasons_in_portuguese_say_the_same(gold) -> None:
+    """The dashboard's sentences: the same fields, Brazilian decimals."""
+    frame = gold.reset_index()
+    words = anomaly_reasons(frame, Settings().rules.utc_offset_seconds, "pt")
+    by_id = dict(zip(frame["transaction_id"], words, strict=True))
+    assert by_id["big"] == (
+        "R$ 2.000,00, 40,0x o valor típico deste cliente (cerca de R$ 50,00); "
+        "R$ 2.050,00 gastos em 24 h, 41,0x o dia habitual do cliente"
+    )
+    assert "03:00, horário em que este cliente raramente paga" in by_id["big-night"]
+    assert by_id["ordinary"] == ""

@@ -193,11 +193,11 @@ def test_the_page_renders_offline_in_chromium(written) -> None:
     # Per map: every bairro drawn (grey underneath), coloured where it has a rate.
     assert layers == [BAIRROS, with_transactions, BAIRROS, with_residents]
     assert with_transactions > BAIRROS // 2
-    flagged = int(data.kpis["flagged"])
-    assert top_rows == min(flagged, settings.exports.dashboard_top_rows) > 0
+    alerts = int(data.kpis["alerts"])
+    assert top_rows == min(alerts, settings.exports.dashboard_top_rows) > 0
     assert report_rows == len(REPORT["rules"])
     assert bars == len(data.daily) > 0
-    assert f"{flagged:,}".replace(",", ".") in kpis and "R$" in kpis
+    assert f"{alerts:,}".replace(",", ".") in kpis and "R$" in kpis
     assert json.loads(json.dumps(data.kpis, default=str))  # plain values
 
 
@@ -303,12 +303,192 @@ def test_the_shipped_map_is_what_the_script_makes_of_the_shared_polygons() -> No
 
 
 def test_every_rule_has_a_portuguese_label_and_reason() -> None:
-    from ssa.report.exports import REASONS
+    from ssa.report.exports import REASONS, REASONS_PT
 
-    assert set(dashboard.RULE_LABELS) == set(RULES) == set(dashboard.REASONS_PT)
+    assert set(dashboard.RULE_LABELS) == set(RULES) == set(REASONS_PT)
     # The same features fill both sentences.
     fields = re.compile(r"\{(\w+)")
     for rule in RULES:
-        assert set(fields.findall(dashboard.REASONS_PT[rule])) == set(
+        assert set(fields.findall(REASONS_PT[rule])) == set(
             fields.findall(REASONS[rule])
         ), rule
+
+
+def _with(settings: Settings, **groups: dict[str, Any]) -> Settings:
+    """A copy of ``settings`` with some fields of some groups changed."""
+    return settings.model_copy(
+        update={
+            group: getattr(settings, group).model_copy(update=fields)
+            for group, fields in groups.items()
+        }
+    )
+
+
+def _csv_alerts(settings: Settings) -> pd.DataFrame:
+    from tasks.gold import _export
+
+    _export(settings)
+    return pd.read_csv(settings.paths.gold_anomalies_csv, dtype=str)
+
+
+def test_the_headline_counts_the_alert_queue_beside_the_rule_flags(written) -> None:
+    """The headline is gold_anomalies.csv, what an analyst opens: on this
+    month the anomaly score alone raises alerts no rule flagged."""
+    settings, out = written
+    alerts = _csv_alerts(settings)
+    flagged = int((alerts["anomaly_flag"] != "Normal").sum())
+    assert len(alerts) > flagged > 0  # the case the headline must not miss
+    kpis = dashboard.read_data(settings).kpis
+    assert (kpis["alerts"], kpis["flagged"]) == (len(alerts), flagged)
+    assert (out["alerts"], out["flagged"]) == (len(alerts), flagged)
+    tiles = {t["label"]: t["value"] for t in dashboard._kpis(kpis)}
+    headline = next(label for label in tiles if label.startswith("Alertas ("))
+    assert tiles[headline] == dashboard.br_number(len(alerts))
+    assert headline.endswith(f"{dashboard.br_number(flagged)} pelas regras")
+    cents = alerts["amount_cents"].astype(int).sum()
+    assert tiles["Valor em alerta"] == dashboard.brl(cents / 100)
+    critical = int((alerts["risk_level"] == "critical").sum())
+    assert tiles["Alertas críticos"] == dashboard.br_number(critical)
+
+
+def test_without_a_model_the_page_says_what_scored_it(written) -> None:
+    settings, _ = written
+    html = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    assert dashboard.read_data(settings).scoring == dashboard.NO_MODEL
+    assert f'<p class="note" id="modelo">{dashboard.NO_MODEL}</p>' in html
+
+
+def test_the_anomaly_scores_reasons_are_in_portuguese(written) -> None:
+    """Every alert listed (the list made long enough to hold the alerts the
+    anomaly score alone raised): its reasons in Portuguese, as many as the
+    CSV gives in English."""
+    settings, _ = written
+    every = _with(settings, exports={"dashboard_top_rows": 1000})
+    top = dashboard.read_data(every).top
+    english = _csv_alerts(settings)["reasons"].fillna("")
+    assert len(top) == len(english)
+    said = top["Motivos"].fillna("")
+    assert said.str.count("; ").tolist() == english.str.count("; ").tolist()
+    unusual = english.str.contains("unusual: ")
+    assert unusual.sum() > 0
+    assert said.str.contains("incomum: ").tolist() == unusual.tolist()
+    for words in ("unusual", "typical amount", "spent in 24 h", "within the hour"):
+        assert not said.str.contains(words).any(), words
+    alone = top[english.str.startswith("unusual: ").to_numpy()]
+    assert len(alone) and alone["Motivos"].str.startswith("incomum: ").all()
+
+
+@pytest.fixture(scope="module")
+def modelled(labelled_month) -> tuple[Settings, dict, dict]:
+    """A month Gold scored with a trained model, its real detection report
+    and its page."""
+    from ssa.risk import risk_model, training
+    from tasks.report import _evaluate
+
+    settings, rows = labelled_month
+    model = training.fit_and_evaluate(rows, settings)
+    risk_model.save(model, settings.paths.models_path)
+    build_gold(settings)
+    report = _evaluate(settings)
+    dashboard.write_dashboard(settings, report)
+    return settings, model, report
+
+
+def test_the_page_names_the_model_that_scored_gold_and_its_windows(
+    modelled,
+) -> None:
+    settings, model, _ = modelled
+    html = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    note = re.search(r'<p class="note" id="modelo">(.*?)</p>', html, re.S)[1]
+    assert f"modelo de risco v{model['version']}," in note
+    for window in ("training", "calibration"):
+        for end in ("from", "until"):
+            day = date.fromisoformat(model["windows"][window][end])
+            assert day.strftime("%d/%m/%Y") in note, (window, end)
+    assert "outro modelo" not in note and "sem modelo" not in note
+
+
+def test_a_model_that_did_not_score_gold_is_not_named_as_if_it_had(
+    modelled, written, tmp_path
+) -> None:
+    settings, model, _ = modelled
+    newer = tmp_path / "risk-model-v0099.json"
+    newer.write_text(json.dumps({**model, "version": 99}), encoding="utf-8")
+    # Gold scored by v1; the settings now name v99.
+    note = dashboard.read_data(_with(settings, model={"model_file": newer})).scoring
+    assert f"modelo de risco v{model['version']}" in note
+    assert "outro modelo" in note and "v99" in note
+    # Gold scored with no model; a model file has appeared since.
+    unscored, _ = written
+    note = dashboard.read_data(_with(unscored, model={"model_file": newer})).scoring
+    assert "sem modelo" in note and "v99" in note
+    assert note != dashboard.NO_MODEL
+
+
+def test_the_models_reasons_are_in_portuguese(modelled) -> None:
+    """The model's sentences (stored in English) read back into Portuguese:
+    none of the English ones is left."""
+    from ssa.report.exports import _template_pattern
+    from ssa.risk.model_scoring import MODEL_REASONS
+
+    settings, _, _ = modelled
+    top = dashboard.read_data(settings).top
+    said = top["Motivos"].fillna("")
+    assert said.str.contains("modelo: ").sum() > 0
+    assert not said.str.contains("model: |unusual: ").any()
+    english = [
+        _template_pattern(s.en)[0] for s in MODEL_REASONS.values() if s.en != s.pt
+    ]
+    parts = [p for text in said for p in text.split("; ")]
+    left = [p for p in parts if any(e.fullmatch(p) for e in english)]
+    assert left == []
+
+
+def _headers(html: str, table_id: str) -> list[str]:
+    table = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S)[1]
+    return re.findall(r"<th>(.*?)</th>", table)
+
+
+def _first_cells(html: str, table_id: str) -> list[str]:
+    table = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S)[1]
+    return re.findall(r"<tr><td[^>]*>(.*?)</td>", table)
+
+
+def test_the_detection_report_panel_is_in_portuguese(modelled) -> None:
+    """A real report's keys and words, as the page shows them: no key of
+    the report is left in English, nor the label sets, statuses or scorers."""
+    from markupsafe import escape
+
+    from ssa.report import evaluation
+
+    settings, _, report = modelled
+    html = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    rules, score = report["rules"], report["score"]
+    keys = {*rules.columns, *score}
+    assert {"status", "label_set", "planted", "scorer", "alerts_per_day"} <= keys
+    assert any(re.fullmatch(r"precision_at_\d+_real_prevalence", k) for k in keys)
+    shown = _headers(html, "relatorio-0") + _first_cells(html, "relatorio-1")
+    assert len(shown) == len(rules.columns) + len(score)
+    assert not keys & set(shown), keys & set(shown)
+    english = {
+        *evaluation.LABEL_SETS,
+        *rules["status"],
+        *(evaluation.SCORERS[c] for c in ("risk_score", "rules_score")),
+        score["scorer"],
+    }
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html)
+    assert not english & set(cells), english & set(cells)
+    assert str(escape("pontuação de risco de Gold (combinada)")) in cells
+    assert any(c.startswith("julgada") for c in cells)
+
+
+def test_report_keys_unknown_to_the_page_keep_their_name() -> None:
+    assert dashboard.report_header("precision_at_250") == "Precisão nos 250 primeiros"
+    assert dashboard.report_header("a_new_figure") == "a_new_figure"
+    tables = dashboard._report_tables(
+        {"score": {"a_new_figure": 1.5, "scorer": "a new scorer"}}
+    )
+    assert tables[0]["frame"].to_dict("records") == [
+        {"Medida": "a_new_figure", "Valor": "1,500"},
+        {"Medida": "Pontuação", "Valor": "a new scorer"},
+    ]

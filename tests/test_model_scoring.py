@@ -14,6 +14,7 @@ from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.models import GOLD, SILVER
 from ssa.ranking import QUEUE_ORDER, risk_rank
 from ssa.risk import model_scoring, risk_model, training
+from ssa.settings import Settings
 from tasks.silver import sql_params
 
 
@@ -474,3 +475,55 @@ def test_a_new_model_or_none_makes_the_next_gold_refresh_a_full_build(
         assert model_scoring.scored_by_another_model(
             session, models_in(tmp_path / "none")
         )
+
+
+def test_a_model_reason_reads_back_into_portuguese() -> None:
+    """Each sentence a model reason can be: its stored English read back
+    gives what the Portuguese template says of the same fields."""
+    row = {feature: 1.0 for feature in risk_model.FEATURES}
+    row.update(
+        amount_cents=275031,
+        created_at_epoch=1_790_000_000,
+        amount_to_typical=33.24,
+        hour_habit=0.1,
+        tx_count_1h=4,
+        tx_count_1d=9,
+        category="grocery_pos",
+        category_rows_before=0,
+        counterparty_rows_before=0,
+        seconds_since_prev=42.0,
+        night_tx_count_1d=2,
+        max_amount_to_category_1d=3.5,
+        km_from_usual_place=12.3,
+        history_rows=2,
+        device_age_days=0.2,
+        channel="pix",
+        entry_mode="chip",
+    )
+    settings = Settings()
+    seen = set()
+    for span in (120.0, 7_200.0, 400_000.0):
+        row["seconds_since_prev_in_category"] = span
+        for feature in risk_model.FEATURES:
+            en = model_scoring.describe(feature, row, settings)
+            if en is None:
+                continue
+            pt = model_scoring.describe(feature, row, settings, "pt")
+            assert model_scoring.reasons_in_portuguese(en) == pt, en
+            seen.add(pt)
+    assert "R$ 2.750,31, 33,2x o valor típico deste cliente" in seen
+    assert "5 dias após o pagamento anterior do cliente nesta categoria" in seen
+    # Text no sentence says (an older version's) stays as it was.
+    assert model_scoring.reasons_in_portuguese("x; 4 payments in the hour before") == (
+        "x; 4 pagamentos na hora anterior"
+    )
+
+
+def test_every_model_sentence_says_the_same_fields_in_both_languages() -> None:
+    import string
+
+    def fields(template: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+    for name, said in model_scoring.MODEL_REASONS.items():
+        assert fields(said.en) == fields(said.pt), name

@@ -1,6 +1,8 @@
--- Dashboard headline: the period, its transactions and what Gold flagged.
--- Flagged means anomaly_flag <> 'Normal', whether or not Gold also keeps
--- the unflagged rows with score 0. Sums cast to bigint (portable-sql.md).
+-- Dashboard headline: the period, its transactions, the alert queue
+-- (gold_anomalies: every row Gold raised, the rules' flags and what the
+-- learned voice alone put at level_medium or above) and, beside it, what
+-- the rules flagged (anomaly_flag <> 'Normal'), and the model version that
+-- scored Gold (NULL without one). Sums cast to bigint (portable-sql.md).
 
 with
 
@@ -12,18 +14,28 @@ transactions as (
     from silver_transactions
 ),
 
-flagged as (
+alerts as (
     select
-        count(*) as flagged,
-        cast(coalesce(sum(amount_cents), 0) as bigint) as flagged_cents,
+        count(*) as alerts,
+        cast(coalesce(sum(amount_cents), 0) as bigint) as alert_cents,
         avg(risk_score) as mean_risk_score,
         cast(
             coalesce(
                 sum(case when risk_level = 'critical' then 1 else 0 end), 0
             ) as bigint
         ) as critical
+    from gold_anomalies
+),
+
+risk as (
+    select
+        cast(
+            coalesce(
+                sum(case when anomaly_flag <> 'Normal' then 1 else 0 end), 0
+            ) as bigint
+        ) as flagged,
+        max(model_version) as model_version
     from gold_transaction_risk
-    where anomaly_flag <> 'Normal'
 ),
 
 final as (
@@ -31,12 +43,15 @@ final as (
         t.transactions,
         t.first_local_day,
         t.last_local_day,
-        f.flagged,
-        f.flagged_cents,
-        f.mean_risk_score,
-        f.critical
+        a.alerts,
+        a.alert_cents,
+        a.mean_risk_score,
+        a.critical,
+        r.flagged,
+        r.model_version
     from transactions as t
-    cross join flagged as f
+    cross join alerts as a
+    cross join risk as r
 )
 
 select * from final

@@ -40,15 +40,18 @@ from markupsafe import Markup, escape
 
 from ssa.documents import mask_names
 from ssa.engines import open_warehouse
-from ssa.report.exports import brl, reasons, utc_suffix
-from ssa.rules import DETECTION_RULES, RULES
+from ssa.report import evaluation
+from ssa.report.alert_reasons import alert_reasons
+from ssa.report.exports import Said, brl, in_portuguese, utc_suffix
+from ssa.risk import model_scoring, risk_model
+from ssa.rules import DETECTION_RULES, RULES, SCOPES
 from ssa.settings import Settings
 
 LOCALE = "pt-BR"
-# What the people who read the dashboard call each rule, and the sentences
-# of ssa.report.exports.REASONS in Portuguese, for the page.
+# What the people who read the dashboard call each rule; the sentences of
+# an alert's reasons in Portuguese are beside the English ones (REASONS_PT,
+# exports.ANOMALY_REASONS, model_scoring.MODEL_REASONS).
 RULE_LABELS = {rule.name: rule.label_pt for rule in DETECTION_RULES}
-REASONS_PT = {rule.name: rule.reason_pt for rule in DETECTION_RULES}
 CHANNEL_LABELS = {
     "pix": "Pix",
     "credit": "Crédito",
@@ -61,21 +64,122 @@ LEVEL_LABELS = {
     "medium": "médio",
     "low": "baixo",
 }
-# Detection-report columns worth a Portuguese header; others keep their name.
+# Detection-report keys (its tables' columns, its figures' names) in
+# Portuguese. The report keeps its English keys (the CSV, the markdown):
+# this is the page's mapping only, and a key it does not know keeps its name.
 REPORT_HEADERS = {
+    "label_set": "Conjunto de rótulos",
     "rule": "Regra",
     "flagged": "Sinalizadas",
     "true_positives": "Acertos",
     "false_positives": "Falsos positivos",
     "false_negatives": "Não detectadas",
+    "lookalikes_flagged": "Sósias legítimos sinalizados",
+    "planted": "Plantadas",
+    "caught_own_scenario": "Pegas no próprio cenário",
     "precision": "Precisão",
     "recall": "Cobertura (recall)",
     "f1": "F1",
     "precision_at_real_prevalence": "Precisão na prevalência real",
-    "lookalikes_flagged": "Sósias legítimos sinalizados",
+    "rows_applicable": "Linhas a que se aplica",
     "rows_judged": "Linhas julgadas",
     "rows_not_judged": "Linhas não julgadas",
+    "status": "Situação",
+    "scorer": "Pontuação",
+    "labelled_rows": "Linhas rotuladas",
+    "prevalence": "Prevalência",
+    "average_precision": "Precisão média (PR-AUC)",
+    "fraud_rows": "Linhas de fraude",
+    "scored_rows": "Linhas pontuadas",
+    "alerts_per_day": "Alertas por dia",
+    "recall_at_daily_budget": "Cobertura no orçamento diário de alertas",
+    "precision_at_daily_budget": "Precisão no orçamento diário de alertas",
+    "precision_at_daily_budget_real_prevalence": (
+        "Precisão no orçamento diário de alertas, na prevalência real"
+    ),
 }
+# Keys made from a setting (``evaluation.top_k``): one pattern each.
+REPORT_HEADER_PATTERNS = (
+    Said("precision_at_{k:d}", "Precisão nos {k:d} primeiros"),
+    Said(
+        "precision_at_{k:d}_real_prevalence",
+        "Precisão nos {k:d} primeiros, na prevalência real",
+    ),
+)
+LABEL_SETS = {
+    "synthetic": "sintéticos (fraude plantada pelo gerador)",
+    "reported": "reportados",
+    "unlabelled": "sem rótulo",
+    "none": "nenhum",
+}
+# evaluation.SCORERS in Portuguese, by the same column; the same fields.
+SCORERS_PT = {
+    "risk_score": "pontuação de risco de Gold (combinada)",
+    "rules_score": "só as regras",
+    "model_probability": "só o modelo de risco",
+    "anomaly_points": "só a pontuação de anomalia (sem rótulos)",
+    "baseline_amount_p99": "valor acima do percentil 99",
+    "baseline_amount_vs_median": "valor acima de {ratio:g}x a mediana corrente do"
+    " cliente",
+}
+SCORERS = tuple(
+    Said(en, SCORERS_PT[column])
+    for column, en in evaluation.SCORERS.items()
+    if column in SCORERS_PT
+)
+# evaluation.coverage_status's words; what follows them names rows or fields.
+STATUSES = (
+    Said("judged", "julgada"),
+    Said("not applicable: no {what}", "não se aplica: sem {what}"),
+    Said("not judged: no {fields}", "não julgada: sem {fields}"),
+    Said(
+        "judged in part: some rows lack {fields}",
+        "julgada em parte: algumas linhas sem {fields}",
+    ),
+)
+SCOPES_PT = {
+    SCOPES["all"][0]: "linhas",
+    SCOPES["pix"][0]: "linhas Pix",
+    SCOPES["card"][0]: "linhas de cartão (crédito, débito)",
+    SCOPES["in_person"][0]: "linhas presenciais (sem pagamentos online com cartão)",
+    "lat/lon inside the region": "lat/lon dentro da região",
+    " or ": " ou ",
+}
+
+
+def _status_pt(value: Any) -> Any:
+    """A rule's coverage status (evaluation.coverage_status) in Portuguese;
+    the rows and fields it names too, where known."""
+    if not isinstance(value, str):
+        return value
+    text = in_portuguese(value, STATUSES, sep="\n")  # one sentence, not split
+    for en, pt in SCOPES_PT.items():
+        text = text.replace(en, pt)
+    return text
+
+
+def _scorer_pt(value: Any) -> Any:
+    """A scorer's name (evaluation.SCORERS, a baseline's filled with its
+    ratio) in Portuguese; unknown: as it is."""
+    return in_portuguese(value, SCORERS, sep="\n") if isinstance(value, str) else value
+
+
+# The report's values in words, by key: each in Portuguese where known.
+REPORT_VALUES = {
+    "label_set": lambda value: LABEL_SETS.get(value, value),
+    "rule": lambda value: RULE_LABELS.get(value, value),
+    "scorer": _scorer_pt,
+    "status": _status_pt,
+}
+
+
+def report_header(key: str) -> str:
+    """A detection-report key as the page heads it; unknown: the key."""
+    if key in REPORT_HEADERS:
+        return REPORT_HEADERS[key]
+    return in_portuguese(key, REPORT_HEADER_PATTERNS, "\n")
+
+
 # vl-convert names Vega-Lite versions "v5_20"; Altair's schema is "v5.20.1".
 VL_VERSION = "_".join(alt.SCHEMA_VERSION.split(".")[:2])
 MAP_WIDTH = 460
@@ -111,6 +215,7 @@ class DashboardData:
     arrivals: pd.DataFrame
     generated_at: str
     zone: str
+    scoring: str = ""
 
 
 def _per_thousand(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -200,6 +305,55 @@ def read_data(settings: Settings) -> DashboardData:
         arrivals=arrival_table(arrivals, offset),
         generated_at=local_now.strftime("%d/%m/%Y %H:%M:%S"),
         zone=f"UTC{utc_suffix(offset)}",
+        scoring=scoring_note(settings, kpis.get("model_version")),
+    )
+
+
+NO_MODEL = (
+    "Pontuação de risco: as regras e a pontuação de anomalia relativa ao "
+    "cliente (não precisa de rótulos); nenhum modelo de risco treinado "
+    "(python -m flows.train treina um)."
+)
+
+
+def _iso_to_br(day: str) -> str:
+    return datetime.fromisoformat(day).strftime("%d/%m/%Y")
+
+
+def _span_pt(window: Mapping[str, Any]) -> str:
+    return f"de {_iso_to_br(window['from'])} a {_iso_to_br(window['until'])}"
+
+
+def scoring_note(settings: Settings, gold_version: Any) -> str:
+    """What scored Gold, said under the headline: the model's version and
+    windows only when it is the model whose scores Gold holds (a model
+    trained since Gold was built has not scored these rows)."""
+    path = model_scoring.model_path(settings)
+    try:
+        model = risk_model.load(path) if path is not None else None
+    except risk_model.ModelError:
+        model = None
+    current = f"v{model['version']}" if model else "nenhum legível"
+    if gold_version is None or pd.isna(gold_version):
+        if model is None and path is None:
+            return NO_MODEL
+        return (
+            "Pontuação de risco: as regras e a pontuação de anomalia relativa "
+            "ao cliente; Gold foi pontuado sem modelo (o modelo de risco "
+            f"atual, {current}, ainda não pontuou estas linhas)."
+        )
+    version = int(gold_version)
+    if model is None or int(model["version"]) != version:
+        return (
+            f"Pontuação de risco: as regras e o modelo de risco v{version}, "
+            f"que não é o modelo atual ({current}): Gold foi pontuado por "
+            "outro modelo, cujas janelas não estão aqui."
+        )
+    windows = model["windows"]
+    return (
+        f"Pontuação de risco: as regras e o modelo de risco v{version}, "
+        f"treinado com as transações {_span_pt(windows['training'])} e "
+        f"calibrado com as {_span_pt(windows['calibration'])}."
     )
 
 
@@ -236,7 +390,7 @@ def top_table(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
             .fillna(frame["anomaly_flag"]),
             "Risco": frame["risk_score"].astype(int),
             "Nível": frame["risk_level"].map(LEVEL_LABELS).fillna(frame["risk_level"]),
-            "Motivos": reasons(frame, REASONS_PT)
+            "Motivos": alert_reasons(frame, settings.rules.utc_offset_seconds, "pt")
             if len(frame)
             else pd.Series(dtype="string"),
         }
@@ -398,25 +552,30 @@ def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any
 
 def _report_tables(detection: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The detection report's tables, whatever figures it carries: each frame
-    with Portuguese headers where known, each dict of figures as key/value."""
+    with Portuguese headers and values where known, each dict of figures as
+    key/value."""
     if not detection:
         return []
     tables = []
     rules = detection.get("rules")
     if isinstance(rules, pd.DataFrame) and len(rules):
         shown = rules.copy()
-        if "rule" in shown:
-            shown["rule"] = shown["rule"].map(RULE_LABELS).fillna(shown["rule"])
+        for column, translate in REPORT_VALUES.items():
+            if column in shown:
+                shown[column] = shown[column].map(translate)
         tables.append(
             {
                 "title": "Cada regra contra a fraude conhecida",
-                "frame": _formatted(shown.rename(columns=REPORT_HEADERS)),
+                "frame": _formatted(shown.rename(columns=report_header)),
             }
         )
     score = detection.get("score")
     if isinstance(score, Mapping) and score:
         rows = [
-            {"Medida": key, "Valor": _cell(value)}
+            {
+                "Medida": " · ".join(report_header(k) for k in key),
+                "Valor": _cell(REPORT_VALUES.get(key[-1], _same)(value)),
+            }
             for key, value in _flatten(score).items()
         ]
         tables.append(
@@ -428,12 +587,19 @@ def _report_tables(detection: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return tables
 
 
-def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _same(value: Any) -> Any:
+    return value
+
+
+def _flatten(
+    values: Mapping[str, Any], prefix: tuple[str, ...] = ()
+) -> dict[tuple[str, ...], Any]:
+    """Nested figures by their path of keys."""
+    out: dict[tuple[str, ...], Any] = {}
     for key, value in values.items():
-        name = f"{prefix}{key}"
+        name = (*prefix, str(key))
         if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{name} · "))
+            out.update(_flatten(value, name))
         else:
             out[name] = value
     return out
@@ -506,6 +672,7 @@ td.num, td.nowrap { text-align: right; white-space: nowrap; }
 <a id="ao-vivo-botao" href="{{ live_hash }}">ligar</a></p>
 <section class="kpis" id="kpis">
 {{ kpis_html }}</section>
+<p class="note" id="modelo">{{ scoring }}</p>
 <h2>Chegando agora</h2>
 <div id="chegando">{{ arrivals_html }}</div>
 <h2>Mapa dos 170 bairros</h2>
@@ -612,24 +779,31 @@ def _html_table(frame: pd.DataFrame, table_id: str) -> str:
 
 
 def _kpis(kpis: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The headline: the alert queue (gold_anomalies, what an analyst opens),
+    and how many of its rows the rules flagged."""
     transactions = int(kpis.get("transactions") or 0)
+    alerts = int(kpis.get("alerts") or 0)
     flagged = int(kpis.get("flagged") or 0)
-    share = flagged / transactions * 100 if transactions else 0.0
+    share = alerts / transactions * 100 if transactions else 0.0
     return [
         {"label": "Transações", "value": br_number(transactions)},
         {
-            "label": f"Sinalizadas ({br_number(share, 2)} %)",
-            "value": br_number(flagged),
+            "label": f"Alertas ({br_number(share, 2)} %) · "
+            f"{br_number(flagged)} pelas regras",
+            "value": br_number(alerts),
         },
         {
-            "label": "Valor sinalizado",
-            "value": brl(float(kpis.get("flagged_cents") or 0) / 100),
+            "label": "Valor em alerta",
+            "value": brl(float(kpis.get("alert_cents") or 0) / 100),
         },
         {
-            "label": "Risco médio das sinalizadas (0–100)",
+            "label": "Risco médio dos alertas (0–100)",
             "value": br_number(float(kpis.get("mean_risk_score") or 0), 1),
         },
-        {"label": "Críticas", "value": br_number(int(kpis.get("critical") or 0))},
+        {
+            "label": "Alertas críticos",
+            "value": br_number(int(kpis.get("critical") or 0)),
+        },
     ]
 
 
@@ -704,6 +878,7 @@ def render_html(
         generated_at=data.generated_at,
         zone=data.zone,
         kpis_html=_kpis_html(data),
+        scoring=data.scoring,
         arrivals_html=_arrivals_html(data),
         live_hash=LIVE_HASH,
         live=Markup(_script_json({"hash": LIVE_HASH, **live})),
@@ -721,7 +896,8 @@ def render_html(
 def write_dashboard(
     settings: Settings, detection: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Write data/dashboard.html atomically; returns its path, size and PNG."""
+    """Write data/dashboard.html atomically; returns its path, size, the
+    alerts and the rule flags it counted, and the chart specs (for a PNG)."""
     data = read_data(settings)
     specs = charts(data, load_map(settings.paths.resolve(settings.paths.bairros_map)))
     paths, exports = settings.paths, settings.exports
@@ -747,6 +923,7 @@ def write_dashboard(
         "file": str(path),
         "bytes": path.stat().st_size,
         "bairros_with_data": int((data.bairros["transactions"] > 0).sum()),
+        "alerts": int(data.kpis.get("alerts") or 0),
         "flagged": int(data.kpis.get("flagged") or 0),
         "specs": specs,
     }

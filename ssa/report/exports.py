@@ -8,12 +8,16 @@ longitude of -38.5 is still a number in the sheet.
 
 from __future__ import annotations
 
+import functools
 import math
+import numbers
 import os
+import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -187,14 +191,114 @@ def reais(cents: pd.Series) -> pd.Series:
 
 
 class _ReasonFormatter(string.Formatter):
-    """``{field:reais}`` formats centavos as Brazilian money."""
+    """``{field:reais}`` formats centavos as Brazilian money; with
+    ``decimal_comma`` (the Portuguese sentences) numbers read 3,2, not 3.2."""
+
+    def __init__(self, decimal_comma: bool = False) -> None:
+        super().__init__()
+        self.decimal_comma = decimal_comma
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if format_spec == "reais":
             return brl(float(value) / 100)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "?"
-        return super().format_field(value, format_spec)
+        text = super().format_field(value, format_spec)
+        if self.decimal_comma and isinstance(value, numbers.Number):
+            text = text.replace(".", ",")
+        return text
+
+
+class _Verbatim(string.Formatter):
+    """Fields already formatted (read back from a sentence) go in as they are."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        return str(value)
+
+
+Language = Literal["en", "pt"]
+_FORMATTERS = {"en": _ReasonFormatter(), "pt": _ReasonFormatter(decimal_comma=True)}
+# What a template's field matches in the text it made, by format spec.
+_MONEY = r"R\$ -?[\d.]+,\d{2}"
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_STRFTIME = {"%H": r"\d{2}", "%M": r"\d{2}", "%d": r"\d{2}", "%m": r"\d{2}"}
+
+
+def _field_pattern(spec: str) -> str:
+    if spec == "reais":
+        return _MONEY
+    if "%" in spec:
+        return "".join(
+            _STRFTIME.get(part, ".+?") if part.startswith("%") else re.escape(part)
+            for part in re.split(r"(%\w)", spec)
+        )
+    if spec and spec[-1] in "dfg":
+        return _NUMBER
+    return ".+?"
+
+
+@functools.cache
+def _template_pattern(template: str) -> tuple[re.Pattern[str], frozenset[str]]:
+    """The regular expression of what ``template`` writes, and its numeric
+    fields (written with a decimal point, read back to be said with a comma)."""
+    parts, seen, numeric = [], set(), set()
+    for literal, name, spec, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name is None:
+            continue
+        if name in seen:
+            parts.append(f"(?P={name})")
+            continue
+        seen.add(name)
+        pattern = _field_pattern(spec or "")
+        if pattern == _NUMBER:
+            numeric.add(name)
+        parts.append(f"(?P<{name}>{pattern})")
+    return re.compile("".join(parts)), frozenset(numeric)
+
+
+@dataclass(frozen=True)
+class Said:
+    """One sentence in English (the CSVs', the logs', the report's) and in
+    Portuguese (the dashboard's), filled from the same fields: a sentence is
+    written once, in both languages side by side."""
+
+    en: str
+    pt: str
+
+    def text(self, language: Language) -> str:
+        return self.pt if language == "pt" else self.en
+
+    def fill(self, language: Language, **fields: Any) -> str:
+        """The sentence in ``language``; Portuguese with decimal commas."""
+        return _FORMATTERS[language].format(self.text(language), **fields)
+
+    def portuguese_of(self, text: str) -> str | None:
+        """The Portuguese of ``text`` when it is this sentence's English
+        (stored text, whose fields are gone: they are read back from it);
+        None when it is not."""
+        pattern, numeric = _template_pattern(self.en)
+        found = pattern.fullmatch(text)
+        if found is None:
+            return None
+        fields = {
+            name: value.replace(".", ",") if name in numeric else value
+            for name, value in found.groupdict().items()
+        }
+        return _Verbatim().format(self.pt, **fields)
+
+
+def in_portuguese(text: str, sentences: Iterable[Said], sep: str = "; ") -> str:
+    """Each part of ``text`` that one of ``sentences`` says in English, in
+    Portuguese; a part none of them says stays as it is."""
+    known = tuple(sentences)
+    out = []
+    for part in text.split(sep):
+        said = next(
+            (t for s in known if (t := s.portuguese_of(part)) is not None), part
+        )
+        out.append(said)
+    return sep.join(out)
 
 
 def brl(value: float) -> str:
@@ -203,27 +307,61 @@ def brl(value: float) -> str:
     return f"R$ {text}"
 
 
-# One sentence per rule, from the Silver features that made it fire.
+# One sentence per rule, from the Silver features that made it fire (the
+# Portuguese for the dashboard beside it in ssa.rules).
 REASONS = {rule.name: rule.reason for rule in DETECTION_RULES}
+REASONS_PT = {rule.name: rule.reason_pt for rule in DETECTION_RULES}
 
 
 # One sentence per anomaly signal or context (sql/gold/gold_transaction_risk.sql):
 # (the column that says it counted, the sentence from the row's features).
-ANOMALY_REASONS: tuple[tuple[str, str], ...] = (
+ANOMALY_REASONS: tuple[tuple[str, Said], ...] = (
     (
         "amount_doublings",
-        "{amount_cents:reais}, {amount_to_typical:.1f}x this customer's typical"
-        " amount (about {typical_reais_cents:reais})",
+        Said(
+            "{amount_cents:reais}, {amount_to_typical:.1f}x this customer's"
+            " typical amount (about {typical_reais_cents:reais})",
+            "{amount_cents:reais}, {amount_to_typical:.1f}x o valor típico"
+            " deste cliente (cerca de {typical_reais_cents:reais})",
+        ),
     ),
     (
         "day_doublings",
-        "{day_spent_cents:reais} spent in 24 h, {day_spend_to_usual:.1f}x their"
-        " usual day",
+        Said(
+            "{day_spent_cents:reais} spent in 24 h, {day_spend_to_usual:.1f}x"
+            " their usual day",
+            "{day_spent_cents:reais} gastos em 24 h, {day_spend_to_usual:.1f}x"
+            " o dia habitual do cliente",
+        ),
     ),
-    ("burst_doublings", "{payments_in_hour:.0f} payments within the hour"),
-    ("has_unusual_hour", "{local_time}, an hour this customer rarely pays at"),
-    ("has_new_category", "first purchase in this category ({category})"),
-    ("has_recent_device", "from a device first seen in the last 24 h"),
+    (
+        "burst_doublings",
+        Said(
+            "{payments_in_hour:.0f} payments within the hour",
+            "{payments_in_hour:.0f} pagamentos em uma hora",
+        ),
+    ),
+    (
+        "has_unusual_hour",
+        Said(
+            "{local_time}, an hour this customer rarely pays at",
+            "{local_time}, horário em que este cliente raramente paga",
+        ),
+    ),
+    (
+        "has_new_category",
+        Said(
+            "first purchase in this category ({category})",
+            "primeira compra nesta categoria ({category})",
+        ),
+    ),
+    (
+        "has_recent_device",
+        Said(
+            "from a device first seen in the last 24 h",
+            "de um dispositivo visto pela primeira vez nas últimas 24 h",
+        ),
+    ),
 )
 
 
@@ -245,7 +383,9 @@ ANOMALY_DETAIL_COLUMNS: tuple[str, ...] = (
 )
 
 
-def anomaly_reasons(frame: pd.DataFrame, utc_offset_seconds: int) -> pd.Series:
+def anomaly_reasons(
+    frame: pd.DataFrame, utc_offset_seconds: int, language: Language = "en"
+) -> pd.Series:
     """What made the anomaly score of each row, in words; empty where it
     scored nothing."""
     if frame.empty:
@@ -262,28 +402,37 @@ def anomaly_reasons(frame: pd.DataFrame, utc_offset_seconds: int) -> pd.Series:
     return _sentences(
         extra,
         [
-            (scored & (extra[column].fillna(0) > 0), template)
-            for column, template in ANOMALY_REASONS
+            (scored & (extra[column].fillna(0) > 0), said.text(language))
+            for column, said in ANOMALY_REASONS
             if column in extra
         ],
+        decimal_comma=language == "pt",
     )
 
 
-def reasons(frame: pd.DataFrame, templates: Mapping[str, str] = REASONS) -> pd.Series:
+def reasons(
+    frame: pd.DataFrame,
+    templates: Mapping[str, str] = REASONS,
+    decimal_comma: bool = False,
+) -> pd.Series:
     """One readable sentence per rule that fired, joined by '; '."""
     return _sentences(
-        frame, [(frame[f"is_{rule}"] == 1, templates[rule]) for rule in RULES]
+        frame,
+        [(frame[f"is_{rule}"] == 1, templates[rule]) for rule in RULES],
+        decimal_comma,
     )
 
 
 def _sentences(
-    frame: pd.DataFrame, clauses: Sequence[tuple[pd.Series, str]]
+    frame: pd.DataFrame,
+    clauses: Sequence[tuple[pd.Series, str]],
+    decimal_comma: bool = False,
 ) -> pd.Series:
     """Per row, the templates whose condition holds, filled from the row and
     joined by '; ' in the order given. Each template reads only its own
     fields of only its own rows: turning every cell of a wide frame into a
     Python value cost more than the formatting."""
-    formatter = _ReasonFormatter()
+    formatter = _ReasonFormatter(decimal_comma)
     parts: list[list[str]] = [[] for _ in range(len(frame))]
     for condition, template in clauses:
         positions = condition.to_numpy(dtype=bool, na_value=False).nonzero()[0]

@@ -24,9 +24,9 @@ import pyarrow.compute as pc
 
 from ssa.engines import Session, Warehouse
 from ssa.models import SCORES_TABLE
-from ssa.report.exports import brl
+from ssa.report.exports import Language, Said, in_portuguese
 from ssa.risk import risk_model
-from ssa.rules import RULES
+from ssa.rules import DETECTION_RULES, RULES
 from ssa.settings import Settings
 
 TABLE = SCORES_TABLE
@@ -272,68 +272,171 @@ TOPICS = {
 }
 
 
-def _span(seconds: float) -> str:
-    """A time span as a person says it."""
+_AMOUNT_BASES = {
+    "amount_to_typical": (
+        "this customer's typical amount",
+        "o valor típico deste cliente",
+    ),
+    "amount_to_mean_30d": ("their 30-day average", "a média do cliente em 30 dias"),
+    "amount_to_max_30d": (
+        "their largest payment of the last 30 days",
+        "o maior pagamento do cliente nos últimos 30 dias",
+    ),
+}
+# Every sentence a model reason can be, by name, in English (what Gold
+# stores and the CSV says) and Portuguese (the dashboard reads the stored
+# English back into it).
+MODEL_REASONS: dict[str, Said] = {
+    **{
+        feature: Said(
+            f"{{amount_cents:reais}}, {{ratio:.1f}}x {en}",
+            f"{{amount_cents:reais}}, {{ratio:.1f}}x {pt}",
+        )
+        for feature, (en, pt) in _AMOUNT_BASES.items()
+    },
+    "amount": Said("{amount_cents:reais}", "{amount_cents:reais}"),
+    "new_category": Said(
+        "first purchase in this category ({category})",
+        "primeira compra nesta categoria ({category})",
+    ),
+    "new_counterparty": Said(
+        "first payment to this merchant or payee",
+        "primeiro pagamento a este estabelecimento ou recebedor",
+    ),
+    "rare_hour": Said(
+        "{clock:%H:%M}, an hour this customer rarely pays at",
+        "{clock:%H:%M}, horário em que este cliente raramente paga",
+    ),
+    "hour": Said("{clock:%H:%M}", "{clock:%H:%M}"),
+    "hour_count": Said(
+        "{count:d} payments in the hour before",
+        "{count:d} pagamentos na hora anterior",
+    ),
+    "day_count": Said(
+        "{count:d} payments in the day before",
+        "{count:d} pagamentos no dia anterior",
+    ),
+    "seconds_since_prev": Said(
+        "{seconds:d} s after the previous payment",
+        "{seconds:d} s após o pagamento anterior",
+    ),
+    # A span as a person says it: minutes, hours or days.
+    "minutes_since_prev_in_category": Said(
+        "{minutes:d} min after their previous payment in this category",
+        "{minutes:d} min após o pagamento anterior do cliente nesta categoria",
+    ),
+    "hours_since_prev_in_category": Said(
+        "{hours:.0f} h after their previous payment in this category",
+        "{hours:.0f} h após o pagamento anterior do cliente nesta categoria",
+    ),
+    "days_since_prev_in_category": Said(
+        "{days:.0f} days after their previous payment in this category",
+        "{days:.0f} dias após o pagamento anterior do cliente nesta categoria",
+    ),
+    "night_tx_count_1d": Said(
+        "{count:d} night payments in the day before",
+        "{count:d} pagamentos noturnos no dia anterior",
+    ),
+    "max_amount_to_category_1d": Said(
+        "a payment of {ratio:.1f}x their usual amount in its category in the"
+        " day before",
+        "um pagamento de {ratio:.1f}x o valor habitual do cliente na categoria"
+        " no dia anterior",
+    ),
+    "km_from_usual_place": Said(
+        "{km:.0f} km from where this customer usually pays",
+        "{km:.0f} km de onde este cliente costuma pagar",
+    ),
+    "history_rows": Said(
+        "a customer with little history", "um cliente com pouco histórico"
+    ),
+    "device_age_days": Said(
+        "from a device first seen today",
+        "de um dispositivo visto pela primeira vez hoje",
+    ),
+    "category": Said("category {value}", "categoria {value}"),
+    "channel": Said("channel {value}", "canal {value}"),
+    "entry_mode": Said("entry mode {value}", "modo de entrada {value}"),
+    **{
+        f"rule_{rule.name}": Said(
+            f"rule {rule.name} fired", f"a regra «{rule.label_pt}» disparou"
+        )
+        for rule in DETECTION_RULES
+    },
+}
+
+
+def _since_in_category(seconds: float) -> tuple[str, dict[str, Any]]:
     if seconds < 3_600:
-        return f"{int(seconds // 60)} min"
+        return "minutes_since_prev_in_category", {"minutes": int(seconds // 60)}
     if seconds < 86_400:
-        return f"{seconds / 3_600:.0f} h"
-    return f"{seconds / 86_400:.0f} days"
+        return "hours_since_prev_in_category", {"hours": seconds / 3_600}
+    return "days_since_prev_in_category", {"days": seconds / 86_400}
 
 
-def describe(feature: str, row: dict[str, Any], settings: Settings) -> str | None:
+def describe(
+    feature: str, row: dict[str, Any], settings: Settings, language: Language = "en"
+) -> str | None:
     """One feature of one row as an analyst would say it; None when the value
     says nothing (a missing history)."""
+    found = _sentence(feature, row, settings)
+    if found is None:
+        return None
+    name, fields = found
+    return MODEL_REASONS[name].fill(language, **fields)
+
+
+def reasons_in_portuguese(text: str) -> str:
+    """Stored model reasons (English, '; '-joined) as the dashboard says them."""
+    return in_portuguese(text, MODEL_REASONS.values())
+
+
+def _sentence(
+    feature: str, row: dict[str, Any], settings: Settings
+) -> tuple[str, dict[str, Any]] | None:
+    """Which of MODEL_REASONS says this feature of this row, with its fields."""
     value = row.get(feature)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    amount = brl(float(row["amount_cents"]) / 100)
+    amount = {"amount_cents": row["amount_cents"]}
     offset = settings.rules.utc_offset_seconds
     clock = datetime.fromtimestamp(int(row["created_at_epoch"]) + offset, UTC)
-    if feature in ("amount_to_typical", "amount_to_mean_30d", "amount_to_max_30d"):
-        base = {
-            "amount_to_typical": "this customer's typical amount",
-            "amount_to_mean_30d": "their 30-day average",
-            "amount_to_max_30d": "their largest payment of the last 30 days",
-        }[feature]
-        return f"{amount}, {value:.1f}x {base}"
+    if feature in _AMOUNT_BASES:
+        return feature, {**amount, "ratio": value}
     if feature == "amount_cents":
         ratio = row.get("amount_to_typical")
         if ratio is not None and not np.isnan(ratio) and ratio >= 2:
-            return f"{amount}, {ratio:.1f}x this customer's typical amount"
-        return amount
+            return "amount_to_typical", {**amount, "ratio": ratio}
+        return "amount", amount
     if feature == "category_rows_before" and value == 0:
-        return f"first purchase in this category ({row.get('category')})"
+        return "new_category", {"category": row.get("category")}
     if feature == "counterparty_rows_before" and value == 0:
-        return "first payment to this merchant or payee"
+        return "new_counterparty", {}
     if feature in ("local_hour", "is_night", "hour_habit", "night_share_before"):
         habit = row.get("hour_habit")
         if habit is not None and not np.isnan(habit) and habit < 0.3:
-            return f"{clock:%H:%M}, an hour this customer rarely pays at"
-        return f"{clock:%H:%M}"
+            return "rare_hour", {"clock": clock}
+        return "hour", {"clock": clock}
     if feature in ("tx_count_1h", "amount_sum_1h_cents"):
-        return f"{int(row['tx_count_1h'])} payments in the hour before"
+        return "hour_count", {"count": int(row["tx_count_1h"])}
     if feature in ("tx_count_1d", "amount_sum_1d_cents"):
-        return f"{int(row['tx_count_1d'])} payments in the day before"
+        return "day_count", {"count": int(row["tx_count_1d"])}
     if feature == "seconds_since_prev":
-        return f"{int(value)} s after the previous payment"
+        return "seconds_since_prev", {"seconds": int(value)}
     if feature == "seconds_since_prev_in_category":
-        return f"{_span(value)} after their previous payment in this category"
+        return _since_in_category(value)
     if feature == "night_tx_count_1d" and value > 0:
-        return f"{int(value)} night payments in the day before"
+        return "night_tx_count_1d", {"count": int(value)}
     if feature == "max_amount_to_category_1d" and value >= 2:
-        return (
-            f"a payment of {value:.1f}x their usual amount in its category "
-            "in the day before"
-        )
+        return "max_amount_to_category_1d", {"ratio": value}
     if feature == "km_from_usual_place":
-        return f"{value:.0f} km from where this customer usually pays"
+        return "km_from_usual_place", {"km": value}
     if feature == "history_rows" and value < 5:
-        return "a customer with little history"
+        return "history_rows", {}
     if feature == "device_age_days" and value < 1:
-        return "from a device first seen today"
+        return "device_age_days", {}
     if feature.startswith("is_") and feature[3:] in RULES and value == 1:
-        return f"rule {feature[3:]} fired"
+        return f"rule_{feature[3:]}", {}
     if feature in ("category", "channel", "entry_mode"):
-        return f"{feature.replace('_', ' ')} {value}"
+        return feature, {"value": value}
     return None
