@@ -511,6 +511,14 @@ def test_a_model_reason_reads_back_into_portuguese() -> None:
             pt = model_scoring.describe(feature, row, settings, "pt")
             assert model_scoring.reasons_in_portuguese(en) == pt, en
             seen.add(pt)
+    row.update(tx_count_1h=1, tx_count_1d=1, night_tx_count_1d=1)
+    for feature in ("tx_count_1h", "tx_count_1d", "night_tx_count_1d"):
+        en = model_scoring.describe(feature, row, settings)
+        assert en is not None and en.startswith("1 ") and "payments" not in en
+        pt = model_scoring.describe(feature, row, settings, "pt")
+        assert model_scoring.reasons_in_portuguese(en) == pt, en
+        seen.add(pt)
+    assert "1 pagamento na hora anterior" in seen
     assert "R$ 2.750,31, 33,2x o valor típico deste cliente" in seen
     assert "5 dias após o pagamento anterior do cliente nesta categoria" in seen
     # Text no sentence says (an older version's) stays as it was.

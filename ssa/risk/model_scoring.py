@@ -308,6 +308,13 @@ MODEL_REASONS: dict[str, Said] = {
         "{clock:%H:%M}, horário em que este cliente raramente paga",
     ),
     "hour": Said("{clock:%H:%M}", "{clock:%H:%M}"),
+    "hour_count_one": Said(
+        "1 payment in the hour before", "1 pagamento na hora anterior"
+    ),
+    "day_count_one": Said("1 payment in the day before", "1 pagamento no dia anterior"),
+    "night_tx_count_1d_one": Said(
+        "1 night payment in the day before", "1 pagamento noturno no dia anterior"
+    ),
     "hour_count": Said(
         "{count:d} payments in the hour before",
         "{count:d} pagamentos na hora anterior",
@@ -366,6 +373,11 @@ MODEL_REASONS: dict[str, Said] = {
 }
 
 
+def _counted(name: str, count: int) -> tuple[str, dict[str, Any]]:
+    """A count's sentence, in the singular for one."""
+    return (f"{name}_one", {}) if count == 1 else (name, {"count": count})
+
+
 def _since_in_category(seconds: float) -> tuple[str, dict[str, Any]]:
     if seconds < 3_600:
         return "minutes_since_prev_in_category", {"minutes": int(seconds // 60)}
@@ -418,15 +430,15 @@ def _sentence(
             return "rare_hour", {"clock": clock}
         return "hour", {"clock": clock}
     if feature in ("tx_count_1h", "amount_sum_1h_cents"):
-        return "hour_count", {"count": int(row["tx_count_1h"])}
+        return _counted("hour_count", int(row["tx_count_1h"]))
     if feature in ("tx_count_1d", "amount_sum_1d_cents"):
-        return "day_count", {"count": int(row["tx_count_1d"])}
+        return _counted("day_count", int(row["tx_count_1d"]))
     if feature == "seconds_since_prev":
         return "seconds_since_prev", {"seconds": int(value)}
     if feature == "seconds_since_prev_in_category":
         return _since_in_category(value)
     if feature == "night_tx_count_1d" and value > 0:
-        return "night_tx_count_1d", {"count": int(value)}
+        return _counted("night_tx_count_1d", int(value))
     if feature == "max_amount_to_category_1d" and value >= 2:
         return "max_amount_to_category_1d", {"ratio": value}
     if feature == "km_from_usual_place":
