@@ -513,3 +513,27 @@ def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
     incoming = settings.paths.incoming_path
     made = {p.name for p in incoming.iterdir() if p.is_dir()}
     assert made == {"labels", "sparkov", "internet_banking_br"}
+
+
+def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(
+    settings, tmp_path, caplog
+):
+    from ssa.intake.watcher import Watcher
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = (SOURCES / "sparkov.yaml").read_text(encoding="utf-8")
+    (sources / "sparkov.yaml").write_text(text, encoding="utf-8")
+    (sources / "broken.yaml").write_text(
+        text.replace("format:", "fromat:"), encoding="utf-8"
+    )
+    settings = settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"sources_dir": sources})}
+    )
+    with caplog.at_level("WARNING", logger="ssa.intake.watcher"):
+        Watcher(settings, lambda pending: None).claim()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1
+    assert "incoming/broken will be quarantined" in warned[0]
+    assert "sources/broken.yaml: time.fromat: unknown key" in warned[0]
+

@@ -40,7 +40,7 @@ from ssa.engines import open_warehouse
 from ssa.intake import ingest_log
 from ssa.intake.ingest import IngestResult, ingest_file, source_of
 from ssa.intake.ingest_log import PendingRefresh
-from ssa.intake.source_mapping import LABELS_FOLDER
+from ssa.intake.source_mapping import LABELS_FOLDER, SourceError, load_source
 from ssa.intake.staging import stage, staged_files, staged_root
 from ssa.intake.validation import bairro_index
 from ssa.settings import Settings
@@ -222,10 +222,23 @@ class Watcher:
         """A folder for reported fraud and one per source mapping, so that a
         user drops another system's export where it belongs without having
         to make the folder first."""
+        sources = self.settings.paths.sources_path
         names = [LABELS_FOLDER]
-        names += sorted(p.stem for p in self.settings.paths.sources_path.glob("*.yaml"))
+        names += sorted(p.stem for p in sources.glob("*.yaml"))
         for name in names:
             (self.folder / name).mkdir(exist_ok=True)
+        # A mapping that cannot load quarantines each file dropped for it:
+        # said now, an operator fixes it before the first export arrives.
+        for name in names[1:]:
+            try:
+                load_source(name, sources)
+            except SourceError as exc:
+                logger.warning(
+                    "files dropped into %s will be quarantined until the "
+                    "mapping loads: %s",
+                    self.folder / name,
+                    exc,
+                )
 
     def start(self) -> Watcher:
         """Watch first, then list what is already there: nothing slips by."""
