@@ -536,4 +536,3 @@ def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(
     assert len(warned) == 1
     assert "incoming/broken will be quarantined" in warned[0]
     assert "sources/broken.yaml: time.fromat: unknown key" in warned[0]
-
