@@ -36,7 +36,7 @@ from ssa.settings import (
     with_groups,
 )
 from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
-from tasks.bronze import generate_and_load
+from tasks.bronze import generate_and_load, refuse_exports_folder
 
 # The default month takes about 5 minutes on 2 cores, a 1M-row month about
 # 3; a run still going after 4 hours is stuck (a lock, a full disk), and the
@@ -91,6 +91,7 @@ async def medallion_pipeline(
     """
     settings = with_groups(settings, generator=generator, paths=paths, engine=engine)
     check_data_folder(settings)
+    refuse_exports_folder(settings)
     bronze = await generate_and_load(settings)
     refreshed = await silver_gold_refresh(settings)
     await publish_headline(settings, refreshed)
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         preflight(settings)
+        refuse_exports_folder(settings)
     except REFUSED as exc:
         print(refusal(exc), file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa.engines import open_warehouse
+from ssa.engines import WarehouseError, open_warehouse
 from ssa.generator import Dataset, chunk_count, generate_chunks
 from ssa.settings import Settings
 
@@ -59,6 +59,27 @@ def _load(data: Dataset | Iterable[Dataset], settings: Settings) -> dict[str, in
                 "ground_truth_labels", "transaction_id", chunk.labels
             )
         return done
+
+
+def refuse_exports_folder(settings: Settings) -> None:
+    """A synthetic Salvador month beside a fintech's own exports would make one
+    warehouse of two worlds (customers, periods, places): a folder whose
+    Bronze holds files only is refused, with the command that rebuilds it."""
+    warehouse = open_warehouse(settings)
+    if not warehouse.exists():
+        return
+    with warehouse.transaction() as session:
+        if not session.table_exists("bronze_transactions"):
+            return
+        found = session.query("bronze/bronze_sources.sql", {}).iloc[0]
+    if int(found["ingested"]) and not int(found["generated"]):
+        folder = settings.paths.data_path
+        raise WarehouseError(
+            f"{folder} holds only ingested files ({int(found['ingested']):,} "
+            "transactions): the medallion would add a synthetic month beside "
+            "them. Rebuild Silver and Gold there with python -m flows.rebuild "
+            f"--data-dir {folder}, or give the synthetic month its own --data-dir"
+        )
 
 
 @task(

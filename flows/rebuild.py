@@ -1,0 +1,95 @@
+"""Rebuild Silver and Gold from the Bronze a data folder already holds.
+
+Run it with ``python -m flows.rebuild --data-dir data/cards`` after
+``python -m flows.train`` on a folder of your own exports: the new model
+scores every row, and the exports, the detection report and the dashboard
+follow. Nothing is generated or ingested (``flows.medallion`` would add a
+synthetic month; ``flows.ingest`` needs files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from prefect import flow, runtime
+
+from flows.medallion import summary
+from flows.naming import origin, run_stamp
+from flows.silver_gold import silver_gold_refresh
+from ssa.cli import (
+    REFUSED,
+    add_data_dir_option,
+    add_engine_option,
+    add_set_option,
+    parser_for,
+    preflight,
+    refusal,
+    say_server_start,
+    settings_from,
+    with_folder_engine,
+)
+from ssa.engines import WarehouseError, check_data_folder, open_warehouse
+from ssa.settings import Settings
+from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
+
+
+def rebuild_run_name() -> str:
+    """'rebuild · /path/data/cards · 2026-12-01 10:15:02-03:00 #3f2a'."""
+    try:
+        settings = Settings.model_validate(
+            runtime.flow_run.parameters.get("settings") or {}
+        )
+    except ValueError:  # the run itself fails on it, with the message
+        settings = Settings()
+    return f"{origin('rebuild')} · {settings.paths.data_path} · {run_stamp(settings)}"
+
+
+def require_bronze(settings: Settings) -> None:
+    """A folder with nothing to rebuild is refused in one line."""
+    warehouse = open_warehouse(settings)
+    if not warehouse.exists():
+        raise WarehouseError(
+            f"no warehouse in {settings.paths.data_path}: ingest files into it "
+            "first (python -m flows.ingest --data-dir ...) or run flows.medallion"
+        )
+    with warehouse.transaction() as session:
+        session.require_bronze()
+
+
+@flow(name="silver-gold-rebuild", flow_run_name=rebuild_run_name)
+async def rebuild_silver_gold(settings: Settings | None = None) -> dict[str, Any]:
+    """Silver and Gold in full from the folder's Bronze, with the newest risk
+    model; the artifacts land on this run, the one a person launched."""
+    settings = settings or Settings()
+    check_data_folder(settings)
+    require_bronze(settings)
+    refreshed = await silver_gold_refresh(settings)
+    await publish_headline(settings, refreshed)
+    result = public_result(refreshed)
+    await publish_pipeline_summary(settings, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = parser_for(__doc__)
+    add_data_dir_option(parser)
+    add_set_option(parser)
+    add_engine_option(parser)
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        settings = with_folder_engine(settings_from(args), args)
+        preflight(settings)
+        require_bronze(settings)
+    except REFUSED as exc:
+        print(refusal(exc), file=sys.stderr)
+        return 2
+    say_server_start()
+    result = asyncio.run(rebuild_silver_gold(settings))
+    print(summary(result, settings))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
