@@ -43,7 +43,7 @@ from ssa.cli import (
 from ssa.engines import check_data_folder, following_folder
 from ssa.engines.names import EngineName
 from ssa.intake.drop_paths import split_usable
-from ssa.intake.ingest import source_of
+from ssa.intake.ingest import source_of, summary_line
 from ssa.intake.source_mapping import LABELS_FOLDER, load_source
 from ssa.intake.staging import staged_files, staged_root
 from ssa.settings import PathSettings, Settings, with_groups
@@ -243,6 +243,9 @@ async def ingest_drops(
         "files": results,
         "problems": problems,
         "rows_loaded": changed,
+        "quarantine_files": [
+            r["quarantine_file"] for r in results if r["quarantine_file"]
+        ],
         "refresh": refreshed,
     }
 
@@ -307,12 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     for f in result["files"]:
-        print(
-            f"{f['file_name']}: {f['status']} read={f['rows_read']} "
-            f"loaded={f['rows_loaded']} rejected={f['rows_rejected']} "
-            f"duplicates={f['rows_duplicate']}"
-            + (f" ({f['detail']})" if f["detail"] else "")
-        )
+        print(summary_line(f))
     for problem in result["problems"]:
         print(problem, file=sys.stderr)
     return 1 if result["problems"] else 0

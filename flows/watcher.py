@@ -42,7 +42,7 @@ from ssa.engines import (
     check_data_folder,
     open_warehouse,
 )
-from ssa.intake.ingest import IngestResult
+from ssa.intake.ingest import IngestResult, quarantine_file
 from ssa.intake.ingest_log import PendingRefresh
 from ssa.intake.watcher import FolderBusyError, Refresh, Watcher
 from ssa.process_guard import Guard, stop_with_me
@@ -125,7 +125,10 @@ def file_event(result: IngestResult) -> dict[str, Any]:
             "prefect.resource.id": f"ssa.drop.{result.sha256}",
             "prefect.resource.name": result.file_name,
         },
-        "payload": result.as_dict(),
+        "payload": {
+            **result.as_dict(),
+            "quarantine_file": quarantine_file(result.as_dict()),
+        },
     }
 
 

@@ -97,9 +97,53 @@ def test_odd_paths_are_reported_in_one_line_and_the_others_load(
         f"{outside / 'x.csv'}: a directory, not a file",
         f"{outside / 'missing.csv'}: no such file",
     ]
-    assert "a.csv: loaded read=30" in out and "b.csv: loaded read=30" in out
+    assert "a.csv: loaded, read=30" in out and "b.csv: loaded, read=30" in out
     assert len(bronze_ids(settings)) == 60
     assert_accounting(settings)
+
+
+def test_the_user_is_told_where_quarantined_rows_went(
+    tmp_path, prefect_harness, capsys
+):
+    """Rows refused from a drop, and a file refused whole: the command's
+    line, the run's return and the ingested-files row name the quarantine
+    file, so the user can open it."""
+    from flows.ingest import main
+    from tasks.ingest import ingested_row
+
+    settings = settings_for(tmp_path / "data")
+    frame = sample(40)
+    frame.loc[5, "amount"] = "0.00"
+    mixed = write(tmp_path / "mixed.csv", frame)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = asyncio.run(
+        ingest_drops([str(mixed), str(empty)], settings, refresh=False)
+    )
+    by_name = {f["file_name"]: f for f in result["files"]}
+    rows_to = Path(by_name["mixed.csv"]["quarantine_file"])
+    file_to = Path(by_name["empty.csv"]["quarantine_file"])
+    assert rows_to.parent == file_to.parent == settings.paths.quarantine_path
+    assert rows_to.name == "mixed.rejected.csv" and rows_to.is_file()
+    assert file_to.name == "empty.csv" and file_to.is_file()
+    assert result["quarantine_files"] == [str(rows_to), str(file_to)]
+    log_row = {**by_name["mixed.csv"], "log_seq": 1, "missing_columns": None}
+    assert ingested_row(log_row)["quarantine_file"] == str(rows_to)
+
+    again = frame.assign(transaction_id=frame["transaction_id"] + "b")
+    code = main(
+        [
+            str(write(tmp_path / "again.csv", again)),
+            "--data-dir",
+            str(settings.paths.data_path),
+            "--no-refresh",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    rejected = settings.paths.quarantine_path / "again.rejected.csv"
+    assert "again.csv: loaded, read=40 loaded=39 rejected=1" in out
+    assert f"quarantined to {rejected}" in out
 
 
 def test_a_path_that_breaks_after_the_check_fails_without_retries(
