@@ -35,6 +35,31 @@ def test_ingest_drops_reports_each_file(tmp_path, prefect_harness):
     assert_accounting(settings)
 
 
+def test_an_ingest_run_is_named_after_its_files(tmp_path, prefect_harness):
+    """Like the other runs, not Prefect's random 'witty-otter'."""
+    from prefect.client.orchestration import get_client
+
+    settings = settings_for(tmp_path / "data")
+    drops = [
+        write(tmp_path / f"{name}.csv", sample(10, start=date(2026, 10, 8 + n)))
+        for n, name in enumerate(("lojas", "pix", "cartao", "boletos"))
+    ]
+    state = asyncio.run(
+        ingest_drops(
+            [str(d) for d in drops], settings, refresh=False, return_state=True
+        )
+    )
+
+    async def name() -> str:
+        async with get_client() as client:
+            run = await client.read_flow_run(state.state_details.flow_run_id)
+            return run.name
+
+    given = asyncio.run(name())
+    assert given.startswith("ingest · lojas.csv, pix.csv, cartao.csv +1 more · ")
+    assert f"#{str(state.state_details.flow_run_id)[:4]}" in given
+
+
 def test_incoming_refresh_with_nothing_pending_does_nothing(tmp_path, prefect_harness):
     settings = settings_for(tmp_path / "data")
     with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
