@@ -132,6 +132,22 @@ def file_event(result: IngestResult) -> dict[str, Any]:
     }
 
 
+def run_settings(settings: Settings) -> dict[str, Any]:
+    """The watcher's settings as the on-drop run's ``settings`` and ``paths``
+    parameters, as ``prefect deployment run --param`` would give them: what
+    ``--set`` and the flags chose, so the run started by the event judges
+    the drops with the thresholds the watcher was given, not the defaults.
+    The engine goes apart (the run's ``engine`` parameter); the data folder
+    is absolute, the worker may run elsewhere."""
+    paths = settings.paths.model_dump(mode="json", exclude_unset=True)
+    return {
+        "settings": settings.model_dump(
+            mode="json", exclude_unset=True, exclude={"paths", "engine"}
+        ),
+        "paths": {**paths, "data_dir": str(settings.paths.data_path)},
+    }
+
+
 def refresh_event(pending: PendingRefresh, settings: Settings) -> dict[str, Any]:
     """One event per burst: the parameters of the incoming-refresh run."""
     return {
@@ -147,6 +163,7 @@ def refresh_event(pending: PendingRefresh, settings: Settings) -> dict[str, Any]
             "rows_loaded": pending.rows_loaded,
             "data_dir": str(settings.paths.data_path),
             "engine": settings.engine,
+            **run_settings(settings),
         },
     }
 
