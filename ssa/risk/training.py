@@ -260,6 +260,7 @@ def metrics_table(model: dict[str, Any]) -> pd.DataFrame:
         "precision_top_k_per_day",
         "recall_at_daily_budget",
         "precision_top_k_at_real_prevalence",
+        "daily_budget_alerts",
         "roc_auc",
         "fraud_rows",
         "rows",
@@ -290,8 +291,11 @@ def summary_markdown(model: dict[str, Any], path: Path) -> str:
         "",
         "Precision and recall at the top "
         f"{model['settings']['alerts_per_day']} rows of each day (what "
-        "investigators can open); the precision reweighted to the real fraud "
-        "rate beside it. A score that loses to a baseline is shown losing.",
+        "investigators can open): the precision is over the same places for "
+        "every score, so one that raises fewer alerts (`daily_budget_alerts`) "
+        "leaves places that find nothing; the precision of its alerts "
+        "reweighted to the real fraud rate beside it. A score that loses to a "
+        "baseline is shown losing.",
         "",
         metrics_table(model).to_markdown(floatfmt=".3f"),
     ]
