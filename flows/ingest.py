@@ -26,7 +26,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, runtime
 
-from flows.naming import origin, run_stamp
+from flows.naming import files_shown, origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
     REFUSED,
@@ -43,7 +43,7 @@ from ssa.cli import (
 from ssa.engines import check_data_folder, following_folder
 from ssa.engines.names import EngineName
 from ssa.intake.drop_paths import split_usable
-from ssa.intake.ingest import source_of
+from ssa.intake.ingest import source_of, summary_line
 from ssa.intake.source_mapping import LABELS_FOLDER, load_source
 from ssa.intake.staging import staged_files, staged_root
 from ssa.settings import PathSettings, Settings, with_groups
@@ -59,7 +59,6 @@ from tasks.ingest import (
 # A refresh after drops takes seconds, a full rebuild of a 1M-row month
 # under a minute (README, 'Speed'); half an hour means it is stuck.
 REFRESH_TIMEOUT_SECONDS = 30 * 60
-FILES_IN_NAME = 3
 
 
 def refresh_run_name() -> str:
@@ -70,11 +69,21 @@ def refresh_run_name() -> str:
         settings = with_groups(params.get("settings"), paths=params.get("paths"))
     except ValueError:  # the run itself fails on it, with the message
         settings = Settings()
-    files = [f.strip() for f in (params.get("files") or "").split(",") if f.strip()]
-    shown = ", ".join(files[:FILES_IN_NAME])
-    if len(files) > FILES_IN_NAME:
-        shown += f" +{len(files) - FILES_IN_NAME} more"
+    shown = files_shown((params.get("files") or "").split(","))
     return f"{origin('refresh')} · {shown or 'pending loads'} · {run_stamp(settings)}"
+
+
+def ingest_run_name() -> str:
+    """'ingest · lote.csv, pix.csv · 2026-12-01 10:15:02-03:00 #3f2a': the
+    files given (reported-fraud files after them), like the other runs."""
+    params = runtime.flow_run.parameters
+    try:
+        settings = with_groups(params.get("settings"))
+    except ValueError:  # the run itself fails on it, with the message
+        settings = Settings()
+    given = [*(params.get("paths") or []), *(params.get("labels") or [])]
+    shown = files_shown(given) or "no files"
+    return f"{origin('ingest')} · {shown} · {run_stamp(settings)}"
 
 
 async def load_staged(settings: Settings) -> int:
@@ -192,7 +201,7 @@ async def refresh_loads(
     }
 
 
-@flow(name="ingest-drops")
+@flow(name="ingest-drops", flow_run_name=ingest_run_name)
 async def ingest_drops(
     paths: list[str],
     settings: Settings | None = None,
@@ -243,6 +252,9 @@ async def ingest_drops(
         "files": results,
         "problems": problems,
         "rows_loaded": changed,
+        "quarantine_files": [
+            r["quarantine_file"] for r in results if r["quarantine_file"]
+        ],
         "refresh": refreshed,
     }
 
@@ -307,12 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     for f in result["files"]:
-        print(
-            f"{f['file_name']}: {f['status']} read={f['rows_read']} "
-            f"loaded={f['rows_loaded']} rejected={f['rows_rejected']} "
-            f"duplicates={f['rows_duplicate']}"
-            + (f" ({f['detail']})" if f["detail"] else "")
-        )
+        print(summary_line(f))
     for problem in result["problems"]:
         print(problem, file=sys.stderr)
     return 1 if result["problems"] else 0

@@ -34,7 +34,7 @@ from ssa.cli import (
     parser_for,
     settings_from,
 )
-from ssa.engines import open_warehouse
+from ssa.engines import following_folder, open_warehouse
 from ssa.generator import generate
 from ssa.generator.contract_rows import salted_ids, to_contract
 from ssa.intake.source_mapping import LABELS_FOLDER
@@ -198,8 +198,10 @@ def make_drop(
 
 def from_warehouse(settings: Settings, args: argparse.Namespace) -> Settings:
     """The settings the warehouse was generated with, where the flags leave
-    them open, and the day after its last row as the drop's first day."""
-    warehouse = open_warehouse(settings)
+    them open, and the day after its last row as the drop's first day.
+    The folder's warehouse is read whichever engine made it (make_drop has
+    no --engine: a DuckDB month's folder holds no SQLite file to read)."""
+    warehouse = open_warehouse(following_folder(settings))
     if not warehouse.exists():
         return settings
     with warehouse.transaction() as session:
@@ -246,7 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         help="standard CSV, or a Brazilian spreadsheet export",
     )
     parser.add_argument("--bad-rows", type=int, default=0, help="rows to spoil")
-    add_data_dir_option(parser)
+    add_data_dir_option(
+        parser,
+        "data folder: its warehouse, whichever engine made it, gives the "
+        "seed, customers and first day, and its incoming/ gets the drop "
+        "unless --out (default data/; a DuckDB or Spark month's is "
+        "data/duckdb or data/spark)",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = from_warehouse(settings_from(args), args)

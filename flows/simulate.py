@@ -173,7 +173,9 @@ def parse_args(argv: list[str]) -> Settings:
     parser.add_argument(
         "--start", type=date.fromisoformat, help="first simulated local day"
     )
-    add_data_dir_option(parser)
+    add_data_dir_option(
+        parser, "data folder whose incoming/ gets the stream (default data/)"
+    )
     args = parser.parse_args(argv)
     simulation = {
         key: value

@@ -29,7 +29,7 @@ from ssa.cli import (
 )
 from ssa.engines import WarehouseError, check_data_folder
 from ssa.risk.risk_model import ModelError
-from ssa.risk.training import preflight
+from ssa.risk.training import comparison_line, preflight
 from ssa.settings import ModelSettings, PathSettings, Settings, with_groups
 from tasks.train import publish_model_report, train_model
 
@@ -119,13 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, WarehouseError) as exc:
         print(f"cannot train: {exc}", file=sys.stderr)
         return 1
-    figures = result["metrics"]["model"]
     print(
-        f"Model v{result['version']} -> {result['model_file']}; held back "
-        f"{result['windows']['evaluation']['from']} to "
-        f"{result['windows']['evaluation']['until']}: PR-AUC "
-        f"{figures['average_precision']:.3f} (prevalence "
-        f"{figures['prevalence']:.4f})"
+        f"Model v{result['version']} -> {result['model_file']}; "
+        + comparison_line(result)
     )
     return 0
 

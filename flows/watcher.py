@@ -42,7 +42,7 @@ from ssa.engines import (
     check_data_folder,
     open_warehouse,
 )
-from ssa.intake.ingest import IngestResult
+from ssa.intake.ingest import IngestResult, quarantine_file
 from ssa.intake.ingest_log import PendingRefresh
 from ssa.intake.watcher import FolderBusyError, Refresh, Watcher
 from ssa.process_guard import Guard, stop_with_me
@@ -125,7 +125,26 @@ def file_event(result: IngestResult) -> dict[str, Any]:
             "prefect.resource.id": f"ssa.drop.{result.sha256}",
             "prefect.resource.name": result.file_name,
         },
-        "payload": result.as_dict(),
+        "payload": {
+            **result.as_dict(),
+            "quarantine_file": quarantine_file(result.as_dict()),
+        },
+    }
+
+
+def run_settings(settings: Settings) -> dict[str, Any]:
+    """The watcher's settings as the on-drop run's ``settings`` and ``paths``
+    parameters, as ``prefect deployment run --param`` would give them: what
+    ``--set`` and the flags chose, so the run started by the event judges
+    the drops with the thresholds the watcher was given, not the defaults.
+    The engine goes apart (the run's ``engine`` parameter); the data folder
+    is absolute, the worker may run elsewhere."""
+    paths = settings.paths.model_dump(mode="json", exclude_unset=True)
+    return {
+        "settings": settings.model_dump(
+            mode="json", exclude_unset=True, exclude={"paths", "engine"}
+        ),
+        "paths": {**paths, "data_dir": str(settings.paths.data_path)},
     }
 
 
@@ -144,6 +163,7 @@ def refresh_event(pending: PendingRefresh, settings: Settings) -> dict[str, Any]
             "rows_loaded": pending.rows_loaded,
             "data_dir": str(settings.paths.data_path),
             "engine": settings.engine,
+            **run_settings(settings),
         },
     }
 

@@ -58,13 +58,19 @@ def add_generator_options(
     parser.add_argument("--seed", type=int, help=f"random seed (default {g.seed})")
 
 
-def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        help="folder for the warehouse and exports (default data/; an engine "
-        "with a folder of its own uses it: data/duckdb or data/spark with "
-        "--engine duckdb or spark)",
-    )
+DATA_DIR_HELP = (
+    "folder for the warehouse and exports (default data/; an engine "
+    "with a folder of its own uses it: data/duckdb or data/spark with "
+    "--engine duckdb or spark)"
+)
+
+
+def add_data_dir_option(
+    parser: argparse.ArgumentParser, text: str = DATA_DIR_HELP
+) -> None:
+    """--data-dir; a command without --engine says what the
+    folder is to it in ``text``, so its --help names no flag it lacks."""
+    parser.add_argument("--data-dir", help=text)
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:

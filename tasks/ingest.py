@@ -21,7 +21,7 @@ from prefect.states import State
 from ssa.engines import open_warehouse
 from ssa.intake import ingest_log
 from ssa.intake.drop_paths import UnusablePathError, can_heal, path_problem
-from ssa.intake.ingest import ingest_file
+from ssa.intake.ingest import ingest_file, quarantine_file
 from ssa.settings import Settings
 
 
@@ -54,10 +54,10 @@ async def ingest_drop(
     )
     logger = get_run_logger()
     if result.status == "quarantined":
-        logger.warning("%s (moved to %s)", result.summary(), result.archived_to)
+        logger.warning(result.summary())
     else:
         logger.info(result.summary())
-    return result.as_dict()
+    return {**result.as_dict(), "quarantine_file": quarantine_file(result.as_dict())}
 
 
 def read_pending(settings: Settings) -> dict[str, int] | None:
@@ -122,6 +122,7 @@ INGESTED_COLUMNS = (
     "rows_duplicate",
     "missing_columns",
     "detail",
+    "quarantine_file",
 )
 
 
@@ -129,8 +130,16 @@ INGESTED_COLUMNS = (
 async def publish_ingestion(files: list[dict[str, Any]]) -> None:
     """The files this refresh takes in, with their accounting, in the UI."""
     await acreate_table_artifact(
-        table=[{k: f[k] for k in INGESTED_COLUMNS} for f in files],
+        table=[ingested_row(f) for f in files],
         key="ingested-files",
         description="Drops handled since the last refresh (loaded, skipped or "
-        "quarantined): rows read = loaded + rejected + duplicates.",
+        "quarantined): rows read = loaded + rejected + duplicates; "
+        "quarantine_file is where the rejected rows (or the unreadable file) "
+        "went.",
     )
+
+
+def ingested_row(log_row: dict[str, Any]) -> dict[str, Any]:
+    """A file's row of the ingested-files table, from its ingestion-log row."""
+    row = {**log_row, "quarantine_file": quarantine_file(log_row)}
+    return {k: row[k] for k in INGESTED_COLUMNS}

@@ -24,17 +24,12 @@ async def train_model(settings: Settings) -> dict[str, Any]:
     """One coarse task: read, split, fit, calibrate, evaluate, save."""
     result = await asyncio.to_thread(training.train, settings)
     model = result["model"]
-    figures = model["metrics"]["model"]
     get_run_logger().info(
-        "risk model v%d (%d rounds) saved to %s; held back %s to %s: "
-        "PR-AUC %.3f at prevalence %.4f",
+        "risk model v%d (%d rounds) saved to %s; %s",
         model["version"],
         model["best_iteration"],
         result["path"],
-        model["windows"]["evaluation"]["from"],
-        model["windows"]["evaluation"]["until"],
-        figures.get("average_precision") or math.nan,
-        figures.get("prevalence") or math.nan,
+        training.comparison_line(model),
     )
     return result
 

@@ -83,6 +83,36 @@ def test_help_is_whole_and_shows_defaults(module, shown) -> None:
     assert "(default: None)" not in done.stdout
 
 
+@pytest.mark.parametrize("module", ["flows.make_drop", "flows.simulate"])
+def test_help_names_no_flag_the_command_lacks(module) -> None:
+    """A command without --engine does not tell the user to give one."""
+    done = _run(module, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--engine" not in done.stdout
+
+
+def test_make_drop_reads_a_duckdb_month_in_its_data_folder(tmp_path) -> None:
+    """make_drop has no --engine: given a DuckDB month's folder it reads that
+    warehouse, not a SQLite file the folder does not hold."""
+    from flows.make_drop import main
+    from ssa.generator import generate
+    from ssa.settings import Settings
+    from tasks.bronze import _load
+
+    month = Settings(
+        engine="duckdb",
+        paths={"data_dir": tmp_path},
+        generator={"seed": 7, "n_customers": 60, "n_merchants": 20, "days": 7},
+    )
+    _load(generate(month), month)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["--rows", "20", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
+    (drop,) = out.glob("*.csv")
+    assert "-seed7-" in drop.name  # the DuckDB month's seed, not the default 42
+    assert not (tmp_path / "ssa.db").exists()
+
+
 def test_make_drop_extends_the_warehouse_in_its_data_folder(tmp_path) -> None:
     """Seed and customers come from the warehouse, and the drop starts after
     its last row, so a second demo drop after the first still loads rows."""

@@ -129,7 +129,57 @@ def test_a_scorer_that_scores_nothing_finds_no_fraud() -> None:
     rows = pd.DataFrame({"risk_score": [0, 0, 0], "is_fraud": [1, 0, 0]})
     score = score_report(rows, (100,))
     assert score["average_precision"] == 0.0
-    assert math.isnan(score["precision_at_100"])  # no alert queue at all
+    # No alert in the 3 places every scorer of these rows gets: none found.
+    assert score["precision_at_100"] == 0.0
+    assert (score["rows_at_100"], score["alerts_at_100"]) == (3, 0)
+    assert math.isnan(score_report(rows.head(0), (100,))["precision_at_100"])
+
+
+def test_precision_at_k_uses_the_same_k_for_every_scorer() -> None:
+    """A scorer that raises fewer than k alerts is not judged on its shorter
+    queue: its empty places find nothing, so a score that alerts on 2 rows
+    (both fraud) does not beat one whose top 4 hold 3 fraud."""
+    rows = pd.DataFrame(
+        {
+            "few": [9, 9, 0, 0, 0, 0, 0, 0],
+            "many": [9, 8, 7, 6, 5, 4, 3, 2],
+            "is_fraud": [1, 1, 1, 0, 0, 0, 0, 0],
+        }
+    )
+    few = score_report(rows, (4, 20), "few")
+    many = score_report(rows, (4, 20), "many")
+    assert few["rows_at_4"] == many["rows_at_4"] == 4
+    assert (few["alerts_at_4"], many["alerts_at_4"]) == (2, 4)
+    assert few["precision_at_4"] == pytest.approx(2 / 4)
+    assert many["precision_at_4"] == pytest.approx(3 / 4)
+    # Fewer rows than k: k is cut to the rows, for both alike, and said.
+    assert few["rows_at_20"] == many["rows_at_20"] == 8
+    assert few["precision_at_20"] == pytest.approx(2 / 8)
+    assert many["precision_at_20"] == pytest.approx(3 / 8)
+
+
+def test_the_ranking_table_shows_the_k_used_where_rows_were_fewer() -> None:
+    from ssa.report.evaluation import _ranking_table, ranked_scores, ranking_report
+
+    rows = pd.DataFrame(
+        {
+            "label_set": "synthetic",
+            "is_fraud": [1, 0, 0, 1],
+            "risk_score": [90, 60, 0, 45],
+            "rules_score": [90, 0, 0, 0],
+            "anomaly_points": [30, 60, 0, 45],
+        }
+    )
+    table = ranking_report(ranked_scores(rows), (2, 10), 5.0)
+    by = table.set_index("scorer")
+    # The rules alert on one row: half the two places, as in the queue.
+    assert by.loc["rules alone", "precision_at_2"] == pytest.approx(1 / 2)
+    assert by.loc["rules alone", "alerts_at_2"] == 1
+    # Their one alert is fraud: its precision at the real rate stays 1.
+    assert by.loc["rules alone", "precision_at_2_real_prevalence"] == 1.0
+    shown = _ranking_table(table)
+    assert "rows_at_10" in shown and "rows_at_2" not in shown
+    assert set(shown["rows_at_10"]) == {4}
 
 
 def test_a_daily_budget_opens_the_top_rows_of_each_day() -> None:
@@ -152,6 +202,28 @@ def test_a_daily_budget_opens_the_top_rows_of_each_day() -> None:
     assert out["precision_at_daily_budget_real_prevalence"] == pytest.approx(
         tpr / (tpr + fpr)
     )
+    assert out["daily_budget_rows"] == out["daily_budget_alerts"] == 4
+
+
+def test_a_daily_budget_counts_the_same_places_for_every_scorer() -> None:
+    """A day a scorer raises fewer alerts than the budget: its precision is
+    still over the budget's places, as the model's that fills them."""
+    from ssa.report.evaluation import daily_budget
+
+    rows = pd.DataFrame(
+        {
+            "local_day": [1, 1, 1, 1, 2, 2, 2],
+            "few": [90, 0, 0, 0, 0, 0, 0],
+            "all": [90, 80, 70, 60, 50, 40, 30],
+            "is_fraud": [1, 1, 0, 0, 1, 0, 0],
+        }
+    )
+    few = daily_budget(rows, "few", alerts_per_day=2, real_prevalence=0.5)
+    full = daily_budget(rows, "all", alerts_per_day=2, real_prevalence=0.5)
+    assert few["daily_budget_rows"] == full["daily_budget_rows"] == 4
+    assert (few["daily_budget_alerts"], full["daily_budget_alerts"]) == (1, 4)
+    assert few["precision_at_daily_budget"] == pytest.approx(1 / 4)
+    assert full["precision_at_daily_budget"] == pytest.approx(3 / 4)
 
 
 def test_the_ranking_shows_each_voice_and_the_model_only_where_it_scored() -> None:

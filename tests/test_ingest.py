@@ -57,6 +57,8 @@ def test_mixed_rows_split_with_reasons_and_lines(settings, incoming):
         116,
         4,
     )
+    # The line the watcher and the ingest command show names the file.
+    assert result.summary().endswith(f"; quarantined to {result.rejected_to}")
     rejected = pd.read_csv(
         result.rejected_to,
         sep=";",
@@ -120,6 +122,7 @@ def test_file_level_errors_quarantine_the_file_with_its_message(
     result = ingest_file(path, settings)
     assert result.status == "quarantined"
     quarantined = settings.paths.quarantine_path / "export.csv"
+    assert result.summary().endswith(f"; quarantined to {quarantined}")
     assert quarantined.read_bytes() == data and not path.exists()
     error = (settings.paths.quarantine_path / "export.error.txt").read_text("utf-8")
     assert "File: export.csv" in error

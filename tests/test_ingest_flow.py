@@ -35,6 +35,31 @@ def test_ingest_drops_reports_each_file(tmp_path, prefect_harness):
     assert_accounting(settings)
 
 
+def test_an_ingest_run_is_named_after_its_files(tmp_path, prefect_harness):
+    """Like the other runs, not Prefect's random 'witty-otter'."""
+    from prefect.client.orchestration import get_client
+
+    settings = settings_for(tmp_path / "data")
+    drops = [
+        write(tmp_path / f"{name}.csv", sample(10, start=date(2026, 10, 8 + n)))
+        for n, name in enumerate(("lojas", "pix", "cartao", "boletos"))
+    ]
+    state = asyncio.run(
+        ingest_drops(
+            [str(d) for d in drops], settings, refresh=False, return_state=True
+        )
+    )
+
+    async def name() -> str:
+        async with get_client() as client:
+            run = await client.read_flow_run(state.state_details.flow_run_id)
+            return run.name
+
+    given = asyncio.run(name())
+    assert given.startswith("ingest · lojas.csv, pix.csv, cartao.csv +1 more · ")
+    assert f"#{str(state.state_details.flow_run_id)[:4]}" in given
+
+
 def test_incoming_refresh_with_nothing_pending_does_nothing(tmp_path, prefect_harness):
     settings = settings_for(tmp_path / "data")
     with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
@@ -97,9 +122,53 @@ def test_odd_paths_are_reported_in_one_line_and_the_others_load(
         f"{outside / 'x.csv'}: a directory, not a file",
         f"{outside / 'missing.csv'}: no such file",
     ]
-    assert "a.csv: loaded read=30" in out and "b.csv: loaded read=30" in out
+    assert "a.csv: loaded, read=30" in out and "b.csv: loaded, read=30" in out
     assert len(bronze_ids(settings)) == 60
     assert_accounting(settings)
+
+
+def test_the_user_is_told_where_quarantined_rows_went(
+    tmp_path, prefect_harness, capsys
+):
+    """Rows refused from a drop, and a file refused whole: the command's
+    line, the run's return and the ingested-files row name the quarantine
+    file, so the user can open it."""
+    from flows.ingest import main
+    from tasks.ingest import ingested_row
+
+    settings = settings_for(tmp_path / "data")
+    frame = sample(40)
+    frame.loc[5, "amount"] = "0.00"
+    mixed = write(tmp_path / "mixed.csv", frame)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = asyncio.run(
+        ingest_drops([str(mixed), str(empty)], settings, refresh=False)
+    )
+    by_name = {f["file_name"]: f for f in result["files"]}
+    rows_to = Path(by_name["mixed.csv"]["quarantine_file"])
+    file_to = Path(by_name["empty.csv"]["quarantine_file"])
+    assert rows_to.parent == file_to.parent == settings.paths.quarantine_path
+    assert rows_to.name == "mixed.rejected.csv" and rows_to.is_file()
+    assert file_to.name == "empty.csv" and file_to.is_file()
+    assert result["quarantine_files"] == [str(rows_to), str(file_to)]
+    log_row = {**by_name["mixed.csv"], "log_seq": 1, "missing_columns": None}
+    assert ingested_row(log_row)["quarantine_file"] == str(rows_to)
+
+    again = frame.assign(transaction_id=frame["transaction_id"] + "b")
+    code = main(
+        [
+            str(write(tmp_path / "again.csv", again)),
+            "--data-dir",
+            str(settings.paths.data_path),
+            "--no-refresh",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    rejected = settings.paths.quarantine_path / "again.rejected.csv"
+    assert "again.csv: loaded, read=40 loaded=39 rejected=1" in out
+    assert f"quarantined to {rejected}" in out
 
 
 def test_a_path_that_breaks_after_the_check_fails_without_retries(

@@ -117,7 +117,6 @@ def test_the_on_drop_run_gets_the_events_range_and_files(
     assert params["after_log_seq"] == "{{ event.payload.after_log_seq }}"
     assert params["up_to_log_seq"] == "{{ event.payload.up_to_log_seq }}"
     assert params["files"] == "{{ event.payload.files | join(', ') }}"
-    assert params["paths"] == {"data_dir": "{{ event.payload.data_dir }}"}
     # What the watcher emits carries every key the trigger reads.
     from flows.watcher import refresh_event
     from ssa.intake.ingest_log import PendingRefresh
@@ -127,7 +126,60 @@ def test_the_on_drop_run_gets_the_events_range_and_files(
         after_log_seq=3, up_to_log_seq=5, files=("a.csv",), rows_loaded=10
     )
     payload = refresh_event(pending, Settings())["payload"]
-    assert {"after_log_seq", "up_to_log_seq", "files", "data_dir"} <= set(payload)
+    read = {"after_log_seq", "up_to_log_seq", "files", "paths", "settings", "engine"}
+    assert read <= set(payload)
+
+
+def test_the_on_drop_run_gets_the_watchers_settings(
+    deployments: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The trigger's parameters rendered from the watcher's event as Prefect's
+    server renders them, then validated as the run's parameters: the run
+    refreshes with the watcher's --set values and folders, not the defaults."""
+    import copy
+
+    from prefect.server.events.actions import RunDeployment
+    from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
+
+    from flows.ingest import incoming_refresh
+    from flows.watcher import parse_args, refresh_event
+    from ssa.intake.ingest_log import PendingRefresh
+    from ssa.settings import with_groups
+
+    watcher, _mode = parse_args(
+        [
+            "--data-dir",
+            str(tmp_path),
+            "--incoming",
+            "drops",
+            "--set",
+            "rules.velocity_min_count=6",
+            "--set",
+            "limits.future_tolerance_seconds=60",
+            "--mode",
+            "prefect",
+        ]
+    )
+    pending = PendingRefresh(
+        after_log_seq=3, up_to_log_seq=5, files=("a.csv",), rows_loaded=10
+    )
+    event = refresh_event(pending, watcher)
+    (trigger,) = deployments["incoming-refresh/on-drop"]["triggers"]
+    params = copy.deepcopy(trigger["parameters"])
+    RunDeployment._upgrade_v1_templates(params)
+    rendered = hydrate(
+        params,
+        HydrationContext(
+            raise_on_error=True, render_jinja=True, jinja_context={"event": event}
+        ),
+    )
+    given = incoming_refresh.validate_parameters(rendered)
+    run = with_groups(given["settings"], paths=given["paths"], engine=given["engine"])
+    assert run.rules.velocity_min_count == 6
+    assert run.limits.future_tolerance_seconds == 60
+    assert run.paths.incoming_path == watcher.paths.incoming_path == tmp_path / "drops"
+    assert run == watcher
+    assert (given["after_log_seq"], given["up_to_log_seq"]) == (3, 5)
 
 
 def test_failures_notify_through_a_named_block() -> None:

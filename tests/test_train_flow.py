@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -139,3 +140,42 @@ def test_the_preflight_returns_the_split_training_uses(settings) -> None:
     with open_warehouse(settings).transaction() as session:
         rows = risk_model.read_rows(session, settings)
     assert split == risk_model.time_split(rows[rows["is_fraud"].notna()], settings)
+
+
+def test_the_last_line_sets_the_model_beside_gold_and_the_baselines(
+    settings, capsys, prefect_harness
+) -> None:
+    """Whether the model helps shows in the command's last line: its PR-AUC
+    beside the rules-only and Gold scores and both baselines'."""
+    code = train.main(
+        [
+            "--data-dir",
+            str(settings.paths.data_path),
+            "--set",
+            "model.delay_days=3",
+            "--set",
+            "model.max_rounds=60",
+        ]
+    )
+    assert code == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    model = risk_model.load(Path(last.split(" -> ", 1)[1].split(";", 1)[0]))
+    for key, name in training.LINE_NAMES.items():
+        figure = model["metrics"][key]["average_precision"]
+        assert f"{name} {figure:.3f}" in last, (name, last)
+    assert last.index("model ") < last.index("rules alone") < last.index("amount")
+
+
+def test_a_score_without_fraud_to_rank_shows_n_a() -> None:
+    metrics = {
+        "model": {"average_precision": 0.5, "prevalence": 0.01},
+        "baseline_amount_p99": {"average_precision": None},
+    }
+    model = {
+        "metrics": metrics,
+        "windows": {"evaluation": {"from": "2026-10-20", "until": "2026-10-27"}},
+    }
+    assert training.comparison_line(model) == (
+        "held back 2026-10-20 to 2026-10-27, PR-AUC model 0.500, amount > p99 "
+        "n/a (prevalence 0.0100)"
+    )

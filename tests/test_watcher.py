@@ -354,6 +354,10 @@ def test_prefect_mode_emits_one_event_per_file_and_one_per_burst(settings, incom
     ingested = next(e for e in events if e["event"] == "ssa.incoming.file-ingested")
     assert ingested["resource"]["prefect.resource.id"].startswith("ssa.drop.")
     assert ingested["payload"]["rows_loaded"] == 120
+    assert ingested["payload"]["quarantine_file"] is None
+    refused = next(e for e in events if e["event"] == "ssa.incoming.file-quarantined")
+    quarantined = settings.paths.quarantine_path / "empty.csv"
+    assert refused["payload"]["quarantine_file"] == str(quarantined)
 
 
 def test_prefect_mode_needs_a_server(monkeypatch, capsys, tmp_path):

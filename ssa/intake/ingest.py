@@ -23,7 +23,7 @@ import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -72,12 +72,32 @@ class IngestResult:
         return asdict(self)
 
     def summary(self) -> str:
-        return (
-            f"{self.file_name}: {self.status}, read={self.rows_read} "
-            f"loaded={self.rows_loaded} rejected={self.rows_rejected} "
-            f"duplicates={self.rows_duplicate}"
-            + (f" ({self.detail})" if self.detail else "")
-        )
+        """One line per file, naming where its refused rows went so the user
+        can open them, fix them and drop them again."""
+        return summary_line(self.as_dict())
+
+
+def quarantine_file(result: Mapping[str, Any]) -> str | None:
+    """Where what was refused of a drop went, from its result or log row:
+    its rejected rows (with line and reason), or the whole file when it
+    could not be read (its reason beside it, in ``.error.txt``)."""
+    if result.get("rejected_to"):
+        return str(result["rejected_to"])
+    if result.get("status") == "quarantined" and result.get("archived_to"):
+        return str(result["archived_to"])
+    return None
+
+
+def summary_line(result: Mapping[str, Any]) -> str:
+    """A file's accounting in one line, from its result or log row."""
+    where = quarantine_file(result)
+    return (
+        f"{result['file_name']}: {result['status']}, read={result['rows_read']} "
+        f"loaded={result['rows_loaded']} rejected={result['rows_rejected']} "
+        f"duplicates={result['rows_duplicate']}"
+        + (f" ({result['detail']})" if result["detail"] else "")
+        + (f"; quarantined to {where}" if where else "")
+    )
 
 
 def batch_id_for(sha256: str) -> str:

@@ -133,13 +133,22 @@ def score_report(
 ) -> dict:
     """Precision of a ranking at the top k, and its PR-AUC.
 
-    Only rows the scorer ranks above zero are an alert queue: precision at k
-    is over the top k of them (fewer when it scores fewer). Rows with the
-    same score are one block in no particular order, so a block cut by k
-    counts its fraud rate, not a lucky or unlucky order: rule scores take few
-    values and a 0/1 baseline only one. PR-AUC is the average precision over
-    the distinct scores (each block's share of all fraud times the precision
-    down to it), so fraud the scorer never scores counts as missed.
+    Only rows the scorer ranks above zero are an alert queue. Precision at k
+    is the fraud among the queue's first k places divided by k, the same k
+    for every scorer on these rows: a scorer that raises fewer than k alerts
+    leaves the other places empty and they find nothing, as a precision at k
+    counts what was never retrieved. Dividing by its own shorter queue would
+    set a rule score's 631 alerts against another score's 1,000, two
+    different k under one name. Only when the rows themselves are fewer than
+    k is k cut to them, for every scorer alike: ``rows_at_{k}`` says the k
+    used, ``alerts_at_{k}`` how many of those places the scorer filled.
+
+    Rows with the same score are one block in no particular order, so a
+    block cut by k counts its fraud rate, not a lucky or unlucky order: rule
+    scores take few values and a 0/1 baseline only one. PR-AUC is the
+    average precision over the distinct scores (each block's share of all
+    fraud times the precision down to it), so fraud the scorer never scores
+    counts as missed.
     """
     scored = rows[rows[score] > 0]
     blocks = (
@@ -153,15 +162,20 @@ def score_report(
     total_fraud = int((rows["is_fraud"] == 1).sum())
     out: dict[str, float] = {}
     for k in cutoffs:
-        n = min(k, len(scored))
-        if n == 0:
+        places = min(k, len(rows))  # the same for every scorer on these rows
+        n = min(places, len(scored))  # the places this scorer's alerts fill
+        out[f"rows_at_{k}"] = places
+        out[f"alerts_at_{k}"] = n
+        if places == 0:
             out[f"precision_at_{k}"] = float("nan")
             continue
-        cut = int(np.searchsorted(cum_sizes, n))  # the block holding row n
-        above_hits = cum_hits[cut - 1] if cut else 0.0
-        above_rows = cum_sizes[cut - 1] if cut else 0.0
-        expected = above_hits + (n - above_rows) * hits[cut] / sizes[cut]
-        out[f"precision_at_{k}"] = expected / n
+        expected = 0.0
+        if n:
+            cut = int(np.searchsorted(cum_sizes, n))  # the block holding row n
+            above_hits = cum_hits[cut - 1] if cut else 0.0
+            above_rows = cum_sizes[cut - 1] if cut else 0.0
+            expected = above_hits + (n - above_rows) * hits[cut] / sizes[cut]
+        out[f"precision_at_{k}"] = expected / places
     if total_fraud:  # a scorer that scores nothing found none of it: 0
         precision = cum_hits / cum_sizes if len(scored) else np.zeros(0)
         out["average_precision"] = float((hits / total_fraud * precision).sum())
@@ -179,9 +193,13 @@ def daily_budget(
 
     Each local day's rows scored above zero, highest first; a block of equal
     scores cut by the budget counts at its fraud rate, as in
-    ``score_report``. Recall is over all fraud of the period; the precision
-    is also reweighted to the real prevalence from the queue's true- and
-    false-positive rates.
+    ``score_report``. Recall is over all fraud of the period. The precision
+    is over the budget's places, the same for every scorer on these rows
+    (``daily_budget_rows``: the budget each day, or the day's rows when
+    fewer): a day a scorer raises fewer alerts than the budget leaves places
+    that find nothing, as in ``score_report`` (``daily_budget_alerts``: the
+    alerts it raised). The precision reweighted to the real prevalence is
+    that of the alerts raised, from their true- and false-positive rates.
     """
     fraud = rows["is_fraud"] == 1
     positives, negatives = int(fraud.sum()), int((~fraud).sum())
@@ -196,10 +214,13 @@ def daily_budget(
     taken = (alerts_per_day - before).clip(lower=0).clip(upper=blocks["count"])
     tp = float((taken * blocks["sum"] / blocks["count"]).sum())
     alerts = float(taken.sum())
+    places = float(rows.groupby("local_day").size().clip(upper=alerts_per_day).sum())
     return {
         "alerts_per_day": float(alerts_per_day),
+        "daily_budget_rows": places,
+        "daily_budget_alerts": alerts,
         "recall_at_daily_budget": _ratio(tp, positives),
-        "precision_at_daily_budget": _ratio(tp, alerts),
+        "precision_at_daily_budget": _ratio(tp, places),
         "precision_at_daily_budget_real_prevalence": reweighted(
             tp, alerts - tp, positives, negatives, real_prevalence
         ),
@@ -334,8 +355,10 @@ def ranking_report(
         for column in scorers(scores, judged):
             figures = score_report(part, cutoffs, column)
             for k in cutoffs:
-                n = min(k, figures["scored_rows"])
-                tp = figures[f"precision_at_{k}"] * n if n else 0.0
+                # The alerts it raised in its top k, reweighted: empty places
+                # are neither true nor false positives.
+                n = figures[f"alerts_at_{k}"]
+                tp = figures[f"precision_at_{k}"] * figures[f"rows_at_{k}"] if n else 0
                 figures[f"precision_at_{k}_real_prevalence"] = reweighted(
                     tp, n - tp, positives, negatives, real_prevalence
                 )
@@ -464,13 +487,16 @@ def report_markdown(
             "same score count as one block at its fraud rate (a 0/1 baseline is "
             "one block). `average_precision` (PR-AUC) counts fraud it never "
             "scores as missed; compare it with `prevalence`, what a random "
-            "ranking gets. `precision_at_k`: among the top k rows it scores "
-            "above zero (fewer if it scores fewer: `scored_rows`); `_real` "
-            "beside it reweights it to the real fraud rate "
-            "(settings.evaluation.real_fraud_prevalence). "
+            "ranking gets. `precision_at_k`: the fraud among the first k "
+            "places of its queue of rows scored above zero, divided by k for "
+            "every scorer (k cut to the rows when they are fewer, for all "
+            "alike): a scorer that raises fewer than k alerts (`scored_rows`) "
+            "leaves places empty that find nothing. `_real` beside it is the "
+            "precision of the alerts it raised there, reweighted to the real "
+            "fraud rate (settings.evaluation.real_fraud_prevalence). "
             f"`recall_at_daily_budget`: the share of all fraud found by opening "
             f"the top {budget} (settings.model.alerts_per_day), and the "
-            "precision of those alerts. A score that loses to a baseline is "
+            "precision over those places. A score that loses to a baseline is "
             "shown losing."
         ),
         "",
@@ -484,11 +510,19 @@ def report_markdown(
 def _ranking_table(ranking: pd.DataFrame) -> pd.DataFrame:
     """The ranking's columns in reading order, the long names shortened."""
     cutoffs = [c for c in ranking if c.startswith("precision_at_") and c[13:].isdigit()]
+    # The k a figure used, shown where the rows were fewer than k.
+    clipped = [
+        f"rows_at_{c[13:]}"
+        for c in cutoffs
+        if f"rows_at_{c[13:]}" in ranking
+        and (ranking[f"rows_at_{c[13:]}"] < int(c[13:])).any()
+    ]
     columns = [
         "label_set",
         "scorer",
         "average_precision",
         *cutoffs,
+        *clipped,
         *(f"{c}_real_prevalence" for c in cutoffs),
         "recall_at_daily_budget",
         "precision_at_daily_budget",

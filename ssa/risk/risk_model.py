@@ -598,7 +598,11 @@ def ranking_metrics(
     precision reweighted to the real prevalence from its true- and
     false-positive rates: ``evaluation.daily_budget``, as the detection
     report counts it (a row scored 0 is never opened; a block of equal
-    scores cut by the budget counts at its fraud rate).
+    scores cut by the budget counts at its fraud rate). The precision is
+    over the same places for every score of the period
+    (``daily_budget_rows``), so a score that raises fewer alerts a day than
+    the budget (the rules alone, a 0/1 baseline) is not judged on a shorter
+    queue than the model's; ``daily_budget_alerts`` says how many it raised.
     """
     y = np.asarray(is_fraud, dtype=int)
     s = np.asarray(score, dtype=float)
@@ -619,6 +623,8 @@ def ranking_metrics(
     out["precision_top_k_at_real_prevalence"] = budget[
         "precision_at_daily_budget_real_prevalence"
     ]
+    out["daily_budget_rows"] = budget["daily_budget_rows"]
+    out["daily_budget_alerts"] = budget["daily_budget_alerts"]
     return out
 
 
