@@ -92,6 +92,8 @@ REPORT_HEADERS = {
     "fraud_rows": "Linhas de fraude",
     "scored_rows": "Linhas pontuadas",
     "alerts_per_day": "Alertas por dia",
+    "daily_budget_rows": "Lugares no orçamento diário de alertas",
+    "daily_budget_alerts": "Alertas levantados no orçamento diário",
     "recall_at_daily_budget": "Cobertura no orçamento diário de alertas",
     "precision_at_daily_budget": "Precisão no orçamento diário de alertas",
     "precision_at_daily_budget_real_prevalence": (
@@ -105,6 +107,8 @@ REPORT_HEADER_PATTERNS = (
         "precision_at_{k:d}_real_prevalence",
         "Precisão nos {k:d} primeiros, na prevalência real",
     ),
+    Said("rows_at_{k:d}", "Lugares contados nos {k:d} primeiros"),
+    Said("alerts_at_{k:d}", "Alertas levantados nos {k:d} primeiros"),
 )
 LABEL_SETS = {
     "synthetic": "sintéticos (fraude plantada pelo gerador)",
