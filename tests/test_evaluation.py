@@ -175,8 +175,12 @@ def test_the_ranking_table_shows_the_k_used_where_rows_were_fewer() -> None:
     # The rules alert on one row: half the two places, as in the queue.
     assert by.loc["rules alone", "precision_at_2"] == pytest.approx(1 / 2)
     assert by.loc["rules alone", "alerts_at_2"] == 1
-    # Their one alert is fraud: its precision at the real rate stays 1.
-    assert by.loc["rules alone", "precision_at_2_real_prevalence"] == 1.0
+    # Their one alert is fraud, none false: at the real rate that is no
+    # proof of a perfect queue, the false alarms count at their 95 % bound.
+    tpr, fpr, p = 1 / 2, poisson_upper(0) / 2, 7e-5
+    assert by.loc["rules alone", "precision_at_2_real_prevalence"] == pytest.approx(
+        tpr * p / (tpr * p + fpr * (1 - p))
+    )
     shown = _ranking_table(table)
     assert "rows_at_10" in shown and "rows_at_2" not in shown
     assert set(shown["rows_at_10"]) == {4}
@@ -198,7 +202,8 @@ def test_a_daily_budget_opens_the_top_rows_of_each_day() -> None:
     # A row scored 0 is never opened: its fraud is missed.
     assert out["recall_at_daily_budget"] == pytest.approx(2.5 / 4)
     assert out["precision_at_daily_budget"] == pytest.approx(2.5 / 4)
-    tpr, fpr = 2.5 / 4, 1.5 / 3
+    # The 1.5 expected false alarms count as 2, at their 95 % upper bound.
+    tpr, fpr = 2.5 / 4, poisson_upper(2) / 3
     assert out["precision_at_daily_budget_real_prevalence"] == pytest.approx(
         tpr / (tpr + fpr)
     )
@@ -249,7 +254,10 @@ def test_the_ranking_shows_each_voice_and_the_model_only_where_it_scored() -> No
     by = table.set_index("scorer")
     assert by.loc["Gold risk score (combined)", "recall_at_daily_budget"] == 1.0
     assert by.loc["rules alone", "average_precision"] == pytest.approx(0.5)
-    assert by.loc["rules alone", "precision_at_2_real_prevalence"] == 1.0
+    tpr, fpr = 1 / 2, poisson_upper(0) / 4
+    assert by.loc["rules alone", "precision_at_2_real_prevalence"] == pytest.approx(
+        tpr * 0.01 / (tpr * 0.01 + fpr * 0.99)
+    )
     with_model = rows.assign(model_probability=[0.9, 0.1, 0.0, 0.8, 0.0, 0.0])
     table = ranking_report(ranked_scores(with_model), (2,), 5.0, 3, 0.01)
     model = table.set_index("scorer").loc["risk model alone"]

@@ -232,10 +232,14 @@ def reweighted(
 ) -> float:
     """Precision of an alert queue if fraud were as rare as ``prevalence``:
     r * p / (r * p + fpr * (1 - p)), from its true- and false-positive
-    rates."""
-    if not positives or not negatives:
+    rates. As in ``rule_metrics``, the false positives count at their
+    one-sided 95 % Poisson upper bound (3 when none was seen): a queue with
+    no false alarm in a sample does not make a perfect real one, and the
+    figure is a lower bound. (Expected counts from tied blocks round up.)"""
+    if not positives or not negatives or tp + fp <= 0:
         return float("nan")
-    tpr, fpr = tp / positives, fp / negatives
+    false_alarms = poisson_upper(math.ceil(fp - 1e-9))
+    tpr, fpr = tp / positives, false_alarms / negatives
     return _ratio(tpr * prevalence, tpr * prevalence + fpr * (1 - prevalence))
 
 
@@ -493,7 +497,9 @@ def report_markdown(
             "alike): a scorer that raises fewer than k alerts (`scored_rows`) "
             "leaves places empty that find nothing. `_real` beside it is the "
             "precision of the alerts it raised there, reweighted to the real "
-            "fraud rate (settings.evaluation.real_fraud_prevalence). "
+            "fraud rate (settings.evaluation.real_fraud_prevalence), its "
+            "false positives at their 95 % upper bound as for the rules: a "
+            "lower bound. "
             f"`recall_at_daily_budget`: the share of all fraud found by opening "
             f"the top {budget} (settings.model.alerts_per_day), and the "
             "precision over those places. A score that loses to a baseline is "
