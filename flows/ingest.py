@@ -26,6 +26,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, runtime
 
+from flows.console import alerts_line
 from flows.naming import files_shown, origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
@@ -320,9 +321,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     for f in result["files"]:
         print(summary_line(f))
+    if result["refresh"]:
+        print(f"Silver/Gold refreshed: {alerts_line(result['refresh'], settings)}")
     for problem in result["problems"]:
         print(problem, file=sys.stderr)
-    return 1 if result["problems"] else 0
+    return exit_code(result)
+
+
+def exit_code(result: dict[str, Any]) -> int:
+    """1: a path was not a readable file; 3: a file was quarantined whole or
+    none of its rows loaded; else 0 (rows refused beside loaded ones are in
+    the quarantine its line names). A scheduler wrapping the command tells
+    a load from a refusal by it."""
+    if result["problems"]:
+        return 1
+    refused = any(
+        f["status"] == "quarantined" or (f["rows_rejected"] and not f["rows_loaded"])
+        for f in result["files"]
+        if f["status"] != "duplicate_file"
+    )
+    return 3 if refused else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 from prefect import flow, runtime
 
+from flows.console import alerts_line
 from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
@@ -112,19 +113,10 @@ def parse_settings(argv: list[str]) -> Settings:
 
 def summary(result: Mapping[str, Any], settings: Settings) -> str:
     """The run's last words: what it found, what scored it, where to look."""
-    anomalies = settings.paths.gold_anomalies_csv
-    alerts = result["exports"].get(str(anomalies), 0)
-    version = result["model"].get("version")
-    scorer = (
-        f"risk model v{version}"
-        if version is not None
-        else "no risk model: python -m flows.train makes one"
-    )
     return (
         f"Done: {result['silver']['rows']:,} transactions, "
         f"{result['dashboard']['flagged']:,} flagged by the rules, "
-        f"{alerts:,} alerts ({scorer}) -> {anomalies}\n"
-        f"Dashboard: {settings.paths.dashboard_html.resolve().as_uri()}"
+        + alerts_line(result, settings)
     )
 
 

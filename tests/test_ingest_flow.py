@@ -7,6 +7,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
@@ -169,6 +170,34 @@ def test_the_user_is_told_where_quarantined_rows_went(
     rejected = settings.paths.quarantine_path / "again.rejected.csv"
     assert "again.csv: loaded, read=40 loaded=39 rejected=1" in out
     assert f"quarantined to {rejected}" in out
+
+
+def test_the_exit_code_tells_a_refused_file_from_a_load(
+    tmp_path, prefect_harness, capsys
+):
+    """0 when the files loaded (some rows refused or not), 3 when one was
+    quarantined whole or none of its rows loaded: a scheduler can tell."""
+    from flows.ingest import main
+
+    settings = settings_for(tmp_path / "data")
+    folder = ["--data-dir", str(settings.paths.data_path), "--no-refresh"]
+    refused = sample(20).assign(amount="0.00")
+    bad = write(tmp_path / "bad.csv", refused)
+    assert main([str(bad), *folder]) == 3
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    good = write(tmp_path / "good.csv", sample(20))
+    assert main([str(good), str(empty), *folder]) == 3
+    # The same rows again under another name: nothing new, nothing refused.
+    again = write(tmp_path / "again.csv", sample(20).assign(note=""))
+    assert main([str(again), *folder]) == 0
+    capsys.readouterr()
+    later = write(tmp_path / "later.csv", sample(20, start=date(2026, 10, 20)))
+    assert main([str(later), *folder[:2]]) == 0
+    out = capsys.readouterr().out
+    alerts = len(pd.read_csv(settings.paths.gold_anomalies_csv))
+    assert f"Silver/Gold refreshed: {alerts:,} alerts (no risk model" in out
+    assert f"Dashboard: {settings.paths.dashboard_html.as_uri()}" in out
 
 
 def test_a_path_that_breaks_after_the_check_fails_without_retries(

@@ -1,0 +1,27 @@
+"""What a command prints when its run is over: the figures a person compares
+from one run to the next, and where the files are. Kept apart from the flows
+so that a light one (the refresh after a drop) imports no heavy one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ssa.settings import Settings
+
+
+def alerts_line(result: Mapping[str, Any], settings: Settings) -> str:
+    """'726 alerts (risk model v2) -> …/gold_anomalies.csv' and the dashboard:
+    what a Silver/Gold refresh left for people, and what scored it."""
+    anomalies = settings.paths.gold_anomalies_csv
+    alerts = result["exports"].get(str(anomalies), 0)
+    version = result["model"].get("version")
+    scorer = (
+        f"risk model v{version}"
+        if version is not None
+        else "no risk model: python -m flows.train makes one"
+    )
+    return (
+        f"{alerts:,} alerts ({scorer}) -> {anomalies}\n"
+        f"Dashboard: {settings.paths.dashboard_html.resolve().as_uri()}"
+    )
