@@ -169,10 +169,13 @@ async def refresh_loads(
         read_touched, settings, after_log_seq, up_to_log_seq
     )
     customer_ids: list[str] = touched["customer_ids"]
+    loaded = [f["file_name"] for f in touched["files"] if f["status"] == "loaded"]
+    others = len(touched["files"]) - len(loaded)
     get_run_logger().info(
-        "%d file(s) (%s), %d customers touched (log_seq %d..%d)",
-        len(touched["files"]),
-        ", ".join(f["file_name"] for f in touched["files"]) or "none",
+        "%d file(s) loaded (%s)%s, %d customers touched (log_seq %d..%d)",
+        len(loaded),
+        ", ".join(loaded) or "none",
+        f", {others} quarantined or already received" if others else "",
         len(customer_ids),
         after_log_seq + 1,
         up_to_log_seq,

@@ -69,7 +69,7 @@ def in_process_refresh(settings: Settings) -> Refresh:
             incoming_refresh(settings, pending.after_log_seq, pending.up_to_log_seq)
         )
         logger.info(
-            "Silver/Gold refreshed: %s files, %s customers touched, %s anomalies",
+            "Silver/Gold refreshed: %s files, %s customers touched, %s alerts",
             result["files"],
             result["customers"],
             result["exports"][str(settings.paths.gold_anomalies_csv)],

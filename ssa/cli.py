@@ -144,7 +144,10 @@ def one_line(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"]) or "settings"
         given = error.get("input")
         shown = "" if isinstance(given, dict) else f" (got {given!r})"
-        parts.append(f"{where}: {error['msg']}{shown}")
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "no such setting (a typo?)"
+        parts.append(f"{where}: {message}{shown}")
     return "invalid setting " + "; ".join(parts)
 
 

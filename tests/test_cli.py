@@ -41,6 +41,10 @@ def _run(*argv: str, cwd=REPO_ROOT) -> subprocess.CompletedProcess[str]:
             "invalid setting rules.velocity_min_count: Input should be a valid integer",
         ),
         (("flows.train", "--set", "rule.velocity_min_count=6"), "invalid setting rule"),
+        (
+            ("flows.medallion", "--set", "rules.velocity_min_cuont=6"),
+            "invalid setting rules.velocity_min_cuont: no such setting (a typo?)",
+        ),
     ],
 )
 def test_a_refusal_is_one_line_before_any_server(tmp_path, argv, message) -> None:
