@@ -66,7 +66,12 @@ def in_process_refresh(settings: Settings) -> Refresh:
 
     def refresh(pending: PendingRefresh) -> None:
         result = asyncio.run(
-            incoming_refresh(settings, pending.after_log_seq, pending.up_to_log_seq)
+            incoming_refresh(
+                settings,
+                pending.after_log_seq,
+                pending.up_to_log_seq,
+                files=", ".join(pending.files),  # for the run's name
+            )
         )
         logger.info(
             "Silver/Gold refreshed: %s files, %s customers touched, %s alerts",
