@@ -351,6 +351,17 @@ def test_the_headline_counts_the_alert_queue_beside_the_rule_flags(written) -> N
     assert tiles["Alertas críticos"] == dashboard.br_number(critical)
 
 
+def test_the_daily_chart_counts_the_alert_queue_by_signal(written) -> None:
+    """Each day's bars add up to that day's alerts, the learned voice's own
+    under a signal of their own."""
+    settings, _ = written
+    alerts = _csv_alerts(settings)
+    daily = dashboard.read_data(settings).daily
+    assert daily["anomalies"].sum() == len(alerts)
+    learned = daily.loc[daily["flag"] == dashboard.LEARNED_LABEL, "anomalies"].sum()
+    assert learned == int((alerts["anomaly_flag"] == "Normal").sum()) > 0
+
+
 def test_without_a_model_the_page_says_what_scored_it(written) -> None:
     settings, _ = written
     html = settings.paths.dashboard_html.read_text(encoding="utf-8")

@@ -1,13 +1,14 @@
--- Dashboard: flagged transactions per local day and flag.
+-- Dashboard: alerts per local day and signal, from the alert queue
+-- (gold_anomalies): a rule's flag, or 'Normal' where no rule fired and the
+-- learned voice (the risk model, or the anomaly score) raised the alert.
 
 with
 
-flagged as (
+alerts as (
     select
         local_day,
         anomaly_flag
-    from gold_transaction_risk
-    where anomaly_flag <> 'Normal'
+    from gold_anomalies
 ),
 
 final as (
@@ -15,7 +16,7 @@ final as (
         local_day,
         anomaly_flag,
         count(*) as anomalies
-    from flagged
+    from alerts
     group by local_day, anomaly_flag
 )
 

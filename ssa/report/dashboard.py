@@ -52,6 +52,10 @@ LOCALE = "pt-BR"
 # an alert's reasons in Portuguese are beside the English ones (REASONS_PT,
 # exports.ANOMALY_REASONS, model_scoring.MODEL_REASONS).
 RULE_LABELS = {rule.name: rule.label_pt for rule in DETECTION_RULES}
+# An alert no rule raised: the learned voice's (the model, or the anomaly
+# score), as the daily chart names it.
+LEARNED_LABEL = "Sem regra: modelo ou anomalia"
+SIGNAL_LABELS = {**RULE_LABELS, "Normal": LEARNED_LABEL}
 CHANNEL_LABELS = {
     "pix": "Pix",
     "credit": "Crédito",
@@ -288,7 +292,7 @@ def read_data(settings: Settings) -> DashboardData:
     bairros["amount"] = (bairros["amount_cents"] / 100).map(brl)
     daily = daily.assign(
         day=_iso_day(daily["local_day"]),
-        flag=daily["anomaly_flag"].map(RULE_LABELS).fillna(daily["anomaly_flag"]),
+        flag=daily["anomaly_flag"].map(SIGNAL_LABELS).fillna(daily["anomaly_flag"]),
     )
     hour_channel = hour_channel.assign(
         channel_label=hour_channel["channel"]
@@ -501,11 +505,11 @@ def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any
         .mark_bar()
         .encode(
             x=day,
-            y=alt.Y("sum(anomalies):Q", title="Anomalias"),
+            y=alt.Y("sum(anomalies):Q", title="Alertas"),
             color=alt.Color(
                 "flag:N",
                 title="Sinal",
-                sort=[RULE_LABELS[r] for r in RULES],
+                sort=[*(RULE_LABELS[r] for r in RULES), LEARNED_LABEL],
                 legend=alt.Legend(orient="right"),
             ),
             tooltip=[
@@ -513,10 +517,10 @@ def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any
                     "day:T", title="Dia", format="%d/%m/%Y", timeUnit="utcyearmonthdate"
                 ),
                 alt.Tooltip("flag:N", title="Sinal"),
-                alt.Tooltip("sum(anomalies):Q", title="Anomalias", format=",d"),
+                alt.Tooltip("sum(anomalies):Q", title="Alertas", format=",d"),
             ],
         )
-        .properties(width=760, height=260, title="Anomalias por dia e sinal")
+        .properties(width=760, height=260, title="Alertas por dia e sinal")
     )
     hourly = (
         alt.Chart(data.hour_channel)
