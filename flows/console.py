@@ -25,3 +25,12 @@ def alerts_line(result: Mapping[str, Any], settings: Settings) -> str:
         f"{alerts:,} alerts ({scorer}) -> {anomalies}\n"
         f"Dashboard: {settings.paths.dashboard_html.resolve().as_uri()}"
     )
+
+
+def summary(result: Mapping[str, Any], settings: Settings) -> str:
+    """The run's last words: what it found, what scored it, where to look."""
+    return (
+        f"Done: {result['silver']['rows']:,} transactions, "
+        f"{result['dashboard']['flagged']:,} flagged by the rules, "
+        + alerts_line(result, settings)
+    )

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 from prefect import flow, runtime
 
-from flows.console import alerts_line
+from flows.console import summary
 from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
@@ -109,15 +108,6 @@ def parse_settings(argv: list[str]) -> Settings:
     add_set_option(parser)
     add_engine_option(parser)
     return settings_from(parser.parse_args(argv))
-
-
-def summary(result: Mapping[str, Any], settings: Settings) -> str:
-    """The run's last words: what it found, what scored it, where to look."""
-    return (
-        f"Done: {result['silver']['rows']:,} transactions, "
-        f"{result['dashboard']['flagged']:,} flagged by the rules, "
-        + alerts_line(result, settings)
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

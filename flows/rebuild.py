@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect import flow, runtime
 
-from flows.medallion import summary
+from flows.console import summary
 from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
@@ -30,17 +30,26 @@ from ssa.cli import (
     settings_from,
     with_folder_engine,
 )
-from ssa.engines import WarehouseError, check_data_folder, open_warehouse
-from ssa.settings import Settings
+from ssa.engines import (
+    WarehouseError,
+    check_data_folder,
+    following_folder,
+    open_warehouse,
+)
+from ssa.engines.names import EngineName
+from ssa.settings import PathSettings, Settings, with_groups
 from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
+
+# A full build of a 1M-row month takes about a minute (README, "Speed"):
+# after two hours it is stuck, and the failure automation reports it.
+REBUILD_TIMEOUT_SECONDS = 2 * 3600
 
 
 def rebuild_run_name() -> str:
     """'rebuild · /path/data/cards · 2026-12-01 10:15:02-03:00 #3f2a'."""
+    params = runtime.flow_run.parameters
     try:
-        settings = Settings.model_validate(
-            runtime.flow_run.parameters.get("settings") or {}
-        )
+        settings = with_groups(params.get("settings"), paths=params.get("paths"))
     except ValueError:  # the run itself fails on it, with the message
         settings = Settings()
     return f"{origin('rebuild')} · {settings.paths.data_path} · {run_stamp(settings)}"
@@ -58,11 +67,28 @@ def require_bronze(settings: Settings) -> None:
         session.require_bronze()
 
 
-@flow(name="silver-gold-rebuild", flow_run_name=rebuild_run_name)
-async def rebuild_silver_gold(settings: Settings | None = None) -> dict[str, Any]:
+@flow(
+    name="silver-gold-rebuild",
+    flow_run_name=rebuild_run_name,
+    timeout_seconds=REBUILD_TIMEOUT_SECONDS,
+)
+async def rebuild_silver_gold(
+    settings: Settings | None = None,
+    paths: PathSettings | None = None,
+    engine: EngineName | None = None,
+) -> dict[str, Any]:
     """Silver and Gold in full from the folder's Bronze, with the newest risk
-    model; the artifacts land on this run, the one a person launched."""
-    settings = settings or Settings()
+    model; the artifacts land on this run, the one a person launched.
+
+    Args:
+        settings: Everything else (rule thresholds, risk weights, exports):
+            leave empty for the defaults of ssa/settings.py.
+        paths: The data folder to rebuild (its warehouse and exports).
+        engine: Its engine; empty: the engine of the warehouse it holds.
+    """
+    settings = with_groups(settings, paths=paths, engine=engine)
+    if engine is None:
+        settings = following_folder(settings)
     check_data_folder(settings)
     require_bronze(settings)
     refreshed = await silver_gold_refresh(settings)

@@ -51,6 +51,7 @@ DEPLOYMENTS = (
     "medallion-pipeline/daily",
     "incoming-refresh/on-drop",
     "train-risk-model/train",
+    "silver-gold-rebuild/rebuild",
     "live-simulation/live",
 )
 WATCHER_MODULE = "flows.watcher"

@@ -12,7 +12,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.medallion import medallion_pipeline, summary
+from flows.console import summary
+from flows.medallion import medallion_pipeline
 from ssa.rules import RULES
 from ssa.settings import Settings
 

@@ -96,6 +96,7 @@ def test_each_form_shows_its_groups_with_no_machine_path(
         "medallion-pipeline/daily": {"generator", "paths", "engine"},
         "incoming-refresh/on-drop": {"paths"},
         "train-risk-model/train": {"paths"},
+        "silver-gold-rebuild/rebuild": {"paths"},
         "live-simulation/live": {"simulation", "paths"},
     }
     for name, deployment in deployments.items():
