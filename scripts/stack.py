@@ -51,8 +51,8 @@ DEPLOYMENTS = (
     "medallion-pipeline/daily",
     "incoming-refresh/on-drop",
     "train-risk-model/train",
-    "silver-gold-rebuild/rebuild",
     "live-simulation/live",
+    "silver-gold-rebuild/rebuild",
 )
 WATCHER_MODULE = "flows.watcher"
 # The Prefect CLI of the interpreter running this script (the project venv).

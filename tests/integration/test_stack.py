@@ -18,7 +18,7 @@ from tests.integration.conftest import LiveStack
 
 pytestmark = pytest.mark.integration
 
-PIPELINE, REFRESH, _TRAIN, LIVE = DEPLOYMENTS
+PIPELINE, REFRESH, _TRAIN, LIVE, _REBUILD = DEPLOYMENTS
 # A few days for a few hundred customers: every stage runs, in seconds.
 SMALL = {"generator": {"n_customers": 200, "days": 3}}
 UI_TIMEOUT_MS = 90_000
