@@ -56,6 +56,13 @@ RULE_LABELS = {rule.name: rule.label_pt for rule in DETECTION_RULES}
 # score), as the daily chart names it.
 LEARNED_LABEL = "Sem regra: modelo ou anomalia"
 SIGNAL_LABELS = {**RULE_LABELS, "Normal": LEARNED_LABEL}
+# Vega's ten category colours hold the ten rules; the learned voice's
+# alerts stand apart in near-black rather than repeat the first rule's blue.
+RULE_COLOURS = (
+    "#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b",
+    "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
+)  # fmt: skip
+LEARNED_COLOUR = "#303030"
 CHANNEL_LABELS = {
     "pix": "Pix",
     "credit": "Crédito",
@@ -478,6 +485,12 @@ def _bairro_map(
     )
 
 
+def _signal_colours() -> list[str]:
+    """One colour per rule (cycling past ten), the learned voice's last."""
+    rules = [RULE_COLOURS[i % len(RULE_COLOURS)] for i in range(len(RULES))]
+    return [*rules, LEARNED_COLOUR]
+
+
 def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any]:
     """The page's Vega-Lite specs by element id."""
     maps = alt.hconcat(
@@ -500,6 +513,7 @@ def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any
         timeUnit="utcyearmonthdate",
         axis=alt.Axis(format="%d/%m", labelAngle=0),
     )
+    signals = [*(RULE_LABELS[r] for r in RULES), LEARNED_LABEL]
     daily = (
         alt.Chart(data.daily)
         .mark_bar()
@@ -509,7 +523,8 @@ def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any
             color=alt.Color(
                 "flag:N",
                 title="Sinal",
-                sort=[*(RULE_LABELS[r] for r in RULES), LEARNED_LABEL],
+                sort=signals,
+                scale=alt.Scale(domain=signals, range=_signal_colours()),
                 legend=alt.Legend(orient="right"),
             ),
             tooltip=[
