@@ -4,9 +4,12 @@ so that a light one (the refresh after a drop) imports no heavy one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from ssa.cli import REFUSED, refusal, say_server_start
 from ssa.settings import Settings
 
 
@@ -34,3 +37,22 @@ def summary(result: Mapping[str, Any], settings: Settings) -> str:
         f"{result['dashboard']['flagged']:,} flagged by the rules, "
         + alerts_line(result, settings)
     )
+
+
+def run_command(
+    prepare: Callable[[], Settings],
+    run: Callable[[Settings], Awaitable[dict[str, Any]]],
+    report: Callable[[Mapping[str, Any], Settings], str] = summary,
+) -> int:
+    """A flow as a command: settings and every check first (a refusal is one
+    line and exit 2, before Prefect starts its server), then the run, then
+    its last words."""
+    try:
+        settings = prepare()
+    except REFUSED as exc:
+        print(refusal(exc), file=sys.stderr)
+        return 2
+    say_server_start()
+    result = asyncio.run(run(settings))
+    print(report(result, settings))
+    return 0

@@ -6,25 +6,21 @@ starts a temporary one) or as the ``medallion-pipeline`` deployment.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
 from prefect import flow, runtime
 
-from flows.console import summary
+from flows.console import run_command
 from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
-    REFUSED,
     add_data_dir_option,
     add_engine_option,
     add_generator_options,
     add_set_option,
     parser_for,
     preflight,
-    refusal,
-    say_server_start,
     settings_from,
 )
 from ssa.engines import check_data_folder
@@ -111,17 +107,13 @@ def parse_settings(argv: list[str]) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
+    def prepare() -> Settings:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         preflight(settings)
         refuse_exports_folder(settings)
-    except REFUSED as exc:
-        print(refusal(exc), file=sys.stderr)
-        return 2
-    say_server_start()
-    result = asyncio.run(medallion_pipeline(settings))
-    print(summary(result, settings))
-    return 0
+        return settings
+
+    return run_command(prepare, medallion_pipeline)
 
 
 if __name__ == "__main__":

@@ -9,24 +9,20 @@ synthetic month; ``flows.ingest`` needs files).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
 from prefect import flow, runtime
 
-from flows.console import summary
+from flows.console import run_command
 from flows.naming import origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
-    REFUSED,
     add_data_dir_option,
     add_engine_option,
     add_set_option,
     parser_for,
     preflight,
-    refusal,
-    say_server_start,
     settings_from,
     with_folder_engine,
 )
@@ -103,18 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     add_data_dir_option(parser)
     add_set_option(parser)
     add_engine_option(parser)
-    try:
+
+    def prepare() -> Settings:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
         settings = with_folder_engine(settings_from(args), args)
         preflight(settings)
         require_bronze(settings)
-    except REFUSED as exc:
-        print(refusal(exc), file=sys.stderr)
-        return 2
-    say_server_start()
-    result = asyncio.run(rebuild_silver_gold(settings))
-    print(summary(result, settings))
-    return 0
+        return settings
+
+    return run_command(prepare, rebuild_silver_gold)
 
 
 if __name__ == "__main__":
