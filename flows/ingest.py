@@ -169,12 +169,12 @@ async def refresh_loads(
         read_touched, settings, after_log_seq, up_to_log_seq
     )
     customer_ids: list[str] = touched["customer_ids"]
-    loaded = [f["file_name"] for f in touched["files"] if f["status"] == "loaded"]
+    loaded = [f for f in touched["files"] if f["status"] == "loaded"]
     others = len(touched["files"]) - len(loaded)
     get_run_logger().info(
         "%d file(s) loaded (%s)%s, %d customers touched (log_seq %d..%d)",
         len(loaded),
-        ", ".join(loaded) or "none",
+        ", ".join(f["file_name"] for f in loaded) or "none",
         f", {others} quarantined or already received" if others else "",
         len(customer_ids),
         after_log_seq + 1,
@@ -182,18 +182,13 @@ async def refresh_loads(
     )
     # Only the partitions the loaded batches touch are recomputed; the
     # engine falls back to a full build when Silver does not exist yet.
-    batch_ids = [
-        f["batch_id"]
-        for f in touched["files"]
-        if f["status"] == "loaded" and f["batch_id"]
-    ]
+    batch_ids = [f["batch_id"] for f in loaded if f["batch_id"]]
     refreshed = await silver_gold_refresh(settings, batch_ids)
     await publish_headline(settings, refreshed)
     await publish_ingestion(touched["files"])
     await record_refresh(
         settings, after_log_seq, up_to_log_seq, len(customer_ids), started_at
     )
-    loaded = [f for f in touched["files"] if f["status"] == "loaded"]
     return {
         "refreshed": True,
         "files": len(loaded),

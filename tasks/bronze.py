@@ -133,6 +133,7 @@ async def generate_and_load(settings: Settings) -> dict[str, int]:
         made["lookalikes"],
     )
     get_run_logger().info(
-        "bronze: %s new rows (already present rows are skipped)", inserted
+        "bronze: %s new rows (already present rows are skipped)",
+        {k: v for k, v in inserted.items() if k != "replaced_transactions"},
     )
     return inserted

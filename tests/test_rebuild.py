@@ -14,13 +14,19 @@ from ssa.intake.ingest import ingest_file
 EXAMPLE = Path(__file__).resolve().parents[1] / "sources" / "examples"
 
 
-def test_a_folder_of_exports_is_rebuilt_without_a_synthetic_month(
-    settings, prefect_harness, capsys
-):
+def _ingest_an_export(settings) -> int:
+    """The Sparkov example into the folder's Bronze, as a user's export: its
+    rows loaded."""
     path = settings.paths.incoming_path / "sparkov" / "cards.csv"
     path.parent.mkdir(parents=True)
     path.write_bytes((EXAMPLE / "sparkov_example.csv").read_bytes())
-    loaded = ingest_file(path, settings, source="sparkov").rows_loaded
+    return ingest_file(path, settings, source="sparkov").rows_loaded
+
+
+def test_a_folder_of_exports_is_rebuilt_without_a_synthetic_month(
+    settings, prefect_harness, capsys
+):
+    loaded = _ingest_an_export(settings)
     assert loaded > 0 and not settings.paths.gold_anomalies_csv.exists()
 
     assert main(["--data-dir", str(settings.paths.data_path)]) == 0
@@ -47,10 +53,7 @@ def test_a_folder_without_a_warehouse_is_refused_in_one_line(tmp_path, capsys):
 def test_the_medallion_refuses_a_folder_of_exports(settings, capsys):
     from flows.medallion import main as medallion
 
-    path = settings.paths.incoming_path / "sparkov" / "cards.csv"
-    path.parent.mkdir(parents=True)
-    path.write_bytes((EXAMPLE / "sparkov_example.csv").read_bytes())
-    ingest_file(path, settings, source="sparkov")
+    _ingest_an_export(settings)
     folder = settings.paths.data_path
     assert medallion(["--data-dir", str(folder)]) == 2
     err = capsys.readouterr().err

@@ -3,8 +3,7 @@
 -- says what it replaced.
 
 select
-    cast(count(*) as bigint) as transactions,
-    min(source) as source
+    cast(count(*) as bigint) as transactions
 from bronze_transactions
 where source like 'generator:%'
     and batch_id <> :batch_id
