@@ -212,6 +212,30 @@ def test_calibration_keeps_the_boosters_ranking() -> None:
     assert abs(np.interp(raw[top], xs, ys).mean() - is_fraud[top].mean()) < 0.05
 
 
+def test_calibration_never_calls_a_row_certain() -> None:
+    """A top band whose few training rows were all fraud reads as the rule
+    of succession reads it, not as probability 1; so does an all-legitimate
+    bottom band, and the rows above the top band still rank by raw score."""
+    raw = np.r_[np.linspace(0.01, 0.5, 200), np.linspace(0.9, 0.95, 5)]
+    is_fraud = np.r_[np.zeros(200), np.ones(5)].astype(int)
+    xs, ys = risk_model.calibration(raw, is_fraud)
+    assert ys[-2] == pytest.approx(6 / 7) and ys[1] == pytest.approx(1 / 202)
+    above = np.interp([0.96, 0.99], xs, ys)
+    assert 6 / 7 < above[0] < above[1] < 1.0
+
+
+def test_a_shrunk_top_band_pools_with_the_band_below_it() -> None:
+    """Three rows at the top score, all fraud, shrink to 4/5, below the 0.9
+    of the band under them: the two are pooled, so a higher score is never
+    read as less likely fraud, and no score reads 1."""
+    score = np.r_[np.zeros(1_000), np.full(10, 40), np.full(3, 90)]
+    is_fraud = np.r_[np.zeros(1_000), np.zeros(1), np.ones(9), np.ones(3)].astype(int)
+    by_score = risk_model.rules_calibration(score, is_fraud, 100)
+    assert by_score[40] == by_score[90] == by_score[100] == pytest.approx(13 / 15)
+    assert by_score[0] == pytest.approx(1 / 1_002)
+    assert np.all(np.diff(by_score) >= 0)
+
+
 def test_the_settings_search_is_recorded_and_picks_the_smallest_within_noise(
     labelled_month, trained, tmp_path
 ) -> None:

@@ -66,8 +66,8 @@ COLUMNS: tuple[Column, ...] = (
         "payer_type",
         False,
         "enum",
-        "PF or PJ; when the column is missing the payer is taken as PF "
-        "(retail customers).",
+        "PF or PJ; empty when not exported, and then the rules that judge "
+        "only people (the night limit, the Pix network) do not judge the row.",
     ),
     Column("payee_id", False, "text", "Customer or merchant paid.", 64),
     Column("payee_type", False, "enum", "PF (person) or PJ (company)."),
@@ -85,8 +85,8 @@ COLUMNS: tuple[Column, ...] = (
         "auth_status",
         False,
         "enum",
-        "approved or declined; when the column is missing rows are taken as "
-        "approved (exports list settled payments).",
+        "approved or declined; empty when not exported (card testing then "
+        "counts attempts without their declines).",
     ),
     Column("device_id", False, "text", "Device the payment came from.", 64),
     Column(

@@ -531,23 +531,20 @@ def calibration(
     instead, at its mean raw score, and the points are joined by straight
     lines (Oron and Flournoy, centred isotonic regression): as well
     calibrated, and strictly increasing, so the probabilities rank the rows
-    as the booster does. Below the lowest block the line runs to (0, 0) and
-    above the highest to (1, 1), unless that block's fraud rate is already
-    0 or 1.
+    as the booster does. The end blocks are shrunk (``_shrunk_ends``), so
+    no row is ever certain; below the lowest point the line runs to (0, 0)
+    and above the highest to (1, 1).
     """
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     fitted = iso.fit_transform(raw, is_fraud)
-    blocks = (
-        pd.DataFrame({"raw": raw, "probability": fitted})
+    blocks = _shrunk_ends(fitted, is_fraud)
+    points = (
+        pd.DataFrame({"raw": raw, "probability": blocks.loc[fitted].to_numpy()})
         .groupby("probability", sort=True)["raw"]
         .mean()
     )
-    xs, ys = blocks.to_numpy().tolist(), blocks.index.to_numpy().tolist()
-    if ys[0] > 0.0:
-        xs, ys = [0.0, *xs], [0.0, *ys]
-    if ys[-1] < 1.0:
-        xs, ys = [*xs, 1.0], [*ys, 1.0]
-    return xs, ys
+    xs, ys = points.to_numpy().tolist(), points.index.to_numpy().tolist()
+    return [0.0, *xs, 1.0], [0.0, *ys, 1.0]
 
 
 def rules_calibration(
@@ -564,11 +561,64 @@ def rules_calibration(
     confident rows must outrank it. On one scale, the probability, Gold can
     take the higher of the two voices either way. Isotonic: a higher rules
     score is never read as less likely fraud; scores never seen between two
-    seen ones are interpolated, beyond them clipped.
+    seen ones are interpolated, beyond them clipped; the end blocks are
+    shrunk as the model's are (``_shrunk_ends``).
     """
+    scores = rules_score.astype(float)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-    iso.fit(rules_score.astype(float), is_fraud.astype(float))
-    return [float(p) for p in iso.predict(np.arange(top + 1, dtype=float))]
+    fitted = iso.fit_transform(scores, is_fraud.astype(float))
+    blocks = _shrunk_ends(fitted, is_fraud)
+    knots = blocks.loc[iso.y_thresholds_].to_numpy()
+    grid = np.arange(top + 1, dtype=float)
+    return [float(p) for p in np.interp(grid, iso.X_thresholds_, knots)]
+
+
+def _shrunk_ends(fitted: np.ndarray, is_fraud: np.ndarray) -> pd.Series:
+    """Each isotonic block's fraud rate, with the two end blocks read as
+    the rule of succession reads them, ``(frauds + 1) / (rows + 2)``; by
+    the block's fitted value.
+
+    Isotonic regression is least sure at its ends: the top block is often
+    a handful of rows that were all fraud, and calling the next such row
+    certain (probability 1) is a claim no finite sample supports; the
+    bottom block likewise reads 0. The uniform prior's posterior mean keeps
+    them inside (0, 1) by as much as their size warrants. Where an end so
+    shrunk is no longer beyond its neighbour, the two are pooled, as
+    isotonic regression pools any violation, until the rates rise again.
+    """
+    stats = (
+        pd.DataFrame({"value": fitted, "fraud": np.asarray(is_fraud, dtype=float)})
+        .groupby("value", sort=True)["fraud"]
+        .agg(["sum", "count"])
+    )
+    frauds, rows = stats["sum"].tolist(), stats["count"].tolist()
+    rates = [f / n for f, n in zip(frauds, rows, strict=True)]
+
+    def pooled(low: int, high: int) -> tuple[float, float]:
+        return sum(frauds[low:high]), sum(rows[low:high])
+
+    # The top end: pool downwards while the shrunk rate is not above the next.
+    top = len(rates) - 1
+    f, n = pooled(top, top + 1)
+    while top > 0 and (f + 1) / (n + 2) <= rates[top - 1]:
+        top -= 1
+        f, n = pooled(top, len(rates))
+    top_rate = (f + 1) / (n + 2)
+    # The bottom end, upwards, never into the top's pool.
+    bottom = 0
+    f, n = pooled(0, 1)
+    while bottom + 1 < top and (f + 1) / (n + 2) >= rates[bottom + 1]:
+        bottom += 1
+        f, n = pooled(0, bottom + 1)
+    bottom_rate = (f + 1) / (n + 2)
+    if bottom >= top or bottom_rate >= top_rate:
+        f, n = pooled(0, len(rates))
+        bottom, top, top_rate = -1, 0, (f + 1) / (n + 2)
+    values = [
+        top_rate if i >= top else bottom_rate if i <= bottom else rate
+        for i, rate in enumerate(rates)
+    ]
+    return pd.Series(values, index=stats.index)
 
 
 def _window(rows: pd.DataFrame, start: int, end: int, offset: int) -> dict[str, Any]:
