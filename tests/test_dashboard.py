@@ -362,6 +362,58 @@ def test_the_daily_chart_counts_the_alert_queue_by_signal(written) -> None:
     assert learned == int((alerts["anomaly_flag"] == "Normal").sum()) > 0
 
 
+@pytest.mark.parametrize("month", ["written", "modelled"])
+def test_the_map_and_the_hour_chart_count_the_alert_queue(month, request) -> None:
+    """Per bairro, and per hour and channel, the alerts are the rows of
+    gold_anomalies.csv there, as the headline counts them: those no rule
+    flagged (the anomaly score's alone on the month without a model, the
+    model's or the anomaly score's with one) among them, the rule flags
+    beside them."""
+    settings = request.getfixturevalue(month)[0]
+    alerts = _csv_alerts(settings)
+    flagged = alerts[alerts["anomaly_flag"] != "Normal"]
+    assert len(alerts) > len(flagged) > 0  # alerts no rule flagged, and rules'
+    data = dashboard.read_data(settings)
+
+    shown = data.bairros.set_index("bairro")
+    for column, rows in (("alerts", alerts), ("flagged", flagged)):
+        counted = shown.loc[shown[column] > 0, column]
+        assert counted.to_dict() == rows.groupby("bairro").size().to_dict(), column
+    assert (shown["alerts"] > shown["flagged"]).any()
+    rate = (
+        shown["alerts"] * 1000 / shown["transactions"].where(shown["transactions"] > 0)
+    )
+    assert shown["per_1000_transactions"].equals(rate.round(2))
+    residents = shown["alerts"] * 1000 / shown["population_2022"]
+    assert shown["per_1000_residents"].dropna().equals(residents.round(2).dropna())
+
+    heat = data.hour_channel.set_index(["local_hour", "channel"])
+    for column, rows in (("alerts", alerts), ("flagged", flagged)):
+        hour = rows["created_at"].str[11:13].astype(int).rename("local_hour")
+        counted = heat.loc[heat[column] > 0, column]
+        assert counted.to_dict() == rows.groupby([hour, "channel"]).size().to_dict()
+    assert heat["alerts"].sum() == len(alerts)
+    assert heat["transactions"].sum() == data.kpis["transactions"]
+    rate = heat["alerts"] * 1000 / heat["transactions"]
+    assert heat["per_1000_transactions"].equals(rate.round(2))
+
+
+def test_the_map_and_the_hour_chart_say_alerts(written) -> None:
+    """Their titles and tooltips name what they count: alerts, and the rule
+    flags by that name; never 'Anomalias', their word when they counted the
+    rule flags."""
+    _, out = written
+    specs = json.dumps(out["specs"], ensure_ascii=False)
+    for title in (
+        "Alertas por 1.000 transações",
+        "Alertas por 1.000 moradores (Censo 2022)",
+        "Alertas por hora do dia e canal",
+        dashboard.FLAGGED_TITLE,
+    ):
+        assert f'"{title}"' in specs, title
+    assert "Anomalias" not in specs
+
+
 def test_without_a_model_the_page_says_what_scored_it(written) -> None:
     settings, _ = written
     html = settings.paths.dashboard_html.read_text(encoding="utf-8")

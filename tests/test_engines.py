@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ssa.engines import base, open_warehouse
-from ssa.engines.base import table_of
+from ssa.engines.base import SQL_DIR, table_of
 from ssa.engines.duckdb_warehouse import DuckDBWarehouse, to_duckdb
 from ssa.generator import generate
 from ssa.models import BY_NAME, GOLD_MODELS, SILVER_MODELS
@@ -20,6 +20,18 @@ from ssa.risk import risk_model
 from ssa.settings import Settings
 from tasks.bronze import _load
 from tasks.silver import sql_params
+
+# The dashboard's queries (ssa/report/dashboard.py) and their parameters;
+# the latest files' list needs a watched folder's log, which these builds
+# have not.
+DASHBOARD_QUERIES = {
+    "gold/dashboard_kpis.sql": {},
+    "gold/dashboard_bairros.sql": {},
+    "gold/dashboard_daily_flags.sql": {},
+    "gold/dashboard_hour_channel.sql": {},
+    "gold/dashboard_top.sql": {"top_rows": 50},
+}
+NO_LOG_QUERIES = {"gold/dashboard_arrivals.sql"}
 
 BRONZE_KEYS = {
     "bronze_transactions": "transaction_id",
@@ -115,6 +127,21 @@ def test_the_comparison_sees_a_changed_threshold(built, tables, tmp_path) -> Non
         theirs = session.read_table(table_of(model))
     with pytest.raises(AssertionError, match="is_impossible_travel"):
         _assert_same(model, tables[0][model], theirs)
+
+
+def test_the_dashboard_queries_cover_every_dashboard_file() -> None:
+    files = {f"gold/{p.name}" for p in (SQL_DIR / "gold").glob("dashboard_*.sql")}
+    assert files == set(DASHBOARD_QUERIES) | NO_LOG_QUERIES
+
+
+@pytest.mark.parametrize("query", DASHBOARD_QUERIES)
+def test_the_dashboard_reads_the_same_rows_on_both_engines(built, query) -> None:
+    _, lite, duck = built
+    read = []
+    for warehouse in (lite, duck):
+        with warehouse.transaction() as session:
+            read.append(session.query(query, DASHBOARD_QUERIES[query]))
+    _assert_same(query, *read)
 
 
 def test_sql_parameters_become_duckdb_markers() -> None:

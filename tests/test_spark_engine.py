@@ -28,7 +28,7 @@ from ssa.risk import risk_model
 from ssa.settings import Settings
 from tasks import gold, report, silver
 from tasks.bronze import _load
-from tests.test_engines import BRONZE_KEYS, _assert_same
+from tests.test_engines import BRONZE_KEYS, DASHBOARD_QUERIES, _assert_same
 
 SEEDED = {"n_customers": 300, "n_merchants": 60, "days": 14, "seed": 11}
 # Spark's trigonometry and sums differ from SQLite's in the last bits
@@ -100,6 +100,16 @@ def test_every_model_gives_the_same_rows_as_on_sqlite(built) -> None:
     for model in SILVER_MODELS + GOLD_MODELS:
         table = table_of(model)
         _same(model, _lite_table(lite, table), _spark_table(spark, table))
+
+
+def test_the_dashboard_reads_the_same_rows(built) -> None:
+    lite, spark, _ = built
+    for query, params in DASHBOARD_QUERIES.items():
+        read = []
+        for warehouse in (SQLiteWarehouse(lite.warehouse_path), open_warehouse(spark)):
+            with warehouse.transaction() as session:
+                read.append(session.query(query, params))
+        _same(query, *read)
 
 
 def test_the_risk_model_reads_the_same_features(built) -> None:

@@ -63,6 +63,9 @@ RULE_COLOURS = (
     "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
 )  # fmt: skip
 LEARNED_COLOUR = "#303030"
+# The map and the hour chart count the alert queue, as the headline does;
+# their tooltips say, beside it, how many of those rows a rule flagged.
+FLAGGED_TITLE = "Sinalizadas pelas regras"
 CHANNEL_LABELS = {
     "pix": "Pix",
     "credit": "Crédito",
@@ -288,13 +291,13 @@ def read_data(settings: Settings) -> DashboardData:
         .rename(columns={"name": "bairro"})
         .merge(bairros, on="bairro", how="left")
     )
-    for column in ("transactions", "amount_cents", "anomalies"):
+    for column in ("transactions", "amount_cents", "alerts", "flagged"):
         bairros[column] = bairros[column].fillna(0).astype("int64")
     bairros["per_1000_transactions"] = _per_thousand(
-        bairros["anomalies"], bairros["transactions"]
+        bairros["alerts"], bairros["transactions"]
     )
     bairros["per_1000_residents"] = _per_thousand(
-        bairros["anomalies"], bairros["population_2022"]
+        bairros["alerts"], bairros["population_2022"]
     )
     bairros["amount"] = (bairros["amount_cents"] / 100).map(brl)
     daily = daily.assign(
@@ -306,7 +309,7 @@ def read_data(settings: Settings) -> DashboardData:
         .map(CHANNEL_LABELS)
         .fillna(hour_channel["channel"]),
         per_1000_transactions=_per_thousand(
-            hour_channel["anomalies"], hour_channel["transactions"]
+            hour_channel["alerts"], hour_channel["transactions"]
         ),
     )
     offset = settings.rules.utc_offset_seconds
@@ -425,12 +428,15 @@ def _bairro_map(
     field: str,
     title: str,
 ) -> alt.LayerChart:
-    """Every bairro drawn grey, then coloured where the rate exists."""
+    """Every bairro drawn grey, then coloured where the rate exists: the
+    rate of the alert queue, as the headline counts it, the rule flags
+    beside it in the tooltip."""
     columns = [
         "bairro",
         "zone",
         "transactions",
-        "anomalies",
+        "alerts",
+        "flagged",
         "amount",
         "population_2022",
         field,
@@ -471,7 +477,8 @@ def _bairro_map(
                 alt.Tooltip("bairro:N", title="Bairro"),
                 alt.Tooltip("zone:N", title="Região"),
                 alt.Tooltip(f"{field}:Q", title=title, format=",.2f"),
-                alt.Tooltip("anomalies:Q", title="Anomalias", format=",d"),
+                alt.Tooltip("alerts:Q", title="Alertas", format=",d"),
+                alt.Tooltip("flagged:Q", title=FLAGGED_TITLE, format=",d"),
                 alt.Tooltip("transactions:Q", title="Transações", format=",d"),
                 alt.Tooltip("amount:N", title="Valor movimentado"),
                 alt.Tooltip("population_2022:Q", title="Moradores (2022)", format=",d"),
@@ -498,13 +505,13 @@ def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any
             features,
             data.bairros,
             "per_1000_transactions",
-            "Anomalias por 1.000 transações",
+            "Alertas por 1.000 transações",
         ),
         _bairro_map(
             features,
             data.bairros,
             "per_1000_residents",
-            "Anomalias por 1.000 moradores (Censo 2022)",
+            "Alertas por 1.000 moradores (Censo 2022)",
         ),
     ).resolve_scale(color="independent")
     day = alt.X(
@@ -549,20 +556,23 @@ def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any
             ),
             color=alt.Color(
                 "per_1000_transactions:Q",
-                title="Anomalias por 1.000",
+                title="Alertas por 1.000",
                 scale=alt.Scale(scheme="orangered"),
             ),
             tooltip=[
                 alt.Tooltip("local_hour:O", title="Hora"),
                 alt.Tooltip("channel_label:N", title="Canal"),
-                alt.Tooltip("anomalies:Q", title="Anomalias", format=",d"),
+                alt.Tooltip("alerts:Q", title="Alertas", format=",d"),
+                alt.Tooltip("flagged:Q", title=FLAGGED_TITLE, format=",d"),
                 alt.Tooltip("transactions:Q", title="Transações", format=",d"),
                 alt.Tooltip(
-                    "per_1000_transactions:Q", title="Por 1.000", format=",.2f"
+                    "per_1000_transactions:Q",
+                    title="Alertas por 1.000",
+                    format=",.2f",
                 ),
             ],
         )
-        .properties(width=760, height=160, title="Anomalias por hora do dia e canal")
+        .properties(width=760, height=160, title="Alertas por hora do dia e canal")
     )
     map_spec = maps.to_dict()
     map_spec.setdefault("datasets", {})[MAP_DATASET] = features
