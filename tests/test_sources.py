@@ -123,9 +123,12 @@ def test_a_file_missing_a_mapped_column_is_quarantined(settings):
     result = ingest_file(path, settings, source="sparkov")
     assert result.status == "quarantined"
     assert "'amt' (amount.column)" in result.detail
+    # The header it found is in the error.txt, not in every summary line.
+    assert "'trans_num'" not in result.detail
     archived = Path(result.archived_to)
     assert archived.parent == settings.paths.quarantine_path / "sparkov"
     advice = archived.with_name("no_amount.error.txt").read_text(encoding="utf-8")
+    assert "Found: 22 columns: " in advice and "'trans_num'" in advice
     assert "or sources/sparkov.yaml where the file is right" in advice
     assert "'Writing a mapping, step by step'" in advice
     assert_accounting(settings)

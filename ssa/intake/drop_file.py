@@ -43,6 +43,16 @@ class DropFileError(ValueError):
         self.expected = expected
         self.found = found
 
+    @property
+    def short(self) -> str:
+        """The message for summary lines: a header problem's found part is
+        the whole header, which the error.txt and the one warning give and
+        every summary line would otherwise repeat; any other found part
+        (the mapping's own error, say) is what to fix, and stays."""
+        if self.kind == "header":
+            return f"{self.problem}: expected {self.expected}"
+        return str(self)
+
     def report(self, file_name: str, sha256: str, received_at: str, advice: str) -> str:
         """The text of ``<file>.error.txt``; advice says what to fix, which
         differs for a native file, a mapped export and a labels file."""

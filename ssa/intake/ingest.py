@@ -465,7 +465,7 @@ def _quarantine(
         batch_id=batch_id_for(sha256),
         archived_to=str(archived),
         rejected_to=None,
-        detail=str(error),
+        detail=error.short,
     )
     with open_warehouse(settings).transaction() as session:
         session.apply_schema()
