@@ -14,8 +14,10 @@ import json
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from ssa.report import evaluation
 from ssa.risk import risk_model, training
 
 
@@ -210,6 +212,27 @@ def test_calibration_keeps_the_boosters_ranking() -> None:
     assert np.all(np.diff(probability[order]) > 0)
     top = raw > 0.9
     assert abs(np.interp(raw[top], xs, ys).mean() - is_fraud[top].mean()) < 0.05
+
+
+def test_training_and_the_report_count_a_pr_auc_alike() -> None:
+    """A 0/1 baseline and a scorer that never fires, judged by the training's
+    figures and by the detection report: one PR-AUC each, the fraud they
+    never score counted as missed (a tied ranking of every row would credit
+    the silent scorer with the prevalence)."""
+    rng = np.random.default_rng(5)
+    is_fraud = (rng.uniform(size=4_000) < 0.05).astype(int)
+    flagged = ((is_fraud == 1) & (rng.uniform(size=4_000) < 0.5)) | (
+        rng.uniform(size=4_000) < 0.02
+    )
+    day = np.repeat(np.arange(40), 100)
+    for score in (flagged.astype(float), np.zeros(4_000)):
+        trained = risk_model.ranking_metrics(score, is_fraud, day, 100, 7e-5)
+        rows = pd.DataFrame({"s": score, "is_fraud": is_fraud})
+        reported = evaluation.score_report(rows, (100,), score="s")
+        assert trained["average_precision"] == pytest.approx(
+            reported["average_precision"]
+        )
+    assert trained["average_precision"] == 0.0
 
 
 def test_calibration_never_calls_a_row_certain() -> None:

@@ -151,13 +151,7 @@ def score_report(
     counts as missed.
     """
     scored = rows[rows[score] > 0]
-    blocks = (
-        scored.groupby(score)["is_fraud"]
-        .agg(["sum", "count"])
-        .sort_index(ascending=False)
-    )
-    hits = blocks["sum"].to_numpy(dtype=float)
-    sizes = blocks["count"].to_numpy(dtype=float)
+    hits, sizes = _score_blocks(scored[score], scored["is_fraud"])
     cum_hits, cum_sizes = np.cumsum(hits), np.cumsum(sizes)
     total_fraud = int((rows["is_fraud"] == 1).sum())
     out: dict[str, float] = {}
@@ -176,14 +170,44 @@ def score_report(
             above_rows = cum_sizes[cut - 1] if cut else 0.0
             expected = above_hits + (n - above_rows) * hits[cut] / sizes[cut]
         out[f"precision_at_{k}"] = expected / places
-    if total_fraud:  # a scorer that scores nothing found none of it: 0
-        precision = cum_hits / cum_sizes if len(scored) else np.zeros(0)
-        out["average_precision"] = float((hits / total_fraud * precision).sum())
-    else:
-        out["average_precision"] = float("nan")
+    out["average_precision"] = _average_precision(hits, sizes, total_fraud)
     out["fraud_rows"] = total_fraud
     out["scored_rows"] = len(scored)
     return out
+
+
+def average_precision(score: np.ndarray, is_fraud: np.ndarray) -> float:
+    """PR-AUC as the detection report counts it (``score_report``): rows
+    scored 0 are never alerted, so fraud among them counts as missed, and
+    rows with the same score are one block at its fraud rate. A scorer that
+    never fires gets 0, not the prevalence a tied ranking of every row
+    would get; the training's figures and the report's then say one thing."""
+    s = np.asarray(score, dtype=float)
+    y = np.asarray(is_fraud, dtype=int)
+    alerted = s > 0
+    hits, sizes = _score_blocks(pd.Series(s[alerted]), pd.Series(y[alerted]))
+    return _average_precision(hits, sizes, int(y.sum()))
+
+
+def _score_blocks(score: pd.Series, is_fraud: pd.Series) -> tuple[np.ndarray, ...]:
+    """Fraud and rows per distinct score, highest score first."""
+    blocks = (
+        pd.DataFrame({"score": score.to_numpy(), "is_fraud": is_fraud.to_numpy()})
+        .groupby("score")["is_fraud"]
+        .agg(["sum", "count"])
+        .sort_index(ascending=False)
+    )
+    return blocks["sum"].to_numpy(dtype=float), blocks["count"].to_numpy(dtype=float)
+
+
+def _average_precision(hits: np.ndarray, sizes: np.ndarray, total_fraud: int) -> float:
+    """Each block's share of all fraud times the precision down to it."""
+    if not total_fraud:
+        return float("nan")
+    if not len(sizes):  # a scorer that scores nothing found none of it: 0
+        return 0.0
+    precision = np.cumsum(hits) / np.cumsum(sizes)
+    return float((hits / total_fraud * precision).sum())
 
 
 def daily_budget(

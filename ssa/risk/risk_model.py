@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 from ssa.engines import Session
 from ssa.report import evaluation
@@ -642,8 +642,10 @@ def ranking_metrics(
 ) -> dict[str, float]:
     """How well a score ranks fraud on one period.
 
-    Average precision (PR-AUC) and ROC AUC over every row; precision and
-    recall of the top ``alerts_per_day`` rows of each day (the handbook's
+    Average precision (PR-AUC) as the detection report counts it (fraud
+    scored 0 is missed: ``evaluation.average_precision``) and ROC AUC over
+    every row; precision and recall of the top ``alerts_per_day`` rows of
+    each day (the handbook's
     precision top-k per day: what investigators would open), and that
     precision reweighted to the real prevalence from its true- and
     false-positive rates: ``evaluation.daily_budget``, as the detection
@@ -664,7 +666,7 @@ def ranking_metrics(
     }
     if positives == 0 or positives == len(y):
         return {**out, "average_precision": float("nan"), "roc_auc": float("nan")}
-    out["average_precision"] = float(average_precision_score(y, s))
+    out["average_precision"] = evaluation.average_precision(s, y)
     out["roc_auc"] = float(roc_auc_score(y, s))
     frame = pd.DataFrame({"s": s, "is_fraud": y, "local_day": local_day})
     budget = evaluation.daily_budget(frame, "s", alerts_per_day, real_prevalence)
