@@ -502,8 +502,9 @@ def test_a_model_reason_reads_back_into_portuguese() -> None:
     )
     settings = Settings()
     seen = set()
-    for span in (120.0, 7_200.0, 400_000.0):
+    for span in (42.0, 120.0, 7_200.0, 400_000.0):
         row["seconds_since_prev_in_category"] = span
+        row["seconds_since_prev"] = span
         for feature in risk_model.FEATURES:
             en = model_scoring.describe(feature, row, settings)
             if en is None:
@@ -521,6 +522,9 @@ def test_a_model_reason_reads_back_into_portuguese() -> None:
     assert "1 pagamento na hora anterior" in seen
     assert "R$ 2.750,31, 33,2x o valor típico deste cliente" in seen
     assert "5 dias após o pagamento anterior do cliente nesta categoria" in seen
+    # A span in the unit a person would say it in, seconds for a burst only.
+    assert {"42 s após o pagamento anterior", "2 h após o pagamento anterior"} <= seen
+    assert "5 dias após o pagamento anterior" in seen
     # Text no sentence says (an older version's) stays as it was.
     assert model_scoring.reasons_in_portuguese("x; 4 payments in the hour before") == (
         "x; 4 pagamentos na hora anterior"

@@ -323,11 +323,23 @@ MODEL_REASONS: dict[str, Said] = {
         "{count:d} payments in the day before",
         "{count:d} pagamentos no dia anterior",
     ),
+    # A span as a person says it: seconds, minutes, hours or days.
     "seconds_since_prev": Said(
         "{seconds:d} s after the previous payment",
         "{seconds:d} s após o pagamento anterior",
     ),
-    # A span as a person says it: minutes, hours or days.
+    "minutes_since_prev": Said(
+        "{minutes:d} min after the previous payment",
+        "{minutes:d} min após o pagamento anterior",
+    ),
+    "hours_since_prev": Said(
+        "{hours:.0f} h after the previous payment",
+        "{hours:.0f} h após o pagamento anterior",
+    ),
+    "days_since_prev": Said(
+        "{days:.0f} days after the previous payment",
+        "{days:.0f} dias após o pagamento anterior",
+    ),
     "minutes_since_prev_in_category": Said(
         "{minutes:d} min after their previous payment in this category",
         "{minutes:d} min após o pagamento anterior do cliente nesta categoria",
@@ -378,12 +390,18 @@ def _counted(name: str, count: int) -> tuple[str, dict[str, Any]]:
     return (f"{name}_one", {}) if count == 1 else (name, {"count": count})
 
 
-def _since_in_category(seconds: float) -> tuple[str, dict[str, Any]]:
+def _since(
+    seconds: float, suffix: str = "", by_second: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """A span's sentence in the unit a person would use: "43 h", not
+    "157166 s"; seconds only where they are said (a burst)."""
+    if by_second and seconds < 60:
+        return f"seconds_since_prev{suffix}", {"seconds": int(seconds)}
     if seconds < 3_600:
-        return "minutes_since_prev_in_category", {"minutes": int(seconds // 60)}
+        return f"minutes_since_prev{suffix}", {"minutes": int(seconds // 60)}
     if seconds < 86_400:
-        return "hours_since_prev_in_category", {"hours": seconds / 3_600}
-    return "days_since_prev_in_category", {"days": seconds / 86_400}
+        return f"hours_since_prev{suffix}", {"hours": seconds / 3_600}
+    return f"days_since_prev{suffix}", {"days": seconds / 86_400}
 
 
 def describe(
@@ -434,9 +452,9 @@ def _sentence(
     if feature in ("tx_count_1d", "amount_sum_1d_cents"):
         return _counted("day_count", int(row["tx_count_1d"]))
     if feature == "seconds_since_prev":
-        return "seconds_since_prev", {"seconds": int(value)}
+        return _since(value, by_second=True)
     if feature == "seconds_since_prev_in_category":
-        return _since_in_category(value)
+        return _since(value, "_in_category")
     if feature == "night_tx_count_1d" and value > 0:
         return _counted("night_tx_count_1d", int(value))
     if feature == "max_amount_to_category_1d" and value >= 2:
