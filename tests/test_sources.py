@@ -536,3 +536,86 @@ def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(
     assert len(warned) == 1
     assert "incoming/broken will be quarantined" in warned[0]
     assert "sources/broken.yaml: time.fromat: unknown key" in warned[0]
+
+
+def _time_of(spec: dict, cells: list[str]) -> tuple[list, list]:
+    """Epoch seconds and problems of cells read by a time section."""
+    from ssa.intake.mapped_drop import _parse_time
+    from ssa.intake.source_mapping import TimeSpec
+
+    source = load_source("sparkov", SOURCES)
+    time_spec = TimeSpec(**spec)
+    raw = pd.DataFrame({"t": pd.Series(cells, dtype="str")})
+    epoch, problem = _parse_time(raw, time_spec, source)
+    return epoch.tolist(), [None if pd.isna(p) else p for p in problem]
+
+
+@pytest.mark.parametrize(
+    ("unit", "cells", "epochs"),
+    [
+        ("hours", ["1", "720"], [1_735_700_400 + 3_600, 1_735_700_400 + 720 * 3_600]),
+        ("milliseconds", ["1999", "3000"], [1_735_700_400 + 1, 1_735_700_400 + 3]),
+        ("days", ["2"], [1_735_700_400 + 2 * 86_400]),
+    ],
+)
+def test_an_epoch_column_counts_in_its_declared_unit(unit, cells, epochs):
+    """PaySim's step is an hour index, an event stream's time milliseconds:
+    read as seconds, 30 days of PaySim would load as 12 minutes."""
+    spec = {
+        "epoch_column": "t",
+        "epoch_unit": unit,
+        "epoch_offset_seconds": 1_735_700_400,
+    }
+    got, problems = _time_of(spec, cells)
+    assert got == epochs
+    assert problems == [None] * len(cells)
+
+
+def test_an_epoch_that_is_not_whole_in_its_unit_names_the_unit():
+    spec = {"epoch_column": "t", "epoch_unit": "hours"}
+    _, problems = _time_of(spec, ["1.5"])
+    assert problems == [
+        "created_at '1.5' is not a whole number of hours "
+        "(sources/sparkov.yaml: time.epoch_column)"
+    ]
+
+
+def test_a_format_with_an_offset_reads_each_cells_own_offset():
+    """ISO-8601 with offsets, as APIs export them, mixed in one file: each
+    cell's offset decides its instant; a cell without one is rejected."""
+    spec = {"column": "t", "format": "%Y-%m-%dT%H:%M:%S%z"}
+    cells = ["2025-03-01T10:00:00-03:00", "2025-03-01T13:00:00Z", "2025-03-01T10:00:00"]
+    got, problems = _time_of(spec, cells)
+    assert got[:2] == [1_740_834_000, 1_740_834_000]
+    assert problems[:2] == [None, None]
+    assert problems[2] == (
+        "created_at '2025-03-01T10:00:00' does not match '%Y-%m-%dT%H:%M:%S%z' "
+        "(sources/sparkov.yaml: time.format)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("time", "message"),
+    [
+        (
+            {"column": "t", "format": "%Y-%m-%dT%H:%M:%S%z", "timezone": "UTC"},
+            "time: the format reads the UTC offset (%z): leave out timezone",
+        ),
+        (
+            {"epoch_column": "t", "epoch_unit": "weeks"},
+            "time.epoch_unit: Input should be 'milliseconds', 'seconds', "
+            "'minutes', 'hours' or 'days'",
+        ),
+    ],
+)
+def test_a_time_section_that_cannot_work_names_its_key(tmp_path, time, message):
+    import yaml
+
+    mapping = yaml.safe_load((SOURCES / "sparkov.yaml").read_text(encoding="utf-8"))
+    mapping["time"] = time
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "broken.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("broken", sources)
+    assert f"sources/broken.yaml: {message}" in str(caught.value)

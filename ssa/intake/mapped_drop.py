@@ -19,7 +19,14 @@ import pandas as pd
 
 from ssa.intake import contract
 from ssa.intake.drop_file import DropFile, DropFileError
-from ssa.intake.source_mapping import AmountSpec, IdSpec, Source, TimeSpec, ValueMap
+from ssa.intake.source_mapping import (
+    EPOCH_UNITS,
+    AmountSpec,
+    IdSpec,
+    Source,
+    TimeSpec,
+    ValueMap,
+)
 
 # Source amounts are read to 1/10,000 of a unit (some systems print four
 # decimals) and converted to centavos once, rounding half to even.
@@ -170,24 +177,18 @@ def _parse_time(
 ) -> tuple[pd.Series, pd.Series]:
     """UTC epoch seconds, or a reason naming the key that did not fit."""
     if spec.epoch_column is not None:
-        text = raw[spec.epoch_column.strip().lower()].str.strip()
-        number = pd.to_numeric(text.where(text != "", None), errors="coerce")
-        whole = number.notna() & (number == np.floor(number))
-        epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-        epoch[whole] = number[whole].astype(np.int64) + spec.epoch_offset_seconds
-        problem = contract.problem_where(
-            ~whole,
-            "created_at '"
-            + text
-            + f"' is not whole epoch seconds {source.where('time.epoch_column')}",
-        )
-        return epoch, problem
+        return _parse_epoch(raw, spec, source)
     text = raw[str(spec.column).strip().lower()].str.strip()
-    stamps = pd.to_datetime(text, format=spec.format, errors="coerce")
-    parsed = stamps.notna()
-    local = stamps.dt.tz_localize(
-        str(spec.timezone), ambiguous="NaT", nonexistent="NaT"
-    )
+    if spec.offset_in_text:
+        # Each cell's own offset decides its instant, as many as the file mixes.
+        local = pd.to_datetime(text, format=spec.format, errors="coerce", utc=True)
+        parsed = local.notna()
+    else:
+        stamps = pd.to_datetime(text, format=spec.format, errors="coerce")
+        parsed = stamps.notna()
+        local = stamps.dt.tz_localize(
+            str(spec.timezone), ambiguous="NaT", nonexistent="NaT"
+        )
     in_zone = local.notna()
     epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
     if in_zone.any():
@@ -208,6 +209,26 @@ def _parse_time(
         f"change) {source.where('time.timezone')}",
     )
     return epoch, problem.where(problem.notna(), gap)
+
+
+def _parse_epoch(
+    raw: pd.DataFrame, spec: TimeSpec, source: Source
+) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers of the declared unit since the offset, as UTC seconds
+    (milliseconds rounded down to the second)."""
+    text = raw[str(spec.epoch_column).strip().lower()].str.strip()
+    number = pd.to_numeric(text.where(text != "", None), errors="coerce")
+    whole = number.notna() & (number == np.floor(number))
+    multiplier, divisor = EPOCH_UNITS[spec.epoch_unit]
+    seconds = number[whole].astype(np.int64) * multiplier // divisor
+    epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    epoch[whole] = seconds + spec.epoch_offset_seconds
+    problem = contract.problem_where(
+        ~whole,
+        "created_at '" + text + f"' is not a whole number of {spec.epoch_unit} "
+        f"{source.where('time.epoch_column')}",
+    )
+    return epoch, problem
 
 
 def _parse_amount(

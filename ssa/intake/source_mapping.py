@@ -117,18 +117,46 @@ class IdSpec(_Strict):
     )
 
 
+# Seconds in each unit an epoch column may count in: event streams count
+# milliseconds, simulations such as PaySim an hour index.
+# Each unit as (multiplier, divisor) to whole seconds, in integers.
+EPOCH_UNITS = {
+    "milliseconds": (1, 1_000),
+    "seconds": (1, 1),
+    "minutes": (60, 1),
+    "hours": (3_600, 1),
+    "days": (86_400, 1),
+}
+EpochUnit = Literal["milliseconds", "seconds", "minutes", "hours", "days"]
+
+
 class TimeSpec(_Strict):
-    """When it happened: text in a strptime format and zone, or epoch seconds."""
+    """When it happened: text in a strptime format and zone, or an epoch
+    column in a declared unit."""
 
     column: str | None = None
-    format: str | None = Field(None, description="strptime, e.g. '%d/%m/%Y %H:%M'.")
+    format: str | None = Field(
+        None,
+        description="strptime, e.g. '%d/%m/%Y %H:%M'; with %z the text carries "
+        "its UTC offset and no timezone is given.",
+    )
     timezone: str | None = Field(
         None, description="IANA zone of that local time, e.g. America/Sao_Paulo."
     )
     epoch_column: str | None = None
-    epoch_offset_seconds: int = Field(
-        0, description="Added to the epoch column to get UTC."
+    epoch_unit: EpochUnit = Field(
+        "seconds",
+        description="What one step of the epoch column is: PaySim's 'step' "
+        "counts hours, event streams milliseconds.",
     )
+    epoch_offset_seconds: int = Field(
+        0, description="Added, in seconds, to the epoch column to get UTC."
+    )
+
+    @property
+    def offset_in_text(self) -> bool:
+        """The format reads a UTC offset (%z), so the text alone is an instant."""
+        return "%z" in (self.format or "")
 
     @model_validator(mode="after")
     def _one_way(self) -> TimeSpec:
@@ -138,6 +166,14 @@ class TimeSpec(_Strict):
                 raise ValueError(
                     "give either column + format + timezone, or epoch_column"
                 )
+            return self
+        if self.offset_in_text:
+            if self.timezone is not None:
+                raise ValueError(
+                    "the format reads the UTC offset (%z): leave out timezone"
+                )
+            if self.column is None:
+                raise ValueError("give column and format (or epoch_column)")
             return self
         if any(v is None for v in text):
             raise ValueError("give column, format and timezone (or epoch_column)")
