@@ -619,3 +619,92 @@ def test_a_time_section_that_cannot_work_names_its_key(tmp_path, time, message):
     with pytest.raises(SourceError) as caught:
         load_source("broken", sources)
     assert f"sources/broken.yaml: {message}" in str(caught.value)
+
+
+PAYSIM_LIKE = """\
+description: a mobile-money layout with no place at all (PaySim's columns)
+columns:
+  customer_id: nameOrig
+  payee_id: nameDest
+  category: type
+constants:
+  channel: pix
+ids:
+  transaction_id:
+    from: [step, nameOrig, nameDest, amount]
+time:
+  epoch_column: step
+  epoch_unit: hours
+  epoch_offset_seconds: 1735700400
+amount:
+  column: amount
+label:
+  column: isFraud
+places: none
+"""
+
+
+def _settings_with_sources(settings: Settings, tmp_path: Path, **mappings: str):
+    sources = tmp_path / "sources"
+    sources.mkdir(exist_ok=True)
+    for name, text in mappings.items():
+        (sources / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"sources_dir": sources})}
+    )
+
+
+def test_a_source_with_no_place_loads_its_rows_without_one(settings, tmp_path):
+    """PaySim, IEEE-CIS and a Pix export name no place: declared, their rows
+    load with none (every row was rejected before), and the report says the
+    place rules could not judge them rather than judging a made-up place."""
+    settings = _settings_with_sources(settings, tmp_path, paysim=PAYSIM_LIKE)
+    path = settings.paths.incoming_path / "paysim" / "step.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "step,type,amount,nameOrig,nameDest,isFraud\n"
+        "1,TRANSFER,181.00,C1305486145,C553264065,1\n"
+        "2,PAYMENT,9839.64,C1231006815,M1979787155,0\n"
+    )
+    result = ingest_file(path, settings, source="paysim")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.detail
+    rows = query(
+        settings,
+        "select created_at_epoch, bairro, lat, lon from bronze_transactions "
+        "order by created_at_epoch",
+    )
+    assert rows == [
+        (1_735_700_400 + 3_600, None, None, None),
+        (1_735_700_400 + 7_200, None, None, None),
+    ]
+    params = sql_params(settings)
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        coverage = conn.query("gold/rule_coverage.sql", params)
+    travel = coverage.set_index("rule").loc["impossible_travel"]
+    assert (travel["rows_applicable"], travel["rows_not_judged"]) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t.replace("places: none\n", ""),
+            "places: the mapping gives no place (bairro, or lat and lon): map one, "
+            "or say places: none",
+        ),
+        (
+            lambda t: t.replace(
+                "  channel: pix\n", "  channel: pix\n  bairro: Comércio\n"
+            ),
+            "places: none, but the mapping gives bairro",
+        ),
+    ],
+)
+def test_a_mapping_says_whether_its_source_has_places(tmp_path, edit, message):
+    """Without a place every row would be rejected: said once, up front."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "paysim.yaml").write_text(edit(PAYSIM_LIKE), encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("paysim", sources)
+    assert f"sources/paysim.yaml: {message}" in str(caught.value)

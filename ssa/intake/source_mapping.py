@@ -27,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -244,11 +245,13 @@ class SourceMapping(_Strict):
     time: TimeSpec
     amount: AmountSpec
     label: LabelSpec | None = None
-    places: Literal["region", "anywhere"] = Field(
+    places: Literal["region", "anywhere", "none"] = Field(
         "anywhere",
         description="anywhere: a point outside the region keeps its coordinates "
         "but gets no bairro and no place-based rule; region: such a row is "
-        "rejected, as in the native contract.",
+        "rejected, as in the native contract; none: the source has no place "
+        "(PaySim, IEEE-CIS, a Pix export): rows load without one.",
+        validate_default=True,
     )
 
     @field_validator("columns", "constants", "values", "ids")
@@ -286,6 +289,29 @@ class SourceMapping(_Strict):
         if ("lat" in seen) != ("lon" in seen):
             raise ValueError("map lat and lon together")
         return self
+
+    @field_validator("places")
+    @classmethod
+    def _places_said(cls, value: str, info: ValidationInfo) -> str:
+        """Without a place every row would be rejected: said once, here."""
+        given = {
+            key
+            for section in ("columns", "constants", "values", "ids")
+            for key in info.data.get(section) or {}
+        }
+        placed = [c for c in ("bairro", "lat", "lon") if c in given]
+        if value == "none" and placed:
+            raise ValueError(
+                f"none, but the mapping gives {', '.join(placed)}: leave them "
+                "out, or say places: anywhere"
+            )
+        if value != "none" and not placed:
+            raise ValueError(
+                "the mapping gives no place (bairro, or lat and lon): map one, "
+                "or say places: none (rows then load without a place, and the "
+                "rules that compare places do not judge them)"
+            )
+        return value
 
     def contract_problems(self) -> list[str]:
         """'key: problem' for each constant or value-map target the contract
