@@ -469,8 +469,8 @@ def test_a_demo_drop_carries_its_planted_labels(settings, tmp_path):
         ),
         (
             {"decimal": ".", "currency": "USD", "to_brl": 5.4},
-            ["$43.92", "US$ 1", "0.0125"],
-            [round(4392 * 5.4), 540, 7],
+            ["$43.92", "US$ 1", "0.0125", "13.010000"],
+            [round(4392 * 5.4), 540, 7, round(1301 * 5.4)],
         ),
     ],
 )
@@ -504,6 +504,23 @@ def test_amount_problems_name_the_key():
         "amount '1.23.4' is not a number with ',' for decimals and '.' for "
         "thousands (1234,56) (sources/sparkov.yaml: amount)",
     ]
+
+
+def test_an_amount_with_more_decimals_than_read_says_so():
+    """A float written in full (pandas' to_csv): zeros past the fourth
+    decimal are exact, other digits are not rounded away on a guess, and the
+    reason says what is wrong rather than 'is not a number'."""
+    from ssa.intake.mapped_drop import _parse_amount
+    from ssa.intake.source_mapping import AmountSpec
+
+    source = load_source("sparkov", SOURCES)
+    cells = pd.Series(["13.010000", "29.950000000000003"], dtype="str")
+    cents, problem = _parse_amount(cells, AmountSpec(column="x"), source)
+    assert cents.tolist()[0] == 1301 and pd.isna(problem.tolist()[0])
+    assert problem.tolist()[1] == (
+        "amount '29.950000000000003' has more than 4 decimals that are not 0; "
+        "they are not rounded away (sources/sparkov.yaml: amount.column)"
+    )
 
 
 def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):

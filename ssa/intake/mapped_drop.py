@@ -30,7 +30,8 @@ from ssa.intake.source_mapping import (
 
 # Source amounts are read to 1/10,000 of a unit (some systems print four
 # decimals) and converted to centavos once, rounding half to even.
-AMOUNT_SCALE = 10_000
+AMOUNT_DECIMALS = 4
+AMOUNT_SCALE = 10**AMOUNT_DECIMALS
 # Joined ids are stored as the first hex digits of their SHA-256: 80 bits,
 # no collision among billions of customers, and within the contract's 32.
 ID_DIGEST_CHARS = 20
@@ -248,7 +249,7 @@ def _parse_amount(
     decimal = re.escape(spec.decimal)
     pattern = (
         rf"^\s*(?P<pre>-)?\s*(?:{_CURRENCY_MARKS})?\s*(?P<mid>-)?\s*"
-        rf"(?P<whole>{number})(?:{decimal}(?P<frac>\d{{1,4}}))?\s*(?P<post>-)?\s*$"
+        rf"(?P<whole>{number})(?:{decimal}(?P<frac>\d+))?\s*(?P<post>-)?\s*$"
     )
     parts = raw.str.replace("\u00a0", " ", regex=False).str.extract(pattern)
     fits = parts["whole"].notna()
@@ -256,9 +257,13 @@ def _parse_amount(
     whole = parts["whole"].fillna("0")
     if spec.thousands:
         whole = whole.str.replace(spec.thousands, "", regex=False)
-    frac = parts["frac"].fillna("").str.ljust(4, "0")
+    # Zeros past the fourth decimal change nothing (13.010000 is 13.01);
+    # other digits there would be rounded away, so they reject the row.
+    frac = parts["frac"].fillna("").str.rstrip("0")
+    too_fine = fits & (frac.str.len() > AMOUNT_DECIMALS)
+    frac = frac.str.ljust(AMOUNT_DECIMALS, "0")
     too_big = fits & (whole.str.len() > contract.MAX_AMOUNT_DIGITS)
-    good = fits & ~too_big
+    good = fits & ~too_big & ~too_fine
     units = whole.where(good, "0").astype(np.int64) * AMOUNT_SCALE + frac.where(
         good, "0"
     ).astype(np.int64)
@@ -281,6 +286,12 @@ def _parse_amount(
         _quoted_where(refused, raw, f" is negative {source.where('amount.negative')}"),
         _quoted_where(zero & ~refused, raw, " must be more than zero"),
         _quoted_where(too_big, raw, " is too large"),
+        _quoted_where(
+            too_fine & ~too_big,
+            raw,
+            f" has more than {AMOUNT_DECIMALS} decimals that are not 0; they "
+            f"are not rounded away {source.where('amount.column')}",
+        ),
     )
     return cents.where(problem.isna()), problem
 
