@@ -725,3 +725,56 @@ def test_a_mapping_says_whether_its_source_has_places(tmp_path, edit, message):
     with pytest.raises(SourceError) as caught:
         load_source("paysim", sources)
     assert f"sources/paysim.yaml: {message}" in str(caught.value)
+
+
+PIX_LIKE = """\
+description: a Pix export naming the payer's and the payee's documents
+file: {delimiter: ";"}
+columns:
+  transaction_id: id_transacao
+constants:
+  channel: pix
+ids:
+  customer_id: {from: [documento_pagador]}
+  payee_id: {from: [documento_recebedor]}
+same:
+  is_same_owner: [documento_pagador, documento_recebedor]
+time: {column: data_hora, format: "%d/%m/%Y %H:%M:%S", timezone: America/Bahia}
+amount: {column: valor, decimal: ",", thousands: "."}
+places: none
+"""
+
+
+def test_same_owner_is_whether_payer_and_payee_documents_agree(settings, tmp_path):
+    """The Pix network rules and the night limit need is_same_owner; a Pix
+    export has the two documents, never the flag."""
+    settings = _settings_with_sources(settings, tmp_path, pix=PIX_LIKE)
+    path = settings.paths.incoming_path / "pix" / "pix.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "id_transacao;data_hora;valor;documento_pagador;documento_recebedor\n"
+        "E1;01/03/2025 10:00:00;100,00;123.456.789-09;123.456.789-09\n"
+        "E2;01/03/2025 10:05:00;1.250,00;123.456.789-09;987.654.321-00\n"
+        "E3;01/03/2025 10:09:00;9,90;123.456.789-09;\n"
+    )
+    result = ingest_file(path, settings, source="pix")
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0), result.detail
+    flags = query(
+        settings,
+        "select transaction_id, is_same_owner from bronze_transactions "
+        "order by transaction_id",
+    )
+    assert flags == [("E1", 1), ("E2", 0), ("E3", None)]
+
+
+def test_same_sets_only_a_flag_of_the_contract(tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = PIX_LIKE.replace("  is_same_owner: [", "  payer_type: [")
+    (sources / "pix.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("pix", sources)
+    assert (
+        "sources/pix.yaml: same: 'payer_type' is not a flag of the contract; "
+        "expected is_same_owner"
+    ) in str(caught.value)

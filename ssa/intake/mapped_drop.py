@@ -98,6 +98,8 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
         problems.append(problem)
     for key, spec in mapping.ids.items():
         text[key] = _joined_id(raw, spec)
+    for key, (first, second) in mapping.same.items():
+        text[key] = _same(column(first), column(second))
     epoch, problem = _parse_time(raw, mapping.time, source)
     problems.append(problem)
     # As the file wrote them, for the contract's plausibility messages.
@@ -171,6 +173,15 @@ def _joined_id(raw: pd.DataFrame, spec: IdSpec) -> pd.Series:
             dtype="str",
         )
     return joined.mask(empty, "")
+
+
+def _same(first: pd.Series, second: pd.Series) -> pd.Series:
+    """'1' where two columns agree (case and spaces ignored), '0' where they
+    differ, '' where either is empty: nothing is said of a missing side."""
+    a = first.str.strip().str.casefold()
+    b = second.str.strip().str.casefold()
+    flag = pd.Series("0", index=first.index, dtype="str").mask(a == b, "1")
+    return flag.mask((a == "") | (b == ""), "")
 
 
 def _parse_time(

@@ -41,6 +41,12 @@ LABELS_FOLDER = "labels"
 # The columns a mapping may produce by rename, constant, value map or id.
 # Time and amount have sections of their own (their formats vary most).
 MAPPABLE = tuple(c for c in contract.BY_NAME if c not in ("created_at", "amount"))
+# The contract's flags, which a mapping may also set from whether two of the
+# source's columns agree (``same``): a Pix export names the payer's and the
+# payee's documents, never whether they are one owner.
+FLAGS = tuple(c.name for c in contract.COLUMNS if c.kind == "flag")
+# The sections that give a contract column, in the order messages name them.
+SECTIONS = ("columns", "constants", "values", "ids", "same")
 
 
 class SourceError(ValueError):
@@ -242,6 +248,12 @@ class SourceMapping(_Strict):
     )
     values: dict[str, ValueMap] = Field(default_factory=dict)
     ids: dict[str, IdSpec] = Field(default_factory=dict)
+    same: dict[str, tuple[str, str]] = Field(
+        default_factory=dict,
+        description="A flag: 1 where the two source columns hold the same value "
+        "(case and spaces ignored), 0 where they differ, empty where either is "
+        "empty: is_same_owner: [payer document, payee document].",
+    )
     time: TimeSpec
     amount: AmountSpec
     label: LabelSpec | None = None
@@ -270,10 +282,21 @@ class SourceMapping(_Strict):
                 )
         return value
 
+    @field_validator("same")
+    @classmethod
+    def _flag_keys(cls, value: dict) -> dict:
+        for key in value:
+            if key not in FLAGS:
+                raise ValueError(
+                    f"{key!r} is not a flag of the contract; expected "
+                    + ", ".join(FLAGS)
+                )
+        return value
+
     @model_validator(mode="after")
     def _each_column_once(self) -> SourceMapping:
         seen: dict[str, str] = {}
-        for section in ("columns", "constants", "values", "ids"):
+        for section in SECTIONS:
             for key in getattr(self, section):
                 if key in seen:
                     raise ValueError(
@@ -294,11 +317,7 @@ class SourceMapping(_Strict):
     @classmethod
     def _places_said(cls, value: str, info: ValidationInfo) -> str:
         """Without a place every row would be rejected: said once, here."""
-        given = {
-            key
-            for section in ("columns", "constants", "values", "ids")
-            for key in info.data.get(section) or {}
-        }
+        given = {key for section in SECTIONS for key in info.data.get(section) or {}}
         placed = [c for c in ("bairro", "lat", "lon") if c in given]
         if value == "none" and placed:
             raise ValueError(
@@ -331,7 +350,7 @@ class SourceMapping(_Strict):
 
     def produced(self) -> tuple[str, ...]:
         """Contract columns this mapping fills (time and amount included)."""
-        keys = [*self.columns, *self.constants, *self.values, *self.ids]
+        keys = [*self.columns, *self.constants, *self.values, *self.ids, *self.same]
         return ("created_at", "amount", *keys)
 
     def source_columns(self) -> dict[str, str]:
@@ -344,6 +363,9 @@ class SourceMapping(_Strict):
         for key, spec in self.ids.items():
             for column in spec.source:
                 used.setdefault(column, f"ids.{key}.from")
+        for key, pair in self.same.items():
+            for column in pair:
+                used.setdefault(column, f"same.{key}")
         time_key = "time.epoch_column" if self.time.epoch_column else "time.column"
         used.setdefault(self.time.source_column, time_key)
         used.setdefault(self.amount.column, "amount.column")

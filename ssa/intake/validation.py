@@ -234,6 +234,7 @@ def _mapping_keys(source: Source) -> dict[str, str]:
     keys |= {name: f"constants.{name}" for name in mapping.constants}
     keys |= {name: f"values.{name}" for name in mapping.values}
     keys |= {name: f"ids.{name}" for name in mapping.ids}
+    keys |= {name: f"same.{name}" for name in mapping.same}
     keys |= {"created_at": "time", "amount": "amount"}
     return keys
 
