@@ -778,3 +778,35 @@ def test_same_sets_only_a_flag_of_the_contract(tmp_path):
         "sources/pix.yaml: same: 'payer_type' is not a flag of the contract; "
         "expected is_same_owner"
     ) in str(caught.value)
+
+
+def test_a_date_column_and_a_time_column_are_read_as_one_time():
+    """Brazilian statements print Data and Hora apart: joined by one space,
+    then read by the format; a bad cell names the joined text."""
+    from ssa.intake.mapped_drop import _parse_time
+    from ssa.intake.source_mapping import SourceMapping, TimeSpec
+
+    source = load_source("sparkov", SOURCES)
+    spec = TimeSpec(
+        column=["Data", "Hora"], format="%d/%m/%Y %H:%M:%S", timezone="America/Bahia"
+    )
+    raw = pd.DataFrame(
+        {"data": ["01/03/2025", "01/03/2025"], "hora": ["10:00:00", "25:00:00"]},
+        dtype="str",
+    )
+    epoch, problem = _parse_time(raw, spec, source)
+    assert epoch.tolist()[0] == 1_740_834_000
+    assert problem.tolist()[1] == (
+        "created_at '01/03/2025 25:00:00' does not match '%d/%m/%Y %H:%M:%S' "
+        "(sources/sparkov.yaml: time.format)"
+    )
+    mapping = SourceMapping.model_validate(
+        {**_yaml(SOURCES / "sparkov.yaml"), "time": spec.model_dump()}
+    )
+    assert mapping.source_columns()["Hora"] == "time.column"
+
+
+def _yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -103,7 +103,7 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
     epoch, problem = _parse_time(raw, mapping.time, source)
     problems.append(problem)
     # As the file wrote them, for the contract's plausibility messages.
-    text["created_at"] = column(mapping.time.source_column)
+    text["created_at"] = _time_text(raw, mapping.time)
     text["amount"] = column(mapping.amount.column)
     cents, problem = _parse_amount(
         column(mapping.amount.column), mapping.amount, source
@@ -184,13 +184,23 @@ def _same(first: pd.Series, second: pd.Series) -> pd.Series:
     return flag.mask((a == "") | (b == ""), "")
 
 
+def _time_text(raw: pd.DataFrame, spec: TimeSpec) -> pd.Series:
+    """The time as the file wrote it: its column, or its columns joined by
+    one space (a date column and a time column)."""
+    parts = [raw[c.strip().lower()].str.strip() for c in spec.source_columns]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + " " + part
+    return text.str.strip()
+
+
 def _parse_time(
     raw: pd.DataFrame, spec: TimeSpec, source: Source
 ) -> tuple[pd.Series, pd.Series]:
     """UTC epoch seconds, or a reason naming the key that did not fit."""
     if spec.epoch_column is not None:
         return _parse_epoch(raw, spec, source)
-    text = raw[str(spec.column).strip().lower()].str.strip()
+    text = _time_text(raw, spec)
     if spec.offset_in_text:
         # Each cell's own offset decides its instant, as many as the file mixes.
         local = pd.to_datetime(text, format=spec.format, errors="coerce", utc=True)

@@ -141,7 +141,11 @@ class TimeSpec(_Strict):
     """When it happened: text in a strptime format and zone, or an epoch
     column in a declared unit."""
 
-    column: str | None = None
+    column: str | tuple[str, ...] | None = Field(
+        None,
+        description="The column of the time, or several joined by one space "
+        "(a date column and a time column: [Data, Hora]).",
+    )
     format: str | None = Field(
         None,
         description="strptime, e.g. '%d/%m/%Y %H:%M'; with %z the text carries "
@@ -194,8 +198,13 @@ class TimeSpec(_Strict):
         return self
 
     @property
-    def source_column(self) -> str:
-        return str(self.epoch_column or self.column)
+    def source_columns(self) -> tuple[str, ...]:
+        """The source columns it reads, in order."""
+        if self.epoch_column is not None:
+            return (self.epoch_column,)
+        if isinstance(self.column, tuple):
+            return self.column
+        return (str(self.column),)
 
 
 class AmountSpec(_Strict):
@@ -367,7 +376,8 @@ class SourceMapping(_Strict):
             for column in pair:
                 used.setdefault(column, f"same.{key}")
         time_key = "time.epoch_column" if self.time.epoch_column else "time.column"
-        used.setdefault(self.time.source_column, time_key)
+        for column in self.time.source_columns:
+            used.setdefault(column, time_key)
         used.setdefault(self.amount.column, "amount.column")
         return used
 
