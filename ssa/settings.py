@@ -608,6 +608,13 @@ class ModelSettings(_Model):
         description="Fewer fraud labels in a window than this: no model, an error "
         "that says how many there were.",
     )
+    min_legitimate_rows: int = Field(
+        20,
+        ge=1,
+        description="Fewer legitimate labels in the training or calibration window "
+        "than this: no model. A chargeback or MED file lists fraud only; a model "
+        "fitted on it calls every payment fraud.",
+    )
     learning_rate: float = Field(
         0.1,
         gt=0,

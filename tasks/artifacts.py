@@ -65,18 +65,20 @@ def pipeline_summary(settings: Settings, result: Mapping[str, Any]) -> str:
             "no risk model yet "
             "(`python -m flows.train` makes one)."
         )
-    detection = result.get("detection", [])
+    # Without labels (a folder of unlabelled exports) the report lists only
+    # what each rule could judge: no figures to show here.
+    detection = [r for r in result.get("detection", []) if "flagged" in r]
     if detection:
         lines += [
             "",
-            "## Rules against the planted fraud",
+            "## Rules against the labels",
             "",
-            "| rule | flagged | precision | recall |",
-            "|---|---:|---:|---:|",
+            "| rule | labels | flagged | precision | recall |",
+            "|---|---|---:|---:|---:|",
         ]
         lines += [
-            f"| {r['rule']} | {r['flagged']:,} | {r['precision']:.3f} "
-            f"| {r['recall']:.3f} |"
+            f"| {r['rule']} | {r['label_set']} | {r['flagged']:,} "
+            f"| {r['precision']:.3f} | {r['recall']:.3f} |"
             for r in detection
         ]
     lines += [

@@ -59,3 +59,17 @@ def test_the_medallion_refuses_a_folder_of_exports(settings, capsys):
     err = capsys.readouterr().err
     assert f"{folder} holds only ingested files" in err
     assert f"python -m flows.rebuild --data-dir {folder}" in err
+
+
+def test_a_folder_of_unlabelled_exports_is_rebuilt(settings, prefect_harness, capsys):
+    """An internet-banking export carries no labels: the report then lists
+    only what each rule could judge, and the run's summary, which read
+    precision and recall from it, failed the rebuild with KeyError."""
+    path = settings.paths.incoming_path / "internet_banking_br" / "extrato.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes((EXAMPLE / "internet_banking_br_example.csv").read_bytes())
+    loaded = ingest_file(path, settings, source="internet_banking_br").rows_loaded
+    assert loaded > 0
+
+    assert main(["--data-dir", str(settings.paths.data_path)]) == 0
+    assert f"Done: {loaded:,} transactions" in capsys.readouterr().out

@@ -302,3 +302,16 @@ def test_without_a_search_the_model_has_the_settings_as_configured(
     assert model["settings"]["num_leaves"] == 7
     assert "num_leaves=7" in model["booster"]
     assert training.search_lines(model) == []
+
+
+def test_labels_of_fraud_alone_are_refused_before_any_fit(labelled_month) -> None:
+    """A chargeback or MED file lists fraud only: a model fitted on it calls
+    every payment fraud (prevalence 1.0), so training stops and says why."""
+    settings, rows = labelled_month
+    labelled = rows[rows["is_fraud"] == 1].copy()
+    split = risk_model.time_split(labelled, settings)
+    with pytest.raises(
+        risk_model.ModelError,
+        match=r"training window has 0 legitimate labels .* lists fraud only",
+    ):
+        risk_model.check_windows(labelled, split, settings)

@@ -47,7 +47,7 @@ def _drop(settings: Settings, source: str, example: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("source", "rows", "fraud"),
-    [("sparkov", 65, 5), ("internet_banking_br", 40, None)],
+    [("sparkov", 65, 5), ("internet_banking_br", 40, None), ("ieee_cis", 60, 5)],
 )
 def test_each_shipped_source_loads_its_example_whole(settings, source, rows, fraud):
     path = _drop(settings, source, EXAMPLES / f"{source}_example.csv")
@@ -472,8 +472,8 @@ def test_a_demo_drop_carries_its_planted_labels(settings, tmp_path):
         ),
         (
             {"decimal": ".", "currency": "USD", "to_brl": 5.4},
-            ["$43.92", "US$ 1", "0.0125"],
-            [round(4392 * 5.4), 540, 7],
+            ["$43.92", "US$ 1", "0.0125", "13.010000"],
+            [round(4392 * 5.4), 540, 7, round(1301 * 5.4)],
         ),
     ],
 )
@@ -509,13 +509,30 @@ def test_amount_problems_name_the_key():
     ]
 
 
+def test_an_amount_with_more_decimals_than_read_says_so():
+    """A float written in full (pandas' to_csv): zeros past the fourth
+    decimal are exact, other digits are not rounded away on a guess, and the
+    reason says what is wrong rather than 'is not a number'."""
+    from ssa.intake.mapped_drop import _parse_amount
+    from ssa.intake.source_mapping import AmountSpec
+
+    source = load_source("sparkov", SOURCES)
+    cells = pd.Series(["13.010000", "29.950000000000003"], dtype="str")
+    cents, problem = _parse_amount(cells, AmountSpec(column="x"), source)
+    assert cents.tolist()[0] == 1301 and pd.isna(problem.tolist()[0])
+    assert problem.tolist()[1] == (
+        "amount '29.950000000000003' has more than 4 decimals that are not 0; "
+        "they are not rounded away (sources/sparkov.yaml: amount.column)"
+    )
+
+
 def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
     from ssa.intake.watcher import Watcher
 
     Watcher(settings, lambda pending: None).claim()
     incoming = settings.paths.incoming_path
     made = {p.name for p in incoming.iterdir() if p.is_dir()}
-    assert made == {"labels", "sparkov", "internet_banking_br"}
+    assert made == {"labels", "sparkov", "internet_banking_br", "ieee_cis"}
 
 
 def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(
@@ -539,3 +556,260 @@ def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(
     assert len(warned) == 1
     assert "incoming/broken will be quarantined" in warned[0]
     assert "sources/broken.yaml: time.fromat: unknown key" in warned[0]
+
+
+def _time_of(spec: dict, cells: list[str]) -> tuple[list, list]:
+    """Epoch seconds and problems of cells read by a time section."""
+    from ssa.intake.mapped_drop import _parse_time
+    from ssa.intake.source_mapping import TimeSpec
+
+    source = load_source("sparkov", SOURCES)
+    time_spec = TimeSpec(**spec)
+    raw = pd.DataFrame({"t": pd.Series(cells, dtype="str")})
+    epoch, problem = _parse_time(raw, time_spec, source)
+    return epoch.tolist(), [None if pd.isna(p) else p for p in problem]
+
+
+@pytest.mark.parametrize(
+    ("unit", "cells", "epochs"),
+    [
+        ("hours", ["1", "720"], [1_735_700_400 + 3_600, 1_735_700_400 + 720 * 3_600]),
+        ("milliseconds", ["1999", "3000"], [1_735_700_400 + 1, 1_735_700_400 + 3]),
+        ("days", ["2"], [1_735_700_400 + 2 * 86_400]),
+    ],
+)
+def test_an_epoch_column_counts_in_its_declared_unit(unit, cells, epochs):
+    """PaySim's step is an hour index, an event stream's time milliseconds:
+    read as seconds, 30 days of PaySim would load as 12 minutes."""
+    spec = {
+        "epoch_column": "t",
+        "epoch_unit": unit,
+        "epoch_offset_seconds": 1_735_700_400,
+    }
+    got, problems = _time_of(spec, cells)
+    assert got == epochs
+    assert problems == [None] * len(cells)
+
+
+def test_an_epoch_that_is_not_whole_in_its_unit_names_the_unit():
+    spec = {"epoch_column": "t", "epoch_unit": "hours"}
+    _, problems = _time_of(spec, ["1.5"])
+    assert problems == [
+        "created_at '1.5' is not a whole number of hours "
+        "(sources/sparkov.yaml: time.epoch_column)"
+    ]
+
+
+def test_a_format_with_an_offset_reads_each_cells_own_offset():
+    """ISO-8601 with offsets, as APIs export them, mixed in one file: each
+    cell's offset decides its instant; a cell without one is rejected."""
+    spec = {"column": "t", "format": "%Y-%m-%dT%H:%M:%S%z"}
+    cells = ["2025-03-01T10:00:00-03:00", "2025-03-01T13:00:00Z", "2025-03-01T10:00:00"]
+    got, problems = _time_of(spec, cells)
+    assert got[:2] == [1_740_834_000, 1_740_834_000]
+    assert problems[:2] == [None, None]
+    assert problems[2] == (
+        "created_at '2025-03-01T10:00:00' does not match '%Y-%m-%dT%H:%M:%S%z' "
+        "(sources/sparkov.yaml: time.format)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("time", "message"),
+    [
+        (
+            {"column": "t", "format": "%Y-%m-%dT%H:%M:%S%z", "timezone": "UTC"},
+            "time: the format reads the UTC offset (%z): leave out timezone",
+        ),
+        (
+            {"epoch_column": "t", "epoch_unit": "weeks"},
+            "time.epoch_unit: Input should be 'milliseconds', 'seconds', "
+            "'minutes', 'hours' or 'days'",
+        ),
+    ],
+)
+def test_a_time_section_that_cannot_work_names_its_key(tmp_path, time, message):
+    import yaml
+
+    mapping = yaml.safe_load((SOURCES / "sparkov.yaml").read_text(encoding="utf-8"))
+    mapping["time"] = time
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "broken.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("broken", sources)
+    assert f"sources/broken.yaml: {message}" in str(caught.value)
+
+
+PAYSIM_LIKE = """\
+description: a mobile-money layout with no place at all (PaySim's columns)
+columns:
+  customer_id: nameOrig
+  payee_id: nameDest
+  category: type
+constants:
+  channel: pix
+ids:
+  transaction_id:
+    from: [step, nameOrig, nameDest, amount]
+time:
+  epoch_column: step
+  epoch_unit: hours
+  epoch_offset_seconds: 1735700400
+amount:
+  column: amount
+label:
+  column: isFraud
+places: none
+"""
+
+
+def _settings_with_sources(settings: Settings, tmp_path: Path, **mappings: str):
+    sources = tmp_path / "sources"
+    sources.mkdir(exist_ok=True)
+    for name, text in mappings.items():
+        (sources / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"sources_dir": sources})}
+    )
+
+
+def test_a_source_with_no_place_loads_its_rows_without_one(settings, tmp_path):
+    """PaySim, IEEE-CIS and a Pix export name no place: declared, their rows
+    load with none (every row was rejected before), and the report says the
+    place rules could not judge them rather than judging a made-up place."""
+    settings = _settings_with_sources(settings, tmp_path, paysim=PAYSIM_LIKE)
+    path = settings.paths.incoming_path / "paysim" / "step.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "step,type,amount,nameOrig,nameDest,isFraud\n"
+        "1,TRANSFER,181.00,C1305486145,C553264065,1\n"
+        "2,PAYMENT,9839.64,C1231006815,M1979787155,0\n"
+    )
+    result = ingest_file(path, settings, source="paysim")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.detail
+    rows = query(
+        settings,
+        "select created_at_epoch, bairro, lat, lon from bronze_transactions "
+        "order by created_at_epoch",
+    )
+    assert rows == [
+        (1_735_700_400 + 3_600, None, None, None),
+        (1_735_700_400 + 7_200, None, None, None),
+    ]
+    params = sql_params(settings)
+    with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        coverage = conn.query("gold/rule_coverage.sql", params)
+    travel = coverage.set_index("rule").loc["impossible_travel"]
+    assert (travel["rows_applicable"], travel["rows_not_judged"]) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t.replace("places: none\n", ""),
+            "places: the mapping gives no place (bairro, or lat and lon): map one, "
+            "or say places: none",
+        ),
+        (
+            lambda t: t.replace(
+                "  channel: pix\n", "  channel: pix\n  bairro: Comércio\n"
+            ),
+            "places: none, but the mapping gives bairro",
+        ),
+    ],
+)
+def test_a_mapping_says_whether_its_source_has_places(tmp_path, edit, message):
+    """Without a place every row would be rejected: said once, up front."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "paysim.yaml").write_text(edit(PAYSIM_LIKE), encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("paysim", sources)
+    assert f"sources/paysim.yaml: {message}" in str(caught.value)
+
+
+PIX_LIKE = """\
+description: a Pix export naming the payer's and the payee's documents
+file: {delimiter: ";"}
+columns:
+  transaction_id: id_transacao
+constants:
+  channel: pix
+ids:
+  customer_id: {from: [documento_pagador]}
+  payee_id: {from: [documento_recebedor]}
+same:
+  is_same_owner: [documento_pagador, documento_recebedor]
+time: {column: data_hora, format: "%d/%m/%Y %H:%M:%S", timezone: America/Bahia}
+amount: {column: valor, decimal: ",", thousands: "."}
+places: none
+"""
+
+
+def test_same_owner_is_whether_payer_and_payee_documents_agree(settings, tmp_path):
+    """The Pix network rules and the night limit need is_same_owner; a Pix
+    export has the two documents, never the flag."""
+    settings = _settings_with_sources(settings, tmp_path, pix=PIX_LIKE)
+    path = settings.paths.incoming_path / "pix" / "pix.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "id_transacao;data_hora;valor;documento_pagador;documento_recebedor\n"
+        "E1;01/03/2025 10:00:00;100,00;123.456.789-09;123.456.789-09\n"
+        "E2;01/03/2025 10:05:00;1.250,00;123.456.789-09;987.654.321-00\n"
+        "E3;01/03/2025 10:09:00;9,90;123.456.789-09;\n"
+    )
+    result = ingest_file(path, settings, source="pix")
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0), result.detail
+    flags = query(
+        settings,
+        "select transaction_id, is_same_owner from bronze_transactions "
+        "order by transaction_id",
+    )
+    assert flags == [("E1", 1), ("E2", 0), ("E3", None)]
+
+
+def test_same_sets_only_a_flag_of_the_contract(tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = PIX_LIKE.replace("  is_same_owner: [", "  payer_type: [")
+    (sources / "pix.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("pix", sources)
+    assert (
+        "sources/pix.yaml: same: 'payer_type' is not a flag of the contract; "
+        "expected is_same_owner"
+    ) in str(caught.value)
+
+
+def test_a_date_column_and_a_time_column_are_read_as_one_time():
+    """Brazilian statements print Data and Hora apart: joined by one space,
+    then read by the format; a bad cell names the joined text."""
+    from ssa.intake.mapped_drop import _parse_time
+    from ssa.intake.source_mapping import SourceMapping, TimeSpec
+
+    source = load_source("sparkov", SOURCES)
+    spec = TimeSpec(
+        column=["Data", "Hora"], format="%d/%m/%Y %H:%M:%S", timezone="America/Bahia"
+    )
+    raw = pd.DataFrame(
+        {"data": ["01/03/2025", "01/03/2025"], "hora": ["10:00:00", "25:00:00"]},
+        dtype="str",
+    )
+    epoch, problem = _parse_time(raw, spec, source)
+    assert epoch.tolist()[0] == 1_740_834_000
+    assert problem.tolist()[1] == (
+        "created_at '01/03/2025 25:00:00' does not match '%d/%m/%Y %H:%M:%S' "
+        "(sources/sparkov.yaml: time.format)"
+    )
+    mapping = SourceMapping.model_validate(
+        {**_yaml(SOURCES / "sparkov.yaml"), "time": spec.model_dump()}
+    )
+    assert mapping.source_columns()["Hora"] == "time.column"
+
+
+def _yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))

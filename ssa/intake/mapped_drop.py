@@ -19,11 +19,19 @@ import pandas as pd
 
 from ssa.intake import contract
 from ssa.intake.drop_file import DropFile, DropFileError
-from ssa.intake.source_mapping import AmountSpec, IdSpec, Source, TimeSpec, ValueMap
+from ssa.intake.source_mapping import (
+    EPOCH_UNITS,
+    AmountSpec,
+    IdSpec,
+    Source,
+    TimeSpec,
+    ValueMap,
+)
 
 # Source amounts are read to 1/10,000 of a unit (some systems print four
 # decimals) and converted to centavos once, rounding half to even.
-AMOUNT_SCALE = 10_000
+AMOUNT_DECIMALS = 4
+AMOUNT_SCALE = 10**AMOUNT_DECIMALS
 # Joined ids are stored as the first hex digits of their SHA-256: 80 bits,
 # no collision among billions of customers, and within the contract's 32.
 ID_DIGEST_CHARS = 20
@@ -90,10 +98,12 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
         problems.append(problem)
     for key, spec in mapping.ids.items():
         text[key] = _joined_id(raw, spec)
+    for key, (first, second) in mapping.same.items():
+        text[key] = _same(column(first), column(second))
     epoch, problem = _parse_time(raw, mapping.time, source)
     problems.append(problem)
     # As the file wrote them, for the contract's plausibility messages.
-    text["created_at"] = column(mapping.time.source_column)
+    text["created_at"] = _time_text(raw, mapping.time)
     text["amount"] = column(mapping.amount.column)
     cents, problem = _parse_amount(
         column(mapping.amount.column), mapping.amount, source
@@ -165,29 +175,42 @@ def _joined_id(raw: pd.DataFrame, spec: IdSpec) -> pd.Series:
     return joined.mask(empty, "")
 
 
+def _same(first: pd.Series, second: pd.Series) -> pd.Series:
+    """'1' where two columns agree (case and spaces ignored), '0' where they
+    differ, '' where either is empty: nothing is said of a missing side."""
+    a = first.str.strip().str.casefold()
+    b = second.str.strip().str.casefold()
+    flag = pd.Series("0", index=first.index, dtype="str").mask(a == b, "1")
+    return flag.mask((a == "") | (b == ""), "")
+
+
+def _time_text(raw: pd.DataFrame, spec: TimeSpec) -> pd.Series:
+    """The time as the file wrote it: its column, or its columns joined by
+    one space (a date column and a time column)."""
+    parts = [raw[c.strip().lower()].str.strip() for c in spec.source_columns]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + " " + part
+    return text.str.strip()
+
+
 def _parse_time(
     raw: pd.DataFrame, spec: TimeSpec, source: Source
 ) -> tuple[pd.Series, pd.Series]:
     """UTC epoch seconds, or a reason naming the key that did not fit."""
     if spec.epoch_column is not None:
-        text = raw[spec.epoch_column.strip().lower()].str.strip()
-        number = pd.to_numeric(text.where(text != "", None), errors="coerce")
-        whole = number.notna() & (number == np.floor(number))
-        epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-        epoch[whole] = number[whole].astype(np.int64) + spec.epoch_offset_seconds
-        problem = contract.problem_where(
-            ~whole,
-            "created_at '"
-            + text
-            + f"' is not whole epoch seconds {source.where('time.epoch_column')}",
+        return _parse_epoch(raw, spec, source)
+    text = _time_text(raw, spec)
+    if spec.offset_in_text:
+        # Each cell's own offset decides its instant, as many as the file mixes.
+        local = pd.to_datetime(text, format=spec.format, errors="coerce", utc=True)
+        parsed = local.notna()
+    else:
+        stamps = pd.to_datetime(text, format=spec.format, errors="coerce")
+        parsed = stamps.notna()
+        local = stamps.dt.tz_localize(
+            str(spec.timezone), ambiguous="NaT", nonexistent="NaT"
         )
-        return epoch, problem
-    text = raw[str(spec.column).strip().lower()].str.strip()
-    stamps = pd.to_datetime(text, format=spec.format, errors="coerce")
-    parsed = stamps.notna()
-    local = stamps.dt.tz_localize(
-        str(spec.timezone), ambiguous="NaT", nonexistent="NaT"
-    )
     in_zone = local.notna()
     epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
     if in_zone.any():
@@ -210,6 +233,26 @@ def _parse_time(
     return epoch, problem.where(problem.notna(), gap)
 
 
+def _parse_epoch(
+    raw: pd.DataFrame, spec: TimeSpec, source: Source
+) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers of the declared unit since the offset, as UTC seconds
+    (milliseconds rounded down to the second)."""
+    text = raw[str(spec.epoch_column).strip().lower()].str.strip()
+    number = pd.to_numeric(text.where(text != "", None), errors="coerce")
+    whole = number.notna() & (number == np.floor(number))
+    multiplier, divisor = EPOCH_UNITS[spec.epoch_unit]
+    seconds = number[whole].astype(np.int64) * multiplier // divisor
+    epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    epoch[whole] = seconds + spec.epoch_offset_seconds
+    problem = contract.problem_where(
+        ~whole,
+        "created_at '" + text + f"' is not a whole number of {spec.epoch_unit} "
+        f"{source.where('time.epoch_column')}",
+    )
+    return epoch, problem
+
+
 def _parse_amount(
     raw: pd.Series, spec: AmountSpec, source: Source
 ) -> tuple[pd.Series, pd.Series]:
@@ -227,7 +270,7 @@ def _parse_amount(
     decimal = re.escape(spec.decimal)
     pattern = (
         rf"^\s*(?P<pre>-)?\s*(?:{_CURRENCY_MARKS})?\s*(?P<mid>-)?\s*"
-        rf"(?P<whole>{number})(?:{decimal}(?P<frac>\d{{1,4}}))?\s*(?P<post>-)?\s*$"
+        rf"(?P<whole>{number})(?:{decimal}(?P<frac>\d+))?\s*(?P<post>-)?\s*$"
     )
     parts = raw.str.replace("\u00a0", " ", regex=False).str.extract(pattern)
     fits = parts["whole"].notna()
@@ -235,9 +278,13 @@ def _parse_amount(
     whole = parts["whole"].fillna("0")
     if spec.thousands:
         whole = whole.str.replace(spec.thousands, "", regex=False)
-    frac = parts["frac"].fillna("").str.ljust(4, "0")
+    # Zeros past the fourth decimal change nothing (13.010000 is 13.01);
+    # other digits there would be rounded away, so they reject the row.
+    frac = parts["frac"].fillna("").str.rstrip("0")
+    too_fine = fits & (frac.str.len() > AMOUNT_DECIMALS)
+    frac = frac.str.ljust(AMOUNT_DECIMALS, "0")
     too_big = fits & (whole.str.len() > contract.MAX_AMOUNT_DIGITS)
-    good = fits & ~too_big
+    good = fits & ~too_big & ~too_fine
     units = whole.where(good, "0").astype(np.int64) * AMOUNT_SCALE + frac.where(
         good, "0"
     ).astype(np.int64)
@@ -260,6 +307,12 @@ def _parse_amount(
         _quoted_where(refused, raw, f" is negative {source.where('amount.negative')}"),
         _quoted_where(zero & ~refused, raw, " must be more than zero"),
         _quoted_where(too_big, raw, " is too large"),
+        _quoted_where(
+            too_fine & ~too_big,
+            raw,
+            f" has more than {AMOUNT_DECIMALS} decimals that are not 0; they "
+            f"are not rounded away {source.where('amount.column')}",
+        ),
     )
     return cents.where(problem.isna()), problem
 

@@ -27,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -40,6 +41,12 @@ LABELS_FOLDER = "labels"
 # The columns a mapping may produce by rename, constant, value map or id.
 # Time and amount have sections of their own (their formats vary most).
 MAPPABLE = tuple(c for c in contract.BY_NAME if c not in ("created_at", "amount"))
+# The contract's flags, which a mapping may also set from whether two of the
+# source's columns agree (``same``): a Pix export names the payer's and the
+# payee's documents, never whether they are one owner.
+FLAGS = tuple(c.name for c in contract.COLUMNS if c.kind == "flag")
+# The sections that give a contract column, in the order messages name them.
+SECTIONS = ("columns", "constants", "values", "ids", "same")
 
 
 class SourceError(ValueError):
@@ -117,18 +124,50 @@ class IdSpec(_Strict):
     )
 
 
-class TimeSpec(_Strict):
-    """When it happened: text in a strptime format and zone, or epoch seconds."""
+# Seconds in each unit an epoch column may count in: event streams count
+# milliseconds, simulations such as PaySim an hour index.
+# Each unit as (multiplier, divisor) to whole seconds, in integers.
+EPOCH_UNITS = {
+    "milliseconds": (1, 1_000),
+    "seconds": (1, 1),
+    "minutes": (60, 1),
+    "hours": (3_600, 1),
+    "days": (86_400, 1),
+}
+EpochUnit = Literal["milliseconds", "seconds", "minutes", "hours", "days"]
 
-    column: str | None = None
-    format: str | None = Field(None, description="strptime, e.g. '%d/%m/%Y %H:%M'.")
+
+class TimeSpec(_Strict):
+    """When it happened: text in a strptime format and zone, or an epoch
+    column in a declared unit."""
+
+    column: str | tuple[str, ...] | None = Field(
+        None,
+        description="The column of the time, or several joined by one space "
+        "(a date column and a time column: [Data, Hora]).",
+    )
+    format: str | None = Field(
+        None,
+        description="strptime, e.g. '%d/%m/%Y %H:%M'; with %z the text carries "
+        "its UTC offset and no timezone is given.",
+    )
     timezone: str | None = Field(
         None, description="IANA zone of that local time, e.g. America/Sao_Paulo."
     )
     epoch_column: str | None = None
-    epoch_offset_seconds: int = Field(
-        0, description="Added to the epoch column to get UTC."
+    epoch_unit: EpochUnit = Field(
+        "seconds",
+        description="What one step of the epoch column is: PaySim's 'step' "
+        "counts hours, event streams milliseconds.",
     )
+    epoch_offset_seconds: int = Field(
+        0, description="Added, in seconds, to the epoch column to get UTC."
+    )
+
+    @property
+    def offset_in_text(self) -> bool:
+        """The format reads a UTC offset (%z), so the text alone is an instant."""
+        return "%z" in (self.format or "")
 
     @model_validator(mode="after")
     def _one_way(self) -> TimeSpec:
@@ -138,6 +177,14 @@ class TimeSpec(_Strict):
                 raise ValueError(
                     "give either column + format + timezone, or epoch_column"
                 )
+            return self
+        if self.offset_in_text:
+            if self.timezone is not None:
+                raise ValueError(
+                    "the format reads the UTC offset (%z): leave out timezone"
+                )
+            if self.column is None:
+                raise ValueError("give column and format (or epoch_column)")
             return self
         if any(v is None for v in text):
             raise ValueError("give column, format and timezone (or epoch_column)")
@@ -151,8 +198,13 @@ class TimeSpec(_Strict):
         return self
 
     @property
-    def source_column(self) -> str:
-        return str(self.epoch_column or self.column)
+    def source_columns(self) -> tuple[str, ...]:
+        """The source columns it reads, in order."""
+        if self.epoch_column is not None:
+            return (self.epoch_column,)
+        if isinstance(self.column, tuple):
+            return self.column
+        return (str(self.column),)
 
 
 class AmountSpec(_Strict):
@@ -205,14 +257,22 @@ class SourceMapping(_Strict):
     )
     values: dict[str, ValueMap] = Field(default_factory=dict)
     ids: dict[str, IdSpec] = Field(default_factory=dict)
+    same: dict[str, tuple[str, str]] = Field(
+        default_factory=dict,
+        description="A flag: 1 where the two source columns hold the same value "
+        "(case and spaces ignored), 0 where they differ, empty where either is "
+        "empty: is_same_owner: [payer document, payee document].",
+    )
     time: TimeSpec
     amount: AmountSpec
     label: LabelSpec | None = None
-    places: Literal["region", "anywhere"] = Field(
+    places: Literal["region", "anywhere", "none"] = Field(
         "anywhere",
         description="anywhere: a point outside the region keeps its coordinates "
         "but gets no bairro and no place-based rule; region: such a row is "
-        "rejected, as in the native contract.",
+        "rejected, as in the native contract; none: the source has no place "
+        "(PaySim, IEEE-CIS, a Pix export): rows load without one.",
+        validate_default=True,
     )
 
     @field_validator("columns", "constants", "values", "ids")
@@ -231,10 +291,21 @@ class SourceMapping(_Strict):
                 )
         return value
 
+    @field_validator("same")
+    @classmethod
+    def _flag_keys(cls, value: dict) -> dict:
+        for key in value:
+            if key not in FLAGS:
+                raise ValueError(
+                    f"{key!r} is not a flag of the contract; expected "
+                    + ", ".join(FLAGS)
+                )
+        return value
+
     @model_validator(mode="after")
     def _each_column_once(self) -> SourceMapping:
         seen: dict[str, str] = {}
-        for section in ("columns", "constants", "values", "ids"):
+        for section in SECTIONS:
             for key in getattr(self, section):
                 if key in seen:
                     raise ValueError(
@@ -250,6 +321,25 @@ class SourceMapping(_Strict):
         if ("lat" in seen) != ("lon" in seen):
             raise ValueError("map lat and lon together")
         return self
+
+    @field_validator("places")
+    @classmethod
+    def _places_said(cls, value: str, info: ValidationInfo) -> str:
+        """Without a place every row would be rejected: said once, here."""
+        given = {key for section in SECTIONS for key in info.data.get(section) or {}}
+        placed = [c for c in ("bairro", "lat", "lon") if c in given]
+        if value == "none" and placed:
+            raise ValueError(
+                f"none, but the mapping gives {', '.join(placed)}: leave them "
+                "out, or say places: anywhere"
+            )
+        if value != "none" and not placed:
+            raise ValueError(
+                "the mapping gives no place (bairro, or lat and lon): map one, "
+                "or say places: none (rows then load without a place, and the "
+                "rules that compare places do not judge them)"
+            )
+        return value
 
     def contract_problems(self) -> list[str]:
         """'key: problem' for each constant or value-map target the contract
@@ -269,7 +359,7 @@ class SourceMapping(_Strict):
 
     def produced(self) -> tuple[str, ...]:
         """Contract columns this mapping fills (time and amount included)."""
-        keys = [*self.columns, *self.constants, *self.values, *self.ids]
+        keys = [*self.columns, *self.constants, *self.values, *self.ids, *self.same]
         return ("created_at", "amount", *keys)
 
     def source_columns(self) -> dict[str, str]:
@@ -282,8 +372,12 @@ class SourceMapping(_Strict):
         for key, spec in self.ids.items():
             for column in spec.source:
                 used.setdefault(column, f"ids.{key}.from")
+        for key, pair in self.same.items():
+            for column in pair:
+                used.setdefault(column, f"same.{key}")
         time_key = "time.epoch_column" if self.time.epoch_column else "time.column"
-        used.setdefault(self.time.source_column, time_key)
+        for column in self.time.source_columns:
+            used.setdefault(column, time_key)
         used.setdefault(self.amount.column, "amount.column")
         return used
 

@@ -66,7 +66,9 @@ TEXT_COLUMNS = (
     "device_id",
 )
 REJECT_COLUMNS = ("source_line", "reason")
-OutsideRegion = Literal["reject", "keep"]
+# A point outside the region: rejected, or kept without a bairro; "none":
+# the source has no place at all, and a row without one is not a problem.
+OutsideRegion = Literal["reject", "keep", "none"]
 DAY_SECONDS = 86_400
 # Contract columns that validation turns into a Bronze column of another name.
 _TARGET = {"created_at": "created_at_epoch", "amount": "amount_cents"}
@@ -169,7 +171,12 @@ def validate_mapped(
     fixed file goes back into the same source folder. Points outside the
     region are kept or rejected as the source's ``places`` says."""
     checks = checks or Checks()
-    keep = "keep" if source.mapping.places == "anywhere" else "reject"
+    outside: dict[str, OutsideRegion] = {
+        "anywhere": "keep",
+        "region": "reject",
+        "none": "none",
+    }
+    keep = outside[source.mapping.places]
     checks = Checks(checks.limits, checks.region, keep, checks.now_epoch)
     raw, lines, shape_problem = raw_frame(drop)
     mapped = translate(raw.drop(columns="extra_fields"), source, utc_offset_seconds)
@@ -227,6 +234,7 @@ def _mapping_keys(source: Source) -> dict[str, str]:
     keys |= {name: f"constants.{name}" for name in mapping.constants}
     keys |= {name: f"values.{name}" for name in mapping.values}
     keys |= {name: f"ids.{name}" for name in mapping.ids}
+    keys |= {name: f"same.{name}" for name in mapping.same}
     keys |= {"created_at": "time", "amount": "amount"}
     return keys
 
@@ -490,7 +498,8 @@ def _locate(
     """Coordinates as given, else the bairro's centroid; neither is a problem.
 
     Given coordinates outside the region reject the row, or, kept, leave it
-    without a bairro: a bairro name beside them cannot be the place.
+    without a bairro: a bairro name beside them cannot be the place. A
+    source that has no place at all (``"none"``) loads its rows without one.
     """
     bairro_text = bairro_raw.str.strip()
     # A drop names a few hundred places at most: normalise each name once.
@@ -520,7 +529,8 @@ def _locate(
         bairro_text == "", "bairro '" + bairro_text + "' is not a Salvador bairro"
     )
     problem = contract.problem_where(
-        ~known & ~usable, "no usable location: " + place + " and " + coords
+        ~known & ~usable & (outside_region != "none"),
+        "no usable location: " + place + " and " + coords,
     )
     if outside_region == "reject":
         problem = contract.first_problem(

@@ -181,7 +181,10 @@ def check_windows(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> 
     """ModelError, in one line, unless every window holds enough fraud: the
     training and calibration windows ``model.min_fraud_rows`` each (fewer
     and the booster learns an episode, not a pattern), the evaluation
-    period at least one (else nothing judges the model)."""
+    period at least one (else nothing judges the model); and enough
+    legitimate labels (``model.min_legitimate_rows`` in the first two, one
+    in the evaluation period): labels of fraud alone, as a chargeback or MED
+    file gives them, teach a model that every payment is fraud."""
     cfg = settings.model
     times = frame["created_at_epoch"]
     windows = (
@@ -218,6 +221,22 @@ def check_windows(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> 
         raise ModelError(
             f"{name} window has {fraud} fraud labels among {len(rows):,} rows "
             f"{span} ({needs}): {fix}"
+        )
+    for name, inside, _ in windows:
+        needed = 1 if name == "evaluation" else cfg.min_legitimate_rows
+        rows = frame[inside]
+        legitimate = int((rows["is_fraud"] == 0).sum())
+        if legitimate >= needed:
+            continue
+        needs = (
+            "at least one"
+            if name == "evaluation"
+            else f"model.min_legitimate_rows = {needed}"
+        )
+        raise ModelError(
+            f"{name} window has {legitimate} legitimate labels among "
+            f"{len(rows):,} labelled rows ({needs}): a chargeback or MED file "
+            "lists fraud only; label legitimate transactions too (is_fraud 0)"
         )
 
 
