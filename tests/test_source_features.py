@@ -192,8 +192,9 @@ def test_numbers_follow_the_amounts_separators(tmp_path):
     assert balances == [181_000.0, -0.5, 2_000.0]
 
 
-def test_duplicate_ids_do_not_duplicate_or_replace_features(tmp_path):
-    settings = _settings(tmp_path)
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_duplicate_ids_do_not_duplicate_or_replace_features(tmp_path, engine):
+    settings = _settings(tmp_path).model_copy(update={"engine": engine})
     frame = _frame(4)
     _ingest(settings, frame, "first.csv")
     again = frame.copy()
@@ -206,6 +207,10 @@ def test_duplicate_ids_do_not_duplicate_or_replace_features(tmp_path):
     first = json.loads(stored.loc["t0-000000", "features_json"])
     assert first["balance"] == float(frame.loc[0, "balance"])
     assert json.loads(stored.loc["new-1", "features_json"])["balance"] == 2.0
+    with open_warehouse(settings).transaction() as session:
+        read = source_features.read(session).set_index("transaction_id")
+    assert read.loc["new-1", "src:balance"] == 2.0
+    assert read.loc["t0-000000", "src:kind"] == frame.loc[0, "kind"]
 
 
 # --- The model --------------------------------------------------------------
@@ -224,6 +229,9 @@ def test_the_model_learns_from_a_declared_column(with_features, tmp_path):
         ("kind", "categorical"),
     }
     assert model["vocabulary"]["src:kind"] == ["a", "b", "c"]
+    summary = training.summary_markdown(model, tmp_path / "m.json")
+    assert "- Source features (a mapping's `features`): kind (categorical), " in summary
+    assert "balance (numeric), signal (numeric)" in summary
     # The same file and labels, the section left out: nothing to learn from.
     _, without, _ = _trained(tmp_path, MAPPING.split("features:")[0])
     assert without["source_features"] == []

@@ -36,8 +36,9 @@ class SourceFeatureError(ValueError):
 
 @dataclass(frozen=True, order=True)
 class SourceFeature:
-    """One declared source column, as the model reads it. Ordered numeric
-    first, then by name: the model's columns never depend on read order."""
+    """One declared source column, as the model reads it. Ordered by kind,
+    then name: the model's columns never depend on the order rows or JSON
+    keys were read in."""
 
     kind: Kind
     name: str
