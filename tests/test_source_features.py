@@ -176,6 +176,19 @@ def test_a_numeric_cell_that_is_not_a_number_rejects_the_row(tmp_path):
     assert "t0-000003" not in set(_stored(settings)["transaction_id"])
 
 
+def test_a_category_too_long_for_the_warehouse_rejects_the_row(tmp_path):
+    settings = _settings(tmp_path)
+    frame = _frame(3)
+    frame.loc[0, "kind"] = "x" * 65
+    result = _ingest(settings, frame)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1)
+    rejected = pd.read_csv(result.rejected_to, dtype=str, encoding="utf-8-sig")
+    assert (
+        "features.categorical: kind is longer than 64 characters"
+        in (rejected["reason"][0])
+    )
+
+
 def test_numbers_follow_the_amounts_separators(tmp_path):
     mapping = MAPPING.replace(
         "  column: amount\n", '  column: amount\n  decimal: ","\n  thousands: "."\n'
@@ -211,6 +224,21 @@ def test_duplicate_ids_do_not_duplicate_or_replace_features(tmp_path, engine):
         read = source_features.read(session).set_index("transaction_id")
     assert read.loc["new-1", "src:balance"] == 2.0
     assert read.loc["t0-000000", "src:kind"] == frame.loc[0, "kind"]
+
+
+def test_detection_never_reads_the_source_features():
+    """Only the model reads them: no Silver or Gold file names the table."""
+    from ssa.engines import base
+
+    readers = [
+        path.name
+        for layer in ("silver", "gold")
+        for path in (base.SQL_DIR / layer).glob("*.sql")
+        if source_features.TABLE
+        in base.strip_comments(base.sql_text(f"{layer}/{path.name}"))
+    ]
+    assert readers == []
+    assert source_features.TABLE in base.sql_text(source_features.SQL)
 
 
 # --- The model --------------------------------------------------------------
