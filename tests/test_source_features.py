@@ -319,3 +319,44 @@ def test_rows_without_source_features_score_with_them_missing(with_features):
     )
     assert joined[[f.column for f in extra]].isna().all().all()
     assert np.isfinite(risk_model.probabilities(model, joined)).all()
+
+
+# --- End to end (last: it adds to the module's warehouse) -------------------
+
+
+def test_a_drop_after_training_is_scored_with_its_features(
+    with_features, prefect_harness, tmp_path
+):
+    """The flows as a user runs them: the trained model in the models
+    folder, a first refresh, then a new drop of the source; the refresh
+    after the drop scores its rows with their features, as the model file
+    alone scores them, and the reasons name the declared column."""
+    import asyncio
+
+    from flows.ingest import incoming_refresh, ingest_drops
+
+    settings, trained, _ = with_features
+    risk_model.save(copy.deepcopy(trained), settings.paths.models_path)
+    asyncio.run(incoming_refresh(settings))
+    later = _frame(300, seed=5)
+    later["ts"] = later["ts"] + 28 * 86_400  # the weeks after the training
+    path = tmp_path / "later.csv"
+    later.to_csv(path, index=False)
+    done = asyncio.run(ingest_drops([str(path)], settings, source="proc"))
+    assert done["rows_loaded"] == 300
+    with open_warehouse(settings).transaction() as session:
+        scores = session.read_table(model_scoring.TABLE).set_index("transaction_id")
+        rows = risk_model.read_rows(session, settings)
+    new = rows[rows["transaction_id"].astype(str).isin(set(later["id"]))]
+    assert len(new) == 300 and new["src:signal"].notna().all()
+    model = risk_model.load(risk_model.latest(settings.paths.models_path))
+    expected = risk_model.probabilities(model, new)
+    got = scores.loc[new["transaction_id"].astype(str), "model_probability"]
+    np.testing.assert_allclose(got.to_numpy(), expected)
+    fraud = later.set_index("id")["is_fraud"] == 1
+    assert (
+        got[fraud.loc[got.index].to_numpy()].min()
+        > got[~fraud.loc[got.index].to_numpy()].median()
+    )
+    said = scores.loc[later.loc[later["is_fraud"] == 1, "id"], "model_reasons"]
+    assert said.fillna("").str.contains("(source column)", regex=False).all()
