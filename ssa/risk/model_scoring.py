@@ -183,10 +183,10 @@ def _scored_chunks(
     reading, scoring and writing overlap on two cores and no more than
     three chunks are held at once."""
     booster = risk_model.booster(model)
-    # The source features the model reads, all read once before the chunks
-    # (a model without any reads nothing more than before).
+    # The source features the model reads, their text read once before the
+    # chunks (a model without any reads nothing more than before).
     extra = source_features.of_model(model)
-    stored = source_features.read(session, extra) if extra else None
+    stored = source_features.Lookup(session, extra) if extra else None
     chunks = session.query_numeric_chunks(
         risk_model.FEATURES_SQL,
         risk_model.sql_params(settings),
@@ -197,7 +197,7 @@ def _scored_chunks(
         pending = None
         for frame in chunks:
             if stored is not None:
-                frame = source_features.join(frame, stored, extra)
+                frame = stored.join(frame)
             running = pool.submit(_score_chunk, model, booster, frame, settings)
             if pending is not None:
                 yield pending.result()

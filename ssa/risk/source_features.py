@@ -85,13 +85,26 @@ def read(
     name holds numbers in some rows and text in others."""
     if wanted is not None and not wanted:
         return pd.DataFrame({"transaction_id": pd.Series([], dtype="string")})
-    if not session.table_exists(TABLE):
-        stored = pd.DataFrame({c: pd.Series([], dtype="string") for c in TEXT_COLUMNS})
-    else:
-        stored = session.query_numeric(SQL, {}, TEXT_COLUMNS)
+    stored = _stored(session)
     rows = [json.loads(text) for text in stored["features_json"].tolist()]
     features = sorted(wanted) if wanted is not None else _kinds(rows)
     out: dict[str, Any] = {"transaction_id": stored["transaction_id"].to_numpy()}
+    return pd.DataFrame({**out, **_columns(rows, features)})
+
+
+def _stored(session: Session) -> pd.DataFrame:
+    """The table's ids and JSON text (none in a warehouse older than it)."""
+    if not session.table_exists(TABLE):
+        return pd.DataFrame({c: pd.Series([], dtype="string") for c in TEXT_COLUMNS})
+    return session.query_numeric(SQL, {}, TEXT_COLUMNS)
+
+
+def _columns(
+    rows: list[dict[str, Any]], features: Iterable[SourceFeature]
+) -> dict[str, np.ndarray]:
+    """Each feature's values over the parsed rows: numbers as floats (NaN
+    where missing or not a number), categories as text (None likewise)."""
+    out = {}
     for feature in features:
         cells = [row.get(feature.name) for row in rows]
         if feature.kind == "numeric":
@@ -102,7 +115,34 @@ def read(
             out[feature.column] = pd.Series(
                 [v if isinstance(v, str) else None for v in cells], dtype=object
             ).to_numpy()
-    return pd.DataFrame(out)
+    return out
+
+
+class Lookup:
+    """A model's source features for the rows it scores, a chunk at a time.
+
+    The stored JSON is read once as text and parsed only for the rows of
+    each chunk: the refresh after a drop parses the drop's rows, not every
+    row the table holds."""
+
+    def __init__(self, session: Session, wanted: Sequence[SourceFeature]) -> None:
+        stored = _stored(session)
+        self.wanted = tuple(sorted(wanted))
+        self.ids = pd.Index(stored["transaction_id"])
+        self.texts = stored["features_json"]
+
+    def join(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with each wanted feature's column, missing where a row
+        has none."""
+        at = self.ids.get_indexer(frame["transaction_id"])
+        found = np.flatnonzero(at >= 0)
+        rows = [json.loads(t) for t in self.texts.iloc[at[found]].tolist()]
+        columns: dict[str, Any] = {}
+        for name, values in _columns(rows, self.wanted).items():
+            full = np.full(len(frame), np.nan if values.dtype == np.float64 else None)
+            full[found] = values
+            columns[name] = full
+        return frame.assign(**columns)
 
 
 def _number(value: Any) -> float:
