@@ -321,6 +321,29 @@ def test_rows_without_source_features_score_with_them_missing(with_features):
     assert np.isfinite(risk_model.probabilities(model, joined)).all()
 
 
+@pytest.mark.parametrize(
+    ("value", "en", "pt"),
+    [
+        (181_000.0, "181,000.00", "181.000,00"),
+        (-0.51234, "-0.5123", "-0,5123"),
+        (0.0, "0.00", "0,00"),
+        (1.5e20, "1.500e+20", "1,500e+20"),
+    ],
+)
+def test_a_source_number_reads_back_in_portuguese(value, en, pt):
+    """Gold stores the English; the dashboard says it with Portuguese
+    separators, read back from the stored text."""
+    said = model_scoring.MODEL_REASONS["source_numeric"]
+    stored = said.fill("en", name="oldbalanceOrg", value=value)
+    assert stored == f"oldbalanceOrg {en} (source column)"
+    assert said.fill("pt", name="oldbalanceOrg", value=value) == (
+        f"oldbalanceOrg {pt} (coluna da fonte)"
+    )
+    assert model_scoring.reasons_in_portuguese(stored) == (
+        f"oldbalanceOrg {pt} (coluna da fonte)"
+    )
+
+
 # --- End to end (last: it adds to the module's warehouse) -------------------
 
 
