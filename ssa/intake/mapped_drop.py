@@ -58,7 +58,7 @@ def check_header(drop: DropFile, source: Source) -> None:
             f"named columns, or '' in {source.display_path}: file.skip_columns",
             f"{len(drop.header)} columns",
         )
-    read = {**source.mapping.feature_columns(), **source.mapping.source_columns()}
+    read = {**source.mapping.source_columns(), **source.mapping.feature_columns()}
     missing = [
         f"'{column}' ({key})"
         for column, key in read.items()
