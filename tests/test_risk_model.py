@@ -123,6 +123,9 @@ def test_the_model_file_alone_reproduces_the_scores(
     assert in_memory.min() >= 0 and in_memory.max() <= 1
     for key in ("features", "windows", "label_source", "metrics", "lightgbm_version"):
         assert key in again
+    # No mapping declared source features: the model reads its own only.
+    assert again["source_features"] == []
+    assert risk_model.feature_names(again) == list(risk_model.FEATURES)
 
 
 def test_categories_are_coded_by_the_training_vocabulary() -> None:

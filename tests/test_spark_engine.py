@@ -304,6 +304,39 @@ def test_a_drop_and_its_labels_refresh_spark_as_they_do_sqlite(
     )
 
 
+def test_source_features_land_once_and_read_back_as_on_sqlite(built, tmp_path) -> None:
+    """A mapped drop's declared features go to bronze_source_features on
+    Spark's Parquet tables as on SQLite, once: a second file with the same
+    ids and other features adds none; the model reads the same values."""
+    from ssa.intake.ingest import ingest_file
+    from ssa.risk import source_features
+    from tests.test_source_features import MAPPING, _frame
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "proc.yaml").write_text(MAPPING, encoding="utf-8")
+    frame = _frame(4, seed=9)
+    read = {}
+    for base in built[:2]:
+        paths = base.paths.model_copy(update={"sources_dir": sources})
+        settings = base.model_copy(update={"paths": paths})
+        folder = settings.paths.incoming_path / "proc"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / "first.csv", index=False)
+        assert ingest_file(folder / "first.csv", settings, source="proc").rows_loaded
+        frame.assign(balance="1.00").to_csv(folder / "second.csv", index=False)
+        result = ingest_file(folder / "second.csv", settings, source="proc")
+        assert (result.rows_loaded, result.rows_duplicate) == (0, 4)
+        with open_warehouse(settings).transaction() as session:
+            got = source_features.read(session)
+        read[settings.engine] = got.sort_values("transaction_id", ignore_index=True)
+    assert len(read["spark"]) == 4
+    assert read["spark"]["src:balance"].tolist() == [
+        float(b) for b in frame.sort_values("id")["balance"]
+    ]
+    pd.testing.assert_frame_equal(read["spark"], read["sqlite"], check_dtype=False)
+
+
 def test_a_session_catches_up_with_another_writer(built) -> None:
     """Each process has a local server of its own; a server lists a Parquet
     table's files once. A session that another one (another process's, as

@@ -92,6 +92,18 @@ create table if not exists reported_labels (
     ingested_at varchar(32) not null
 );
 
+-- A mapped source's own columns that its mapping declares as features
+-- (sources/<name>.yaml: features), as one JSON object per transaction:
+-- numbers as numbers, categories as text, a missing value left out. Written
+-- with the Bronze row, in the same transaction, for the rows that loaded;
+-- only the risk model reads it (training and scoring), never detection.
+create table if not exists bronze_source_features (
+    transaction_id varchar(64) not null primary key,
+    source varchar(256) not null,              -- the file, as in Bronze
+    batch_id varchar(64) not null,
+    features_json varchar(16384) not null      -- at most 64 short features
+);
+
 -- The risk model's verdict on each transaction (ssa/risk/model_scoring.py), written
 -- between Silver and Gold when a trained model exists and empty when none
 -- does; gold_transaction_risk combines it with the rules. Not detection

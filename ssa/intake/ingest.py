@@ -33,7 +33,7 @@ import pandas as pd
 
 from ssa.engines import Session, open_warehouse
 from ssa.intake import conflicts as conflicts_mod
-from ssa.intake import ingest_log, labels
+from ssa.intake import ingest_log, labels, source_features
 from ssa.intake.drop_file import DropFileError, read_declared, read_drop
 from ssa.intake.mapped_drop import Mapped, check_header
 from ssa.intake.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
@@ -186,6 +186,8 @@ class _Parsed:
     checked: Validated
     delimiter: str
     labels: pd.DataFrame | None = None
+    # A mapped drop's source features: transaction_id, features_json.
+    features: pd.DataFrame | None = None
 
 
 def _load_mapping(source: str, settings: Settings) -> Source:
@@ -214,6 +216,19 @@ def _mapped_rows(
         replace(checked, good=good),
         delimiter,
         labels=mapped.labels[passed].reset_index(drop=True),
+        features=_good_features(checked, mapped),
+    )
+
+
+def _good_features(checked: Validated, mapped: Mapped) -> pd.DataFrame | None:
+    """The source features of the rows that passed, by their Bronze id."""
+    if mapped.features_json is None or mapped.features_json.isna().all():
+        return None
+    return pd.DataFrame(
+        {
+            "transaction_id": checked.good["transaction_id"].to_numpy(),
+            "features_json": mapped.features_json.iloc[checked.good_index].to_numpy(),
+        }
     )
 
 
@@ -324,6 +339,8 @@ def _insert(
             "transaction_id",
             checked.good.assign(**lineage),
         )
+        if parsed.features is not None and loaded:
+            source_features.store(session, parsed.features.assign(**lineage), batch_id)
         if loaded < len(checked.good):
             found = conflicts_mod.find_conflicts(
                 session, *_conflict_args(target, sha256, checked)

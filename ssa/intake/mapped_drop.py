@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ssa.intake import contract
+from ssa.intake import contract, source_features
 from ssa.intake.drop_file import DropFile, DropFileError
 from ssa.intake.source_mapping import (
     EPOCH_UNITS,
@@ -50,6 +50,8 @@ class Mapped:
     labels: pd.DataFrame  # transaction_id (text), is_fraud, fraud_type; all rows
     missing_optional: tuple[str, ...]
     ignored_columns: tuple[str, ...]
+    # Per row: the declared source features as JSON text, None without any.
+    features_json: pd.Series | None = None
 
 
 def check_header(drop: DropFile, source: Source) -> None:
@@ -64,9 +66,10 @@ def check_header(drop: DropFile, source: Source) -> None:
             f"named columns, or '' in {source.display_path}: file.skip_columns",
             f"{len(drop.header)} columns",
         )
+    read = {**source.mapping.source_columns(), **source.mapping.feature_columns()}
     missing = [
         f"'{column}' ({key})"
-        for column, key in source.mapping.source_columns().items()
+        for column, key in read.items()
         if column.strip().lower() not in header
     ]
     if missing:
@@ -111,8 +114,11 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
     problems.append(problem)
     labels, problem = _labels(raw, text, source)
     problems.append(problem)
+    features_json, feature_problems = source_features.read(raw, source)
+    problems.extend(feature_problems)
     produced = set(mapping.produced())
     used = {c.strip().lower() for c in mapping.source_columns()}
+    used |= {c.strip().lower() for c in mapping.feature_columns()}
     used |= {c.strip().lower() for c in mapping.label_columns()}
     used |= {c.strip().lower() for c in mapping.file.skip_columns}
     return Mapped(
@@ -126,6 +132,7 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
         ignored_columns=tuple(
             c for c in raw.columns if c not in used and c != "extra_fields"
         ),
+        features_json=features_json,
     )
 
 

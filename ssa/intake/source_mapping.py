@@ -243,6 +243,58 @@ class LabelSpec(_Strict):
     fraud_type_column: str | None = None
 
 
+# --- The source's own columns the risk model reads (``features:``) ---------
+
+# At most this many declared features, each name and categorical value at
+# most this long: a row's features then always fit the warehouse column
+# (bronze_source_features.features_json) and a reason's words its column.
+MAX_FEATURES = 64
+FEATURE_TEXT_MAX = 64
+
+
+class FeatureSpec(_Strict):
+    """Source columns kept for the risk model only, by kind: detection never
+    reads them, so a source's own fraud signal (balances, a PCA vector, an
+    e-mail domain) reaches the model without entering the contract."""
+
+    numeric: tuple[str, ...] = Field(
+        (), description="Numbers, read with amount.decimal and amount.thousands."
+    )
+    categorical: tuple[str, ...] = Field(
+        (), description="Text, coded by the values seen in training."
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> FeatureSpec:
+        seen: dict[str, str] = {}
+        for kind in ("numeric", "categorical"):
+            for name in getattr(self, kind):
+                key = name.strip().lower()
+                if not key:
+                    raise ValueError(f"{kind}: a column name is empty")
+                if len(name) > FEATURE_TEXT_MAX:
+                    raise ValueError(
+                        f"{kind}: {name!r} is longer than {FEATURE_TEXT_MAX} characters"
+                    )
+                if key in seen:
+                    where = "twice" if seen[key] == kind else "in both lists"
+                    raise ValueError(
+                        f"{kind}: {name!r} is named {where} "
+                        f"(numeric or categorical, once)"
+                    )
+                seen[key] = kind
+        if len(seen) > MAX_FEATURES:
+            raise ValueError(f"at most {MAX_FEATURES} features, found {len(seen)}")
+        return self
+
+    def columns(self) -> dict[str, str]:
+        """Each declared column with its key, ``features.numeric`` or
+        ``features.categorical``."""
+        out = {name: "features.numeric" for name in self.numeric}
+        out |= {name: "features.categorical" for name in self.categorical}
+        return out
+
+
 class SourceMapping(_Strict):
     """One upstream system's CSV layout, as ``sources/<name>.yaml`` says."""
 
@@ -274,6 +326,7 @@ class SourceMapping(_Strict):
         "(PaySim, IEEE-CIS, a Pix export): rows load without one.",
         validate_default=True,
     )
+    features: FeatureSpec | None = None
 
     @field_validator("columns", "constants", "values", "ids")
     @classmethod
@@ -381,6 +434,26 @@ class SourceMapping(_Strict):
         used.setdefault(self.amount.column, "amount.column")
         return used
 
+    def feature_columns(self) -> dict[str, str]:
+        """The declared source features with their keys ({} without any)."""
+        return {} if self.features is None else self.features.columns()
+
+    def feature_problems(self) -> list[str]:
+        """'key: problem' for each declared feature the mapping already reads
+        as something else: a feature is a column the contract leaves out."""
+        taken = {
+            c.strip().lower(): key
+            for c, key in {**self.source_columns(), **self.label_columns()}.items()
+        }
+        taken |= {
+            c.strip().lower(): "file.skip_columns" for c in self.file.skip_columns
+        }
+        return [
+            f"{key}: {name!r} is already read by {taken[name.strip().lower()]}"
+            for name, key in self.feature_columns().items()
+            if name.strip().lower() in taken
+        ]
+
     def label_columns(self) -> dict[str, str]:
         """Columns of the optional label: a file without them has no labels."""
         if self.label is None:
@@ -432,7 +505,7 @@ def load_source(name: str, sources_dir: Path) -> Source:
         mapping = SourceMapping.model_validate(document)
     except ValidationError as exc:
         raise SourceError(_explain(shown, exc)) from exc
-    problems = mapping.contract_problems()
+    problems = mapping.contract_problems() + mapping.feature_problems()
     if problems:
         raise SourceError("\n".join(f"{shown}: {p}" for p in problems))
     return Source(name, path, mapping)

@@ -201,12 +201,29 @@ class _ReasonFormatter(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
         if format_spec == "reais":
             return brl(float(value) / 100)
+        if format_spec == "grouped":
+            text = grouped(float(value))
+            return _swap_separators(text) if self.decimal_comma else text
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "?"
         text = super().format_field(value, format_spec)
         if self.decimal_comma and isinstance(value, numbers.Number):
             text = text.replace(".", ",")
         return text
+
+
+def grouped(value: float) -> str:
+    """A number of a source's own column as a reason says it, in English:
+    thousands grouped, two decimals (four below one, where the digits are),
+    and powers of ten past a thousand billion."""
+    if abs(value) >= 1e15:
+        return f"{value:.3e}"
+    return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.4f}"
+
+
+def _swap_separators(text: str) -> str:
+    """'181,000.00' -> '181.000,00': Portuguese groups with '.', not ','."""
+    return text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
 class _Verbatim(string.Formatter):
@@ -221,12 +238,15 @@ _FORMATTERS = {"en": _ReasonFormatter(), "pt": _ReasonFormatter(decimal_comma=Tr
 # What a template's field matches in the text it made, by format spec.
 _MONEY = r"R\$ -?[\d.]+,\d{2}"
 _NUMBER = r"-?\d+(?:\.\d+)?"
+_GROUPED = r"-?(?:\d\.\d{3}e[+-]\d+|\d{1,3}(?:,\d{3})*(?:\.\d+)?)"
 _STRFTIME = {"%H": r"\d{2}", "%M": r"\d{2}", "%d": r"\d{2}", "%m": r"\d{2}"}
 
 
 def _field_pattern(spec: str) -> str:
     if spec == "reais":
         return _MONEY
+    if spec == "grouped":
+        return _GROUPED
     if "%" in spec:
         return "".join(
             _STRFTIME.get(part, ".+?") if part.startswith("%") else re.escape(part)
@@ -235,6 +255,16 @@ def _field_pattern(spec: str) -> str:
     if spec and spec[-1] in "dfg":
         return _NUMBER
     return ".+?"
+
+
+@functools.cache
+def _grouped_fields(template: str) -> frozenset[str]:
+    """The fields of ``template`` written grouped (``{value:grouped}``)."""
+    return frozenset(
+        name
+        for _, name, spec, _ in string.Formatter().parse(template)
+        if name is not None and spec == "grouped"
+    )
 
 
 @functools.cache
@@ -281,8 +311,13 @@ class Said:
         found = pattern.fullmatch(text)
         if found is None:
             return None
+        swapped = _grouped_fields(self.en)
         fields = {
-            name: value.replace(".", ",") if name in numeric else value
+            name: _swap_separators(value)
+            if name in swapped
+            else value.replace(".", ",")
+            if name in numeric
+            else value
             for name, value in found.groupdict().items()
         }
         return _Verbatim().format(self.pt, **fields)

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from ssa.engines import Session, Warehouse
 from ssa.models import SCORES_TABLE
 from ssa.report.exports import Language, Said, in_portuguese
-from ssa.risk import risk_model
+from ssa.risk import risk_model, source_features
 from ssa.rules import DETECTION_RULES, RULES
 from ssa.settings import Settings
 
@@ -183,6 +183,10 @@ def _scored_chunks(
     reading, scoring and writing overlap on two cores and no more than
     three chunks are held at once."""
     booster = risk_model.booster(model)
+    # The source features the model reads, their text read once before the
+    # chunks (a model without any reads nothing more than before).
+    extra = source_features.of_model(model)
+    stored = source_features.Lookup(session, extra) if extra else None
     chunks = session.query_numeric_chunks(
         risk_model.FEATURES_SQL,
         risk_model.sql_params(settings),
@@ -192,6 +196,8 @@ def _scored_chunks(
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for frame in chunks:
+            if stored is not None:
+                frame = stored.join(frame)
             running = pool.submit(_score_chunk, model, booster, frame, settings)
             if pending is not None:
                 yield pending.result()
@@ -233,6 +239,7 @@ def reasons(
     # Each row's features, strongest push first (plain numpy and dicts: a
     # pandas call per row cost more than the TreeSHAP itself).
     order = np.argsort(-pushes, axis=1, kind="stable")
+    names = risk_model.feature_names(model)
     out = []
     values = frame.to_dict("records")
     for i, row in enumerate(values):
@@ -241,7 +248,7 @@ def reasons(
         for j in order[i]:
             if pushes[i, j] <= 0:
                 break
-            feature = risk_model.FEATURES[j]
+            feature = names[j]
             sentence = describe(feature, row, settings)
             topic = TOPICS.get(feature, feature)
             if sentence and topic not in topics:
@@ -287,6 +294,15 @@ _AMOUNT_BASES = {
 # stores and the CSV says) and Portuguese (the dashboard reads the stored
 # English back into it).
 MODEL_REASONS: dict[str, Said] = {
+    # A source's own column (a mapping's features): first, so that its
+    # sentence is never read back as one of the generic ones below.
+    "source_numeric": Said(
+        "{name} {value:grouped} (source column)",
+        "{name} {value:grouped} (coluna da fonte)",
+    ),
+    "source_categorical": Said(
+        "{name} {value} (source column)", "{name} {value} (coluna da fonte)"
+    ),
     **{
         feature: Said(
             f"{{amount_cents:reais}}, {{ratio:.1f}}x {en}",
@@ -428,6 +444,11 @@ def _sentence(
     value = row.get(feature)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
+    if feature.startswith(source_features.PREFIX):
+        name = feature[len(source_features.PREFIX) :]
+        if isinstance(value, str):
+            return "source_categorical", {"name": name, "value": value}
+        return "source_numeric", {"name": name, "value": float(value)}
     amount = {"amount_cents": row["amount_cents"]}
     offset = settings.rules.utc_offset_seconds
     clock = datetime.fromtimestamp(int(row["created_at_epoch"]) + offset, UTC)

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,6 +37,8 @@ from sklearn.metrics import roc_auc_score
 
 from ssa.engines import Session
 from ssa.report import evaluation
+from ssa.risk import source_features
+from ssa.risk.source_features import SourceFeature
 from ssa.rules import RULES
 from ssa.settings import ModelCandidate, Settings
 
@@ -116,11 +119,19 @@ def read_rows(session: Session, settings: Settings) -> pd.DataFrame:
     (``is_fraud`` and ``label_set`` NaN where not).
 
     Features and labels are separate queries: the one that scoring runs
-    never names a label table.
+    never names a label table. The source features a mapping declared come
+    along under their prefix (``source_features``), missing on rows without.
     """
     labels = read_labels(session, settings).drop(columns="created_at_epoch")
     features = read_features(session, settings)
-    return features.merge(labels, on="transaction_id", how="left", validate="1:1")
+    rows = features.merge(labels, on="transaction_id", how="left", validate="1:1")
+    try:
+        stored = source_features.read(session)
+    except source_features.SourceFeatureError as exc:
+        raise ModelError(str(exc)) from exc
+    if len(stored.columns) > 1:
+        rows = source_features.join(rows, stored, source_features.present(stored))
+    return rows
 
 
 def read_labels(session: Session, settings: Settings) -> pd.DataFrame:
@@ -247,33 +258,52 @@ def _day(epoch: int, offset: int) -> str:
 # --- Encoding and scoring ---------------------------------------------------
 
 
-def vocabulary(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """Each categorical column's values seen in training, in a fixed order."""
+def vocabulary(
+    frame: pd.DataFrame, extra: Sequence[SourceFeature] = ()
+) -> dict[str, list[str]]:
+    """Each categorical column's values seen in training, in a fixed order
+    (the categorical source features' too, under their prefixed names)."""
+    columns = [*CATEGORICAL, *(f.column for f in extra if f.kind == "categorical")]
     return {
         col: sorted(frame[col].dropna().astype(str).unique().tolist())
-        for col in CATEGORICAL
+        for col in columns
     }
 
 
-def matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
+def feature_names(model: dict[str, Any]) -> list[str]:
+    """The model's input columns in order: its own, then the source
+    features it was trained with (prefixed)."""
+    return [*FEATURES, *(f.column for f in source_features.of_model(model))]
+
+
+def matrix(
+    frame: pd.DataFrame,
+    vocab: dict[str, list[str]],
+    extra: Sequence[SourceFeature] = (),
+) -> np.ndarray:
     """The model's input: numeric features as floats (NULL is NaN), then the
-    categorical ones as their index in the training vocabulary."""
-    missing = [c for c in FEATURES if c not in frame.columns]
+    categorical ones as their index in the training vocabulary, then the
+    source features ``extra`` (in ``SourceFeature`` order) the same way."""
+    names = [*FEATURES, *(f.column for f in extra)]
+    missing = [c for c in names if c not in frame.columns]
     if missing:
         raise ModelError(f"feature columns missing from the rows: {missing}")
     # Filled a feature at a time into contiguous rows, handed over
     # transposed (column-major, which LightGBM reads as it is): writing a
     # column of a row-major matrix strides through all of it.
-    out = np.empty((len(FEATURES), len(frame)), dtype=np.float64)
-    for i, col in enumerate(NUMERIC):
+    out = np.empty((len(names), len(frame)), dtype=np.float64)
+    numeric = [*NUMERIC, *(f.column for f in extra if f.kind == "numeric")]
+    places = {name: i for i, name in enumerate(names)}
+    for col in numeric:
         values = frame[col]
         if values.dtype == np.float64:  # as the warehouse reads hand them over
-            out[i] = values.to_numpy()
+            out[places[col]] = values.to_numpy()
         else:
             numbers = pd.to_numeric(values, errors="coerce")
-            out[i] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-    for i, col in enumerate(CATEGORICAL, start=len(NUMERIC)):
-        out[i] = _codes(frame[col], vocab[col])
+            out[places[col]] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    for col in names:
+        if col in vocab:
+            out[places[col]] = _codes(frame[col], vocab[col])
     return out.T
 
 
@@ -311,7 +341,8 @@ def probabilities(
     contents alone (``parsed``: its booster, already read from the text;
     ``threads``: LightGBM's, 0 for its default, every core)."""
     parsed = parsed or booster(model)
-    raw = parsed.predict(matrix(frame, model["vocabulary"]), num_threads=threads)
+    x = matrix(frame, model["vocabulary"], source_features.of_model(model))
+    raw = parsed.predict(x, num_threads=threads)
     cal = model["calibration"]
     return np.interp(raw, cal["raw"], cal["probability"])
 
@@ -323,10 +354,11 @@ def contributions(
     threads: int = 0,
 ) -> pd.DataFrame:
     """Each feature's push on each row's log-odds (TreeSHAP), for reasons."""
+    x = matrix(frame, model["vocabulary"], source_features.of_model(model))
     values = (parsed or booster(model)).predict(
-        matrix(frame, model["vocabulary"]), pred_contrib=True, num_threads=threads
+        x, pred_contrib=True, num_threads=threads
     )
-    return pd.DataFrame(values[:, :-1], columns=list(FEATURES), index=frame.index)
+    return pd.DataFrame(values[:, :-1], columns=feature_names(model), index=frame.index)
 
 
 # --- Training ---------------------------------------------------------------
@@ -378,12 +410,19 @@ def _boost(
     cal_y: np.ndarray,
     params: dict[str, Any],
     settings: Settings,
+    extra: Sequence[SourceFeature] = (),
 ) -> _Boosted:
     """Boost on ``x``, stopping when the calibration window's average
-    precision stops improving; the booster, its rounds and that figure."""
+    precision stops improving; the booster, its rounds and that figure.
+    ``extra``: the source features after the model's own columns."""
     cfg = settings.model
     names = [re.sub(r"\W", "_", f) for f in FEATURES]
     categorical = list(range(len(NUMERIC), len(FEATURES)))
+    for i, feature in enumerate(extra):
+        # Numbered: two source names may read the same once made plain.
+        names.append(f"src{i}_" + re.sub(r"\W", "_", feature.name))
+        if feature.kind == "categorical":
+            categorical.append(len(FEATURES) + i)
     train = lgb.Dataset(
         x,
         label=y,
@@ -416,6 +455,7 @@ def search(
     cal_x: np.ndarray,
     cal_y: np.ndarray,
     settings: Settings,
+    extra: Sequence[SourceFeature] = (),
 ) -> tuple[ModelCandidate | None, dict[str, Any]]:
     """The candidate of ``model.search`` to fit the model with, judged on the
     calibration window alone, and what each one did there.
@@ -444,7 +484,7 @@ def search(
             "neg_bagging_fraction": 1.0,
         }
         started = time.perf_counter()
-        boosted = _boost(sample_x, sample_y, cal_x, cal_y, params, settings)
+        boosted = _boost(sample_x, sample_y, cal_x, cal_y, params, settings, extra)
         tried.append(
             {
                 "settings": candidate.overrides(),
@@ -491,13 +531,17 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
     fit_rows = frame[times < split.calibration_start]
     cal_rows = frame[(times >= split.calibration_start) & (times < split.train_end)]
     check_windows(frame, split, settings)
-    vocab = vocabulary(fit_rows)
-    x = matrix(fit_rows, vocab)
+    # The source features the training rows hold values of; none for a
+    # source without a mapping's features, and then the model is the same.
+    extra = source_features.present(fit_rows)
+    vocab = vocabulary(fit_rows, extra)
+    x = matrix(fit_rows, vocab, extra)
     y = fit_rows["is_fraud"].to_numpy(dtype=int)
-    cal_x = matrix(cal_rows, vocab)
+    cal_x = matrix(cal_rows, vocab, extra)
     cal_y = cal_rows["is_fraud"].to_numpy(dtype=int)
-    chosen, searched = search(x, y, cal_x, cal_y, settings)
-    boosted = _boost(x, y, cal_x, cal_y, lgb_params(settings, chosen), settings)
+    chosen, searched = search(x, y, cal_x, cal_y, settings, extra)
+    params = lgb_params(settings, chosen)
+    boosted = _boost(x, y, cal_x, cal_y, params, settings, extra)
     del x
     best = boosted.rounds
     raw = boosted.booster.predict(cal_x, num_iteration=best)
@@ -512,6 +556,7 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
         "lightgbm_version": lgb.__version__,
         "features": list(FEATURES),
         "categorical": list(CATEGORICAL),
+        "source_features": source_features.entries(extra),
         "vocabulary": vocab,
         "label_source": cfg.label_source,
         "label_sets": sorted(frame["label_set"].unique().tolist()),

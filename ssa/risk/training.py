@@ -276,6 +276,7 @@ def summary_markdown(model: dict[str, Any], path: Path) -> str:
         "",
         f"- File: `{path}`",
         f"- Labels: {model['label_source']} ({', '.join(model['label_sets'])})",
+        *source_feature_lines(model),
         f"- Training: {w['training']['from']} to {w['training']['until']}, "
         f"{w['training']['rows']:,} rows, {w['training']['fraud_rows']:,} fraud",
         f"- Calibration and early stopping: {w['calibration']['from']} to "
@@ -300,6 +301,16 @@ def summary_markdown(model: dict[str, Any], path: Path) -> str:
         metrics_table(model).to_markdown(floatfmt=".3f"),
     ]
     return "\n".join(lines) + "\n"
+
+
+def source_feature_lines(model: dict[str, Any]) -> list[str]:
+    """The source columns the model read beside its own (a mapping's
+    ``features``), if any: what to declare again when the export changes."""
+    declared = model.get("source_features", [])
+    if not declared:
+        return []
+    named = ", ".join(f"{e['name']} ({e['kind']})" for e in declared)
+    return [f"- Source features (a mapping's `features`): {named}"]
 
 
 def candidate_name(candidate: dict[str, Any]) -> str:
