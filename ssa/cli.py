@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -188,17 +187,6 @@ def _profile_api_url() -> str | None:
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value()
-
-
-def existing_files(paths: list[str]) -> list[Path]:
-    """The given files, or ValueError naming the first that is missing."""
-    out = []
-    for name in paths:
-        path = Path(name)
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        out.append(path)
-    return out
 
 
 def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:

@@ -97,7 +97,6 @@ class LocalSparkServer:
     start_timeout_seconds: float = 180.0
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    start_seconds: float = 0.0
     _guard: process_guard.Guard | None = field(default=None, repr=False)
     # Set by ``stop``: a server stopped on purpose will not answer again either.
     stopped: bool = False
@@ -186,7 +185,6 @@ class LocalSparkServer:
         except BaseException:
             self.stop()
             raise
-        self.start_seconds = time.monotonic() - began
         return self
 
     def _wait_until_ready(self, began: float) -> None:
