@@ -323,7 +323,8 @@ def shared(
 
 
 def stop_shared() -> None:
-    """Stop every server ``shared`` started (the end of a run)."""
+    """Stop every server ``shared`` started now, not at exit (``atexit``
+    stops each one otherwise): for a caller that wants a fresh server."""
     with _shared_lock:
         for server in _shared.values():
             server.stop()

@@ -232,7 +232,7 @@ def reweighted(
 ) -> float:
     """Precision of an alert queue if fraud were as rare as ``prevalence``:
     r * p / (r * p + fpr * (1 - p)), from its true- and false-positive
-    rates. As in ``rule_metrics``, the false positives count at their
+    rates. As in ``rule_report``, the false positives count at their
     one-sided 95 % Poisson upper bound (3 when none was seen): a queue with
     no false alarm in a sample does not make a perfect real one, and the
     figure is a lower bound. (Expected counts from tied blocks round up.)"""
