@@ -57,8 +57,8 @@ from tasks.ingest import (
     record_refresh,
 )
 
-# A refresh after drops takes seconds, a full rebuild of a 1M-row month
-# under a minute (README, 'Speed'); half an hour means it is stuck.
+# A refresh after drops takes seconds, a full rebuild minutes (README,
+# 'Speed'); half an hour means it is stuck.
 REFRESH_TIMEOUT_SECONDS = 30 * 60
 
 

@@ -64,9 +64,9 @@ def read_pending(settings: Settings) -> dict[str, int] | None:
     """The range of loads Silver/Gold have not taken in yet, if any.
 
     A plain function, not a task, like read_touched: the refresh flow calls
-    them before its subflow, and Prefect 3.9 starts a subflow about 2 s late
-    when a task has just finished in the same flow run (measured: 2.1 s
-    against 0.1 s), on the drop's way to the dashboards."""
+    them before its subflow, and Prefect 3.9 starts a subflow late when a
+    task has just finished in the same flow run, on the drop's way to the
+    dashboards."""
     with open_warehouse(settings).transaction() as session:
         session.require_bronze()
         pending = ingest_log.pending_refresh(session)
