@@ -26,8 +26,7 @@ from ssa.report.exports import (
     write_csv,
 )
 from ssa.risk import model_scoring
-from ssa.settings import Settings
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 
 
 def _build(

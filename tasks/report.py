@@ -24,9 +24,8 @@ from ssa.report import evaluation
 from ssa.report.exports import write_csv
 from ssa.risk import model_scoring
 from ssa.rules import RULES
-from ssa.settings import Settings
+from ssa.settings import Settings, sql_params
 from tasks.gold import anomalies_frame
-from tasks.silver import sql_params
 
 TOP_COLUMNS = (
     "created_at",

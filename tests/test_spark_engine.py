@@ -25,7 +25,7 @@ from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import BY_NAME, FINAL_MODEL, GOLD_MODELS, SILVER_MODELS
 from ssa.risk import risk_model
-from ssa.settings import Settings
+from ssa.settings import Settings, sql_params
 from tasks import gold, report, silver
 from tasks.bronze import _load
 from tests.test_engines import BRONZE_KEYS, DASHBOARD_QUERIES, _assert_same
@@ -252,7 +252,7 @@ def test_tables_survive_a_new_catalog(built) -> None:
     with warehouse.transaction() as session:
         missing = [t for t in tables if not session.table_exists(t)]
         assert not missing
-        rows = session.materialize(BY_NAME[FINAL_MODEL], silver.sql_params(spark))
+        rows = session.materialize(BY_NAME[FINAL_MODEL], sql_params(spark))
     assert rows == before > 0
     assert set(tables) >= {"bronze_transactions", "reported_labels", "gold_anomalies"}
 
