@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -170,23 +169,6 @@ def refusal(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return one_line(exc)
     return f"error: {exc}"
-
-
-def say_server_start() -> None:
-    """Say why the first seconds are quiet: without PREFECT_API_URL, Prefect
-    starts a temporary server (up to 40 s on a fresh machine)."""
-    if not os.environ.get("PREFECT_API_URL") and not _profile_api_url():
-        print(
-            "Starting Prefect's temporary server (up to 40 s on a fresh machine; "
-            "set PREFECT_API_URL to use a running one)...",
-            flush=True,
-        )
-
-
-def _profile_api_url() -> str | None:
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value()
 
 
 def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:
