@@ -89,12 +89,13 @@ def free_port() -> int:
 
 @dataclass
 class LocalSparkServer:
-    """One Spark Connect server process serving this Python process."""
+    """One Spark Connect server process serving this Python process; its
+    size and patience come from ``engines.spark_local`` (SparkLocalSettings)."""
 
     folder: Path
-    cores: int = 2
-    driver_memory: str = "2g"
-    start_timeout_seconds: float = 180.0
+    cores: int
+    driver_memory: str
+    start_timeout_seconds: float
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     _guard: process_guard.Guard | None = field(default=None, repr=False)

@@ -340,8 +340,8 @@ def ranking_report(
     scores: pd.DataFrame,
     cutoffs: tuple[int, ...],
     ratio: float,
-    alerts_per_day: int = 100,
-    real_prevalence: float = 7e-5,
+    alerts_per_day: int,
+    real_prevalence: float,
 ) -> pd.DataFrame:
     """Each scorer on each label set, on the same labelled rows: PR-AUC,
     precision at the top k (and reweighted to the real prevalence), and what
