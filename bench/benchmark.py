@@ -44,8 +44,7 @@ from tabulate import tabulate
 from bench.stages import DEFAULT_CUSTOMERS, Stage, load_average, run_pipeline
 from ssa.engines import base
 from ssa.models import SILVER_MODELS
-from ssa.settings import Settings
-from tasks import silver
+from ssa.settings import Settings, sql_params
 
 TARGET_GENERATION_ROWS_S = 500_000
 TARGET_SILVER_VS_BARE = 1.3
@@ -65,7 +64,7 @@ def _models(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
     out = []
     for model in SILVER_MODELS:
         sql = base.sql_text(f"{model}.sql")
-        out.append((Path(model).stem, sql, base.bind(sql, silver.sql_params(settings))))
+        out.append((Path(model).stem, sql, base.bind(sql, sql_params(settings))))
     return out
 
 

@@ -45,9 +45,8 @@ from ssa.generator import generate
 from ssa.intake.ingest import ingest_file
 from ssa.risk import model_scoring, risk_model, training
 from ssa.risk.risk_model import ModelError
-from ssa.settings import REPO_ROOT, Settings
+from ssa.settings import REPO_ROOT, Settings, sql_params
 from tasks.bronze import _load
-from tasks.silver import sql_params
 
 # ~66 transactions per customer in a 30-day month (bench/benchmark.py).
 DEFAULT_CUSTOMERS = 15_150

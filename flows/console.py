@@ -1,16 +1,35 @@
-"""What a command prints when its run is over: the figures a person compares
-from one run to the next, and where the files are. Kept apart from the flows
-so that a light one (the refresh after a drop) imports no heavy one."""
+"""What a command prints around its run: why the first seconds are quiet,
+then the figures a person compares from one run to the next, and where the
+files are. Kept apart from the flows so that a light one (the refresh after
+a drop) imports no heavy one."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ssa.cli import REFUSED, refusal, say_server_start
+from ssa.cli import REFUSED, refusal
 from ssa.settings import Settings
+
+
+def say_server_start() -> None:
+    """Say why the first seconds are quiet: without PREFECT_API_URL, Prefect
+    starts a temporary server first, which takes a while on a fresh machine."""
+    if not os.environ.get("PREFECT_API_URL") and not _profile_api_url():
+        print(
+            "Starting Prefect's temporary server (up to 40 s on a fresh machine; "
+            "set PREFECT_API_URL to use a running one)...",
+            flush=True,
+        )
+
+
+def _profile_api_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
 
 
 def alerts_line(result: Mapping[str, Any], settings: Settings) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, runtime
 
-from flows.console import alerts_line
+from flows.console import alerts_line, say_server_start
 from flows.naming import files_shown, origin, run_stamp
 from flows.silver_gold import silver_gold_refresh
 from ssa.cli import (
@@ -37,7 +37,6 @@ from ssa.cli import (
     parser_for,
     preflight,
     refusal,
-    say_server_start,
     settings_from,
     with_folder_engine,
 )
@@ -57,8 +56,8 @@ from tasks.ingest import (
     record_refresh,
 )
 
-# A refresh after drops takes seconds, a full rebuild of a 1M-row month
-# under a minute (README, 'Speed'); half an hour means it is stuck.
+# A refresh after drops takes seconds, a full rebuild minutes (README,
+# 'Speed'); half an hour means it is stuck.
 REFRESH_TIMEOUT_SECONDS = 30 * 60
 
 

@@ -34,9 +34,9 @@ from ssa.settings import (
 from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
 from tasks.bronze import generate_and_load, refuse_exports_folder
 
-# The default month takes about 5 minutes on 2 cores, a 1M-row month about
-# 3; a run still going after 4 hours is stuck (a lock, a full disk), and the
-# timeout fails it, which the failure automation in prefect.yaml reports.
+# A month takes minutes (README, 'Speed'); a run still going after 4 hours
+# is stuck (a lock, a full disk), and the timeout fails it, which the
+# failure automation in prefect.yaml reports.
 PIPELINE_TIMEOUT_SECONDS = 4 * 3600
 
 

@@ -36,8 +36,8 @@ from ssa.engines.names import EngineName
 from ssa.settings import PathSettings, Settings, with_groups
 from tasks.artifacts import public_result, publish_headline, publish_pipeline_summary
 
-# A full build of a 1M-row month takes about a minute (README, "Speed"):
-# after two hours it is stuck, and the failure automation reports it.
+# A full build takes minutes (README, "Speed"): after two hours it is
+# stuck, and the failure automation reports it.
 REBUILD_TIMEOUT_SECONDS = 2 * 3600
 
 

@@ -18,13 +18,13 @@ from typing import Any
 from prefect import flow, runtime
 from pydantic import ValidationError
 
+from flows.console import say_server_start
 from flows.naming import run_stamp
 from ssa.cli import (
     add_data_dir_option,
     add_engine_option,
     add_set_option,
     refusal,
-    say_server_start,
     settings_from,
 )
 from ssa.engines import WarehouseError, check_data_folder

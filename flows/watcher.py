@@ -86,8 +86,8 @@ def in_process_refresh(settings: Settings) -> Refresh:
 @flow(name="watcher-started")
 async def watcher_started(folder: str) -> None:
     """A record in the UI of each in-process watcher start. Running it also
-    pays, before any drop, what a process's first flow run costs (0.55 s
-    against 0.1 s for the next ones, measured on Prefect 3.9)."""
+    pays, before any drop, what a process's first flow run costs more than
+    the next ones."""
     get_run_logger().info("watcher started on %s; refreshes run in its process", folder)
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -171,34 +169,6 @@ def refusal(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return one_line(exc)
     return f"error: {exc}"
-
-
-def say_server_start() -> None:
-    """Say why the first seconds are quiet: without PREFECT_API_URL, Prefect
-    starts a temporary server (up to 40 s on a fresh machine)."""
-    if not os.environ.get("PREFECT_API_URL") and not _profile_api_url():
-        print(
-            "Starting Prefect's temporary server (up to 40 s on a fresh machine; "
-            "set PREFECT_API_URL to use a running one)...",
-            flush=True,
-        )
-
-
-def _profile_api_url() -> str | None:
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value()
-
-
-def existing_files(paths: list[str]) -> list[Path]:
-    """The given files, or ValueError naming the first that is missing."""
-    out = []
-    for name in paths:
-        path = Path(name)
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        out.append(path)
-    return out
 
 
 def settings_from(args: argparse.Namespace, **paths: Any) -> Settings:

@@ -305,7 +305,6 @@ DETECTION_RULES: tuple[Rule, ...] = (
 )
 
 RULES: tuple[str, ...] = tuple(rule.name for rule in DETECTION_RULES)
-BY_RULE: dict[str, Rule] = {rule.name: rule for rule in DETECTION_RULES}
 
 
 def sql_context() -> dict[str, object]:

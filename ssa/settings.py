@@ -1176,3 +1176,14 @@ def local_now(settings: Settings) -> datetime:
     """Now on Salvador's clock (the rules' UTC offset), for names and pages."""
     offset = settings.rules.utc_offset_seconds
     return (datetime.now(UTC) + timedelta(seconds=offset)).replace(tzinfo=None)
+
+
+def sql_params(settings: Settings) -> dict[str, object]:
+    """Every threshold a model may bind, from the one settings object."""
+    region = {f"region_{k}": v for k, v in settings.region.model_dump().items()}
+    return {
+        **settings.rules.model_dump(),
+        **settings.risk.model_dump(),
+        **settings.features.model_dump(),
+        **region,
+    }

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from ssa.engines import WarehouseError, open_warehouse
 from ssa.generator import Dataset, chunk_count, generate_chunks
 from ssa.settings import Settings
+from tasks.retries import IO_RETRIES, IO_RETRY_DELAYS_SECONDS
 
 
 def batch_id_for(settings: Settings) -> str:
@@ -84,8 +85,8 @@ def refuse_exports_folder(settings: Settings) -> None:
 
 @task(
     name="generate-and-load-bronze",
-    retries=3,
-    retry_delay_seconds=[2, 5, 15],
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS_SECONDS,
     cache_policy=NO_CACHE,
 )
 async def generate_and_load(settings: Settings) -> dict[str, int]:

@@ -8,26 +8,21 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ssa.documents import mask_names
 from ssa.engines import Session, open_warehouse
 from ssa.engines import incremental as refresh
 from ssa.models import BY_NAME, GOLD
-from ssa.report.alert_reasons import alert_reasons
+from ssa.report.anomalies import anomalies_frame, masked_names
 from ssa.report.exports import (
-    ANOMALY_DETAIL_COLUMNS,
-    ANOMALY_LEAD_COLUMNS,
     CUSTOMER_LEAD_COLUMNS,
     SHEETS_TRUSTED_COLUMNS,
     iso_local,
     lead_with,
     local_date,
-    reais,
     sheets_frame,
     write_csv,
 )
 from ssa.risk import model_scoring
-from ssa.settings import Settings
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 
 
 def _build(
@@ -104,25 +99,6 @@ async def build_gold(
     return rows, scored
 
 
-def _names(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Customer names masked (LGPD) unless the settings say otherwise."""
-    if settings.exports.mask_customer_names and "customer_name" in frame:
-        frame = frame.assign(customer_name=mask_names(frame["customer_name"]))
-    return frame
-
-
-def anomalies_frame(session: Session, settings: Settings) -> pd.DataFrame:
-    """Gold anomalies, highest risk first, with readable times and reasons,
-    the columns people read first."""
-    frame = session.query("gold/export_anomalies.sql", {})
-    offset = settings.rules.utc_offset_seconds
-    frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
-    frame.insert(8, "amount", reais(frame["amount_cents"]))
-    frame["reasons"] = alert_reasons(frame, offset)
-    frame = frame.drop(columns=["model_reasons", *ANOMALY_DETAIL_COLUMNS])
-    return lead_with(_names(frame, settings), ANOMALY_LEAD_COLUMNS)
-
-
 def _export(settings: Settings) -> dict[str, int]:
     """The dashboards' files, the anomalies first (what a drop waits for)."""
     paths = settings.paths
@@ -139,7 +115,7 @@ def _export(settings: Settings) -> dict[str, int]:
     for column in ("last_transaction_at_epoch", "last_flagged_at_epoch"):
         customers[column.replace("_epoch", "")] = iso_local(customers[column], offset)
     bairros.insert(1, "local_date", local_date(bairros["local_day"]))
-    customers = lead_with(_names(customers, settings), CUSTOMER_LEAD_COLUMNS)
+    customers = lead_with(masked_names(customers, settings), CUSTOMER_LEAD_COLUMNS)
     written[str(paths.gold_customer_csv)] = write_csv(
         customers, paths.gold_customer_csv
     )

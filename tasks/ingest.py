@@ -23,6 +23,7 @@ from ssa.intake import ingest_log
 from ssa.intake.drop_paths import UnusablePathError, can_heal, path_problem
 from ssa.intake.ingest import ingest_file, quarantine_file
 from ssa.settings import Settings
+from tasks.retries import IO_RETRIES, IO_RETRY_DELAYS_SECONDS
 
 
 def retry_if_it_can_heal(_task: Any, _run: TaskRun, state: State) -> bool:
@@ -34,8 +35,8 @@ def retry_if_it_can_heal(_task: Any, _run: TaskRun, state: State) -> bool:
 @task(
     name="ingest-file",
     task_run_name="ingest-{path}",
-    retries=3,
-    retry_delay_seconds=[2, 5, 15],
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS_SECONDS,
     retry_condition_fn=retry_if_it_can_heal,
     cache_policy=NO_CACHE,
 )
@@ -64,9 +65,9 @@ def read_pending(settings: Settings) -> dict[str, int] | None:
     """The range of loads Silver/Gold have not taken in yet, if any.
 
     A plain function, not a task, like read_touched: the refresh flow calls
-    them before its subflow, and Prefect 3.9 starts a subflow about 2 s late
-    when a task has just finished in the same flow run (measured: 2.1 s
-    against 0.1 s), on the drop's way to the dashboards."""
+    them before its subflow, and Prefect 3.9 starts a subflow late when a
+    task has just finished in the same flow run, on the drop's way to the
+    dashboards."""
     with open_warehouse(settings).transaction() as session:
         session.require_bronze()
         pending = ingest_log.pending_refresh(session)

@@ -21,12 +21,11 @@ from prefect.cache_policies import NO_CACHE
 
 from ssa.engines import open_warehouse
 from ssa.report import evaluation
+from ssa.report.anomalies import anomalies_frame
 from ssa.report.exports import write_csv
 from ssa.risk import model_scoring
 from ssa.rules import RULES
-from ssa.settings import Settings
-from tasks.gold import anomalies_frame
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 
 TOP_COLUMNS = (
     "created_at",

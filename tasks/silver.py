@@ -10,18 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ssa.engines import TableCsv, open_warehouse
 from ssa.models import FINAL_MODEL
-from ssa.settings import Settings
-
-
-def sql_params(settings: Settings) -> dict[str, object]:
-    """Every threshold a model may bind, from the one settings object."""
-    region = {f"region_{k}": v for k, v in settings.region.model_dump().items()}
-    return {
-        **settings.rules.model_dump(),
-        **settings.risk.model_dump(),
-        **settings.features.model_dump(),
-        **region,
-    }
+from ssa.settings import Settings, sql_params
 
 
 def _build(

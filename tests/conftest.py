@@ -80,9 +80,8 @@ def labelled_month(tmp_path_factory):
     from ssa.generator import generate
     from ssa.models import SILVER
     from ssa.risk import risk_model
-    from ssa.settings import Settings
+    from ssa.settings import Settings, sql_params
     from tasks.bronze import _load
-    from tasks.silver import sql_params
 
     settings = Settings(
         paths={"data_dir": tmp_path_factory.mktemp("model")},

@@ -15,8 +15,7 @@ import pandas as pd
 from ssa.engines import base
 from ssa.engines.sqlite_warehouse import SQLiteSession
 from ssa.models import BY_NAME, SILVER_MODELS
-from ssa.settings import Settings
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 
 MEMORY = Path(":memory:")
 # 2026-10-01 00:00 in Salvador (UTC-3), as UTC epoch seconds.

@@ -15,8 +15,7 @@ import pytest
 
 from ssa.models import BY_NAME, SILVER_MODELS
 from ssa.report.exports import anomaly_reasons
-from ssa.settings import Settings
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 from tests.rows import at, customer, tx, warehouse_with
 
 GOLD = "gold/gold_transaction_risk"

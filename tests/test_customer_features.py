@@ -17,9 +17,8 @@ from ssa.engines import base
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import BY_NAME
-from ssa.settings import Settings
+from ssa.settings import Settings, sql_params
 from tasks.bronze import _load
-from tasks.silver import sql_params
 from tests.rows import at, north_km, pix, run_models, run_select, tx
 
 MODEL = ("silver/silver_customer_features",)

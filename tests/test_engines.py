@@ -17,9 +17,8 @@ from ssa.engines.duckdb_warehouse import DuckDBWarehouse, to_duckdb
 from ssa.generator import generate
 from ssa.models import BY_NAME, GOLD_MODELS, SILVER_MODELS
 from ssa.risk import risk_model
-from ssa.settings import Settings
+from ssa.settings import Settings, sql_params
 from tasks.bronze import _load
-from tasks.silver import sql_params
 
 # The dashboard's queries (ssa/report/dashboard.py) and their parameters;
 # the latest files' list needs a watched folder's log, which these builds

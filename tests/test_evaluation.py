@@ -15,6 +15,13 @@ from ssa.report.evaluation import (
     score_report,
 )
 from ssa.rules import RULES
+from ssa.settings import Settings
+
+# The daily alert budget and the real prevalence the report uses by default.
+BUDGET = {
+    "alerts_per_day": Settings().model.alerts_per_day,
+    "real_prevalence": Settings().evaluation.real_fraud_prevalence,
+}
 
 
 def _rows(records: list[dict]) -> pd.DataFrame:
@@ -170,7 +177,7 @@ def test_the_ranking_table_shows_the_k_used_where_rows_were_fewer() -> None:
             "anomaly_points": [30, 60, 0, 45],
         }
     )
-    table = ranking_report(ranked_scores(rows), (2, 10), 5.0)
+    table = ranking_report(ranked_scores(rows), (2, 10), 5.0, **BUDGET)
     by = table.set_index("scorer")
     # The rules alert on one row: half the two places, as in the queue.
     assert by.loc["rules alone", "precision_at_2"] == pytest.approx(1 / 2)
@@ -290,12 +297,12 @@ def test_the_gold_score_is_judged_in_the_queues_order() -> None:
             "model_probability": [0.2, 0.905, 0.01],
         }
     )
-    table = ranking_report(ranked_scores(rows), (1,), 5.0).set_index("scorer")
+    table = ranking_report(ranked_scores(rows), (1,), 5.0, **BUDGET).set_index("scorer")
     gold = table.loc["Gold risk score (combined)"]
     assert gold["average_precision"] == 1.0
     assert gold["precision_at_1"] == 1.0
     # The points alone tie the two rows: half a hit at the top.
-    points = ranking_report(rows.drop(columns="risk_probability"), (1,), 5.0)
+    points = ranking_report(rows.drop(columns="risk_probability"), (1,), 5.0, **BUDGET)
     assert points.set_index("scorer").loc[
         "Gold risk score (combined)", "precision_at_1"
     ] == pytest.approx(0.5)

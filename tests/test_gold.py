@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ssa.models import BY_NAME, GOLD_MODELS, SILVER_MODELS
-from ssa.settings import Settings
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 from tests.rows import at, north_km, pix, tx, warehouse_with
 
 

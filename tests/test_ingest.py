@@ -18,7 +18,7 @@ from ssa.engines import incremental
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.intake.ingest import ingest_file
 from ssa.models import SILVER
-from tasks.silver import sql_params
+from ssa.settings import sql_params
 from tests.drops import (
     assert_accounting,
     bronze_ids,

@@ -247,8 +247,8 @@ def test_a_drop_into_a_duckdb_folder_is_refreshed_incrementally(
 
     from ssa.engines import engine_in, open_warehouse
     from ssa.generator import generate
+    from ssa.settings import sql_params
     from tasks.bronze import _load
-    from tasks.silver import sql_params
 
     settings = settings_for(tmp_path / "data").model_copy(update={"engine": "duckdb"})
     _load(generate(settings), settings)

@@ -14,8 +14,7 @@ from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.models import GOLD, SILVER
 from ssa.ranking import QUEUE_ORDER, risk_rank
 from ssa.risk import model_scoring, risk_model, training
-from ssa.settings import Settings
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 
 
 @pytest.fixture(scope="module")

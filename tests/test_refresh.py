@@ -15,8 +15,7 @@ from ssa.engines import incremental, sqlite_aside
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import FINAL_MODEL, GOLD, GOLD_MODELS, SILVER, SILVER_MODELS
-from ssa.settings import Settings
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 from tests.rows import at, pix, tx, warehouse_with
 
 SETTINGS = Settings(

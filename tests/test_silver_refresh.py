@@ -13,9 +13,8 @@ from ssa.engines.base import table_of
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import FINAL_MODEL, SILVER, SILVER_MODELS
-from ssa.settings import Settings
+from ssa.settings import Settings, sql_params
 from tasks.bronze import _load
-from tasks.silver import sql_params
 
 
 def _tables(path) -> dict[str, pd.DataFrame]:

@@ -23,8 +23,7 @@ from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.intake.ingest import ingest_file, source_of
 from ssa.intake.source_mapping import SourceError, load_source
 from ssa.models import GOLD, SILVER
-from ssa.settings import REPO_ROOT, Settings
-from tasks.silver import sql_params
+from ssa.settings import REPO_ROOT, Settings, sql_params
 from tests.drops import assert_accounting, query
 
 SOURCES = REPO_ROOT / "sources"

@@ -25,7 +25,7 @@ from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import BY_NAME, FINAL_MODEL, GOLD_MODELS, SILVER_MODELS
 from ssa.risk import risk_model
-from ssa.settings import Settings
+from ssa.settings import Settings, SparkLocalSettings, sql_params
 from tasks import gold, report, silver
 from tasks.bronze import _load
 from tests.test_engines import BRONZE_KEYS, DASHBOARD_QUERIES, _assert_same
@@ -252,7 +252,7 @@ def test_tables_survive_a_new_catalog(built) -> None:
     with warehouse.transaction() as session:
         missing = [t for t in tables if not session.table_exists(t)]
         assert not missing
-        rows = session.materialize(BY_NAME[FINAL_MODEL], silver.sql_params(spark))
+        rows = session.materialize(BY_NAME[FINAL_MODEL], sql_params(spark))
     assert rows == before > 0
     assert set(tables) >= {"bronze_transactions", "reported_labels", "gold_anomalies"}
 
@@ -440,7 +440,8 @@ def test_a_query_on_a_server_that_died_fails_at_once(built) -> None:
 
 
 def test_a_server_out_of_heap_says_which_setting_to_raise(tmp_path) -> None:
-    server = spark_server.LocalSparkServer(tmp_path, driver_memory="1g")
+    local = SparkLocalSettings(driver_memory="1g")
+    server = spark_server.LocalSparkServer(tmp_path, **local.model_dump())
     assert server.exited() is None
     server.log_path.write_text(
         "INFO starting\njava.lang.OutOfMemoryError: Java heap space\n"

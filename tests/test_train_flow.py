@@ -13,9 +13,8 @@ from flows import train
 from ssa.engines import open_warehouse
 from ssa.generator import generate
 from ssa.risk import risk_model, training
-from ssa.settings import Settings
+from ssa.settings import Settings, sql_params
 from tasks.bronze import _load
-from tasks.silver import sql_params
 from tests.conftest import RATES
 
 

@@ -3,6 +3,7 @@
 -- 22h-6h for customers who chose it). Payments to companies and between own
 -- accounts never count. Per payer and night: running total, night total and
 -- count, for the night-limit and structuring rules.
+{% from 'macros/local_time.sql' import local_day, local_hour %}
 
 with
 
@@ -11,8 +12,7 @@ pix_to_people as (
         transaction_id,
         created_at_epoch,
         customer_id,
-        amount_cents,
-        created_at_epoch + :utc_offset_seconds as local_epoch
+        amount_cents
     from bronze_transactions
     where channel = 'pix'
         and payer_type = 'PF'
@@ -37,11 +37,10 @@ with_local_time as (
         coalesce(
             c.night_limit_cents, :night_limit_cents_default
         ) as night_limit_cents,
-        cast(floor((p.local_epoch % 86400) / 3600e0) as bigint) as local_hour,
+        {{ local_hour('p.created_at_epoch') }} as local_hour,
         -- Shifting by night_end_hour puts one whole night in one key.
-        cast(
-            floor((p.local_epoch - :night_end_hour * 3600) / 86400e0) as bigint
-        ) as night_key
+        {{ local_day('p.created_at_epoch - :night_end_hour * 3600') }}
+            as night_key
     from pix_to_people as p
     left join customers as c
         on p.customer_id = c.customer_id

@@ -73,7 +73,9 @@ class DuckDBSession:
         refuses new work on a connection with a result left unread)."""
         return self.conn.execute(sql, params).fetchall()
 
-    def _run(self, sql: str, params: Mapping[str, Any] | Sequence[Any]):
+    def _run(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Any]
+    ) -> duckdb.DuckDBPyConnection:
         try:
             if isinstance(params, Mapping):
                 return self.conn.execute(to_duckdb(sql), dict(params))

@@ -89,15 +89,15 @@ def free_port() -> int:
 
 @dataclass
 class LocalSparkServer:
-    """One Spark Connect server process serving this Python process."""
+    """One Spark Connect server process serving this Python process; its
+    size and patience come from ``engines.spark_local`` (SparkLocalSettings)."""
 
     folder: Path
-    cores: int = 2
-    driver_memory: str = "2g"
-    start_timeout_seconds: float = 180.0
+    cores: int
+    driver_memory: str
+    start_timeout_seconds: float
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    start_seconds: float = 0.0
     _guard: process_guard.Guard | None = field(default=None, repr=False)
     # Set by ``stop``: a server stopped on purpose will not answer again either.
     stopped: bool = False
@@ -186,7 +186,6 @@ class LocalSparkServer:
         except BaseException:
             self.stop()
             raise
-        self.start_seconds = time.monotonic() - began
         return self
 
     def _wait_until_ready(self, began: float) -> None:
@@ -325,7 +324,8 @@ def shared(
 
 
 def stop_shared() -> None:
-    """Stop every server ``shared`` started (the end of a run)."""
+    """Stop every server ``shared`` started now, not at exit (``atexit``
+    stops each one otherwise): for a caller that wants a fresh server."""
     with _shared_lock:
         for server in _shared.values():
             server.stop()

@@ -78,7 +78,7 @@ _DELETE = re.compile(r"^\s*delete\s+from\s+(\w+)(?:\s+where\s+(.*))?$", re.I | r
 _INTEGRAL = ("bigint", "int", "integer", "smallint", "tinyint")
 # Rows of a frame sent to Spark in one plan. A frame travels inside the plan
 # that reads it, and the local server keeps each plan for its SQL listener:
-# a month's million Bronze rows in one plan ran its 2 GiB heap out of memory.
+# a month's Bronze rows in one plan can run its heap out of memory.
 _FRAME_PIECE_ROWS = 100_000
 
 

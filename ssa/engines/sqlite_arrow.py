@@ -38,7 +38,7 @@ from ssa.engines.base import PARAM, WarehouseError, strip_comments
 
 def typed_select(sql: str, names: list[str], text_columns: tuple[str, ...]) -> str:
     """``sql`` wrapped so that each column keeps one type from row to row,
-    behind a leading row of those types (``read_numeric_chunks`` drops it)."""
+    behind a leading row of those types (``read_batches`` drops it)."""
     for name in names:
         if not name.isidentifier():
             raise WarehouseError(f"not a plain column name: {name!r}")

@@ -31,9 +31,8 @@ def open_connection(path: Path) -> sqlite3.Connection:
     conn.execute("pragma synchronous = normal")
     # The WAL is copied into the database file when the last connection
     # closes and at the end of every refresh (checkpoint()), not at every
-    # commit: a drop's refresh commits some 100 MB of index pages, and
-    # checkpointing them at each commit cost ~1 s on the way to the
-    # dashboards.
+    # commit: a drop's refresh commits many index pages, and checkpointing
+    # them at each commit would delay the dashboards.
     conn.execute("pragma wal_autocheckpoint = 0")
     conn.execute("pragma temp_store = memory")
     conn.execute("pragma cache_size = -262144")  # 256 MiB

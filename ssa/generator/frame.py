@@ -1,7 +1,7 @@
 """The column layout shared by legitimate and planted transactions.
 
 While generating, transactions are integer-coded numpy columns (customer
-index, bairro index, ...) so every step stays vectorised; ``to_bronze`` turns
+index, bairro index, ...) so every step stays vectorised; ``_to_bronze`` turns
 them into the typed string schema of ``bronze_transactions`` once, at the end.
 """
 

@@ -55,7 +55,6 @@ class RunSummary:
     batches: list[Batch]
     producers_peak: int
     stopped_by: str
-    first_window: int = 0
 
     @property
     def rows(self) -> int:

@@ -3,7 +3,7 @@
 Order of work, and why it survives ``kill -9`` at any point:
 
 1. Read the bytes and hash them; read and validate (pure, no lock held).
-2. One SQLite transaction: if this content was loaded before, log a
+2. One warehouse transaction: if this content was loaded before, log a
    duplicate; otherwise insert the good rows (ids already in Bronze are
    skipped and counted) and the log row. Commit. Killed before the commit,
    nothing is left and the file is still in the folder; killed after it, the

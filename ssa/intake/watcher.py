@@ -309,11 +309,6 @@ class Watcher:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def idle(self) -> bool:
-        """No file waiting or being read (tests and the refresh ask)."""
-        with self._cond:
-            return self._idle()
-
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is waiting, being read, or due for refresh."""
         deadline = time.monotonic() + timeout

@@ -256,7 +256,7 @@ def reweighted(
 ) -> float:
     """Precision of an alert queue if fraud were as rare as ``prevalence``:
     r * p / (r * p + fpr * (1 - p)), from its true- and false-positive
-    rates. As in ``rule_metrics``, the false positives count at their
+    rates. As in ``rule_report``, the false positives count at their
     one-sided 95 % Poisson upper bound (3 when none was seen): a queue with
     no false alarm in a sample does not make a perfect real one, and the
     figure is a lower bound. (Expected counts from tied blocks round up.)"""
@@ -364,8 +364,8 @@ def ranking_report(
     scores: pd.DataFrame,
     cutoffs: tuple[int, ...],
     ratio: float,
-    alerts_per_day: int = 100,
-    real_prevalence: float = 7e-5,
+    alerts_per_day: int,
+    real_prevalence: float,
 ) -> pd.DataFrame:
     """Each scorer on each label set, on the same labelled rows: PR-AUC,
     precision at the top k (and reweighted to the real prevalence), and what

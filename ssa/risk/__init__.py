@@ -5,8 +5,7 @@ import os
 # LightGBM's OpenMP threads spin while they wait for each other unless told
 # to sleep. On a machine whose cores are busy with anything else (other
 # jobs, or this process's own reader beside the scoring thread) a spinning
-# thread holds the core the one it waits for needs: training on the
-# development set's 222k rows took 171 s spinning against 11.5 s passive,
-# side by side at load ~10 on 2 cores. Set before LightGBM is first
+# thread holds the core the one it waits for needs, and training on a
+# loaded machine slows many times over. Set before LightGBM is first
 # imported (ssa.risk.risk_model); a value already in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
