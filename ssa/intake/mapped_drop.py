@@ -269,11 +269,7 @@ def _parse_amount(
     number (``-R$ 1.234,56``, ``R$ -1.234,56``, ``1234.56-``): one pass over
     the column instead of a string operation per piece.
     """
-    if spec.thousands:
-        sep = re.escape(spec.thousands)
-        number = rf"(?:\d{{1,3}}(?:{sep}\d{{3}})+|\d+)"
-    else:
-        number = r"\d+"
+    number = spec.whole_pattern
     decimal = re.escape(spec.decimal)
     pattern = (
         rf"^\s*(?P<pre>-)?\s*(?:{_CURRENCY_MARKS})?\s*(?P<mid>-)?\s*"

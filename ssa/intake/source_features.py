@@ -63,11 +63,7 @@ def _numbers(
     raw: pd.Series, name: str, spec: AmountSpec, source: Source
 ) -> tuple[pd.Series, pd.Series]:
     """Floats in the separators the mapping gives its amount; NaN if empty."""
-    if spec.thousands:
-        sep = re.escape(spec.thousands)
-        whole = rf"(?:\d{{1,3}}(?:{sep}\d{{3}})+|\d+)"
-    else:
-        whole = r"\d+"
+    whole = spec.whole_pattern
     decimal = re.escape(spec.decimal)
     pattern = (
         rf"^(?P<sign>[-+]?)(?P<whole>{whole})?(?:{decimal}(?P<frac>\d+))?"

@@ -225,6 +225,15 @@ class AmountSpec(_Strict):
         "takes their size.",
     )
 
+    @property
+    def whole_pattern(self) -> str:
+        """A regular expression of a number's whole part as the file writes
+        it: digits, or groups of three between thousands separators."""
+        if not self.thousands:
+            return r"\d+"
+        sep = re.escape(self.thousands)
+        return rf"(?:\d{{1,3}}(?:{sep}\d{{3}})+|\d+)"
+
     @model_validator(mode="after")
     def _coherent(self) -> AmountSpec:
         if self.decimal == self.thousands:
