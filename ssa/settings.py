@@ -608,6 +608,15 @@ class ModelSettings(_Model):
         description="Fewer fraud labels in a window than this: no model, an error "
         "that says how many there were.",
     )
+    unreported_legitimate_after_days: float | None = Field(
+        None,
+        ge=0,
+        description="Chargeback and MED files list fraud only. When set, an "
+        "ingested transaction this many days older than the warehouse's latest "
+        "one, with no report, counts as legitimate for training and the "
+        "detection report ('reported' label set): the window in which a fraud "
+        "would have been reported has passed. None: only labelled rows count.",
+    )
     min_legitimate_rows: int = Field(
         20,
         ge=1,
@@ -1178,6 +1187,19 @@ def local_now(settings: Settings) -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=offset)).replace(tzinfo=None)
 
 
+# No transaction is this many seconds (some 30,000 years) older than the
+# latest: the bound when unreported rows are never taken as legitimate.
+NEVER_SETTLED_SECONDS = 10**12
+
+
+def label_params(settings: Settings) -> dict[str, object]:
+    """What the label files bind (sql/macros/labels.sql): how old an
+    unreported ingested row must be to count as legitimate."""
+    days = settings.model.unreported_legitimate_after_days
+    seconds = NEVER_SETTLED_SECONDS if days is None else round(days * 86_400)
+    return {"unreported_legitimate_after_seconds": seconds}
+
+
 def sql_params(settings: Settings) -> dict[str, object]:
     """Every threshold a model may bind, from the one settings object."""
     region = {f"region_{k}": v for k, v in settings.region.model_dump().items()}
@@ -1186,4 +1208,5 @@ def sql_params(settings: Settings) -> dict[str, object]:
         **settings.risk.model_dump(),
         **settings.features.model_dump(),
         **region,
+        **label_params(settings),
     }

@@ -3,7 +3,7 @@
 -- the label set that judges it (sql/macros/labels.sql): generated rows
 -- against the planted ground truth, the rest against reported fraud. A row
 -- with no label is 'unlabelled': it is never counted as a false positive.
-{% from 'macros/labels.sql' import generated, is_fraud, label_set %}
+{% from 'macros/labels.sql' import generated, is_fraud, label_set, settled %}
 
 with
 
@@ -37,6 +37,8 @@ reported as (
     from reported_labels
 ),
 
+{{ settled() }},
+
 risk as (
     select
         transaction_id,
@@ -63,13 +65,14 @@ final as (
         coalesce(r.rules_score, 0) as rules_score,
         r.model_probability,
         coalesce(r.anomaly_points, 0) as anomaly_points,
-        {{ label_set('s.source', 'p.transaction_id') }} as label_set,
+        {{ label_set('s.source', 'p.transaction_id', 's.created_at_epoch', 'c') }} as label_set,
         case
             when {{ generated('s.source') }} then g.scenario
             else p.fraud_type
         end as scenario,
-        {{ is_fraud('s.source', 'g.is_fraud', 'p.is_fraud') }} as is_fraud
+        {{ is_fraud('s.source', 'g.is_fraud', 'p.is_fraud', 'p.transaction_id', 's.created_at_epoch', 'c') }} as is_fraud
     from silver as s
+    cross join settled as c
     left join synthetic as g
         on s.transaction_id = g.transaction_id
     left join reported as p

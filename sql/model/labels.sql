@@ -3,7 +3,7 @@
 -- (sql/macros/labels.sql, as gold/evaluation_rows.sql judges them). Only
 -- model training and evaluation read this; detection never does. The time comes along so that the training flow
 -- can check its windows hold fraud labels before it reads any feature.
-{% from 'macros/labels.sql' import generated, is_fraud, label_set %}
+{% from 'macros/labels.sql' import generated, is_fraud, is_settled, label_set, settled %}
 
 with
 
@@ -29,19 +29,23 @@ reported as (
     from reported_labels
 ),
 
+{{ settled() }},
+
 final as (
     select
         t.transaction_id,
         t.created_at_epoch,
-        {{ is_fraud('t.source', 'g.is_fraud', 'p.is_fraud') }} as is_fraud,
-        {{ label_set('t.source', 'p.transaction_id') }} as label_set
+        {{ is_fraud('t.source', 'g.is_fraud', 'p.is_fraud', 'p.transaction_id', 't.created_at_epoch', 'c') }} as is_fraud,
+        {{ label_set('t.source', 'p.transaction_id', 't.created_at_epoch', 'c') }} as label_set
     from transactions as t
+    cross join settled as c
     left join synthetic as g
         on t.transaction_id = g.transaction_id
     left join reported as p
         on t.transaction_id = p.transaction_id
     where {{ generated('t.source') }}
         or p.transaction_id is not null
+        or {{ is_settled('t.created_at_epoch', 'c') }}
 )
 
 select * from final

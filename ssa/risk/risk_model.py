@@ -40,7 +40,7 @@ from ssa.report import evaluation
 from ssa.risk import source_features
 from ssa.risk.source_features import SourceFeature
 from ssa.rules import RULES
-from ssa.settings import ModelCandidate, Settings
+from ssa.settings import ModelCandidate, Settings, label_params
 
 FORMAT = "ssa-risk-model/1"
 FEATURES_SQL = "model/features.sql"
@@ -137,7 +137,9 @@ def read_rows(session: Session, settings: Settings) -> pd.DataFrame:
 def read_labels(session: Session, settings: Settings) -> pd.DataFrame:
     """The labels training learns from (``settings.model.label_source``),
     with each row's time; ModelError when there are none."""
-    labels = session.query_numeric(LABELS_SQL, {}, LABEL_TEXT_COLUMNS)
+    labels = session.query_numeric(
+        LABELS_SQL, label_params(settings), LABEL_TEXT_COLUMNS
+    )
     source = settings.model.label_source
     if source != "all":
         labels = labels[labels["label_set"] == source]
@@ -247,7 +249,9 @@ def check_windows(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> 
         raise ModelError(
             f"{name} window has {legitimate} legitimate labels among "
             f"{len(rows):,} labelled rows ({needs}): a chargeback or MED file "
-            "lists fraud only; label legitimate transactions too (is_fraud 0)"
+            "lists fraud only; label legitimate transactions too (is_fraud 0), "
+            "or set model.unreported_legitimate_after_days to the days after "
+            "which a payment nobody reported counts as legitimate"
         )
 
 

@@ -1,0 +1,70 @@
+"""Fraud-only reports (chargebacks, MED): with
+``model.unreported_legitimate_after_days`` the payments old enough that a
+fraud among them would have been reported count as legitimate, for the
+model and the detection report alike; without it only labelled rows count."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ssa.engines import incremental, open_warehouse
+from ssa.intake.ingest import ingest_file
+from ssa.models import GOLD, SILVER
+from ssa.risk import risk_model
+from ssa.settings import Settings, sql_params
+from tests.drops import drop, sample, write
+
+
+def _month_with_fraud_reports(settings: Settings) -> pd.DataFrame:
+    """Sixty payments a day apart, ingested; fraud reported on the first,
+    the 45th and the last; nothing said of the rest."""
+    frame = sample(60)
+    start = pd.Timestamp("2026-09-01T12:00:00-03:00")
+    frame["created_at"] = [
+        (start + pd.Timedelta(days=i)).isoformat() for i in range(len(frame))
+    ]
+    folder = settings.paths.incoming_path
+    folder.mkdir(parents=True, exist_ok=True)
+    assert ingest_file(drop(folder, "export.csv", frame), settings).rows_loaded == 60
+    ids = frame["transaction_id"].tolist()
+    labels = pd.DataFrame({"transaction_id": [ids[0], ids[44], ids[59]], "is_fraud": 1})
+    path = write(settings.paths.incoming_path / "labels" / "med.csv", labels)
+    assert ingest_file(path, settings, source="labels").rows_loaded == 3
+    return frame
+
+
+def _labels(settings: Settings) -> pd.DataFrame:
+    with open_warehouse(settings).transaction() as session:
+        return risk_model.read_labels(session, settings).set_index("transaction_id")
+
+
+def test_fraud_reports_alone_label_only_the_reported_rows(settings) -> None:
+    frame = _month_with_fraud_reports(settings)
+    labels = _labels(settings)
+    assert sorted(labels.index) == sorted(frame["transaction_id"].iloc[[0, 44, 59]])
+    assert (labels["is_fraud"] == 1).all()
+
+
+def test_unreported_payments_old_enough_count_as_legitimate(settings) -> None:
+    frame = _month_with_fraud_reports(settings)
+    settled = settings.model_copy(
+        update={
+            "model": settings.model.model_copy(
+                update={"unreported_legitimate_after_days": 10}
+            )
+        }
+    )
+    labels = _labels(settled)
+    ids = frame["transaction_id"]
+    # The latest payment is day 59: days 0-48 are settled, 49-58 too recent.
+    assert set(labels.index) == set(ids.iloc[:49]) | {ids.iloc[59]}
+    assert labels.loc[ids.iloc[[0, 44, 59]], "is_fraud"].tolist() == [1, 1, 1]
+    assert labels["is_fraud"].sum() == 3
+    assert (labels["label_set"] == "reported").all()
+    # The detection report judges the same rows with the same labels.
+    with open_warehouse(settled).transaction() as session:
+        incremental.rebuild(session, SILVER + GOLD, sql_params(settled))
+        rows = session.query("gold/evaluation_rows.sql", sql_params(settled))
+    judged = rows[rows["label_set"] == "reported"]
+    assert len(judged) == 50 and judged["is_fraud"].sum() == 3
+    assert rows.loc[rows["label_set"] == "unlabelled", "is_fraud"].isna().all()
