@@ -615,7 +615,8 @@ class ModelSettings(_Model):
         "ingested transaction this many days older than the warehouse's latest "
         "one, with no report, counts as legitimate for training and the "
         "detection report ('reported' label set): the window in which a fraud "
-        "would have been reported has passed. None: only labelled rows count.",
+        "would have been reported has passed; newer ones are not judged, "
+        "reported or not. None: only labelled rows count.",
     )
     min_legitimate_rows: int = Field(
         20,
@@ -1187,17 +1188,14 @@ def local_now(settings: Settings) -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=offset)).replace(tzinfo=None)
 
 
-# No transaction is this many seconds (some 30,000 years) older than the
-# latest: the bound when unreported rows are never taken as legitimate.
-NEVER_SETTLED_SECONDS = 10**12
-
-
 def label_params(settings: Settings) -> dict[str, object]:
-    """What the label files bind (sql/macros/labels.sql): how old an
-    unreported ingested row must be to count as legitimate."""
+    """What the label files bind (sql/macros/labels.sql): whether reports
+    are taken as complete for the older payments, and from how old."""
     days = settings.model.unreported_legitimate_after_days
-    seconds = NEVER_SETTLED_SECONDS if days is None else round(days * 86_400)
-    return {"unreported_legitimate_after_seconds": seconds}
+    return {
+        "settle_unreported": 0 if days is None else 1,
+        "unreported_legitimate_after_seconds": round((days or 0) * 86_400),
+    }
 
 
 def sql_params(settings: Settings) -> dict[str, object]:

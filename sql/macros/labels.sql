@@ -3,17 +3,21 @@
   (gold/evaluation_rows.sql, model/labels.sql). A generated row is judged against the planted
   ground truth ('synthetic': every generated row is labelled, a row not
   planted is legitimate); any other row against reported fraud
-  ('reported': rows someone labelled, and, with
-  model.unreported_legitimate_after_days, the rows old enough that a fraud
-  among them would have been reported: legitimate); the rest are
-  'unlabelled' and never judged. ``settled`` is the settled() CTE's alias.
+  ('reported': rows someone labelled); the rest are 'unlabelled' and never
+  judged. With model.unreported_legitimate_after_days (``settles``), the
+  reports are taken as complete for the payments that many days older than
+  the latest one: such a payment with no report is legitimate, and a newer
+  payment is not judged either way, reported or not (its silence is not
+  final yet, and its reports alone would make its days fraud only).
+  ``settled`` is the alias of the settled() CTE.
 #}
 
 {% macro settled() -%}
 settled as (
     select
         max(created_at_epoch) - :unreported_legitimate_after_seconds
-            as before_epoch
+            as before_epoch,
+        :settle_unreported as settles
     from bronze_transactions
 )
 {%- endmacro %}
@@ -22,15 +26,16 @@ settled as (
 {{ source }} like 'generator:%'
 {%- endmacro %}
 
-{% macro is_settled(created_at, settled) -%}
-{{ created_at }} < {{ settled }}.before_epoch
+{% macro unsettled(created_at, settled) -%}
+{{ settled }}.settles = 1 and {{ created_at }} >= {{ settled }}.before_epoch
 {%- endmacro %}
 
 {% macro label_set(source, reported_id, created_at, settled) -%}
 case
             when {{ generated(source) }} then 'synthetic'
+            when {{ unsettled(created_at, settled) }} then 'unlabelled'
             when {{ reported_id }} is not null then 'reported'
-            when {{ is_settled(created_at, settled) }} then 'reported'
+            when {{ settled }}.settles = 1 then 'reported'
             else 'unlabelled'
         end
 {%- endmacro %}
@@ -38,7 +43,8 @@ case
 {% macro is_fraud(source, planted, reported, reported_id, created_at, settled) -%}
 case
             when {{ generated(source) }} then coalesce({{ planted }}, 0)
+            when {{ unsettled(created_at, settled) }} then null
             when {{ reported_id }} is not null then {{ reported }}
-            when {{ is_settled(created_at, settled) }} then 0
+            when {{ settled }}.settles = 1 then 0
         end
 {%- endmacro %}

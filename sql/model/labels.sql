@@ -3,7 +3,7 @@
 -- (sql/macros/labels.sql, as gold/evaluation_rows.sql judges them). Only
 -- model training and evaluation read this; detection never does. The time comes along so that the training flow
 -- can check its windows hold fraud labels before it reads any feature.
-{% from 'macros/labels.sql' import generated, is_fraud, is_settled, label_set, settled %}
+{% from 'macros/labels.sql' import is_fraud, label_set, settled %}
 
 with
 
@@ -43,9 +43,7 @@ final as (
         on t.transaction_id = g.transaction_id
     left join reported as p
         on t.transaction_id = p.transaction_id
-    where {{ generated('t.source') }}
-        or p.transaction_id is not null
-        or {{ is_settled('t.created_at_epoch', 'c') }}
 )
 
 select * from final
+where label_set <> 'unlabelled'
