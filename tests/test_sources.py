@@ -812,3 +812,18 @@ def _yaml(path: Path) -> dict:
     import yaml
 
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_rejected_rows_keep_the_header_as_the_file_spelled_it(settings):
+    """Names match whatever their case, but what goes back to the sender is
+    their file: a script reading 'TransactionAmt' must find it there."""
+    lines = (EXAMPLES / "ieee_cis_example.csv").read_text(encoding="utf-8").splitlines()
+    cells = lines[1].split(",")
+    cells[3] = "abc"  # TransactionAmt
+    path = settings.paths.incoming_path / "ieee_cis" / "one_bad.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    result = ingest_file(path, settings, source="ieee_cis")
+    assert result.rows_rejected == 1
+    header = Path(result.rejected_to).read_text(encoding="utf-8-sig").split("\n")[0]
+    assert header.split(",") == ["source_line", "reason", *lines[0].split(",")]

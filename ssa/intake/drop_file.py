@@ -95,8 +95,15 @@ class DropFile:
     """A readable drop: its delimiter, header and records with line numbers."""
 
     delimiter: str
-    header: tuple[str, ...]
+    header: tuple[str, ...]  # lower-case: names match whatever their case
     records: tuple[tuple[int, tuple[str, ...]], ...]
+    written: tuple[str, ...] = ()  # the header as the file wrote it
+
+    @property
+    def as_written(self) -> dict[str, str]:
+        """Each lower-case name's spelling in the file, for what goes back to
+        its sender (the rejected rows keep their columns as they came)."""
+        return dict(zip(self.header, self.written, strict=False))
 
 
 def read_drop(data: bytes, expected: HeaderContract = TRANSACTIONS) -> DropFile:
@@ -115,7 +122,8 @@ def read_drop(data: bytes, expected: HeaderContract = TRANSACTIONS) -> DropFile:
     delimiter, header = _sniff_header(first_line, expected)
     _check_header(header, expected)
     records = _records(text, delimiter)
-    return DropFile(delimiter=delimiter, header=header, records=records)
+    written = _written(first_line, delimiter)
+    return DropFile(delimiter, header, records, written)
 
 
 def _check_binary(data: bytes) -> None:
@@ -318,10 +326,8 @@ def read_declared(
         )
     body = "".join(lines[header_line - 1 :])
     header_text = lines[header_line - 1].rstrip("\r\n")
-    header = tuple(
-        name.strip().lower()
-        for name in next(csv.reader([header_text], delimiter=delimiter))
-    )
+    written = _written(header_text, delimiter)
+    header = tuple(name.lower() for name in written)
     if len(header) == 1 and delimiter not in header_text:
         raise DropFileError(
             "header",
@@ -330,4 +336,12 @@ def read_declared(
             f"line {header_line}: {header_text[:80]!r}",
         )
     records = _records(body, delimiter, header_line - 1)
-    return DropFile(delimiter=delimiter, header=header, records=records)
+    return DropFile(delimiter, header, records, written)
+
+
+def _written(header_line: str, delimiter: str) -> tuple[str, ...]:
+    """The header's names as the file spells them, without the spaces
+    around them (and a BOM's trace, which decoding already removed)."""
+    return tuple(
+        name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))
+    )

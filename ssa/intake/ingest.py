@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +34,7 @@ import pandas as pd
 from ssa.engines import Session, open_warehouse
 from ssa.intake import conflicts as conflicts_mod
 from ssa.intake import ingest_log, labels, source_features
-from ssa.intake.drop_file import DropFileError, read_declared, read_drop
+from ssa.intake.drop_file import DropFile, DropFileError, read_declared, read_drop
 from ssa.intake.mapped_drop import Mapped, check_header
 from ssa.intake.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
 from ssa.intake.validation import (
@@ -135,7 +135,9 @@ def ingest_file(
         if source == LABELS_FOLDER:
             drop = read_drop(data, labels.CONTRACT)
             checked = labels.validate_labels(drop, offset)
-            parsed = _Parsed(checked, drop.delimiter, labels=checked.good)
+            parsed = _Parsed(
+                checked, drop.delimiter, labels=checked.good, as_written=drop.as_written
+            )
         elif source is not None:
             mapping = _load_mapping(source, settings)
             drop = read_declared(
@@ -148,13 +150,13 @@ def ingest_file(
             check_header(drop, mapping)
             checks = Checks(settings.limits, settings.region)
             checked, mapped = validate_mapped(drop, mapping, bairros, offset, checks)
-            parsed = _mapped_rows(checked, mapped, mapping, drop.delimiter)
+            parsed = _mapped_rows(checked, mapped, mapping, drop)
         else:
             drop = read_drop(data)
             checked = validate(
                 drop, bairros, offset, limits=settings.limits, region=settings.region
             )
-            parsed = _Parsed(checked, drop.delimiter)
+            parsed = _Parsed(checked, drop.delimiter, as_written=drop.as_written)
     except DropFileError as error:
         return _quarantine(target, settings, data, sha256, error, started)
     return _load(target, settings, data, sha256, parsed, started, before_commit)
@@ -186,6 +188,8 @@ class _Parsed:
     checked: Validated
     delimiter: str
     labels: pd.DataFrame | None = None
+    # Each lower-case header name as the file spelled it.
+    as_written: dict[str, str] = field(default_factory=dict)
     # A mapped drop's source features: transaction_id, features_json.
     features: pd.DataFrame | None = None
 
@@ -203,7 +207,7 @@ def _load_mapping(source: str, settings: Settings) -> Source:
 
 
 def _mapped_rows(
-    checked: Validated, mapped: Mapped, source: Source, delimiter: str
+    checked: Validated, mapped: Mapped, source: Source, drop: DropFile
 ) -> _Parsed:
     """Bronze rows with the source's own amount and currency as lineage, and
     the labels of the rows that passed."""
@@ -214,9 +218,10 @@ def _mapped_rows(
     passed = mapped.labels.index.isin(checked.good_index)
     return _Parsed(
         replace(checked, good=good),
-        delimiter,
+        drop.delimiter,
         labels=mapped.labels[passed].reset_index(drop=True),
         features=_good_features(checked, mapped),
+        as_written=drop.as_written,
     )
 
 
@@ -284,7 +289,11 @@ def _load(
     rejected_to = Path(result.rejected_to) if result.rejected_to else None
     if rejected_to is not None:
         if len(checked.rejected) and not rejected_to.exists():
-            write_rejected(checked.rejected, rejected_to, parsed.delimiter)
+            write_rejected(
+                checked.rejected.rename(columns=parsed.as_written),
+                rejected_to,
+                parsed.delimiter,
+            )
         conflicts_to = conflicts_mod.conflicts_path(rejected_to)
         if found is not None and len(found) and not conflicts_to.exists():
             conflicts_mod.write_conflicts(found, conflicts_to, parsed.delimiter)
