@@ -45,7 +45,7 @@ columns:
   transaction_id: id
 constants:
   channel: credit
-  bairro: Acupe
+places: none
 ids:
   customer_id:                  # no cardholder in the file: one per row
     from: [id]
@@ -65,7 +65,7 @@ columns:
   transaction_id: id
 constants:
   channel: debit
-  bairro: Acupe
+places: none
 ids:
   customer_id:
     from: [nameOrig]

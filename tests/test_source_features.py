@@ -24,8 +24,7 @@ from ssa.intake.ingest import ingest_file
 from ssa.intake.source_mapping import SourceError, load_source
 from ssa.models import SILVER
 from ssa.risk import model_scoring, risk_model, source_features, training
-from ssa.settings import Settings
-from tasks.silver import sql_params
+from ssa.settings import Settings, sql_params
 
 MAPPING = """\
 description: a card processor's export with its own risk columns
@@ -33,7 +32,7 @@ columns:
   transaction_id: id
 constants:
   channel: credit
-  bairro: Acupe
+places: none
 ids:
   customer_id:
     from: [customer]

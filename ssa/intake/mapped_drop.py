@@ -296,11 +296,8 @@ def _parse_amount(
     refused = negative & good & (spec.negative == "reject")
     zero = good & (cents.fillna(1) <= 0)
     empty = raw.str.strip() == ""
-    example = f"1234{spec.decimal}56"
-    says = (
-        f" is not a number with '{spec.decimal}' for decimals"
-        + (f" and '{spec.thousands}' for thousands" if spec.thousands else "")
-        + f" ({example}) {source.where('amount')}"
+    says = f" is not a number {spec.separators_said('1234.56')} " + source.where(
+        "amount"
     )
     problem = contract.first_problem(
         _quoted_where(~fits & ~empty, raw, says),

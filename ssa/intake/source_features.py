@@ -82,11 +82,8 @@ def _numbers(
     number = pd.to_numeric(plain.where(fits), errors="coerce")
     finite = fits & np.isfinite(number.fillna(0.0))
     empty = text == ""
-    example = f"-1234{spec.decimal}56"
-    says = (
-        f"' is not a number with '{spec.decimal}' for decimals"
-        + (f" and '{spec.thousands}' for thousands" if spec.thousands else "")
-        + f" ({example}) {source.where('features.numeric')}"
+    says = f"' is not a number {spec.separators_said('-1234.56')} " + source.where(
+        "features.numeric"
     )
     problem = contract.problem_where(
         ~empty & ~finite,

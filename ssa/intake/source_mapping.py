@@ -234,6 +234,15 @@ class AmountSpec(_Strict):
         sep = re.escape(self.thousands)
         return rf"(?:\d{{1,3}}(?:{sep}\d{{3}})+|\d+)"
 
+    def separators_said(self, example: str) -> str:
+        """How its numbers are written, for a reason: "with ',' for
+        decimals and '.' for thousands (1234,56)"; ``example`` uses '.'."""
+        return (
+            f"with '{self.decimal}' for decimals"
+            + (f" and '{self.thousands}' for thousands" if self.thousands else "")
+            + f" ({example.replace('.', self.decimal)})"
+        )
+
     @model_validator(mode="after")
     def _coherent(self) -> AmountSpec:
         if self.decimal == self.thousands:
