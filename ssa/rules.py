@@ -58,8 +58,9 @@ class Rule:
 
     ``scope``, ``not_judged`` and ``needs``: the rows the rule applies to,
     the column of rule_coverage's totals that counts those it could not
-    judge for a missing field (None: it judges all), and those fields in
-    words.
+    judge for a missing field (None: it judges all), and those fields (each
+    with a gap column, ``no_<field>``, in rule_coverage.sql), so that the
+    report names the ones a file lacked, not all the rule reads.
     """
 
     name: str
@@ -70,7 +71,7 @@ class Rule:
     reason_pt: str
     scope: Scope
     not_judged: str | None
-    needs: str
+    needs: tuple[str, ...]
     model: Model | None = None
     sparse: bool = True
     flag_column: str = ""
@@ -93,6 +94,23 @@ class Rule:
     def rows_column(self) -> str:
         return SCOPES[self.scope][1]
 
+    @property
+    def need_columns(self) -> tuple[str, ...]:
+        """The fields it needs as rule_coverage.sql names their gaps."""
+        return tuple(field_column(f) for f in self.needs)
+
+
+def field_column(field: str) -> str:
+    """A needed field's name in SQL: lat/lon is one field, the place."""
+    return "place" if field == "lat/lon" else field
+
+
+def fields_said(fields: list[str] | tuple[str, ...]) -> str:
+    """'payee_id, payer_type or is_same_owner': the fields in words."""
+    if len(fields) < 2:
+        return "".join(fields)
+    return ", ".join(fields[:-1]) + " or " + fields[-1]
+
 
 DETECTION_RULES: tuple[Rule, ...] = (
     Rule(
@@ -108,7 +126,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "pagamento anterior",
         scope="in_person",
         not_judged="no_place",
-        needs="lat/lon inside the region",
+        needs=("lat/lon",),
         model=Model(
             "silver/silver_rule_impossible_travel",
             CUSTOMERS,
@@ -138,7 +156,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "{recent_inflow_cents:reais} recebidos na última hora",
         scope="pix",
         not_judged="no_payee",
-        needs="payee_id, payer_type, payee_type or is_same_owner",
+        needs=("payee_id", "payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_pass_through",
             Partition(
@@ -163,7 +181,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "cartão ({declines_in_window:.0f} recusados)",
         scope="card",
         not_judged="no_card",
-        needs="card_id or entry_mode",
+        needs=("card_id", "entry_mode"),
         model=Model(
             "silver/silver_rule_card_testing",
             Partition(
@@ -187,7 +205,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "novos ({new_payer_cents_in_window:reais}) em uma hora",
         scope="pix",
         not_judged="no_payee",
-        needs="payee_id, payer_type, payee_type or is_same_owner",
+        needs=("payee_id", "payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_mule_fan_in",
             Partition("silver_pix_transfers", BY_PAYEE, window="fan_in_window_seconds"),
@@ -208,7 +226,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "juntou {payee_outsized_first_payments:.0f} pagamentos assim em um dia",
         scope="pix",
         not_judged="no_payee",
-        needs="payee_id, payer_type, payee_type or is_same_owner",
+        needs=("payee_id", "payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_first_time_payee",
             Partition(
@@ -229,7 +247,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         " acima do limite noturno de {night_limit_cents:reais}",
         scope="pix",
         not_judged="no_payee_kind",
-        needs="payer_type, payee_type or is_same_owner",
+        needs=("payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_night_pix_limit",
             Partition("silver_night_pix", BY_CUSTOMER),
@@ -248,7 +266,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "transação, R$ 1.000 por dia)",
         scope="pix",
         not_judged="no_pix_device",
-        needs="device_id or device_first_seen_at",
+        needs=("device_id", "device_first_seen_at"),
         model=Model(
             "silver/silver_rule_new_device",
             Partition(
@@ -269,7 +287,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         reason_pt="{velocity_count:.0f} transações com minutos de intervalo",
         scope="all",
         not_judged=None,
-        needs="",
+        needs=(),
     ),
     Rule(
         "structuring",
@@ -282,7 +300,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "de {night_limit_cents:reais}",
         scope="pix",
         not_judged="no_payee_kind",
-        needs="payer_type, payee_type or is_same_owner",
+        needs=("payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_structuring",
             Partition("silver_night_pix", BY_CUSTOMER),
@@ -300,7 +318,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "recente do cliente, de um dispositivo novo",
         scope="all",
         not_judged="no_device_age",
-        needs="device_first_seen_at",
+        needs=("device_first_seen_at",),
     ),
 )
 
@@ -310,8 +328,17 @@ RULES: tuple[str, ...] = tuple(rule.name for rule in DETECTION_RULES)
 def sql_context() -> dict[str, object]:
     """What the SQL templates loop over: every rule in order, and the
     groups that are joined differently into silver_transactions."""
+    gaps = {
+        (rule.scope, field_column(field)): None
+        for rule in DETECTION_RULES
+        for field in rule.needs
+    }
     return {
         "rules": DETECTION_RULES,
+        # Each (scope, field) some rule needs, and every field, for
+        # rule_coverage.sql's count of the rows in scope that lack it.
+        "coverage_gaps": list(gaps),
+        "coverage_fields": list(dict.fromkeys(f for _, f in gaps)),
         "sparse_rules": [r for r in DETECTION_RULES if r.model and r.sparse],
         "dense_rules": [r for r in DETECTION_RULES if r.model and not r.sparse],
     }

@@ -41,7 +41,7 @@ RULE_ENTRY = """\
         reason_pt="pagamento online com cartão às {local_hour:.0f}h",
         scope="card",
         not_judged="no_card",
-        needs="card_id or entry_mode",
+        needs=("card_id", "entry_mode"),
         model=Model("silver/silver_rule_late_online_card", CUSTOMERS),
     ),
 """

@@ -7,15 +7,19 @@ import math
 import pandas as pd
 import pytest
 
+from ssa.engines import open_warehouse
+from ssa.intake.ingest import ingest_file
 from ssa.report.evaluation import (
     baseline_scores,
+    coverage_status,
     poisson_upper,
     rule_by_scenario,
     rule_report,
     score_report,
 )
 from ssa.rules import RULES
-from ssa.settings import Settings
+from ssa.settings import Settings, sql_params
+from tests.drops import drop, sample
 
 # The daily alert budget and the real prevalence the report uses by default.
 BUDGET = {
@@ -306,3 +310,19 @@ def test_the_gold_score_is_judged_in_the_queues_order() -> None:
     assert points.set_index("scorer").loc[
         "Gold risk score (combined)", "precision_at_1"
     ] == pytest.approx(0.5)
+
+
+def test_the_coverage_status_names_only_the_fields_a_file_lacked(settings) -> None:
+    """A drop with every Pix field but is_same_owner: the Pix rules are not
+    judged, and the report says for want of that field, not of the four the
+    network rules read; card rules, whose fields are there, are judged."""
+    frame = sample(200).drop(columns="is_same_owner")
+    folder = settings.paths.incoming_path
+    folder.mkdir(parents=True)
+    assert ingest_file(drop(folder, "no_owner.csv", frame), settings).rows_loaded
+    with open_warehouse(settings).transaction() as session:
+        coverage = session.query("gold/rule_coverage.sql", sql_params(settings))
+    status = coverage_status(coverage).set_index("rule")["status"]
+    assert status["mule_fan_in"] == "not judged: no is_same_owner"
+    assert status["night_pix_limit"] == "not judged: no is_same_owner"
+    assert status["card_testing"] == "judged"

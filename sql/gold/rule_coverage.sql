@@ -66,7 +66,20 @@ gaps as (
         end as no_device,
         case
             when device_first_seen_epoch is null then 1 else 0
-        end as no_device_age
+        end as no_device_age,
+        -- One gap per field a rule needs (ssa/rules.py, ``needs``), so the
+        -- report names the fields a file lacked, not all a rule reads.
+        1 as any_row,
+        case when card_id is null then 1 else 0 end as no_card_id,
+        case when entry_mode is null then 1 else 0 end as no_entry_mode,
+        case when payer_type is null then 1 else 0 end as no_payer_type,
+        case when payee_type is null then 1 else 0 end as no_payee_type,
+        case when is_same_owner is null then 1 else 0 end as no_is_same_owner,
+        case when payee_id is null then 1 else 0 end as no_payee_id,
+        case when device_id is null then 1 else 0 end as no_device_id,
+        case
+            when device_first_seen_epoch is null then 1 else 0
+        end as no_device_first_seen_at
     from transactions
 ),
 
@@ -81,7 +94,13 @@ totals as (
         cast(coalesce(sum(is_pix * no_payee_kind), 0) as bigint) as no_payee_kind,
         cast(coalesce(sum(is_pix * no_payee), 0) as bigint) as no_payee,
         cast(coalesce(sum(is_pix * no_device), 0) as bigint) as no_pix_device,
-        cast(coalesce(sum(no_device_age), 0) as bigint) as no_device_age
+        cast(coalesce(sum(no_device_age), 0) as bigint) as no_device_age,
+{% set flags = {'all': 'any_row', 'pix': 'is_pix', 'card': 'is_card', 'in_person': 'in_person'} %}
+{% for scope, field in coverage_gaps %}
+        cast(
+            coalesce(sum({{ flags[scope] }} * no_{{ field }}), 0) as bigint
+        ) as gap_{{ scope }}_{{ field }}{{ "," if not loop.last }}
+{% endfor %}
     from gaps
 ),
 
@@ -97,7 +116,10 @@ final as (
         '{{ rule.applies_to }}' as applies_to,
         {{ rule.rows_column }} as rows_applicable,
         {{ rule.not_judged or 0 }} as rows_not_judged,
-        '{{ rule.needs }}' as missing_fields
+{% for field in coverage_fields %}
+        {% if field in rule.need_columns %}gap_{{ rule.scope }}_{{ field }}{% else %}cast(0 as bigint){% endif %} as missing_{{ field }},
+{% endfor %}
+        '{{ rule.needs | join(",") }}' as needs
     from totals
 {% endfor %}
 )

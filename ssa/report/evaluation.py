@@ -18,12 +18,13 @@ them is shown losing.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ssa.ranking import risk_rank
-from ssa.rules import RULES
+from ssa.rules import RULES, field_column, fields_said
 
 
 def _ratio(num: float, den: float) -> float:
@@ -407,9 +408,15 @@ def ranking_report(
 
 
 def coverage_status(coverage: pd.DataFrame) -> pd.DataFrame:
-    """Coverage rows with rows judged and a status in words."""
+    """Coverage rows with rows judged and a status in words, naming the
+    fields the rows in scope lacked (a Pix export with both documents but no
+    ``is_same_owner`` is told of that one, not of the four a rule reads)."""
     out = coverage.copy()
     out["rows_judged"] = out["rows_applicable"] - out["rows_not_judged"]
+    out["missing_fields"] = [_lacked(row) for row in out.to_dict("records")]
+    out = out.drop(
+        columns=[c for c in out if c.startswith("missing_") and c != "missing_fields"]
+    )
     status = np.where(
         out["rows_applicable"] == 0,
         "not applicable: no " + out["applies_to"],
@@ -425,6 +432,14 @@ def coverage_status(coverage: pd.DataFrame) -> pd.DataFrame:
     )
     out["status"] = status
     return out
+
+
+def _lacked(row: dict[str, Any]) -> str:
+    """The needed fields some row in scope lacked, in the rule's order (all
+    it needs if none is counted, which a judged rule never shows)."""
+    needs = [f for f in str(row.get("needs") or "").split(",") if f]
+    lacked = [f for f in needs if row.get(f"missing_{field_column(f)}", 0) > 0]
+    return fields_said(lacked or needs)
 
 
 def report_markdown(
