@@ -827,3 +827,39 @@ def test_rejected_rows_keep_the_header_as_the_file_spelled_it(settings):
     assert result.rows_rejected == 1
     header = Path(result.rejected_to).read_text(encoding="utf-8-sig").split("\n")[0]
     assert header.split(",") == ["source_line", "reason", *lines[0].split(",")]
+
+
+def test_a_labels_file_may_give_report_times_day_first(settings):
+    """A MED export saved from a spreadsheet writes dd/mm/aaaa hh:mm, in
+    local time; ISO-8601 still reads as before, and text that is neither is
+    rejected saying both."""
+    path = _labels_file(
+        settings.paths.incoming_path / "labels",
+        "med_planilha.csv",
+        [
+            "transaction_id;is_fraud;reported_at",
+            "tx-1;sim;13/03/2025 22:06",
+            "tx-2;sim;14/03/2025",
+            "tx-3;não;2025-03-15T09:00:00-03:00",
+            "tx-4;sim;03-13-2025",
+        ],
+    )
+    result = ingest_file(path, settings, source="labels")
+    assert (result.rows_loaded, result.rows_rejected) == (3, 1)
+    stored = dict(
+        query(settings, "select transaction_id, reported_at_epoch from reported_labels")
+    )
+    local = pd.Timedelta(hours=3)  # America/Bahia is UTC-3
+    epoch = pd.Timestamp("1970-01-01")
+    assert (
+        stored["tx-1"]
+        == (pd.Timestamp("2025-03-13 22:06") + local - epoch).total_seconds()
+    )
+    assert (
+        stored["tx-2"] == (pd.Timestamp("2025-03-14") + local - epoch).total_seconds()
+    )
+    reason = pd.read_csv(result.rejected_to, dtype=str, sep=";")["reason"].tolist()
+    assert reason == [
+        "reported_at '03-13-2025' is not an ISO-8601 date and time"
+        " nor dd/mm/aaaa [hh:mm[:ss]] (local time)"
+    ]

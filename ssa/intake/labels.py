@@ -34,6 +34,34 @@ STORED = (
 )
 
 
+# Report times as Brazilian systems write them (a MED or chargeback export
+# saved from a spreadsheet): day first, local time. Tried only where the
+# text is not ISO-8601, whose dates run year first, so no date is read two
+# ways.
+BR_TIME_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
+
+
+def _reported_at(
+    raw: pd.Series, utc_offset_seconds: int
+) -> tuple[pd.Series, pd.Series]:
+    """ISO-8601 report times, or dd/mm/aaaa [hh:mm[:ss]] in local time."""
+    epoch, problem = contract.parse_epoch(raw, "reported_at", utc_offset_seconds)
+    text = raw.str.strip()
+    for fmt in BR_TIME_FORMATS:
+        left = problem.notna()
+        if not left.any():
+            break
+        stamps = pd.to_datetime(text[left], format=fmt, errors="coerce")
+        read = stamps.notna()
+        seconds = (stamps[read] - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+        epoch[read[read].index] = seconds.astype("int64") - utc_offset_seconds
+        problem[read[read].index] = None
+    problem = problem.where(
+        problem.isna(), problem + " nor dd/mm/aaaa [hh:mm[:ss]] (local time)"
+    )
+    return epoch, problem
+
+
 def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
     """Each row: a transaction id, a yes/no outcome, optionally its type and
     when it was reported; a row that fails is rejected with its reasons."""
@@ -47,9 +75,7 @@ def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
     ids, id_problem = contract.parse_text(column("transaction_id"), "transaction_id")
     flag, flag_problem = contract.parse_flag(column("is_fraud"), "is_fraud")
     kind = column("fraud_type").str.strip()
-    reported, time_problem = contract.parse_epoch(
-        column("reported_at"), "reported_at", utc_offset_seconds
-    )
+    reported, time_problem = _reported_at(column("reported_at"), utc_offset_seconds)
     repeated = ids.notna() & ids.duplicated(keep="last")
     reason = join_problems(
         [
