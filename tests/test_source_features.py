@@ -24,7 +24,7 @@ from ssa.intake.ingest import ingest_file
 from ssa.intake.source_mapping import SourceError, load_source
 from ssa.models import SILVER
 from ssa.risk import model_scoring, risk_model, source_features, training
-from ssa.settings import Settings, sql_params
+from ssa.settings import REPO_ROOT, Settings, sql_params
 
 MAPPING = """\
 description: a card processor's export with its own risk columns
@@ -382,3 +382,21 @@ def test_a_drop_after_training_is_scored_with_its_features(
     )
     said = scores.loc[later.loc[later["is_fraud"] == 1, "id"], "model_reasons"]
     assert said.fillna("").str.contains("(source column)", regex=False).all()
+
+
+def test_a_column_hashed_into_an_id_may_also_be_a_feature(settings) -> None:
+    """The shipped IEEE-CIS mapping hashes the e-mail domain into its
+    customer id and gives it to the model too: the digest keeps none of its
+    value. A column mapped in clear or the label may not be one."""
+    source = load_source("ieee_cis", REPO_ROOT / "sources")
+    assert source.mapping.feature_problems() == []
+    assert "P_emaildomain" in source.mapping.feature_columns()
+    example = REPO_ROOT / "sources" / "examples" / "ieee_cis_example.csv"
+    folder = settings.paths.incoming_path / "ieee_cis"
+    folder.mkdir(parents=True)
+    path = folder / example.name
+    path.write_bytes(example.read_bytes())
+    assert ingest_file(path, settings, source="ieee_cis").rows_loaded > 0
+    with open_warehouse(settings).transaction() as session:
+        stored = session.fetchall("select features_json from bronze_source_features")
+    assert any("P_emaildomain" in json.loads(text) for (text,) in stored)

@@ -458,10 +458,13 @@ class SourceMapping(_Strict):
 
     def feature_problems(self) -> list[str]:
         """'key: problem' for each declared feature the mapping already reads
-        as something else: a feature is a column the contract leaves out."""
+        as something else: a feature is a column the contract leaves out.
+        A column only hashed into an id may be one too (the e-mail domain in
+        a customer id): the digest keeps none of its value."""
         taken = {
             c.strip().lower(): key
             for c, key in {**self.source_columns(), **self.label_columns()}.items()
+            if not key.startswith("ids.")
         }
         taken |= {
             c.strip().lower(): "file.skip_columns" for c in self.file.skip_columns
