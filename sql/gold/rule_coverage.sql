@@ -117,7 +117,7 @@ final as (
         {{ rule.rows_column }} as rows_applicable,
         {{ rule.not_judged or 0 }} as rows_not_judged,
 {% for field in coverage_fields %}
-        {% if field in rule.need_columns %}gap_{{ rule.scope }}_{{ field }}{% else %}cast(0 as bigint){% endif %} as missing_{{ field }},
+        {{ ('gap_' ~ rule.scope ~ '_' ~ field) if field in rule.need_columns else 'cast(0 as bigint)' }} as missing_{{ field }},
 {% endfor %}
         '{{ rule.needs | join(",") }}' as needs
     from totals
