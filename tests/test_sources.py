@@ -258,7 +258,7 @@ def test_foreign_places_get_no_bairro_and_no_travel_alert(settings):
     assert (travel["rows_applicable"], travel["rows_not_judged"]) == (2, 2)
 
 
-def _labels_file(folder: Path, name: str, lines: list[str]) -> Path:
+def _lines_file(folder: Path, name: str, lines: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -267,7 +267,7 @@ def _labels_file(folder: Path, name: str, lines: list[str]) -> Path:
 
 def test_a_labels_file_is_stored_apart_and_the_latest_report_wins(settings):
     labels = settings.paths.incoming_path / "labels"
-    first = _labels_file(
+    first = _lines_file(
         labels,
         "med_1.csv",
         [
@@ -286,7 +286,7 @@ def test_a_labels_file_is_stored_apart_and_the_latest_report_wins(settings):
         "is_fraud 'talvez' is not a yes/no value (1/0, true/false, sim/não)",
         "missing transaction_id",
     ]
-    later = _labels_file(
+    later = _lines_file(
         labels,
         "med_2.csv",
         [
@@ -312,14 +312,14 @@ def test_labels_merge_set_by_set_and_count_what_is_new_or_changed(settings, engi
     verdict changes nothing; the count is of labels new or changed."""
     settings = settings.model_copy(update={"engine": engine})
     labels = settings.paths.incoming_path / "labels"
-    first = _labels_file(
+    first = _lines_file(
         labels,
         "stream_1.csv",
         ["transaction_id,is_fraud,fraud_type,reported_at"]
         + [f"tx-{i},{i % 2},,2026-10-05T10:00:00-03:00" for i in range(50)],
     )
     assert ingest_file(first, settings, source="labels").rows_loaded == 50
-    second = _labels_file(
+    second = _lines_file(
         labels,
         "stream_2.csv",
         [
@@ -432,7 +432,7 @@ def test_the_watcher_routes_source_and_labels_folders(settings, prefect_harness)
             f"{i},{int(n == 0)},{'falsa central' if n == 0 else ''}"
             for n, i in enumerate(ids)
         ]
-        _labels_file(incoming / "labels", "med.csv", med)
+        _lines_file(incoming / "labels", "med.csv", med)
         wait_for(lambda: len(watcher.results) == 2, timeout=120)
         judged = "| reported    |     40 |              40 |            1 |"
         report = settings.paths.detection_report_md
@@ -678,12 +678,14 @@ def test_a_source_with_no_place_loads_its_rows_without_one(settings, tmp_path):
     load with none (every row was rejected before), and the report says the
     place rules could not judge them rather than judging a made-up place."""
     settings = _settings_with_sources(settings, tmp_path, paysim=PAYSIM_LIKE)
-    path = settings.paths.incoming_path / "paysim" / "step.csv"
-    path.parent.mkdir(parents=True)
-    path.write_text(
-        "step,type,amount,nameOrig,nameDest,isFraud\n"
-        "1,TRANSFER,181.00,C1305486145,C553264065,1\n"
-        "2,PAYMENT,9839.64,C1231006815,M1979787155,0\n"
+    path = _lines_file(
+        settings.paths.incoming_path / "paysim",
+        "step.csv",
+        [
+            "step,type,amount,nameOrig,nameDest,isFraud",
+            "1,TRANSFER,181.00,C1305486145,C553264065,1",
+            "2,PAYMENT,9839.64,C1231006815,M1979787155,0",
+        ],
     )
     result = ingest_file(path, settings, source="paysim")
     assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.detail
@@ -751,13 +753,15 @@ def test_same_owner_is_whether_payer_and_payee_documents_agree(settings, tmp_pat
     """The Pix network rules and the night limit need is_same_owner; a Pix
     export has the two documents, never the flag."""
     settings = _settings_with_sources(settings, tmp_path, pix=PIX_LIKE)
-    path = settings.paths.incoming_path / "pix" / "pix.csv"
-    path.parent.mkdir(parents=True)
-    path.write_text(
-        "id_transacao;data_hora;valor;documento_pagador;documento_recebedor\n"
-        "E1;01/03/2025 10:00:00;100,00;123.456.789-09;123.456.789-09\n"
-        "E2;01/03/2025 10:05:00;1.250,00;123.456.789-09;987.654.321-00\n"
-        "E3;01/03/2025 10:09:00;9,90;123.456.789-09;\n"
+    path = _lines_file(
+        settings.paths.incoming_path / "pix",
+        "pix.csv",
+        [
+            "id_transacao;data_hora;valor;documento_pagador;documento_recebedor",
+            "E1;01/03/2025 10:00:00;100,00;123.456.789-09;123.456.789-09",
+            "E2;01/03/2025 10:05:00;1.250,00;123.456.789-09;987.654.321-00",
+            "E3;01/03/2025 10:09:00;9,90;123.456.789-09;",
+        ],
     )
     result = ingest_file(path, settings, source="pix")
     assert (result.rows_loaded, result.rows_rejected) == (3, 0), result.detail
@@ -833,7 +837,7 @@ def test_a_labels_file_may_give_report_times_day_first(settings):
     """A MED export saved from a spreadsheet writes dd/mm/aaaa hh:mm, in
     local time; ISO-8601 still reads as before, and text that is neither is
     rejected saying both."""
-    path = _labels_file(
+    path = _lines_file(
         settings.paths.incoming_path / "labels",
         "med_planilha.csv",
         [

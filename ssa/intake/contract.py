@@ -224,10 +224,10 @@ def parse_epoch(
         stamps = pd.to_datetime(
             text[aware], format="ISO8601", utc=True, errors="coerce"
         )
-        epoch[aware] = _seconds(stamps, utc=True)
+        epoch[aware] = epoch_seconds(stamps, utc=True)
     if naive.any():
         stamps = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
-        epoch[naive] = _seconds(stamps, utc=False) - utc_offset_seconds
+        epoch[naive] = epoch_seconds(stamps, utc=False) - utc_offset_seconds
     problem = problem_where(
         epoch.isna() & (text != ""),
         _quoted(column, raw) + " is not an ISO-8601 date and time",
@@ -235,7 +235,8 @@ def parse_epoch(
     return epoch, problem
 
 
-def _seconds(stamps: pd.Series, *, utc: bool) -> pd.Series:
+def epoch_seconds(stamps: pd.Series, *, utc: bool) -> pd.Series:
+    """Whole seconds since 1970 of parsed times, UTC-aware or naive."""
     origin = pd.Timestamp("1970-01-01", tz="UTC" if utc else None)
     seconds = (stamps - origin) // pd.Timedelta(seconds=1)
     return seconds.astype("Int64")

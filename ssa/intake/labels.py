@@ -52,10 +52,10 @@ def _reported_at(
         if not left.any():
             break
         stamps = pd.to_datetime(text[left], format=fmt, errors="coerce")
-        read = stamps.notna()
-        seconds = (stamps[read] - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
-        epoch[read[read].index] = seconds.astype("int64") - utc_offset_seconds
-        problem[read[read].index] = None
+        read = stamps.index[stamps.notna()]
+        local = contract.epoch_seconds(stamps[read], utc=False)
+        epoch[read] = local - utc_offset_seconds
+        problem[read] = None
     problem = problem.where(
         problem.isna(), problem + " nor dd/mm/aaaa [hh:mm[:ss]] (local time)"
     )

@@ -221,9 +221,7 @@ def _parse_time(
     in_zone = local.notna()
     epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
     if in_zone.any():
-        origin = pd.Timestamp("1970-01-01", tz="UTC")
-        seconds = (local[in_zone] - origin) // pd.Timedelta(seconds=1)
-        epoch[in_zone] = seconds.astype(np.int64)
+        epoch[in_zone] = contract.epoch_seconds(local[in_zone], utc=True)
     problem = contract.problem_where(
         ~parsed,
         "created_at '"

@@ -76,20 +76,15 @@ def present(frame: pd.DataFrame) -> tuple[SourceFeature, ...]:
     return tuple(sorted(found))
 
 
-def read(
-    session: Session, wanted: Sequence[SourceFeature] | None = None
-) -> pd.DataFrame:
-    """``transaction_id`` and one column per source feature for every row
-    that has any: the features ``wanted`` (a model's), or every one stored,
-    its kind from its values (numbers or text). SourceFeatureError when one
-    name holds numbers in some rows and text in others."""
-    if wanted is not None and not wanted:
-        return pd.DataFrame({"transaction_id": pd.Series([], dtype="string")})
+def read(session: Session) -> pd.DataFrame:
+    """``transaction_id`` and one column per source feature stored, for
+    every row that has any, each feature's kind from its values (numbers or
+    text). SourceFeatureError when one name holds numbers in some rows and
+    text in others. Scoring reads a model's features through ``Lookup``."""
     stored = _stored(session)
     rows = [json.loads(text) for text in stored["features_json"].tolist()]
-    features = sorted(wanted) if wanted is not None else _kinds(rows)
     out: dict[str, Any] = {"transaction_id": stored["transaction_id"].to_numpy()}
-    return pd.DataFrame({**out, **_columns(rows, features)})
+    return pd.DataFrame({**out, **_columns(rows, _kinds(rows))})
 
 
 def _stored(session: Session) -> pd.DataFrame:
