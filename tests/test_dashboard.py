@@ -528,7 +528,7 @@ def test_the_detection_report_panel_is_in_portuguese(modelled) -> None:
     html = settings.paths.dashboard_html.read_text(encoding="utf-8")
     rules, score = report["rules"], report["score"]
     keys = {*rules.columns, *score}
-    assert {"status", "label_set", "planted", "scorer", "alerts_per_day"} <= keys
+    assert {"status", "label_set", "fraud_to_catch", "scorer", "alerts_per_day"} <= keys
     assert any(re.fullmatch(r"precision_at_\d+_real_prevalence", k) for k in keys)
     shown = _headers(html, "relatorio-0") + _first_cells(html, "relatorio-1")
     assert len(shown) == len(rules.columns) + len(score)

@@ -61,7 +61,7 @@ def test_precision_recall_and_lookalikes() -> None:
     assert travel["true_positives"] == 2  # any planted fraud counts
     assert travel["false_positives"] == 2
     assert travel["lookalikes_flagged"] == 1
-    assert travel["planted"] == 2
+    assert travel["fraud_to_catch"] == 2
     assert travel["recall"] == 0.5
     assert travel["precision"] == 0.5
     assert travel["f1"] == pytest.approx(0.5)

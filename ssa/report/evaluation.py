@@ -69,11 +69,11 @@ def rule_report(
         tp = int((flagged & fraud).sum())
         fp = int((flagged & ~fraud).sum())
         caught = int((flagged & own).sum())
-        planted = int(own.sum())
+        to_catch = int(own.sum())
         # With no confirmed legitimate row (a file of fraud reports only),
         # every flag would count as a hit: precision cannot be measured.
         precision = _ratio(tp, tp + fp) if legit_rows else float("nan")
-        recall = _ratio(caught, planted)
+        recall = _ratio(caught, to_catch)
         # A handful of false positives (or none) is not a rate: use the
         # one-sided 95 % Poisson upper bound (3.0 for none, the "rule of
         # three"), so the reweighted figure is a lower bound, not a boast.
@@ -87,8 +87,8 @@ def rule_report(
                 "true_positives": tp,
                 "false_positives": fp,
                 "lookalikes_flagged": int((flagged & lookalike).sum()),
-                "planted": planted,
-                "caught_own_scenario": caught,
+                "fraud_to_catch": to_catch,
+                "caught": caught,
                 "precision": precision,
                 "recall": recall,
                 "f1": _f1(precision, recall),
@@ -482,6 +482,8 @@ def report_markdown(
         part = rules[rules["label_set"] == label_set].drop(columns="label_set")
         if part.empty:
             continue
+        if label_set != "synthetic":  # only generated rows have look-alikes
+            part = part.drop(columns="lookalikes_flagged")
         recall_on = (
             "the rule's own planted scenario"
             if label_set == "synthetic"

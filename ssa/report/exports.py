@@ -386,8 +386,8 @@ ANOMALY_REASONS: tuple[tuple[str, Said], ...] = (
     (
         "has_new_category",
         Said(
-            "first purchase in this category ({category})",
-            "primeira compra nesta categoria ({category})",
+            "first payment in this category ({category})",
+            "primeiro pagamento nesta categoria ({category})",
         ),
     ),
     (

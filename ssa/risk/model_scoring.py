@@ -312,8 +312,8 @@ MODEL_REASONS: dict[str, Said] = {
     },
     "amount": Said("{amount_cents:reais}", "{amount_cents:reais}"),
     "new_category": Said(
-        "first purchase in this category ({category})",
-        "primeira compra nesta categoria ({category})",
+        "first payment in this category ({category})",
+        "primeiro pagamento nesta categoria ({category})",
     ),
     "new_counterparty": Said(
         "first payment to this merchant or payee",
