@@ -38,6 +38,7 @@ from ssa.engines import following_folder, open_warehouse
 from ssa.generator import generate
 from ssa.generator.contract_rows import salted_ids, to_contract
 from ssa.intake.source_mapping import LABELS_FOLDER
+from ssa.local_time import date_at
 from ssa.settings import GeneratorSettings, Settings
 
 Style = Literal["standard", "brazilian"]
@@ -217,7 +218,7 @@ def from_warehouse(settings: Settings, args: argparse.Namespace) -> Settings:
     last = extent["last_created_at_epoch"]
     if args.start is None and args.days is None and pd.notna(last):
         offset = settings.rules.utc_offset_seconds
-        last_day = date(1970, 1, 1) + timedelta(seconds=int(last) + offset)
+        last_day = date_at(int(last), offset)
         # drop_frame starts at start_date + days: the day after the last row.
         generator["start_date"] = last_day
         generator["days"] = 1

@@ -7,7 +7,7 @@ from pathlib import PurePath
 
 from prefect import runtime
 
-from ssa.report.exports import utc_suffix
+from ssa.local_time import utc_suffix
 from ssa.settings import Settings, local_now
 
 FILES_IN_NAME = 3

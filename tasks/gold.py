@@ -10,14 +10,13 @@ from prefect.cache_policies import NO_CACHE
 
 from ssa.engines import Session, open_warehouse
 from ssa.engines import incremental as refresh
+from ssa.local_time import iso_local, local_date
 from ssa.models import BY_NAME, GOLD
 from ssa.report.anomalies import anomalies_frame, masked_names
 from ssa.report.exports import (
     CUSTOMER_LEAD_COLUMNS,
     SHEETS_TRUSTED_COLUMNS,
-    iso_local,
     lead_with,
-    local_date,
     sheets_frame,
     write_csv,
 )

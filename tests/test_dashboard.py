@@ -491,8 +491,8 @@ def test_a_model_that_did_not_score_gold_is_not_named_as_if_it_had(
 def test_the_models_reasons_are_in_portuguese(modelled) -> None:
     """The model's sentences (stored in English) read back into Portuguese:
     none of the English ones is left."""
-    from ssa.report.exports import _template_pattern
     from ssa.risk.model_scoring import MODEL_REASONS
+    from ssa.wording import _template_pattern
 
     settings, _, _ = modelled
     top = dashboard.read_data(settings).top

@@ -8,17 +8,12 @@ import sqlite3
 import pandas as pd
 
 from ssa.engines import TableCsv
+from ssa.engines.base import FORMULA_START
 from ssa.engines.duckdb_warehouse import DuckDBWarehouse
 from ssa.engines.sqlite_csv import write_table_csv
-from ssa.report.exports import (
-    FORMULA_START,
-    iso_local,
-    local_date,
-    reais,
-    reasons,
-    sheet_safe,
-    write_csv,
-)
+from ssa.local_time import iso_local, local_date
+from ssa.report.exports import reasons, sheet_safe, write_csv
+from ssa.wording import reais
 
 
 def test_formula_cells_are_neutralised_numbers_are_not(tmp_path) -> None:

@@ -80,6 +80,24 @@ class TableCsv:
     utc_offset_seconds: int
 
 
+# A text cell starting so is a formula to Google Sheets and Excel (CSV
+# injection): every export, frame or table, writes it with a leading
+# apostrophe.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_columns(
+    columns: Sequence[str], iso_times: Mapping[str, str]
+) -> list[tuple[str, str | None]]:
+    """A table export's columns in order, as (name, epoch column it shows as
+    ISO-8601 local time, or None); each time comes right before its epoch."""
+    out: list[tuple[str, str | None]] = []
+    for name in columns:
+        out += [(new, name) for new, source in iso_times.items() if source == name]
+        out.append((name, None))
+    return out
+
+
 class Session(Protocol):
     """One transaction on the warehouse: it commits or rolls back whole."""
 

@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from ssa.engines import incremental as refresh
 from ssa.engines.base import (
+    FORMULA_START,
     PARAM,
     Capabilities,
     Progress,
@@ -41,14 +42,15 @@ from ssa.engines.base import (
     check_identifier,
     check_insert,
     checked_columns,
+    export_columns,
     model_sql,
     numeric_frame,
     sql_text,
     statements,
 )
 from ssa.engines.sqlite_warehouse import added_columns, schema_statements
+from ssa.local_time import utc_suffix
 from ssa.models import SILVER, Model
-from ssa.report.exports import FORMULA_START, export_columns, utc_suffix
 
 Connection = duckdb.DuckDBPyConnection
 _BRONZE = "bronze/schema.sql"
@@ -349,7 +351,7 @@ class DuckDBWarehouse(refresh.RefreshesPartitions):
 
     def write_table_csv(self, table: str, path: Path, layout: TableCsv) -> int:
         """DuckDB's COPY formats and writes on all cores; the text cells are
-        made safe in the select (``exports.FORMULA_START``), the quoting is
+        made safe in the select (``base.FORMULA_START``), the quoting is
         COPY's."""
         with self.transaction() as session:
             return _copy_csv(session.conn, table, path, layout)

@@ -40,6 +40,7 @@ import pyarrow.csv as pa_csv
 
 from ssa.engines import spark_server
 from ssa.engines.base import (
+    FORMULA_START,
     Capabilities,
     Progress,
     Scorer,
@@ -48,6 +49,7 @@ from ssa.engines.base import (
     bind,
     check_identifier,
     check_insert,
+    export_columns,
     in_pieces,
     model_sql,
     numeric_frame,
@@ -56,8 +58,8 @@ from ssa.engines.base import (
     strip_comments,
 )
 from ssa.engines.sqlite_warehouse import schema_statements
+from ssa.local_time import utc_suffix
 from ssa.models import GOLD, SILVER, Model
-from ssa.report.exports import FORMULA_START, export_columns, utc_suffix
 
 if TYPE_CHECKING:
     from ssa.settings import SparkLocalSettings

@@ -15,8 +15,8 @@ from contextlib import closing
 from itertools import pairwise
 from pathlib import Path
 
-from ssa.engines.base import TableCsv, WarehouseError
-from ssa.report.exports import export_columns, utc_suffix
+from ssa.engines.base import TableCsv, WarehouseError, export_columns
+from ssa.local_time import utc_suffix
 
 # The spreadsheet rules of ssa.report.exports as SQLite GLOB patterns: a cell that
 # starts a formula, and one that needs CSV quoting.

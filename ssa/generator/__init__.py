@@ -24,11 +24,12 @@ import pandas as pd
 
 from ssa.bairros import Bairros, load_bairros
 from ssa.generator import frame as F
-from ssa.generator.legit import legit_transactions, local_midnight_epoch
+from ssa.generator.legit import legit_transactions
 from ssa.generator.lookalikes import LOOKALIKE_PREFIX, LOOKALIKES, switch_phones
 from ssa.generator.people import CATEGORY_NAMES, make_customers, make_merchants
 from ssa.generator.pix_fraud import PIX_PLANTERS, SCENARIO
 from ssa.generator.scenarios import PLANTERS, Context, DeviceBook
+from ssa.local_time import SECONDS_PER_DAY, day_number, midnight
 from ssa.settings import GeneratorSettings, Settings
 
 KM_PER_DEGREE = 111.32
@@ -257,12 +258,12 @@ def _generate_part(
     legit = legit_transactions(
         rng, customers, merchants, bairros, cfg, offset, settings.rules.night_end_hour
     )
-    start = local_midnight_epoch(cfg, offset)
+    start = midnight(day_number(cfg.start_date), offset)
     devices = DeviceBook()
-    devices.add(start - rng.integers(30, 1000, len(customers)) * 86_400)
+    devices.add(start - rng.integers(30, 1000, len(customers)) * SECONDS_PER_DAY)
     if month.merchant_first_seen is None:
         month.merchant_first_seen = (
-            start - rng.integers(100, 3000, len(merchants)) * 86_400
+            start - rng.integers(100, 3000, len(merchants)) * SECONDS_PER_DAY
         )
     devices.add(month.merchant_first_seen)
     ctx = Context(
@@ -273,7 +274,7 @@ def _generate_part(
         legit=legit,
         devices=devices,
         period_start=start,
-        period_end=start + cfg.days * 86_400,
+        period_end=start + cfg.days * SECONDS_PER_DAY,
         utc_offset_seconds=offset,
     )
     fraud = settings.fraud

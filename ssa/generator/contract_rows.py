@@ -8,7 +8,7 @@ import hashlib
 import pandas as pd
 
 from ssa.intake import contract
-from ssa.report.exports import iso_local
+from ssa.local_time import iso_local
 
 
 def salted_ids(ids: pd.Series, salt: bytes) -> pd.Series:

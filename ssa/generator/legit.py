@@ -14,6 +14,7 @@ import pandas as pd
 from ssa.bairros import Bairros
 from ssa.generator import frame as F
 from ssa.generator.people import CATEGORIES
+from ssa.local_time import SECONDS_PER_DAY, day_number, local_day, local_hour, midnight
 from ssa.settings import GeneratorSettings
 
 # Share of payments by local hour. No official curve exists; this follows the
@@ -48,19 +49,12 @@ HOURLY = np.array(
     ]
 )
 HOURLY = HOURLY / HOURLY.sum()
-SECONDS_PER_DAY = 86_400
 # Pix tickets: PF to PF averaged R$ 257 (Dec 2022) while 93 % of Pix paid by
 # individuals are under R$ 200 (BCB): a median of R$ 45 with a heavy tail.
 PIX_PERSON_MEDIAN, PIX_PERSON_SIGMA = 45.0, 1.1
 PIX_SELF_MEDIAN, PIX_SELF_SIGMA = 250.0, 0.9
 BOLETO_MEDIAN, BOLETO_SIGMA = 180.0, 0.6
 CONTACTS_PER_CUSTOMER = 8
-
-
-def local_midnight_epoch(cfg: GeneratorSettings, utc_offset_seconds: int) -> int:
-    """Epoch second of 00:00 local time on the first simulated day."""
-    days = (cfg.start_date - pd.Timestamp("1970-01-01").date()).days
-    return days * SECONDS_PER_DAY - utc_offset_seconds
 
 
 def contacts(rng: np.random.Generator, n_customers: int) -> np.ndarray:
@@ -172,15 +166,14 @@ def drop_refused_night_pix(
     Res. BCB 142/2021 makes the bank refuse them, so a legitimate table never
     holds them; keeping them would plant false 'fraud' in the ground truth.
     """
-    local = cols["t"] + utc_offset_seconds
-    hour = (local % SECONDS_PER_DAY) // 3600
+    hour = local_hour(cols["t"], utc_offset_seconds)
     start = customers["night_start_hour"].to_numpy()[cols["cust"]]
     counted = (
         (cols["channel"] == F.PIX)
         & (cols["payee_kind"] == F.TO_PERSON)
         & ((hour >= start) | (hour < night_end_hour))
     )
-    night = (local - night_end_hour * 3600) // SECONDS_PER_DAY
+    night = local_day(cols["t"] - night_end_hour * 3600, utc_offset_seconds)
     running = (
         pd.Series(np.where(counted, cols["amount_cents"], 0))
         .groupby([cols["cust"], night], sort=False)
@@ -211,7 +204,7 @@ def legit_transactions(
     day = rng.integers(0, cfg.days, n)
     hour = rng.choice(24, size=n, p=HOURLY)
     local = day * SECONDS_PER_DAY + hour * 3600 + rng.integers(0, 3600, n)
-    t = local_midnight_epoch(cfg, utc_offset_seconds) + local
+    t = midnight(day_number(cfg.start_date), utc_offset_seconds) + local
     order = np.lexsort((t, cust))
     cust, t, day, hour = cust[order], t[order], day[order], hour[order]
     weekday = (cfg.start_date.weekday() + day) % 7

@@ -23,11 +23,10 @@ import pandas as pd
 
 from ssa.generator import Dataset, generate
 from ssa.generator.contract_rows import salted_ids, to_contract
-from ssa.generator.legit import local_midnight_epoch
 from ssa.intake.source_mapping import LABELS_FOLDER
+from ssa.local_time import SECONDS_PER_DAY, day_number, midnight
 from ssa.settings import Settings
 
-SECONDS_PER_DAY = 86_400
 FILE_PREFIX = "live"
 # Salt of the stream's transaction ids: a drop made with make_drop for the
 # same day draws the same generator rows, and must not collide with these.
@@ -74,8 +73,7 @@ class LiveStream:
         self._first: Chunk | None = None  # the speed needs it before the run
 
     def _midnight(self, day: date) -> int:
-        cfg = self.settings.generator.model_copy(update={"start_date": day})
-        return local_midnight_epoch(cfg, self.offset)
+        return midnight(day_number(day), self.offset)
 
     def _day(self, index: int) -> date:
         days = index * self.settings.simulation.chunk_days

@@ -25,6 +25,7 @@ from ssa.generator.scenarios import (
     recent_mean,
     strangers,
 )
+from ssa.local_time import SECONDS_PER_DAY, local_hour
 
 LOOKALIKE_PREFIX = "lookalike_"
 AIRPORT = "Aeroporto"
@@ -49,11 +50,11 @@ def fast_trip(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     next payment is hours later (they flew), so nothing teleports back.
     """
     lg, b = ctx.legit, ctx.bairros
-    local_hour = ((lg["t"] + ctx.utc_offset_seconds) % 86_400) // 3600
+    hour = local_hour(lg["t"], ctx.utc_offset_seconds)
     airport = int(np.flatnonzero(b.names == AIRPORT)[0])
     far = b.distance_km[lg["loc"], airport] >= 8.0
     eligible = (
-        ((local_hour >= 22) | (local_hour < 5))
+        ((hour >= 22) | (hour < 5))
         & far
         & ~b.is_island[lg["loc"]]
         & (_next_gap(ctx) > 4 * 3600)
@@ -148,8 +149,8 @@ def market_stall(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     sizes = ctx.rng.integers(15, 41, len(owners))
     n = int(sizes.sum())
     incident = np.repeat(np.arange(len(owners)), sizes)
-    days = np.arange((ctx.period_end - ctx.period_start) // 86_400)
-    weekday = (ctx.period_start // 86_400 + 3 + days) % 7  # 1970-01-01 was Thu
+    days = np.arange((ctx.period_end - ctx.period_start) // SECONDS_PER_DAY)
+    weekday = (ctx.period_start // SECONDS_PER_DAY + 3 + days) % 7  # 1970-01-01 was Thu
     saturdays = days[weekday == 5]
     day = (
         ctx.rng.choice(saturdays, len(owners))
@@ -182,7 +183,7 @@ def switch_phones(ctx: Context, rate: float, max_tx_cents: int) -> np.ndarray:
     new_device[lg["cust"][anchor]] = ctx.devices.add(lg["t"][anchor] - 60)
     moved = phone & (lg["t"] >= switch_at[lg["cust"]])
     lg["device"] = np.where(moved, new_device[lg["cust"]], lg["device"])
-    first_day = moved & (lg["t"] < switch_at[lg["cust"]] + 86_400)
+    first_day = moved & (lg["t"] < switch_at[lg["cust"]] + SECONDS_PER_DAY)
     # Res. BCB 403/2024: until the phone is registered the bank refuses Pix
     # over R$ 200, so the customer sends a smaller amount.
     over = first_day & (lg["channel"] == F.PIX) & (lg["amount_cents"] > max_tx_cents)

@@ -24,6 +24,7 @@ from ssa.generator.scenarios import (
     recent_mean,
     strangers,
 )
+from ssa.local_time import SECONDS_PER_DAY
 
 SCENARIO = "scenario"  # extra key: per-row scenario names when one planter makes two
 
@@ -111,7 +112,7 @@ def falsa_central(ctx: Context, rate: float) -> dict[str, np.ndarray]:
     mules = ctx.rng.integers(0, len(ctx.customers), gangs)
     # The second half of the month: a bank knows years of a victim's
     # history; the simulated month is all this table has.
-    n_days = (ctx.period_end - ctx.period_start) // 86_400
+    n_days = (ctx.period_end - ctx.period_start) // SECONDS_PER_DAY
     day = ctx.rng.integers(n_days // 2, max(n_days, 1), gangs)
     t = local_time(ctx, day[gang], ctx.rng.integers(9, 19, n))
     payee = mules[gang]

@@ -16,6 +16,7 @@ import pandas as pd
 from ssa.bairros import Bairros
 from ssa.generator import frame as F
 from ssa.generator.people import ONLINE_CATEGORIES
+from ssa.local_time import SECONDS_PER_DAY
 
 
 @dataclass
@@ -83,7 +84,7 @@ def _rows_up_to(ctx: Context, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Position after each customer's last legitimate row at or before t
     (legitimate rows are sorted by customer, then time)."""
     lg = ctx.legit
-    span = np.int64(ctx.period_end - ctx.period_start + 400 * 86_400)
+    span = np.int64(ctx.period_end - ctx.period_start + 400 * SECONDS_PER_DAY)
     key = lg["cust"] * span + (lg["t"] - ctx.period_start)
     return np.searchsorted(key, cust * span + (t - ctx.period_start), side="right")
 
@@ -137,11 +138,13 @@ def recent_mean(ctx: Context, rows: np.ndarray, k: int = 20) -> np.ndarray:
 
 def local_time(ctx: Context, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
     seconds = ctx.rng.integers(0, 3600, len(day))
-    return ctx.period_start + day * 86_400 + hour * 3600 + seconds
+    return ctx.period_start + day * SECONDS_PER_DAY + hour * 3600 + seconds
 
 
 def random_days(ctx: Context, n: int) -> np.ndarray:
-    return ctx.rng.integers(0, (ctx.period_end - ctx.period_start) // 86_400, n)
+    return ctx.rng.integers(
+        0, (ctx.period_end - ctx.period_start) // SECONDS_PER_DAY, n
+    )
 
 
 def offsets(sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
@@ -269,7 +272,9 @@ def amount_spike(ctx: Context, rate: float) -> dict[str, np.ndarray]:
         np.round(usual * factor), 120_000 + ctx.rng.integers(0, 50_000, n)
     ).astype(np.int64)
     # Stolen card data, used from the fraudster's own browser or phone.
-    cols["device"] = ctx.devices.add(cols["t"] - ctx.rng.integers(0, 3 * 86_400, n))
+    cols["device"] = ctx.devices.add(
+        cols["t"] - ctx.rng.integers(0, 3 * SECONDS_PER_DAY, n)
+    )
     cols["loc"] = lg["loc"][anchor]
     return cols
 

@@ -33,6 +33,7 @@ from ssa.generator.live_stream import (
     remove_stale_parts,
     write_atomically,
 )
+from ssa.local_time import SECONDS_PER_DAY
 from ssa.settings import Settings
 
 logger = logging.getLogger("ssa.generator.simulator")
@@ -108,7 +109,7 @@ class Simulator:
         end = self.stream.origin + duration * self.stream.speed
         last_ok = time.time() + self.settings.limits.future_tolerance_seconds
         if end > last_ok:
-            ahead = (end - last_ok) / 86_400
+            ahead = (end - last_ok) / SECONDS_PER_DAY
             raise ValueError(
                 f"simulation.start={self.stream.first_day}: {duration:g} s at "
                 f"{self.stream.speed:,.0f}x ends {ahead:,.1f} days in the future, "

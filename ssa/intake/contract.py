@@ -318,12 +318,6 @@ def parse_text(raw: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     return value, problem
 
 
-def brl(cents: int) -> str:
-    """Centavos as a reason shows them: 100000000 -> 'R$ 1.000.000,00'."""
-    text = f"{cents / 100:,.2f}".replace(",", "_").replace(".", ",")
-    return "R$ " + text.replace("_", ".")
-
-
 def control_problem(raw: pd.Series, column: str) -> pd.Series:
     """A cell holding a C0 control character, named by its code point."""
     found = raw.str.extract(f"({CONTROL_CHARS.pattern})", expand=False)

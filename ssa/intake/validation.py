@@ -33,7 +33,9 @@ from ssa.intake import contract
 from ssa.intake.drop_file import DropFile
 from ssa.intake.mapped_drop import Mapped, translate
 from ssa.intake.source_mapping import Source
+from ssa.local_time import SECONDS_PER_DAY
 from ssa.settings import LimitSettings, RegionSettings
+from ssa.wording import brl
 
 BRONZE_COLUMNS = (
     "transaction_id",
@@ -69,7 +71,6 @@ REJECT_COLUMNS = ("source_line", "reason")
 # A point outside the region: rejected, or kept without a bairro; "none":
 # the source has no place at all, and a row without one is not a problem.
 OutsideRegion = Literal["reject", "keep", "none"]
-DAY_SECONDS = 86_400
 # Contract columns that validation turns into a Bronze column of another name.
 _TARGET = {"created_at": "created_at_epoch", "amount": "amount_cents"}
 ENUM_COLUMNS = ("channel", "payer_type", "payee_type", "entry_mode", "auth_status")
@@ -457,13 +458,13 @@ def _outside_period(
         return _value_problem(time_problems & False, "created_at", raw, "")
     centre = int(plausible.astype("int64").median())
     distance = (epoch - centre).abs()
-    far = (distance > limits.period_half_width_days * DAY_SECONDS).fillna(False)
+    far = (distance > limits.period_half_width_days * SECONDS_PER_DAY).fillna(False)
     far &= ~time_problems
     centre_day = datetime.fromtimestamp(centre, UTC).date().isoformat()
     says = (
         (
             "is "
-            + (distance // DAY_SECONDS).astype(str)
+            + (distance // SECONDS_PER_DAY).astype(str)
             + f" days from the middle of this file's times ({centre_day}): more "
             f"than limits.period_half_width_days ({limits.period_half_width_days})"
         )
@@ -480,7 +481,7 @@ def _amount_ceiling(
     above = (cents > channel.map(ceilings).astype("Int64")).fillna(False)
     says = pd.Series("", index=raw.index, dtype=object)
     says[above] = [
-        f"is above the {ch} ceiling of {contract.brl(ceilings[ch])} "
+        f"is above the {ch} ceiling of {brl(ceilings[ch] / 100)} "
         f"(limits.max_{ch}_cents)"
         for ch in channel[above]
     ]

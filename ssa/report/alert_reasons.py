@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ssa.report.exports import REASONS, REASONS_PT, Language, anomaly_reasons, reasons
+from ssa.report.exports import REASONS, REASONS_PT, anomaly_reasons, reasons
 from ssa.risk import model_scoring
+from ssa.wording import Language
 
 RULE_REASONS = {"en": REASONS, "pt": REASONS_PT}
 # What leads the learned voice's sentences: (the model's, the anomaly score's).

@@ -8,15 +8,15 @@ import pandas as pd
 
 from ssa.documents import mask_names
 from ssa.engines import Session
+from ssa.local_time import iso_local
 from ssa.report.alert_reasons import alert_reasons
 from ssa.report.exports import (
     ANOMALY_DETAIL_COLUMNS,
     ANOMALY_LEAD_COLUMNS,
-    iso_local,
     lead_with,
-    reais,
 )
 from ssa.settings import Settings
+from ssa.wording import reais
 
 
 def masked_names(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:

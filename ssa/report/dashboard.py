@@ -40,12 +40,13 @@ from markupsafe import Markup, escape
 
 from ssa.documents import mask_names
 from ssa.engines import open_warehouse
+from ssa.local_time import day_date, local_date, utc_suffix
 from ssa.report import evaluation
 from ssa.report.alert_reasons import alert_reasons
-from ssa.report.exports import Said, brl, in_portuguese, utc_suffix
 from ssa.risk import model_scoring, risk_model
 from ssa.rules import DETECTION_RULES, RULES, SCOPES
 from ssa.settings import Settings
+from ssa.wording import Said, brl, in_portuguese
 
 LOCALE = "pt-BR"
 # What the people who read the dashboard call each rule; the sentences of
@@ -243,14 +244,10 @@ def _per_thousand(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return rate.round(2)
 
 
-def _iso_day(local_day: pd.Series) -> pd.Series:
-    return pd.to_datetime(local_day, unit="D").dt.strftime("%Y-%m-%d")
-
-
 def _br_day(local_day: Any) -> str:
     if local_day is None or pd.isna(local_day):
         return "—"
-    return (datetime(1970, 1, 1) + timedelta(days=int(local_day))).strftime("%d/%m/%Y")
+    return day_date(local_day).strftime("%d/%m/%Y")
 
 
 def _br_time(epoch: pd.Series, utc_offset_seconds: int) -> pd.Series:
@@ -302,7 +299,7 @@ def read_data(settings: Settings) -> DashboardData:
     )
     bairros["amount"] = (bairros["amount_cents"] / 100).map(brl)
     daily = daily.assign(
-        day=_iso_day(daily["local_day"]),
+        day=local_date(daily["local_day"]),
         flag=daily["anomaly_flag"].map(SIGNAL_LABELS).fillna(daily["anomaly_flag"]),
     )
     hour_channel = hour_channel.assign(

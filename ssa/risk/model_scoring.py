@@ -23,11 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ssa.engines import Session, Warehouse
+from ssa.local_time import SECONDS_PER_DAY, day_number, midnight
 from ssa.models import SCORES_TABLE
-from ssa.report.exports import Language, Said, in_portuguese
 from ssa.risk import risk_model, source_features
 from ssa.rules import DETECTION_RULES, RULES
 from ssa.settings import Settings
+from ssa.wording import Language, Said, in_portuguese
 
 TABLE = SCORES_TABLE
 # The fraud probability of each rules score, from the model file.
@@ -69,8 +70,8 @@ def held_back(settings: Settings) -> tuple[int, int, str] | None:
         return None
     model = risk_model.load(path)
     start = model["windows"]["evaluation"]["from"]
-    days = (date.fromisoformat(start) - date(1970, 1, 1)).days
-    return model["version"], days * 86_400 - settings.rules.utc_offset_seconds, start
+    day = day_number(date.fromisoformat(start))
+    return model["version"], midnight(day, settings.rules.utc_offset_seconds), start
 
 
 def score(
@@ -415,9 +416,9 @@ def _since(
         return f"seconds_since_prev{suffix}", {"seconds": int(seconds)}
     if seconds < 3_600:
         return f"minutes_since_prev{suffix}", {"minutes": int(seconds // 60)}
-    if seconds < 86_400:
+    if seconds < SECONDS_PER_DAY:
         return f"hours_since_prev{suffix}", {"hours": seconds / 3_600}
-    return f"days_since_prev{suffix}", {"days": seconds / 86_400}
+    return f"days_since_prev{suffix}", {"days": seconds / SECONDS_PER_DAY}
 
 
 def describe(

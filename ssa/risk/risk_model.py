@@ -24,7 +24,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 
 from ssa.engines import Session
+from ssa.local_time import SECONDS_PER_DAY, date_at, day_number, local_day, midnight
 from ssa.report import evaluation
 from ssa.risk import source_features
 from ssa.risk.source_features import SourceFeature
@@ -168,15 +169,14 @@ def time_split(frame: pd.DataFrame, settings: Settings) -> TimeSplit:
     times = frame["created_at_epoch"]
     start, end = int(times.min()), int(times.max())
     if cfg.evaluation_start is not None:
-        day = (cfg.evaluation_start - date(1970, 1, 1)).days
-        evaluation_start = day * 86_400 - offset
+        day = day_number(cfg.evaluation_start)
     else:
-        first_day = (start + offset) // 86_400
-        last_day = (end + offset) // 86_400
+        first_day = local_day(start, offset)
+        last_day = local_day(end, offset)
         span = last_day - first_day + 1
         day = first_day + round(span * (1 - cfg.evaluation_share))
-        evaluation_start = day * 86_400 - offset
-    train_end = evaluation_start - int(cfg.delay_days * 86_400)
+    evaluation_start = midnight(day, offset)
+    train_end = evaluation_start - int(cfg.delay_days * SECONDS_PER_DAY)
     if not start < train_end <= evaluation_start <= end:
         raise ModelError(
             f"labelled rows run {_day(start, offset)} to {_day(end, offset)}: no "
@@ -256,7 +256,7 @@ def check_windows(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> 
 
 
 def _day(epoch: int, offset: int) -> str:
-    return datetime.fromtimestamp(epoch + offset, UTC).date().isoformat()
+    return date_at(epoch, offset).isoformat()
 
 
 # --- Encoding and scoring ---------------------------------------------------
