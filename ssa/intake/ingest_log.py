@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssa.engines import Session
+from ssa.engines.base import sql_text, statements
 
 LOG_COLUMNS = (
     "log_seq",
@@ -48,9 +49,7 @@ class PendingRefresh:
 def find_loaded(session: Session, sha256: str) -> dict[str, Any] | None:
     """The log row of the load of this content, if it was ever loaded."""
     rows = session.fetchall(
-        f"select {', '.join(LOG_COLUMNS)} from ingestion_log "
-        "where file_sha256 = ? and status = 'loaded' order by log_seq limit 1",
-        (sha256,),
+        sql_text("bronze/ingestion_log_find_loaded.sql"), {"file_sha256": sha256}
     )
     return dict(zip(LOG_COLUMNS, rows[0], strict=True)) if rows else None
 
@@ -59,18 +58,12 @@ def append(session: Session, entry: dict[str, Any]) -> int:
     """Add one log row; its sequence number is the next in commit order.
 
     The caller holds the write lock (``begin immediate``), so max + 1 cannot
-    race with another writer.
+    race with another writer. A column the entry leaves out is NULL.
     """
-    seq = session.fetchall("select coalesce(max(log_seq), 0) + 1 from ingestion_log")[
-        0
-    ][0]
+    next_seq, insert = statements(sql_text("bronze/ingestion_log_append.sql"))
+    seq = session.fetchall(next_seq)[0][0]
     row = {**entry, "log_seq": seq}
-    columns = [c for c in LOG_COLUMNS if c in row]
-    session.execute(
-        f"insert into ingestion_log ({', '.join(columns)}) "
-        f"values ({', '.join('?' for _ in columns)})",
-        [row[c] for c in columns],
-    )
+    session.execute(insert, {c: row.get(c) for c in LOG_COLUMNS})
     return seq
 
 
@@ -112,9 +105,8 @@ def files_between(
 ) -> list[dict[str, Any]]:
     """Log rows in (after, up_to], for the run's artifact."""
     rows = session.fetchall(
-        f"select {', '.join(LOG_COLUMNS)} from ingestion_log "
-        "where log_seq > ? and log_seq <= ? order by log_seq",
-        (after_log_seq, up_to_log_seq),
+        sql_text("bronze/ingestion_log_between.sql"),
+        {"after_log_seq": after_log_seq, "up_to_log_seq": up_to_log_seq},
     )
     return [dict(zip(LOG_COLUMNS, row, strict=True)) for row in rows]
 
@@ -128,24 +120,18 @@ def record_refresh(
     finished_at: str,
 ) -> None:
     """Silver and Gold now reflect every load up to up_to_log_seq."""
-    seq, files, rows = session.fetchall(
-        "select (select coalesce(max(refresh_seq), 0) + 1 from ingestion_refresh), "
-        "count(*), coalesce(sum(rows_loaded), 0) from ingestion_log "
-        "where status = 'loaded' and log_seq > ? and log_seq <= ?",
-        (after_log_seq, up_to_log_seq),
-    )[0]
+    taken_in, insert = statements(sql_text("bronze/ingestion_refresh_record.sql"))
+    span = {"after_log_seq": after_log_seq, "up_to_log_seq": up_to_log_seq}
+    seq, files, rows = session.fetchall(taken_in, span)[0]
     session.execute(
-        "insert into ingestion_refresh (refresh_seq, after_log_seq, "
-        "up_to_log_seq, files, rows_loaded, customers, started_at, finished_at) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            seq,
-            after_log_seq,
-            up_to_log_seq,
-            files,
-            rows,
-            customers,
-            started_at,
-            finished_at,
-        ),
+        insert,
+        {
+            "refresh_seq": seq,
+            **span,
+            "files": files,
+            "rows_loaded": rows,
+            "customers": customers,
+            "started_at": started_at,
+            "finished_at": finished_at,
+        },
     )
