@@ -29,14 +29,12 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from bench import EXTERNAL_FILE
 from flows.make_drop import drop_frame
 from ssa.intake.ingest import ingest_file
-from ssa.settings import REPO_ROOT, Settings
+from ssa.settings import Settings
 
 TARGET_RATIO = 0.7
-EXTERNAL_FILE = (
-    REPO_ROOT.parent / "shared" / "data" / "external" / "card_transactions_2021.csv.gz"
-)
 BANK_TYPES = {
     "pix": "Pix enviado",
     "credit": "Compra no crédito",

@@ -40,12 +40,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench import EXTERNAL_FILE
 from ssa.engines import WarehouseError, open_warehouse
 from ssa.generator import generate
 from ssa.intake.ingest import ingest_file
 from ssa.risk import model_scoring, risk_model, training
 from ssa.risk.risk_model import ModelError
-from ssa.settings import REPO_ROOT, Settings, sql_params
+from ssa.settings import Settings, sql_params
 from tasks.bronze import _load
 
 # ~66 transactions per customer in a 30-day month (bench/benchmark.py).
@@ -54,9 +55,6 @@ TARGET_TRAIN_S = 60.0
 TARGET_SCORING_SHARE = 0.15
 NO_MODEL = "gold, no model"
 WITH_MODEL = "scoring and gold, as the flow runs them"
-EXTERNAL_FILE = (
-    REPO_ROOT.parent / "shared" / "data" / "external" / "card_transactions_2021.csv.gz"
-)
 EXTERNAL_EVALUATION_START = "2021-10-01"
 
 

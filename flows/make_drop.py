@@ -39,10 +39,9 @@ from ssa.generator import generate
 from ssa.generator.contract_rows import salted_ids, to_contract
 from ssa.intake.source_mapping import LABELS_FOLDER
 from ssa.local_time import date_at
-from ssa.settings import GeneratorSettings, Settings
+from ssa.settings import GENERATOR_MAX_DAYS, GeneratorSettings, Settings
 
 Style = Literal["standard", "brazilian"]
-MAX_DAYS = 366
 # The generator's planters expect every customer to have transactions in the
 # period; over a day or two some have none (IndexError in amount_spike), so a
 # drop is cut from at least a week.
@@ -80,18 +79,18 @@ def drop_with_labels(
                 "generator": {
                     **cfg.model_dump(),
                     "start_date": start,
-                    "days": min(days, MAX_DAYS),
+                    "days": min(days, GENERATOR_MAX_DAYS),
                 },
             }
         )
         data = generate(shifted)
         tx = data.transactions
-        if len(tx) >= rows or days >= MAX_DAYS:
+        if len(tx) >= rows or days >= GENERATOR_MAX_DAYS:
             break
         days *= 2
     if len(tx) < rows:
         raise ValueError(
-            f"{rows} rows need more than {MAX_DAYS} days for "
+            f"{rows} rows need more than {GENERATOR_MAX_DAYS} days for "
             f"{cfg.n_customers} customers: raise the customer count"
         )
     head = tx.head(rows)

@@ -85,9 +85,10 @@ class Model:
 # customer's own rows, a payee's, an account's both ways.
 BY_CUSTOMER = "customer_id in (select key from temp.touched_customers)"
 BY_PAYEE = "payee_id in (select key from temp.touched_payees)"
+# An account's rows as the payer (the pass-through rule's own rows).
+BY_ACCOUNT_PAYING = "customer_id in (select key from temp.touched_accounts)"
 BY_ACCOUNT = (
-    "customer_id in (select key from temp.touched_accounts)"
-    " or payee_id in (select key from temp.touched_accounts)"
+    f"{BY_ACCOUNT_PAYING} or payee_id in (select key from temp.touched_accounts)"
 )
 CUSTOMERS = Partition("bronze_transactions", BY_CUSTOMER)
 # Windows over a customer's earlier payments only: a row sees nothing later.

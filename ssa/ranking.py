@@ -50,19 +50,19 @@ def risk_rank(frame: pd.DataFrame) -> np.ndarray:
         digits, radix = _digits(frame[column])
         if radix == 1:
             continue
-        if size * radix >= _EXACT:
+        if size * radix >= EXACT_IN_FLOAT:
             size, code = _dense(code)
         code = code * radix + digits
         size *= radix
-    if size >= _EXACT:  # beyond what a float holds exactly
+    if size >= EXACT_IN_FLOAT:  # beyond what a float holds exactly
         size, code = _dense(code)
     rank = code.astype(float) + 1.0
     rank[frame[RISK_ORDER[0]].to_numpy() <= 0] = 0.0
     return rank
 
 
-# Integers a float64 holds exactly.
-_EXACT = 2**53
+# Integers a float64 holds exactly are those below this.
+EXACT_IN_FLOAT = 2**53
 
 
 def _digits(values: pd.Series) -> tuple[np.ndarray, int]:

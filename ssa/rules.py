@@ -25,6 +25,7 @@ from typing import Literal
 
 from ssa.model_spec import (
     BY_ACCOUNT,
+    BY_ACCOUNT_PAYING,
     BY_CUSTOMER,
     BY_ID,
     BY_PAYEE,
@@ -162,7 +163,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
             Partition(
                 "silver_pix_transfers",
                 BY_ACCOUNT,
-                scope="customer_id in (select key from temp.touched_accounts)",
+                scope=BY_ACCOUNT_PAYING,
                 window="pass_through_window_seconds",
             ),
         ),

@@ -160,6 +160,10 @@ class PathSettings(_Model):
         return self.data_path / "detection_report.md"
 
 
+# The longest synthetic period: a year, a leap one included.
+GENERATOR_MAX_DAYS = 366
+
+
 class GeneratorSettings(_Model):
     """Size and shape of the synthetic month (the Bronze source)."""
 
@@ -176,7 +180,7 @@ class GeneratorSettings(_Model):
         "(about 1.3M rows, under 1 GiB), not the month. Above the 1M-row "
         "benchmark's 15,150 customers, so it and the default month are one chunk.",
     )
-    days: int = Field(30, ge=1, le=366)
+    days: int = Field(30, ge=1, le=GENERATOR_MAX_DAYS)
     start_date: date = Field(date(2026, 10, 1), description="First local day.")
     tx_per_customer_day: float = Field(
         2.2,

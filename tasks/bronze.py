@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ssa.engines import WarehouseError, open_warehouse
 from ssa.generator import Dataset, chunk_count, generate_chunks
+from ssa.intake.ingest import BATCH_DIGEST_CHARS
 from ssa.settings import Settings
 from tasks.retries import IO_RETRIES, IO_RETRY_DELAYS_SECONDS
 
@@ -26,7 +27,7 @@ def batch_id_for(settings: Settings) -> str:
         del generator["chunk_customers"]
     payload = json.dumps(generator, sort_keys=True)
     payload += json.dumps(settings.fraud.model_dump(mode="json"), sort_keys=True)
-    return "gen-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return "gen-" + hashlib.sha256(payload.encode()).hexdigest()[:BATCH_DIGEST_CHARS]
 
 
 def _load(data: Dataset | Iterable[Dataset], settings: Settings) -> dict[str, int]:

@@ -32,11 +32,11 @@ def _expected_order(frame: pd.DataFrame) -> list[tuple]:
     return sorted(map(tuple, keys.to_numpy()), reverse=True)
 
 
-@pytest.mark.parametrize("exact", [ranking._EXACT, 50])
+@pytest.mark.parametrize("exact", [ranking.EXACT_IN_FLOAT, 50])
 def test_the_rank_orders_rows_by_each_figure_in_turn(monkeypatch, exact) -> None:
     # A small limit makes the codes re-number themselves on the way, as
     # millions of distinct probabilities would.
-    monkeypatch.setattr(ranking, "_EXACT", exact)
+    monkeypatch.setattr(ranking, "EXACT_IN_FLOAT", exact)
     frame = _frame(2_000)
     rank = risk_rank(frame)
     alerting = frame["risk_score"] > 0

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench import EXTERNAL_FILE
 from ssa.engines import base, incremental, open_warehouse
 from ssa.engines.base import SQL_DIR
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
@@ -28,8 +29,6 @@ from tests.drops import assert_accounting, query
 
 SOURCES = REPO_ROOT / "sources"
 EXAMPLES = SOURCES / "examples"
-EXTERNAL = REPO_ROOT.parent / "shared" / "data" / "external"
-EXTERNAL_FILE = EXTERNAL / "card_transactions_2021.csv.gz"
 
 
 def _example_frame() -> pd.DataFrame:

@@ -50,6 +50,9 @@ from ssa.settings import Settings
 logger = logging.getLogger("ssa.intake.ingest")
 
 Status = Literal["loaded", "duplicate_file", "quarantined"]
+# Hex digits of a SHA-256 that a Bronze batch id keeps, a file's and the
+# generator month's alike (tasks/bronze.py).
+BATCH_DIGEST_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def summary_line(result: Mapping[str, Any]) -> str:
 
 def batch_id_for(sha256: str) -> str:
     """Bronze batch id of a file: its content, not its name."""
-    return "file-" + sha256[:16]
+    return "file-" + sha256[:BATCH_DIGEST_CHARS]
 
 
 def ingest_file(

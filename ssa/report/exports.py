@@ -16,6 +16,7 @@ import pandas as pd
 
 from ssa.engines.base import FORMULA_START
 from ssa.intake.contract import CONTROL_CHARS
+from ssa.ranking import EXACT_IN_FLOAT
 from ssa.rules import DETECTION_RULES, RULES
 from ssa.wording import Language, ReasonFormatter, Said
 
@@ -56,7 +57,8 @@ def counts_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
         col = out[name]
         if col.dtype.kind == "f" and col.isna().any():
             values = col.dropna()
-            if (values == values.round()).all() and values.abs().lt(2**53).all():
+            whole = (values == values.round()).all()
+            if whole and values.abs().lt(EXACT_IN_FLOAT).all():
                 out[name] = col.astype("Int64")
     return out
 
