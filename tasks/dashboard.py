@@ -16,10 +16,11 @@ def _write(settings: Settings, detection: Mapping[str, Any] | None) -> dict[str,
     # Imported here: Altair takes a few tenths of a second to import, paid by
     # every flow process (a deployment run's start) before the drop's CSVs.
     from ssa.report import dashboard
+    from ssa.report.dashboard.vega import snapshot_png
 
     written = dashboard.write_dashboard(settings, detection)
     specs = written.pop("specs")
-    written["png"] = dashboard.snapshot_png(specs)
+    written["png"] = snapshot_png(specs)
     return written
 
 

@@ -25,8 +25,19 @@ from scripts.setup_test_deps import find_chromium
 from ssa.documents import mask_name
 from ssa.generator import generate
 from ssa.report import dashboard
+from ssa.report.dashboard.charts import load_map
+from ssa.report.dashboard.data import NO_MODEL, read_data
+from ssa.report.dashboard.page import _kpis, _report_tables
+from ssa.report.dashboard.words import (
+    FLAGGED_TITLE,
+    LEARNED_LABEL,
+    RULE_LABELS,
+    br_number,
+    report_header,
+)
 from ssa.rules import RULES
 from ssa.settings import REPO_ROOT, Settings
+from ssa.wording import brl
 from tasks.bronze import _load
 from tasks.gold import _build as build_gold
 from tasks.silver import _build as build_silver
@@ -64,9 +75,9 @@ def test_names_are_masked_like_the_cpf() -> None:
 
 
 def test_brazilian_number_formats() -> None:
-    assert dashboard.br_number(1234567) == "1.234.567"
-    assert dashboard.br_number(0.9126, 3) == "0,913"
-    assert dashboard.br_number(float("nan")) == "—"
+    assert br_number(1234567) == "1.234.567"
+    assert br_number(0.9126, 3) == "0,913"
+    assert br_number(float("nan")) == "—"
 
 
 def test_the_page_is_self_contained(written) -> None:
@@ -89,14 +100,14 @@ def test_names_in_clear_only_when_a_setting_says_so(written) -> None:
             )
         }
     )
-    masked = dashboard.read_data(settings).top["Cliente"]
-    clear = dashboard.read_data(shown).top["Cliente"]
+    masked = read_data(settings).top["Cliente"]
+    clear = read_data(shown).top["Cliente"]
     assert (masked.str.len() < clear.str.len()).any()
     assert masked.tolist() == [mask_name(n) for n in clear]
 
 
 def test_the_map_file_is_the_one_shipped_with_attribution() -> None:
-    features = dashboard.load_map(REPO_ROOT / Settings().paths.bairros_map)
+    features = load_map(REPO_ROOT / Settings().paths.bairros_map)
     assert len(features) == BAIRROS
     reference = pd.read_csv(REPO_ROOT / Settings().paths.bairros_csv)
     assert {f["properties"]["bairro"] for f in features} == set(reference["name"])
@@ -107,7 +118,7 @@ def test_the_map_file_is_the_one_shipped_with_attribution() -> None:
 
 def test_a_missing_map_names_the_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "nope.geojson")):
-        dashboard.load_map(tmp_path / "nope.geojson")
+        load_map(tmp_path / "nope.geojson")
 
 
 def _chromium() -> Path:
@@ -187,7 +198,7 @@ def test_the_page_renders_offline_in_chromium(written) -> None:
         page.screenshot(path=shots / "dashboard.png", full_page=True)
     assert requests == [url], requests  # not live: not even the feed
     assert errors == []
-    data = dashboard.read_data(settings)
+    data = read_data(settings)
     with_transactions = int((data.bairros["transactions"] > 0).sum())
     with_residents = int(data.bairros["per_1000_residents"].notna().sum())
     # Per map: every bairro drawn (grey underneath), coloured where it has a rate.
@@ -305,7 +316,7 @@ def test_the_shipped_map_is_what_the_script_makes_of_the_shared_polygons() -> No
 def test_every_rule_has_a_portuguese_label_and_reason() -> None:
     from ssa.report.exports import REASONS, REASONS_PT
 
-    assert set(dashboard.RULE_LABELS) == set(RULES) == set(REASONS_PT)
+    assert set(RULE_LABELS) == set(RULES) == set(REASONS_PT)
     # The same features fill both sentences.
     fields = re.compile(r"\{(\w+)")
     for rule in RULES:
@@ -338,17 +349,17 @@ def test_the_headline_counts_the_alert_queue_beside_the_rule_flags(written) -> N
     alerts = _csv_alerts(settings)
     flagged = int((alerts["anomaly_flag"] != "Normal").sum())
     assert len(alerts) > flagged > 0  # the case the headline must not miss
-    kpis = dashboard.read_data(settings).kpis
+    kpis = read_data(settings).kpis
     assert (kpis["alerts"], kpis["flagged"]) == (len(alerts), flagged)
     assert (out["alerts"], out["flagged"]) == (len(alerts), flagged)
-    tiles = {t["label"]: t["value"] for t in dashboard._kpis(kpis)}
+    tiles = {t["label"]: t["value"] for t in _kpis(kpis)}
     headline = next(label for label in tiles if label.startswith("Alertas ("))
-    assert tiles[headline] == dashboard.br_number(len(alerts))
-    assert headline.endswith(f"{dashboard.br_number(flagged)} pelas regras")
+    assert tiles[headline] == br_number(len(alerts))
+    assert headline.endswith(f"{br_number(flagged)} pelas regras")
     cents = alerts["amount_cents"].astype(int).sum()
-    assert tiles["Valor em alerta"] == dashboard.brl(cents / 100)
+    assert tiles["Valor em alerta"] == brl(cents / 100)
     critical = int((alerts["risk_level"] == "critical").sum())
-    assert tiles["Alertas críticos"] == dashboard.br_number(critical)
+    assert tiles["Alertas críticos"] == br_number(critical)
 
 
 def test_the_daily_chart_counts_the_alert_queue_by_signal(written) -> None:
@@ -356,9 +367,9 @@ def test_the_daily_chart_counts_the_alert_queue_by_signal(written) -> None:
     under a signal of their own."""
     settings, _ = written
     alerts = _csv_alerts(settings)
-    daily = dashboard.read_data(settings).daily
+    daily = read_data(settings).daily
     assert daily["anomalies"].sum() == len(alerts)
-    learned = daily.loc[daily["flag"] == dashboard.LEARNED_LABEL, "anomalies"].sum()
+    learned = daily.loc[daily["flag"] == LEARNED_LABEL, "anomalies"].sum()
     assert learned == int((alerts["anomaly_flag"] == "Normal").sum()) > 0
 
 
@@ -373,7 +384,7 @@ def test_the_map_and_the_hour_chart_count_the_alert_queue(month, request) -> Non
     alerts = _csv_alerts(settings)
     flagged = alerts[alerts["anomaly_flag"] != "Normal"]
     assert len(alerts) > len(flagged) > 0  # alerts no rule flagged, and rules'
-    data = dashboard.read_data(settings)
+    data = read_data(settings)
 
     shown = data.bairros.set_index("bairro")
     for column, rows in (("alerts", alerts), ("flagged", flagged)):
@@ -408,7 +419,7 @@ def test_the_map_and_the_hour_chart_say_alerts(written) -> None:
         "Alertas por 1.000 transações",
         "Alertas por 1.000 moradores (Censo 2022)",
         "Alertas por hora do dia e canal",
-        dashboard.FLAGGED_TITLE,
+        FLAGGED_TITLE,
     ):
         assert f'"{title}"' in specs, title
     assert "Anomalias" not in specs
@@ -417,8 +428,8 @@ def test_the_map_and_the_hour_chart_say_alerts(written) -> None:
 def test_without_a_model_the_page_says_what_scored_it(written) -> None:
     settings, _ = written
     html = settings.paths.dashboard_html.read_text(encoding="utf-8")
-    assert dashboard.read_data(settings).scoring == dashboard.NO_MODEL
-    assert f'<p class="note" id="modelo">{dashboard.NO_MODEL}</p>' in html
+    assert read_data(settings).scoring == NO_MODEL
+    assert f'<p class="note" id="modelo">{NO_MODEL}</p>' in html
 
 
 def test_the_anomaly_scores_reasons_are_in_portuguese(written) -> None:
@@ -427,7 +438,7 @@ def test_the_anomaly_scores_reasons_are_in_portuguese(written) -> None:
     CSV gives in English."""
     settings, _ = written
     every = _with(settings, exports={"dashboard_top_rows": 1000})
-    top = dashboard.read_data(every).top
+    top = read_data(every).top
     english = _csv_alerts(settings)["reasons"].fillna("")
     assert len(top) == len(english)
     said = top["Motivos"].fillna("")
@@ -478,14 +489,14 @@ def test_a_model_that_did_not_score_gold_is_not_named_as_if_it_had(
     newer = tmp_path / "risk-model-v0099.json"
     newer.write_text(json.dumps({**model, "version": 99}), encoding="utf-8")
     # Gold scored by v1; the settings now name v99.
-    note = dashboard.read_data(_with(settings, model={"model_file": newer})).scoring
+    note = read_data(_with(settings, model={"model_file": newer})).scoring
     assert f"modelo de risco v{model['version']}" in note
     assert "outro modelo" in note and "v99" in note
     # Gold scored with no model; a model file has appeared since.
     unscored, _ = written
-    note = dashboard.read_data(_with(unscored, model={"model_file": newer})).scoring
+    note = read_data(_with(unscored, model={"model_file": newer})).scoring
     assert "sem modelo" in note and "v99" in note
-    assert note != dashboard.NO_MODEL
+    assert note != NO_MODEL
 
 
 def test_the_models_reasons_are_in_portuguese(modelled) -> None:
@@ -495,7 +506,7 @@ def test_the_models_reasons_are_in_portuguese(modelled) -> None:
     from ssa.wording import _template_pattern
 
     settings, _, _ = modelled
-    top = dashboard.read_data(settings).top
+    top = read_data(settings).top
     said = top["Motivos"].fillna("")
     assert said.str.contains("modelo: ").sum() > 0
     assert not said.str.contains("model: |unusual: ").any()
@@ -546,11 +557,9 @@ def test_the_detection_report_panel_is_in_portuguese(modelled) -> None:
 
 
 def test_report_keys_unknown_to_the_page_keep_their_name() -> None:
-    assert dashboard.report_header("precision_at_250") == "Precisão nos 250 primeiros"
-    assert dashboard.report_header("a_new_figure") == "a_new_figure"
-    tables = dashboard._report_tables(
-        {"score": {"a_new_figure": 1.5, "scorer": "a new scorer"}}
-    )
+    assert report_header("precision_at_250") == "Precisão nos 250 primeiros"
+    assert report_header("a_new_figure") == "a_new_figure"
+    tables = _report_tables({"score": {"a_new_figure": 1.5, "scorer": "a new scorer"}})
     assert tables[0]["frame"].to_dict("records") == [
         {"Medida": "a_new_figure", "Valor": "1,500"},
         {"Medida": "Pontuação", "Valor": "a new scorer"},

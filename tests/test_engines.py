@@ -20,7 +20,7 @@ from ssa.risk import risk_model
 from ssa.settings import Settings, sql_params
 from tasks.bronze import _load
 
-# The dashboard's queries (ssa/report/dashboard.py) and their parameters;
+# The dashboard's queries (ssa/report/dashboard/data.py) and their parameters;
 # the latest files' list needs a watched folder's log, which these builds
 # have not.
 DASHBOARD_QUERIES = {

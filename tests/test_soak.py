@@ -20,7 +20,8 @@ from bench.soak import (
     unread,
 )
 from ssa.generator.live_stream import Batch
-from ssa.report import dashboard
+from ssa.report.dashboard.data import DashboardData, arrival_table
+from ssa.report.dashboard.page import live_feed
 
 
 def _batch(window: int, renamed_at: float, rows: int = 10) -> Batch:
@@ -101,17 +102,17 @@ def _feed(names: list[str]) -> str:
             "finished_at": "2026-12-01T12:00:00.000+00:00",
         }
     )
-    data = dashboard.DashboardData(
+    data = DashboardData(
         kpis={"transactions": 20, "flagged": 1},
         bairros=pd.DataFrame(),
         daily=pd.DataFrame(),
         hour_channel=pd.DataFrame(),
         top=pd.DataFrame(),
-        arrivals=dashboard.arrival_table(frame, -3 * 3600),
+        arrivals=arrival_table(frame, -3 * 3600),
         generated_at="01/12/2026 09:00",
         zone="America/Bahia",
     )
-    return dashboard.live_feed(data, "1")
+    return live_feed(data, "1")
 
 
 def test_feed_files_reads_the_file_names_the_dashboard_feed_lists() -> None:

@@ -13,7 +13,7 @@ import altair as alt
 import pandas as pd
 import vl_convert
 
-from ssa.report.dashboard import VL_VERSION
+from ssa.report.dashboard.vega import VL_VERSION
 
 WIDTH = 520
 HEIGHT = 360
