@@ -1037,3 +1037,26 @@ def test_skipped_rows_are_logged_alike_on_every_engine(settings, engine):
     assert arrivals[["rows_loaded", "rows_skipped"]].astype(int).values.tolist() == [
         [48, 12]
     ]
+
+
+def test_killed_after_commit_the_rerun_lists_the_skipped_rows(settings, monkeypatch):
+    """The skipped rows' list is written after the commit, like the rejected
+    rows: a process killed in between writes it when it sees the file again,
+    with the skipped count the log kept."""
+    path = _drop(settings, "paysim", EXAMPLES / "paysim_example.csv")
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt  # the process dies right after the commit
+
+    monkeypatch.setattr("ssa.intake.ingest.write_rejected", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_file(path, settings, source="paysim")
+    monkeypatch.undo()
+    assert path.exists()
+    result = ingest_file(path, settings, source="paysim")
+    assert "resumed" in result.detail
+    assert (result.rows_loaded, result.rows_skipped) == (48, 12)
+    listed = Path(str(result.archived_to)).with_name("paysim_example.skipped.csv")
+    assert len(pd.read_csv(listed, dtype=str)) == 12
+    assert query(settings, "select count(*) from ingestion_log") == [(1,)]
+    assert_accounting(settings)

@@ -283,7 +283,7 @@ class SQLiteSession:
             for c in self.conn.execute("pragma table_info(bronze_transactions)")
             if c[1] in _NOW_NULLABLE and c[3]
         ]
-        if outdated:
+        if outdated and "bronze_transactions" not in rebuilt:
             self._set_aside("bronze_transactions")
             rebuilt.append("bronze_transactions")
         for statement in schema_statements():
