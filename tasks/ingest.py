@@ -121,6 +121,7 @@ INGESTED_COLUMNS = (
     "rows_loaded",
     "rows_rejected",
     "rows_duplicate",
+    "rows_skipped",
     "missing_columns",
     "detail",
     "quarantine_file",
@@ -134,7 +135,8 @@ async def publish_ingestion(files: list[dict[str, Any]]) -> None:
         table=[ingested_row(f) for f in files],
         key="ingested-files",
         description="Drops handled since the last refresh (loaded, skipped or "
-        "quarantined): rows read = loaded + rejected + duplicates; "
+        "quarantined): rows read = loaded + rejected + duplicates + skipped "
+        "(not payments, by the source mapping's skip); "
         "quarantine_file is where the rejected rows (or the unreadable file) "
         "went.",
     )

@@ -87,10 +87,14 @@ def log_rows(settings: Settings) -> list[dict[str, Any]]:
 
 
 def assert_accounting(settings: Settings) -> None:
-    """rows read = loaded + rejected + duplicates, for every logged file."""
+    """rows read = loaded + rejected + duplicates + skipped, for every
+    logged file."""
     for row in log_rows(settings):
         assert row["rows_read"] == (
-            row["rows_loaded"] + row["rows_rejected"] + row["rows_duplicate"]
+            row["rows_loaded"]
+            + row["rows_rejected"]
+            + row["rows_duplicate"]
+            + row["rows_skipped"]
         ), row
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from ssa.engines import base, open_warehouse, sqlite_warehouse
+from ssa.engines import WarehouseError, base, open_warehouse, sqlite_warehouse
 from ssa.generator import generate, generate_chunks
-from ssa.settings import Settings
+from ssa.intake import ingest_log
+from ssa.intake.ingest import ingest_file
+from ssa.settings import REPO_ROOT, Settings
 from tasks.bronze import _load, batch_id_for
 from tests.rows import tx
 
@@ -212,3 +216,104 @@ def test_duckdb_keeps_bronze_unique_without_index_upkeep(tmp_path) -> None:
         session.apply_schema()
         assert session.fetchall(indexes, ["bronze_transactions"])[0][0] == 0
         assert session.fetchall(keys, ["bronze_transactions"])[0][0] == 1
+
+
+# The ingestion log as warehouses made before rows_skipped have it.
+EARLIER_INGESTION_LOG = """
+create table ingestion_log (
+    log_seq bigint not null primary key,
+    file_name varchar(256) not null,
+    file_sha256 varchar(64) not null,
+    file_bytes bigint not null,
+    status varchar(16) not null,
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_rejected bigint not null,
+    rows_duplicate bigint not null,
+    batch_id varchar(64) not null,
+    delimiter varchar(1),
+    missing_columns varchar(512),
+    detail varchar(2048),
+    archived_to varchar(1024),
+    rejected_to varchar(1024),
+    started_at varchar(32) not null,
+    finished_at varchar(32) not null,
+    check (rows_read = rows_loaded + rows_rejected + rows_duplicate)
+);
+create index ingestion_log_sha256 on ingestion_log (file_sha256);
+insert into ingestion_log values (
+    1, 'earlier.csv', 'aa', 10, 'loaded', 6, 3, 2, 1, 'file-aa', ',',
+    null, null, null, null, '2026-10-01T00:00:00', '2026-10-01T00:00:01'
+);
+"""
+LOG_ROW = (
+    "insert into ingestion_log (log_seq, file_name, file_sha256, file_bytes, "
+    "status, rows_read, rows_loaded, rows_rejected, rows_duplicate, "
+    "rows_skipped, batch_id, started_at, finished_at) "
+    "values (?, 'x.csv', 'bb', 1, 'loaded', ?, ?, 0, 0, ?, 'file-bb', 't', 't')"
+)
+
+
+def _earlier_warehouse(settings: Settings) -> None:
+    path = settings.warehouse_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if settings.engine == "duckdb":
+        with duckdb.connect(str(path)) as conn:
+            conn.execute(EARLIER_INGESTION_LOG)
+    else:
+        with closing(sqlite3.connect(path)) as conn:
+            conn.executescript(EARLIER_INGESTION_LOG)
+
+
+@ENGINES
+def test_an_earlier_ingestion_log_gets_rows_skipped_rows_kept(
+    tmp_path, engine_name
+) -> None:
+    """A warehouse made before skipped rows were counted keeps working: its
+    log gains rows_skipped (0 for its files) and the accounting check that
+    reads it, with its rows and its index, the first time a drop comes."""
+    settings = _settings(tmp_path, engine_name=engine_name)
+    _earlier_warehouse(settings)
+    incoming = settings.paths.incoming_path / "paysim"
+    incoming.mkdir(parents=True)
+    example = REPO_ROOT / "sources" / "examples" / "paysim_example.csv"
+    path = Path(shutil.copy(example, incoming / example.name))
+
+    result = ingest_file(path, settings, source="paysim")
+
+    assert (result.rows_loaded, result.rows_skipped) == (48, 12), result.detail
+    with open_warehouse(settings).transaction() as session:
+        logged = session.fetchall(
+            "select log_seq, rows_read, rows_loaded, rows_rejected, "
+            "rows_duplicate, rows_skipped from ingestion_log order by log_seq"
+        )
+        assert [tuple(r) for r in logged] == [
+            (1, 6, 3, 2, 1, 0),
+            (2, 60, 48, 0, 0, 12),
+        ]
+        assert not session.table_exists("ingestion_log_outdated")
+        assert ingest_log.find_loaded(session, "aa")["file_name"] == "earlier.csv"
+        with pytest.raises(WarehouseError, match="CHECK constraint failed"):
+            session.execute(LOG_ROW, (3, 10, 8, 1))  # 8 + 1 is not 10
+    if engine_name == "sqlite":
+        with closing(sqlite3.connect(settings.warehouse_path)) as conn:
+            indexes = conn.execute(
+                "select name from sqlite_master where type = 'index' "
+                "and tbl_name = 'ingestion_log' and sql is not null"
+            ).fetchall()
+        assert indexes == [("ingestion_log_sha256",)]
+
+
+@ENGINES
+def test_the_ingestion_log_checks_the_accounting_with_skipped_rows(
+    tmp_path, engine_name
+) -> None:
+    settings = _settings(tmp_path, engine_name=engine_name)
+    with open_warehouse(settings).transaction() as session:
+        session.apply_schema()
+        session.execute(LOG_ROW, (1, 10, 8, 2))
+    refused = pytest.raises(WarehouseError, match="CHECK constraint failed")
+    with refused, open_warehouse(settings).transaction() as session:
+        session.execute(LOG_ROW, (2, 10, 10, 2))  # 10 + 2 is not 10
+    with open_warehouse(settings).transaction() as session:
+        assert session.fetchall("select count(*) from ingestion_log")[0][0] == 1

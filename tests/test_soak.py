@@ -99,6 +99,7 @@ def _feed(names: list[str]) -> str:
             "rows_loaded": 10,
             "rows_rejected": 0,
             "rows_duplicate": 0,
+            "rows_skipped": 0,
             "finished_at": "2026-12-01T12:00:00.000+00:00",
         }
     )

@@ -44,18 +44,26 @@ def _drop(settings: Settings, source: str, example: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("source", "rows", "fraud"),
-    [("sparkov", 65, 5), ("internet_banking_br", 40, None), ("ieee_cis", 60, 5)],
+    ("source", "rows", "fraud", "skipped"),
+    [
+        ("sparkov", 65, 5, 0),
+        ("internet_banking_br", 40, None, 0),
+        ("ieee_cis", 60, 5, 0),
+        ("paysim", 48, 8, 12),  # its CASH_IN rows are money coming in
+    ],
 )
-def test_each_shipped_source_loads_its_example_whole(settings, source, rows, fraud):
+def test_each_shipped_source_loads_its_example_whole(
+    settings, source, rows, fraud, skipped
+):
     path = _drop(settings, source, EXAMPLES / f"{source}_example.csv")
     source_folder = source_of(path, settings.paths.incoming_path)
     result = ingest_file(path, settings, source=source_folder)
-    assert (result.status, result.rows_loaded, result.rows_rejected) == (
-        "loaded",
-        rows,
-        0,
-    ), result.detail
+    assert (
+        result.status,
+        result.rows_loaded,
+        result.rows_rejected,
+        result.rows_skipped,
+    ) == ("loaded", rows, 0, skipped), result.detail
     lineage = query(settings, "select distinct source from bronze_transactions")
     assert lineage == [(f"file:{source}/{path.name}",)]
     labels = query(settings, "select count(*), sum(is_fraud) from reported_labels")
@@ -408,6 +416,17 @@ def test_a_first_foreign_export_starts_a_warehouse(tmp_path, prefect_harness):
     assert "Gold risk score" in report
 
 
+def test_every_shipped_mapping_has_an_example_in_the_readme():
+    """A shipped mapping is loaded whole by the test above and listed in the
+    README's table with its example."""
+    shipped = sorted(p.stem for p in SOURCES.glob("*.yaml"))
+    assert shipped == ["ieee_cis", "internet_banking_br", "paysim", "sparkov"]
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in shipped:
+        assert (EXAMPLES / f"{name}_example.csv").is_file()
+        assert f"\n| `{name}` | " in readme, name
+
+
 def test_the_watcher_routes_source_and_labels_folders(settings, prefect_harness):
     """A bank export in its source folder and a MED report in labels/, one
     refresh: the report judges those rows against the reported labels."""
@@ -530,7 +549,7 @@ def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
     Watcher(settings, lambda pending: None).claim()
     incoming = settings.paths.incoming_path
     made = {p.name for p in incoming.iterdir() if p.is_dir()}
-    assert made == {"labels", "sparkov", "internet_banking_br", "ieee_cis"}
+    assert made == {"labels", "sparkov", "internet_banking_br", "ieee_cis", "paysim"}
 
 
 def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(
@@ -866,3 +885,177 @@ def test_a_labels_file_may_give_report_times_day_first(settings):
         "reported_at '03-13-2025' is not an ISO-8601 date and time"
         " nor dd/mm/aaaa [hh:mm[:ss]] (local time)"
     ]
+
+
+PAYSIM_SKIPPING = (
+    PAYSIM_LIKE
+    + """\
+skip:
+  type: [CASH_IN, "DEP*"]
+"""
+)
+
+
+def test_skipped_rows_are_counted_listed_and_never_reach_bronze(settings, tmp_path):
+    """Rows the mapping says are not payments (money coming in) load as
+    nothing and are rejected as nothing: counted in the log line and in
+    ingestion_log, listed beside the archived file with the key that left
+    them out. Matched as values.map matches (case and spaces ignored), or
+    as a pattern; a skipped row is never checked, so one with a bad amount
+    is still skipped, while a payment with one is rejected. A row of the
+    wrong shape has no column to trust: rejected, whatever it says."""
+    settings = _settings_with_sources(settings, tmp_path, paysim=PAYSIM_SKIPPING)
+    path = _lines_file(
+        settings.paths.incoming_path / "paysim",
+        "steps.csv",
+        [
+            "step,type,amount,nameOrig,nameDest,isFraud",
+            "1,TRANSFER,181.00,C1305486145,C553264065,1",
+            "1,CASH_IN,5000.00,C1305486145,M1979787155,0",
+            "2, cash_in ,120.00,C1231006815,M1979787155,0",
+            "2,PAYMENT,9839.64,C1231006815,M1979787155,0",
+            "3,DEPOSIT,oops,C1231006815,M1979787155,0",
+            "3,PAYMENT,oops,C1231006815,M1979787155,0",
+            "4,CASH_OUT,229133.94,C905080434,C476402209,0",
+            "5,CASH_IN,1.00,C905080434,M1979787155,0,1",
+        ],
+    )
+    result = ingest_file(path, settings, source="paysim")
+    counts = (
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_rejected,
+        result.rows_duplicate,
+        result.rows_skipped,
+    )
+    assert counts == (8, 3, 2, 0, 3), result.detail
+    line = result.summary()
+    assert "read=8 loaded=3 rejected=2 duplicates=0 skipped=3" in line
+    assert "skipped by sources/paysim.yaml: skip" in line
+    categories = query(settings, "select category from bronze_transactions")
+    assert sorted(c for (c,) in categories) == ["CASH_OUT", "PAYMENT", "TRANSFER"]
+    assert query(settings, "select count(*) from reported_labels") == [(3,)]
+    logged = query(
+        settings,
+        "select rows_read, rows_loaded, rows_rejected, rows_skipped from ingestion_log",
+    )
+    assert logged == [(8, 3, 2, 3)]
+    assert_accounting(settings)
+
+    listed_at = Path(str(result.archived_to)).with_name("steps.skipped.csv")
+    assert listed_at.parent.parent.parent == settings.paths.processed_path
+    assert str(listed_at) in result.detail
+    listed = pd.read_csv(listed_at, dtype=str, keep_default_na=False)
+    assert listed["source_line"].tolist() == ["3", "4", "6"]
+    assert listed["reason"].tolist() == [
+        "type 'CASH_IN' is not a payment (sources/paysim.yaml: skip.type)",
+        "type 'cash_in' is not a payment (sources/paysim.yaml: skip.type)",
+        "type 'DEPOSIT' is not a payment (sources/paysim.yaml: skip.type)",
+    ]
+    assert list(listed.columns)[2:] == [
+        "step",
+        "type",
+        "amount",
+        "nameOrig",
+        "nameDest",
+        "isFraud",
+    ]
+    rejected = pd.read_csv(result.rejected_to, dtype=str)
+    assert rejected["source_line"].tolist() == ["7", "9"]
+
+
+def test_a_skip_column_the_file_lacks_quarantines_it_naming_the_key(settings, tmp_path):
+    """Columns named only in skip are read: a file without one is refused
+    whole, as for any column the mapping reads, rather than loading the
+    rows skip was written to leave out."""
+    mapping = PAYSIM_LIKE + "skip:\n  status: [REJEITADA, CANCELADA]\n"
+    settings = _settings_with_sources(settings, tmp_path, paysim=mapping)
+    path = _lines_file(
+        settings.paths.incoming_path / "paysim",
+        "steps.csv",
+        [
+            "step,type,amount,nameOrig,nameDest,isFraud",
+            "1,TRANSFER,181.00,C1305486145,C553264065,1",
+        ],
+    )
+    result = ingest_file(path, settings, source="paysim")
+    assert result.status == "quarantined"
+    assert "'status' (skip.status) that sources/paysim.yaml reads" in result.detail
+    assert query(settings, "select count(*) from bronze_transactions") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("skip", "message"),
+    [
+        ("skips:\n  type: [CASH_IN]\n", "skips: unknown key (a typo?)"),
+        (
+            "skip:\n  amount: [0.00]\n",
+            "skip: amount: quote each value as the file writes it: YAML read "
+            "one as the number 0.0",
+        ),
+        ("skip:\n  type: []\n", "skip: type: give the values to skip"),
+        ("skip:\n  type: ['']\n", "skip: type: an empty value would skip"),
+        (
+            "file: {skip_columns: [type]}\nskip:\n  type: [CASH_IN]\n",
+            "skip.type: 'type' is in file.skip_columns, so it is never read",
+        ),
+    ],
+)
+def test_a_mistake_in_skip_names_the_file_and_key(tmp_path, skip, message):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "paysim.yaml").write_text(PAYSIM_LIKE + skip, encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("paysim", sources)
+    assert f"sources/paysim.yaml: {message}" in str(caught.value)
+
+
+def test_a_single_skip_value_needs_no_list(tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = PAYSIM_LIKE + "skip:\n  type: CASH_IN\n"
+    (sources / "paysim.yaml").write_text(text, encoding="utf-8")
+    assert load_source("paysim", sources).mapping.skip == {"type": ("CASH_IN",)}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_skipped_rows_are_logged_alike_on_every_engine(settings, engine):
+    """The same drop gives the same ingestion_log accounting and the same
+    arrivals panel rows on SQLite and DuckDB."""
+    settings = settings.model_copy(update={"engine": engine})
+    path = _drop(settings, "paysim", EXAMPLES / "paysim_example.csv")
+    result = ingest_file(path, settings, source="paysim")
+    assert result.rows_skipped == 12
+    with open_warehouse(settings).transaction() as session:
+        logged = session.fetchall(
+            "select rows_read, rows_loaded, rows_rejected, rows_duplicate, "
+            "rows_skipped from ingestion_log"
+        )
+        arrivals = session.query("gold/dashboard_arrivals.sql", {"arrival_rows": 5})
+    assert [tuple(r) for r in logged] == [(60, 48, 0, 0, 12)]
+    assert arrivals[["rows_loaded", "rows_skipped"]].astype(int).values.tolist() == [
+        [48, 12]
+    ]
+
+
+def test_killed_after_commit_the_rerun_lists_the_skipped_rows(settings, monkeypatch):
+    """The skipped rows' list is written after the commit, like the rejected
+    rows: a process killed in between writes it when it sees the file again,
+    with the skipped count the log kept."""
+    path = _drop(settings, "paysim", EXAMPLES / "paysim_example.csv")
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt  # the process dies right after the commit
+
+    monkeypatch.setattr("ssa.intake.ingest.write_rejected", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_file(path, settings, source="paysim")
+    monkeypatch.undo()
+    assert path.exists()
+    result = ingest_file(path, settings, source="paysim")
+    assert "resumed" in result.detail
+    assert (result.rows_loaded, result.rows_skipped) == (48, 12)
+    listed = Path(str(result.archived_to)).with_name("paysim_example.skipped.csv")
+    assert len(pd.read_csv(listed, dtype=str)) == 12
+    assert query(settings, "select count(*) from ingestion_log") == [(1,)]
+    assert_accounting(settings)

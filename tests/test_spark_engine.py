@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -25,7 +27,7 @@ from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import BY_NAME, FINAL_MODEL, GOLD_MODELS, SILVER_MODELS
 from ssa.risk import risk_model
-from ssa.settings import Settings, SparkLocalSettings, sql_params
+from ssa.settings import REPO_ROOT, Settings, SparkLocalSettings, sql_params
 from tasks import gold, report, silver
 from tasks.bronze import _load
 from tests.test_engines import BRONZE_KEYS, DASHBOARD_QUERIES, _assert_same
@@ -335,6 +337,26 @@ def test_source_features_land_once_and_read_back_as_on_sqlite(built, tmp_path) -
         float(b) for b in frame.sort_values("id")["balance"]
     ]
     pd.testing.assert_frame_equal(read["spark"], read["sqlite"], check_dtype=False)
+
+
+def test_skipped_rows_are_logged_as_on_sqlite(built) -> None:
+    """A mapping's skipped rows are counted in Spark's ingestion_log as in
+    SQLite's, and the dashboard's arrivals read them alike."""
+    from ssa.intake.ingest import ingest_file
+
+    example = REPO_ROOT / "sources" / "examples" / "paysim_example.csv"
+    shown = ["file_name", "status", "rows_loaded", "rows_rejected", "rows_skipped"]
+    read = []
+    for settings in built[:2]:
+        folder = settings.paths.incoming_path / "paysim"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = Path(shutil.copy(example, folder / example.name))
+        result = ingest_file(path, settings, source="paysim")
+        assert (result.rows_loaded, result.rows_skipped) == (48, 12), result.detail
+        with open_warehouse(settings).transaction() as session:
+            arrivals = session.query("gold/dashboard_arrivals.sql", {"arrival_rows": 1})
+        read.append(arrivals[shown])
+    _same("gold/dashboard_arrivals.sql", *read)
 
 
 def test_a_session_catches_up_with_another_writer(built) -> None:

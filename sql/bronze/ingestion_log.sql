@@ -13,6 +13,10 @@ create table if not exists ingestion_log (
     rows_loaded bigint not null,                 -- new rows in bronze_transactions
     rows_rejected bigint not null,               -- to <file>.rejected.csv
     rows_duplicate bigint not null,              -- ids already in Bronze
+    -- Not payments, by the source mapping's skip (money coming in, a
+    -- cancelled transfer): listed in processed/<day>/<file>.skipped.csv.
+    -- A log made before it is copied into this table, its rows with 0.
+    rows_skipped bigint not null default 0,
     batch_id varchar(64) not null,               -- bronze_transactions.batch_id
     delimiter varchar(1),
     missing_columns varchar(512),                -- optional contract columns absent
@@ -21,7 +25,9 @@ create table if not exists ingestion_log (
     rejected_to varchar(1024),                   -- quarantine/<file>.rejected.csv
     started_at varchar(32) not null,             -- ISO-8601 UTC
     finished_at varchar(32) not null,
-    check (rows_read = rows_loaded + rows_rejected + rows_duplicate)
+    check (
+        rows_read = rows_loaded + rows_rejected + rows_duplicate + rows_skipped
+    )
 );
 
 create index if not exists ingestion_log_sha256

@@ -12,6 +12,7 @@ select
     rows_loaded,
     rows_rejected,
     rows_duplicate,
+    rows_skipped,
     batch_id,
     delimiter,
     missing_columns,

@@ -11,6 +11,8 @@ ingestion_log_files as (
         rows_loaded,
         rows_rejected,
         rows_duplicate,
+        -- Empty in a Spark log written before the column: none skipped.
+        coalesce(rows_skipped, 0) as rows_skipped,
         finished_at
     from ingestion_log
 ),
@@ -23,6 +25,7 @@ final as (
         rows_loaded,
         rows_rejected,
         rows_duplicate,
+        rows_skipped,
         finished_at
     from ingestion_log_files
     order by log_seq desc

@@ -48,7 +48,11 @@ from ssa.engines.base import (
     sql_text,
     statements,
 )
-from ssa.engines.sqlite_warehouse import added_columns, schema_statements
+from ssa.engines.sqlite_warehouse import (
+    added_columns,
+    rebuilt_tables,
+    schema_statements,
+)
 from ssa.local_time import utc_suffix
 from ssa.models import SILVER, Model
 
@@ -214,8 +218,26 @@ class DuckDBSession:
             )
 
     def apply_schema(self) -> None:
+        """Also brings a warehouse made by an earlier version up to date: a
+        table that gained a NOT NULL column is copied into the DDL's (DuckDB
+        changes no check in place), nullable columns are added."""
+        rebuilt = rebuilt_tables(self.columns)
+        for table in rebuilt:
+            # An index holds its table: DuckDB renames none that has one.
+            indexes = self._do(
+                "select index_name from duckdb_indexes() "
+                "where table_name = ? and database_name = current_database()",
+                [table],
+            )
+            for (index,) in indexes:
+                self._do(f"drop index {index}")
+            self._do(f"alter table {table} rename to {table}_outdated")
         for statement in bronze_ddl(schema_statements()):
             self._do(statement)
+        for table in rebuilt:
+            old = ", ".join(self.columns(f"{table}_outdated"))
+            self._do(f"insert into {table} ({old}) select {old} from {table}_outdated")
+            self._do(f"drop table {table}_outdated")
         for table, column, kind in added_columns(self.columns):
             self._do(f"alter table {table} add column {column} {kind}")
 

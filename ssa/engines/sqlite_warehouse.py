@@ -272,29 +272,36 @@ class SQLiteSession:
 
     def apply_schema(self) -> None:
         """Also brings a warehouse made by an earlier version up to date:
-        columns it declared NOT NULL that may now be empty (a copy and swap,
-        SQLite's way of changing columns), columns added since."""
+        columns it declared NOT NULL that may now be empty, and tables that
+        gained a NOT NULL column (a copy and swap, SQLite's way of changing
+        columns and checks), columns added since."""
+        rebuilt = rebuilt_tables(self.columns)
+        for table in rebuilt:
+            self._set_aside(table)
         outdated = [
             c[1]
             for c in self.conn.execute("pragma table_info(bronze_transactions)")
             if c[1] in _NOW_NULLABLE and c[3]
         ]
-        if outdated:
-            self._drop_secondary_indexes("bronze_transactions")
-            self.conn.execute(
-                "alter table bronze_transactions rename to bronze_transactions_outdated"
-            )
+        if outdated and "bronze_transactions" not in rebuilt:
+            self._set_aside("bronze_transactions")
+            rebuilt.append("bronze_transactions")
         for statement in schema_statements():
             self.conn.execute(statement)
-        if outdated:
-            old = ", ".join(self.columns("bronze_transactions_outdated"))
+        for table in rebuilt:
+            old = ", ".join(self.columns(f"{table}_outdated"))
             self.conn.execute(
-                f"insert into bronze_transactions ({old}) "
-                f"select {old} from bronze_transactions_outdated"
+                f"insert into {table} ({old}) select {old} from {table}_outdated"
             )
-            self.conn.execute("drop table bronze_transactions_outdated")
+            self.conn.execute(f"drop table {table}_outdated")
         for table, column, kind in added_columns(self.columns):
             self.conn.execute(f"alter table {table} add column {column} {kind}")
+
+    def _set_aside(self, table: str) -> None:
+        """The table renamed ``<table>_outdated`` without its indexes, whose
+        names the DDL then gives the new table's."""
+        self._drop_secondary_indexes(table)
+        self.conn.execute(f"alter table {table} rename to {table}_outdated")
 
     def _drop_secondary_indexes(self, table: str) -> list[str]:
         """Drop the table's own indexes (not those of its primary key or
@@ -355,11 +362,36 @@ def schema_statements() -> list[str]:
 def added_columns(
     existing: Callable[[str], list[str]],
 ) -> list[tuple[str, str, str]]:
-    """Columns the DDL declares that a table made by an earlier version lacks,
-    with their types: (table, column, type). New columns are always nullable,
-    so adding them keeps every stored row as it was. The DDL files stay the
-    one description of the schema: they are read here by building them in a
-    scratch in-memory database (any engine may ask)."""
+    """Nullable columns the DDL declares that a table made by an earlier
+    version lacks, with their types: (table, column, type). Adding them
+    keeps every stored row as it was. A NOT NULL column cannot be added so
+    (a check may read it): its table is rebuilt instead (``rebuilt_tables``).
+    """
+    return [
+        (table, name, kind)
+        for table, name, kind, not_null in _missing_columns(existing)
+        if not not_null
+    ]
+
+
+def rebuilt_tables(existing: Callable[[str], list[str]]) -> list[str]:
+    """Tables made by an earlier version that lack a NOT NULL column the DDL
+    declares now (``ingestion_log.rows_skipped``, which its accounting check
+    reads). Neither SQLite nor DuckDB adds such a column or changes a check
+    in place: the table is set aside, made again from the DDL, and its rows
+    copied back, the new column taking its declared default."""
+    return sorted(
+        {table for table, _, _, not_null in _missing_columns(existing) if not_null}
+    )
+
+
+def _missing_columns(
+    existing: Callable[[str], list[str]],
+) -> list[tuple[str, str, str, bool]]:
+    """(table, column, type, not null) the DDL declares and an existing
+    table lacks. The DDL files stay the one description of the schema: they
+    are read here by building them in a scratch in-memory database (any
+    engine may ask)."""
     with closing(sqlite3.connect(":memory:")) as scratch:
         for statement in schema_statements():
             scratch.execute(statement)
@@ -374,9 +406,10 @@ def added_columns(
             have = set(existing(table))
             if not have:
                 continue
-            for _, name, kind, *_ in scratch.execute(f"pragma table_info({table})"):
+            info = scratch.execute(f"pragma table_info({table})").fetchall()
+            for _, name, kind, not_null, *_ in info:
                 if name not in have:
-                    out.append((table, name, kind))
+                    out.append((table, name, kind, bool(not_null)))
     return out
 
 

@@ -14,7 +14,10 @@ Order of work, and why it survives ``kill -9`` at any point:
    killed between 2 and 3 finishes the moves when it sees the file again.
 
 Accounting for every file: rows_read = rows_loaded + rows_rejected +
-rows_duplicate (a check constraint on ``ingestion_log`` enforces it).
+rows_duplicate + rows_skipped (a check constraint on ``ingestion_log``
+enforces it). Skipped rows are those a source's mapping says are not
+payments (``skip``): listed in ``<file>.skipped.csv`` beside the archived
+file, since nothing in them is to be fixed.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class IngestResult:
     rows_loaded: int
     rows_rejected: int
     rows_duplicate: int
+    rows_skipped: int
     batch_id: str
     archived_to: str | None
     rejected_to: str | None
@@ -98,6 +102,7 @@ def summary_line(result: Mapping[str, Any]) -> str:
         f"{result['file_name']}: {result['status']}, read={result['rows_read']} "
         f"loaded={result['rows_loaded']} rejected={result['rows_rejected']} "
         f"duplicates={result['rows_duplicate']}"
+        + (f" skipped={skipped}" if (skipped := result.get("rows_skipped")) else "")
         + (f" ({result['detail']})" if result["detail"] else "")
         + (f"; quarantined to {where}" if where else "")
     )
@@ -195,6 +200,8 @@ class _Parsed:
     as_written: dict[str, str] = field(default_factory=dict)
     # A mapped drop's source features: transaction_id, features_json.
     features: pd.DataFrame | None = None
+    # The mapping whose ``skip`` left rows out, as messages name it.
+    skipped_by: str = ""
 
 
 def _load_mapping(source: str, settings: Settings) -> Source:
@@ -225,6 +232,7 @@ def _mapped_rows(
         labels=mapped.labels[passed].reset_index(drop=True),
         features=_good_features(checked, mapped),
         as_written=drop.as_written,
+        skipped_by=f"{source.display_path}: skip",
     )
 
 
@@ -289,6 +297,14 @@ def _load(
             )
             if before_commit is not None:
                 before_commit()
+    if result.status == "loaded" and len(checked.skipped):
+        skipped_to = skipped_path(Path(str(result.archived_to)))
+        if not skipped_to.exists():
+            write_rejected(
+                checked.skipped.rename(columns=parsed.as_written),
+                skipped_to,
+                parsed.delimiter,
+            )
     rejected_to = Path(result.rejected_to) if result.rejected_to else None
     if rejected_to is not None:
         if len(checked.rejected) and not rejected_to.exists():
@@ -360,6 +376,16 @@ def _insert(
             conflicting = len(found) // 2
         duplicates = len(checked.good) - loaded - conflicting
         detail = _load_detail(checked, duplicates, labelled)
+    skipped = len(checked.skipped)
+    archived_to = _free_path(
+        processed, stem, suffix, sha256, also=SKIPPED_SUFFIX if skipped else ""
+    )
+    if skipped:
+        said = (
+            f"{skipped} rows that are not payments skipped by {parsed.skipped_by}, "
+            f"listed in {skipped_path(archived_to)}"
+        )
+        detail = "; ".join(p for p in (said, detail) if p)
     rejected = len(checked.rejected) + conflicting
     rejected_to = (
         _free_path(quarantine, stem, ".rejected.csv", sha256, also=".conflicts.csv")
@@ -386,8 +412,9 @@ def _insert(
         rows_loaded=loaded,
         rows_rejected=rejected,
         rows_duplicate=duplicates,
+        rows_skipped=skipped,
         batch_id=batch_id,
-        archived_to=str(_free_path(processed, stem, suffix, sha256)),
+        archived_to=str(archived_to),
         rejected_to=str(rejected_to) if rejected_to else None,
         detail=detail,
     )
@@ -418,6 +445,7 @@ def _resumed(earlier: dict[str, Any]) -> IngestResult:
         rows_loaded=earlier["rows_loaded"],
         rows_rejected=earlier["rows_rejected"],
         rows_duplicate=earlier["rows_duplicate"],
+        rows_skipped=earlier["rows_skipped"],
         batch_id=earlier["batch_id"],
         archived_to=earlier["archived_to"],
         rejected_to=earlier["rejected_to"],
@@ -437,6 +465,7 @@ def _duplicate(
         rows_loaded=0,
         rows_rejected=0,
         rows_duplicate=0,
+        rows_skipped=0,
         batch_id=batch_id_for(sha256),
         archived_to=str(_free_path(processed, stem, suffix, sha256)),
         rejected_to=None,
@@ -491,6 +520,7 @@ def _quarantine(
         rows_loaded=0,
         rows_rejected=0,
         rows_duplicate=0,
+        rows_skipped=0,
         batch_id=batch_id_for(sha256),
         archived_to=str(archived),
         rejected_to=None,
@@ -533,6 +563,7 @@ def _log_row(
         "rows_loaded": result.rows_loaded,
         "rows_rejected": result.rows_rejected,
         "rows_duplicate": result.rows_duplicate,
+        "rows_skipped": result.rows_skipped,
         "batch_id": result.batch_id,
         "delimiter": delimiter,
         "missing_columns": ",".join(missing) or None,
@@ -542,6 +573,16 @@ def _log_row(
         "started_at": started.isoformat(timespec="milliseconds"),
         "finished_at": _utc_now().isoformat(timespec="milliseconds"),
     }
+
+
+SKIPPED_SUFFIX = ".skipped.csv"
+
+
+def skipped_path(archived: Path) -> Path:
+    """Where a loaded file's skipped rows are listed: beside the file in
+    processed/, not in quarantine/, as there is nothing in them to fix."""
+    stem, _ = _split(archived.name)
+    return archived.with_name(stem + SKIPPED_SUFFIX)
 
 
 def write_rejected(rejected: pd.DataFrame, target: Path, delimiter: str) -> None:

@@ -25,6 +25,7 @@ LOG_COLUMNS = (
     "rows_loaded",
     "rows_rejected",
     "rows_duplicate",
+    "rows_skipped",
     "batch_id",
     "delimiter",
     "missing_columns",
@@ -51,7 +52,7 @@ def find_loaded(session: Session, sha256: str) -> dict[str, Any] | None:
     rows = session.fetchall(
         sql_text("bronze/ingestion_log_find_loaded.sql"), {"file_sha256": sha256}
     )
-    return dict(zip(LOG_COLUMNS, rows[0], strict=True)) if rows else None
+    return _entry(rows[0]) if rows else None
 
 
 def append(session: Session, entry: dict[str, Any]) -> int:
@@ -108,7 +109,15 @@ def files_between(
         sql_text("bronze/ingestion_log_between.sql"),
         {"after_log_seq": after_log_seq, "up_to_log_seq": up_to_log_seq},
     )
-    return [dict(zip(LOG_COLUMNS, row, strict=True)) for row in rows]
+    return [_entry(row) for row in rows]
+
+
+def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A log row by column name. A Spark log made before rows_skipped has no
+    value there (its Parquet files lack the column): none were skipped."""
+    entry = dict(zip(LOG_COLUMNS, row, strict=True))
+    entry["rows_skipped"] = entry["rows_skipped"] or 0
+    return entry
 
 
 def record_refresh(

@@ -66,7 +66,11 @@ def check_header(drop: DropFile, source: Source) -> None:
             f"named columns, or '' in {source.display_path}: file.skip_columns",
             f"{len(drop.header)} columns",
         )
-    read = {**source.mapping.source_columns(), **source.mapping.feature_columns()}
+    read = {
+        **source.mapping.source_columns(),
+        **source.mapping.feature_columns(),
+        **source.mapping.skip_columns(),
+    }
     missing = [
         f"'{column}' ({key})"
         for column, key in read.items()
@@ -80,6 +84,26 @@ def check_header(drop: DropFile, source: Source) -> None:
             f"an export of source {source.name!r}",
             f"{len(drop.header)} columns: {shown}",
         )
+
+
+def skip_reasons(raw: pd.DataFrame, source: Source) -> pd.Series:
+    """Per row: None, or why the mapping's ``skip`` leaves it out ("type
+    'CASH_IN' is not a payment (sources/paysim.yaml: skip.type)"); the first
+    column that matches names it. A row is a payment or not by what the
+    export says, before any check: a cancelled transfer with a bad amount is
+    still not a payment."""
+    reason = pd.Series(None, index=raw.index, dtype=object)
+    for rule in source.mapping.skip_rules:
+        cells = raw[rule.column.strip().lower()].str.strip()
+        decided = {value: rule.matches(value) for value in cells.unique()}
+        hit = cells.map(decided).astype(bool) & reason.isna()
+        if hit.any():
+            reason[hit] = (
+                f"{rule.column} '"
+                + cells[hit]
+                + f"' is not a payment {source.where(rule.key)}"
+            )
+    return reason
 
 
 def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Mapped:
@@ -121,6 +145,7 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
     used |= {c.strip().lower() for c in mapping.feature_columns()}
     used |= {c.strip().lower() for c in mapping.label_columns()}
     used |= {c.strip().lower() for c in mapping.file.skip_columns}
+    used |= {c.strip().lower() for c in mapping.skip}
     return Mapped(
         text=pd.DataFrame(text, index=raw.index),
         created_at_epoch=epoch,

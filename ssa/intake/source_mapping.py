@@ -345,6 +345,50 @@ class SourceMapping(_Strict):
         validate_default=True,
     )
     features: FeatureSpec | None = None
+    skip: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Source column: its values that mean the row is not a "
+        "payment (money coming in, a transfer that never happened). Such rows "
+        "are counted and listed, never loaded and never rejected. Matched as "
+        "values.map and values.patterns match: case, accents and extra spaces "
+        "ignored, '*' and '?' as in a pattern.",
+    )
+
+    @field_validator("skip", mode="before")
+    @classmethod
+    def _skip_lists(cls, value: object) -> object:
+        """One value may be written without a list; a number must be quoted."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[object, object] = {}
+        for column, given in value.items():
+            listed = [given] if isinstance(given, str) else given
+            if isinstance(listed, list | tuple):
+                for item in listed:
+                    if isinstance(item, bool | int | float):
+                        raise ValueError(
+                            f"{column}: quote each value as the file writes "
+                            f"it: YAML read one as the number {item!r}, and "
+                            "a cell is matched as text ('0.00' is not '0')"
+                        )
+            out[column] = listed
+        return out
+
+    @field_validator("skip")
+    @classmethod
+    def _skip_values(cls, value: dict[str, tuple[str, ...]]) -> dict:
+        for column, listed in value.items():
+            if not column.strip():
+                raise ValueError("a column name is empty")
+            if not listed:
+                raise ValueError(f"{column}: give the values to skip")
+            if any(not item.strip() for item in listed):
+                raise ValueError(
+                    f"{column}: an empty value would skip the rows that lack "
+                    "one; a missing value is a reason to reject the row, not "
+                    "to skip it"
+                )
+        return value
 
     @field_validator("columns", "constants", "values", "ids")
     @classmethod
@@ -475,6 +519,26 @@ class SourceMapping(_Strict):
             if name.strip().lower() in taken
         ]
 
+    def skip_columns(self) -> dict[str, str]:
+        """Each column ``skip`` reads, with its key (``skip.type``)."""
+        return {column: f"skip.{column}" for column in self.skip}
+
+    def skip_problems(self) -> list[str]:
+        """'key: problem' for a skip column the file section leaves out."""
+        left_out = {c.strip().lower() for c in self.file.skip_columns}
+        return [
+            f"{key}: {column!r} is in file.skip_columns, so it is never read"
+            for column, key in self.skip_columns().items()
+            if column.strip().lower() in left_out
+        ]
+
+    @cached_property
+    def skip_rules(self) -> tuple[SkipRule, ...]:
+        """The skip section compiled, in the order the file gives it."""
+        return tuple(
+            SkipRule.of(column, values) for column, values in self.skip.items()
+        )
+
     def label_columns(self) -> dict[str, str]:
         """Columns of the optional label: a file without them has no labels."""
         if self.label is None:
@@ -483,6 +547,42 @@ class SourceMapping(_Strict):
         if self.label.fraud_type_column:
             out[self.label.fraud_type_column] = "label.fraud_type_column"
         return out
+
+
+class SkipRule:
+    """One column of ``skip``: exact values (compared as ``values.map``
+    compares) and shell-style patterns (as ``values.patterns``)."""
+
+    def __init__(
+        self, column: str, exact: frozenset[str], patterns: tuple[re.Pattern[str], ...]
+    ) -> None:
+        self.column = column
+        self.exact = exact
+        self.patterns = patterns
+
+    @classmethod
+    def of(cls, column: str, values: tuple[str, ...]) -> SkipRule:
+        """Values with '*' or '?' are patterns; the others exact."""
+        stripped = [v.strip() for v in values]
+        globbed = [v for v in stripped if "*" in v or "?" in v]
+        exact = [v for v in stripped if v not in globbed]
+        return cls(
+            column,
+            frozenset(contract.normalise_name(v) for v in exact),
+            tuple(re.compile(_glob_regex(p), re.IGNORECASE) for p in globbed),
+        )
+
+    @property
+    def key(self) -> str:
+        return f"skip.{self.column}"
+
+    def matches(self, value: str) -> bool:
+        """Whether a cell (already stripped) is one of the skipped values."""
+        if not value:
+            return False
+        if contract.normalise_name(value) in self.exact:
+            return True
+        return any(p.fullmatch(value) for p in self.patterns)
 
 
 class Source:
@@ -526,7 +626,11 @@ def load_source(name: str, sources_dir: Path) -> Source:
         mapping = SourceMapping.model_validate(document)
     except ValidationError as exc:
         raise SourceError(_explain(shown, exc)) from exc
-    problems = mapping.contract_problems() + mapping.feature_problems()
+    problems = (
+        mapping.contract_problems()
+        + mapping.feature_problems()
+        + mapping.skip_problems()
+    )
     if problems:
         raise SourceError("\n".join(f"{shown}: {p}" for p in problems))
     return Source(name, path, mapping)

@@ -19,7 +19,7 @@ and no bairro, so no bairro-based rule takes them for a Salvador place.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +31,7 @@ import pandas as pd
 from ssa.bairros import load_bairros
 from ssa.intake import contract
 from ssa.intake.drop_file import DropFile
-from ssa.intake.mapped_drop import Mapped, translate
+from ssa.intake.mapped_drop import Mapped, skip_reasons, translate
 from ssa.intake.source_mapping import Source
 from ssa.local_time import SECONDS_PER_DAY
 from ssa.settings import LimitSettings, RegionSettings
@@ -99,7 +99,8 @@ def bairro_index(path: Path) -> BairroIndex:
 
 @dataclass(frozen=True)
 class Validated:
-    """The split of one drop; rows_read = len(good) + len(rejected)."""
+    """The split of one drop; rows_read = len(good) + len(rejected) +
+    len(skipped)."""
 
     good: pd.DataFrame
     rejected: pd.DataFrame
@@ -109,10 +110,13 @@ class Validated:
     good_lines: pd.Series | None = None
     # Positions of the good rows in the file's records (labels follow them).
     good_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    # Rows the source's mapping says are not payments (``skip``), as they
+    # came, with their line and the key that left them out; never checked.
+    skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def rows_read(self) -> int:
-        return len(self.good) + len(self.rejected)
+        return len(self.good) + len(self.rejected) + len(self.skipped)
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,9 @@ def validate_mapped(
     """A drop in a source's layout: mapped to the contract, then the same
     checks as a native drop; rejected rows keep the source's columns, so the
     fixed file goes back into the same source folder. Points outside the
-    region are kept or rejected as the source's ``places`` says."""
+    region are kept or rejected as the source's ``places`` says. Rows the
+    source's ``skip`` says are not payments are set aside first, unchecked:
+    neither loaded nor rejected."""
     checks = checks or Checks()
     outside: dict[str, OutsideRegion] = {
         "anywhere": "keep",
@@ -180,6 +186,14 @@ def validate_mapped(
     keep = outside[source.mapping.places]
     checks = Checks(checks.limits, checks.region, keep, checks.now_epoch)
     raw, lines, shape_problem = raw_frame(drop)
+    # A row of the wrong shape has no column to trust: rejected, not skipped.
+    skip = skip_reasons(raw, source).where(shape_problem.isna())
+    skipped = rejected_rows(raw, skip, lines)
+    if len(skipped):
+        kept = skip.isna()
+        raw = raw[kept].reset_index(drop=True)
+        lines = lines[kept].reset_index(drop=True)
+        shape_problem = shape_problem[kept].reset_index(drop=True)
     mapped = translate(raw.drop(columns="extra_fields"), source, utc_offset_seconds)
     keys = _mapping_keys(source)
     columns = _Columns(
@@ -203,7 +217,7 @@ def validate_mapped(
         missing_optional=mapped.missing_optional,
         ignored_columns=mapped.ignored_columns,
     )
-    return validated, mapped
+    return replace(validated, skipped=skipped), mapped
 
 
 @dataclass(frozen=True)

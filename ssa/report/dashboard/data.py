@@ -172,7 +172,7 @@ def arrival_table(frame: pd.DataFrame, utc_offset_seconds: int) -> pd.DataFrame:
         status=frame["status"].map(ARRIVAL_STATUS).fillna(frame["status"]),
         received_at=local.dt.strftime("%H:%M:%S %d/%m"),
     )[list(ARRIVAL_HEADERS)]
-    for column in ("rows_loaded", "rows_rejected", "rows_duplicate"):
+    for column in ("rows_loaded", "rows_rejected", "rows_duplicate", "rows_skipped"):
         shown[column] = shown[column].map(lambda v: br_number(int(v)))
     return shown.rename(columns=ARRIVAL_HEADERS)
 

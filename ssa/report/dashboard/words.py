@@ -177,6 +177,7 @@ ARRIVAL_HEADERS = {
     "rows_loaded": "Linhas carregadas",
     "rows_rejected": "Rejeitadas",
     "rows_duplicate": "Repetidas",
+    "rows_skipped": "Não são pagamentos",
     "received_at": "Recebido às",
 }
 
