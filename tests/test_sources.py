@@ -912,7 +912,7 @@ def test_skipped_rows_are_counted_listed_and_never_reach_bronze(settings, tmp_pa
             "step,type,amount,nameOrig,nameDest,isFraud",
             "1,TRANSFER,181.00,C1305486145,C553264065,1",
             "1,CASH_IN,5000.00,C1305486145,M1979787155,0",
-            "2, cash_in ,120.00,C1231006815,M1979787155,0",
+            "2, cash_in ,120.00,C1231006815,M1979787155,1",
             "2,PAYMENT,9839.64,C1231006815,M1979787155,0",
             "3,DEPOSIT,oops,C1231006815,M1979787155,0",
             "3,PAYMENT,oops,C1231006815,M1979787155,0",
@@ -932,6 +932,8 @@ def test_skipped_rows_are_counted_listed_and_never_reach_bronze(settings, tmp_pa
     line = result.summary()
     assert "read=8 loaded=3 rejected=2 duplicates=0 skipped=3" in line
     assert "skipped by sources/paysim.yaml: skip" in line
+    # A skipped row's label is not stored either: said, with how many.
+    assert "(1 of them labelled fraud: their labels are not stored)" in line
     categories = query(settings, "select category from bronze_transactions")
     assert sorted(c for (c,) in categories) == ["CASH_OUT", "PAYMENT", "TRANSFER"]
     assert query(settings, "select count(*) from reported_labels") == [(3,)]

@@ -38,7 +38,7 @@ from ssa.engines import Session, open_warehouse
 from ssa.intake import conflicts as conflicts_mod
 from ssa.intake import ingest_log, labels, source_features
 from ssa.intake.drop_file import DropFile, DropFileError, read_declared, read_drop
-from ssa.intake.mapped_drop import Mapped, check_header
+from ssa.intake.mapped_drop import Mapped, check_header, fraud_count
 from ssa.intake.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
 from ssa.intake.validation import (
     BairroIndex,
@@ -200,8 +200,10 @@ class _Parsed:
     as_written: dict[str, str] = field(default_factory=dict)
     # A mapped drop's source features: transaction_id, features_json.
     features: pd.DataFrame | None = None
-    # The mapping whose ``skip`` left rows out, as messages name it.
+    # The mapping whose ``skip`` left rows out, as messages name it, and how
+    # many of those rows its label column called fraud.
     skipped_by: str = ""
+    skipped_fraud: int = 0
 
 
 def _load_mapping(source: str, settings: Settings) -> Source:
@@ -233,6 +235,7 @@ def _mapped_rows(
         features=_good_features(checked, mapped),
         as_written=drop.as_written,
         skipped_by=f"{source.display_path}: skip",
+        skipped_fraud=fraud_count(checked.skipped, source),
     )
 
 
@@ -381,9 +384,15 @@ def _insert(
         processed, stem, suffix, sha256, also=SKIPPED_SUFFIX if skipped else ""
     )
     if skipped:
+        fraud = (
+            f" ({parsed.skipped_fraud} of them labelled fraud: their labels are "
+            "not stored)"
+            if parsed.skipped_fraud
+            else ""
+        )
         said = (
-            f"{skipped} rows that are not payments skipped by {parsed.skipped_by}, "
-            f"listed in {skipped_path(archived_to)}"
+            f"{skipped} rows that are not payments skipped by {parsed.skipped_by}"
+            f"{fraud}, listed in {skipped_path(archived_to)}"
         )
         detail = "; ".join(p for p in (said, detail) if p)
     rejected = len(checked.rejected) + conflicting

@@ -348,6 +348,17 @@ def _quoted_where(mask: pd.Series, raw: pd.Series, says: str) -> pd.Series:
     return out
 
 
+def fraud_count(raw: pd.DataFrame, source: Source) -> int:
+    """How many of these rows the source's label column calls fraud (0
+    without one): skipped rows' labels are not stored, and a user who skips
+    rows labelled fraud is told how many."""
+    spec = source.mapping.label
+    column = spec.column.strip().lower() if spec is not None else ""
+    if spec is None or column not in raw:
+        return 0
+    return int(raw[column].str.strip().isin(spec.fraud).sum())
+
+
 def _labels(
     raw: pd.DataFrame, text: dict[str, pd.Series], source: Source
 ) -> tuple[pd.DataFrame, pd.Series]:
