@@ -85,6 +85,7 @@ class Model:
 # customer's own rows, a payee's, an account's both ways.
 BY_CUSTOMER = "customer_id in (select key from temp.touched_customers)"
 BY_PAYEE = "payee_id in (select key from temp.touched_payees)"
+BY_DEVICE = "device_id in (select key from temp.touched_devices)"
 BY_ACCOUNT = (
     "customer_id in (select key from temp.touched_accounts)"
     " or payee_id in (select key from temp.touched_accounts)"

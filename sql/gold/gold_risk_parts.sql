@@ -40,6 +40,8 @@ transactions as (
         channel,
         amount_cents,
         device_first_seen_epoch,
+        device_first_use_known,
+        device_age_days,
         anomaly_flag,
 {% for rule in rules %}
         is_{{ rule.name }}{{ "," if not loop.last }}
@@ -48,18 +50,22 @@ transactions as (
 ),
 
 features as (
+    -- The device's age is Silver's (silver_transactions.sql): it follows
+    -- the device's first use, which another customer's rows may move.
     select
-        transaction_id,
-        history_rows,
-        amount_to_typical,
-        day_spend_to_usual,
-        tx_count_1h,
-        hour_habit,
-        is_night,
-        night_share_before,
-        category_rows_before,
-        device_age_days
-    from silver_customer_features
+        f.transaction_id,
+        f.history_rows,
+        f.amount_to_typical,
+        f.day_spend_to_usual,
+        f.tx_count_1h,
+        f.hour_habit,
+        f.is_night,
+        f.night_share_before,
+        f.category_rows_before,
+        t.device_age_days
+    from silver_customer_features as f
+    inner join transactions as t
+        on f.transaction_id = t.transaction_id
 ),
 
 with_context as (
@@ -83,7 +89,7 @@ with_points as (
 {% endfor %}
         + case
             when anomaly_flag <> 'Normal'
-                and device_first_seen_epoch is not null
+                and device_first_use_known = 1
                 and created_at_epoch - device_first_seen_epoch < 86400
                 then :bonus_new_device
             else 0
