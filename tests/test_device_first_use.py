@@ -199,3 +199,17 @@ def test_every_row_of_a_plain_card_history_keeps_its_device_age() -> None:
     silver = _silver(_built([tx("card", at(10))]))
     assert silver.loc["card", "device_first_use_known"] == 1
     assert silver.loc["card", "device_age_days"] == 400 + 10 / 24
+
+
+def test_the_dashboard_says_it_in_portuguese() -> None:
+    from ssa.report.dashboard import _status_pt
+
+    some = evaluation.FIRST_USE_UNKNOWN_SOME.format(date="2025-03-01")
+    assert _status_pt(f"judged in part: {some}") == (
+        "julgada em parte: primeiro uso do dispositivo ainda desconhecido em "
+        "algumas linhas (histórico desde 2025-03-01)"
+    )
+    assert _status_pt(f"not judged: no device_id; {some}") == (
+        "não julgada: sem device_id; primeiro uso do dispositivo ainda "
+        "desconhecido em algumas linhas (histórico desde 2025-03-01)"
+    )
