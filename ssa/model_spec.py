@@ -85,6 +85,7 @@ class Model:
 # customer's own rows, a payee's, an account's both ways.
 BY_CUSTOMER = "customer_id in (select key from temp.touched_customers)"
 BY_PAYEE = "payee_id in (select key from temp.touched_payees)"
+BY_DEVICE = "device_id in (select key from temp.touched_devices)"
 # An account's rows as the payer (the pass-through rule's own rows).
 BY_ACCOUNT_PAYING = "customer_id in (select key from temp.touched_accounts)"
 BY_ACCOUNT = (

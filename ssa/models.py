@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ssa.model_spec import (
     BY_CUSTOMER,
+    BY_DEVICE,
     BY_ID,
     CUSTOMERS,
     CUSTOMERS_BEFORE,
@@ -71,6 +72,21 @@ SILVER: tuple[Model, ...] = (
         by_customer=True,
     ),
     *(m for m in _RULE_MODELS if m.by_customer),
+    # A device's first use where the source gave none: since when the
+    # customer is seen (over the customer), then the device's first row
+    # (over the device, through the refresh's touched devices, which the
+    # customers whose start moved add to).
+    Model(
+        "silver/silver_customer_since",
+        CUSTOMERS,
+        indexes=(("transaction_id",), ("device_id",)),
+        by_customer=True,
+    ),
+    Model(
+        "silver/silver_device_first_use",
+        Partition("silver_customer_since", BY_DEVICE),
+        indexes=(("transaction_id",), ("device_id",)),
+    ),
     Model(
         "silver/silver_night_pix",
         CUSTOMERS,

@@ -27,6 +27,7 @@ from ssa.model_spec import (
     BY_ACCOUNT,
     BY_ACCOUNT_PAYING,
     BY_CUSTOMER,
+    BY_DEVICE,
     BY_ID,
     BY_PAYEE,
     CUSTOMERS,
@@ -62,6 +63,11 @@ class Rule:
     judge for a missing field (None: it judges all), and those fields (each
     with a gap column, ``no_<field>``, in rule_coverage.sql), so that the
     report names the ones a file lacked, not all the rule reads.
+
+    ``warm_up``: for a rule that tests a device's age, the parameter with
+    the age it tests, in seconds. Where a device's first use is derived and
+    not known yet (silver_device_first_use.sql), the rows younger than that
+    are not judged, and the coverage table says why.
     """
 
     name: str
@@ -77,6 +83,7 @@ class Rule:
     sparse: bool = True
     flag_column: str = ""
     carries: tuple[str, ...] = ()
+    warm_up: str | None = None
 
     @property
     def flag(self) -> str:
@@ -270,13 +277,10 @@ DETECTION_RULES: tuple[Rule, ...] = (
         needs=("device_id", "device_first_seen_at"),
         model=Model(
             "silver/silver_rule_new_device",
-            Partition(
-                "bronze_transactions",
-                "device_id in (select key from temp.touched_devices)",
-            ),
-            table_order=True,
+            Partition("silver_device_first_use", BY_DEVICE),
         ),
         carries=("device_first_day_cents",),
+        warm_up="new_device_window_seconds",
     ),
     Rule(
         "velocity_burst",
@@ -320,6 +324,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         scope="all",
         not_judged="no_device_age",
         needs=("device_first_seen_at",),
+        warm_up="spike_device_max_age_seconds",
     ),
 )
 
@@ -342,4 +347,5 @@ def sql_context() -> dict[str, object]:
         "coverage_fields": list(dict.fromkeys(f for _, f in gaps)),
         "sparse_rules": [r for r in DETECTION_RULES if r.model and r.sparse],
         "dense_rules": [r for r in DETECTION_RULES if r.model and not r.sparse],
+        "warm_up_rules": [r for r in DETECTION_RULES if r.warm_up],
     }

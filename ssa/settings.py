@@ -359,6 +359,18 @@ class RuleSettings(_Model):
     new_device_max_day_cents: int = Field(
         100_000, ge=0, description="Res. BCB 403/2024: R$ 1.000 per day."
     )
+    device_history_min_seconds: int = Field(
+        30 * 86_400,
+        gt=0,
+        description="Where a source gives no device_first_seen_at, a device's "
+        "first row in the warehouse is its first use only if the warehouse saw "
+        "the customer this long before it (otherwise the first use is not known "
+        "yet, and the device-age rules do not judge its first days). The "
+        "customer's last 30 days, as the features' month (handbook): a phone "
+        "in use for Pix shows up in a month of a customer's payments. Chosen, "
+        "not measured: Res. BCB 403/2024 does not say how far back a bank must "
+        "look.",
+    )
     structuring_min_transfers: int = Field(
         3, ge=2, description="Night PF to PF Pix that make a pattern."
     )

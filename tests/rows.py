@@ -6,6 +6,7 @@ in-memory SQLite and look at what it flags.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pandas as pd
 
 from ssa.engines import base
 from ssa.engines.sqlite_warehouse import SQLiteSession
+from ssa.generator import Dataset
 from ssa.models import BY_NAME, SILVER_MODELS
 from ssa.settings import Settings, sql_params
 
@@ -148,3 +150,15 @@ def run_select(sql: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     params = base.bind(sql, sql_params(Settings()))
     frame = pd.read_sql_query(sql, conn.conn, params=params)
     return frame.set_index("transaction_id")
+
+
+def without_device_first_use(data: Dataset) -> Dataset:
+    """The generated month with every other customer's rows as a foreign
+    export gives them: a device id but no device first use, which Silver
+    then derives from the history (silver_device_first_use.sql). Engine and
+    refresh comparisons over it cover the derivation, not only the given
+    values."""
+    tx = data.transactions.copy()
+    customers = tx["customer_id"].drop_duplicates().sort_values().iloc[::2]
+    tx.loc[tx["customer_id"].isin(customers), "device_first_seen_epoch"] = None
+    return dataclasses.replace(data, transactions=tx)

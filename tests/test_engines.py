@@ -19,6 +19,7 @@ from ssa.models import BY_NAME, GOLD_MODELS, SILVER_MODELS
 from ssa.risk import risk_model
 from ssa.settings import Settings, sql_params
 from tasks.bronze import _load
+from tests.rows import without_device_first_use
 
 # The dashboard's queries (ssa/report/dashboard/data.py) and their parameters;
 # the latest files' list needs a watched folder's log, which these builds
@@ -59,8 +60,11 @@ def built(tmp_path_factory):
     settings = Settings(
         paths={"data_dir": tmp},
         generator={"n_customers": 300, "n_merchants": 60, "days": 14, "seed": 11},
+        # A look-back inside the fortnight: derived first uses both known
+        # and not known yet.
+        rules={"device_history_min_seconds": 4 * 86_400},
     )
-    _load(generate(settings), settings)
+    _load(without_device_first_use(generate(settings)), settings)
     params = sql_params(settings)
     lite = open_warehouse(settings)
     lite.build_silver(params)
@@ -205,3 +209,15 @@ def test_a_drop_refreshed_on_duckdb_equals_its_full_rebuild(built, tmp_path) -> 
     ours, theirs = _tables(partial), _tables(full)
     for model in (*SILVER_MODELS, *GOLD_MODELS):
         _assert_same(model, ours[model], theirs[model])
+
+
+def test_the_comparison_covers_derived_device_first_use(tables) -> None:
+    """Half the customers' rows give no device first use (as a foreign
+    export): the engines compare its derivation too, with first uses both
+    known and not known yet."""
+    lite, _ = tables
+    devices = lite["silver/silver_device_first_use"]
+    assert set(devices["device_first_use_known"]) == {0, 1}
+    silver = lite["silver/silver_transactions"]
+    assert silver["device_age_days"].isna().any()
+    assert silver["is_new_device"].sum() > 0

@@ -320,7 +320,9 @@ def test_the_coverage_status_names_only_the_fields_a_file_lacked(settings) -> No
     folder = settings.paths.incoming_path
     folder.mkdir(parents=True)
     assert ingest_file(drop(folder, "no_owner.csv", frame), settings).rows_loaded
-    with open_warehouse(settings).transaction() as session:
+    warehouse = open_warehouse(settings)
+    warehouse.build_silver(sql_params(settings))
+    with warehouse.transaction() as session:
         coverage = session.query("gold/rule_coverage.sql", sql_params(settings))
     status = coverage_status(coverage).set_index("rule")["status"]
     assert status["mule_fan_in"] == "not judged: no is_same_owner"

@@ -13,7 +13,11 @@ def _flagged(models: tuple[str, ...], rows: list[dict]) -> set[str]:
 
 
 class TestNewDevice:
-    MODEL = ("silver/silver_rule_new_device",)
+    MODEL = (
+        "silver/silver_customer_since",
+        "silver/silver_device_first_use",
+        "silver/silver_rule_new_device",
+    )
 
     def _new(self, tid: str, minute: int, cents: int, **kw) -> dict:
         return pix(

@@ -16,11 +16,14 @@ from ssa.engines.sqlite_warehouse import SQLiteWarehouse
 from ssa.generator import generate
 from ssa.models import FINAL_MODEL, GOLD, GOLD_MODELS, SILVER, SILVER_MODELS
 from ssa.settings import Settings, sql_params
-from tests.rows import at, pix, tx, warehouse_with
+from tests.rows import at, pix, tx, warehouse_with, without_device_first_use
 
 SETTINGS = Settings(
     generator={"n_customers": 500, "n_merchants": 100, "days": 14, "seed": 5},
     fraud={"mule_rate": 0.02, "first_time_payee_rate": 0.03},
+    # A look-back inside the fortnight: derived first uses both known and
+    # not known yet, and late rows that move them.
+    rules={"device_history_min_seconds": 4 * 86_400},
 )
 
 
@@ -52,7 +55,7 @@ def _load(conn, frame: pd.DataFrame, customers: pd.DataFrame) -> None:
 
 @pytest.fixture(scope="module")
 def data():
-    return generate(SETTINGS)
+    return without_device_first_use(generate(SETTINGS))
 
 
 def _random_tenth(tx: pd.DataFrame) -> np.ndarray:

@@ -718,6 +718,7 @@ def test_a_source_with_no_place_loads_its_rows_without_one(settings, tmp_path):
     ]
     params = sql_params(settings)
     with SQLiteWarehouse(settings.warehouse_path).transaction() as conn:
+        incremental.rebuild(conn, SILVER, params)
         coverage = conn.query("gold/rule_coverage.sql", params)
     travel = coverage.set_index("rule").loc["impossible_travel"]
     assert (travel["rows_applicable"], travel["rows_not_judged"]) == (2, 2)

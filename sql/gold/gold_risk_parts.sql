@@ -40,6 +40,8 @@ transactions as (
         channel,
         amount_cents,
         device_first_seen_epoch,
+        device_first_use_known,
+        device_age_days,
         anomaly_flag,
 {% for rule in rules %}
         is_{{ rule.name }}{{ "," if not loop.last }}
@@ -57,8 +59,7 @@ features as (
         hour_habit,
         is_night,
         night_share_before,
-        category_rows_before,
-        device_age_days
+        category_rows_before
     from silver_customer_features
 ),
 
@@ -83,7 +84,7 @@ with_points as (
 {% endfor %}
         + case
             when anomaly_flag <> 'Normal'
-                and device_first_seen_epoch is not null
+                and device_first_use_known = 1
                 and created_at_epoch - device_first_seen_epoch < 86400
                 then :bonus_new_device
             else 0
@@ -125,8 +126,7 @@ anomaly_signals as (
         hour_habit,
         is_night,
         night_share_before,
-        category_rows_before,
-        device_age_days
+        category_rows_before
     from features
 ),
 
@@ -155,12 +155,31 @@ anomaly_parts as (
             else 0
         end as has_new_category,
         case
-            when history_rows >= :anomaly_min_history
-                and device_age_days < 1
-                then 1
+            when history_rows >= :anomaly_min_history then 1 else 0
+        end as has_history
+    from anomaly_signals
+),
+
+with_anomaly_parts as (
+    -- The device's age is Silver's, not a feature of the customer's past
+    -- (silver_transactions.sql: it follows the device's first use, which
+    -- another customer's rows may move), so it joins the parts here, on
+    -- the join SQLite runs through silver_customer_features' index.
+    select
+        p.*,
+        a.amount_doublings,
+        a.day_doublings,
+        a.burst_doublings,
+        a.has_unusual_hour,
+        a.has_new_category,
+        case
+            when a.transaction_id is null then null
+            when a.has_history = 1 and p.device_age_days < 1 then 1
             else 0
         end as has_recent_device
-    from anomaly_signals
+    from with_points as p
+    left join anomaly_parts as a
+        on p.transaction_id = a.transaction_id
 ),
 
 anomaly_scored as (
@@ -177,7 +196,7 @@ anomaly_scored as (
                 else 0
             end
         ) as anomaly_raw
-    from anomaly_parts
+    from with_anomaly_parts
 ),
 
 final as (
@@ -196,19 +215,17 @@ final as (
             when p.risk_points > 100 then 100 else p.risk_points
         end as rules_score,
         case
-            when a.anomaly_raw >= :anomaly_max_points
+            when p.anomaly_raw >= :anomaly_max_points
                 then :anomaly_max_points
-            else cast(floor(coalesce(a.anomaly_raw, 0)) as bigint)
+            else cast(floor(coalesce(p.anomaly_raw, 0)) as bigint)
         end as anomaly_points,
-        a.amount_doublings,
-        a.day_doublings,
-        a.burst_doublings,
-        a.has_unusual_hour,
-        a.has_new_category,
-        a.has_recent_device
-    from with_points as p
-    left join anomaly_scored as a
-        on p.transaction_id = a.transaction_id
+        p.amount_doublings,
+        p.day_doublings,
+        p.burst_doublings,
+        p.has_unusual_hour,
+        p.has_new_category,
+        p.has_recent_device
+    from anomaly_scored as p
 )
 
 select * from final

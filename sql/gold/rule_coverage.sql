@@ -5,23 +5,48 @@
 -- fields that stopped it. A rule never fires on a guess. "Not applicable:
 -- no Pix rows" and "judged, 0 flagged" read differently in the report.
 -- Sums are cast to bigint: DuckDB sums integers as 128-bit (portable-sql.md).
+--
+-- A device's first use a source did not give is derived from the history
+-- (silver_device_first_use.sql), and may not be known yet: the rules that
+-- test a device's age (``warm_up`` in ssa/rules.py) do not judge a row whose
+-- device is younger than the age they test and whose first use is not
+-- known, and say since when the history of those rows' customers runs.
+{% from 'macros/local_time.sql' import local_day %}
 
 with
 
+devices as (
+    select
+        transaction_id,
+        device_first_seen_epoch,
+        device_first_use_known,
+        customer_since_epoch
+    from silver_device_first_use
+),
+
 transactions as (
     select
-        channel,
-        payer_type,
-        payee_id,
-        payee_type,
-        is_same_owner,
-        card_id,
-        entry_mode,
-        device_id,
-        device_first_seen_epoch,
-        lat,
-        lon
-    from bronze_transactions
+        t.created_at_epoch,
+        t.channel,
+        t.payer_type,
+        t.payee_id,
+        t.payee_type,
+        t.is_same_owner,
+        t.card_id,
+        t.entry_mode,
+        t.device_id,
+        coalesce(t.device_first_seen_epoch, d.device_first_seen_epoch)
+            as device_first_seen_epoch,
+        case
+            when t.device_first_seen_epoch is not null then 1
+            else coalesce(d.device_first_use_known, 0)
+        end as device_first_use_known,
+        d.customer_since_epoch,
+        t.lat,
+        t.lon
+    from bronze_transactions as t
+    left join devices as d
+        on t.transaction_id = d.transaction_id
 ),
 
 gaps as (
@@ -79,7 +104,19 @@ gaps as (
         case when device_id is null then 1 else 0 end as no_device_id,
         case
             when device_first_seen_epoch is null then 1 else 0
-        end as no_device_first_seen_at
+        end as no_device_first_seen_at,
+{% for rule in warm_up_rules %}
+        -- Not known yet, and younger than the age the rule tests.
+        case
+            when device_first_seen_epoch is not null
+                and device_first_use_known = 0
+                and created_at_epoch - device_first_seen_epoch
+                < :{{ rule.warm_up }}
+                then 1
+            else 0
+        end as warm_{{ rule.name }},
+{% endfor %}
+        customer_since_epoch
     from transactions
 ),
 
@@ -96,6 +133,18 @@ totals as (
         cast(coalesce(sum(is_pix * no_device), 0) as bigint) as no_pix_device,
         cast(coalesce(sum(no_device_age), 0) as bigint) as no_device_age,
 {% set flags = {'all': 'any_row', 'pix': 'is_pix', 'card': 'is_card', 'in_person': 'in_person'} %}
+{% for rule in warm_up_rules %}
+        cast(
+            coalesce(sum({{ flags[rule.scope] }} * warm_{{ rule.name }}), 0)
+            as bigint
+        ) as warm_{{ rule.name }},
+        min(
+            case
+                when {{ flags[rule.scope] }} * warm_{{ rule.name }} = 1
+                    then customer_since_epoch
+            end
+        ) as since_{{ rule.name }},
+{% endfor %}
 {% for scope, field in coverage_gaps %}
         cast(
             coalesce(sum({{ flags[scope] }} * no_{{ field }}), 0) as bigint
@@ -115,7 +164,9 @@ final as (
         '{{ rule.name }}' as rule,
         '{{ rule.applies_to }}' as applies_to,
         {{ rule.rows_column }} as rows_applicable,
-        {{ rule.not_judged or 0 }} as rows_not_judged,
+        {{ rule.not_judged or 0 }}{{ (' + warm_' ~ rule.name) if rule.warm_up }} as rows_not_judged,
+        {{ ('warm_' ~ rule.name) if rule.warm_up else 'cast(0 as bigint)' }} as rows_first_use_unknown,
+        {{ local_day('since_' ~ rule.name) if rule.warm_up else 'cast(null as bigint)' }} as history_starts_day,
 {% for field in coverage_fields %}
         {{ ('gap_' ~ rule.scope ~ '_' ~ field) if field in rule.need_columns else 'cast(0 as bigint)' }} as missing_{{ field }},
 {% endfor %}

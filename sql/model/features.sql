@@ -16,6 +16,7 @@ silver as (
         channel,
         entry_mode,
         category,
+        device_age_days,
 {% for rule in rules %}
         is_{{ rule.name }}{{ "," if not loop.last }}
 {% endfor %}
@@ -51,7 +52,6 @@ final as (
         f.amount_to_category_typical,
         f.counterparty_rows_before,
         f.km_from_usual_place,
-        f.device_age_days,
         r.seconds_since_prev_in_category,
         r.night_tx_count_1d,
         r.max_amount_to_category_1d

@@ -23,7 +23,6 @@ payments as (
         amount_cents,
         category,
         coalesce(merchant_id, payee_id) as counterparty_id,
-        device_first_seen_epoch,
         lat,
         lon
     from bronze_transactions
@@ -40,11 +39,7 @@ with_parts as (
         {{ local_hour('created_at_epoch') }} as local_hour,
         {{ log_amount_milli('amount_cents') }} as log_amount_milli,
         cast(floor(lat * 1e6 + 0.5) as bigint) as lat_micro,
-        cast(floor(lon * 1e6 + 0.5) as bigint) as lon_micro,
-        case
-            when device_first_seen_epoch is not null
-                then (created_at_epoch - device_first_seen_epoch) / 86400e0
-        end as device_age_days
+        cast(floor(lon * 1e6 + 0.5) as bigint) as lon_micro
     from payments
 ),
 
@@ -81,7 +76,6 @@ counterparty_history as (
         log_amount_milli,
         lat_micro,
         lon_micro,
-        device_age_days,
         is_night,
         hour_x_milli,
         hour_y_milli,
@@ -250,8 +244,7 @@ final as (
             (lat - usual_lat) * (lat - usual_lat)
             + (lon - usual_lon) * cos(radians(lat))
             * (lon - usual_lon) * cos(radians(lat))
-        ) as km_from_usual_place,
-        device_age_days
+        ) as km_from_usual_place
     from with_typical
 )
 

@@ -1,7 +1,9 @@
 -- Rule: new device (Res. BCB 403/2024, in force 01/11/2024). On its first
 -- day a device never used for Pix may send at most R$ 200 per transaction
--- and R$ 1.000 in total. Rows without a device or its first use are not
--- judged (a missing field never fires a rule on a guess).
+-- and R$ 1.000 in total. Rows without a device are not judged (a missing
+-- field never fires a rule on a guess), nor the first day of a device whose
+-- first use is not known yet (silver_device_first_use.sql: derived from a
+-- history too short to have seen it before).
 
 with
 
@@ -11,10 +13,9 @@ first_day_pix as (
         created_at_epoch,
         device_id,
         amount_cents
-    from bronze_transactions
+    from silver_device_first_use
     where channel = 'pix'
-        and device_id is not null
-        and device_first_seen_epoch is not null
+        and device_first_use_known = 1
         and created_at_epoch >= device_first_seen_epoch
         and created_at_epoch - device_first_seen_epoch
         < :new_device_window_seconds

@@ -9,6 +9,8 @@
 -- default comes from). The rules' joins, features and flags loop over their
 -- entries in ssa/rules.py (Jinja, rendered before the file runs); velocity
 -- and amount spike, which have no model of their own, are written here.
+-- A device's first use is the source's or, where it gave none, the one
+-- silver_device_first_use derived from the history, with whether it is known.
 {% from 'macros/local_time.sql' import local_day, local_hour %}
 
 with
@@ -38,6 +40,16 @@ transactions as (
     from bronze_transactions
 ),
 
+devices as (
+    -- The device's first use where the source gave none, and whether it is
+    -- known (silver_device_first_use.sql).
+    select
+        transaction_id,
+        device_first_seen_epoch,
+        device_first_use_known
+    from silver_device_first_use
+),
+
 customer_windows as (
     select
         transaction_id,
@@ -55,9 +67,51 @@ night as (
     from silver_night_pix
 ),
 
+with_device as (
+    select
+        t.transaction_id,
+        t.created_at_epoch,
+        t.customer_id,
+        t.channel,
+        t.amount_cents,
+        t.payee_id,
+        t.payee_type,
+        t.is_same_owner,
+        t.merchant_id,
+        t.category,
+        t.card_id,
+        t.entry_mode,
+        t.auth_status,
+        t.device_id,
+        coalesce(t.device_first_seen_epoch, d.device_first_seen_epoch)
+            as device_first_seen_epoch,
+        case
+            when t.device_first_seen_epoch is not null then 1
+            else coalesce(d.device_first_use_known, 0)
+        end as device_first_use_known,
+        t.bairro,
+        t.lat,
+        t.lon,
+        t.source,
+        t.batch_id
+    from transactions as t
+    left join devices as d
+        on t.transaction_id = d.transaction_id
+),
+
 joined as (
     select
         t.*,
+        -- Days since the device's first use, for the risk model and the
+        -- anomaly score: where that first use is not known yet, only once
+        -- the device is older than the look-back (at least that old,
+        -- whatever came before the history); NULL before.
+        case
+            when t.device_first_use_known = 1
+                or t.created_at_epoch - t.device_first_seen_epoch
+                >= :device_history_min_seconds
+                then (t.created_at_epoch - t.device_first_seen_epoch) / 86400e0
+        end as device_age_days,
         {{ local_day('t.created_at_epoch') }} as local_day,
         {{ local_hour('t.created_at_epoch') }} as local_hour,
         w.velocity_count,
@@ -83,7 +137,7 @@ joined as (
 {% for rule in sparse_rules %}
         coalesce(rf.is_{{ rule.name }}, 0) as is_{{ rule.name }}{{ "," if not loop.last }}
 {% endfor %}
-    from transactions as t
+    from with_device as t
     inner join customer_windows as w
         on t.transaction_id = w.transaction_id
 {% for rule in dense_rules %}
@@ -109,6 +163,8 @@ with_flags as (
                 -- Stolen credentials are used from the fraudster's device:
                 -- a big one-off purchase from the customer's own phone or
                 -- card in hand is not a case (see README, amount spike).
+                -- A device whose first use is not known yet is not judged.
+                and device_first_use_known = 1
                 and created_at_epoch - device_first_seen_epoch
                 < :spike_device_max_age_seconds
                 then 1

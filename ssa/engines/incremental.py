@@ -326,6 +326,10 @@ def refresh_silver(
                 # The Pix network rules' partitions follow from the new
                 # transfers.
                 _touched_payees_and_accounts(session)
+            if model.table == "silver_customer_since":
+                # A customer whose start moved (earlier rows came) moves the
+                # first use known of every device they used.
+                _touched_devices_of_changed(session)
     replaced[FINAL_MODEL] = _replace_changed(session, params)
     return replaced
 
@@ -344,6 +348,17 @@ def _touched_keys(session: PartialSession, name: str, column: str) -> None:
         f"create temp table {name} as select distinct {column} as key "
         f"from {session.main}.bronze_transactions where transaction_id in "
         f"(select transaction_id from temp.new_rows) and {column} is not null"
+    )
+
+
+def _touched_devices_of_changed(session: PartialSession) -> None:
+    """Add to the touched devices those of the rows the last model changed
+    (temp.differ): their device partitions must be recomputed too."""
+    session.execute(
+        "insert into temp.touched_devices select distinct device_id "
+        f"from {session.main}.silver_customer_since where transaction_id in "
+        "(select transaction_id from temp.differ) and device_id is not null "
+        "and device_id not in (select key from temp.touched_devices)"
     )
 
 

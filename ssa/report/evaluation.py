@@ -17,6 +17,7 @@ them is shown losing.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -414,24 +415,55 @@ def coverage_status(coverage: pd.DataFrame) -> pd.DataFrame:
     out = coverage.copy()
     out["rows_judged"] = out["rows_applicable"] - out["rows_not_judged"]
     out["missing_fields"] = [_lacked(row) for row in out.to_dict("records")]
-    out = out.drop(
-        columns=[c for c in out if c.startswith("missing_") and c != "missing_fields"]
+    out["status"] = [_status(row) for row in out.to_dict("records")]
+    return out.drop(
+        columns=[
+            c
+            for c in out
+            if (c.startswith("missing_") and c != "missing_fields")
+            or c in ("rows_first_use_unknown", "history_starts_day")
+        ]
     )
-    status = np.where(
-        out["rows_applicable"] == 0,
-        "not applicable: no " + out["applies_to"],
-        np.where(
-            out["rows_judged"] == 0,
-            "not judged: no " + out["missing_fields"],
-            np.where(
-                out["rows_not_judged"] > 0,
-                "judged in part: some rows lack " + out["missing_fields"],
-                "judged",
-            ),
-        ),
-    )
-    out["status"] = status
-    return out
+
+
+# What the coverage says of the rows whose device's first use is derived and
+# not known yet (sql/gold/rule_coverage.sql), alone or beside lacking fields.
+FIRST_USE_UNKNOWN = "device first use not known yet (history starts {date})"
+FIRST_USE_UNKNOWN_SOME = (
+    "device first use not known yet on some rows (history starts {date})"
+)
+
+
+def _status(row: dict[str, Any]) -> str:
+    """A rule's coverage in words: what stopped it, field by field, and the
+    rows whose device is too early in the history to be judged."""
+    if row["rows_applicable"] == 0:
+        return f"not applicable: no {row['applies_to']}"
+    unknown = int(row.get("rows_first_use_unknown") or 0)
+    lacking = row["rows_not_judged"] - unknown
+    if row["rows_not_judged"] == 0:
+        return "judged"
+    day = row.get("history_starts_day")
+    date = "" if unknown == 0 or pd.isna(day) else _local_date(int(day))
+    if lacking == 0:
+        said = FIRST_USE_UNKNOWN if row["rows_judged"] == 0 else FIRST_USE_UNKNOWN_SOME
+        return ("not judged: " if row["rows_judged"] == 0 else "judged in part: ") + (
+            said.format(date=date)
+        )
+    fields = row["missing_fields"]
+    if row["rows_judged"] == 0:
+        head = f"not judged: no {fields}"
+    else:
+        head = f"judged in part: some rows lack {fields}"
+    if unknown == 0:
+        return head
+    return f"{head}; {FIRST_USE_UNKNOWN_SOME.format(date=date)}"
+
+
+def _local_date(day: int) -> str:
+    """A local day number (days since 1970-01-01, sql/macros/local_time.sql)
+    as an ISO date."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 
 
 def _lacked(row: dict[str, Any]) -> str:

@@ -113,9 +113,31 @@ SCORERS = tuple(
     for column, en in evaluation.SCORERS.items()
     if column in SCORERS_PT
 )
+_FIRST_USE_UNKNOWN_SOME_PT = (
+    "primeiro uso do dispositivo ainda desconhecido em algumas linhas "
+    "(histórico desde {date})"
+)
 # evaluation.coverage_status's words; what follows them names rows or fields.
 STATUSES = (
     Said("judged", "julgada"),
+    # Before the sentences they extend, whose {fields} would swallow them.
+    Said(
+        "not judged: no {fields}; " + evaluation.FIRST_USE_UNKNOWN_SOME,
+        "não julgada: sem {fields}; " + _FIRST_USE_UNKNOWN_SOME_PT,
+    ),
+    Said(
+        "judged in part: some rows lack {fields}; " + evaluation.FIRST_USE_UNKNOWN_SOME,
+        "julgada em parte: algumas linhas sem {fields}; " + _FIRST_USE_UNKNOWN_SOME_PT,
+    ),
+    Said(
+        "not judged: " + evaluation.FIRST_USE_UNKNOWN,
+        "não julgada: primeiro uso do dispositivo ainda desconhecido "
+        "(histórico desde {date})",
+    ),
+    Said(
+        "judged in part: " + evaluation.FIRST_USE_UNKNOWN_SOME,
+        "julgada em parte: " + _FIRST_USE_UNKNOWN_SOME_PT,
+    ),
     Said("not applicable: no {what}", "não se aplica: sem {what}"),
     Said("not judged: no {fields}", "não julgada: sem {fields}"),
     Said(
