@@ -10,6 +10,7 @@ with
 
 transactions as (
     select
+        customer_id,
         channel,
         payer_type,
         payee_id,
@@ -32,6 +33,9 @@ gaps as (
             when entry_mode is null or entry_mode <> 'not_present' then 1
             else 0
         end as in_person,
+        1 as any_row,
+        -- One gap per field a rule needs (ssa/rules.py, ``needs``), so the
+        -- report names the fields a file lacked, not all a rule reads.
         case
             when lat is null
                 or lon is null
@@ -42,34 +46,7 @@ gaps as (
                 then 1
             else 0
         end as no_place,
-        case
-            when card_id is null or entry_mode is null then 1 else 0
-        end as no_card,
-        case
-            when payer_type is null
-                or payee_type is null
-                or is_same_owner is null
-                then 1
-            else 0
-        end as no_payee_kind,
-        case
-            when payer_type is null
-                or payee_type is null
-                or is_same_owner is null
-                or payee_id is null
-                then 1
-            else 0
-        end as no_payee,
-        case
-            when device_id is null or device_first_seen_epoch is null then 1
-            else 0
-        end as no_device,
-        case
-            when device_first_seen_epoch is null then 1 else 0
-        end as no_device_age,
-        -- One gap per field a rule needs (ssa/rules.py, ``needs``), so the
-        -- report names the fields a file lacked, not all a rule reads.
-        1 as any_row,
+        case when customer_id is null then 1 else 0 end as no_customer_id,
         case when card_id is null then 1 else 0 end as no_card_id,
         case when entry_mode is null then 1 else 0 end as no_entry_mode,
         case when payer_type is null then 1 else 0 end as no_payer_type,
@@ -83,19 +60,28 @@ gaps as (
     from transactions
 ),
 
+{% set flags = {'all': 'any_row', 'pix': 'is_pix', 'card': 'is_card', 'in_person': 'in_person'} %}
 totals as (
+    -- A row in a rule's scope that lacks any field it needs is not judged.
     select
         count(*) as all_rows,
         cast(coalesce(sum(is_pix), 0) as bigint) as pix_rows,
         cast(coalesce(sum(is_card), 0) as bigint) as card_rows,
         cast(coalesce(sum(in_person), 0) as bigint) as in_person_rows,
-        cast(coalesce(sum(in_person * no_place), 0) as bigint) as no_place,
-        cast(coalesce(sum(is_card * no_card), 0) as bigint) as no_card,
-        cast(coalesce(sum(is_pix * no_payee_kind), 0) as bigint) as no_payee_kind,
-        cast(coalesce(sum(is_pix * no_payee), 0) as bigint) as no_payee,
-        cast(coalesce(sum(is_pix * no_device), 0) as bigint) as no_pix_device,
-        cast(coalesce(sum(no_device_age), 0) as bigint) as no_device_age,
-{% set flags = {'all': 'any_row', 'pix': 'is_pix', 'card': 'is_card', 'in_person': 'in_person'} %}
+{% for rule in rules %}
+{% if rule.need_columns %}
+        cast(coalesce(sum(
+            case
+                when {% for field in rule.need_columns %}{{ " or " if not loop.first }}no_{{ field }} = 1{% endfor %}
+
+                    then {{ flags[rule.scope] }}
+                else 0
+            end
+        ), 0) as bigint) as unjudged_{{ rule.name }},
+{% else %}
+        cast(0 as bigint) as unjudged_{{ rule.name }},
+{% endif %}
+{% endfor %}
 {% for scope, field in coverage_gaps %}
         cast(
             coalesce(sum({{ flags[scope] }} * no_{{ field }}), 0) as bigint
@@ -115,7 +101,7 @@ final as (
         '{{ rule.name }}' as rule,
         '{{ rule.applies_to }}' as applies_to,
         {{ rule.rows_column }} as rows_applicable,
-        {{ rule.not_judged or 0 }} as rows_not_judged,
+        unjudged_{{ rule.name }} as rows_not_judged,
 {% for field in coverage_fields %}
         {{ ('gap_' ~ rule.scope ~ '_' ~ field) if field in rule.need_columns else 'cast(0 as bigint)' }} as missing_{{ field }},
 {% endfor %}

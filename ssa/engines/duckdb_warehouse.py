@@ -46,7 +46,11 @@ from ssa.engines.base import (
     sql_text,
     statements,
 )
-from ssa.engines.sqlite_warehouse import added_columns, schema_statements
+from ssa.engines.sqlite_warehouse import (
+    NOW_NULLABLE,
+    added_columns,
+    schema_statements,
+)
 from ssa.models import SILVER, Model
 from ssa.report.exports import FORMULA_START, export_columns, utc_suffix
 
@@ -212,10 +216,24 @@ class DuckDBSession:
             )
 
     def apply_schema(self) -> None:
+        """Also brings a warehouse made by an earlier version up to date:
+        columns it declared NOT NULL that may now be empty, columns added
+        since."""
         for statement in bronze_ddl(schema_statements()):
             self._do(statement)
         for table, column, kind in added_columns(self.columns):
             self._do(f"alter table {table} add column {column} {kind}")
+        outdated = self._do(
+            "select column_name from information_schema.columns "
+            "where table_name = 'bronze_transactions' "
+            "and table_catalog = current_database() and is_nullable = 'NO'"
+        )
+        for (column,) in outdated:
+            if column in NOW_NULLABLE:
+                self._do(
+                    f"alter table bronze_transactions alter column {column} "
+                    "drop not null"
+                )
 
     # --- what the builds need -------------------------------------------------
 

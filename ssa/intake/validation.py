@@ -122,6 +122,9 @@ class Checks:
     region: RegionSettings = field(default_factory=RegionSettings)
     outside_region: OutsideRegion = "reject"
     now_epoch: int | None = None
+    # Required columns the source has none of (a mapping's customers: none):
+    # their rows load with the column empty instead of being rejected.
+    absent: tuple[str, ...] = ()
 
 
 def validate(
@@ -177,7 +180,9 @@ def validate_mapped(
         "none": "none",
     }
     keep = outside[source.mapping.places]
-    checks = Checks(checks.limits, checks.region, keep, checks.now_epoch)
+    checks = Checks(
+        checks.limits, checks.region, keep, checks.now_epoch, source.mapping.absent
+    )
     raw, lines, shape_problem = raw_frame(drop)
     mapped = translate(raw.drop(columns="extra_fields"), source, utc_offset_seconds)
     keys = _mapping_keys(source)
@@ -260,7 +265,7 @@ def _split(
     column = columns.get
 
     for name in contract.REQUIRED:
-        if _TARGET.get(name, name) not in parsed:
+        if _TARGET.get(name, name) not in parsed and name not in checks.absent:
             problems.append(columns.tag(name, _missing(column(name), name)))
     if _has_control_chars(drop):
         for name in [*drop.header, "extra_fields"]:
