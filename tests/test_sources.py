@@ -46,7 +46,12 @@ def _drop(settings: Settings, source: str, example: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("source", "rows", "fraud"),
-    [("sparkov", 65, 5), ("internet_banking_br", 40, None), ("ieee_cis", 60, 5)],
+    [
+        ("sparkov", 65, 5),
+        ("internet_banking_br", 40, None),
+        ("ieee_cis", 60, 5),
+        ("ulb_creditcard", 60, 5),
+    ],
 )
 def test_each_shipped_source_loads_its_example_whole(settings, source, rows, fraud):
     path = _drop(settings, source, EXAMPLES / f"{source}_example.csv")
@@ -531,7 +536,13 @@ def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
     Watcher(settings, lambda pending: None).claim()
     incoming = settings.paths.incoming_path
     made = {p.name for p in incoming.iterdir() if p.is_dir()}
-    assert made == {"labels", "sparkov", "internet_banking_br", "ieee_cis"}
+    assert made == {
+        "labels",
+        "sparkov",
+        "internet_banking_br",
+        "ieee_cis",
+        "ulb_creditcard",
+    }
 
 
 def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(
