@@ -207,36 +207,54 @@ def test_their_anomaly_reasons_name_the_file_not_a_customer():
     assert "do seu arquivo" in pt[0] and "cliente" not in pt[0]
 
 
-def test_a_drop_into_the_watched_folder_refreshes_its_rows(tmp_path, prefect_harness):
-    """Beside a warehouse of customers, the ULB example dropped into its
-    folder: the refresh is incremental, gives each of its rows Silver and
-    Gold once, and leaves the tables a full rebuild makes."""
+def _shifted_example(folder: Path, seconds: int) -> Path:
+    """The example file again, a later file of the same export: every time
+    moved on, so every id (a digest of the row) is new."""
+    frame = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False)
+    frame["Time"] = (frame["Time"].astype(float) + seconds).map(lambda t: f"{t:.1f}")
+    path = folder / f"later_{seconds}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("beside_customers", [True, False])
+def test_a_drop_into_the_watched_folder_refreshes_its_rows(
+    tmp_path, prefect_harness, beside_customers
+):
+    """The ULB example dropped into its folder, beside a warehouse of
+    customers or after an earlier file of its own: the refresh is
+    incremental, gives each of its rows Silver and Gold once, and leaves the
+    tables a full rebuild makes."""
     from flows.ingest import incoming_refresh, ingest_drops
     from ssa.generator import generate
     from tasks.bronze import _load
 
     settings = settings_for(tmp_path / "data")
-    _load(generate(settings), settings)
-    warehouse = open_warehouse(settings)
-    params = sql_params(settings)
-    warehouse.build_silver(params)
-    warehouse.build_gold(params)
     folder = settings.paths.incoming_path / "ulb_creditcard"
     folder.mkdir(parents=True)
-    drop = Path(shutil.copy(EXAMPLE, folder / EXAMPLE.name))
+    params = sql_params(settings)
+    warehouse = open_warehouse(settings)
+    if beside_customers:
+        _load(generate(settings), settings)
+        warehouse.build_silver(params)
+        warehouse.build_gold(params)
+        drop = Path(shutil.copy(EXAMPLE, folder / EXAMPLE.name))
+    else:
+        first = Path(shutil.copy(EXAMPLE, folder / EXAMPLE.name))
+        asyncio.run(ingest_drops([str(first)], settings))
+        drop = _shifted_example(folder, 200_000)
     result = asyncio.run(ingest_drops([str(drop)], settings, refresh=False))
     assert result["rows_loaded"] == 60
     refreshed = asyncio.run(incoming_refresh(settings))
     assert refreshed["silver"]["mode"] == "incremental"
     with warehouse.transaction() as session:
         after = {m: _sorted(session.read_table(m.split("/")[-1])) for m in MODELS}
-        new = session.fetchall(
+        unnamed = session.fetchall(
             "select transaction_id from bronze_transactions where customer_id is null"
         )
-    assert len(new) == 60
-    silver_rows = after["silver/silver_transactions"]
-    assert silver_rows["transaction_id"].is_unique
-    ids = {i for (i,) in new}
+    assert len(unnamed) == (60 if beside_customers else 120)
+    assert after["silver/silver_transactions"]["transaction_id"].is_unique
+    ids = {i for (i,) in unnamed}
     for model in ("silver/silver_transactions", "gold/gold_risk_parts"):
         assert ids <= set(after[model]["transaction_id"]), model
     with warehouse.transaction() as session:

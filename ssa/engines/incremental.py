@@ -256,14 +256,15 @@ def stage_rows(session: PartialSession, transaction_ids: Iterable[str]) -> None:
 
 
 def touched_customer_share(session: PartialSession) -> float:
-    """Share of all customers with rows among the staged new rows."""
+    """Share of all customers with rows among the staged new rows (0 in a
+    warehouse of rows that name no customer: each is refreshed alone)."""
     bronze = f"{session.main}.bronze_transactions"
     touched, total = session.fetchall(
         f"select (select count(distinct customer_id) from {bronze} "
         "where transaction_id in (select transaction_id from temp.new_rows)), "
         f"(select count(distinct customer_id) from {bronze})"
     )[0]
-    return touched / total if total else 1.0
+    return touched / total if total else 0.0
 
 
 def refresh_touched(
