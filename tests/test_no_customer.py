@@ -271,3 +271,27 @@ MODELS = (*SILVER_MODELS, *GOLD_MODELS)
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ("transaction_id", "customer_id", "local_day", "bairro")
     return frame.sort_values([c for c in keys if c in frame], ignore_index=True)
+
+
+def test_their_alert_shows_no_customer_and_says_its_file(settings, tmp_path):
+    """An anomaly alone made an alert of the outsized payment (the alert
+    level lowered to reach it): the page shows a dash for its customer and
+    its reasons speak of its file, as the CSV does."""
+    from ssa.report.alert_reasons import alert_reasons
+    from ssa.report.dashboard import top_table
+
+    settings = _with_source(settings, tmp_path, NO_CUSTOMER)
+    settings = settings.model_copy(
+        update={"risk": settings.risk.model_copy(update={"level_medium": 10})}
+    )
+    ingest_file(_burst_file(settings), settings, source="cards")
+    silver._build(settings, None)
+    gold._build(settings)
+    with open_warehouse(settings).transaction() as session:
+        alerts = session.read_table("gold_anomalies")
+    assert len(alerts) == 1 and alerts["customer_id"].isna().all()
+    shown = top_table(alerts, settings)
+    assert shown["Cliente"].tolist() == ["—"]
+    assert "do seu arquivo" in shown["Motivos"][0]
+    said = alert_reasons(alerts, settings.rules.utc_offset_seconds)[0]
+    assert said.startswith("unusual: R$ 1.000,00, ") and "of its file" in said
