@@ -82,8 +82,14 @@ class Model:
 
 
 # The partitions a refresh recomputes, as filters on the touched keys: a
-# customer's own rows, a payee's, an account's both ways.
-BY_CUSTOMER = "customer_id in (select key from temp.touched_customers)"
+# customer's own rows, a payee's, an account's both ways. A row with no
+# customer (a source that names none) is a partition of its own, whose
+# customer windows are all NULL: only the new ones are recomputed.
+BY_CUSTOMER = (
+    "customer_id in (select key from temp.touched_customers)"
+    " or (customer_id is null"
+    " and transaction_id in (select transaction_id from temp.new_rows))"
+)
 BY_PAYEE = "payee_id in (select key from temp.touched_payees)"
 BY_DEVICE = "device_id in (select key from temp.touched_devices)"
 # An account's rows as the payer (the pass-through rule's own rows).

@@ -108,9 +108,16 @@ SILVER: tuple[Model, ...] = (
 # customer's transactions only those from the earliest changed one on
 # (temp.gold_rows): a transaction's score reads its own Silver row and the
 # customer's earlier flags, nothing later.
-_GOLD_BY_CUSTOMER = "customer_id in (select customer_id from temp.gold_customers)"
+# A changed row with no customer is recomputed alone, read with the other
+# rows of its file that have none (temp.gold_files): they are what its
+# anomaly score measures it against.
+_GOLD_CUSTOMERS = "customer_id in (select customer_id from temp.gold_customers)"
+_GOLD_BY_CUSTOMER = (
+    f"{_GOLD_CUSTOMERS} or (customer_id is null "
+    "and batch_id in (select batch_id from temp.gold_files))"
+)
 _GOLD_CHANGED_ON = (
-    f"{_GOLD_BY_CUSTOMER} and transaction_id in "
+    f"({_GOLD_CUSTOMERS} or customer_id is null) and transaction_id in "
     "(select transaction_id from temp.gold_rows)"
 )
 _GOLD_BY_PLACE_AND_DAY = (
@@ -134,7 +141,7 @@ GOLD: tuple[Model, ...] = (
         indexes=(("customer_id",),),
     ),
     Model("gold/gold_anomalies", gold_scope=_GOLD_CHANGED_ON),
-    Model("gold/gold_customer_risk", gold_scope=_GOLD_BY_CUSTOMER),
+    Model("gold/gold_customer_risk", gold_scope=_GOLD_CUSTOMERS),
     Model("gold/gold_bairro_daily", gold_scope=_GOLD_BY_PLACE_AND_DAY),
 )
 

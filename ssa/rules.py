@@ -58,11 +58,13 @@ class Rule:
     transaction it judged and is joined on its own. No model: the rule is a
     condition on the customer windows, written in silver_transactions.
 
-    ``scope``, ``not_judged`` and ``needs``: the rows the rule applies to,
-    the column of rule_coverage's totals that counts those it could not
-    judge for a missing field (None: it judges all), and those fields (each
-    with a gap column, ``no_<field>``, in rule_coverage.sql), so that the
-    report names the ones a file lacked, not all the rule reads.
+    ``scope`` and ``needs``: the rows the rule applies to, and the fields
+    it cannot judge a row without (each with a gap column, ``no_<field>``,
+    in rule_coverage.sql): a row in scope that lacks any is not judged, and
+    the report names the ones a file lacked, not all the rule reads. A rule
+    that compares a payment with the customer's others needs
+    ``customer_id``: a source with no customer (``customers: none``) leaves
+    it empty.
 
     ``warm_up``: for a rule that tests a device's age, the parameter with
     the age it tests, in seconds. Where a device's first use is derived and
@@ -77,7 +79,6 @@ class Rule:
     reason: str
     reason_pt: str
     scope: Scope
-    not_judged: str | None
     needs: tuple[str, ...]
     model: Model | None = None
     sparse: bool = True
@@ -133,8 +134,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "{minutes_since_prev:.1f} min ({implied_speed_kmh:.0f} km/h) desde o "
         "pagamento anterior",
         scope="in_person",
-        not_judged="no_place",
-        needs=("lat/lon",),
+        needs=("customer_id", "lat/lon"),
         model=Model(
             "silver/silver_rule_impossible_travel",
             CUSTOMERS,
@@ -163,8 +163,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         reason_pt="repassou {recent_outflow_cents:reais} de "
         "{recent_inflow_cents:reais} recebidos na última hora",
         scope="pix",
-        not_judged="no_payee",
-        needs=("payee_id", "payer_type", "payee_type", "is_same_owner"),
+        needs=("customer_id", "payee_id", "payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_pass_through",
             Partition(
@@ -188,7 +187,6 @@ DETECTION_RULES: tuple[Rule, ...] = (
         reason_pt="{probes_in_window:.0f} pagamentos online ínfimos neste "
         "cartão ({declines_in_window:.0f} recusados)",
         scope="card",
-        not_judged="no_card",
         needs=("card_id", "entry_mode"),
         model=Model(
             "silver/silver_rule_card_testing",
@@ -212,8 +210,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         reason_pt="o recebedor recebeu de {new_payers_in_window:.0f} pagadores "
         "novos ({new_payer_cents_in_window:reais}) em uma hora",
         scope="pix",
-        not_judged="no_payee",
-        needs=("payee_id", "payer_type", "payee_type", "is_same_owner"),
+        needs=("customer_id", "payee_id", "payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_mule_fan_in",
             Partition("silver_pix_transfers", BY_PAYEE, window="fan_in_window_seconds"),
@@ -233,8 +230,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "{amount_to_baseline:.1f}x a média recente do pagador; o recebedor "
         "juntou {payee_outsized_first_payments:.0f} pagamentos assim em um dia",
         scope="pix",
-        not_judged="no_payee",
-        needs=("payee_id", "payer_type", "payee_type", "is_same_owner"),
+        needs=("customer_id", "payee_id", "payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_first_time_payee",
             Partition(
@@ -254,8 +250,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         reason_pt="Pix noturnos a pessoas somam {night_running_cents:reais},"
         " acima do limite noturno de {night_limit_cents:reais}",
         scope="pix",
-        not_judged="no_payee_kind",
-        needs=("payer_type", "payee_type", "is_same_owner"),
+        needs=("customer_id", "payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_night_pix_limit",
             Partition("silver_night_pix", BY_CUSTOMER),
@@ -273,7 +268,6 @@ DETECTION_RULES: tuple[Rule, ...] = (
         "{device_first_day_cents:reais} enviados dele (limite R$ 200 por "
         "transação, R$ 1.000 por dia)",
         scope="pix",
-        not_judged="no_pix_device",
         needs=("device_id", "device_first_seen_at"),
         model=Model(
             "silver/silver_rule_new_device",
@@ -291,8 +285,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         reason="{velocity_count:.0f} transactions within minutes of each other",
         reason_pt="{velocity_count:.0f} transações com minutos de intervalo",
         scope="all",
-        not_judged=None,
-        needs=(),
+        needs=("customer_id",),
     ),
     Rule(
         "structuring",
@@ -304,8 +297,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         reason_pt="Pix noturnos fracionados para ficar logo abaixo do limite "
         "de {night_limit_cents:reais}",
         scope="pix",
-        not_judged="no_payee_kind",
-        needs=("payer_type", "payee_type", "is_same_owner"),
+        needs=("customer_id", "payer_type", "payee_type", "is_same_owner"),
         model=Model(
             "silver/silver_rule_structuring",
             Partition("silver_night_pix", BY_CUSTOMER),
@@ -322,8 +314,7 @@ DETECTION_RULES: tuple[Rule, ...] = (
         reason_pt="{amount_cents:reais} é {amount_to_baseline:.1f}x a média "
         "recente do cliente, de um dispositivo novo",
         scope="all",
-        not_judged="no_device_age",
-        needs=("device_first_seen_at",),
+        needs=("customer_id", "device_first_seen_at"),
         warm_up="spike_device_max_age_seconds",
     ),
 )

@@ -501,6 +501,14 @@ class RiskSettings(RuleWeights):
         "unusual hour for a customer who paid at night less often than this "
         "before.",
     )
+    anomaly_rare_hour_share: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="For a payment with no customer (a source that names "
+        "none), an unusual hour is one its file has less than this share of "
+        "payments at: under half of an even spread over 24 hours.",
+    )
     anomaly_points_per_doubling: int = Field(
         4,
         ge=0,

@@ -40,7 +40,6 @@ RULE_ENTRY = """\
         reason="online card payment at {local_hour:.0f}h",
         reason_pt="pagamento online com cartão às {local_hour:.0f}h",
         scope="card",
-        not_judged="no_card",
         needs=("card_id", "entry_mode"),
         model=Model("silver/silver_rule_late_online_card", CUSTOMERS),
     ),

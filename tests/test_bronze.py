@@ -99,8 +99,7 @@ def test_an_earlier_warehouse_gets_the_nullable_columns_rows_kept() -> None:
     session = _memory()
     conn = session.conn
     schema = base.sql_text("bronze/schema.sql")
-    for column in ("payer_type varchar(2)", "auth_status varchar(16)"):
-        schema = schema.replace(f"{column},", f"{column} not null,", 1)
+    schema = _old_schema()
     for statement in base.statements(schema):
         conn.execute(statement)
     frame = pd.DataFrame([tx("a", 1), tx("b", 2)])
@@ -111,6 +110,7 @@ def test_an_earlier_warehouse_gets_the_nullable_columns_rows_kept() -> None:
     columns = conn.execute("pragma table_info(bronze_transactions)").fetchall()
     assert {c[1]: c[3] for c in columns}["payer_type"] == 0
     assert {c[1]: c[3] for c in columns}["auth_status"] == 0
+    assert {c[1]: c[3] for c in columns}["customer_id"] == 0
     rows = conn.execute("select transaction_id from bronze_transactions").fetchall()
     assert sorted(rows) == [("a",), ("b",)]
     indexes = conn.execute(
@@ -122,8 +122,38 @@ def test_an_earlier_warehouse_gets_the_nullable_columns_rows_kept() -> None:
     session.insert_new(
         "bronze_transactions",
         "transaction_id",
-        pd.DataFrame([tx("c", 3, payer_type=None, auth_status=None)]),
+        pd.DataFrame([tx("c", 3, payer_type=None, auth_status=None, customer_id=None)]),
     )
+
+
+def _old_schema() -> str:
+    """Bronze as earlier versions declared it: columns NOT NULL that a drop
+    may now leave empty (customer_id: a source that names no customer)."""
+    schema = base.sql_text("bronze/schema.sql")
+    for column in (
+        "payer_type varchar(2)",
+        "auth_status varchar(16)",
+        "customer_id varchar(32)",
+    ):
+        assert f"{column}," in schema, column
+        schema = schema.replace(f"{column},", f"{column} not null,", 1)
+    return schema
+
+
+def test_an_earlier_duckdb_warehouse_takes_rows_with_no_customer(tmp_path) -> None:
+    from ssa.engines.duckdb_warehouse import DuckDBWarehouse, bronze_ddl
+
+    warehouse = DuckDBWarehouse(tmp_path / "old.duckdb")
+    with warehouse.transaction() as session:
+        for statement in bronze_ddl(base.statements(_old_schema())):
+            session.execute(statement)
+        session.apply_schema()
+        added = session.insert_new(
+            "bronze_transactions",
+            "transaction_id",
+            pd.DataFrame([tx("a", 1, customer_id=None)]),
+        )
+    assert added == 1
 
 
 @ENGINES

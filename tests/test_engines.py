@@ -40,6 +40,30 @@ BRONZE_KEYS = {
 }
 
 
+# A file with no customer (a mapping's customers: none): every model must
+# build its rows alike on every engine, none of them one customer's.
+UNNAMED_BATCH = "file-no-customer"
+
+
+def unnamed_rows(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Every 25th stored payment again, as a file that names no customer
+    would bring it: new ids, no customer_id, a batch of its own."""
+    rows = transactions.sort_values("transaction_id", ignore_index=True).iloc[::25]
+    return rows.assign(
+        transaction_id="nc-" + rows["transaction_id"].astype(str),
+        customer_id=None,
+        batch_id=UNNAMED_BATCH,
+        source="file:no_customer/export.csv",
+    )
+
+
+def add_unnamed_rows(warehouse) -> int:
+    """Store unnamed_rows of the warehouse's own Bronze in it."""
+    with warehouse.transaction() as session:
+        rows = unnamed_rows(session.read_table("bronze_transactions"))
+        return session.insert_new("bronze_transactions", "transaction_id", rows)
+
+
 def _bronze(settings: Settings) -> dict[str, pd.DataFrame]:
     with open_warehouse(settings).transaction() as session:
         return {t: session.read_table(t) for t in BRONZE_KEYS}
@@ -54,8 +78,8 @@ def _copy_bronze(frames: dict[str, pd.DataFrame], warehouse) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A fortnight with every scenario planted, refined by both engines from
-    the same Bronze rows: {table: (SQLite rows, DuckDB rows)} per model."""
+    """A fortnight with every scenario planted, and a file with no customer,
+    refined by both engines from the same Bronze rows."""
     tmp = tmp_path_factory.mktemp("engines")
     settings = Settings(
         paths={"data_dir": tmp},
@@ -67,6 +91,7 @@ def built(tmp_path_factory):
     _load(without_device_first_use(generate(settings)), settings)
     params = sql_params(settings)
     lite = open_warehouse(settings)
+    assert add_unnamed_rows(lite) > 0
     lite.build_silver(params)
     lite.build_gold(params)
     duck = DuckDBWarehouse(tmp / "ssa.duckdb")

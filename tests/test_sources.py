@@ -50,6 +50,7 @@ def _drop(settings: Settings, source: str, example: Path) -> Path:
         ("internet_banking_br", 40, None, 0),
         ("ieee_cis", 60, 5, 0),
         ("paysim", 48, 8, 12),  # its CASH_IN rows are money coming in
+        ("ulb_creditcard", 60, 5, 0),
     ],
 )
 def test_each_shipped_source_loads_its_example_whole(
@@ -420,7 +421,13 @@ def test_every_shipped_mapping_has_an_example_in_the_readme():
     """A shipped mapping is loaded whole by the test above and listed in the
     README's table with its example."""
     shipped = sorted(p.stem for p in SOURCES.glob("*.yaml"))
-    assert shipped == ["ieee_cis", "internet_banking_br", "paysim", "sparkov"]
+    assert shipped == [
+        "ieee_cis",
+        "internet_banking_br",
+        "paysim",
+        "sparkov",
+        "ulb_creditcard",
+    ]
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for name in shipped:
         assert (EXAMPLES / f"{name}_example.csv").is_file()
@@ -549,7 +556,14 @@ def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
     Watcher(settings, lambda pending: None).claim()
     incoming = settings.paths.incoming_path
     made = {p.name for p in incoming.iterdir() if p.is_dir()}
-    assert made == {"labels", "sparkov", "internet_banking_br", "ieee_cis", "paysim"}
+    assert made == {
+        "labels",
+        "sparkov",
+        "internet_banking_br",
+        "ieee_cis",
+        "paysim",
+        "ulb_creditcard",
+    }
 
 
 def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(

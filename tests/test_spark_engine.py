@@ -31,7 +31,12 @@ from ssa.settings import REPO_ROOT, Settings, SparkLocalSettings, sql_params
 from tasks import gold, report, silver
 from tasks.bronze import _load
 from tests.rows import without_device_first_use
-from tests.test_engines import BRONZE_KEYS, DASHBOARD_QUERIES, _assert_same
+from tests.test_engines import (
+    BRONZE_KEYS,
+    DASHBOARD_QUERIES,
+    _assert_same,
+    add_unnamed_rows,
+)
 
 SEEDED = {"n_customers": 300, "n_merchants": 60, "days": 14, "seed": 11}
 # A look-back inside the fortnight, as in test_engines: derived device first
@@ -59,7 +64,8 @@ def _java_or_skip() -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The seeded fortnight loaded, refined and exported by both engines,
-    each from its own generator run (the generator is deterministic)."""
+    each from its own generator run (the generator is deterministic), with
+    a file that names no customer."""
     _java_or_skip()
     lite_dir = tmp_path_factory.mktemp("sqlite")
     spark_dir = tmp_path_factory.mktemp("spark")
@@ -69,6 +75,7 @@ def built(tmp_path_factory):
     )
     for settings in (lite, spark):
         loaded = _load(without_device_first_use(generate(settings)), settings)
+        add_unnamed_rows(open_warehouse(settings))
         silver._build(settings, None)
         gold._build(settings)  # no model: the model's scores cleared
         silver._export(settings)

@@ -1,5 +1,6 @@
 -- Customers with rows from the files loaded after_log_seq < log_seq <=
--- up_to_log_seq: the ones an incremental Silver refresh must recompute.
+-- up_to_log_seq: the ones an incremental Silver refresh must recompute
+-- (rows with no customer are recomputed as new rows, each on its own).
 
 with
 
@@ -18,6 +19,7 @@ final as (
     from bronze_transactions as t
     inner join files as f
         on t.batch_id = f.batch_id
+    where t.customer_id is not null
 )
 
 select * from final

@@ -4,7 +4,7 @@
 create table if not exists bronze_transactions (
     transaction_id varchar(64) not null primary key,
     created_at_epoch bigint not null,          -- UTC epoch seconds
-    customer_id varchar(32) not null,          -- the payer
+    customer_id varchar(32),                   -- the payer; NULL: none named
     payer_type varchar(2),                     -- PF / PJ; NULL: not exported
     channel varchar(8) not null,               -- pix, credit, debit, boleto
     amount_cents bigint not null,

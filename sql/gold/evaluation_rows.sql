@@ -100,4 +100,9 @@ select
     scenario,
     is_fraud
 from final
-order by customer_id, created_at_epoch, transaction_id
+-- Rows with no customer last, on every engine (they order NULLs apart).
+order by
+    case when customer_id is null then 1 else 0 end,
+    customer_id,
+    created_at_epoch,
+    transaction_id

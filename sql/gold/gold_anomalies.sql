@@ -2,8 +2,9 @@
 -- risk model or without one the anomaly score, put at level_medium or
 -- above) with everything an analyst reads: every Silver feature and flag,
 -- the score and level from gold_transaction_risk, the model's reasons, the
--- customer-relative features the anomaly score's reasons are told from, the
--- customer's name and masked CPF.
+-- customer-relative features the anomaly score's reasons are told from (or,
+-- for a row with no customer, its file's typical amount), the customer's
+-- name and masked CPF.
 -- data/gold_anomalies.csv is this table.
 
 with
@@ -38,6 +39,8 @@ risk as (
         has_unusual_hour,
         has_new_category,
         has_recent_device,
+        file_typical_amount_cents,
+        amount_to_file_typical,
         risk_score,
         risk_probability,
         risk_level
@@ -80,6 +83,8 @@ final as (
         r.has_unusual_hour,
         r.has_new_category,
         r.has_recent_device,
+        r.file_typical_amount_cents,
+        r.amount_to_file_typical,
         x.typical_amount_cents,
         x.amount_to_typical,
         x.day_spend_to_usual,

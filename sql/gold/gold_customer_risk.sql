@@ -1,6 +1,7 @@
 -- Gold: one row per customer with activity, for a risk dashboard. The
 -- customer score is their worst transaction plus 5 points per further
--- flagged transaction, capped at 100.
+-- flagged transaction, capped at 100. Payments with no customer (a source
+-- that names none) are nobody's: they rank in the alert queue, not here.
 -- Sums are cast to bigint: DuckDB sums integers as 128-bit (portable-sql.md).
 
 with
@@ -12,6 +13,7 @@ activity as (
         cast(sum(amount_cents) as bigint) as amount_cents,
         max(created_at_epoch) as last_transaction_at_epoch
     from silver_transactions
+    where customer_id is not null
     group by customer_id
 ),
 
@@ -26,6 +28,7 @@ risk as (
         cast(sum(is_{{ rule.name }}) as bigint) as {{ rule.name }}_flags{{ "," if not loop.last }}
 {% endfor %}
     from gold_anomalies
+    where customer_id is not null
     group by customer_id
 ),
 

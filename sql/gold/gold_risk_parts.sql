@@ -23,10 +23,19 @@
 -- more: an hour the customer rarely pays at (or night, for one who rarely
 -- pays at night), a category new to them, a device first seen in the last
 -- 24 h. Only a customer with anomaly_min_history earlier payments is
--- judged: no history, no anomaly. Points = anomaly_points_per_doubling per
--- doubling, at most anomaly_max_points: below every rule weight, so a row
--- a rule flagged ranks above a row that is only unusual, and an anomaly
--- alone is at most a medium alert.
+-- judged: no history, no anomaly. A payment with no customer (a source that
+-- names none) has no history to compare with; it is measured against its
+-- file instead (the rows of its batch that have no customer either, at
+-- least anomaly_min_history of them): the amount over the file's typical
+-- (geometric-mean) amount, from anomaly_amount_ratio, and, as context, an
+-- hour at which the file has fewer than anomaly_rare_hour_share of its
+-- payments, or a device first seen in the last 24 h; its day and burst
+-- signals are 0, and so is the bonus for the customer's earlier flags.
+-- Points = anomaly_points_per_doubling per doubling, at most
+-- anomaly_max_points: below every rule weight, so a row a rule flagged
+-- ranks above a row that is only unusual, and an anomaly alone is at most
+-- a medium alert.
+{% from 'macros/amounts.sql' import log_amount_milli %}
 
 with
 
@@ -43,10 +52,40 @@ transactions as (
         device_first_use_known,
         device_age_days,
         anomaly_flag,
+        batch_id,
+        local_hour,
 {% for rule in rules %}
         is_{{ rule.name }}{{ "," if not loop.last }}
 {% endfor %}
     from silver_transactions
+),
+
+unnamed as (
+    -- The payments with no customer, each against the others of its file:
+    -- log amounts in integer thousandths, summed exactly on every engine.
+    select
+        transaction_id,
+        amount_cents,
+        count(*) over (partition by batch_id) as file_rows,
+        cast(sum({{ log_amount_milli('amount_cents') }}) over (
+            partition by batch_id
+        ) as bigint) as file_log_amount_milli_sum,
+        count(*) over (partition by batch_id, local_hour) as file_hour_rows
+    from transactions
+    where customer_id is null
+),
+
+population as (
+    select
+        transaction_id,
+        file_rows,
+        exp(file_log_amount_milli_sum / nullif(1000e0 * file_rows, 0))
+            as file_typical_amount_cents,
+        amount_cents / nullif(
+            exp(file_log_amount_milli_sum / nullif(1000e0 * file_rows, 0)), 0
+        ) as amount_to_file_typical,
+        file_hour_rows / nullif(cast(file_rows as double), 0) as file_hour_share
+    from unnamed
 ),
 
 features as (
@@ -66,13 +105,18 @@ features as (
 with_context as (
     select
         t.*,
-        max(
-            case when t.anomaly_flag <> 'Normal' then t.created_at_epoch end
-        ) over (
-            partition by t.customer_id
-            order by t.created_at_epoch, t.transaction_id
-            rows between unbounded preceding and 1 preceding
-        ) as prev_flagged_at_epoch
+        case
+            when t.customer_id is not null
+                then max(
+                    case
+                        when t.anomaly_flag <> 'Normal' then t.created_at_epoch
+                    end
+                ) over (
+                    partition by t.customer_id
+                    order by t.created_at_epoch, t.transaction_id
+                    rows between unbounded preceding and 1 preceding
+                )
+        end as prev_flagged_at_epoch
     from transactions as t
 ),
 
@@ -102,32 +146,41 @@ with_points as (
 anomaly_signals as (
     -- In doublings (log2) above each threshold; 0 where it is not reached.
     select
-        transaction_id,
+        f.transaction_id,
         case
-            when history_rows >= :anomaly_min_history
-                and amount_to_typical >= :anomaly_amount_ratio
-                then ln(amount_to_typical) / ln(2e0)
+            when f.history_rows >= :anomaly_min_history
+                and f.amount_to_typical >= :anomaly_amount_ratio
+                then ln(f.amount_to_typical) / ln(2e0)
+            when p.file_rows >= :anomaly_min_history
+                and p.amount_to_file_typical >= :anomaly_amount_ratio
+                then ln(p.amount_to_file_typical) / ln(2e0)
             else 0
         end as amount_doublings,
         case
-            when history_rows >= :anomaly_min_history
-                and day_spend_to_usual >= :anomaly_day_ratio
-                then ln(day_spend_to_usual) / ln(2e0)
+            when f.history_rows >= :anomaly_min_history
+                and f.day_spend_to_usual >= :anomaly_day_ratio
+                then ln(f.day_spend_to_usual) / ln(2e0)
             else 0
         end as day_doublings,
         case
-            when history_rows >= :anomaly_min_history
-                and tx_count_1h + 1 >= :anomaly_burst_count
-                then ln(2e0 * (tx_count_1h + 1) / :anomaly_burst_count)
+            when f.history_rows >= :anomaly_min_history
+                and f.tx_count_1h + 1 >= :anomaly_burst_count
+                then ln(2e0 * (f.tx_count_1h + 1) / :anomaly_burst_count)
                 / ln(2e0)
             else 0
         end as burst_doublings,
-        history_rows,
-        hour_habit,
-        is_night,
-        night_share_before,
-        category_rows_before
-    from features
+        f.history_rows,
+        f.hour_habit,
+        f.is_night,
+        f.night_share_before,
+        f.category_rows_before,
+        p.file_rows,
+        p.file_hour_share,
+        p.file_typical_amount_cents,
+        p.amount_to_file_typical
+    from features as f
+    left join population as p
+        on f.transaction_id = p.transaction_id
 ),
 
 anomaly_parts as (
@@ -146,6 +199,9 @@ anomaly_parts as (
                     )
                 )
                 then 1
+            when file_rows >= :anomaly_min_history
+                and file_hour_share < :anomaly_rare_hour_share
+                then 1
             else 0
         end as has_unusual_hour,
         case
@@ -155,8 +211,13 @@ anomaly_parts as (
             else 0
         end as has_new_category,
         case
-            when history_rows >= :anomaly_min_history then 1 else 0
-        end as has_history
+            when history_rows >= :anomaly_min_history
+                or file_rows >= :anomaly_min_history
+                then 1
+            else 0
+        end as has_history,
+        file_typical_amount_cents,
+        amount_to_file_typical
     from anomaly_signals
 ),
 
@@ -176,7 +237,9 @@ with_anomaly_parts as (
             when a.transaction_id is null then null
             when a.has_history = 1 and p.device_age_days < 1 then 1
             else 0
-        end as has_recent_device
+        end as has_recent_device,
+        a.file_typical_amount_cents,
+        a.amount_to_file_typical
     from with_points as p
     left join anomaly_parts as a
         on p.transaction_id = a.transaction_id
@@ -224,7 +287,11 @@ final as (
         p.burst_doublings,
         p.has_unusual_hour,
         p.has_new_category,
-        p.has_recent_device
+        p.has_recent_device,
+        -- What a row with no customer was measured against (NULL for the
+        -- others): its file's typical amount, and the amount over it.
+        p.file_typical_amount_cents,
+        p.amount_to_file_typical
     from anomaly_scored as p
 )
 

@@ -40,7 +40,9 @@ parts as (
         burst_doublings,
         has_unusual_hour,
         has_new_category,
-        has_recent_device
+        has_recent_device,
+        file_typical_amount_cents,
+        amount_to_file_typical
     from gold_risk_parts
 ),
 
@@ -129,6 +131,8 @@ final as (
         has_unusual_hour,
         has_new_category,
         has_recent_device,
+        file_typical_amount_cents,
+        amount_to_file_typical,
         learned_points,
         risk_score,
         risk_probability,

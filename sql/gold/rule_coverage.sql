@@ -27,6 +27,7 @@ devices as (
 transactions as (
     select
         t.created_at_epoch,
+        t.customer_id,
         t.channel,
         t.payer_type,
         t.payee_id,
@@ -57,6 +58,9 @@ gaps as (
             when entry_mode is null or entry_mode <> 'not_present' then 1
             else 0
         end as in_person,
+        1 as any_row,
+        -- One gap per field a rule needs (ssa/rules.py, ``needs``), so the
+        -- report names the fields a file lacked, not all a rule reads.
         case
             when lat is null
                 or lon is null
@@ -67,34 +71,7 @@ gaps as (
                 then 1
             else 0
         end as no_place,
-        case
-            when card_id is null or entry_mode is null then 1 else 0
-        end as no_card,
-        case
-            when payer_type is null
-                or payee_type is null
-                or is_same_owner is null
-                then 1
-            else 0
-        end as no_payee_kind,
-        case
-            when payer_type is null
-                or payee_type is null
-                or is_same_owner is null
-                or payee_id is null
-                then 1
-            else 0
-        end as no_payee,
-        case
-            when device_id is null or device_first_seen_epoch is null then 1
-            else 0
-        end as no_device,
-        case
-            when device_first_seen_epoch is null then 1 else 0
-        end as no_device_age,
-        -- One gap per field a rule needs (ssa/rules.py, ``needs``), so the
-        -- report names the fields a file lacked, not all a rule reads.
-        1 as any_row,
+        case when customer_id is null then 1 else 0 end as no_customer_id,
         case when card_id is null then 1 else 0 end as no_card_id,
         case when entry_mode is null then 1 else 0 end as no_entry_mode,
         case when payer_type is null then 1 else 0 end as no_payer_type,
@@ -120,27 +97,43 @@ gaps as (
     from transactions
 ),
 
+{% set flags = {'all': 'any_row', 'pix': 'is_pix', 'card': 'is_card', 'in_person': 'in_person'} %}
 totals as (
+    -- A row in a rule's scope that lacks any field it needs is not judged.
     select
         count(*) as all_rows,
         cast(coalesce(sum(is_pix), 0) as bigint) as pix_rows,
         cast(coalesce(sum(is_card), 0) as bigint) as card_rows,
         cast(coalesce(sum(in_person), 0) as bigint) as in_person_rows,
-        cast(coalesce(sum(in_person * no_place), 0) as bigint) as no_place,
-        cast(coalesce(sum(is_card * no_card), 0) as bigint) as no_card,
-        cast(coalesce(sum(is_pix * no_payee_kind), 0) as bigint) as no_payee_kind,
-        cast(coalesce(sum(is_pix * no_payee), 0) as bigint) as no_payee,
-        cast(coalesce(sum(is_pix * no_device), 0) as bigint) as no_pix_device,
-        cast(coalesce(sum(no_device_age), 0) as bigint) as no_device_age,
-{% set flags = {'all': 'any_row', 'pix': 'is_pix', 'card': 'is_card', 'in_person': 'in_person'} %}
+{% for rule in rules %}
+{% if rule.need_columns %}
+        cast(coalesce(sum(
+            case
+                when {% for field in rule.need_columns %}{{ " or " if not loop.first }}no_{{ field }} = 1{% endfor %}
+
+                    then {{ flags[rule.scope] }}
+                else 0
+            end
+        ), 0) as bigint) as unjudged_{{ rule.name }},
+{% else %}
+        cast(0 as bigint) as unjudged_{{ rule.name }},
+{% endif %}
+{% endfor %}
 {% for rule in warm_up_rules %}
-        cast(
-            coalesce(sum({{ flags[rule.scope] }} * warm_{{ rule.name }}), 0)
-            as bigint
-        ) as warm_{{ rule.name }},
+{% set judged %}{% for field in rule.need_columns %} and no_{{ field }} = 0{% endfor %}{% endset %}
+        -- Rows it could judge by their fields, but whose device's first use
+        -- is not known yet.
+        cast(coalesce(sum(
+            case
+                when warm_{{ rule.name }} = 1{{ judged }}
+                    then {{ flags[rule.scope] }}
+                else 0
+            end
+        ), 0) as bigint) as warm_{{ rule.name }},
         min(
             case
-                when {{ flags[rule.scope] }} * warm_{{ rule.name }} = 1
+                when warm_{{ rule.name }} = 1{{ judged }}
+                    and {{ flags[rule.scope] }} = 1
                     then customer_since_epoch
             end
         ) as since_{{ rule.name }},
@@ -164,7 +157,7 @@ final as (
         '{{ rule.name }}' as rule,
         '{{ rule.applies_to }}' as applies_to,
         {{ rule.rows_column }} as rows_applicable,
-        {{ rule.not_judged or 0 }}{{ (' + warm_' ~ rule.name) if rule.warm_up }} as rows_not_judged,
+        unjudged_{{ rule.name }}{{ (' + warm_' ~ rule.name) if rule.warm_up }} as rows_not_judged,
         {{ ('warm_' ~ rule.name) if rule.warm_up else 'cast(0 as bigint)' }} as rows_first_use_unknown,
         {{ local_day('since_' ~ rule.name) if rule.warm_up else 'cast(null as bigint)' }} as history_starts_day,
 {% for field in coverage_fields %}

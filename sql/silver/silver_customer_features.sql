@@ -2,7 +2,10 @@
 -- the risk model learns from (ssa/risk/risk_model.py). Only rows BEFORE the
 -- current one feed a feature: every frame ends one second before it, so a
 -- later row never changes an earlier row's values (tested).
--- NULL means "no history to compare with", never zero.
+-- NULL means "no history to compare with", never zero; on a row with no
+-- customer (a source that names none) every customer-relative feature is
+-- NULL: unknown, not a first payment of a customer of one row, nor the
+-- history of every such row taken as one customer's.
 --
 -- Portable and exact on every engine: amounts are summed as integer cents,
 -- places as integer microdegrees and log amounts as integer thousandths, and
@@ -190,9 +193,10 @@ with_typical as (
     from customer_history
 ),
 
-final as (
+computed as (
     select
         transaction_id,
+        customer_id,
         local_hour,
         is_night,
         history_rows,
@@ -246,6 +250,30 @@ final as (
             * (lon - usual_lon) * cos(radians(lat))
         ) as km_from_usual_place
     from with_typical
+),
+
+{% set relative = [
+    'history_rows', 'seconds_since_prev', 'tx_count_1h', 'amount_sum_1h_cents',
+    'tx_count_1d', 'amount_sum_1d_cents', 'tx_count_7d', 'amount_mean_7d_cents',
+    'tx_count_30d', 'amount_mean_30d_cents', 'amount_to_mean_30d',
+    'typical_amount_cents', 'amount_to_typical', 'max_amount_30d_cents',
+    'amount_to_max_30d', 'day_spend_to_usual', 'night_share_before',
+    'hour_habit', 'category_rows_before', 'amount_to_category_typical',
+    'counterparty_rows_before', 'km_from_usual_place',
+] %}
+final as (
+    -- The row's own features as they are; the customer-relative ones only
+    -- where there is a customer.
+    select
+        transaction_id,
+        local_hour,
+        is_night,
+{% for feature in relative %}
+        case
+            when customer_id is not null then {{ feature }}
+        end as {{ feature }}{{ "," if not loop.last }}
+{% endfor %}
+    from computed
 )
 
 select * from final

@@ -10,7 +10,8 @@
 -- Only rows BEFORE the current one feed a feature: every frame ends one
 -- second before it (tested). NULL means "no such earlier payment". Exact on
 -- every engine as silver_customer_features is: log amounts as integer
--- thousandths, one division or exp of such sums per value.
+-- thousandths, one division or exp of such sums per value. A row with no
+-- customer has none of these: NULL (unknown), not zero.
 {% from 'macros/amounts.sql' import log_amount_milli %}
 {% from 'macros/local_time.sql' import local_hour %}
 
@@ -78,6 +79,7 @@ in_category as (
 last_day as (
     select
         transaction_id,
+        customer_id,
         created_at_epoch - prev_in_category_epoch
             as seconds_since_prev_in_category,
         cast(sum(is_night) over day_before as bigint) as night_tx_count_1d,
@@ -94,9 +96,15 @@ last_day as (
 final as (
     select
         transaction_id,
-        seconds_since_prev_in_category,
-        coalesce(night_tx_count_1d, 0) as night_tx_count_1d,
-        max_amount_to_category_1d
+        case
+            when customer_id is not null then seconds_since_prev_in_category
+        end as seconds_since_prev_in_category,
+        case
+            when customer_id is not null then coalesce(night_tx_count_1d, 0)
+        end as night_tx_count_1d,
+        case
+            when customer_id is not null then max_amount_to_category_1d
+        end as max_amount_to_category_1d
     from last_day
 )
 

@@ -24,8 +24,12 @@ transactions as (
 with_since as (
     select
         *,
-        min(created_at_epoch) over (partition by customer_id)
-            as customer_since_epoch
+        -- A row with no customer (a source that names none) has no history
+        -- of its own: never one shared by every such row.
+        case
+            when customer_id is not null
+                then min(created_at_epoch) over (partition by customer_id)
+        end as customer_since_epoch
     from transactions
 ),
 

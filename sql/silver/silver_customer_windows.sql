@@ -2,7 +2,9 @@
 -- Velocity (payments within the window either side) and the rolling
 -- baseline of the previous spike_history_rows amounts, used by the
 -- velocity, amount-spike and first-time-payee rules. Narrow on purpose:
--- SQLite's sorter carries every selected column.
+-- SQLite's sorter carries every selected column. A row with no customer (a
+-- source that names none) has no windows: NULL, which no rule judges, not
+-- the counts of every such row taken as one customer's.
 
 with
 
@@ -18,15 +20,22 @@ payments as (
 final as (
     select
         transaction_id,
-        count(*) over (
-            partition by customer_id
-            order by created_at_epoch
-            range between :velocity_window_seconds preceding
-            and :velocity_window_seconds following
-        ) as velocity_count,
-        avg(cast(amount_cents as double)) over history
-            as baseline_amount_cents,
-        count(*) over history as baseline_rows
+        case
+            when customer_id is not null
+                then count(*) over (
+                    partition by customer_id
+                    order by created_at_epoch
+                    range between :velocity_window_seconds preceding
+                    and :velocity_window_seconds following
+                )
+        end as velocity_count,
+        case
+            when customer_id is not null
+                then avg(cast(amount_cents as double)) over history
+        end as baseline_amount_cents,
+        case
+            when customer_id is not null then count(*) over history
+        end as baseline_rows
     from payments
     window history as (
         partition by customer_id

@@ -2,7 +2,8 @@
 -- PF transfers to other owners inside the payer's night window (20h-6h, or
 -- 22h-6h for customers who chose it). Payments to companies and between own
 -- accounts never count. Per payer and night: running total, night total and
--- count, for the night-limit and structuring rules.
+-- count, for the night-limit and structuring rules; a Pix with no payer
+-- named has no night of its own to count in.
 {% from 'macros/local_time.sql' import local_day, local_hour %}
 
 with
@@ -18,6 +19,7 @@ pix_to_people as (
         and payer_type = 'PF'
         and payee_type = 'PF'
         and is_same_owner = 0
+        and customer_id is not null
 ),
 
 customers as (

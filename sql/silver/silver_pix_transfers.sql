@@ -1,7 +1,8 @@
 -- Intermediate: Pix between different people (PF to PF, not own accounts),
 -- the only payments a mule or a scam victim makes. Per pair (payer, payee):
 -- is this the payer's first payment to that payee; with the payer's rolling
--- baseline over all their payments. Rules on the Pix network read this.
+-- baseline over all their payments. Rules on the Pix network read this. A
+-- transfer with no payer named (a source with no customer) is not one.
 
 with
 
@@ -18,6 +19,7 @@ transfers as (
         and payee_type = 'PF'
         and is_same_owner = 0
         and payee_id is not null
+        and customer_id is not null
 ),
 
 with_history as (

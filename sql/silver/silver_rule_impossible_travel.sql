@@ -3,7 +3,8 @@
 -- from the customer's phone. An online card payment's place is a guess
 -- from the device, so it is left out; rows without coordinates, or with
 -- coordinates outside the region (settings.region: a card used in another
--- state or country is not a Salvador trip), are not judged. A move of at least hop_min_distance_km at an implied speed over
+-- state or country is not a Salvador trip), are not judged, nor are rows
+-- with no customer (whose trip would it be?). A move of at least hop_min_distance_km at an implied speed over
 -- hop_max_speed_kmh is too fast for Salvador; the row that comes back to
 -- where the customer was two rows before is the real card, not the clone.
 
@@ -21,6 +22,7 @@ located as (
     where lat between :region_lat_min and :region_lat_max
         and lon between :region_lon_min and :region_lon_max
         and (entry_mode is null or entry_mode <> 'not_present')
+        and customer_id is not null
 ),
 
 with_previous as (

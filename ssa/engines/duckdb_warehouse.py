@@ -49,6 +49,7 @@ from ssa.engines.base import (
     statements,
 )
 from ssa.engines.sqlite_warehouse import (
+    NOW_NULLABLE,
     added_columns,
     rebuilt_tables,
     schema_statements,
@@ -220,7 +221,8 @@ class DuckDBSession:
     def apply_schema(self) -> None:
         """Also brings a warehouse made by an earlier version up to date: a
         table that gained a NOT NULL column is copied into the DDL's (DuckDB
-        changes no check in place), nullable columns are added."""
+        changes no check in place), nullable columns are added, and columns
+        it declared NOT NULL that may now be empty lose the constraint."""
         rebuilt = rebuilt_tables(self.columns)
         for table in rebuilt:
             # An index holds its table: DuckDB renames none that has one.
@@ -240,6 +242,17 @@ class DuckDBSession:
             self._do(f"drop table {table}_outdated")
         for table, column, kind in added_columns(self.columns):
             self._do(f"alter table {table} add column {column} {kind}")
+        outdated = self._do(
+            "select column_name from information_schema.columns "
+            "where table_name = 'bronze_transactions' "
+            "and table_catalog = current_database() and is_nullable = 'NO'"
+        )
+        for (column,) in outdated:
+            if column in NOW_NULLABLE:
+                self._do(
+                    f"alter table bronze_transactions alter column {column} "
+                    "drop not null"
+                )
 
     # --- what the builds need -------------------------------------------------
 

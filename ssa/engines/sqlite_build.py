@@ -203,13 +203,15 @@ def _by_customer(path: Path, model: Model, params: Mapping[str, Any]) -> int:
                 )
                 main.executemany(
                     f"insert into {name}.slice_customers values (?)",
-                    ((c,) for c in ids),
+                    ((c,) for c in ids if c is not None),
                 )
             uris = [f"file:/ssa-{tag}-{name}?vfs=memdb" for name in names]
             with ThreadPoolExecutor(max_workers=len(uris)) as pool:
                 runs = [
-                    pool.submit(_run_slice, path, uri, model, table, select, bound)
-                    for uri in uris
+                    pool.submit(
+                        _run_slice, path, uri, model, table, select, bound, None in ids
+                    )
+                    for uri, ids in zip(uris, slices, strict=True)
                 ]
                 for run in runs:
                     run.result()
@@ -221,8 +223,10 @@ def _by_customer(path: Path, model: Model, params: Mapping[str, Any]) -> int:
                 main.execute(f"detach database {name}")
 
 
-def _slices(conn: sqlite3.Connection, workers: int) -> list[list[str]]:
-    """Customers in contiguous id ranges with about the same rows each."""
+def _slices(conn: sqlite3.Connection, workers: int) -> list[list[str | None]]:
+    """Customers in contiguous id ranges with about the same rows each; the
+    rows with no customer (None, first: SQLite orders NULL first) in one
+    slice, as the models keep them apart from every customer's."""
     counts = conn.execute(
         f"select customer_id, count(*) from {SOURCE_TABLE} "
         "group by customer_id order by customer_id"
@@ -231,7 +235,7 @@ def _slices(conn: sqlite3.Connection, workers: int) -> list[list[str]]:
         return [[]]
     total = sum(n for _, n in counts)
     k = max(1, min(workers, len(counts)))
-    slices: list[list[str]] = [[] for _ in range(k)]
+    slices: list[list[str | None]] = [[] for _ in range(k)]
     seen = 0
     for customer, n in counts:
         slices[min(k - 1, seen * k // total)].append(customer)
@@ -240,17 +244,22 @@ def _slices(conn: sqlite3.Connection, workers: int) -> list[list[str]]:
 
 
 def _run_slice(
-    path: Path, uri: str, model: Model, table: str, select: str, bound: dict
+    path: Path,
+    uri: str,
+    model: Model,
+    table: str,
+    select: str,
+    bound: dict,
+    unnamed: bool,
 ) -> None:
+    """One slice's rows; ``unnamed``: with the rows that have no customer."""
+    where = "customer_id in (select customer_id from slice.slice_customers)"
+    if unnamed:
+        where += " or customer_id is null"
     with closing(open_connection(path)) as conn:
         conn.execute("pragma cache_size = -65536")  # 64 MiB: it reads each page once
         conn.execute("attach database ? as slice", (uri,))
-        conn.execute(
-            shadow_view(
-                SOURCE_TABLE,
-                "customer_id in (select customer_id from slice.slice_customers)",
-            )
-        )
+        conn.execute(shadow_view(SOURCE_TABLE, where))
         try:
             conn.execute(f"create table slice.{table} as {select}", bound)
         except sqlite3.Error as exc:

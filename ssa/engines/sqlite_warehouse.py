@@ -54,8 +54,9 @@ BULK_LOAD_ROWS = 100_000
 # Rows per Arrow batch of a whole-result read (``query_numeric``).
 ARROW_BATCH_ROWS = 100_000
 # Columns earlier versions declared NOT NULL and a CSV drop may now leave
-# empty (they used to get a guessed default; rules must not judge on one).
-_NOW_NULLABLE = ("payer_type", "auth_status")
+# empty (they used to get a guessed default; rules must not judge on one;
+# a source with no customer at all leaves customer_id empty).
+NOW_NULLABLE = ("payer_type", "auth_status", "customer_id")
 
 
 class SQLiteSession:
@@ -281,7 +282,7 @@ class SQLiteSession:
         outdated = [
             c[1]
             for c in self.conn.execute("pragma table_info(bronze_transactions)")
-            if c[1] in _NOW_NULLABLE and c[3]
+            if c[1] in NOW_NULLABLE and c[3]
         ]
         if outdated and "bronze_transactions" not in rebuilt:
             self._set_aside("bronze_transactions")

@@ -47,6 +47,8 @@ MAPPABLE = tuple(c for c in contract.BY_NAME if c not in ("created_at", "amount"
 FLAGS = tuple(c.name for c in contract.COLUMNS if c.kind == "flag")
 # The sections that give a contract column, in the order messages name them.
 SECTIONS = ("columns", "constants", "values", "ids", "same")
+# The one required column a source may say it lacks (``customers: none``).
+CUSTOMER = "customer_id"
 
 
 class SourceError(ValueError):
@@ -344,6 +346,13 @@ class SourceMapping(_Strict):
         "(PaySim, IEEE-CIS, a Pix export): rows load without one.",
         validate_default=True,
     )
+    customers: Literal["given", "none"] = Field(
+        "given",
+        description="given: every row names its paying customer (customer_id); "
+        "none: the source names no customer (the ULB credit-card file): rows "
+        "load without one, and the rules and features that compare a payment "
+        "with the customer's others do not judge them.",
+    )
     features: FeatureSpec | None = None
     skip: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
@@ -427,11 +436,22 @@ class SourceMapping(_Strict):
                         f"{key} is given by both {seen[key]} and {section}"
                     )
                 seen[key] = section
-        missing = [c for c in contract.REQUIRED if c not in seen and c in MAPPABLE]
+        missing = [
+            c
+            for c in contract.REQUIRED
+            if c not in seen and c in MAPPABLE and c not in self.absent
+        ]
         if missing:
+            hint = (
+                " (a source with no customer at all says customers: none; "
+                "a made-up constant would make every row one customer's)"
+                if CUSTOMER in missing
+                else ""
+            )
             raise ValueError(
                 "the contract needs " + ", ".join(missing) + ": map each from a "
-                "column (columns), a constant, a value map (values) or an id (ids)"
+                "column (columns), a constant, a value map (values) or an id "
+                f"(ids){hint}"
             )
         if ("lat" in seen) != ("lon" in seen):
             raise ValueError("map lat and lon together")
@@ -453,6 +473,23 @@ class SourceMapping(_Strict):
                 "the mapping gives no place (bairro, or lat and lon): map one, "
                 "or say places: none (rows then load without a place, and the "
                 "rules that compare places do not judge them)"
+            )
+        return value
+
+    @property
+    def absent(self) -> tuple[str, ...]:
+        """Required contract columns the source says it does not have."""
+        return (CUSTOMER,) if self.customers == "none" else ()
+
+    @field_validator("customers")
+    @classmethod
+    def _customers_said(cls, value: str, info: ValidationInfo) -> str:
+        """A source that names a customer cannot also have none."""
+        given = [s for s in SECTIONS if CUSTOMER in (info.data.get(s) or {})]
+        if value == "none" and given:
+            raise ValueError(
+                f"none, but {given[0]} gives {CUSTOMER}: leave it out, or say "
+                "customers: given"
             )
         return value
 

@@ -127,6 +127,9 @@ class Checks:
     region: RegionSettings = field(default_factory=RegionSettings)
     outside_region: OutsideRegion = "reject"
     now_epoch: int | None = None
+    # Required columns the source has none of (a mapping's customers: none):
+    # their rows load with the column empty instead of being rejected.
+    absent: tuple[str, ...] = ()
 
 
 def validate(
@@ -184,7 +187,9 @@ def validate_mapped(
         "none": "none",
     }
     keep = outside[source.mapping.places]
-    checks = Checks(checks.limits, checks.region, keep, checks.now_epoch)
+    checks = Checks(
+        checks.limits, checks.region, keep, checks.now_epoch, source.mapping.absent
+    )
     raw, lines, shape_problem = raw_frame(drop)
     # A row of the wrong shape has no column to trust: rejected, not skipped.
     skip = skip_reasons(raw, source).where(shape_problem.isna())
@@ -275,7 +280,7 @@ def _split(
     column = columns.get
 
     for name in contract.REQUIRED:
-        if _TARGET.get(name, name) not in parsed:
+        if _TARGET.get(name, name) not in parsed and name not in checks.absent:
             problems.append(columns.tag(name, _missing(column(name), name)))
     if _has_control_chars(drop):
         for name in [*drop.header, "extra_fields"]:

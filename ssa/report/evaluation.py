@@ -305,11 +305,17 @@ def baseline_scores(
     """
     amount = rows["amount_cents"].astype(float)
     above = (amount > amount.quantile(quantile)).astype(int)
-    by_customer = rows.groupby("customer_id", sort=False)["amount_cents"]
+    # A row with no customer has no median of its own: 0, never the median
+    # of every such row taken as one customer's.
+    named = rows[rows["customer_id"].notna()]
+    by_customer = named.groupby("customer_id", sort=False)["amount_cents"]
     median_so_far = by_customer.expanding().median().reset_index(level=0, drop=True)
-    median_before = median_so_far.groupby(rows["customer_id"], sort=False).shift(1)
+    median_before = median_so_far.groupby(named["customer_id"], sort=False).shift(1)
     history = by_customer.cumcount()
-    spike = (history >= min_history) & (amount > ratio * median_before)
+    spike = (history >= min_history) & (
+        named["amount_cents"].astype(float) > ratio * median_before
+    )
+    spike = spike.reindex(rows.index, fill_value=False)
     return rows.assign(
         baseline_amount_p99=above.to_numpy(),
         baseline_amount_vs_median=spike.astype(int).to_numpy(),

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ssa.engines.base import FORMULA_START
@@ -183,11 +184,29 @@ ANOMALY_REASONS: tuple[tuple[str, Said], ...] = (
             "{payments_in_hour:.0f} pagamentos em uma hora",
         ),
     ),
+    # A payment with no customer (a source that names none) was measured
+    # against its file: said so, never "this customer".
+    (
+        "file_amount_doublings",
+        Said(
+            "{amount_cents:reais}, {amount_to_file_typical:.1f}x the typical"
+            " amount of its file (about {file_typical_reais_cents:reais})",
+            "{amount_cents:reais}, {amount_to_file_typical:.1f}x o valor típico"
+            " do seu arquivo (cerca de {file_typical_reais_cents:reais})",
+        ),
+    ),
     (
         "has_unusual_hour",
         Said(
             "{local_time}, an hour this customer rarely pays at",
             "{local_time}, horário em que este cliente raramente paga",
+        ),
+    ),
+    (
+        "has_rare_file_hour",
+        Said(
+            "{local_time}, an hour at which its file has few payments",
+            "{local_time}, horário com poucos pagamentos no seu arquivo",
         ),
     ),
     (
@@ -217,6 +236,8 @@ ANOMALY_DETAIL_COLUMNS: tuple[str, ...] = (
     "has_unusual_hour",
     "has_new_category",
     "has_recent_device",
+    "file_typical_amount_cents",
+    "amount_to_file_typical",
     "typical_amount_cents",
     "amount_to_typical",
     "day_spend_to_usual",
@@ -233,7 +254,17 @@ def anomaly_reasons(
     if frame.empty:
         return pd.Series([], index=frame.index, dtype="string")
     clock = pd.to_datetime(frame["created_at_epoch"] + utc_offset_seconds, unit="s")
+    # A row with no customer was measured against its file: its amount and
+    # hour signals take the file's sentences.
+    missing = pd.Series(np.nan, index=frame.index)
+    unnamed = frame.get("customer_id", missing.fillna("")).isna()
+    file_typical = frame.get("file_typical_amount_cents", missing)
     extra = frame.assign(
+        amount_doublings=frame["amount_doublings"].where(~unnamed, 0),
+        file_amount_doublings=frame["amount_doublings"].where(unnamed, 0),
+        has_unusual_hour=frame["has_unusual_hour"].where(~unnamed, 0),
+        has_rare_file_hour=frame["has_unusual_hour"].where(unnamed, 0),
+        file_typical_reais_cents=(file_typical / 100).round() * 100,
         day_spent_cents=frame["amount_sum_1d_cents"].fillna(0) + frame["amount_cents"],
         payments_in_hour=frame["tx_count_1h"] + 1,
         # A geometric mean of logs kept in thousandths: said to the real.

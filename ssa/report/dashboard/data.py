@@ -187,7 +187,8 @@ def top_table(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
             "Quando": _br_time(
                 frame["created_at_epoch"], settings.rules.utc_offset_seconds
             ),
-            "Cliente": names.fillna(frame["customer_id"]),
+            # A source with no customer (customers: none) names nobody.
+            "Cliente": names.fillna(frame["customer_id"]).fillna("—"),
             "CPF": frame["customer_cpf_masked"],
             "Canal": frame["channel"].map(CHANNEL_LABELS).fillna(frame["channel"]),
             "Valor": (frame["amount_cents"] / 100).map(brl),
