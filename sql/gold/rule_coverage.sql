@@ -12,6 +12,7 @@
 -- device is younger than the age they test and whose first use is not
 -- known, and say since when the history of those rows' customers runs.
 {% from 'macros/local_time.sql' import local_day %}
+{% from 'macros/devices.sql' import device_first_use %}
 
 with
 
@@ -36,12 +37,7 @@ transactions as (
         t.card_id,
         t.entry_mode,
         t.device_id,
-        coalesce(t.device_first_seen_epoch, d.device_first_seen_epoch)
-            as device_first_seen_epoch,
-        case
-            when t.device_first_seen_epoch is not null then 1
-            else coalesce(d.device_first_use_known, 0)
-        end as device_first_use_known,
+        {{ device_first_use('t', 'd') }},
         d.customer_since_epoch,
         t.lat,
         t.lon

@@ -12,6 +12,7 @@
 -- A device's first use is the source's or, where it gave none, the one
 -- silver_device_first_use derived from the history, with whether it is known.
 {% from 'macros/local_time.sql' import local_day, local_hour %}
+{% from 'macros/devices.sql' import device_first_use %}
 
 with
 
@@ -83,12 +84,7 @@ with_device as (
         t.entry_mode,
         t.auth_status,
         t.device_id,
-        coalesce(t.device_first_seen_epoch, d.device_first_seen_epoch)
-            as device_first_seen_epoch,
-        case
-            when t.device_first_seen_epoch is not null then 1
-            else coalesce(d.device_first_use_known, 0)
-        end as device_first_use_known,
+        {{ device_first_use('t', 'd') }},
         t.bairro,
         t.lat,
         t.lon,
