@@ -50,8 +50,7 @@ from ssa.engines.base import (
 )
 from ssa.engines.sqlite_warehouse import (
     NOW_NULLABLE,
-    added_columns,
-    rebuilt_tables,
+    schema_gaps,
     schema_statements,
 )
 from ssa.local_time import utc_suffix
@@ -223,7 +222,7 @@ class DuckDBSession:
         table that gained a NOT NULL column is copied into the DDL's (DuckDB
         changes no check in place), nullable columns are added, and columns
         it declared NOT NULL that may now be empty lose the constraint."""
-        rebuilt = rebuilt_tables(self.columns)
+        rebuilt, added = schema_gaps(self.columns)
         for table in rebuilt:
             # An index holds its table: DuckDB renames none that has one.
             indexes = self._do(
@@ -240,7 +239,7 @@ class DuckDBSession:
             old = ", ".join(self.columns(f"{table}_outdated"))
             self._do(f"insert into {table} ({old}) select {old} from {table}_outdated")
             self._do(f"drop table {table}_outdated")
-        for table, column, kind in added_columns(self.columns):
+        for table, column, kind in added:
             self._do(f"alter table {table} add column {column} {kind}")
         outdated = self._do(
             "select column_name from information_schema.columns "

@@ -276,7 +276,7 @@ class SQLiteSession:
         columns it declared NOT NULL that may now be empty, and tables that
         gained a NOT NULL column (a copy and swap, SQLite's way of changing
         columns and checks), columns added since."""
-        rebuilt = rebuilt_tables(self.columns)
+        rebuilt, added = schema_gaps(self.columns)
         for table in rebuilt:
             self._set_aside(table)
         outdated = [
@@ -295,8 +295,9 @@ class SQLiteSession:
                 f"insert into {table} ({old}) select {old} from {table}_outdated"
             )
             self.conn.execute(f"drop table {table}_outdated")
-        for table, column, kind in added_columns(self.columns):
-            self.conn.execute(f"alter table {table} add column {column} {kind}")
+        for table, column, kind in added:
+            if table not in rebuilt:  # made again from the DDL, whole
+                self.conn.execute(f"alter table {table} add column {column} {kind}")
 
     def _set_aside(self, table: str) -> None:
         """The table renamed ``<table>_outdated`` without its indexes, whose
@@ -360,30 +361,30 @@ def schema_statements() -> list[str]:
     ]
 
 
-def added_columns(
+def schema_gaps(
     existing: Callable[[str], list[str]],
-) -> list[tuple[str, str, str]]:
-    """Nullable columns the DDL declares that a table made by an earlier
-    version lacks, with their types: (table, column, type). Adding them
-    keeps every stored row as it was. A NOT NULL column cannot be added so
-    (a check may read it): its table is rebuilt instead (``rebuilt_tables``).
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """What a warehouse made by an earlier version lacks of the DDL, read
+    once: the tables to rebuild, and the nullable columns to add to the
+    others as (table, column, type).
+
+    A table that lacks a NOT NULL column the DDL declares now
+    (``ingestion_log.rows_skipped``, which its accounting check reads) is
+    rebuilt: neither SQLite nor DuckDB adds such a column or changes a check
+    in place, so it is set aside, made again from the DDL, and its rows
+    copied back, the new column taking its declared default. A nullable
+    column is added instead, keeping every stored row as it was; a table the
+    caller rebuilds for another reason gets it from the DDL, so the caller
+    skips it there.
     """
-    return [
+    missing = _missing_columns(existing)
+    rebuilt = sorted({table for table, _, _, not_null in missing if not_null})
+    added = [
         (table, name, kind)
-        for table, name, kind, not_null in _missing_columns(existing)
-        if not not_null
+        for table, name, kind, not_null in missing
+        if not not_null and table not in rebuilt
     ]
-
-
-def rebuilt_tables(existing: Callable[[str], list[str]]) -> list[str]:
-    """Tables made by an earlier version that lack a NOT NULL column the DDL
-    declares now (``ingestion_log.rows_skipped``, which its accounting check
-    reads). Neither SQLite nor DuckDB adds such a column or changes a check
-    in place: the table is set aside, made again from the DDL, and its rows
-    copied back, the new column taking its declared default."""
-    return sorted(
-        {table for table, _, _, not_null in _missing_columns(existing) if not_null}
-    )
+    return rebuilt, added
 
 
 def _missing_columns(
