@@ -25,6 +25,10 @@ async def checkpoint_warehouse(settings: Settings) -> dict[str, int]:
             if done["busy"] or done["copied"] < done["wal_pages"]
             else "",
         )
-    else:
+    elif done.get("wal_folded"):
         get_run_logger().info("checkpoint: write-ahead log folded into the store")
+    else:
+        get_run_logger().info(
+            "checkpoint: nothing to fold (each table write is whole when it returns)"
+        )
     return done

@@ -213,7 +213,9 @@ class Warehouse(Protocol):
         """A whole table as a spreadsheet-safe CSV, replaced atomically."""
 
     def checkpoint(self) -> dict[str, int]:
-        """Fold the write-ahead log into the store; what was done."""
+        """Fold the write-ahead log into the store; what was done: SQLite's
+        page counts (``wal_pages``, ``copied``, ``busy``), ``wal_folded``
+        where a log was folded whole, nothing where an engine keeps none."""
 
     def keep_open(self) -> AbstractContextManager[None]:
         """Held by a long-running process (the watcher) between refreshes,
