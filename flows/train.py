@@ -26,8 +26,10 @@ from ssa.cli import (
     add_set_option,
     refusal,
     settings_from,
+    with_folder_engine,
 )
-from ssa.engines import WarehouseError, check_data_folder
+from ssa.engines import WarehouseError, check_data_folder, following_folder
+from ssa.engines.names import EngineName
 from ssa.risk.risk_model import ModelError
 from ssa.risk.training import comparison_line, preflight
 from ssa.settings import ModelSettings, PathSettings, Settings, with_groups
@@ -45,6 +47,7 @@ async def train_risk_model(
     settings: Settings | None = None,
     model: ModelSettings | None = None,
     paths: PathSettings | None = None,
+    engine: EngineName | None = None,
 ) -> dict[str, Any]:
     """Fit, judge on the held-back period, save; the figures as artifacts.
 
@@ -55,8 +58,11 @@ async def train_risk_model(
             booster's knobs.
         paths: The data folder whose warehouse it reads and whose models/
             it writes.
+        engine: Its engine; empty: the engine of the warehouse it holds.
     """
-    settings = with_groups(settings, model=model, paths=paths)
+    settings = with_groups(settings, model=model, paths=paths, engine=engine)
+    if engine is None:
+        settings = following_folder(settings)
     result = await train_model(settings)
     await publish_model_report(result)
     saved = result["model"]
@@ -85,7 +91,7 @@ def parse_settings(argv: list[str]) -> Settings:
         "the last quarter of the labelled span)",
     )
     args = parser.parse_args(argv)
-    base = settings_from(args)
+    base = with_folder_engine(settings_from(args), args)
     model = {
         key: value
         for key, value in (

@@ -91,6 +91,15 @@ def test_the_command_line_rejects_a_bad_label_source(capsys) -> None:
     assert "--labels" in capsys.readouterr().err
 
 
+def test_the_command_line_trains_on_the_engine_the_folder_holds(tmp_path) -> None:
+    """A folder of a DuckDB (or Spark) warehouse trains on it without
+    --engine, as the ingest and the rebuild of that folder do."""
+    (tmp_path / "ssa.duckdb").write_bytes(b"")
+    assert train.parse_settings(["--data-dir", str(tmp_path)]).engine == "duckdb"
+    chosen = train.parse_settings(["--data-dir", str(tmp_path), "--engine", "sqlite"])
+    assert chosen.engine == "sqlite"
+
+
 def test_a_refusal_is_one_line_before_prefect_starts(settings, capsys) -> None:
     """No reported labels in a synthetic month: the command says so in one
     line, with no flow run and no traceback."""
