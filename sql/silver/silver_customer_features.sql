@@ -14,7 +14,7 @@
 -- geometric mean of the last 30 days' payments: a robust stand-in for their
 -- median, which SQLite has no window function for.
 {% from 'macros/amounts.sql' import log_amount_milli %}
-{% from 'macros/local_time.sql' import local_hour %}
+{% from 'macros/local_time.sql' import is_night, local_hour %}
 
 with
 
@@ -49,12 +49,7 @@ with_parts as (
 with_habit_parts as (
     select
         *,
-        case
-            when local_hour >= :night_start_hour_default
-                or local_hour < :night_end_hour
-                then 1
-            else 0
-        end as is_night,
+        {{ is_night('local_hour') }} as is_night,
         -- The hour as a point on the 24-hour clock face, in integer
         -- thousandths: summed exactly, its mean over the earlier payments
         -- says when the customer usually pays (23h and 1h are close).
@@ -109,6 +104,7 @@ counterparty_history as (
                 )
         end as counterparty_rows_before
     from with_habit_parts
+    where customer_id is not null
 ),
 
 customer_history as (
@@ -263,17 +259,32 @@ computed as (
 ] %}
 final as (
     -- The row's own features as they are; the customer-relative ones only
-    -- where there is a customer.
+    -- where there is a customer: a row with none never enters a window (as
+    -- one partition of every such row of a file it would cost more than all
+    -- the customers' together).
     select
         transaction_id,
         local_hour,
         is_night,
 {% for feature in relative %}
-        case
-            when customer_id is not null then {{ feature }}
-        end as {{ feature }}{{ "," if not loop.last }}
+        {{ feature }}{{ "," if not loop.last }}
 {% endfor %}
     from computed
+    union all
+    select
+        transaction_id,
+        local_hour,
+        {{ is_night('local_hour') }} as is_night,
+{% for feature in relative %}
+        null as {{ feature }}{{ "," if not loop.last }}
+{% endfor %}
+    from (
+        select
+            transaction_id,
+            {{ local_hour('created_at_epoch') }} as local_hour
+        from bronze_transactions
+        where customer_id is null
+    ) as no_customer
 )
 
 select * from final

@@ -13,7 +13,7 @@
 -- thousandths, one division or exp of such sums per value. A row with no
 -- customer has none of these: NULL (unknown), not zero.
 {% from 'macros/amounts.sql' import log_amount_milli %}
-{% from 'macros/local_time.sql' import local_hour %}
+{% from 'macros/local_time.sql' import is_night, local_hour %}
 
 with
 
@@ -48,12 +48,7 @@ in_category as (
         transaction_id,
         created_at_epoch,
         customer_id,
-        case
-            when local_hour >= :night_start_hour_default
-                or local_hour < :night_end_hour
-                then 1
-            else 0
-        end as is_night,
+        {{ is_night('local_hour') }} as is_night,
         case
             when category is not null
                 then max(created_at_epoch) over category_month
@@ -69,6 +64,7 @@ in_category as (
                 )
         end as amount_to_category_month
     from with_parts
+    where customer_id is not null
     window category_month as (
         partition by customer_id, category
         order by created_at_epoch
@@ -94,18 +90,23 @@ last_day as (
 ),
 
 final as (
+    -- A row with no customer never enters a window (as one partition of
+    -- every such row of a file it would cost more than all the customers'
+    -- together).
     select
         transaction_id,
-        case
-            when customer_id is not null then seconds_since_prev_in_category
-        end as seconds_since_prev_in_category,
-        case
-            when customer_id is not null then coalesce(night_tx_count_1d, 0)
-        end as night_tx_count_1d,
-        case
-            when customer_id is not null then max_amount_to_category_1d
-        end as max_amount_to_category_1d
+        seconds_since_prev_in_category,
+        coalesce(night_tx_count_1d, 0) as night_tx_count_1d,
+        max_amount_to_category_1d
     from last_day
+    union all
+    select
+        transaction_id,
+        null as seconds_since_prev_in_category,
+        null as night_tx_count_1d,
+        null as max_amount_to_category_1d
+    from bronze_transactions
+    where customer_id is null
 )
 
 select * from final

@@ -4,7 +4,9 @@
 -- velocity, amount-spike and first-time-payee rules. Narrow on purpose:
 -- SQLite's sorter carries every selected column. A row with no customer (a
 -- source that names none) has no windows: NULL, which no rule judges, not
--- the counts of every such row taken as one customer's.
+-- the counts of every such row taken as one customer's. Such rows never
+-- enter a window at all: as one partition of every row of the file they
+-- would cost more than all the customers' together.
 
 with
 
@@ -17,31 +19,36 @@ payments as (
     from bronze_transactions
 ),
 
-final as (
+windowed as (
     select
         transaction_id,
-        case
-            when customer_id is not null
-                then count(*) over (
-                    partition by customer_id
-                    order by created_at_epoch
-                    range between :velocity_window_seconds preceding
-                    and :velocity_window_seconds following
-                )
-        end as velocity_count,
-        case
-            when customer_id is not null
-                then avg(cast(amount_cents as double)) over history
-        end as baseline_amount_cents,
-        case
-            when customer_id is not null then count(*) over history
-        end as baseline_rows
+        count(*) over (
+            partition by customer_id
+            order by created_at_epoch
+            range between :velocity_window_seconds preceding
+            and :velocity_window_seconds following
+        ) as velocity_count,
+        avg(cast(amount_cents as double)) over history as baseline_amount_cents,
+        count(*) over history as baseline_rows
     from payments
+    where customer_id is not null
     window history as (
         partition by customer_id
         order by created_at_epoch, transaction_id
         rows between :spike_history_rows preceding and 1 preceding
     )
+),
+
+final as (
+    select * from windowed
+    union all
+    select
+        transaction_id,
+        null as velocity_count,
+        null as baseline_amount_cents,
+        null as baseline_rows
+    from bronze_transactions
+    where customer_id is null
 )
 
 select * from final
