@@ -198,7 +198,7 @@ def test_the_watcher_reads_a_sources_reports_folder(settings, incoming):
             .replace(
                 "Em análise;18/10/2026 10:00", "Fraude confirmada;21/10/2026 09:00"
             )
-        )
+        ) + "MED-9;21/10/2026;NSU198277534;0001/100877-1;R$ 51,94;;Fraude;\r\n"
         left.with_name(".depois.csv.part").write_bytes(update.encode("cp1252"))
         left.with_name(".depois.csv.part").rename(later)
         wait_for(lambda: len(watcher.results) == 3, timeout=60)
@@ -210,10 +210,23 @@ def test_the_watcher_reads_a_sources_reports_folder(settings, incoming):
         PENDING,
     )
     # The same verdicts again change nothing; the case closed since is new.
-    assert (second.rows_loaded, second.rows_duplicate, second.rows_skipped) == (
-        1,
-        8,
-        PENDING - 1,
+    assert (
+        second.rows_loaded,
+        second.rows_duplicate,
+        second.rows_skipped,
+        second.rows_rejected,
+    ) == (1, 8, PENDING - 1, 1)
+    rejected = pd.read_csv(second.rejected_to, sep=";", dtype=str)
+    assert rejected[["source_line", "reason"]].values.tolist() == [
+        [
+            "14",
+            "outcome Situação 'Fraude' is in none of fraud, legitimate, pending "
+            f"({MAPPING}: reports.outcome); missing reported_at ({MAPPING}: "
+            "reports.time.column)",
+        ]
+    ]
+    assert Path(second.rejected_to).parent == (
+        settings.paths.quarantine_path / "internet_banking_br" / "labels"
     )
     assert got["outubro.csv"].rows_loaded == 40
     stored = _stored(settings)

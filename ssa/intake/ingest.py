@@ -16,8 +16,9 @@ Order of work, and why it survives ``kill -9`` at any point:
 Accounting for every file: rows_read = rows_loaded + rows_rejected +
 rows_duplicate + rows_skipped (a check constraint on ``ingestion_log``
 enforces it). Skipped rows are those a source's mapping says are not
-payments (``skip``): listed in ``<file>.skipped.csv`` beside the archived
-file, since nothing in them is to be fixed.
+payments (``skip``), or a report file's pending reports (open cases, not
+verdicts): listed in ``<file>.skipped.csv`` beside the archived file, since
+nothing in them is to be fixed.
 """
 
 from __future__ import annotations
