@@ -44,7 +44,7 @@ from ssa.engines import check_data_folder, following_folder
 from ssa.engines.names import EngineName
 from ssa.intake.drop_paths import split_usable
 from ssa.intake.ingest import source_of, summary_line
-from ssa.intake.source_mapping import LABELS_FOLDER, load_source
+from ssa.intake.source_mapping import LABELS_FOLDER, load_source, report_folder
 from ssa.intake.staging import staged_files, staged_root
 from ssa.settings import PathSettings, Settings, with_groups
 from tasks.artifacts import public_result, publish_headline
@@ -212,8 +212,10 @@ async def ingest_drops(
 
     ``source`` names the mapping of the files' layout (``sources/<name>.yaml``);
     without it a file in ``incoming/<name>/`` follows that folder's source and
-    any other the native contract. ``labels`` are reported-fraud files. A
-    file outside the watched folder is copied, not moved, unless ``move``.
+    any other the native contract. ``labels`` are reported-fraud files: in
+    the layout of ``source``'s ``reports`` section when a source is given,
+    else in the native labels layout. A file outside the watched folder is
+    copied, not moved, unless ``move``.
     A path that is not a readable file, or a file that still fails after
     its retries, is listed under ``problems`` (one line each) and the other
     files go on.
@@ -221,7 +223,7 @@ async def ingest_drops(
     settings = settings or Settings()
     check_data_folder(settings)
     if source is not None:
-        load_source(source, settings.paths.sources_path)  # stop before any work
+        _check_source(source, settings, bool(labels))  # stop before any work
     logger = get_run_logger()
     usable, problems = split_usable(paths)
     usable_labels, label_problems = split_usable(labels or [])
@@ -229,7 +231,8 @@ async def ingest_drops(
     for problem in problems:
         logger.warning("skipped %s", problem)
     jobs = [(path, source) for path in usable]
-    jobs += [(path, LABELS_FOLDER) for path in usable_labels]
+    reports = LABELS_FOLDER if source is None else report_folder(source)
+    jobs += [(path, reports) for path in usable_labels]
     results = []
     for path, given in jobs:
         inside = _in_incoming(path, settings)
@@ -257,6 +260,14 @@ async def ingest_drops(
     }
 
 
+def _check_source(source: str, settings: Settings, with_labels: bool) -> None:
+    """The source's mapping loads and, given labels files, says how its
+    reports read (SourceError naming the file and key otherwise)."""
+    loaded = load_source(source, settings.paths.sources_path)
+    if with_labels:
+        loaded.reports()
+
+
 def _in_incoming(path: Path, settings: Settings) -> bool:
     incoming = settings.paths.incoming_path.resolve()
     return incoming in path.resolve().parents
@@ -275,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[],
         metavar="FILE",
-        help="reported-fraud files: transaction_id,is_fraud[,fraud_type,reported_at]",
+        help="reported-fraud files: transaction_id,is_fraud[,fraud_type,"
+        "reported_at], or with --source in the layout of that mapping's reports "
+        "section",
     )
     parser.add_argument(
         "--move",
@@ -296,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = with_folder_engine(settings_from(args), args)
         preflight(settings)
         if args.source is not None:
-            load_source(args.source, settings.paths.sources_path)
+            _check_source(args.source, settings, bool(args.labels))
     except REFUSED as exc:
         print(refusal(exc), file=sys.stderr)
         return 2

@@ -591,13 +591,13 @@ def test_the_watcher_warns_at_start_of_a_mapping_that_cannot_load(
 
 def _time_of(spec: dict, cells: list[str]) -> tuple[list, list]:
     """Epoch seconds and problems of cells read by a time section."""
-    from ssa.intake.mapped_drop import _parse_time
+    from ssa.intake.mapped_drop import parse_time
     from ssa.intake.source_mapping import TimeSpec
 
     source = load_source("sparkov", SOURCES)
     time_spec = TimeSpec(**spec)
     raw = pd.DataFrame({"t": pd.Series(cells, dtype="str")})
-    epoch, problem = _parse_time(raw, time_spec, source)
+    epoch, problem = parse_time(raw, time_spec, source)
     return epoch.tolist(), [None if pd.isna(p) else p for p in problem]
 
 
@@ -822,7 +822,7 @@ def test_same_sets_only_a_flag_of_the_contract(tmp_path):
 def test_a_date_column_and_a_time_column_are_read_as_one_time():
     """Brazilian statements print Data and Hora apart: joined by one space,
     then read by the format; a bad cell names the joined text."""
-    from ssa.intake.mapped_drop import _parse_time
+    from ssa.intake.mapped_drop import parse_time
     from ssa.intake.source_mapping import SourceMapping, TimeSpec
 
     source = load_source("sparkov", SOURCES)
@@ -833,7 +833,7 @@ def test_a_date_column_and_a_time_column_are_read_as_one_time():
         {"data": ["01/03/2025", "01/03/2025"], "hora": ["10:00:00", "25:00:00"]},
         dtype="str",
     )
-    epoch, problem = _parse_time(raw, spec, source)
+    epoch, problem = parse_time(raw, spec, source)
     assert epoch.tolist()[0] == 1_740_834_000
     assert problem.tolist()[1] == (
         "created_at '01/03/2025 25:00:00' does not match '%d/%m/%Y %H:%M:%S' "

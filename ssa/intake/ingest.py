@@ -16,8 +16,9 @@ Order of work, and why it survives ``kill -9`` at any point:
 Accounting for every file: rows_read = rows_loaded + rows_rejected +
 rows_duplicate + rows_skipped (a check constraint on ``ingestion_log``
 enforces it). Skipped rows are those a source's mapping says are not
-payments (``skip``): listed in ``<file>.skipped.csv`` beside the archived
-file, since nothing in them is to be fixed.
+payments (``skip``), or a report file's pending reports (open cases, not
+verdicts): listed in ``<file>.skipped.csv`` beside the archived file, since
+nothing in them is to be fixed.
 """
 
 from __future__ import annotations
@@ -36,10 +37,17 @@ import pandas as pd
 
 from ssa.engines import Session, open_warehouse
 from ssa.intake import conflicts as conflicts_mod
-from ssa.intake import ingest_log, labels, source_features
+from ssa.intake import ingest_log, labels, report_drop, source_features
 from ssa.intake.drop_file import DropFile, DropFileError, read_declared, read_drop
 from ssa.intake.mapped_drop import Mapped, check_header, fraud_count
-from ssa.intake.source_mapping import LABELS_FOLDER, Source, SourceError, load_source
+from ssa.intake.source_mapping import (
+    LABELS_FOLDER,
+    Source,
+    SourceError,
+    load_source,
+    report_folder,
+    reported_source,
+)
 from ssa.intake.validation import (
     BairroIndex,
     Checks,
@@ -125,7 +133,9 @@ def ingest_file(
     """Validate, load and file away one drop; raises only on I/O trouble.
 
     ``source`` names the mapping (``sources/<name>.yaml``) the file's layout
-    follows; None is the native contract, ``labels`` a reported-fraud file.
+    follows; None is the native contract, ``labels`` a reported-fraud file
+    in the native labels layout, ``<name>/labels`` one in the layout of that
+    source's ``reports`` section.
     ``keep_original`` copies the file into the archive instead of moving it:
     a one-shot ingest of a user's own file must leave it where it is.
     ``before_commit`` runs inside the transaction after every row is written
@@ -146,6 +156,8 @@ def ingest_file(
             parsed = _Parsed(
                 checked, drop.delimiter, labels=checked.good, as_written=drop.as_written
             )
+        elif (reporter := reported_source(source)) is not None:
+            parsed = _report_rows(data, _load_mapping(reporter, settings))
         elif source is not None:
             mapping = _load_mapping(source, settings)
             drop = read_declared(
@@ -184,6 +196,11 @@ class _Target:
         return self.source or ""
 
     @property
+    def labels_only(self) -> bool:
+        """A reported-fraud file: its rows go to reported_labels only."""
+        return self.source == LABELS_FOLDER or reported_source(self.source) is not None
+
+    @property
     def lineage(self) -> str:
         name = f"{self.source}/{self.path.name}" if self.source else self.path.name
         return f"file:{name}"[:256]
@@ -204,6 +221,8 @@ class _Parsed:
     # many of those rows its label column called fraud.
     skipped_by: str = ""
     skipped_fraud: int = 0
+    # What those rows are, for the file's detail.
+    skipped_are: str = "rows that are not payments skipped"
 
 
 def _load_mapping(source: str, settings: Settings) -> Source:
@@ -216,6 +235,30 @@ def _load_mapping(source: str, settings: Settings) -> Source:
             f"a valid {settings.paths.sources_path.name}/{source}.yaml",
             str(error),
         ) from error
+
+
+def _report_rows(data: bytes, source: Source) -> _Parsed:
+    """A source's reported-fraud file read with its ``reports`` section;
+    a source without one quarantines the file, saying so."""
+    try:
+        source.reports()
+    except SourceError as error:
+        raise DropFileError(
+            "source_mapping",
+            f"source {source.name!r} says nothing of its reports",
+            f"a reports: section in {source.display_path}",
+            str(error),
+        ) from error
+    drop = report_drop.read_reports(data, source)
+    checked = report_drop.validate_reports(drop, source)
+    return _Parsed(
+        checked,
+        drop.delimiter,
+        labels=checked.good,
+        as_written=drop.as_written,
+        skipped_by=f"{source.display_path}: reports.outcome",
+        skipped_are="pending reports (open cases, not verdicts) set aside",
+    )
 
 
 def _mapped_rows(
@@ -361,7 +404,7 @@ def _insert(
         labelled = labels.store(session, parsed.labels.assign(**lineage))
     found = None
     conflicting = 0
-    if target.source == LABELS_FOLDER:
+    if target.labels_only:
         loaded, duplicates = labelled, len(checked.good) - labelled
         detail = _labels_detail(session, checked.good, duplicates)
     else:
@@ -391,7 +434,7 @@ def _insert(
             else ""
         )
         said = (
-            f"{skipped} rows that are not payments skipped by {parsed.skipped_by}"
+            f"{skipped} {parsed.skipped_are} by {parsed.skipped_by}"
             f"{fraud}, listed in {skipped_path(archived_to)}"
         )
         detail = "; ".join(p for p in (said, detail) if p)
@@ -497,6 +540,13 @@ def _advice(target: _Target) -> str:
         return (
             f"fix the labels file {again}; its columns are in the README, "
             "section 'Reported fraud'."
+        )
+    if (reporter := reported_source(target.source)) is not None:
+        return (
+            f"fix the report file, or the reports: section of "
+            f"sources/{reporter}.yaml where the file is right and the mapping "
+            f"is not, {again}; the section's keys are in the README, section "
+            "'Reported fraud'."
         )
     return (
         f"fix the export, or sources/{target.source}.yaml where the file is "
@@ -641,15 +691,25 @@ def _file_away(target: _Target, archived: Path) -> None:
 def source_of(path: Path, incoming: Path) -> str | None:
     """The source a file in the watched folder follows: the name of the
     subfolder it sits in (``incoming/sparkov/x.csv``: sparkov), None at the
-    top (the native contract). ``labels`` holds reported-fraud files."""
+    top (the native contract). ``labels`` holds reported-fraud files in the
+    native labels layout, ``<source>/labels`` (``incoming/sparkov/labels/``)
+    that source's reports in the layout of its ``reports`` section."""
     parent = path.parent.resolve()
-    if parent == incoming.resolve():
+    root = incoming.resolve()
+    if parent == root:
         return None
-    if parent.parent == incoming.resolve():
+    if parent.parent == root:
         return parent.name
+    if (
+        parent.parent.parent == root
+        and parent.name == LABELS_FOLDER
+        and parent.parent.name != LABELS_FOLDER
+    ):
+        return report_folder(parent.parent.name)
     raise ValueError(
-        f"{path}: drops go at the top of {incoming} or one folder down "
-        "(incoming/<source>/), not deeper"
+        f"{path}: drops go at the top of {incoming}, one folder down "
+        "(incoming/<source>/), or in a source's reports folder "
+        "(incoming/<source>/labels/), not deeper"
     )
 
 

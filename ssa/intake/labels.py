@@ -16,13 +16,13 @@ from ssa.engines import Session
 from ssa.engines.base import sql_text, statements
 from ssa.intake import contract
 from ssa.intake.drop_file import DropFile, HeaderContract
+from ssa.intake.report_mapping import FRAUD_TYPE_MAX
 from ssa.intake.validation import Validated, join_problems, raw_frame, rejected_rows
 
 LABEL_COLUMNS = ("transaction_id", "is_fraud", "fraud_type", "reported_at")
 CONTRACT = HeaderContract(
     known=frozenset(LABEL_COLUMNS), required=("transaction_id", "is_fraud")
 )
-FRAUD_TYPE_MAX = 64
 STORED = (
     "transaction_id",
     "is_fraud",

@@ -19,14 +19,8 @@ import pandas as pd
 
 from ssa.intake import contract, source_features
 from ssa.intake.drop_file import DropFile, DropFileError
-from ssa.intake.source_mapping import (
-    EPOCH_UNITS,
-    AmountSpec,
-    IdSpec,
-    Source,
-    TimeSpec,
-    ValueMap,
-)
+from ssa.intake.mapping_parts import EPOCH_UNITS, FileFormat, IdSpec, TimeSpec, ValueMap
+from ssa.intake.source_mapping import AmountSpec, Source
 
 # Source amounts are read to 1/10,000 of a unit (some systems print four
 # decimals) and converted to centavos once, rounding half to even.
@@ -56,21 +50,36 @@ class Mapped:
 
 def check_header(drop: DropFile, source: Source) -> None:
     """Every column the mapping reads is there, or the file is quarantined."""
-    header = set(drop.header)
-    blank = [i + 1 for i, name in enumerate(drop.header) if not name]
-    skipped = {c.strip().lower() for c in source.mapping.file.skip_columns}
-    if blank and "" not in skipped:
-        raise DropFileError(
-            "header",
-            f"header column {blank[0]} has no name",
-            f"named columns, or '' in {source.display_path}: file.skip_columns",
-            f"{len(drop.header)} columns",
-        )
     read = {
         **source.mapping.source_columns(),
         **source.mapping.feature_columns(),
         **source.mapping.skip_columns(),
     }
+    require_columns(drop, source, read, source.mapping.file, "file", "an export")
+
+
+def require_columns(
+    drop: DropFile,
+    source: Source,
+    read: dict[str, str],
+    layout: FileFormat,
+    layout_key: str,
+    kind: str,
+) -> None:
+    """Each column of ``read`` (column: the key that reads it) is in the
+    header, and every header column has a name unless ``layout`` leaves
+    unnamed ones out; else DropFileError naming the keys. ``kind`` says
+    what file of the source was expected ("an export", "a report")."""
+    header = set(drop.header)
+    blank = [i + 1 for i, name in enumerate(drop.header) if not name]
+    skipped = {c.strip().lower() for c in layout.skip_columns}
+    if blank and "" not in skipped:
+        raise DropFileError(
+            "header",
+            f"header column {blank[0]} has no name",
+            f"named columns, or '' in {source.display_path}: {layout_key}.skip_columns",
+            f"{len(drop.header)} columns",
+        )
     missing = [
         f"'{column}' ({key})"
         for column, key in read.items()
@@ -81,7 +90,7 @@ def check_header(drop: DropFile, source: Source) -> None:
         raise DropFileError(
             "header",
             f"the header lacks {', '.join(missing)} that {source.display_path} reads",
-            f"an export of source {source.name!r}",
+            f"{kind} of source {source.name!r}",
             f"{len(drop.header)} columns: {shown}",
         )
 
@@ -121,13 +130,13 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
     for key, value in mapping.constants.items():
         text[key] = pd.Series(value, index=raw.index, dtype="str")
     for key, spec in mapping.values.items():
-        text[key], problem = _map_values(column(spec.source), key, spec, source)
+        text[key], problem = map_values(column(spec.source), key, spec, source)
         problems.append(problem)
     for key, spec in mapping.ids.items():
-        text[key] = _joined_id(raw, spec)
+        text[key] = joined_id(raw, spec)
     for key, (first, second) in mapping.same.items():
         text[key] = _same(column(first), column(second))
-    epoch, problem = _parse_time(raw, mapping.time, source)
+    epoch, problem = parse_time(raw, mapping.time, source)
     problems.append(problem)
     # As the file wrote them, for the contract's plausibility messages.
     text["created_at"] = _time_text(raw, mapping.time)
@@ -161,10 +170,13 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
     )
 
 
-def _map_values(
-    raw: pd.Series, key: str, spec: ValueMap, source: Source
+def map_values(
+    raw: pd.Series, key: str, spec: ValueMap, source: Source, where: str = ""
 ) -> tuple[pd.Series, pd.Series]:
-    """Exact values first, then patterns in order, then the default."""
+    """Exact values first, then patterns in order, then the default.
+    ``where`` is the mapping key messages name (``values.<key>`` unless
+    given)."""
+    where = where or f"values.{key}"
     trimmed = raw.str.strip()
     # Few distinct values (categories, types): decide each once.
     decided: dict[str, str | None] = {}
@@ -183,12 +195,12 @@ def _map_values(
         unmapped,
         f"{key} from {spec.source} '"
         + trimmed
-        + f"' matches no value or pattern {source.where(f'values.{key}')}",
+        + f"' matches no value or pattern {source.where(where)}",
     )
     return out.fillna("").astype("str"), problem
 
 
-def _joined_id(raw: pd.DataFrame, spec: IdSpec) -> pd.Series:
+def joined_id(raw: pd.DataFrame, spec: IdSpec) -> pd.Series:
     """Several columns joined; a digest when personal data is in them."""
     parts = [raw[c.strip().lower()].str.strip() for c in spec.source]
     joined = parts[0]
@@ -226,12 +238,18 @@ def _time_text(raw: pd.DataFrame, spec: TimeSpec) -> pd.Series:
     return text.str.strip()
 
 
-def _parse_time(
-    raw: pd.DataFrame, spec: TimeSpec, source: Source
+def parse_time(
+    raw: pd.DataFrame,
+    spec: TimeSpec,
+    source: Source,
+    name: str = "created_at",
+    key: str = "time",
 ) -> tuple[pd.Series, pd.Series]:
-    """UTC epoch seconds, or a reason naming the key that did not fit."""
+    """UTC epoch seconds, or a reason naming the key that did not fit.
+    ``name`` is the time's name in reasons and ``key`` its section (a
+    report's time is ``reported_at`` from ``reports.time``)."""
     if spec.epoch_column is not None:
-        return _parse_epoch(raw, spec, source)
+        return parse_epoch(raw, spec, source, name, key)
     text = _time_text(raw, spec)
     if spec.offset_in_text:
         # Each cell's own offset decides its instant, as many as the file mixes.
@@ -249,22 +267,26 @@ def _parse_time(
         epoch[in_zone] = contract.epoch_seconds(local[in_zone], utc=True)
     problem = contract.problem_where(
         ~parsed,
-        "created_at '"
+        f"{name} '"
         + text
-        + f"' does not match '{spec.format}' {source.where('time.format')}",
+        + f"' does not match '{spec.format}' {source.where(f'{key}.format')}",
     )
     gap = contract.problem_where(
         parsed & ~in_zone,
-        "created_at '"
+        f"{name} '"
         + text
         + f"' does not exist or is ambiguous in {spec.timezone} (a daylight-saving "
-        f"change) {source.where('time.timezone')}",
+        f"change) {source.where(f'{key}.timezone')}",
     )
     return epoch, problem.where(problem.notna(), gap)
 
 
-def _parse_epoch(
-    raw: pd.DataFrame, spec: TimeSpec, source: Source
+def parse_epoch(
+    raw: pd.DataFrame,
+    spec: TimeSpec,
+    source: Source,
+    name: str = "created_at",
+    key: str = "time",
 ) -> tuple[pd.Series, pd.Series]:
     """Whole numbers of the declared unit since the offset, as UTC seconds
     (milliseconds rounded down to the second)."""
@@ -277,8 +299,8 @@ def _parse_epoch(
     epoch[whole] = seconds + spec.epoch_offset_seconds
     problem = contract.problem_where(
         ~whole,
-        "created_at '" + text + f"' is not a whole number of {spec.epoch_unit} "
-        f"{source.where('time.epoch_column')}",
+        f"{name} '" + text + f"' is not a whole number of {spec.epoch_unit} "
+        f"{source.where(f'{key}.epoch_column')}",
     )
     return epoch, problem
 

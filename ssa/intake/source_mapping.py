@@ -10,7 +10,10 @@ a mistake stops with the file, the key and what was expected.
 Everything a mapping produces is contract *text* (ids, enums, flags,
 coordinates) except time and amount, which it parses itself, because their
 format is what differs most between systems; the row checks that follow are
-the contract's own, the same as for native drops.
+the contract's own, the same as for native drops. The sections a mapping
+shares with its ``reports`` (file, value maps, ids, time) are in
+``ssa/intake/mapping_parts.py``; the reports section in
+``ssa/intake/report_mapping.py``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,9 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -33,6 +33,16 @@ from pydantic import (
 )
 
 from ssa.intake import contract
+from ssa.intake.mapping_parts import (
+    FileFormat,
+    IdSpec,
+    Strict,
+    TimeSpec,
+    ValueMap,
+    ValueSet,
+    quoted_values,
+)
+from ssa.intake.report_mapping import ReportMapping
 
 # A source folder name: also the mapping's file name and its lineage tag.
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -55,161 +65,7 @@ class SourceError(ValueError):
     """A source mapping is missing or wrong; the message names file and key."""
 
 
-class _Strict(BaseModel):
-    """Unknown keys are typos, not silent defaults."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class FileFormat(_Strict):
-    """How the bytes are read: declared, never guessed."""
-
-    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"] = Field(
-        "utf-8",
-        description="Excel's 'CSV' on a Brazilian Windows is cp1252; "
-        "'CSV UTF-8' is utf-8-sig; 'Unicode text' is utf-16.",
-    )
-    delimiter: str = Field(",", min_length=1, max_length=1)
-    header_line: int = Field(
-        1, ge=1, le=1000, description="Line of the header; lines above it are titles."
-    )
-    skip_columns: tuple[str, ...] = Field(
-        (),
-        description="Source columns to leave out; '' is an unnamed column "
-        "(the index pandas writes first).",
-    )
-
-
-class ValueMap(_Strict):
-    """A contract column from a source column's values."""
-
-    source: str = Field(alias="from", min_length=1)
-    map: dict[str, str] = Field(
-        default_factory=dict,
-        description="Exact source values (case and spaces ignored) to contract text.",
-    )
-    patterns: dict[str, str] = Field(
-        default_factory=dict,
-        description="Shell-style patterns ('*_net', '??.???.???/????-??'), "
-        "tried in order after map; the first match gives the value.",
-    )
-    default: str | None = Field(
-        None,
-        description="Value for anything else ('' leaves the field empty); "
-        "without it, an unmapped value rejects the row.",
-    )
-
-    @model_validator(mode="after")
-    def _maps_something(self) -> ValueMap:
-        if not self.map and not self.patterns and self.default is None:
-            raise ValueError("give map, patterns or default")
-        return self
-
-    @cached_property
-    def pattern_regexes(self) -> tuple[tuple[re.Pattern[str], str], ...]:
-        return tuple(
-            (re.compile(_glob_regex(p), re.IGNORECASE), v)
-            for p, v in self.patterns.items()
-        )
-
-
-class IdSpec(_Strict):
-    """An id built from several columns (a customer with no usable card number)."""
-
-    source: tuple[str, ...] = Field(alias="from", min_length=1)
-    separator: str = "|"
-    hash: bool = Field(
-        True,
-        description="Store a digest, not the joined text: names, addresses and "
-        "card numbers are personal data (LGPD) and PANs must not be kept in "
-        "clear (PCI DSS).",
-    )
-
-
-# Seconds in each unit an epoch column may count in: event streams count
-# milliseconds, simulations such as PaySim an hour index.
-# Each unit as (multiplier, divisor) to whole seconds, in integers.
-EPOCH_UNITS = {
-    "milliseconds": (1, 1_000),
-    "seconds": (1, 1),
-    "minutes": (60, 1),
-    "hours": (3_600, 1),
-    "days": (86_400, 1),
-}
-EpochUnit = Literal["milliseconds", "seconds", "minutes", "hours", "days"]
-
-
-class TimeSpec(_Strict):
-    """When it happened: text in a strptime format and zone, or an epoch
-    column in a declared unit."""
-
-    column: str | tuple[str, ...] | None = Field(
-        None,
-        description="The column of the time, or several joined by one space "
-        "(a date column and a time column: [Data, Hora]).",
-    )
-    format: str | None = Field(
-        None,
-        description="strptime, e.g. '%d/%m/%Y %H:%M'; with %z the text carries "
-        "its UTC offset and no timezone is given.",
-    )
-    timezone: str | None = Field(
-        None, description="IANA zone of that local time, e.g. America/Sao_Paulo."
-    )
-    epoch_column: str | None = None
-    epoch_unit: EpochUnit = Field(
-        "seconds",
-        description="What one step of the epoch column is: PaySim's 'step' "
-        "counts hours, event streams milliseconds.",
-    )
-    epoch_offset_seconds: int = Field(
-        0, description="Added, in seconds, to the epoch column to get UTC."
-    )
-
-    @property
-    def offset_in_text(self) -> bool:
-        """The format reads a UTC offset (%z), so the text alone is an instant."""
-        return "%z" in (self.format or "")
-
-    @model_validator(mode="after")
-    def _one_way(self) -> TimeSpec:
-        text = (self.column, self.format, self.timezone)
-        if self.epoch_column is not None:
-            if any(v is not None for v in text):
-                raise ValueError(
-                    "give either column + format + timezone, or epoch_column"
-                )
-            return self
-        if self.offset_in_text:
-            if self.timezone is not None:
-                raise ValueError(
-                    "the format reads the UTC offset (%z): leave out timezone"
-                )
-            if self.column is None:
-                raise ValueError("give column and format (or epoch_column)")
-            return self
-        if any(v is None for v in text):
-            raise ValueError("give column, format and timezone (or epoch_column)")
-        try:
-            ZoneInfo(str(self.timezone))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"timezone {self.timezone!r} is not an IANA zone "
-                "(e.g. America/Bahia, America/Sao_Paulo, UTC)"
-            ) from exc
-        return self
-
-    @property
-    def source_columns(self) -> tuple[str, ...]:
-        """The source columns it reads, in order."""
-        if self.epoch_column is not None:
-            return (self.epoch_column,)
-        if isinstance(self.column, tuple):
-            return self.column
-        return (str(self.column),)
-
-
-class AmountSpec(_Strict):
+class AmountSpec(Strict):
     """The amount, its separators, and how to turn it into reais."""
 
     column: str = Field(min_length=1)
@@ -254,7 +110,7 @@ class AmountSpec(_Strict):
         return self
 
 
-class LabelSpec(_Strict):
+class LabelSpec(Strict):
     """Reported fraud carried in the file; optional per file."""
 
     column: str = Field(min_length=1)
@@ -272,7 +128,7 @@ MAX_FEATURES = 64
 FEATURE_TEXT_MAX = 64
 
 
-class FeatureSpec(_Strict):
+class FeatureSpec(Strict):
     """Source columns kept for the risk model only, by kind: detection never
     reads them, so a source's own fraud signal (balances, a PCA vector, an
     e-mail domain) reaches the model without entering the contract."""
@@ -315,7 +171,7 @@ class FeatureSpec(_Strict):
         return out
 
 
-class SourceMapping(_Strict):
+class SourceMapping(Strict):
     """One upstream system's CSV layout, as ``sources/<name>.yaml`` says."""
 
     description: str = Field(min_length=1)
@@ -354,6 +210,13 @@ class SourceMapping(_Strict):
         "with the customer's others do not judge them.",
     )
     features: FeatureSpec | None = None
+    reports: ReportMapping | None = Field(
+        None,
+        description="The source's reported fraud (chargebacks, MED reports, "
+        "analysts' verdicts) as its fraud team exports it: files dropped into "
+        "incoming/<source>/labels/ or given to flows.ingest --source <source> "
+        "--labels FILE.",
+    )
     skip: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
         description="Source column: its values that mean the row is not a "
@@ -369,19 +232,7 @@ class SourceMapping(_Strict):
         """One value may be written without a list; a number must be quoted."""
         if not isinstance(value, dict):
             return value
-        out: dict[object, object] = {}
-        for column, given in value.items():
-            listed = [given] if isinstance(given, str) else given
-            if isinstance(listed, list | tuple):
-                for item in listed:
-                    if isinstance(item, bool | int | float):
-                        raise ValueError(
-                            f"{column}: quote each value as the file writes "
-                            f"it: YAML read one as the number {item!r}, and "
-                            "a cell is matched as text ('0.00' is not '0')"
-                        )
-            out[column] = listed
-        return out
+        return {column: quoted_values(column, given) for column, given in value.items()}
 
     @field_validator("skip")
     @classmethod
@@ -576,6 +427,42 @@ class SourceMapping(_Strict):
             SkipRule.of(column, values) for column, values in self.skip.items()
         )
 
+    def report_problems(self) -> list[str]:
+        """'key: problem' where the reports section cannot name this source's
+        transactions: its id is read as the source's own id is given (one
+        column, or the columns ``ids`` builds it from, as many and in order)."""
+        if self.reports is None:
+            return []
+        problems = self.reports.fraud_type_problems()
+        given = self.reports.transaction_id
+        key = "reports.transaction_id"
+        if "transaction_id" in self.columns:
+            if len(given) != 1:
+                problems.append(
+                    f"{key}: the source's transaction_id is one column "
+                    f"(columns.transaction_id: {self.columns['transaction_id']}): "
+                    f"give the report's one column holding it, not {len(given)}"
+                )
+        elif "transaction_id" in self.ids:
+            built = self.ids["transaction_id"].source
+            if len(given) != len(built):
+                problems.append(
+                    f"{key}: the source builds transaction_id from "
+                    f"{len(built)} columns ({', '.join(built)}; "
+                    "ids.transaction_id): give the report's columns for them, "
+                    f"{len(built)} in that order, so the id is built alike "
+                    f"(found {len(given)})"
+                )
+        else:
+            section = next(s for s in SECTIONS if "transaction_id" in getattr(self, s))
+            problems.append(
+                f"{key}: the source's transaction_id comes from "
+                f"{section}.transaction_id; a report can name a transaction "
+                "only by a column the id is read from (columns) or built "
+                "from (ids)"
+            )
+        return problems
+
     def label_columns(self) -> dict[str, str]:
         """Columns of the optional label: a file without them has no labels."""
         if self.label is None:
@@ -587,27 +474,15 @@ class SourceMapping(_Strict):
 
 
 class SkipRule:
-    """One column of ``skip``: exact values (compared as ``values.map``
-    compares) and shell-style patterns (as ``values.patterns``)."""
+    """One column of ``skip`` and the values that leave its rows out."""
 
-    def __init__(
-        self, column: str, exact: frozenset[str], patterns: tuple[re.Pattern[str], ...]
-    ) -> None:
+    def __init__(self, column: str, values: ValueSet) -> None:
         self.column = column
-        self.exact = exact
-        self.patterns = patterns
+        self.values = values
 
     @classmethod
     def of(cls, column: str, values: tuple[str, ...]) -> SkipRule:
-        """Values with '*' or '?' are patterns; the others exact."""
-        stripped = [v.strip() for v in values]
-        globbed = [v for v in stripped if "*" in v or "?" in v]
-        exact = [v for v in stripped if v not in globbed]
-        return cls(
-            column,
-            frozenset(contract.normalise_name(v) for v in exact),
-            tuple(re.compile(_glob_regex(p), re.IGNORECASE) for p in globbed),
-        )
+        return cls(column, ValueSet.of(values))
 
     @property
     def key(self) -> str:
@@ -615,11 +490,7 @@ class SkipRule:
 
     def matches(self, value: str) -> bool:
         """Whether a cell (already stripped) is one of the skipped values."""
-        if not value:
-            return False
-        if contract.normalise_name(value) in self.exact:
-            return True
-        return any(p.fullmatch(value) for p in self.patterns)
+        return self.values.matches(value)
 
 
 class Source:
@@ -637,6 +508,34 @@ class Source:
     @property
     def display_path(self) -> str:
         return f"{self.path.parent.name}/{self.path.name}"
+
+    def reports(self) -> ReportMapping:
+        """The mapping's reports section, or SourceError naming the file and
+        the key: a labels file for a source that says nothing of its reports
+        has no way to be read."""
+        if self.mapping.reports is None:
+            raise SourceError(
+                f"{self.display_path}: reports: no such section, so a reported-"
+                f"fraud file of source {self.name!r} cannot be read: add one "
+                "(README, 'Reported fraud'), or give the file in the native "
+                "labels layout (incoming/labels/, --labels without --source)"
+            )
+        return self.mapping.reports
+
+
+def report_folder(name: str) -> str:
+    """Where a source's reports go under the watched folder, processed/ and
+    quarantine/: ``internet_banking_br/labels``; also the routing tag that
+    ``ingest_file`` reads them by."""
+    return f"{name}/{LABELS_FOLDER}"
+
+
+def reported_source(folder: str | None) -> str | None:
+    """The source whose reports a routing tag names (``x/labels``: x)."""
+    if folder is None or "/" not in folder:
+        return None
+    name, _, rest = folder.partition("/")
+    return name if rest == LABELS_FOLDER else None
 
 
 def load_source(name: str, sources_dir: Path) -> Source:
@@ -667,6 +566,7 @@ def load_source(name: str, sources_dir: Path) -> Source:
         mapping.contract_problems()
         + mapping.feature_problems()
         + mapping.skip_problems()
+        + mapping.report_problems()
     )
     if problems:
         raise SourceError("\n".join(f"{shown}: {p}" for p in problems))
@@ -683,11 +583,3 @@ def _explain(shown: str, error: ValidationError) -> str:
             message = "unknown key (a typo?)"
         lines.append(f"{shown}: {key}: {message}")
     return "\n".join(lines)
-
-
-def _glob_regex(pattern: str) -> str:
-    """'*' any text, '?' one character, everything else literal."""
-    parts = (
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
-    return "".join(parts)

@@ -71,11 +71,27 @@ def _is_source_folder(path: Path) -> bool:
 
 
 def in_reach(path: Path, folder: Path) -> bool:
-    """At the top of the watched folder or in one of its source folders:
-    deeper files are not drops (a source folder has no folders of its own)."""
+    """At the top of the watched folder, in one of its source folders, or in
+    a source's reports folder (``<source>/labels/``): deeper files are not
+    drops (ssa/intake/ingest.source_of)."""
     parent = path.parent
-    return parent == folder or (
-        parent.parent == folder and not parent.name.startswith(IGNORED_PREFIXES)
+    if parent == folder:
+        return True
+    if parent.name.startswith(IGNORED_PREFIXES):
+        return False
+    if parent.parent == folder:
+        return True
+    return _is_reports_folder(parent, folder)
+
+
+def _is_reports_folder(path: Path, folder: Path) -> bool:
+    """``incoming/<source>/labels``: a source's reported fraud."""
+    source = path.parent
+    return (
+        path.name == LABELS_FOLDER
+        and source.parent == folder
+        and source.name != LABELS_FOLDER
+        and not source.name.startswith(IGNORED_PREFIXES)
     )
 
 
@@ -219,7 +235,8 @@ class Watcher:
         return self
 
     def _make_source_folders(self) -> None:
-        """A folder for reported fraud and one per source mapping, so that a
+        """A folder for reported fraud and one per source mapping (with its
+        ``labels/`` where the mapping says how its reports read), so that a
         user drops another system's export where it belongs without having
         to make the folder first."""
         sources = self.settings.paths.sources_path
@@ -231,7 +248,8 @@ class Watcher:
         # said now, an operator fixes it before the first export arrives.
         for name in names[1:]:
             try:
-                load_source(name, sources)
+                if load_source(name, sources).mapping.reports is not None:
+                    (self.folder / name / LABELS_FOLDER).mkdir(exist_ok=True)
             except SourceError as exc:
                 logger.warning(
                     "files dropped into %s will be quarantined until the "
@@ -248,8 +266,11 @@ class Watcher:
             self._intake.start()
             self._observer = Observer()
             self._observer.name = "ssa-watcher-observer"
-            # One level down: incoming/<source>/ holds another system's
-            # exports, incoming/labels/ reported fraud (ssa/ingest.source_of).
+            # Recursive, as inotify watches each folder it finds: one level
+            # down, incoming/<source>/ holds another system's exports and
+            # incoming/labels/ reported fraud; two levels down,
+            # incoming/<source>/labels/ that source's reports
+            # (ssa/intake/ingest.source_of); in_reach drops the rest.
             self._observer.schedule(
                 DropHandler(self.offer), str(self.folder), recursive=True
             )
@@ -541,10 +562,13 @@ class _QuietEmitterShutdown(logging.Filter):
 
 
 def _existing_drops(folder: Path) -> list[Path]:
-    """Files left in the folder and its source folders, oldest first (the
-    order they were dropped)."""
+    """Files left in the folder, its source folders and their reports
+    folders, oldest first (the order they were dropped)."""
     found = []
-    folders = [folder, *(p for p in folder.iterdir() if _is_source_folder(p))]
+    sources = [p for p in folder.iterdir() if _is_source_folder(p)]
+    reports = [s / LABELS_FOLDER for s in sources]
+    folders = [folder, *sources, *(r for r in reports if _is_reports_folder(r, folder))]
+    folders = [f for f in folders if f.is_dir()]
     for path in (path for f in folders for path in f.iterdir()):
         try:
             if path.is_file() and is_drop(path):

@@ -1,0 +1,227 @@
+"""The sections every mapping is built of: how a file is read, a value map,
+an id built from several columns, a time, a set of values matched loosely.
+
+A source's payments (``ssa/intake/source_mapping.py``) and its reported
+fraud (``ssa/intake/report_mapping.py``) come from different systems, each
+with its own layout, but name their columns, times and values the same way:
+one definition of each, so a rule learnt for one holds for the other.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ssa.intake import contract
+
+
+class Strict(BaseModel):
+    """Unknown keys are typos, not silent defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FileFormat(Strict):
+    """How the bytes are read: declared, never guessed."""
+
+    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"] = Field(
+        "utf-8",
+        description="Excel's 'CSV' on a Brazilian Windows is cp1252; "
+        "'CSV UTF-8' is utf-8-sig; 'Unicode text' is utf-16.",
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    header_line: int = Field(
+        1, ge=1, le=1000, description="Line of the header; lines above it are titles."
+    )
+    skip_columns: tuple[str, ...] = Field(
+        (),
+        description="Source columns to leave out; '' is an unnamed column "
+        "(the index pandas writes first).",
+    )
+
+
+class ValueMap(Strict):
+    """A contract column from a source column's values."""
+
+    source: str = Field(alias="from", min_length=1)
+    map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Exact source values (case and spaces ignored) to contract text.",
+    )
+    patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shell-style patterns ('*_net', '??.???.???/????-??'), "
+        "tried in order after map; the first match gives the value.",
+    )
+    default: str | None = Field(
+        None,
+        description="Value for anything else ('' leaves the field empty); "
+        "without it, an unmapped value rejects the row.",
+    )
+
+    @model_validator(mode="after")
+    def _maps_something(self) -> ValueMap:
+        if not self.map and not self.patterns and self.default is None:
+            raise ValueError("give map, patterns or default")
+        return self
+
+    @cached_property
+    def pattern_regexes(self) -> tuple[tuple[re.Pattern[str], str], ...]:
+        return tuple(
+            (re.compile(glob_regex(p), re.IGNORECASE), v)
+            for p, v in self.patterns.items()
+        )
+
+
+class IdSpec(Strict):
+    """An id built from several columns (a customer with no usable card number)."""
+
+    source: tuple[str, ...] = Field(alias="from", min_length=1)
+    separator: str = "|"
+    hash: bool = Field(
+        True,
+        description="Store a digest, not the joined text: names, addresses and "
+        "card numbers are personal data (LGPD) and PANs must not be kept in "
+        "clear (PCI DSS).",
+    )
+
+
+# Seconds in each unit an epoch column may count in: event streams count
+# milliseconds, simulations such as PaySim an hour index.
+# Each unit as (multiplier, divisor) to whole seconds, in integers.
+EPOCH_UNITS = {
+    "milliseconds": (1, 1_000),
+    "seconds": (1, 1),
+    "minutes": (60, 1),
+    "hours": (3_600, 1),
+    "days": (86_400, 1),
+}
+EpochUnit = Literal["milliseconds", "seconds", "minutes", "hours", "days"]
+
+
+class TimeSpec(Strict):
+    """When it happened: text in a strptime format and zone, or an epoch
+    column in a declared unit."""
+
+    column: str | tuple[str, ...] | None = Field(
+        None,
+        description="The column of the time, or several joined by one space "
+        "(a date column and a time column: [Data, Hora]).",
+    )
+    format: str | None = Field(
+        None,
+        description="strptime, e.g. '%d/%m/%Y %H:%M'; with %z the text carries "
+        "its UTC offset and no timezone is given.",
+    )
+    timezone: str | None = Field(
+        None, description="IANA zone of that local time, e.g. America/Sao_Paulo."
+    )
+    epoch_column: str | None = None
+    epoch_unit: EpochUnit = Field(
+        "seconds",
+        description="What one step of the epoch column is: PaySim's 'step' "
+        "counts hours, event streams milliseconds.",
+    )
+    epoch_offset_seconds: int = Field(
+        0, description="Added, in seconds, to the epoch column to get UTC."
+    )
+
+    @property
+    def offset_in_text(self) -> bool:
+        """The format reads a UTC offset (%z), so the text alone is an instant."""
+        return "%z" in (self.format or "")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TimeSpec:
+        text = (self.column, self.format, self.timezone)
+        if self.epoch_column is not None:
+            if any(v is not None for v in text):
+                raise ValueError(
+                    "give either column + format + timezone, or epoch_column"
+                )
+            return self
+        if self.offset_in_text:
+            if self.timezone is not None:
+                raise ValueError(
+                    "the format reads the UTC offset (%z): leave out timezone"
+                )
+            if self.column is None:
+                raise ValueError("give column and format (or epoch_column)")
+            return self
+        if any(v is None for v in text):
+            raise ValueError("give column, format and timezone (or epoch_column)")
+        try:
+            ZoneInfo(str(self.timezone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"timezone {self.timezone!r} is not an IANA zone "
+                "(e.g. America/Bahia, America/Sao_Paulo, UTC)"
+            ) from exc
+        return self
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        """The source columns it reads, in order."""
+        if self.epoch_column is not None:
+            return (self.epoch_column,)
+        if isinstance(self.column, tuple):
+            return self.column
+        return (str(self.column),)
+
+
+class ValueSet:
+    """Values compared as ``values.map`` compares them (case, accents and
+    extra spaces ignored) and shell-style patterns (as ``values.patterns``):
+    what ``skip`` and a report's outcome lists match cells against."""
+
+    def __init__(
+        self, exact: frozenset[str], patterns: tuple[re.Pattern[str], ...]
+    ) -> None:
+        self.exact = exact
+        self.patterns = patterns
+
+    @classmethod
+    def of(cls, values: tuple[str, ...]) -> ValueSet:
+        """Values with '*' or '?' are patterns; the others exact."""
+        stripped = [v.strip() for v in values]
+        globbed = [v for v in stripped if "*" in v or "?" in v]
+        exact = [v for v in stripped if v not in globbed]
+        return cls(
+            frozenset(contract.normalise_name(v) for v in exact),
+            tuple(re.compile(glob_regex(p), re.IGNORECASE) for p in globbed),
+        )
+
+    def matches(self, value: str) -> bool:
+        """Whether a cell (already stripped) is one of the values."""
+        if not value:
+            return False
+        if contract.normalise_name(value) in self.exact:
+            return True
+        return any(p.fullmatch(value) for p in self.patterns)
+
+
+def quoted_values(label: str, given: object) -> object:
+    """One value may be written without a list; a number must be quoted:
+    YAML reads ``0.00`` as the number 0.0, and a cell is matched as text."""
+    listed = [given] if isinstance(given, str) else given
+    if isinstance(listed, list | tuple):
+        for item in listed:
+            if isinstance(item, bool | int | float):
+                raise ValueError(
+                    f"{label}: quote each value as the file writes "
+                    f"it: YAML read one as the number {item!r}, and "
+                    "a cell is matched as text ('0.00' is not '0')"
+                )
+    return listed
+
+
+def glob_regex(pattern: str) -> str:
+    """'*' any text, '?' one character, everything else literal."""
+    parts = (
+        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
+    )
+    return "".join(parts)
