@@ -76,9 +76,15 @@ def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
     flag, flag_problem = contract.parse_flag(column("is_fraud"), "is_fraud")
     kind = column("fraud_type").str.strip()
     reported, time_problem = _reported_at(column("reported_at"), utc_offset_seconds)
-    repeated = ids.notna() & ids.duplicated(keep="last")
-    reason = join_problems(
-        [
+    return checked_labels(
+        raw,
+        lines,
+        shape,
+        ids=ids,
+        is_fraud=flag,
+        fraud_type=kind.astype(object).where(kind != "", None),
+        reported_at_epoch=reported,
+        problems=[
             contract.problem_where(ids.isna(), "missing transaction_id"),
             id_problem,
             contract.problem_where(
@@ -91,6 +97,34 @@ def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
                 f"fraud_type is longer than {FRAUD_TYPE_MAX} characters",
             ),
             time_problem,
+        ],
+        missing_optional=tuple(c for c in LABEL_COLUMNS if c not in drop.header),
+        ignored_columns=tuple(c for c in drop.header if c not in LABEL_COLUMNS),
+    )
+
+
+def checked_labels(
+    raw: pd.DataFrame,
+    lines: pd.Series,
+    shape: pd.Series,
+    *,
+    ids: pd.Series,
+    is_fraud: pd.Series,
+    fraud_type: pd.Series,
+    reported_at_epoch: pd.Series,
+    problems: list[pd.Series],
+    missing_optional: tuple[str, ...] = (),
+    ignored_columns: tuple[str, ...] = (),
+    skipped: pd.DataFrame | None = None,
+) -> Validated:
+    """A labels file's split, however its layout was read (the native
+    columns or a source's ``reports``): a row with any problem, or of the
+    wrong shape, is rejected with them all; of two rows for one transaction
+    the later wins and the earlier is rejected saying so."""
+    repeated = ids.notna() & ids.duplicated(keep="last")
+    reason = join_problems(
+        [
+            *problems,
             contract.problem_where(
                 repeated, "a later row of this file labels the same transaction"
             ),
@@ -101,17 +135,18 @@ def validate_labels(drop: DropFile, utc_offset_seconds: int) -> Validated:
     good = pd.DataFrame(
         {
             "transaction_id": ids,
-            "is_fraud": flag,
-            "fraud_type": kind.astype(object).where(kind != "", None),
-            "reported_at_epoch": reported,
+            "is_fraud": is_fraud,
+            "fraud_type": fraud_type,
+            "reported_at_epoch": reported_at_epoch,
         }
     )[~bad]
     return Validated(
         good=good.reset_index(drop=True),
         rejected=rejected_rows(raw, reason, lines),
-        missing_optional=tuple(c for c in LABEL_COLUMNS if c not in drop.header),
-        ignored_columns=tuple(c for c in drop.header if c not in LABEL_COLUMNS),
+        missing_optional=missing_optional,
+        ignored_columns=ignored_columns,
         good_index=good.index.to_numpy(),
+        **({} if skipped is None else {"skipped": skipped}),
     )
 
 

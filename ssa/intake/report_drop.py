@@ -22,11 +22,12 @@ import pandas as pd
 
 from ssa.intake import contract
 from ssa.intake.drop_file import DropFile, read_declared
+from ssa.intake.labels import checked_labels
 from ssa.intake.mapped_drop import joined_id, map_values, parse_time, require_columns
 from ssa.intake.mapping_parts import IdSpec
 from ssa.intake.report_mapping import FRAUD_TYPE_MAX, ReportMapping
 from ssa.intake.source_mapping import Source
-from ssa.intake.validation import Validated, join_problems, raw_frame, rejected_rows
+from ssa.intake.validation import Validated, raw_frame, rejected_rows
 
 ID_KEY = "reports.transaction_id"
 
@@ -66,36 +67,18 @@ def validate_reports(drop: DropFile, source: Source) -> Validated:
     ids, id_problems = _ids(raw, spec, source)
     kind, kind_problem = _fraud_type(raw, spec, source)
     reported, time_problem = _reported_at(raw, spec, source)
-    repeated = ids.notna() & ids.duplicated(keep="last")
-    reason = join_problems(
-        [
-            *id_problems,
-            outcome_problem,
-            kind_problem,
-            time_problem,
-            contract.problem_where(
-                repeated, "a later row of this file labels the same transaction"
-            ),
-        ]
-    )
-    reason = shape.where(shape.notna(), reason)
-    bad = reason.notna()
-    good = pd.DataFrame(
-        {
-            "transaction_id": ids,
-            "is_fraud": verdict,
-            "fraud_type": kind.where(verdict == 1, None),
-            "reported_at_epoch": reported,
-        }
-    )[~bad]
     read = {c.strip().lower() for c in spec.columns()}
     read |= {c.strip().lower() for c in spec.file.skip_columns}
-    return Validated(
-        good=good.reset_index(drop=True),
-        rejected=rejected_rows(raw, reason, lines),
-        missing_optional=(),
+    return checked_labels(
+        raw,
+        lines,
+        shape,
+        ids=ids,
+        is_fraud=verdict,
+        fraud_type=kind.where(verdict == 1, None),
+        reported_at_epoch=reported,
+        problems=[*id_problems, outcome_problem, kind_problem, time_problem],
         ignored_columns=tuple(c for c in drop.header if c not in read),
-        good_index=good.index.to_numpy(),
         skipped=aside,
     )
 
