@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssa.report import evaluation
+from ssa import ranking_metrics
 from ssa.risk import risk_model, training
 
 
@@ -231,7 +231,7 @@ def test_training_and_the_report_count_a_pr_auc_alike() -> None:
     for score in (flagged.astype(float), np.zeros(4_000)):
         trained = risk_model.ranking_metrics(score, is_fraud, day, 100, 7e-5)
         rows = pd.DataFrame({"s": score, "is_fraud": is_fraud})
-        reported = evaluation.score_report(rows, (100,), score="s")
+        reported = ranking_metrics.score_report(rows, (100,), score="s")
         assert trained["average_precision"] == pytest.approx(
             reported["average_precision"]
         )

@@ -37,7 +37,7 @@ from sklearn.metrics import roc_auc_score
 
 from ssa.engines import Session
 from ssa.local_time import SECONDS_PER_DAY, date_at, day_number, local_day, midnight
-from ssa.report import evaluation
+from ssa.ranking_metrics import average_precision, daily_budget
 from ssa.risk import source_features
 from ssa.risk.source_features import SourceFeature
 from ssa.rules import RULES
@@ -711,13 +711,13 @@ def ranking_metrics(
     """How well a score ranks fraud on one period.
 
     Average precision (PR-AUC) as the detection report counts it (fraud
-    scored 0 is missed: ``evaluation.average_precision``) and ROC AUC over
-    every row; precision and recall of the top ``alerts_per_day`` rows of
-    each day (the handbook's
-    precision top-k per day: what investigators would open), and that
-    precision reweighted to the real prevalence from its true- and
-    false-positive rates: ``evaluation.daily_budget``, as the detection
-    report counts it (a row scored 0 is never opened; a block of equal
+    scored 0 is missed: ``ssa.ranking_metrics.average_precision``) and ROC
+    AUC over every row; precision and recall of the top ``alerts_per_day``
+    rows of each day (the handbook's precision top-k per day: what
+    investigators would open), and that precision reweighted to the real
+    prevalence from its true- and false-positive rates:
+    ``ssa.ranking_metrics.daily_budget``, as the detection report counts
+    it (a row scored 0 is never opened; a block of equal
     scores cut by the budget counts at its fraud rate). The precision is
     over the same places for every score of the period
     (``daily_budget_rows``), so a score that raises fewer alerts a day than
@@ -734,10 +734,10 @@ def ranking_metrics(
     }
     if positives == 0 or positives == len(y):
         return {**out, "average_precision": float("nan"), "roc_auc": float("nan")}
-    out["average_precision"] = evaluation.average_precision(s, y)
+    out["average_precision"] = average_precision(s, y)
     out["roc_auc"] = float(roc_auc_score(y, s))
     frame = pd.DataFrame({"s": s, "is_fraud": y, "local_day": local_day})
-    budget = evaluation.daily_budget(frame, "s", alerts_per_day, real_prevalence)
+    budget = daily_budget(frame, "s", alerts_per_day, real_prevalence)
     out["precision_top_k_per_day"] = budget["precision_at_daily_budget"]
     out["recall_at_daily_budget"] = budget["recall_at_daily_budget"]
     out["precision_top_k_at_real_prevalence"] = budget[
