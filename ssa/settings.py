@@ -449,10 +449,35 @@ class RiskSettings(RuleWeights):
     """Gold risk score: points per rule, context bonuses and level cut-offs."""
 
     bonus_new_device: int = Field(
-        10, ge=0, le=100, description="Device first seen less than 24 h before."
+        10,
+        ge=0,
+        le=100,
+        description="A flagged payment from a device first seen less than "
+        "new_device_seconds before.",
+    )
+    new_device_seconds: int = Field(
+        86_400,
+        gt=0,
+        description="A device first seen (its first use known) less than this "
+        "before a payment is new: the payment earns bonus_new_device when a "
+        "rule flagged it, and the anomaly score counts it as context. A day, "
+        "the new-device rule's window (rules.new_device_window_seconds, Res. "
+        "BCB 403/2024: a device's first day).",
     )
     bonus_recent_flag: int = Field(
-        10, ge=0, le=100, description="The customer had a flag in the 24 h before."
+        10,
+        ge=0,
+        le=100,
+        description="A flagged payment of a customer flagged at most "
+        "recent_flag_seconds before.",
+    )
+    recent_flag_seconds: int = Field(
+        86_400,
+        gt=0,
+        description="How long after a customer's flag another flag earns "
+        "bonus_recent_flag: a day, as for a new device (new_device_seconds), "
+        "the span in which a stolen card or a taken-over account is worked. "
+        "Chosen, not measured.",
     )
     level_critical: int = Field(80, ge=0, le=100)
     level_high: int = Field(60, ge=0, le=100)
