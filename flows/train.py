@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from prefect import flow, runtime
@@ -32,7 +32,13 @@ from ssa.engines import WarehouseError, check_data_folder, following_folder
 from ssa.engines.names import EngineName
 from ssa.risk.risk_model import ModelError
 from ssa.risk.training import comparison_line, preflight
-from ssa.settings import ModelSettings, PathSettings, Settings, with_groups
+from ssa.settings import (
+    ModelSettings,
+    PathSettings,
+    Settings,
+    evaluation_start_from,
+    with_groups,
+)
 from tasks.train import publish_model_report, train_model
 
 
@@ -74,6 +80,15 @@ async def train_risk_model(
     }
 
 
+def _evaluation_start(text: str) -> date | datetime:
+    """``--evaluation-start`` read as the setting reads it; a refusal in its
+    own words."""
+    try:
+        return evaluation_start_from(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_settings(argv: list[str]) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_dir_option(parser)
@@ -86,9 +101,11 @@ def parse_settings(argv: list[str]) -> Settings:
     )
     parser.add_argument(
         "--evaluation-start",
-        type=date.fromisoformat,
-        help="first local day held back for evaluation (YYYY-MM-DD; default "
-        "the last quarter of the labelled span)",
+        type=_evaluation_start,
+        help="start of the period held back for evaluation: a local day "
+        "(YYYY-MM-DD, from its midnight) or a local time (YYYY-MM-DDTHH:MM, "
+        "an offset such as -03:00 honoured); default the last quarter of the "
+        "labelled span, at an hour where it is a day or two long",
     )
     args = parser.parse_args(argv)
     base = with_folder_engine(settings_from(args), args)

@@ -10,14 +10,14 @@ the dashboard cut days where the models do.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 SECONDS_PER_DAY = 86_400
-_SECONDS_PER_HOUR = 3_600
+SECONDS_PER_HOUR = 3_600
 _EPOCH = date(1970, 1, 1)
 
 # One epoch second, or many of them at once (generator columns, frames).
@@ -31,7 +31,7 @@ def local_day(epoch: Epochs, utc_offset_seconds: int) -> Epochs:
 
 def local_hour(epoch: Epochs, utc_offset_seconds: int) -> Epochs:
     """The local hour (0-23) of each epoch second."""
-    return ((epoch + utc_offset_seconds) % SECONDS_PER_DAY) // _SECONDS_PER_HOUR
+    return ((epoch + utc_offset_seconds) % SECONDS_PER_DAY) // SECONDS_PER_HOUR
 
 
 def day_number(day: date) -> int:
@@ -52,6 +52,24 @@ def date_at(epoch: int, utc_offset_seconds: int) -> date:
 def midnight(day: int, utc_offset_seconds: int) -> int:
     """The epoch second of 00:00 local time on a local day number."""
     return day * SECONDS_PER_DAY - utc_offset_seconds
+
+
+def local_epoch(moment: datetime, utc_offset_seconds: int) -> int:
+    """The epoch second of a date-time: one without an offset is read on the
+    local clock, one with an offset (``2013-09-02T12:00+02:00``) as it says."""
+    if moment.utcoffset() is not None:
+        seconds = moment.utcoffset().total_seconds()
+        wall, utc_offset_seconds = moment.replace(tzinfo=None), int(seconds)
+    else:
+        wall = moment
+    return (wall - datetime(1970, 1, 1)) // timedelta(seconds=1) - utc_offset_seconds
+
+
+def local_minute(epoch: int, utc_offset_seconds: int) -> str:
+    """One epoch second as the local clock says it, to the minute:
+    2013-09-02T12:00."""
+    wall = datetime(1970, 1, 1) + timedelta(seconds=int(epoch) + utc_offset_seconds)
+    return wall.strftime("%Y-%m-%dT%H:%M")
 
 
 def utc_suffix(utc_offset_seconds: int) -> str:

@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from ssa.engines.names import (
     DEFAULT_ENGINE,
@@ -449,10 +456,35 @@ class RiskSettings(RuleWeights):
     """Gold risk score: points per rule, context bonuses and level cut-offs."""
 
     bonus_new_device: int = Field(
-        10, ge=0, le=100, description="Device first seen less than 24 h before."
+        10,
+        ge=0,
+        le=100,
+        description="A flagged payment from a device first seen less than "
+        "new_device_seconds before.",
+    )
+    new_device_seconds: int = Field(
+        86_400,
+        gt=0,
+        description="A device first seen (its first use known) less than this "
+        "before a payment is new: the payment earns bonus_new_device when a "
+        "rule flagged it, and the anomaly score counts it as context. A day, "
+        "the new-device rule's window (rules.new_device_window_seconds, Res. "
+        "BCB 403/2024: a device's first day).",
     )
     bonus_recent_flag: int = Field(
-        10, ge=0, le=100, description="The customer had a flag in the 24 h before."
+        10,
+        ge=0,
+        le=100,
+        description="A flagged payment of a customer flagged at most "
+        "recent_flag_seconds before.",
+    )
+    recent_flag_seconds: int = Field(
+        86_400,
+        gt=0,
+        description="How long after a customer's flag another flag earns "
+        "bonus_recent_flag: a day, as for a new device (new_device_seconds), "
+        "the span in which a stolen card or a taken-over account is worked. "
+        "Chosen, not measured.",
     )
     level_critical: int = Field(80, ge=0, le=100)
     level_high: int = Field(60, ge=0, le=100)
@@ -586,6 +618,26 @@ DEFAULT_SEARCH: tuple[ModelCandidate, ...] = (
 )
 
 
+def evaluation_start_from(text: str) -> date | datetime:
+    """``model.evaluation_start`` as written: a date (``2013-09-02``, its
+    local midnight) or a date-time (``2013-09-02T12:00``, on the local clock
+    unless it carries an offset). The two are told apart by how they are
+    written, not by whether the time is midnight: a date stays a date in
+    the model file and in the Prefect UI."""
+    text = text.strip()
+    try:
+        return (
+            date.fromisoformat(text)
+            if len(text) == 10
+            else datetime.fromisoformat(text)
+        )
+    except ValueError:
+        raise ValueError(
+            f"evaluation start {text!r}: expected a date (YYYY-MM-DD) or a local "
+            "date-time (YYYY-MM-DDTHH:MM, optionally with an offset such as -03:00)"
+        ) from None
+
+
 class ModelSettings(_Model):
     """The risk model: which labels it learns from, how it is split in time
     and how hard it trains (flows/train.py). Defaults follow the fraud
@@ -599,10 +651,14 @@ class ModelSettings(_Model):
         "fraud, for rows not generated), synthetic (the planted ground truth of "
         "generated rows), or all of them.",
     )
-    evaluation_start: date | None = Field(
+    evaluation_start: datetime | date | None = Field(
         None,
-        description="First local day of the held-back evaluation period; None: "
-        "the last evaluation_share of the labelled span.",
+        description="Start of the held-back evaluation period: a date (from its "
+        "local midnight) or a date-time (2013-09-02T12:00, on the local clock, "
+        "rules.utc_offset_seconds, unless it carries an offset). None: the last "
+        "evaluation_share of the labelled span, from a local midnight, or from "
+        "a local hour where the span is too short for whole days "
+        "(ssa/risk/risk_model.py, time_split).",
     )
     evaluation_share: float = Field(
         0.25,
@@ -617,7 +673,9 @@ class ModelSettings(_Model):
         ge=0,
         le=366,
         description="Handbook: a week between training and evaluation, for the "
-        "labels that were not reported yet when the model was trained.",
+        "labels that were not reported yet when the model was trained. A "
+        "labelled span too short for it (a two-day export) is refused with the "
+        "delay that would fit; a fraction is part of a day (0.25: six hours).",
     )
     calibration_share: float = Field(
         0.2,
@@ -741,6 +799,11 @@ class ModelSettings(_Model):
         description="Score with this model file; None: the newest version in "
         "paths.models_dir.",
     )
+
+    @field_validator("evaluation_start", mode="before")
+    @classmethod
+    def _evaluation_start_as_written(cls, value: Any) -> Any:
+        return evaluation_start_from(value) if isinstance(value, str) else value
 
 
 class EvaluationSettings(_Model):

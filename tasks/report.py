@@ -19,6 +19,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from ssa import baselines, ranking_metrics
 from ssa.engines import open_warehouse
 from ssa.report import evaluation
 from ssa.report.anomalies import anomalies_frame
@@ -60,7 +61,7 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
         counts = session.query("gold/run_counts.sql", {})
         coverage = session.query("gold/rule_coverage.sql", params)
     cfg = settings.evaluation
-    rows = evaluation.baseline_scores(
+    rows = baselines.baseline_scores(
         rows,
         cfg.baseline_amount_quantile,
         cfg.baseline_median_ratio,
@@ -156,7 +157,7 @@ def precision_recall_curves(scores: pd.DataFrame, ratio: float) -> pd.DataFrame:
     label_set = labelled["label_set"].value_counts().idxmax()
     part = labelled[labelled["label_set"] == label_set]
     frames = [
-        evaluation.precision_recall_points(part, c).assign(
+        ranking_metrics.precision_recall_points(part, c).assign(
             label_set=label_set,
             scorer=evaluation.SCORERS[c].format(ratio=ratio),
         )

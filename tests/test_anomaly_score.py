@@ -106,6 +106,22 @@ def test_thresholds_come_from_the_settings(gold) -> None:
     assert _gold(rows, lower).loc["almost", "anomaly_points"] > 0
 
 
+def test_a_new_device_is_context_for_as_long_as_the_bonus_says() -> None:
+    # A big payment from a phone first seen two hours before: the device
+    # counts as context within risk.new_device_seconds, not after it.
+    last = tx(
+        "phone",
+        at(10),
+        amount_cents=200_000,
+        device_id="dev-new",
+        device_first_seen_epoch=at(8),
+    )
+    rows = _case("phone", last)
+    assert _gold(rows).loc["phone", "has_recent_device"] == 1
+    short = Settings(risk={"new_device_seconds": 3_600})
+    assert _gold(rows, short).loc["phone", "has_recent_device"] == 0
+
+
 def test_the_reasons_say_what_stood_out_in_words(gold) -> None:
     frame = gold.reset_index()
     words = anomaly_reasons(frame, Settings().rules.utc_offset_seconds)

@@ -7,16 +7,11 @@ import math
 import pandas as pd
 import pytest
 
+from ssa.baselines import baseline_scores
 from ssa.engines import open_warehouse
 from ssa.intake.ingest import ingest_file
-from ssa.report.evaluation import (
-    baseline_scores,
-    coverage_status,
-    poisson_upper,
-    rule_by_scenario,
-    rule_report,
-    score_report,
-)
+from ssa.ranking_metrics import poisson_upper, score_report
+from ssa.report.evaluation import coverage_status, rule_by_scenario, rule_report
 from ssa.rules import RULES
 from ssa.settings import Settings, sql_params
 from tests.drops import drop, sample
@@ -198,7 +193,7 @@ def test_the_ranking_table_shows_the_k_used_where_rows_were_fewer() -> None:
 
 
 def test_a_daily_budget_opens_the_top_rows_of_each_day() -> None:
-    from ssa.report.evaluation import daily_budget
+    from ssa.ranking_metrics import daily_budget
 
     rows = pd.DataFrame(
         {
@@ -224,7 +219,7 @@ def test_a_daily_budget_opens_the_top_rows_of_each_day() -> None:
 def test_a_daily_budget_counts_the_same_places_for_every_scorer() -> None:
     """A day a scorer raises fewer alerts than the budget: its precision is
     still over the budget's places, as the model's that fills them."""
-    from ssa.report.evaluation import daily_budget
+    from ssa.ranking_metrics import daily_budget
 
     rows = pd.DataFrame(
         {
@@ -276,7 +271,7 @@ def test_the_ranking_shows_each_voice_and_the_model_only_where_it_scored() -> No
 
 
 def test_a_precision_recall_curve_has_a_point_per_score() -> None:
-    from ssa.report.evaluation import precision_recall_points
+    from ssa.ranking_metrics import precision_recall_points
 
     curve = precision_recall_points(ROWS, "risk_score")
     assert curve["recall"].is_monotonic_increasing

@@ -62,6 +62,31 @@ def test_the_24h_context_bonus() -> None:
     assert risk.loc["back", "risk_score"] == 0
 
 
+def test_the_context_windows_come_from_the_settings() -> None:
+    # A clone from a phone first seen an hour before, and another flag two
+    # hours after it: both bonuses at the defaults (a day each), neither
+    # once the windows are shorter than those gaps.
+    rows = [
+        tx("home", at(10)),
+        tx(
+            "clone",
+            at(10, 3),
+            lat=north_km(15),
+            device_id="dev-new",
+            device_first_seen_epoch=at(9, 3),
+        ),
+        tx("back", at(12)),
+        tx("clone2", at(12, 2), lat=north_km(15)),
+    ]
+    risk = _risk(_gold(rows))
+    assert risk.loc["clone", "risk_score"] == 80  # + new device
+    assert risk.loc["clone2", "risk_score"] == 80  # + recent flag
+    short = Settings(risk={"new_device_seconds": 3_600, "recent_flag_seconds": 3_600})
+    risk = _risk(_gold(rows, short))
+    assert risk.loc["clone", "risk_score"] == 70
+    assert risk.loc["clone2", "risk_score"] == 70
+
+
 def test_cpf_is_masked_in_gold() -> None:
     conn = _gold([tx("home", at(10)), tx("clone", at(10, 3), lat=north_km(15))])
     risk = pd.read_sql_query("select * from gold_anomalies", conn.conn).set_index(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ssa.report import evaluation
+from ssa import ranking_metrics
+from ssa.local_time import local_epoch
 from ssa.risk import risk_model, training
 
 
@@ -78,6 +79,42 @@ def test_rows_of_the_evaluation_period_never_enter_training(
     for window in ("training", "calibration"):
         assert first["windows"][window] == second["windows"][window]
     assert first["windows"]["evaluation"] != second["windows"]["evaluation"]
+
+
+def test_a_split_at_an_hour_keeps_the_evaluation_period_out_of_training(
+    labelled_month,
+) -> None:
+    """Held back from 12:00 on a day, after a delay of half a day: every
+    label from the delay on turned upside down leaves the model as it was,
+    and the model file says the hour its held-back period starts at."""
+    settings, rows = labelled_month
+    at_noon = settings.model_copy(
+        update={
+            "model": settings.model.model_copy(
+                update={
+                    "evaluation_start": datetime(2026, 10, 21, 12, 0),
+                    "delay_days": 0.5,
+                }
+            )
+        }
+    )
+    labelled = rows[rows["is_fraud"].notna()]
+    split = risk_model.time_split(labelled, at_noon)
+    offset = settings.rules.utc_offset_seconds
+    assert split.evaluation_start == local_epoch(datetime(2026, 10, 21, 12), offset)
+    assert split.train_end == split.evaluation_start - 12 * 3_600
+    flipped = labelled.copy()
+    later = flipped["created_at_epoch"] >= split.train_end
+    flipped.loc[later, "is_fraud"] = 1 - flipped.loc[later, "is_fraud"]
+    first = risk_model.fit(labelled, split, at_noon)
+    second = risk_model.fit(flipped, split, at_noon)
+    assert first["booster"] == second["booster"]
+    assert first["calibration"] == second["calibration"]
+    window = first["windows"]["evaluation"]
+    assert window["from"] == "2026-10-21T12:00"
+    held_back = labelled["created_at_epoch"] >= split.evaluation_start
+    assert window["rows"] == int(held_back.sum())
+    assert first["windows"]["calibration"]["until"] == "2026-10-20T23:59"
 
 
 def test_the_model_does_not_depend_on_the_order_rows_are_read_in(
@@ -231,7 +268,7 @@ def test_training_and_the_report_count_a_pr_auc_alike() -> None:
     for score in (flagged.astype(float), np.zeros(4_000)):
         trained = risk_model.ranking_metrics(score, is_fraud, day, 100, 7e-5)
         rows = pd.DataFrame({"s": score, "is_fraud": is_fraud})
-        reported = evaluation.score_report(rows, (100,), score="s")
+        reported = ranking_metrics.score_report(rows, (100,), score="s")
         assert trained["average_precision"] == pytest.approx(
             reported["average_precision"]
         )

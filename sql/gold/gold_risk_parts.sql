@@ -6,9 +6,10 @@
 --
 -- Rules score = sum of the weights of the rules that fired (a Jinja loop over
 -- the rules' entries in ssa/rules.py; the weights are risk.weight_<rule>), plus context
--- bonuses (a device first seen in the last 24 h, another flag for the
--- customer in the 24 h before), capped at 100. Bonuses only add to a flagged
--- row: context alone is not an alert.
+-- bonuses (a device first seen less than risk.new_device_seconds before,
+-- another flag for the customer at most risk.recent_flag_seconds before),
+-- capped at 100. Bonuses only add to a flagged row: context alone is not an
+-- alert.
 --
 -- Anomaly score (no labels needed), from the customer-relative features of
 -- silver_customer_features (settings.risk.anomaly_*), in doublings: three
@@ -21,16 +22,16 @@
 --           anomaly_burst_count (from that count: one doubling).
 -- Where one of them stands out, each piece of context counts one doubling
 -- more: an hour the customer rarely pays at (or night, for one who rarely
--- pays at night), a category new to them, a device first seen in the last
--- 24 h. Only a customer with anomaly_min_history earlier payments is
--- judged: no history, no anomaly. A payment with no customer (a source that
+-- pays at night), a category new to them, a new device (as for the bonus:
+-- risk.new_device_seconds). Only a customer with anomaly_min_history
+-- earlier payments is judged: no history, no anomaly. A payment with no customer (a source that
 -- names none) has no history to compare with; it is measured against its
 -- file instead (the rows of its batch that have no customer either, at
 -- least anomaly_min_history of them): the amount over the file's typical
 -- (geometric-mean) amount, from anomaly_amount_ratio, and, as context, an
 -- hour at which the file has fewer than anomaly_rare_hour_share of its
--- payments, or a device first seen in the last 24 h; its day and burst
--- signals are 0, and so is the bonus for the customer's earlier flags.
+-- payments, or a new device; its day and burst signals are 0, and so is
+-- the bonus for the customer's earlier flags.
 -- Points = anomaly_points_per_doubling per doubling, at most
 -- anomaly_max_points: below every rule weight, so a row a rule flagged
 -- ranks above a row that is only unusual, and an anomaly alone is at most
@@ -50,7 +51,6 @@ transactions as (
         amount_cents,
         device_first_seen_epoch,
         device_first_use_known,
-        device_age_days,
         anomaly_flag,
         batch_id,
         local_hour,
@@ -116,7 +116,16 @@ with_context as (
                     order by t.created_at_epoch, t.transaction_id
                     rows between unbounded preceding and 1 preceding
                 )
-        end as prev_flagged_at_epoch
+        end as prev_flagged_at_epoch,
+        -- One test of a new device, for the bonus and the anomaly score's
+        -- context: only a device whose first use is known is new.
+        case
+            when t.device_first_use_known = 1
+                and t.created_at_epoch - t.device_first_seen_epoch
+                < :new_device_seconds
+                then 1
+            else 0
+        end as from_new_device
     from transactions as t
 ),
 
@@ -127,16 +136,15 @@ with_points as (
         {{ "+ " if not loop.first }}is_{{ rule.name }} * :weight_{{ rule.name }}
 {% endfor %}
         + case
-            when anomaly_flag <> 'Normal'
-                and device_first_use_known = 1
-                and created_at_epoch - device_first_seen_epoch < 86400
+            when anomaly_flag <> 'Normal' and from_new_device = 1
                 then :bonus_new_device
             else 0
         end
         + case
             when anomaly_flag <> 'Normal'
                 and prev_flagged_at_epoch is not null
-                and created_at_epoch - prev_flagged_at_epoch <= 86400
+                and created_at_epoch - prev_flagged_at_epoch
+                <= :recent_flag_seconds
                 then :bonus_recent_flag
             else 0
         end as risk_points
@@ -222,10 +230,11 @@ anomaly_parts as (
 ),
 
 with_anomaly_parts as (
-    -- The device's age is Silver's, not a feature of the customer's past
-    -- (silver_transactions.sql: it follows the device's first use, which
-    -- another customer's rows may move), so it joins the parts here, on
-    -- the join SQLite runs through silver_customer_features' index.
+    -- Whether the device is new is Silver's, not a feature of the
+    -- customer's past (silver_transactions.sql: it follows the device's
+    -- first use, which another customer's rows may move), so it joins the
+    -- parts here, on the join SQLite runs through silver_customer_features'
+    -- index.
     select
         p.*,
         a.amount_doublings,
@@ -235,7 +244,7 @@ with_anomaly_parts as (
         a.has_new_category,
         case
             when a.transaction_id is null then null
-            when a.has_history = 1 and p.device_age_days < 1 then 1
+            when a.has_history = 1 and p.from_new_device = 1 then 1
             else 0
         end as has_recent_device,
         a.file_typical_amount_cents,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ssa.engines import Session, Warehouse
-from ssa.local_time import SECONDS_PER_DAY, day_number, midnight
+from ssa.local_time import SECONDS_PER_DAY, local_epoch
 from ssa.models import SCORES_TABLE
 from ssa.risk import risk_model, source_features
 from ssa.rules import DETECTION_RULES, RULES
@@ -62,16 +62,16 @@ def model_path(settings: Settings) -> Path | None:
 
 
 def held_back(settings: Settings) -> tuple[int, int, str] | None:
-    """(version, epoch, local date) where the scoring model's evaluation
+    """(version, epoch, local date or time) where the scoring model's evaluation
     period starts; None without a model. A score that includes the model is
     only judged from there on: before it, the model saw the labels."""
     path = model_path(settings)
     if path is None:
         return None
     model = risk_model.load(path)
-    start = model["windows"]["evaluation"]["from"]
-    day = day_number(date.fromisoformat(start))
-    return model["version"], midnight(day, settings.rules.utc_offset_seconds), start
+    start = model["windows"]["evaluation"]["from"]  # a local date or minute
+    offset = settings.rules.utc_offset_seconds
+    return model["version"], local_epoch(datetime.fromisoformat(start), offset), start
 
 
 def score(

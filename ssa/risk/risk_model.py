@@ -22,9 +22,9 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,17 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 
 from ssa.engines import Session
-from ssa.local_time import SECONDS_PER_DAY, date_at, day_number, local_day, midnight
-from ssa.report import evaluation
+from ssa.local_time import (
+    SECONDS_PER_DAY,
+    SECONDS_PER_HOUR,
+    date_at,
+    day_number,
+    local_day,
+    local_epoch,
+    local_minute,
+    midnight,
+)
+from ssa.ranking_metrics import average_precision, daily_budget
 from ssa.risk import source_features
 from ssa.risk.source_features import SourceFeature
 from ssa.rules import RULES
@@ -163,31 +172,98 @@ def sql_params(settings: Settings) -> dict[str, Any]:
 
 
 def time_split(frame: pd.DataFrame, settings: Settings) -> TimeSplit:
-    """The windows for these labelled rows, on local-day boundaries."""
+    """The windows for these labelled rows: the evaluation from
+    ``model.evaluation_start`` (``evaluation_start`` says where it falls
+    when none is given), training up to ``model.delay_days`` before it.
+    ModelError, saying the span and what would fit, when a window is left
+    empty."""
     cfg = settings.model
     offset = settings.rules.utc_offset_seconds
     times = frame["created_at_epoch"]
     start, end = int(times.min()), int(times.max())
-    if cfg.evaluation_start is not None:
-        day = day_number(cfg.evaluation_start)
-    else:
-        first_day = local_day(start, offset)
-        last_day = local_day(end, offset)
-        span = last_day - first_day + 1
-        day = first_day + round(span * (1 - cfg.evaluation_share))
-    evaluation_start = midnight(day, offset)
+    evaluation_start = (
+        default_evaluation_start(start, end, cfg.evaluation_share, offset)
+        if cfg.evaluation_start is None
+        else given_evaluation_start(cfg.evaluation_start, offset)
+    )
     train_end = evaluation_start - int(cfg.delay_days * SECONDS_PER_DAY)
-    if not start < train_end <= evaluation_start <= end:
+    said = _stamp(evaluation_start, offset)
+    run = f"labelled rows run {said(start)} to {said(end)} ({_duration(end - start)})"
+    if not start < evaluation_start <= end:
+        where = "before" if evaluation_start <= start else "after"
         raise ModelError(
-            f"labelled rows run {_day(start, offset)} to {_day(end, offset)}: no "
-            f"training window before {_day(train_end, offset)} (evaluation from "
-            f"{_day(evaluation_start, offset)}, delay {cfg.delay_days} days); "
-            "set model.evaluation_start or model.delay_days"
+            f"{run}: no {'training' if where == 'before' else 'evaluation'} "
+            f"window {where} {said(evaluation_start)} (the evaluation start is "
+            f"{where} every labelled row); set model.evaluation_start "
+            "(--evaluation-start) between the first and the last labelled row"
+        )
+    if not start < train_end:
+        room = evaluation_start - start
+        # Half the room, down to a whole hour: a delay that surely fits.
+        hint = room // 2 // SECONDS_PER_HOUR * SECONDS_PER_HOUR / SECONDS_PER_DAY
+        raise ModelError(
+            f"{run}: no training window before {said(train_end)} (evaluation from "
+            f"{said(evaluation_start)}, delay {cfg.delay_days} days): "
+            f"{_duration(room)} lie before the evaluation, so model.delay_days "
+            f"must be below {room / SECONDS_PER_DAY:.4g}; --set "
+            f"model.delay_days={hint:.4g} leaves half of them to train on"
         )
     calibration_start = int(
         np.quantile(times[times < train_end], 1 - cfg.calibration_share)
     )
     return TimeSplit(start, calibration_start, train_end, evaluation_start, end)
+
+
+def given_evaluation_start(given: date | datetime, offset: int) -> int:
+    """The epoch second of ``model.evaluation_start``: a date's local
+    midnight, a date-time on the local clock (or at its own offset)."""
+    if isinstance(given, datetime):
+        return local_epoch(given, offset)
+    return midnight(day_number(given), offset)
+
+
+def default_evaluation_start(start: int, end: int, share: float, offset: int) -> int:
+    """Where the last ``share`` of the span ``[start, end]`` starts: at the
+    local midnight nearest to it, or at the nearest local hour where whole
+    days would hold back less than half or more than one and a half times
+    ``share`` of the span.
+
+    Whole days keep a period of months or weeks on calendar days, as a
+    fraud team reads it, and the rounding is noise there: half a day of a
+    month. On a span of a day or two it is not: two days rounded to days
+    hold back the whole second day or nothing at all (the ULB credit-card
+    set, a two-day export), and the split would fail or judge on a share
+    nobody chose. Half the share either way is the most rounding allowed;
+    past it an hour, the coarsest unit that still keeps the share on such
+    a span. With the default share (a quarter) any span of three whole
+    days or more stays on days."""
+    first_day = local_day(start, offset)
+    span_days = local_day(end, offset) - first_day + 1
+    by_day = midnight(first_day + round(span_days * (1 - share)), offset)
+    if end > start and abs((end - by_day) / (end - start) - share) <= share / 2:
+        return by_day
+    target = end - share * (end - start)
+    return _hours(target + offset) - offset
+
+
+def _hours(seconds: float) -> int:
+    """Seconds rounded to the nearest whole hour."""
+    return round(seconds / SECONDS_PER_HOUR) * SECONDS_PER_HOUR
+
+
+def _duration(seconds: float) -> str:
+    """A span as a person says it: hours below three days, days above."""
+    if seconds < 3 * SECONDS_PER_DAY:
+        return f"{seconds / SECONDS_PER_HOUR:.4g} h"
+    return f"{seconds / SECONDS_PER_DAY:.4g} days"
+
+
+def _stamp(evaluation_start: int, offset: int) -> Callable[[int], str]:
+    """How the windows of a split are said: as local dates when the
+    evaluation starts at a local midnight, as before, else to the minute."""
+    if (evaluation_start + offset) % SECONDS_PER_DAY == 0:
+        return lambda epoch: _day(epoch, offset)
+    return lambda epoch: local_minute(epoch, offset)
 
 
 def check_windows(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> None:
@@ -209,16 +285,16 @@ def check_windows(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> 
         ),
         ("evaluation", times >= split.evaluation_start, 1),
     )
-    offset = settings.rules.utc_offset_seconds
+    said = _stamp(split.evaluation_start, settings.rules.utc_offset_seconds)
     for name, inside, needed in windows:
         rows = frame[inside]
         fraud = int(rows["is_fraud"].sum())
         if fraud >= needed:
             continue
         span = (
-            f"from {_day(split.evaluation_start, offset)}"
+            f"from {said(split.evaluation_start)}"
             if name == "evaluation"
-            else f"before {_day(split.train_end, offset)}"
+            else f"before {said(split.train_end)}"
         )
         fix = (
             "move model.evaluation_start earlier (--evaluation-start)"
@@ -553,7 +629,7 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
     chosen_settings = cfg.model_copy(
         update=chosen.overrides() if chosen is not None else {}
     )
-    offset = settings.rules.utc_offset_seconds
+    said = _stamp(split.evaluation_start, settings.rules.utc_offset_seconds)
     return {
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -565,16 +641,16 @@ def fit(frame: pd.DataFrame, split: TimeSplit, settings: Settings) -> dict[str, 
         "label_source": cfg.label_source,
         "label_sets": sorted(frame["label_set"].unique().tolist()),
         "windows": {
-            "training": _window(fit_rows, split.start, split.calibration_start, offset),
+            "training": _window(fit_rows, split.start, split.calibration_start, said),
             "calibration": _window(
-                cal_rows, split.calibration_start, split.train_end, offset
+                cal_rows, split.calibration_start, split.train_end, said
             ),
             "delay_days": cfg.delay_days,
             "evaluation": _window(
                 frame[times >= split.evaluation_start],
                 split.evaluation_start,
                 split.end + 1,
-                offset,
+                said,
             ),
         },
         "settings": chosen_settings.model_dump(mode="json"),
@@ -689,10 +765,14 @@ def _shrunk_ends(fitted: np.ndarray, is_fraud: np.ndarray) -> pd.Series:
     return pd.Series(values, index=stats.index)
 
 
-def _window(rows: pd.DataFrame, start: int, end: int, offset: int) -> dict[str, Any]:
+def _window(
+    rows: pd.DataFrame, start: int, end: int, said: Callable[[int], str]
+) -> dict[str, Any]:
+    """A window of the model file: its bounds as ``_stamp`` says them
+    (``model_scoring.held_back`` reads the evaluation's back), its rows."""
     return {
-        "from": _day(start, offset),
-        "until": _day(end - 1, offset),
+        "from": said(start),
+        "until": said(end - 1),
         "rows": len(rows),
         "fraud_rows": int(rows["is_fraud"].sum()),
     }
@@ -711,13 +791,13 @@ def ranking_metrics(
     """How well a score ranks fraud on one period.
 
     Average precision (PR-AUC) as the detection report counts it (fraud
-    scored 0 is missed: ``evaluation.average_precision``) and ROC AUC over
-    every row; precision and recall of the top ``alerts_per_day`` rows of
-    each day (the handbook's
-    precision top-k per day: what investigators would open), and that
-    precision reweighted to the real prevalence from its true- and
-    false-positive rates: ``evaluation.daily_budget``, as the detection
-    report counts it (a row scored 0 is never opened; a block of equal
+    scored 0 is missed: ``ssa.ranking_metrics.average_precision``) and ROC
+    AUC over every row; precision and recall of the top ``alerts_per_day``
+    rows of each day (the handbook's precision top-k per day: what
+    investigators would open), and that precision reweighted to the real
+    prevalence from its true- and false-positive rates:
+    ``ssa.ranking_metrics.daily_budget``, as the detection report counts
+    it (a row scored 0 is never opened; a block of equal
     scores cut by the budget counts at its fraud rate). The precision is
     over the same places for every score of the period
     (``daily_budget_rows``), so a score that raises fewer alerts a day than
@@ -734,10 +814,10 @@ def ranking_metrics(
     }
     if positives == 0 or positives == len(y):
         return {**out, "average_precision": float("nan"), "roc_auc": float("nan")}
-    out["average_precision"] = evaluation.average_precision(s, y)
+    out["average_precision"] = average_precision(s, y)
     out["roc_auc"] = float(roc_auc_score(y, s))
     frame = pd.DataFrame({"s": s, "is_fraud": y, "local_day": local_day})
-    budget = evaluation.daily_budget(frame, "s", alerts_per_day, real_prevalence)
+    budget = daily_budget(frame, "s", alerts_per_day, real_prevalence)
     out["precision_top_k_per_day"] = budget["precision_at_daily_budget"]
     out["recall_at_daily_budget"] = budget["recall_at_daily_budget"]
     out["precision_top_k_at_real_prevalence"] = budget[

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ssa.baselines import baseline_scores
 from ssa.engines import Session, open_warehouse
 from ssa.ranking import risk_rank
-from ssa.report import evaluation
+from ssa.ranking_metrics import precision_recall_points
 from ssa.risk import risk_model
 from ssa.settings import Settings
 
@@ -157,7 +158,7 @@ def evaluate(
     """Figures of the model, the Gold scores that need no model (when given:
     ``GOLD_SCORES_SQL``, the rules alone, the anomaly score alone and the two
     combined) and the detection report's two baselines
-    (``evaluation.baseline_scores``) on the labelled rows of the evaluation
+    (``ssa.baselines``) on the labelled rows of the evaluation
     period. The baselines read every row (a running median needs the
     customer's whole past). Each score's precision-recall curve on those
     rows goes into ``model["curves"]``, for the chart."""
@@ -166,7 +167,7 @@ def evaluate(
     scores = {"model": pd.Series(risk_model.probabilities(model, judged), judged.index)}
     cfg = settings.evaluation
     ordered = rows.sort_values(["customer_id", "created_at_epoch", "transaction_id"])
-    baselines = evaluation.baseline_scores(
+    baselines = baseline_scores(
         ordered,
         cfg.baseline_amount_quantile,
         cfg.baseline_median_ratio,
@@ -185,7 +186,7 @@ def evaluate(
             combined = combined_risk(model, scores["model"].to_numpy(), voices)
             scores[GOLD_WITH_MODEL] = pd.Series(risk_rank(combined), judged.index)
     model["curves"] = {
-        name: evaluation.precision_recall_points(
+        name: precision_recall_points(
             pd.DataFrame(
                 {"s": score.loc[judged.index], "is_fraud": judged["is_fraud"]}
             ),

@@ -124,7 +124,10 @@ NO_MODEL = (
 
 
 def _iso_to_br(day: str) -> str:
-    return datetime.fromisoformat(day).strftime("%d/%m/%Y")
+    """A window's bound as the page says it: a day, or a day and an hour
+    where the split fell inside a day (a span of a day or two)."""
+    moment = datetime.fromisoformat(day)
+    return moment.strftime("%d/%m/%Y %H:%M" if "T" in day else "%d/%m/%Y")
 
 
 def _span_pt(window: Mapping[str, Any]) -> str:
