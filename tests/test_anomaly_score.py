@@ -120,11 +120,16 @@ def test_a_new_device_is_context_for_as_long_as_the_bonus_says() -> None:
     assert _gold(rows).loc["phone", "has_recent_device"] == 1
     short = Settings(risk={"new_device_seconds": 3_600})
     assert _gold(rows, short).loc["phone", "has_recent_device"] == 0
+    longer = Settings(risk={"new_device_seconds": 3 * 3_600})
+    frame = _gold(rows, longer).reset_index()
+    words = anomaly_reasons(frame, longer)
+    said = dict(zip(frame["transaction_id"], words, strict=True))
+    assert "from a device first seen in the last 3 h" in said["phone"]
 
 
 def test_the_reasons_say_what_stood_out_in_words(gold) -> None:
     frame = gold.reset_index()
-    words = anomaly_reasons(frame, Settings().rules.utc_offset_seconds)
+    words = anomaly_reasons(frame, Settings())
     by_id = dict(zip(frame["transaction_id"], words, strict=True))
     assert by_id["big"] == (
         "R$ 2.000,00, 40.0x this customer's typical amount (about R$ 50,00); "
@@ -137,7 +142,7 @@ def test_the_reasons_say_what_stood_out_in_words(gold) -> None:
 def test_the_reasons_in_portuguese_say_the_same(gold) -> None:
     """The dashboard's sentences: the same fields, Brazilian decimals."""
     frame = gold.reset_index()
-    words = anomaly_reasons(frame, Settings().rules.utc_offset_seconds, "pt")
+    words = anomaly_reasons(frame, Settings(), "pt")
     by_id = dict(zip(frame["transaction_id"], words, strict=True))
     assert by_id["big"] == (
         "R$ 2.000,00, 40,0x o valor típico deste cliente (cerca de R$ 50,00); "

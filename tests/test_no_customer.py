@@ -196,14 +196,14 @@ def test_their_anomaly_reasons_name_the_file_not_a_customer():
     named = {**row, "customer_id": "C1", "typical_amount_cents": 2_480.0}
     named["amount_to_typical"] = 40.3
     frame = pd.DataFrame([row, named])
-    said = anomaly_reasons(frame, -3 * 3600)
+    said = anomaly_reasons(frame, Settings())
     assert said[0] == (
         "R$ 1.000,00, 40.3x the typical amount of its file (about R$ 25,00); "
         "11:13, an hour at which its file has few payments"
     )
     assert "customer" not in said[0] and "their" not in said[0]
     assert said[1].startswith("R$ 1.000,00, 40.3x this customer's typical amount")
-    pt = anomaly_reasons(frame, -3 * 3600, "pt")
+    pt = anomaly_reasons(frame, Settings(), "pt")
     assert "do seu arquivo" in pt[0] and "cliente" not in pt[0]
 
 
@@ -293,5 +293,5 @@ def test_their_alert_shows_no_customer_and_says_its_file(settings, tmp_path):
     shown = top_table(alerts, settings)
     assert shown["Cliente"].tolist() == ["—"]
     assert "do seu arquivo" in shown["Motivos"][0]
-    said = alert_reasons(alerts, settings.rules.utc_offset_seconds)[0]
+    said = alert_reasons(alerts, settings)[0]
     assert said.startswith("unusual: R$ 1.000,00, ") and "of its file" in said

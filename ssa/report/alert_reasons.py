@@ -10,6 +10,7 @@ import pandas as pd
 
 from ssa.report.exports import REASONS, REASONS_PT, anomaly_reasons, reasons
 from ssa.risk import model_scoring
+from ssa.settings import Settings
 from ssa.wording import Language
 
 RULE_REASONS = {"en": REASONS, "pt": REASONS_PT}
@@ -18,14 +19,14 @@ LEARNED_PREFIXES = {"en": ("model: ", "unusual: "), "pt": ("modelo: ", "incomum:
 
 
 def alert_reasons(
-    frame: pd.DataFrame, utc_offset_seconds: int, language: Language = "en"
+    frame: pd.DataFrame, settings: Settings, language: Language = "en"
 ) -> pd.Series:
     """Each row's reasons joined by '; ': the rules', then the model's
     (stored in English: read back into Portuguese for the page) where a
     model scored the row, else the anomaly score's."""
     model_word, unusual_word = LEARNED_PREFIXES[language]
     rules = reasons(frame, RULE_REASONS[language], decimal_comma=language == "pt")
-    unusual = unusual_word + anomaly_reasons(frame, utc_offset_seconds, language)
+    unusual = unusual_word + anomaly_reasons(frame, settings, language)
     unusual = unusual.mask(unusual == unusual_word)
     said = frame["model_reasons"].astype("string")
     if language == "pt":

@@ -33,6 +33,6 @@ def anomalies_frame(session: Session, settings: Settings) -> pd.DataFrame:
     offset = settings.rules.utc_offset_seconds
     frame.insert(1, "created_at", iso_local(frame["created_at_epoch"], offset))
     frame.insert(8, "amount", reais(frame["amount_cents"]))
-    frame["reasons"] = alert_reasons(frame, offset)
+    frame["reasons"] = alert_reasons(frame, settings)
     frame = frame.drop(columns=["model_reasons", *ANOMALY_DETAIL_COLUMNS])
     return lead_with(masked_names(frame, settings), ANOMALY_LEAD_COLUMNS)

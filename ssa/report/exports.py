@@ -17,8 +17,10 @@ import pandas as pd
 
 from ssa.engines.base import FORMULA_START
 from ssa.intake.contract import CONTROL_CHARS
+from ssa.local_time import SECONDS_PER_HOUR
 from ssa.ranking import EXACT_IN_FLOAT
 from ssa.rules import DETECTION_RULES, RULES
+from ssa.settings import Settings
 from ssa.wording import Language, ReasonFormatter, Said
 
 
@@ -219,8 +221,9 @@ ANOMALY_REASONS: tuple[tuple[str, Said], ...] = (
     (
         "has_recent_device",
         Said(
-            "from a device first seen in the last 24 h",
-            "de um dispositivo visto pela primeira vez nas últimas 24 h",
+            "from a device first seen in the last {new_device_hours:.0f} h",
+            "de um dispositivo visto pela primeira vez nas últimas"
+            " {new_device_hours:.0f} h",
         ),
     ),
 )
@@ -247,10 +250,12 @@ ANOMALY_DETAIL_COLUMNS: tuple[str, ...] = (
 
 
 def anomaly_reasons(
-    frame: pd.DataFrame, utc_offset_seconds: int, language: Language = "en"
+    frame: pd.DataFrame, settings: Settings, language: Language = "en"
 ) -> pd.Series:
     """What made the anomaly score of each row, in words; empty where it
-    scored nothing."""
+    scored nothing. The settings give the local clock and the windows the
+    score's parts were counted over, so the words say the same."""
+    utc_offset_seconds = settings.rules.utc_offset_seconds
     if frame.empty:
         return pd.Series([], index=frame.index, dtype="string")
     clock = pd.to_datetime(frame["created_at_epoch"] + utc_offset_seconds, unit="s")
@@ -270,6 +275,7 @@ def anomaly_reasons(
         # A geometric mean of logs kept in thousandths: said to the real.
         typical_reais_cents=(frame["typical_amount_cents"] / 100).round() * 100,
         local_time=clock.dt.strftime("%H:%M"),
+        new_device_hours=settings.risk.new_device_seconds / SECONDS_PER_HOUR,
     )
     scored = frame.get("anomaly_points", pd.Series(0, index=frame.index)).fillna(0) > 0
     return _sentences(

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ssa.engines import Session, Warehouse
-from ssa.local_time import SECONDS_PER_DAY, local_epoch
+from ssa.local_time import SECONDS_PER_DAY, SECONDS_PER_HOUR, local_epoch
 from ssa.models import SCORES_TABLE
 from ssa.risk import risk_model, source_features
 from ssa.rules import DETECTION_RULES, RULES
@@ -387,8 +387,8 @@ MODEL_REASONS: dict[str, Said] = {
         "a customer with little history", "um cliente com pouco histórico"
     ),
     "device_age_days": Said(
-        "from a device first seen today",
-        "de um dispositivo visto pela primeira vez hoje",
+        "from a device first seen {hours:.0f} h before",
+        "de um dispositivo visto pela primeira vez {hours:.0f} h antes",
     ),
     "category": Said("category {value}", "categoria {value}"),
     "channel": Said("channel {value}", "canal {value}"),
@@ -486,7 +486,7 @@ def _sentence(
     if feature == "history_rows" and value < 5:
         return "history_rows", {}
     if feature == "device_age_days" and value < 1:
-        return "device_age_days", {}
+        return "device_age_days", {"hours": value * SECONDS_PER_DAY / SECONDS_PER_HOUR}
     if feature.startswith("is_") and feature[3:] in RULES and value == 1:
         return f"rule_{feature[3:]}", {}
     if feature in ("category", "channel", "entry_mode"):

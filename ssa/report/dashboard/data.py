@@ -201,7 +201,7 @@ def top_table(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
             .fillna(frame["anomaly_flag"]),
             "Risco": frame["risk_score"].astype(int),
             "Nível": frame["risk_level"].map(LEVEL_LABELS).fillna(frame["risk_level"]),
-            "Motivos": alert_reasons(frame, settings.rules.utc_offset_seconds, "pt")
+            "Motivos": alert_reasons(frame, settings, "pt")
             if len(frame)
             else pd.Series(dtype="string"),
         }
