@@ -12,6 +12,15 @@
 -- such rows only once the device is older than the age they test: by then
 -- it is that old whatever came before the history. A value the source gave
 -- is kept, and known.
+--
+-- And how many other customers used the device before the row
+-- (device_other_customers): a phone or browser many accounts pay from is a
+-- device farm, a mule ring or a takeover from one machine, whether or not
+-- the customers have a history. It counts the customers whose first row on
+-- the device is strictly earlier than the row, less the row's own: a
+-- running sum over each (device, customer) pair's first row, since SQLite
+-- has no distinct in a window aggregate. Only earlier rows feed it, so a
+-- later row never changes it; NULL on a row with no customer.
 
 with
 
@@ -32,8 +41,35 @@ with_first_row as (
     select
         *,
         min(created_at_epoch) over (partition by device_id)
-            as device_first_row_epoch
+            as device_first_row_epoch,
+        -- The customer's first row on the device, and when it was.
+        row_number() over device_customer as device_customer_row,
+        min(created_at_epoch) over device_customer
+            as device_customer_first_epoch
     from device_rows
+    window device_customer as (
+        partition by device_id, customer_id
+        order by created_at_epoch, transaction_id
+    )
+),
+
+with_customers_before as (
+    select
+        *,
+        -- Customers whose first row on the device is strictly earlier:
+        -- the frame ends a second before the row (epoch seconds).
+        cast(coalesce(sum(
+            case
+                when customer_id is not null and device_customer_row = 1
+                    then 1
+                else 0
+            end
+        ) over (
+            partition by device_id
+            order by created_at_epoch
+            range between unbounded preceding and 1 preceding
+        ), 0) as bigint) as customers_before
+    from with_first_row
 ),
 
 final as (
@@ -53,8 +89,15 @@ final as (
                 then 1
             else 0
         end as device_first_use_known,
+        case
+            when customer_id is not null
+                then customers_before - case
+                    when device_customer_first_epoch < created_at_epoch then 1
+                    else 0
+                end
+        end as device_other_customers,
         customer_since_epoch
-    from with_first_row
+    from with_customers_before
 )
 
 select * from final
