@@ -37,12 +37,11 @@ device_rows as (
     from silver_customer_since
 ),
 
-with_first_row as (
+with_customer_first as (
+    -- Each customer's first row on the device, and when it was (a rows
+    -- frame: SQLite's default range frame costs twice the time here).
     select
         *,
-        min(created_at_epoch) over (partition by device_id)
-            as device_first_row_epoch,
-        -- The customer's first row on the device, and when it was.
         row_number() over device_customer as device_customer_row,
         min(created_at_epoch) over device_customer
             as device_customer_first_epoch
@@ -50,26 +49,32 @@ with_first_row as (
     window device_customer as (
         partition by device_id, customer_id
         order by created_at_epoch, transaction_id
+        rows between unbounded preceding and current row
     )
 ),
 
-with_customers_before as (
+with_first_row as (
+    -- One window over the rows of the device strictly earlier than the row
+    -- (the frame ends a second before it, epoch seconds): the device's
+    -- earliest row (the row itself where none is earlier) and the
+    -- customers whose first row on it is among them.
     select
         *,
-        -- Customers whose first row on the device is strictly earlier:
-        -- the frame ends a second before the row (epoch seconds).
+        coalesce(min(created_at_epoch) over device_before, created_at_epoch)
+            as device_first_row_epoch,
         cast(coalesce(sum(
             case
                 when customer_id is not null and device_customer_row = 1
                     then 1
                 else 0
             end
-        ) over (
-            partition by device_id
-            order by created_at_epoch
-            range between unbounded preceding and 1 preceding
-        ), 0) as bigint) as customers_before
-    from with_first_row
+        ) over device_before, 0) as bigint) as customers_before
+    from with_customer_first
+    window device_before as (
+        partition by device_id
+        order by created_at_epoch
+        range between unbounded preceding and 1 preceding
+    )
 ),
 
 final as (
@@ -97,7 +102,7 @@ final as (
                 end
         end as device_other_customers,
         customer_since_epoch
-    from with_customers_before
+    from with_first_row
 )
 
 select * from final
