@@ -246,3 +246,14 @@ def test_the_comparison_covers_derived_device_first_use(tables) -> None:
     silver = lite["silver/silver_transactions"]
     assert silver["device_age_days"].isna().any()
     assert silver["is_new_device"].sum() > 0
+
+
+def test_the_comparison_covers_the_device_s_other_customers(tables) -> None:
+    """Shared devices (the merchants' card terminals) and rows with none or
+    with no customer: the engines compare counts above zero, zeros and
+    NULLs alike."""
+    lite, _ = tables
+    others = lite["silver/silver_transactions"]["device_other_customers"]
+    assert others.isna().any()
+    assert (others == 0).any()
+    assert (others > 1).any()

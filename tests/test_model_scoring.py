@@ -496,6 +496,7 @@ def test_a_model_reason_reads_back_into_portuguese() -> None:
         km_from_usual_place=12.3,
         history_rows=2,
         device_age_days=0.2,
+        device_other_customers=3,
         channel="pix",
         entry_mode="chip",
     )
@@ -518,7 +519,14 @@ def test_a_model_reason_reads_back_into_portuguese() -> None:
         pt = model_scoring.describe(feature, row, settings, "pt")
         assert model_scoring.reasons_in_portuguese(en) == pt, en
         seen.add(pt)
+    row.update(device_other_customers=1)
+    en = model_scoring.describe("device_other_customers", row, settings)
+    assert en == "from a device 1 other customer used before"
+    pt = model_scoring.describe("device_other_customers", row, settings, "pt")
+    assert model_scoring.reasons_in_portuguese(en) == pt
+    assert pt == "de um dispositivo já usado por 1 outro cliente"
     assert "1 pagamento na hora anterior" in seen
+    assert "de um dispositivo já usado por 3 outros clientes" in seen
     assert "R$ 2.750,31, 33,2x o valor típico deste cliente" in seen
     assert "5 dias após o pagamento anterior do cliente nesta categoria" in seen
     # A span in the unit a person would say it in, seconds for a burst only.

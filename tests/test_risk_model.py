@@ -355,3 +355,41 @@ def test_labels_of_fraud_alone_are_refused_before_any_fit(labelled_month) -> Non
         match=r"training window has 0 legitimate labels .* lists fraud only",
     ):
         risk_model.check_windows(labelled, split, settings)
+
+
+def test_a_model_saved_before_a_feature_was_added_still_scores(
+    labelled_month, monkeypatch, tmp_path
+) -> None:
+    """A model file lists the features it was trained on, and scoring reads
+    those: one saved before device_other_customers existed scores the rows
+    as it did, the new column there and ignored."""
+    settings, rows = labelled_month
+    labelled = rows[rows["is_fraud"].notna()]
+    new = "device_other_customers"
+    older = tuple(f for f in risk_model.FEATURES if f != new)
+    with monkeypatch.context() as then:
+        then.setattr(risk_model, "FEATURES", older)
+        then.setattr(
+            risk_model, "NUMERIC", tuple(f for f in risk_model.NUMERIC if f != new)
+        )
+        old = risk_model.fit(
+            labelled, risk_model.time_split(labelled, settings), settings
+        )
+        expected = risk_model.probabilities(old, labelled.drop(columns=new))
+    again = risk_model.load(risk_model.save(copy.deepcopy(old), tmp_path))
+    assert again["features"] == list(older)
+    np.testing.assert_array_equal(risk_model.probabilities(again, labelled), expected)
+    moved = labelled.assign(**{new: 1_000.0})
+    np.testing.assert_array_equal(risk_model.probabilities(again, moved), expected)
+    pushes = risk_model.contributions(again, labelled.head(20))
+    assert list(pushes.columns) == list(older)
+
+
+def test_a_model_of_a_feature_this_version_does_not_compute_is_refused(
+    trained, tmp_path
+) -> None:
+    model = copy.deepcopy(trained)
+    model["features"] = [*model["features"], "retired_feature"]
+    path = risk_model.save(model, tmp_path)
+    with pytest.raises(risk_model.ModelError, match=r"retired_feature.*train again"):
+        risk_model.load(path)

@@ -17,6 +17,7 @@ silver as (
         entry_mode,
         category,
         device_age_days,
+        device_other_customers,
 {% for rule in rules %}
         is_{{ rule.name }}{{ "," if not loop.last }}
 {% endfor %}

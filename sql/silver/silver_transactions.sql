@@ -10,7 +10,8 @@
 -- entries in ssa/rules.py (Jinja, rendered before the file runs); velocity
 -- and amount spike, which have no model of their own, are written here.
 -- A device's first use is the source's or, where it gave none, the one
--- silver_device_first_use derived from the history, with whether it is known.
+-- silver_device_first_use derived from the history, with whether it is known,
+-- and how many other customers used the device before the row.
 {% from 'macros/local_time.sql' import local_day, local_hour %}
 {% from 'macros/devices.sql' import device_first_use %}
 
@@ -42,12 +43,14 @@ transactions as (
 ),
 
 devices as (
-    -- The device's first use where the source gave none, and whether it is
-    -- known (silver_device_first_use.sql).
+    -- The device's first use where the source gave none, whether it is
+    -- known, and its other customers before the row
+    -- (silver_device_first_use.sql).
     select
         transaction_id,
         device_first_seen_epoch,
-        device_first_use_known
+        device_first_use_known,
+        device_other_customers
     from silver_device_first_use
 ),
 
@@ -85,6 +88,7 @@ with_device as (
         t.auth_status,
         t.device_id,
         {{ device_first_use('t', 'd') }},
+        d.device_other_customers,
         t.bairro,
         t.lat,
         t.lon,

@@ -390,6 +390,14 @@ MODEL_REASONS: dict[str, Said] = {
         "from a device first seen {hours:.0f} h before",
         "de um dispositivo visto pela primeira vez {hours:.0f} h antes",
     ),
+    "device_other_customers_one": Said(
+        "from a device 1 other customer used before",
+        "de um dispositivo já usado por 1 outro cliente",
+    ),
+    "device_other_customers": Said(
+        "from a device {count:d} other customers used before",
+        "de um dispositivo já usado por {count:d} outros clientes",
+    ),
     "category": Said("category {value}", "categoria {value}"),
     "channel": Said("channel {value}", "canal {value}"),
     "entry_mode": Said("entry mode {value}", "modo de entrada {value}"),
@@ -487,6 +495,8 @@ def _sentence(
         return "history_rows", {}
     if feature == "device_age_days" and value < 1:
         return "device_age_days", {"hours": value * SECONDS_PER_DAY / SECONDS_PER_HOUR}
+    if feature == "device_other_customers" and value > 0:
+        return _counted("device_other_customers", int(value))
     if feature.startswith("is_") and feature[3:] in RULES and value == 1:
         return f"rule_{feature[3:]}", {}
     if feature in ("category", "channel", "entry_mode"):

@@ -92,6 +92,7 @@ NUMERIC: tuple[str, ...] = (
     "counterparty_rows_before",
     "km_from_usual_place",
     "device_age_days",
+    "device_other_customers",
     "seconds_since_prev_in_category",
     "night_tx_count_1d",
     "max_amount_to_category_1d",
@@ -351,20 +352,24 @@ def vocabulary(
 
 
 def feature_names(model: dict[str, Any]) -> list[str]:
-    """The model's input columns in order: its own, then the source
-    features it was trained with (prefixed)."""
-    return [*FEATURES, *(f.column for f in source_features.of_model(model))]
+    """The model's input columns in order: the features its file lists
+    (a model saved before a feature was added reads without it), then the
+    source features it was trained with (prefixed)."""
+    return [*model["features"], *(f.column for f in source_features.of_model(model))]
 
 
 def matrix(
     frame: pd.DataFrame,
     vocab: dict[str, list[str]],
     extra: Sequence[SourceFeature] = (),
+    features: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """The model's input: numeric features as floats (NULL is NaN), then the
-    categorical ones as their index in the training vocabulary, then the
-    source features ``extra`` (in ``SourceFeature`` order) the same way."""
-    names = [*FEATURES, *(f.column for f in extra)]
+    """The model's input: ``features`` (those a model file lists; by
+    default this version's), numbers as floats (NULL is NaN) and categories
+    as their index in the training vocabulary, then the source features
+    ``extra`` (in ``SourceFeature`` order) the same way."""
+    features = FEATURES if features is None else features
+    names = [*features, *(f.column for f in extra)]
     missing = [c for c in names if c not in frame.columns]
     if missing:
         raise ModelError(f"feature columns missing from the rows: {missing}")
@@ -372,7 +377,10 @@ def matrix(
     # transposed (column-major, which LightGBM reads as it is): writing a
     # column of a row-major matrix strides through all of it.
     out = np.empty((len(names), len(frame)), dtype=np.float64)
-    numeric = [*NUMERIC, *(f.column for f in extra if f.kind == "numeric")]
+    numeric = [
+        *(f for f in features if f not in CATEGORICAL),
+        *(f.column for f in extra if f.kind == "numeric"),
+    ]
     places = {name: i for i, name in enumerate(names)}
     for col in numeric:
         values = frame[col]
@@ -421,7 +429,9 @@ def probabilities(
     contents alone (``parsed``: its booster, already read from the text;
     ``threads``: LightGBM's, 0 for its default, every core)."""
     parsed = parsed or booster(model)
-    x = matrix(frame, model["vocabulary"], source_features.of_model(model))
+    x = matrix(
+        frame, model["vocabulary"], source_features.of_model(model), model["features"]
+    )
     raw = parsed.predict(x, num_threads=threads)
     cal = model["calibration"]
     return np.interp(raw, cal["raw"], cal["probability"])
@@ -434,7 +444,9 @@ def contributions(
     threads: int = 0,
 ) -> pd.DataFrame:
     """Each feature's push on each row's log-odds (TreeSHAP), for reasons."""
-    x = matrix(frame, model["vocabulary"], source_features.of_model(model))
+    x = matrix(
+        frame, model["vocabulary"], source_features.of_model(model), model["features"]
+    )
     values = (parsed or booster(model)).predict(
         x, pred_contrib=True, num_threads=threads
     )
@@ -873,9 +885,18 @@ def load(path: Path) -> dict[str, Any]:
         raise ModelError(
             f"{path}: format {model.get('format')!r}, this version reads {FORMAT!r}"
         )
-    if model.get("features") != list(FEATURES):
+    # The file's own features drive its scoring: a model saved before a
+    # feature was added still scores, without it. One this version no
+    # longer computes cannot be read.
+    features = model.get("features")
+    unknown = (
+        [f for f in features if f not in FEATURES]
+        if isinstance(features, list)
+        else [features]
+    )
+    if unknown:
         raise ModelError(
-            f"{path}: trained on other features than this version computes; "
-            "train again (python -m flows.train)"
+            f"{path}: trained on features this version does not compute "
+            f"({', '.join(map(str, unknown))}); train again (python -m flows.train)"
         )
     return model
