@@ -15,10 +15,15 @@ from ssa.settings import Settings, sql_params
 from tests.drops import drop, sample, write
 
 
-def _month_with_fraud_reports(settings: Settings) -> pd.DataFrame:
+def _month_with_fraud_reports(
+    settings: Settings, declined: tuple[int, ...] = ()
+) -> pd.DataFrame:
     """Sixty payments a day apart, ingested; fraud reported on the first,
-    the 45th and the last; nothing said of the rest."""
+    the 45th and the last; nothing said of the rest. ``declined``: card
+    attempts the issuer declined, at these positions."""
     frame = sample(60)
+    for i in declined:
+        frame.loc[i, ["channel", "auth_status"]] = ["credit", "declined"]
     start = pd.Timestamp("2026-09-01T12:00:00-03:00")
     frame["created_at"] = [
         (start + pd.Timedelta(days=i)).isoformat() for i in range(len(frame))
@@ -45,15 +50,35 @@ def test_fraud_reports_alone_label_only_the_reported_rows(settings) -> None:
     assert (labels["is_fraud"] == 1).all()
 
 
-def test_unreported_payments_old_enough_count_as_legitimate(settings) -> None:
-    frame = _month_with_fraud_reports(settings)
-    settled = settings.model_copy(
+def _settled(settings: Settings) -> Settings:
+    return settings.model_copy(
         update={
             "model": settings.model.model_copy(
                 update={"unreported_legitimate_after_days": 10}
             )
         }
     )
+
+
+def test_a_declined_attempt_is_not_legitimate_by_its_silence(settings) -> None:
+    """No money moved, so no report can come: only a report judges it."""
+    frame = _month_with_fraud_reports(settings, declined=(0, 5, 6))
+    settled = _settled(settings)
+    labels = _labels(settled)
+    ids = frame["transaction_id"]
+    assert ids.iloc[5] not in labels.index and ids.iloc[6] not in labels.index
+    assert labels.loc[ids.iloc[0], "is_fraud"] == 1  # reported: judged
+    assert len(labels) == 49 - 2
+    with open_warehouse(settled).transaction() as session:
+        incremental.rebuild(session, SILVER + GOLD, sql_params(settled))
+        rows = session.query("gold/evaluation_rows.sql", sql_params(settled))
+    judged = rows[rows["label_set"] == "reported"]
+    assert len(judged) == len(labels) and judged["is_fraud"].sum() == 2
+
+
+def test_unreported_payments_old_enough_count_as_legitimate(settings) -> None:
+    frame = _month_with_fraud_reports(settings)
+    settled = _settled(settings)
     labels = _labels(settled)
     ids = frame["transaction_id"]
     # The latest payment is day 59: days 0-48 are settled; 49-59 too recent

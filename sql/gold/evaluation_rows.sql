@@ -14,6 +14,7 @@ silver as (
         created_at_epoch,
         local_day,
         amount_cents,
+        auth_status,
         source,
 {% for rule in rules %}
         is_{{ rule.name }}{{ "," if not loop.last }}
@@ -65,12 +66,12 @@ final as (
         coalesce(r.rules_score, 0) as rules_score,
         r.model_probability,
         coalesce(r.anomaly_points, 0) as anomaly_points,
-        {{ label_set('s.source', 'p.transaction_id', 's.created_at_epoch', 'c') }} as label_set,
+        {{ label_set('s.source', 'p.transaction_id', 's.created_at_epoch', 's.auth_status', 'c') }} as label_set,
         case
             when {{ generated('s.source') }} then g.scenario
             else p.fraud_type
         end as scenario,
-        {{ is_fraud('s.source', 'g.is_fraud', 'p.is_fraud', 'p.transaction_id', 's.created_at_epoch', 'c') }} as is_fraud
+        {{ is_fraud('s.source', 'g.is_fraud', 'p.is_fraud', 'p.transaction_id', 's.created_at_epoch', 's.auth_status', 'c') }} as is_fraud
     from silver as s
     cross join settled as c
     left join synthetic as g

@@ -8,7 +8,10 @@
   reports are taken as complete for the payments that many days older than
   the latest one: such a payment with no report is legitimate, and a newer
   payment is not judged either way, reported or not (its silence is not
-  final yet, and its reports alone would make its days fraud only).
+  final yet, and its reports alone would make its days fraud only). A
+  declined attempt is never taken as legitimate by its silence: no money
+  moved, so no chargeback or MED report can ever come for it (card testing
+  is declines); it is judged only where a report names it.
   ``settled`` is the alias of the settled() CTE.
 #}
 
@@ -30,21 +33,25 @@ settled as (
 {{ settled }}.settles = 1 and {{ created_at }} >= {{ settled }}.before_epoch
 {%- endmacro %}
 
-{% macro label_set(source, reported_id, created_at, settled) -%}
+{% macro silent_legitimate(auth_status, settled) -%}
+{{ settled }}.settles = 1 and coalesce({{ auth_status }}, '') <> 'declined'
+{%- endmacro %}
+
+{% macro label_set(source, reported_id, created_at, auth_status, settled) -%}
 case
             when {{ generated(source) }} then 'synthetic'
             when {{ unsettled(created_at, settled) }} then 'unlabelled'
             when {{ reported_id }} is not null then 'reported'
-            when {{ settled }}.settles = 1 then 'reported'
+            when {{ silent_legitimate(auth_status, settled) }} then 'reported'
             else 'unlabelled'
         end
 {%- endmacro %}
 
-{% macro is_fraud(source, planted, reported, reported_id, created_at, settled) -%}
+{% macro is_fraud(source, planted, reported, reported_id, created_at, auth_status, settled) -%}
 case
             when {{ generated(source) }} then coalesce({{ planted }}, 0)
             when {{ unsettled(created_at, settled) }} then null
             when {{ reported_id }} is not null then {{ reported }}
-            when {{ settled }}.settles = 1 then 0
+            when {{ silent_legitimate(auth_status, settled) }} then 0
         end
 {%- endmacro %}

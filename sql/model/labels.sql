@@ -11,6 +11,7 @@ transactions as (
     select
         transaction_id,
         created_at_epoch,
+        auth_status,
         source
     from bronze_transactions
 ),
@@ -35,8 +36,8 @@ final as (
     select
         t.transaction_id,
         t.created_at_epoch,
-        {{ is_fraud('t.source', 'g.is_fraud', 'p.is_fraud', 'p.transaction_id', 't.created_at_epoch', 'c') }} as is_fraud,
-        {{ label_set('t.source', 'p.transaction_id', 't.created_at_epoch', 'c') }} as label_set
+        {{ is_fraud('t.source', 'g.is_fraud', 'p.is_fraud', 'p.transaction_id', 't.created_at_epoch', 't.auth_status', 'c') }} as is_fraud,
+        {{ label_set('t.source', 'p.transaction_id', 't.created_at_epoch', 't.auth_status', 'c') }} as label_set
     from transactions as t
     cross join settled as c
     left join synthetic as g
