@@ -122,6 +122,23 @@ def test_a_row_the_mapping_cannot_convert_names_the_key(settings):
     assert_accounting(settings)
 
 
+def test_a_repeated_built_id_names_the_key_that_builds_it(settings):
+    """ULB's id is a digest of the row's columns: a row given twice says
+    which key built it, not only the digest."""
+    text = (EXAMPLES / "ulb_creditcard_example.csv").read_text().splitlines()
+    path = settings.paths.incoming_path / "ulb_creditcard" / "twice.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join([*text, text[1]]) + "\n")
+    result = ingest_file(path, settings, source="ulb_creditcard")
+    assert result.rows_rejected == 1
+    rejected = pd.read_csv(result.rejected_to, dtype=str, encoding="utf-8-sig")
+    reason = rejected.loc[0, "reason"]
+    assert reason.startswith("duplicate transaction_id '")
+    assert reason.endswith(
+        "(first at line 2) (sources/ulb_creditcard.yaml: ids.transaction_id)"
+    )
+
+
 def test_a_file_missing_a_mapped_column_is_quarantined(settings):
     frame = pd.read_csv(EXAMPLES / "sparkov_example.csv", dtype=str)
     path = settings.paths.incoming_path / "sparkov" / "no_amount.csv"

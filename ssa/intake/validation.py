@@ -338,7 +338,11 @@ def _split(
     )
     parsed.update(location)
     problems.append(problem)
-    problems.append(_repeated_ids(parsed["transaction_id"], lines))
+    # A mapped id is the mapping's (a digest of the columns ids builds it
+    # from): the reason names the key, not only the digest.
+    problems.append(
+        columns.tag("transaction_id", _repeated_ids(parsed["transaction_id"], lines))
+    )
 
     reason = join_problems(problems)
     reason = shape_problem.where(shape_problem.notna(), reason)
