@@ -122,6 +122,11 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
             "learnt from.\n",
             1,
         )
+    note = model_scoring.label_policy_note(settings)
+    if note is not None:
+        markdown = markdown.replace(
+            "# Detection report\n", f"# Detection report\n\n**{note}**\n", 1
+        )
     settings.paths.detection_report_md.write_text(markdown, encoding="utf-8")
     gold = (
         ranking[ranking["scorer"] == evaluation.SCORERS["risk_score"]]
@@ -142,6 +147,7 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
         ),
         "score": gold.iloc[0].to_dict() if len(gold) else {},
         "markdown": markdown,
+        "label_policy_note": note,
         "top": top[list(TOP_COLUMNS)],
         "counts": counts.iloc[0].to_dict(),
     }
@@ -171,6 +177,8 @@ async def evaluate_detection(settings: Settings) -> dict[str, Any]:
     """Precision, recall and F1 per rule against the ground-truth table."""
     result = await asyncio.to_thread(_evaluate, settings)
     logger = get_run_logger()
+    if result["label_policy_note"]:
+        logger.warning(result["label_policy_note"])
     rules = result["rules"]
     if "flagged" not in rules:
         logger.info("no labelled rows: the report lists what each rule judged")

@@ -132,6 +132,27 @@ def test_the_report_ranks_a_model_score_only_on_what_it_never_learnt(
     assert 0 < gold["labelled_rows"].max() <= held_back < len(risk)
 
 
+def test_the_report_says_when_it_reads_labels_otherwise_than_training(
+    scored,
+) -> None:
+    """A model trained on fraud reports alone, judged by a report that takes
+    silence as legitimate (or the other way): said, with the setting."""
+    settings, *_ = scored
+    assert model_scoring.label_policy_note(settings) is None
+    other = settings.model_copy(
+        update={
+            "model": settings.model.model_copy(
+                update={"unreported_legitimate_after_days": 7}
+            )
+        }
+    )
+    note = model_scoring.label_policy_note(other)
+    assert note is not None
+    assert "learnt from labels read with reports alone" in note
+    assert "model.unreported_legitimate_after_days=7" in note
+    assert "(leave the setting out)" in note
+
+
 def test_after_a_drop_only_the_changed_rows_are_scored_again(scored, tmp_path) -> None:
     """Scores after an incremental refresh equal a full scoring of the same
     rows, and only the drop's customers' changed rows were read."""

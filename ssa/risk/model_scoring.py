@@ -74,6 +74,36 @@ def held_back(settings: Settings) -> tuple[int, int, str] | None:
     return model["version"], local_epoch(datetime.fromisoformat(start), offset), start
 
 
+def label_policy_note(settings: Settings) -> str | None:
+    """A sentence when the scoring model learnt from labels read otherwise
+    than these settings read them (``model.unreported_legitimate_after_days``):
+    the report would then judge the model on labels it was not trained on,
+    and its figures would move with no change in the data. None when they
+    agree or there is no model."""
+    path = model_path(settings)
+    if path is None:
+        return None
+    model = risk_model.load(path)
+    key = "unreported_legitimate_after_days"
+    theirs = model.get("settings", {}).get(key)
+    ours = settings.model.unreported_legitimate_after_days
+    if theirs == ours:
+        return None
+
+    def read(days: float | None) -> str:
+        return "reports alone" if days is None else f"model.{key}={days:g}"
+
+    same = (
+        "leave the setting out" if theirs is None else f"--set model.{key}={theirs:g}"
+    )
+    return (
+        f"The risk model v{model['version']} learnt from labels read with "
+        f"{read(theirs)}; this report reads them with {read(ours)}, so it "
+        "counts other payments as legitimate than the training did: give the "
+        f"rebuild and the watcher the training's settings ({same})."
+    )
+
+
 def score(
     warehouse: Warehouse,
     session: Session,
