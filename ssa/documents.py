@@ -61,6 +61,33 @@ def cpf_is_valid(cpf: str) -> bool:
     )
 
 
+def is_tax_id(values: pd.Series) -> pd.Series:
+    """Whether each cell is a CPF or a CNPJ with correct check digits,
+    formatted or bare (punctuation ignored): what a column of personal
+    documents holds, where an account number or a digest passes by chance
+    about once in a hundred."""
+    digits = values.fillna("").astype(str).str.replace(r"\D", "", regex=True)
+    out = pd.Series(False, index=values.index)
+    for length, w1, w2 in ((11, _CPF_W1, _CPF_W2), (14, _CNPJ_W1, _CNPJ_W2)):
+        sized = digits[digits.str.len() == length]
+        if sized.empty:
+            continue
+        arr = np.array([list(map(int, s)) for s in sized], dtype=np.int64)
+        head = length - 2
+        ok = (_check_digit(arr[:, :head], w1) == arr[:, head]) & (
+            _check_digit(arr[:, : head + 1], w2) == arr[:, head + 1]
+        )
+        ok &= ~(arr == arr[:, :1]).all(axis=1)  # 111.111.111-11 is no CPF
+        out[sized.index] = ok
+    return out
+
+
+def mask_tax_id(value: str) -> str:
+    """A document as a screen may show it: its last two digits."""
+    digits = "".join(c for c in value if c.isdigit())
+    return "*" * max(len(digits) - 2, 0) + digits[-2:]
+
+
 # Lowercase joining words of Portuguese names: dropped, not initialled.
 _NAME_PARTICLES = frozenset({"da", "das", "de", "do", "dos", "e"})
 

@@ -14,10 +14,12 @@ import gzip
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bench import EXTERNAL_FILE
+from ssa.documents import make_cpfs
 from ssa.engines import base, incremental, open_warehouse
 from ssa.engines.base import SQL_DIR
 from ssa.engines.sqlite_warehouse import SQLiteWarehouse
@@ -753,6 +755,37 @@ def test_a_source_with_no_place_loads_its_rows_without_one(settings, tmp_path):
         coverage = conn.query("gold/rule_coverage.sql", params)
     travel = coverage.set_index("rule").loc["impossible_travel"]
     assert (travel["rows_applicable"], travel["rows_not_judged"]) == (2, 2)
+
+
+def test_a_document_column_stored_in_clear_is_refused(settings, tmp_path):
+    """A payer's CPF renamed into customer_id would reach the warehouse and
+    every export: the file is quarantined, naming the key and the fix; the
+    same column hashed through ids loads."""
+    cpfs = make_cpfs(np.random.default_rng(3), 3)
+    lines = ["step,type,amount,cpf,nameDest,isFraud"] + [
+        f"{i + 1},PAYMENT,{10 * (i + 1)}.00,{cpf},M1979787155,0"
+        for i, cpf in enumerate(cpfs)
+    ]
+    clear = PAYSIM_LIKE.replace("  customer_id: nameOrig\n", "  customer_id: cpf\n")
+    clear = clear.replace("nameOrig", "cpf")
+    settings = _settings_with_sources(settings, tmp_path, paysim=clear)
+    path = _lines_file(settings.paths.incoming_path / "paysim", "cpf.csv", lines)
+    result = ingest_file(path, settings, source="paysim")
+    assert result.status == "quarantined" and result.rows_loaded == 0
+    assert "columns.customer_id stores 'cpf' as it is, and 100% of its" in (
+        result.detail
+    )
+    assert cpfs[0] not in result.detail  # the message masks it too
+    hashed = clear.replace("  customer_id: cpf\n", "").replace(
+        "ids:\n", "ids:\n  customer_id: {from: [cpf]}\n", 1
+    )
+    settings = _settings_with_sources(settings, tmp_path, paysim=hashed)
+    again = _lines_file(settings.paths.incoming_path / "paysim", "cpf2.csv", lines)
+    assert ingest_file(again, settings, source="paysim").rows_loaded == 3
+    stored = {
+        row[0] for row in query(settings, "select customer_id from bronze_transactions")
+    }
+    assert stored.isdisjoint(set(cpfs))
 
 
 @pytest.mark.parametrize(

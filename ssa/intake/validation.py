@@ -32,6 +32,7 @@ from ssa.bairros import load_bairros
 from ssa.intake import contract
 from ssa.intake.drop_file import DropFile
 from ssa.intake.mapped_drop import Mapped, skip_reasons, translate
+from ssa.intake.personal_data import refuse_documents_in_clear
 from ssa.intake.source_mapping import Source
 from ssa.local_time import SECONDS_PER_DAY
 from ssa.settings import LimitSettings, RegionSettings
@@ -200,6 +201,7 @@ def validate_mapped(
         lines = lines[kept].reset_index(drop=True)
         shape_problem = shape_problem[kept].reset_index(drop=True)
     mapped = translate(raw.drop(columns="extra_fields"), source, utc_offset_seconds)
+    refuse_documents_in_clear(mapped.text, source)
     keys = _mapping_keys(source)
     columns = _Columns(
         text=mapped.text,
