@@ -124,6 +124,26 @@ def test_a_row_the_mapping_cannot_convert_names_the_key(settings):
     assert_accounting(settings)
 
 
+def test_a_place_the_reference_does_not_know_loads_without_one(settings):
+    """'Paralela' (an avenue, not a bairro) in an export whose places may be
+    anywhere: the row loads with no place, as one outside the region does,
+    instead of being rejected."""
+    example = EXAMPLES / "internet_banking_br_example.csv"
+    text = example.read_bytes().decode("cp1252")
+    assert text.count(";Pernambués;") >= 1
+    path = settings.paths.incoming_path / "internet_banking_br" / "avenida.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(text.replace(";Pernambués;", ";Paralela;", 1).encode("cp1252"))
+    result = ingest_file(path, settings, source="internet_banking_br")
+    assert (result.rows_loaded, result.rows_rejected) == (40, 0), result.detail
+    placeless = query(
+        settings,
+        "select count(*) from bronze_transactions "
+        "where bairro is null and lat is null and lon is null",
+    )
+    assert placeless == [(1,)]
+
+
 def test_a_repeated_built_id_names_the_key_that_builds_it(settings):
     """ULB's id is a digest of the row's columns: a row given twice says
     which key built it, not only the digest."""

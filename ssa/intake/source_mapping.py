@@ -197,7 +197,9 @@ class SourceMapping(Strict):
     places: Literal["region", "anywhere", "none"] = Field(
         "anywhere",
         description="anywhere: a point outside the region keeps its coordinates "
-        "but gets no bairro and no place-based rule; region: such a row is "
+        "but gets no bairro and no place-based rule, and a bairro the "
+        "reference does not know, with no coordinates, loads without a "
+        "place; region: such a row is "
         "rejected, as in the native contract; none: the source has no place "
         "(PaySim, IEEE-CIS, a Pix export): rows load without one.",
         validate_default=True,

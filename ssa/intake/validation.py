@@ -524,8 +524,10 @@ def _locate(
     """Coordinates as given, else the bairro's centroid; neither is a problem.
 
     Given coordinates outside the region reject the row, or, kept, leave it
-    without a bairro: a bairro name beside them cannot be the place. A
-    source that has no place at all (``"none"``) loads its rows without one.
+    without a bairro: a bairro name beside them cannot be the place; kept
+    too, a row whose bairro the reference does not know and that has no
+    coordinates loads without a place. A source that has no place at all
+    (``"none"``) loads its rows without one.
     """
     bairro_text = bairro_raw.str.strip()
     # A drop names a few hundred places at most: normalise each name once.
@@ -554,10 +556,18 @@ def _locate(
     place = pd.Series("no bairro", index=bairro_raw.index, dtype=object).where(
         bairro_text == "", "bairro '" + bairro_text + "' is not a Salvador bairro"
     )
+    # A source whose places may lie anywhere (a mapping's default) names
+    # places the reference does not know ("Paralela", a shopping centre, a
+    # town nearby): such a row loads without a place, as one outside the
+    # region does, and the place rules do not judge it. Only the contract's
+    # own region checks reject it.
+    placeless = outside_region in ("none", "keep")
     problem = contract.problem_where(
-        ~known & ~usable & (outside_region != "none"),
+        ~known & ~usable & (not placeless),
         "no usable location: " + place + " and " + coords,
     )
+    if outside_region == "keep":
+        name = name.mask(~known & ~usable, None)
     if outside_region == "reject":
         problem = contract.first_problem(
             problem, _outside_problem(outside, lat, lon, lat_raw, lon_raw, region)
