@@ -478,3 +478,42 @@ def test_a_report_lacking_a_column_the_section_reads_is_quarantined(settings, tm
     assert (
         f"the header lacks 'Atualizado em' (reports.time.column) that {MAPPING} reads"
     ) in result.detail
+
+
+def test_a_report_not_about_fraud_is_set_aside_whatever_its_outcome(settings, tmp_path):
+    """A chargeback won for goods never delivered (reason 13.1) is no
+    verdict on fraud: reports.skip sets it aside, counted, never stored."""
+    text = HASHED_SOURCE.replace(
+        "    legitimate: [Legítima]\n",
+        "    legitimate: [Legítima]\n  skip:\n    Motivo: ['13.*', '4853']\n",
+    )
+    settings = _hashed_settings(settings, tmp_path, text)
+    incoming = settings.paths.incoming_path
+    payments = incoming / "processadora" / "lote.csv"
+    payments.parent.mkdir(parents=True)
+    payments.write_text(
+        "agencia;nsu;conta;data;valor\n"
+        "0001;7001;c-1;05/10/2026 10:00;10,00\n"
+        "0001;7002;c-2;05/10/2026 11:00;20,00\n",
+        encoding="utf-8",
+    )
+    assert ingest_file(payments, settings, source="processadora").rows_loaded == 2
+    report = incoming / "processadora" / "labels" / "disputas.csv"
+    report.parent.mkdir()
+    report.write_text(
+        "Agência;Número da transação;Parecer;Motivo\n"
+        "0001;7001;Fraude confirmada;10.4\n"
+        "0001;7002;Fraude confirmada;13.1\n",
+        encoding="utf-8",
+    )
+    result = ingest_file(report, settings, source=source_of(report, incoming))
+    assert (result.rows_loaded, result.rows_skipped) == (1, 1), result.detail
+    assert "disputes not about fraud" in result.detail
+    stored = query(settings, "select count(*), sum(is_fraud) from reported_labels")
+    assert stored == [(1, 1)]
+    archived = Path(str(result.archived_to))
+    aside = pd.read_csv(archived.with_name("disputas.skipped.csv"), sep=";", dtype=str)
+    assert aside["reason"].tolist() == [
+        "Motivo '13.1' is not a fraud report "
+        "(sources/processadora.yaml: reports.skip.Motivo)"
+    ]

@@ -251,13 +251,19 @@ def _report_rows(data: bytes, source: Source) -> _Parsed:
         ) from error
     drop = report_drop.read_reports(data, source)
     checked = report_drop.validate_reports(drop, source)
+    others = bool(source.reports().skip)
     return _Parsed(
         checked,
         drop.delimiter,
         labels=checked.good,
         as_written=drop.as_written,
-        skipped_by=f"{source.display_path}: reports.outcome",
-        skipped_are="pending reports (open cases, not verdicts) set aside",
+        skipped_by=f"{source.display_path}: reports.outcome"
+        + (" and reports.skip" if others else ""),
+        skipped_are=(
+            "reports set aside (open cases and disputes not about fraud)"
+            if others
+            else "pending reports (open cases, not verdicts) set aside"
+        ),
     )
 
 

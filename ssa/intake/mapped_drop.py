@@ -19,7 +19,14 @@ import pandas as pd
 
 from ssa.intake import contract, source_features
 from ssa.intake.drop_file import DropFile, DropFileError
-from ssa.intake.mapping_parts import EPOCH_UNITS, FileFormat, IdSpec, TimeSpec, ValueMap
+from ssa.intake.mapping_parts import (
+    EPOCH_UNITS,
+    FileFormat,
+    IdSpec,
+    SkipRule,
+    TimeSpec,
+    ValueMap,
+)
 from ssa.intake.source_mapping import AmountSpec, Source
 
 # Source amounts are read to 1/10,000 of a unit (some systems print four
@@ -95,14 +102,20 @@ def require_columns(
         )
 
 
-def skip_reasons(raw: pd.DataFrame, source: Source) -> pd.Series:
+def skip_reasons(
+    raw: pd.DataFrame,
+    source: Source,
+    rules: tuple[SkipRule, ...] | None = None,
+    what: str = "a payment",
+) -> pd.Series:
     """Per row: None, or why the mapping's ``skip`` leaves it out ("type
     'CASH_IN' is not a payment (sources/paysim.yaml: skip.type)"); the first
     column that matches names it. A row is a payment or not by what the
     export says, before any check: a cancelled transfer with a bad amount is
-    still not a payment."""
+    still not a payment. ``rules`` and ``what``: another section's (a
+    report's ``reports.skip``, whose rows are not fraud reports)."""
     reason = pd.Series(None, index=raw.index, dtype=object)
-    for rule in source.mapping.skip_rules:
+    for rule in source.mapping.skip_rules if rules is None else rules:
         cells = raw[rule.column.strip().lower()].str.strip()
         decided = {value: rule.matches(value) for value in cells.unique()}
         hit = cells.map(decided).astype(bool) & reason.isna()
@@ -110,7 +123,7 @@ def skip_reasons(raw: pd.DataFrame, source: Source) -> pd.Series:
             reason[hit] = (
                 f"{rule.column} '"
                 + cells[hit]
-                + f"' is not a payment {source.where(rule.key)}"
+                + f"' is not {what} {source.where(rule.key)}"
             )
     return reason
 

@@ -225,3 +225,52 @@ def glob_regex(pattern: str) -> str:
         ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
     )
     return "".join(parts)
+
+
+def skip_lists(value: object) -> object:
+    """A ``skip`` section as written: one value may stand without a list; a
+    number must be quoted."""
+    if not isinstance(value, dict):
+        return value
+    return {column: quoted_values(column, given) for column, given in value.items()}
+
+
+def skip_values(value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """A ``skip`` section checked: named columns, each with values, none
+    empty (a missing value is a reason to reject a row, not to skip it)."""
+    for column, listed in value.items():
+        if not column.strip():
+            raise ValueError("a column name is empty")
+        if not listed:
+            raise ValueError(f"{column}: give the values to skip")
+        if any(not item.strip() for item in listed):
+            raise ValueError(
+                f"{column}: an empty value would skip the rows that lack "
+                "one; a missing value is a reason to reject the row, not "
+                "to skip it"
+            )
+    return value
+
+
+class SkipRule:
+    """One column of a ``skip`` section and the values that leave its rows
+    out; ``section`` is the key it sits under (``skip``, ``reports.skip``)."""
+
+    def __init__(self, column: str, values: ValueSet, section: str = "skip") -> None:
+        self.column = column
+        self.values = values
+        self.section = section
+
+    @classmethod
+    def of(
+        cls, column: str, values: tuple[str, ...], section: str = "skip"
+    ) -> SkipRule:
+        return cls(column, ValueSet.of(values), section)
+
+    @property
+    def key(self) -> str:
+        return f"{self.section}.{self.column}"
+
+    def matches(self, value: str) -> bool:
+        """Whether a cell (already stripped) is one of the skipped values."""
+        return self.values.matches(value)

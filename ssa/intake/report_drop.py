@@ -23,7 +23,13 @@ import pandas as pd
 from ssa.intake import contract
 from ssa.intake.drop_file import DropFile, read_declared
 from ssa.intake.labels import checked_labels
-from ssa.intake.mapped_drop import joined_id, map_values, parse_time, require_columns
+from ssa.intake.mapped_drop import (
+    joined_id,
+    map_values,
+    parse_time,
+    require_columns,
+    skip_reasons,
+)
 from ssa.intake.mapping_parts import IdSpec
 from ssa.intake.report_mapping import FRAUD_TYPE_MAX, ReportMapping
 from ssa.intake.source_mapping import Source
@@ -56,6 +62,11 @@ def validate_reports(drop: DropFile, source: Source) -> Validated:
     raw, lines, shape = raw_frame(drop)
     outcome = _cells(raw, spec.outcome.column)
     verdict, outcome_problem, pending = _outcomes(outcome, spec, source)
+    # A report that is not about fraud is set aside first, whatever its
+    # outcome: a chargeback won for goods never delivered is no verdict on
+    # fraud either way.
+    other = skip_reasons(raw, source, spec.skip_rules, "a fraud report")
+    pending = other.where(other.notna(), pending)
     # A row of the wrong shape has no column to trust: rejected, not pending.
     pending = pending.where(shape.isna())
     aside = rejected_rows(raw, pending, lines)

@@ -24,11 +24,14 @@ from pydantic import Field, field_validator, model_validator
 from ssa.intake import contract
 from ssa.intake.mapping_parts import (
     FileFormat,
+    SkipRule,
     Strict,
     TimeSpec,
     ValueMap,
     ValueSet,
     quoted_values,
+    skip_lists,
+    skip_values,
 )
 
 # reported_labels.fraud_type is varchar(64) (sql/bronze/schema.sql).
@@ -137,12 +140,37 @@ class ReportMapping(Strict):
         "Kept on fraud verdicts only: on a legitimate one it is the claim "
         "that was refuted.",
     )
+    skip: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Report column: its values that mean the report is not "
+        "about fraud (a chargeback for goods not received, reason codes "
+        "'13.1', '4853'). Such rows are counted and listed, never stored and "
+        "never rejected; matched as the outcome lists match.",
+    )
     time: TimeSpec | None = Field(
         None,
         description="When the report was made (column + format + timezone, or "
         "epoch_column): a report dated before the stored one does not replace "
         "it. Without it, each report replaces the stored one.",
     )
+
+    @field_validator("skip", mode="before")
+    @classmethod
+    def _skip_lists(cls, value: object) -> object:
+        return skip_lists(value)
+
+    @field_validator("skip")
+    @classmethod
+    def _skip_values(cls, value: dict[str, tuple[str, ...]]) -> dict:
+        return skip_values(value)
+
+    @cached_property
+    def skip_rules(self) -> tuple[SkipRule, ...]:
+        """The skip section compiled, in the order the file gives it."""
+        return tuple(
+            SkipRule.of(column, values, "reports.skip")
+            for column, values in self.skip.items()
+        )
 
     @field_validator("transaction_id", mode="before")
     @classmethod
@@ -169,6 +197,8 @@ class ReportMapping(Strict):
         used.setdefault(self.outcome.column, "reports.outcome.column")
         if self.fraud_type is not None:
             used.setdefault(self.fraud_type.source, "reports.fraud_type.from")
+        for column in self.skip:
+            used.setdefault(column, f"reports.skip.{column}")
         if self.time is not None:
             key = "reports.time." + (
                 "epoch_column" if self.time.epoch_column else "column"

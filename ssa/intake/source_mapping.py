@@ -36,11 +36,12 @@ from ssa.intake import contract
 from ssa.intake.mapping_parts import (
     FileFormat,
     IdSpec,
+    SkipRule,
     Strict,
     TimeSpec,
     ValueMap,
-    ValueSet,
-    quoted_values,
+    skip_lists,
+    skip_values,
 )
 from ssa.intake.report_mapping import ReportMapping
 
@@ -231,26 +232,12 @@ class SourceMapping(Strict):
     @field_validator("skip", mode="before")
     @classmethod
     def _skip_lists(cls, value: object) -> object:
-        """One value may be written without a list; a number must be quoted."""
-        if not isinstance(value, dict):
-            return value
-        return {column: quoted_values(column, given) for column, given in value.items()}
+        return skip_lists(value)
 
     @field_validator("skip")
     @classmethod
     def _skip_values(cls, value: dict[str, tuple[str, ...]]) -> dict:
-        for column, listed in value.items():
-            if not column.strip():
-                raise ValueError("a column name is empty")
-            if not listed:
-                raise ValueError(f"{column}: give the values to skip")
-            if any(not item.strip() for item in listed):
-                raise ValueError(
-                    f"{column}: an empty value would skip the rows that lack "
-                    "one; a missing value is a reason to reject the row, not "
-                    "to skip it"
-                )
-        return value
+        return skip_values(value)
 
     @field_validator("columns", "constants", "values", "ids")
     @classmethod
@@ -473,26 +460,6 @@ class SourceMapping(Strict):
         if self.label.fraud_type_column:
             out[self.label.fraud_type_column] = "label.fraud_type_column"
         return out
-
-
-class SkipRule:
-    """One column of ``skip`` and the values that leave its rows out."""
-
-    def __init__(self, column: str, values: ValueSet) -> None:
-        self.column = column
-        self.values = values
-
-    @classmethod
-    def of(cls, column: str, values: tuple[str, ...]) -> SkipRule:
-        return cls(column, ValueSet.of(values))
-
-    @property
-    def key(self) -> str:
-        return f"skip.{self.column}"
-
-    def matches(self, value: str) -> bool:
-        """Whether a cell (already stripped) is one of the skipped values."""
-        return self.values.matches(value)
 
 
 class Source:
