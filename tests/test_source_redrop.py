@@ -2,13 +2,16 @@
 
 The rejected file of a mapped export or report is written in the source's
 own layout (encoding, delimiter, title lines above the header, cells as
-they came): fixed and dropped back into the source's folder, it loads. A
+they came): fixed and dropped back into the source's folder, it loads, for
+every shipped source. A
 header the layout cannot find says which key is likely wrong: the line,
 the encoding or the delimiter where the columns are.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 from pathlib import Path
@@ -16,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from ssa.intake.ingest import ingest_file
+from ssa.intake.mapping_parts import FileFormat
+from ssa.intake.source_mapping import load_source
 from ssa.settings import REPO_ROOT, Settings
 from tests.drops import assert_accounting, query
 
@@ -200,3 +205,69 @@ def test_a_report_header_elsewhere_names_the_reports_keys(settings):
         "line 1 read as utf-8 holds them: reports.file.encoding says cp1252, "
         "reports.file.header_line says 2: expected"
     ) in result.detail, result.detail
+
+
+def _table(data: bytes, file: FileFormat) -> tuple[str, list[list[str]]]:
+    """The lines above the header, and the header and rows, as the layout
+    reads them."""
+    lines = data.decode(file.encoding).removeprefix("\ufeff").splitlines(True)
+    above = "".join(lines[: file.header_line - 1])
+    body = "".join(lines[file.header_line - 1 :])
+    rows = list(csv.reader(io.StringIO(body, newline=""), delimiter=file.delimiter))
+    return above, [row for row in rows if row]
+
+
+def _written(above: str, rows: list[list[str]], file: FileFormat) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, delimiter=file.delimiter, lineterminator="\r\n").writerows(rows)
+    return (above + out.getvalue()).encode(file.encoding)
+
+
+@pytest.mark.parametrize(
+    ("source", "rows"),
+    [
+        ("sparkov", 65),
+        ("internet_banking_br", 40),
+        ("ieee_cis", 60),
+        ("paysim", 48),  # its 12 CASH_IN rows are skipped, not rejected
+        ("ulb_creditcard", 60),
+    ],
+)
+def test_every_shipped_sources_rejected_file_goes_back_in(settings, source, rows):
+    """Every amount broken, every row rejected; each fixed in the rejected
+    file, which then loads whole through the same mapping."""
+    mapping = load_source(source, SOURCES)
+    file = mapping.mapping.file
+    above, (header, *cells) = _table(
+        (EXAMPLES / f"{source}_example.csv").read_bytes(), file
+    )
+    at = [name.strip().lower() for name in header].index(
+        mapping.mapping.amount.column.lower()
+    )
+    broken = [[*row[:at], "x" + row[at], *row[at + 1 :]] for row in cells]
+    folder = settings.paths.incoming_path / source
+    folder.mkdir(parents=True)
+    path = folder / "quebrado.csv"
+    path.write_bytes(_written(above, [header, *broken], file))
+    first = ingest_file(path, settings, source=source)
+    assert (first.rows_loaded, first.rows_rejected) == (0, rows), first.detail
+
+    data = Path(first.rejected_to).read_bytes()
+    title, (written, *rejected) = _table(data, file)
+    assert title == above
+    assert written == ["source_line", "reason", *header]
+    assert len(rejected) == rows
+    for row in rejected:
+        # Each row as the export wrote it, at the line it came from.
+        assert row[2:] == broken[int(row[0]) - file.header_line - 1]
+        row[2 + at] = row[2 + at].removeprefix("x")
+    fixed = folder / "corrigido.csv"
+    fixed.write_bytes(_written(title, [written, *rejected], file))
+    again = ingest_file(fixed, settings, source=source)
+    assert (again.status, again.rows_loaded, again.rows_rejected) == (
+        "loaded",
+        rows,
+        0,
+    ), again.detail
+    assert query(settings, "select count(*) from bronze_transactions") == [(rows,)]
+    assert_accounting(settings)
