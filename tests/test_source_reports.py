@@ -160,7 +160,10 @@ def test_bad_report_rows_are_rejected_naming_line_and_key(settings, tmp_path):
         result.rows_skipped,
     ) == (16, 8, 5, PENDING)
     assert "8 labels for transactions not in Bronze yet" in result.detail
-    rejected = pd.read_csv(result.rejected_to, sep=";", dtype=str)
+    # In the report's own layout: cp1252, its title line above the header.
+    rejected = pd.read_csv(
+        result.rejected_to, sep=";", dtype=str, encoding="cp1252", header=1
+    )
     assert rejected["source_line"].tolist() == ["7", "14", "15", "16", "17"]
     assert rejected["reason"].tolist() == [
         "a later row of this file labels the same transaction",
@@ -216,7 +219,9 @@ def test_the_watcher_reads_a_sources_reports_folder(settings, incoming):
         second.rows_skipped,
         second.rows_rejected,
     ) == (1, 8, PENDING - 1, 1)
-    rejected = pd.read_csv(second.rejected_to, sep=";", dtype=str)
+    rejected = pd.read_csv(
+        second.rejected_to, sep=";", dtype=str, encoding="cp1252", header=1
+    )
     assert rejected[["source_line", "reason"]].values.tolist() == [
         [
             "14",

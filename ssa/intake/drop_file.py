@@ -11,9 +11,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ssa.intake import contract
+from ssa.intake.header_hint import header_hint
 
 DELIMITERS = (",", ";")
 SNIFF_BYTES = 65_536
@@ -91,6 +93,20 @@ TRANSACTIONS = HeaderContract(
 
 
 @dataclass(frozen=True)
+class Layout:
+    """How a file in a declared layout was written, so that what goes back
+    to its sender (its rejected rows) is written the same way and the same
+    declaration reads it again."""
+
+    encoding: str
+    delimiter: str
+    header_line: int
+    above: str = ""  # the lines above the header, verbatim, line ends kept
+    newline: str = "\n"  # the header line's end, for the lines written
+    head: bytes = b""  # the file's first bytes, to say where a header is
+
+
+@dataclass(frozen=True)
 class DropFile:
     """A readable drop: its delimiter, header and records with line numbers."""
 
@@ -98,6 +114,8 @@ class DropFile:
     header: tuple[str, ...]  # lower-case: names match whatever their case
     records: tuple[tuple[int, tuple[str, ...]], ...]
     written: tuple[str, ...] = ()  # the header as the file wrote it
+    # The declared layout it was read in; None for a sniffed native drop.
+    layout: Layout | None = None
 
     @property
     def as_written(self) -> dict[str, str]:
@@ -295,22 +313,35 @@ def _records(
 
 
 def read_declared(
-    data: bytes, encoding: str, delimiter: str, header_line: int, where: str
+    data: bytes,
+    encoding: str,
+    delimiter: str,
+    header_line: int,
+    where: str,
+    expect: Collection[str] = (),
+    layout_key: str = "file",
 ) -> DropFile:
     """A drop in a layout a source mapping declares: its encoding, delimiter
     and header line are given, not sniffed; ``where`` names the mapping key
     in errors. The header comes back trimmed and lower-cased, as native
     headers do, so a mapping's column names match whatever case the export
-    used."""
+    used. ``expect`` are the columns the mapping reads: a header error says
+    on which line, in which encoding, they are found instead, naming the
+    keys under ``layout_key`` (``file``, ``reports.file``) to change."""
     if not encoding.startswith("utf-16"):
         _check_binary(data)
+    head = data[:SNIFF_BYTES]
+
+    def hint() -> str:
+        return header_hint(head, encoding, delimiter, header_line, expect, layout_key)
+
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise DropFileError(
             "encoding",
-            f"the file is not {encoding} text",
+            f"the file is not {encoding} text{hint()}",
             f"{encoding}, as {where}: file.encoding declares",
             f"byte 0x{data[exc.start : exc.start + 1].hex().upper()} at line {line}",
         ) from exc
@@ -319,7 +350,7 @@ def read_declared(
     if len(lines) < header_line or not lines[header_line - 1].strip():
         raise DropFileError(
             "header",
-            f"no header at line {header_line}",
+            f"no header at line {header_line}{hint()}",
             f"the header at line {header_line}, as {where}: file.header_line says",
             f"{len(lines)} lines"
             + ("" if len(lines) < header_line else ", that one blank"),
@@ -331,12 +362,21 @@ def read_declared(
     if len(header) == 1 and delimiter not in header_text:
         raise DropFileError(
             "header",
-            f"no {delimiter!r} in the header line",
+            f"no {delimiter!r} in the header line{hint()}",
             f"{delimiter!r}-delimited columns, as {where}: file.delimiter says",
             f"line {header_line}: {header_text[:80]!r}",
         )
     records = _records(body, delimiter, header_line - 1)
-    return DropFile(delimiter, header, records, written)
+    newline = lines[header_line - 1][len(header_text) :] or "\n"
+    layout = Layout(
+        encoding,
+        delimiter,
+        header_line,
+        above="".join(lines[: header_line - 1]),
+        newline=newline,
+        head=head,
+    )
+    return DropFile(delimiter, header, records, written, layout)
 
 
 def _written(header_line: str, delimiter: str) -> tuple[str, ...]:

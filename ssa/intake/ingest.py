@@ -38,8 +38,14 @@ import pandas as pd
 from ssa.engines import Session, open_warehouse
 from ssa.intake import conflicts as conflicts_mod
 from ssa.intake import ingest_log, labels, report_drop, source_features
-from ssa.intake.drop_file import DropFile, DropFileError, read_declared, read_drop
-from ssa.intake.mapped_drop import Mapped, check_header, fraud_count
+from ssa.intake.drop_file import (
+    DropFile,
+    DropFileError,
+    Layout,
+    read_declared,
+    read_drop,
+)
+from ssa.intake.mapped_drop import Mapped, check_header, fraud_count, read_columns
 from ssa.intake.source_mapping import (
     LABELS_FOLDER,
     Source,
@@ -166,6 +172,7 @@ def ingest_file(
                 mapping.mapping.file.delimiter,
                 mapping.mapping.file.header_line,
                 mapping.display_path,
+                expect=read_columns(mapping),
             )
             check_header(drop, mapping)
             checks = Checks(settings.limits, settings.region)
@@ -223,6 +230,8 @@ class _Parsed:
     skipped_fraud: int = 0
     # What those rows are, for the file's detail.
     skipped_are: str = "rows that are not payments skipped"
+    # The declared layout of a mapped drop, which its rejected rows keep.
+    layout: Layout | None = None
 
 
 def _load_mapping(source: str, settings: Settings) -> Source:
@@ -257,6 +266,7 @@ def _report_rows(data: bytes, source: Source) -> _Parsed:
         drop.delimiter,
         labels=checked.good,
         as_written=drop.as_written,
+        layout=drop.layout,
         skipped_by=f"{source.display_path}: reports.outcome"
         + (" and reports.skip" if others else ""),
         skipped_are=(
@@ -283,6 +293,7 @@ def _mapped_rows(
         labels=mapped.labels[passed].reset_index(drop=True),
         features=_good_features(checked, mapped),
         as_written=drop.as_written,
+        layout=drop.layout,
         skipped_by=f"{source.display_path}: skip",
         skipped_fraud=fraud_count(checked.skipped, source),
     )
@@ -364,6 +375,7 @@ def _load(
                 checked.rejected.rename(columns=parsed.as_written),
                 rejected_to,
                 parsed.delimiter,
+                parsed.layout,
             )
         conflicts_to = conflicts_mod.conflicts_path(rejected_to)
         if found is not None and len(found) and not conflicts_to.exists():
@@ -650,19 +662,50 @@ def skipped_path(archived: Path) -> Path:
     return archived.with_name(stem + SKIPPED_SUFFIX)
 
 
-def write_rejected(rejected: pd.DataFrame, target: Path, delimiter: str) -> None:
+def write_rejected(
+    rejected: pd.DataFrame,
+    target: Path,
+    delimiter: str,
+    layout: Layout | None = None,
+) -> None:
     """Rejected rows as they came, plus line and reason; fix and drop again.
 
-    Same delimiter as the drop and a BOM so Excel shows accents; the extra
-    ``source_line`` and ``reason`` columns are ignored when the fixed file is
-    dropped back.
+    The extra ``source_line`` and ``reason`` columns are ignored when the
+    fixed file is dropped back: the native contract ignores unknown columns
+    and a mapping reads only the columns it names. A native drop's rows get
+    its delimiter and a BOM, so Excel shows accents; a mapped drop's rows are
+    written in its declared ``layout`` (encoding, delimiter, the title lines
+    above the header verbatim, line ends), so the mapping that read the file
+    reads its fix. Cells are written as they came, with no spreadsheet guard
+    against formulas: the file goes back into the pipeline, which must see
+    what the sender's file said, and the sender's file had those cells.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    rejected.to_csv(
-        tmp, index=False, sep=delimiter, encoding="utf-8-sig", lineterminator="\n"
-    )
+    if layout is None:
+        rejected.to_csv(
+            tmp, index=False, sep=delimiter, encoding="utf-8-sig", lineterminator="\n"
+        )
+    else:
+        tmp.write_bytes(_in_layout(rejected, layout))
     os.replace(tmp, target)
+
+
+def _in_layout(rows: pd.DataFrame, layout: Layout) -> bytes:
+    """The rows as a file of ``layout``. Every cell, header name and title
+    line came from a file of that encoding; only our reasons may hold a
+    character it lacks (a mapping's own text), shown as '?'."""
+    encoding = layout.encoding
+
+    def fits(text: object) -> object:
+        if not isinstance(text, str):
+            return text
+        return text.encode(encoding, errors="replace").decode(encoding)
+
+    if "reason" in rows:
+        rows = rows.assign(reason=rows["reason"].map(fits))
+    body = rows.to_csv(index=False, sep=layout.delimiter, lineterminator=layout.newline)
+    return (layout.above + body).encode(encoding)
 
 
 def _write_text(target: Path, text: str) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ssa.intake import contract, source_features
 from ssa.intake.drop_file import DropFile, DropFileError
+from ssa.intake.header_hint import header_hint
 from ssa.intake.mapping_parts import (
     EPOCH_UNITS,
     FileFormat,
@@ -55,13 +56,18 @@ class Mapped:
     features_json: pd.Series | None = None
 
 
-def check_header(drop: DropFile, source: Source) -> None:
-    """Every column the mapping reads is there, or the file is quarantined."""
-    read = {
+def read_columns(source: Source) -> dict[str, str]:
+    """Each source column the mapping reads, with the key that reads it."""
+    return {
         **source.mapping.source_columns(),
         **source.mapping.feature_columns(),
         **source.mapping.skip_columns(),
     }
+
+
+def check_header(drop: DropFile, source: Source) -> None:
+    """Every column the mapping reads is there, or the file is quarantined."""
+    read = read_columns(source)
     require_columns(drop, source, read, source.mapping.file, "file", "an export")
 
 
@@ -76,14 +82,16 @@ def require_columns(
     """Each column of ``read`` (column: the key that reads it) is in the
     header, and every header column has a name unless ``layout`` leaves
     unnamed ones out; else DropFileError naming the keys. ``kind`` says
-    what file of the source was expected ("an export", "a report")."""
+    what file of the source was expected ("an export", "a report"). A
+    header that lacks them says where they are when another line, encoding
+    or delimiter of the file's first lines holds them all."""
     header = set(drop.header)
     blank = [i + 1 for i, name in enumerate(drop.header) if not name]
     skipped = {c.strip().lower() for c in layout.skip_columns}
     if blank and "" not in skipped:
         raise DropFileError(
             "header",
-            f"header column {blank[0]} has no name",
+            f"header column {blank[0]} has no name{_hint(drop, read, layout_key)}",
             f"named columns, or '' in {source.display_path}: {layout_key}.skip_columns",
             f"{len(drop.header)} columns",
         )
@@ -96,10 +104,27 @@ def require_columns(
         shown = ", ".join(repr(n) for n in drop.header[:30])
         raise DropFileError(
             "header",
-            f"the header lacks {', '.join(missing)} that {source.display_path} reads",
+            f"the header lacks {', '.join(missing)} that {source.display_path} "
+            f"reads{_hint(drop, read, layout_key)}",
             f"{kind} of source {source.name!r}",
             f"{len(drop.header)} columns: {shown}",
         )
+
+
+def _hint(drop: DropFile, read: dict[str, str], layout_key: str) -> str:
+    """Where the columns are, when a line, encoding or delimiter other than
+    the declared ones holds them (``header_hint``); '' otherwise."""
+    if drop.layout is None:
+        return ""
+    declared = drop.layout
+    return header_hint(
+        declared.head,
+        declared.encoding,
+        declared.delimiter,
+        declared.header_line,
+        read,
+        layout_key,
+    )
 
 
 def skip_reasons(

@@ -48,6 +48,8 @@ def read_reports(data: bytes, source: Source) -> DropFile:
         spec.file.delimiter,
         spec.file.header_line,
         f"{source.display_path}: reports",
+        expect=spec.columns(),
+        layout_key="reports.file",
     )
     require_columns(
         drop, source, spec.columns(), spec.file, "reports.file", "a report file"
