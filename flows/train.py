@@ -31,7 +31,7 @@ from ssa.cli import (
 from ssa.engines import WarehouseError, check_data_folder, following_folder
 from ssa.engines.names import EngineName
 from ssa.risk.risk_model import ModelError
-from ssa.risk.training import comparison_line, preflight
+from ssa.risk.training import chance_warning, comparison_line, preflight
 from ssa.settings import (
     ModelSettings,
     PathSettings,
@@ -77,6 +77,7 @@ async def train_risk_model(
         "version": saved["version"],
         "windows": saved["windows"],
         "metrics": saved["metrics"],
+        "warning": chance_warning(saved),
     }
 
 
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Model v{result['version']} -> {result['model_file']}; "
         + comparison_line(result)
     )
+    if result["warning"]:
+        print(f"Warning: {result['warning']}.")
     return 0
 
 

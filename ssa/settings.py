@@ -684,6 +684,14 @@ class ModelSettings(_Model):
         description="Latest share of the training window kept apart to stop the "
         "boosting and to calibrate its probabilities (time-ordered too).",
     )
+    min_lift: float = Field(
+        2.0,
+        gt=0,
+        description="A held-back PR-AUC under this many times the prevalence "
+        "(what ranking at random gets) is said as a warning: the model then "
+        "ranks about as chance does, and the features do not tell this fraud "
+        "apart (a source's own signal may need declaring as features).",
+    )
     min_fraud_rows: int = Field(
         20,
         ge=1,

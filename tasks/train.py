@@ -31,6 +31,8 @@ async def train_model(settings: Settings) -> dict[str, Any]:
         result["path"],
         training.comparison_line(model),
     )
+    if said := training.chance_warning(model):
+        get_run_logger().warning(said)
     return result
 
 

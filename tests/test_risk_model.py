@@ -55,8 +55,18 @@ def test_shuffled_labels_give_a_pr_auc_near_the_prevalence(labelled_month) -> No
     shuffled.loc[labelled, "is_fraud"] = np.random.default_rng(0).permutation(
         rows.loc[labelled, "is_fraud"]
     )
-    figures = training.fit_and_evaluate(shuffled, settings)["metrics"]["model"]
+    model = training.fit_and_evaluate(shuffled, settings)
+    figures = model["metrics"]["model"]
     assert figures["average_precision"] < 3 * figures["prevalence"]
+    # Training says so, at the lift the settings give (here the bound above).
+    model["settings"]["min_lift"] = 3
+    said = training.chance_warning(model)
+    assert said is not None and "about as chance does" in said
+    assert "model.min_lift=3" in said
+
+
+def test_a_model_that_ranks_fraud_is_not_warned_about(trained) -> None:
+    assert training.chance_warning(trained) is None
 
 
 def test_rows_of_the_evaluation_period_never_enter_training(

@@ -249,6 +249,27 @@ def comparison_line(model: dict[str, Any]) -> str:
     )
 
 
+def chance_warning(model: dict[str, Any]) -> str | None:
+    """A sentence when the model ranks the held-back period about as chance
+    does (PR-AUC under ``model.min_lift`` times the prevalence); None else.
+    Such a model still scores Gold harmlessly, but nobody should read its
+    probabilities as a judgement."""
+    figures = model["metrics"]["model"]
+    ap, prevalence = figures.get("average_precision"), figures.get("prevalence")
+    lift = model["settings"].get("min_lift")
+    if ap is None or not prevalence or lift is None or np.isnan(ap):
+        return None
+    if ap >= lift * prevalence:
+        return None
+    return (
+        f"the model ranks the held-back period about as chance does (PR-AUC "
+        f"{ap:.3f} at a prevalence of {prevalence:.4f}, under "
+        f"model.min_lift={lift:g} times it): its features do not tell this "
+        "fraud apart. Declare the source's own signal as features (a "
+        "mapping's features section), or check the labels"
+    )
+
+
 def _figure(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None or np.isnan(value) else f"{value:.{digits}f}"
 
@@ -289,6 +310,7 @@ def summary_markdown(model: dict[str, Any], path: Path) -> str:
         f"calibration window: {model['calibration_average_precision']:.3f}",
         *search_lines(model),
         "",
+        *([f"**Warning: {said}.**", ""] if (said := chance_warning(model)) else []),
         "## Held-back period",
         "",
         "Precision and recall at the top "
