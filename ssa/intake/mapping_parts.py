@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from ssa.intake import contract
 
@@ -250,6 +257,15 @@ def skip_values(value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]
                 "to skip it"
             )
     return value
+
+
+# A skip section (a mapping's ``skip``, a report's ``reports.skip``): column
+# to the values that leave its rows out, written as the file writes them.
+SkipSection = Annotated[
+    dict[str, tuple[str, ...]],
+    BeforeValidator(skip_lists),
+    AfterValidator(skip_values),
+]
 
 
 class SkipRule:

@@ -25,13 +25,12 @@ from ssa.intake import contract
 from ssa.intake.mapping_parts import (
     FileFormat,
     SkipRule,
+    SkipSection,
     Strict,
     TimeSpec,
     ValueMap,
     ValueSet,
     quoted_values,
-    skip_lists,
-    skip_values,
 )
 
 # reported_labels.fraud_type is varchar(64) (sql/bronze/schema.sql).
@@ -140,7 +139,7 @@ class ReportMapping(Strict):
         "Kept on fraud verdicts only: on a legitimate one it is the claim "
         "that was refuted.",
     )
-    skip: dict[str, tuple[str, ...]] = Field(
+    skip: SkipSection = Field(
         default_factory=dict,
         description="Report column: its values that mean the report is not "
         "about fraud (a chargeback for goods not received, reason codes "
@@ -153,16 +152,6 @@ class ReportMapping(Strict):
         "epoch_column): a report dated before the stored one does not replace "
         "it. Without it, each report replaces the stored one.",
     )
-
-    @field_validator("skip", mode="before")
-    @classmethod
-    def _skip_lists(cls, value: object) -> object:
-        return skip_lists(value)
-
-    @field_validator("skip")
-    @classmethod
-    def _skip_values(cls, value: dict[str, tuple[str, ...]]) -> dict:
-        return skip_values(value)
 
     @cached_property
     def skip_rules(self) -> tuple[SkipRule, ...]:

@@ -37,11 +37,10 @@ from ssa.intake.mapping_parts import (
     FileFormat,
     IdSpec,
     SkipRule,
+    SkipSection,
     Strict,
     TimeSpec,
     ValueMap,
-    skip_lists,
-    skip_values,
 )
 from ssa.intake.report_mapping import ReportMapping
 
@@ -220,7 +219,7 @@ class SourceMapping(Strict):
         "incoming/<source>/labels/ or given to flows.ingest --source <source> "
         "--labels FILE.",
     )
-    skip: dict[str, tuple[str, ...]] = Field(
+    skip: SkipSection = Field(
         default_factory=dict,
         description="Source column: its values that mean the row is not a "
         "payment (money coming in, a transfer that never happened). Such rows "
@@ -228,16 +227,6 @@ class SourceMapping(Strict):
         "values.map and values.patterns match: case, accents and extra spaces "
         "ignored, '*' and '?' as in a pattern.",
     )
-
-    @field_validator("skip", mode="before")
-    @classmethod
-    def _skip_lists(cls, value: object) -> object:
-        return skip_lists(value)
-
-    @field_validator("skip")
-    @classmethod
-    def _skip_values(cls, value: dict[str, tuple[str, ...]]) -> dict:
-        return skip_values(value)
 
     @field_validator("columns", "constants", "values", "ids")
     @classmethod

@@ -176,11 +176,11 @@ def validate_mapped(
     checks: Checks | None = None,
 ) -> tuple[Validated, Mapped]:
     """A drop in a source's layout: mapped to the contract, then the same
-    checks as a native drop; rejected rows keep the source's columns, so the
-    fixed file goes back into the same source folder. Points outside the
-    region are kept or rejected as the source's ``places`` says. Rows the
-    source's ``skip`` says are not payments are set aside first, unchecked:
-    neither loaded nor rejected."""
+    checks as a native drop; rejected rows keep the source's columns and
+    layout, so the fixed file goes back into the same source folder. Points
+    outside the region are kept or rejected as the source's ``places`` says.
+    Rows the source's ``skip`` says are not payments are set aside first,
+    unchecked: neither loaded nor rejected."""
     checks = checks or Checks()
     outside: dict[str, OutsideRegion] = {
         "anywhere": "keep",
