@@ -49,6 +49,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _figure(value: float) -> str:
+    """A ratio for the log: n/a where there was nothing to divide."""
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
@@ -111,7 +116,9 @@ def _evaluate(settings: Settings) -> dict[str, Any]:
     curves = precision_recall_curves(scores, cfg.baseline_median_ratio)
     period = "all labelled rows" if model is None else f"rows from {model[2]} on"
     write_csv(rules, settings.paths.detection_report_csv)
-    markdown = evaluation.report_markdown(labels, coverage, rules, by_scenario, ranking)
+    markdown = evaluation.report_markdown(
+        labels, coverage, rules, by_scenario, ranking, cfg.real_fraud_prevalence
+    )
     if model is not None:
         markdown = markdown.replace(
             "# Detection report\n",
@@ -185,12 +192,12 @@ async def evaluate_detection(settings: Settings) -> dict[str, Any]:
         return result
     for row in rules.itertuples():
         logger.info(
-            "rule %-18s %-9s flagged=%d precision=%.3f recall=%.3f",
+            "rule %-18s %-9s flagged=%d precision=%s recall=%s",
             row.rule,
             row.label_set,
             row.flagged,
-            row.precision,
-            row.recall,
+            _figure(row.precision),
+            _figure(row.recall),
         )
     return result
 

@@ -323,3 +323,15 @@ def test_the_coverage_status_names_only_the_fields_a_file_lacked(settings) -> No
     assert status["mule_fan_in"] == "not judged: no is_same_owner"
     assert status["night_pix_limit"] == "not judged: no is_same_owner"
     assert status["card_testing"] == "judged"
+
+
+def test_a_figure_that_cannot_be_computed_reads_n_a_in_the_report() -> None:
+    """A rule that flagged nothing has no precision: 'n/a', never 'nan'."""
+    from ssa.report.evaluation import _markdown
+
+    table = pd.DataFrame(
+        {"rule": ["quiet", "busy"], "precision": [float("nan"), 0.5], "flagged": [0, 4]}
+    )
+    text = _markdown(table, ".3f")
+    assert "n/a" in text and "nan" not in text
+    assert "0.500" in text and "|         4 |" in text

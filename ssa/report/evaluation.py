@@ -274,14 +274,24 @@ def _lacked(row: dict[str, Any]) -> str:
     return fields_said(lacked or needs)
 
 
+def _markdown(frame: pd.DataFrame, floatfmt: str) -> str:
+    """A table of the report: a figure that cannot be computed (a rule that
+    flagged nothing has no precision) reads n/a, not nan."""
+    cells = frame.astype(object).where(frame.notna(), None)
+    return cells.to_markdown(index=False, floatfmt=floatfmt, missingval="n/a")
+
+
 def report_markdown(
     labels: pd.DataFrame,
     coverage: pd.DataFrame,
     rules: pd.DataFrame,
     by_scenario: pd.DataFrame,
     ranking: pd.DataFrame,
+    real_prevalence: float,
 ) -> str:
-    """The detection report as markdown, for the file and the Prefect artifact."""
+    """The detection report as markdown, for the file and the Prefect
+    artifact; ``real_prevalence`` is the rate precision is reweighted to
+    (settings.evaluation.real_fraud_prevalence), said in its words."""
     lines = [
         "# Detection report",
         "",
@@ -294,7 +304,7 @@ def report_markdown(
         "",
         "## Label sets",
         "",
-        labels.to_markdown(index=False, floatfmt=".4f") if len(labels) else "No rows.",
+        _markdown(labels, ".4f") if len(labels) else "No rows.",
         "",
         "## What each rule could judge",
         "",
@@ -328,7 +338,8 @@ def report_markdown(
                 "Precision counts every flagged row that is fraud of any kind; "
                 f"recall is on {recall_on}. `precision_at_real_prevalence` "
                 "reweights precision to the real fraud rate "
-                "(settings.evaluation.real_fraud_prevalence, 7 per 100,000) "
+                "(settings.evaluation.real_fraud_prevalence, "
+                f"{real_prevalence * 100_000:g} per 100,000) "
                 "using the 95 % upper bound of the false-positive rate (3/N when "
                 "none was observed): a lower bound, not a point estimate."
                 + (
@@ -339,7 +350,7 @@ def report_markdown(
                 )
             ),
             "",
-            part.to_markdown(index=False, floatfmt=".3f"),
+            _markdown(part, ".3f"),
             "",
         ]
     if len(by_scenario):
@@ -379,7 +390,7 @@ def report_markdown(
             "shown losing."
         ),
         "",
-        _ranking_table(ranking).to_markdown(index=False, floatfmt=".3f")
+        _markdown(_ranking_table(ranking), ".3f")
         if len(ranking)
         else "No labelled rows: nothing to rank against.",
     ]
