@@ -48,6 +48,7 @@ features:
   categorical: [kind]
 """
 START = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
+KIND = "  categorical: [kind]\n"
 
 
 def _frame(rows: int, seed: int = 0, days: int = 28) -> pd.DataFrame:
@@ -151,6 +152,43 @@ def test_declared_columns_are_stored_beside_bronze_and_not_ignored(tmp_path):
     assert "balance" not in json.loads(stored.loc["t0-000001", "features_json"])
     assert "kind" not in json.loads(stored.loc["t0-000002", "features_json"])
     assert stored["source"].eq("file:proc/drop.csv").all()
+
+
+def test_a_time_column_becomes_the_seconds_before_the_payment(tmp_path):
+    """A sign-up or an account's opening, read as the payment's time is (here
+    an epoch column): the seconds from it to the payment; empty is missing,
+    a cell that is no time rejects the row naming the key."""
+    mapping = MAPPING.replace(
+        "  categorical: [kind]\n", "  categorical: [kind]\n  times: [signup]\n"
+    )
+    settings = _settings(tmp_path, mapping)
+    frame = _frame(4)
+    frame["signup"] = [str(frame.loc[0, "ts"] - 3), "", "x", str(frame.loc[3, "ts"])]
+    result = _ingest(settings, frame)
+    assert (result.rows_loaded, result.rows_rejected) == (3, 1), result.detail
+    stored = _stored(settings).set_index("transaction_id")
+    assert json.loads(stored.loc["t0-000000", "features_json"])["signup"] == 3.0
+    assert "signup" not in json.loads(stored.loc["t0-000001", "features_json"])
+    assert json.loads(stored.loc["t0-000003", "features_json"])["signup"] == 0.0
+    rejected = pd.read_csv(result.rejected_to, dtype=str)
+    assert rejected["id"].tolist() == ["t0-000002"]
+    assert "(sources/proc.yaml: features.times" in rejected["reason"][0]
+
+
+def test_a_time_column_reads_in_the_time_sections_format(tmp_path):
+    text_time = MAPPING.replace(
+        "time:\n  epoch_column: ts\n",
+        'time:\n  column: ts\n  format: "%d/%m/%Y %H:%M:%S"\n'
+        "  timezone: America/Bahia\n",
+    ).replace(KIND, KIND + "  times: [signup]\n")
+    settings = _settings(tmp_path, text_time)
+    frame = _frame(2)
+    frame["ts"] = ["05/10/2026 10:00:00", "05/10/2026 11:00:00"]
+    frame["signup"] = ["05/10/2026 09:59:30", "01/10/2026 11:00:00"]
+    assert _ingest(settings, frame).rows_loaded == 2
+    stored = _stored(settings).set_index("transaction_id")
+    said = [json.loads(stored.loc[i, "features_json"])["signup"] for i in stored.index]
+    assert sorted(said) == [30.0, 4 * 86_400.0]
 
 
 def test_a_file_without_a_declared_column_is_quarantined_naming_the_key(tmp_path):

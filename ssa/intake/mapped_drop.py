@@ -185,7 +185,9 @@ def translate(raw: pd.DataFrame, source: Source, utc_offset_seconds: int) -> Map
     problems.append(problem)
     labels, problem = _labels(raw, text, source)
     problems.append(problem)
-    features_json, feature_problems = source_features.read(raw, source)
+    seconds_before, time_problems = _seconds_before(raw, source, epoch)
+    problems.extend(time_problems)
+    features_json, feature_problems = source_features.read(raw, source, seconds_before)
     problems.extend(feature_problems)
     produced = set(mapping.produced())
     used = {c.strip().lower() for c in mapping.source_columns()}
@@ -264,6 +266,34 @@ def _same(first: pd.Series, second: pd.Series) -> pd.Series:
     b = second.str.strip().str.casefold()
     flag = pd.Series("0", index=first.index, dtype="str").mask(a == b, "1")
     return flag.mask((a == "") | (b == ""), "")
+
+
+def _seconds_before(
+    raw: pd.DataFrame, source: Source, created_at_epoch: pd.Series
+) -> tuple[dict[str, pd.Series], list[pd.Series]]:
+    """Each ``features.times`` column as the seconds from it to the payment,
+    read as the time section reads the payment's time (NaN where the cell
+    is empty or the payment's time is not known), and its problems."""
+    spec = source.mapping.features
+    if spec is None or not spec.times:
+        return {}, []
+    values: dict[str, pd.Series] = {}
+    problems: list[pd.Series] = []
+    section = source.mapping.time
+    for name in spec.times:
+        cell = raw[name.strip().lower()].str.strip()
+        read = section.model_copy(
+            update={"epoch_column": name}
+            if section.epoch_column is not None
+            else {"column": name}
+        )
+        epoch, problem = parse_time(raw, read, source, name, "features.times")
+        empty = cell == ""
+        problem = problem.where(~empty, None)
+        gap = (created_at_epoch - epoch).astype("Float64")
+        values[name] = gap.where(~empty & gap.notna()).astype(float)
+        problems.append(problem)
+    return values, problems
 
 
 def _time_text(raw: pd.DataFrame, spec: TimeSpec) -> pd.Series:

@@ -32,12 +32,18 @@ STORED = ("transaction_id", "source", "batch_id", "features_json")
 _STAGED = "new_source_features"
 
 
-def read(raw: pd.DataFrame, source: Source) -> tuple[pd.Series, list[pd.Series]]:
+def read(
+    raw: pd.DataFrame,
+    source: Source,
+    seconds_before: dict[str, pd.Series] | None = None,
+) -> tuple[pd.Series, list[pd.Series]]:
     """Each row's declared features as JSON text (None when it has none),
     and the rows' problems, one series per declared column. ``raw`` has the
-    source's columns under lower-case names."""
+    source's columns under lower-case names; ``seconds_before`` are the
+    ``times`` features, already read as seconds before the payment (the
+    mapping's time parser reads them)."""
     spec = source.mapping.features
-    values: dict[str, pd.Series] = {}
+    values: dict[str, pd.Series] = dict(seconds_before or {})
     problems: list[pd.Series] = []
     if spec is None:
         return pd.Series(None, index=raw.index, dtype=object), problems
