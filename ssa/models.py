@@ -150,6 +150,14 @@ GOLD: tuple[Model, ...] = (
 # reads it may be built while the model scores.
 SCORES_TABLE = "gold_model_scores"
 
+# A source's own columns (a mapping's ``features``), one JSON object per
+# transaction: the intake writes it, only the risk model reads it. A
+# ``times`` feature is stored as the seconds from its column's time to the
+# payment, under SINCE and the column's name, so a reason can say it as a
+# span ("3 s after signup_time").
+SOURCE_FEATURES_TABLE = "bronze_source_features"
+SINCE = "seconds_since_"
+
 SILVER_MODELS: tuple[str, ...] = tuple(m.name for m in SILVER)
 GOLD_MODELS: tuple[str, ...] = tuple(m.name for m in GOLD)
 FINAL_MODEL: str = SILVER[-1].name

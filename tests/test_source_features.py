@@ -166,10 +166,9 @@ def test_a_time_column_becomes_the_seconds_before_the_payment(tmp_path):
     frame["signup"] = [str(frame.loc[0, "ts"] - 3), "", "x", str(frame.loc[3, "ts"])]
     result = _ingest(settings, frame)
     assert (result.rows_loaded, result.rows_rejected) == (3, 1), result.detail
-    stored = _stored(settings).set_index("transaction_id")
-    assert json.loads(stored.loc["t0-000000", "features_json"])["signup"] == 3.0
-    assert "signup" not in json.loads(stored.loc["t0-000001", "features_json"])
-    assert json.loads(stored.loc["t0-000003", "features_json"])["signup"] == 0.0
+    stored = _stored(settings).set_index("transaction_id")["features_json"]
+    said = {i: json.loads(t).get("seconds_since_signup") for i, t in stored.items()}
+    assert said == {"t0-000000": 3.0, "t0-000001": None, "t0-000003": 0.0}
     rejected = pd.read_csv(result.rejected_to, dtype=str)
     assert rejected["id"].tolist() == ["t0-000002"]
     assert "(sources/proc.yaml: features.times" in rejected["reason"][0]
@@ -186,8 +185,8 @@ def test_a_time_column_reads_in_the_time_sections_format(tmp_path):
     frame["ts"] = ["05/10/2026 10:00:00", "05/10/2026 11:00:00"]
     frame["signup"] = ["05/10/2026 09:59:30", "01/10/2026 11:00:00"]
     assert _ingest(settings, frame).rows_loaded == 2
-    stored = _stored(settings).set_index("transaction_id")
-    said = [json.loads(stored.loc[i, "features_json"])["signup"] for i in stored.index]
+    stored = _stored(settings)["features_json"]
+    said = [json.loads(text)["seconds_since_signup"] for text in stored]
     assert sorted(said) == [30.0, 4 * 86_400.0]
 
 
@@ -379,6 +378,25 @@ def test_a_source_number_reads_back_in_portuguese(value, en, pt):
     assert model_scoring.reasons_in_portuguese(stored) == (
         f"oldbalanceOrg {pt} (coluna da fonte)"
     )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "en", "pt"),
+    [
+        (3.0, "3 s after signup_time", "3 s após signup_time"),
+        (150.0, "2 min after signup_time", "2 min após signup_time"),
+        (-7_200.0, "2 h before signup_time", "2 h antes de signup_time"),
+        (4 * 86_400.0, "4 days after signup_time", "4 dias após signup_time"),
+    ],
+)
+def test_a_time_feature_is_said_as_a_span(seconds, en, pt):
+    """A ``times`` feature's reason says how long after that time the payment
+    came, in the unit a person would use, and reads back in Portuguese."""
+    feature = f"{source_features.PREFIX}seconds_since_signup_time"
+    row = {feature: seconds, "amount_cents": 100, "created_at_epoch": START}
+    stored = model_scoring.describe(feature, row, Settings())
+    assert stored == f"{en} (source column)"
+    assert model_scoring.reasons_in_portuguese(stored) == f"{pt} (coluna da fonte)"
 
 
 # --- End to end (last: it adds to the module's warehouse) -------------------

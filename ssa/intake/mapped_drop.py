@@ -29,6 +29,7 @@ from ssa.intake.mapping_parts import (
     ValueMap,
 )
 from ssa.intake.source_mapping import AmountSpec, Source
+from ssa.models import SINCE
 
 # Source amounts are read to 1/10,000 of a unit (some systems print four
 # decimals) and converted to centavos once, rounding half to even.
@@ -273,7 +274,9 @@ def _seconds_before(
 ) -> tuple[dict[str, pd.Series], list[pd.Series]]:
     """Each ``features.times`` column as the seconds from it to the payment,
     read as the time section reads the payment's time (NaN where the cell
-    is empty or the payment's time is not known), and its problems."""
+    is empty or the payment's time is not known), and its problems. Stored
+    under ``seconds_since_<column>``: the name says what the number is, and
+    a reason can say it as a span ("3 s after signup_time")."""
     spec = source.mapping.features
     if spec is None or not spec.times:
         return {}, []
@@ -291,7 +294,7 @@ def _seconds_before(
         empty = cell == ""
         problem = problem.where(~empty, None)
         gap = (created_at_epoch - epoch).astype("Float64")
-        values[name] = gap.where(~empty & gap.notna()).astype(float)
+        values[SINCE + name] = gap.where(~empty & gap.notna()).astype(float)
         problems.append(problem)
     return values, problems
 

@@ -26,8 +26,9 @@ from ssa.engines import Session
 from ssa.engines.base import sql_text, statements
 from ssa.intake import contract
 from ssa.intake.source_mapping import FEATURE_TEXT_MAX, AmountSpec, Source
+from ssa.models import SOURCE_FEATURES_TABLE
 
-TABLE = "bronze_source_features"
+TABLE = SOURCE_FEATURES_TABLE
 STORED = ("transaction_id", "source", "batch_id", "features_json")
 _STAGED = "new_source_features"
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ssa.engines import Session, Warehouse
 from ssa.local_time import SECONDS_PER_DAY, SECONDS_PER_HOUR, local_epoch
-from ssa.models import SCORES_TABLE
+from ssa.models import SCORES_TABLE, SINCE
 from ssa.risk import risk_model, source_features
 from ssa.rules import DETECTION_RULES, RULES
 from ssa.settings import Settings
@@ -321,10 +321,32 @@ _AMOUNT_BASES = {
         "o maior pagamento do cliente nos últimos 30 dias",
     ),
 }
+# A span's unit: its name, how its number is written, its word in English
+# and in Portuguese.
+_SPAN_UNITS = (
+    ("seconds", "d", "s", "s"),
+    ("minutes", "d", "min", "min"),
+    ("hours", ".0f", "h", "h"),
+    ("days", ".0f", "days", "dias"),
+)
 # Every sentence a model reason can be, by name, in English (what Gold
 # stores and the CSV says) and Portuguese (the dashboard reads the stored
 # English back into it).
 MODEL_REASONS: dict[str, Said] = {
+    # A ``times`` feature: the span from the column's time to the payment,
+    # in the unit a person would use; a time after the payment is "before".
+    # Before the source column's generic sentences, which would read it.
+    **{
+        f"source_{unit}_{side}": Said(
+            f"{{span:{spec}}} {short_en} {en} {{name}} (source column)",
+            f"{{span:{spec}}} {short_pt} {pt} {{name}} (coluna da fonte)",
+        )
+        for unit, spec, short_en, short_pt in _SPAN_UNITS
+        for side, en, pt in (
+            ("after", "after", "após"),
+            ("before", "before", "antes de"),
+        )
+    },
     # A source's own column (a mapping's features): first, so that its
     # sentence is never read back as one of the generic ones below.
     "source_numeric": Said(
@@ -459,6 +481,15 @@ def _since(
     return f"days_since_prev{suffix}", {"days": seconds / SECONDS_PER_DAY}
 
 
+def _source_span(name: str, seconds: float) -> tuple[str, dict[str, Any]]:
+    """A ``times`` feature as a span: "3 s after signup_time"; "before" for a
+    time that follows the payment (a card issued after it, a data error)."""
+    side = "after" if seconds >= 0 else "before"
+    key, fields = _since(abs(seconds), by_second=True)
+    unit = key.split("_", 1)[0]
+    return f"source_{unit}_{side}", {"name": name, "span": fields[unit]}
+
+
 def describe(
     feature: str, row: dict[str, Any], settings: Settings, language: Language = "en"
 ) -> str | None:
@@ -487,6 +518,8 @@ def _sentence(
         name = feature[len(source_features.PREFIX) :]
         if isinstance(value, str):
             return "source_categorical", {"name": name, "value": value}
+        if name.startswith(SINCE) and len(name) > len(SINCE):
+            return _source_span(name[len(SINCE) :], float(value))
         return "source_numeric", {"name": name, "value": float(value)}
     amount = {"amount_cents": row["amount_cents"]}
     offset = settings.rules.utc_offset_seconds

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ssa.engines import Session
+from ssa.models import SOURCE_FEATURES_TABLE
 
 PREFIX = "src:"
-TABLE = "bronze_source_features"
+TABLE = SOURCE_FEATURES_TABLE
 SQL = "model/source_features.sql"
 TEXT_COLUMNS = ("transaction_id", "features_json")
 
