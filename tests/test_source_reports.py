@@ -522,3 +522,77 @@ def test_a_report_not_about_fraud_is_set_aside_whatever_its_outcome(settings, tm
         "Motivo '13.1' is not a fraud report "
         "(sources/processadora.yaml: reports.skip.Motivo)"
     ]
+
+
+def test_a_file_of_fraud_only_says_so_with_outcome_fraud(settings, tmp_path):
+    """A MED export of refunded fraud has no verdict column: every row is
+    fraud; the skip section still sets aside disputes not about fraud,
+    and a row with no id is still rejected, naming its key."""
+    text = HASHED_SOURCE.replace(
+        "  outcome:\n    column: Parecer\n    fraud: [Fraude*]\n"
+        "    legitimate: [Legítima]\n",
+        "  outcome: Fraud\n  skip:\n    Motivo: ['13.*']\n",
+    )
+    assert "column: Parecer" not in text
+    settings = _hashed_settings(settings, tmp_path, text)
+    incoming = settings.paths.incoming_path
+    payments = incoming / "processadora" / "lote.csv"
+    payments.parent.mkdir(parents=True)
+    payments.write_text(
+        "agencia;nsu;conta;data;valor\n"
+        "0001;7001;c-1;05/10/2026 10:00;10,00\n"
+        "0001;7002;c-2;05/10/2026 11:00;20,00\n"
+        "0001;7003;c-3;05/10/2026 12:00;30,00\n",
+        encoding="utf-8",
+    )
+    assert ingest_file(payments, settings, source="processadora").rows_loaded == 3
+    report = incoming / "processadora" / "labels" / "med.csv"
+    report.parent.mkdir()
+    report.write_text(
+        "Agência;Número da transação;Motivo\n"
+        "0001;7001;golpe\n"
+        "0001;7002;13.1\n"
+        "0001;;golpe\n",
+        encoding="utf-8",
+    )
+    result = ingest_file(report, settings, source=source_of(report, incoming))
+    assert (
+        result.rows_loaded,
+        result.rows_rejected,
+        result.rows_skipped,
+    ) == (1, 1, 1), result.detail
+    assert "disputes not about fraud" in result.detail
+    joined = query(
+        settings,
+        "select b.customer_id, r.is_fraud from reported_labels as r "
+        "inner join bronze_transactions as b on b.transaction_id = r.transaction_id",
+    )
+    assert joined == [("c-1", 1)]
+    rejected = pd.read_csv(result.rejected_to, sep=";", dtype=str)
+    assert rejected["reason"].str.contains("reports.transaction_id").all()
+    assert_accounting(settings)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        (
+            "fruad",
+            "reports.outcome: 'fruad': a whole file's outcome is "
+            "'fraud' or 'legitimate'",
+        ),
+        ("{column: Parecer}", "reports.outcome.fraud: Field required"),
+    ],
+)
+def test_a_whole_file_outcome_is_a_verdict(tmp_path, outcome, message):
+    text = HASHED_SOURCE.replace(
+        "  outcome:\n    column: Parecer\n    fraud: [Fraude*]\n"
+        "    legitimate: [Legítima]\n",
+        f"  outcome: {outcome}\n",
+    )
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "processadora.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_source("processadora", sources)
+    assert f"sources/processadora.yaml: {message}" in str(caught.value)

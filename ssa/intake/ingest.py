@@ -46,6 +46,7 @@ from ssa.intake.drop_file import (
     read_drop,
 )
 from ssa.intake.mapped_drop import Mapped, check_header, fraud_count, read_columns
+from ssa.intake.report_mapping import OutcomeSpec
 from ssa.intake.source_mapping import (
     LABELS_FOLDER,
     Source,
@@ -260,17 +261,22 @@ def _report_rows(data: bytes, source: Source) -> _Parsed:
         ) from error
     drop = report_drop.read_reports(data, source)
     checked = report_drop.validate_reports(drop, source)
-    others = bool(source.reports().skip)
+    spec = source.reports()
+    # What sets a report aside: an open case (an outcome column with a
+    # value that is no verdict), a dispute that is not about fraud (skip).
+    open_cases, others = isinstance(spec.outcome, OutcomeSpec), bool(spec.skip)
+    keys = ["reports.outcome"] * open_cases + ["reports.skip"] * others
     return _Parsed(
         checked,
         drop.delimiter,
         labels=checked.good,
         as_written=drop.as_written,
         layout=drop.layout,
-        skipped_by=f"{source.display_path}: reports.outcome"
-        + (" and reports.skip" if others else ""),
+        skipped_by=f"{source.display_path}: " + (" and ".join(keys) or "reports"),
         skipped_are=(
             "reports set aside (open cases and disputes not about fraud)"
+            if open_cases and others
+            else "reports of disputes not about fraud set aside"
             if others
             else "pending reports (open cases, not verdicts) set aside"
         ),

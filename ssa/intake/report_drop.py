@@ -31,7 +31,7 @@ from ssa.intake.mapped_drop import (
     skip_reasons,
 )
 from ssa.intake.mapping_parts import IdSpec
-from ssa.intake.report_mapping import FRAUD_TYPE_MAX, ReportMapping
+from ssa.intake.report_mapping import FRAUD_TYPE_MAX, OutcomeSpec, ReportMapping
 from ssa.intake.source_mapping import Source
 from ssa.intake.validation import Validated, raw_frame, rejected_rows
 
@@ -62,8 +62,7 @@ def validate_reports(drop: DropFile, source: Source) -> Validated:
     set aside; rows_read = good + rejected + pending."""
     spec = source.reports()
     raw, lines, shape = raw_frame(drop)
-    outcome = _cells(raw, spec.outcome.column)
-    verdict, outcome_problem, pending = _outcomes(outcome, spec, source)
+    verdict, outcome_problem, pending = _outcomes(raw, spec, source)
     # A report that is not about fraud is set aside first, whatever its
     # outcome: a chargeback won for goods never delivered is no verdict on
     # fraud either way.
@@ -101,11 +100,19 @@ def _cells(raw: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _outcomes(
-    outcome: pd.Series, spec: ReportMapping, source: Source
+    raw: pd.DataFrame, spec: ReportMapping, source: Source
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Per row: 1 fraud, 0 legitimate (else NA); the problem; and the reason
     a pending row is set aside (None for the others)."""
-    sets = spec.outcome.sets
+    given = spec.outcome
+    if not isinstance(given, OutcomeSpec):
+        # One verdict for the file: nothing to read, so nothing to reject
+        # and no case left open.
+        verdict = pd.Series(int(given == "fraud"), index=raw.index, dtype="Int64")
+        none = pd.Series(None, index=raw.index, dtype=object)
+        return verdict, none, none.copy()
+    outcome = _cells(raw, given.column)
+    sets = given.sets
     # Few distinct outcomes: each decided once.
     decided = {
         value: {name: values.matches(value) for name, values in sets.items()}
@@ -119,7 +126,7 @@ def _outcomes(
     empty = outcome == ""
     listed = "pending" in sets
     open_case = ~fraud & ~legit & ~empty & (said("pending") if listed else True)
-    column = spec.outcome.column
+    column = given.column
     key = "reports.outcome"
     problem = contract.first_problem(
         contract.problem_where(

@@ -12,12 +12,15 @@ for them, built into the id by the same code so a report matches Bronze.
 A row whose outcome is neither fraud nor legitimate is a pending report: an
 open case is not a verdict, so it is neither stored (it would count as one
 or the other) nor rejected (nothing in it is to fix); it is counted and
-listed aside, as ``skip`` lists rows that are not payments.
+listed aside, as ``skip`` lists rows that are not payments. A file whose
+every row is one verdict (a MED export of refunded fraud, a chargeback
+file) has no outcome column to read: ``outcome: fraud`` says so.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -36,6 +39,8 @@ from ssa.intake.mapping_parts import (
 # reported_labels.fraud_type is varchar(64) (sql/bronze/schema.sql).
 FRAUD_TYPE_MAX = 64
 OUTCOME_LISTS = ("fraud", "legitimate", "pending")
+WholeFileOutcome = Literal["fraud", "legitimate"]
+WHOLE_FILE_OUTCOMES: tuple[WholeFileOutcome, ...] = ("fraud", "legitimate")
 
 
 class OutcomeSpec(Strict):
@@ -131,7 +136,12 @@ class ReportMapping(Strict):
         "columns for those, in the same order: the id is then built with the "
         "same separator and digest.",
     )
-    outcome: OutcomeSpec
+    outcome: OutcomeSpec | WholeFileOutcome = Field(
+        description="The column of the verdict and the values that mean fraud, "
+        "legitimate and pending; or 'fraud' (or 'legitimate') alone where "
+        "every row of the file is that verdict: a MED export of refunded "
+        "fraud, a chargeback file.",
+    )
     fraud_type: FraudTypeSpec | None = Field(
         None,
         description="The column naming the kind of fraud, stored as written; "
@@ -161,6 +171,26 @@ class ReportMapping(Strict):
             for column, values in self.skip.items()
         )
 
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _outcome(cls, value: Any) -> Any:
+        """A word is the whole file's verdict; anything else is read as the
+        column and its lists, so their mistakes name their own keys."""
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word not in WHOLE_FILE_OUTCOMES:
+                raise ValueError(
+                    f"{value!r}: a whole file's outcome is 'fraud' or "
+                    "'legitimate'; otherwise give the outcome's column and "
+                    "its fraud and legitimate values"
+                )
+            return word
+        return (
+            value
+            if isinstance(value, OutcomeSpec)
+            else OutcomeSpec.model_validate(value)
+        )
+
     @field_validator("transaction_id", mode="before")
     @classmethod
     def _one_or_more(cls, value: object) -> object:
@@ -183,7 +213,8 @@ class ReportMapping(Strict):
     def columns(self) -> dict[str, str]:
         """Each report column read, with the key that names it."""
         used = {c: "reports.transaction_id" for c in self.transaction_id}
-        used.setdefault(self.outcome.column, "reports.outcome.column")
+        if isinstance(self.outcome, OutcomeSpec):
+            used.setdefault(self.outcome.column, "reports.outcome.column")
         if self.fraud_type is not None:
             used.setdefault(self.fraud_type.source, "reports.fraud_type.from")
         for column in self.skip:
