@@ -287,10 +287,11 @@ def test_live_mode_shows_the_files_arriving_then_redraws(fed) -> None:
         still = page.evaluate("window.afterReload === true")
     assert errors == []
     assert "Ao vivo: Gold de" in state and "desligar" in state
-    assert len(first) == 1 and first[0].startswith("lote-1.csv\tcarregado\t30")
-    assert [row.split("\t")[:3] for row in second] == [
-        ["lote-2.csv", "carregado", "40"],
-        ["lote-1.csv", "carregado", "30"],
+    assert len(first) == 1
+    assert first[0].startswith("lote-1.csv\tcontrato nativo\tcarregado\t30")
+    assert [row.split("\t")[:4] for row in second] == [
+        ["lote-2.csv", "contrato nativo", "carregado", "40"],
+        ["lote-1.csv", "contrato nativo", "carregado", "30"],
     ]
     assert still
     assert requests.count(url) == 2  # the first load and the one redraw

@@ -77,6 +77,8 @@ class IngestResult:
     """What happened to one file; the same figures as its ingestion_log row."""
 
     file_name: str
+    # The system it came from, as ingestion_log.source says it.
+    source: str
     sha256: str
     status: Status
     rows_read: int
@@ -117,6 +119,7 @@ def summary_line(result: Mapping[str, Any]) -> str:
         f"loaded={result['rows_loaded']} rejected={result['rows_rejected']} "
         f"duplicates={result['rows_duplicate']}"
         + (f" skipped={skipped}" if (skipped := result.get("rows_skipped")) else "")
+        + (f" source={source}" if (source := result.get("source")) else "")
         + (f" ({result['detail']})" if result["detail"] else "")
         + (f"; quarantined to {where}" if where else "")
     )
@@ -336,7 +339,7 @@ def _load(
                     session, *_conflict_args(target, sha256, checked)
                 )
         elif earlier is not None:
-            result = _duplicate(path, sha256, earlier, processed)
+            result = _duplicate(target, sha256, earlier, processed)
             ingest_log.append(session, _log_row(result, len(data), started, None, ()))
         else:
             result, found = _insert(
@@ -476,6 +479,7 @@ def _insert(
         )
     result = IngestResult(
         file_name=target.path.name,
+        source=ingest_log.logged_source(target.source),
         sha256=sha256,
         status="loaded",
         rows_read=checked.rows_read,
@@ -509,6 +513,7 @@ def _resumed(earlier: dict[str, Any]) -> IngestResult:
     )
     return IngestResult(
         file_name=earlier["file_name"],
+        source=earlier["source"],
         sha256=earlier["file_sha256"],
         status="loaded",
         rows_read=earlier["rows_read"],
@@ -524,11 +529,13 @@ def _resumed(earlier: dict[str, Any]) -> IngestResult:
 
 
 def _duplicate(
-    path: Path, sha256: str, earlier: dict[str, Any], processed: Path
+    target: _Target, sha256: str, earlier: dict[str, Any], processed: Path
 ) -> IngestResult:
+    path = target.path
     stem, suffix = _split(path.name)
     return IngestResult(
         file_name=path.name,
+        source=ingest_log.logged_source(target.source),
         sha256=sha256,
         status="duplicate_file",
         rows_read=0,
@@ -591,6 +598,7 @@ def _quarantine(
     )
     result = IngestResult(
         file_name=path.name,
+        source=ingest_log.logged_source(target.source),
         sha256=sha256,
         status="quarantined",
         rows_read=0,
@@ -633,6 +641,7 @@ def _log_row(
 ) -> dict[str, Any]:
     return {
         "file_name": result.file_name[:256],
+        "source": result.source[:256],
         "file_sha256": result.sha256,
         "file_bytes": file_bytes,
         "status": result.status,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ssa.documents import mask_names
 from ssa.engines import open_warehouse
+from ssa.intake.ingest_log import UNKNOWN_SOURCE
 from ssa.local_time import local_date, utc_suffix
 from ssa.report.alert_reasons import alert_reasons
 from ssa.report.dashboard.words import (
@@ -22,6 +23,7 @@ from ssa.report.dashboard.words import (
     RULE_LABELS,
     SIGNAL_LABELS,
     br_number,
+    source_label,
 )
 from ssa.risk import model_scoring, risk_model
 from ssa.settings import Settings
@@ -172,6 +174,7 @@ def arrival_table(frame: pd.DataFrame, utc_offset_seconds: int) -> pd.DataFrame:
     received = pd.to_datetime(frame["finished_at"], utc=True, format="ISO8601")
     local = received + pd.Timedelta(seconds=utc_offset_seconds)
     shown = frame.assign(
+        source=frame["source"].fillna(UNKNOWN_SOURCE).map(source_label),
         status=frame["status"].map(ARRIVAL_STATUS).fillna(frame["status"]),
         received_at=local.dt.strftime("%H:%M:%S %d/%m"),
     )[list(ARRIVAL_HEADERS)]
