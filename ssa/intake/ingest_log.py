@@ -23,6 +23,9 @@ from ssa.engines.base import sql_text, statements
 # would pass for a fact.
 NATIVE_SOURCE = "native"
 UNKNOWN_SOURCE = "unknown"
+# Bronze's rows of the synthetic month come from no file, so from no log
+# row; the dashboard names their system so.
+GENERATOR_SOURCE = "generator"
 LOG_COLUMNS = (
     "log_seq",
     "file_name",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ssa.intake.ingest_log import NATIVE_SOURCE, UNKNOWN_SOURCE
+from ssa.intake.ingest_log import GENERATOR_SOURCE, NATIVE_SOURCE, UNKNOWN_SOURCE
 from ssa.intake.source_mapping import LABELS_FOLDER, reported_source
 from ssa.local_time import day_date
 from ssa.report import evaluation
@@ -195,11 +195,12 @@ ARRIVAL_STATUS = {
     "duplicate_file": "já recebido",
     "quarantined": "em quarentena",
 }
-# ingestion_log.source as the page names it; a mapping's name is shown as
-# it is.
+# ingestion_log.source and the systems Bronze's rows come from, as the page
+# names them; a mapping's name is shown as it is.
 SOURCE_LABELS = {
     NATIVE_SOURCE: "contrato nativo",
     UNKNOWN_SOURCE: "desconhecida (registro anterior à coluna)",
+    GENERATOR_SOURCE: "mês sintético (gerador)",
     LABELS_FOLDER: "rótulos (contrato nativo)",
 }
 
