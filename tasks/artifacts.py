@@ -160,8 +160,12 @@ async def publish_headline(settings: Settings, refreshed: Mapping[str, Any]) -> 
             image_url="data:image/png;base64,"
             + base64.b64encode(dashboard["png"]).decode("ascii"),
             key="dashboard",
-            description="Map and daily chart of "
-            f"`{_shown(settings.paths.dashboard_html)}`"
+            description=(
+                "Map and daily chart of "
+                if dashboard.get("bairros_with_data")
+                else "Daily and hour charts (no row has a bairro: no map) of "
+            )
+            + f"`{_shown(settings.paths.dashboard_html)}`"
             " (the page itself has the tables and tooltips).",
         )
     chart = await asyncio.to_thread(_pr_png, refreshed["report"])

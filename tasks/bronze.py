@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ssa.engines import WarehouseError, open_warehouse
 from ssa.generator import Dataset, chunk_count, generate_chunks
-from ssa.intake.ingest import BATCH_DIGEST_CHARS
+from ssa.intake.ingest import BATCH_DIGEST_CHARS, GENERATOR_LINEAGE
 from ssa.settings import Settings
 from tasks.retries import IO_RETRIES, IO_RETRY_DELAYS_SECONDS
 
@@ -35,7 +35,7 @@ def _load(data: Dataset | Iterable[Dataset], settings: Settings) -> dict[str, in
     time), in one transaction."""
     chunks = [data] if isinstance(data, Dataset) else data
     lineage = {
-        "source": f"generator:seed={settings.generator.seed}",
+        "source": f"{GENERATOR_LINEAGE}seed={settings.generator.seed}",
         "batch_id": batch_id_for(settings),
         "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -83,6 +83,9 @@ def read_touched(settings: Settings, after: int, up_to: int) -> dict[str, Any]:
     """Files handled in the range (loaded, skipped, quarantined) and the
     customers the loaded rows belong to."""
     with open_warehouse(settings).transaction() as session:
+        # Loads an earlier version logged may wait for this refresh: its log
+        # gains the columns the rows are read with.
+        session.apply_schema()
         return {
             "files": ingest_log.files_between(session, after, up_to),
             "customer_ids": ingest_log.touched_customers(session, after, up_to),
@@ -116,6 +119,7 @@ async def record_refresh(
 INGESTED_COLUMNS = (
     "log_seq",
     "file_name",
+    "source",
     "status",
     "rows_read",
     "rows_loaded",
@@ -135,7 +139,9 @@ async def publish_ingestion(files: list[dict[str, Any]]) -> None:
         table=[ingested_row(f) for f in files],
         key="ingested-files",
         description="Drops handled since the last refresh (loaded, skipped or "
-        "quarantined): rows read = loaded + rejected + duplicates + skipped "
+        "quarantined), each with the system it came from (source: the mapping's "
+        "name, native for the input contract, unknown if logged before the "
+        "column existed): rows read = loaded + rejected + duplicates + skipped "
         "(not payments, by the source mapping's skip); "
         "quarantine_file is where the rejected rows (or the unreadable file) "
         "went.",

@@ -347,3 +347,112 @@ def test_the_ingestion_log_checks_the_accounting_with_skipped_rows(
         session.execute(LOG_ROW, (2, 10, 10, 2))  # 10 + 2 is not 10
     with open_warehouse(settings).transaction() as session:
         assert session.fetchall("select count(*) from ingestion_log")[0][0] == 1
+
+
+def _log_before_source() -> str:
+    """The ingestion log's DDL as it was before ``source``: today's file
+    without that column, its rows_skipped and its checks as they were."""
+    ddl = base.sql_text("bronze/ingestion_log.sql")
+    start = ddl.index("    -- The system the file came from")
+    end = ddl.index("    source varchar(256),\n") + len("    source varchar(256),\n")
+    old = ddl[:start] + ddl[end:]
+    assert "source varchar" not in old
+    return old
+
+
+@ENGINES
+def test_an_earlier_ingestion_log_gains_source_its_files_unknown(
+    tmp_path, engine_name
+) -> None:
+    """A warehouse made before the log named each file's source keeps
+    working: the next drop adds the column in place, the earlier files read
+    as unknown (nothing recorded which folder they came from), the new one
+    as its mapping, and the dashboard's list of arrivals says both."""
+    from ssa.report.dashboard.data import arrival_table
+
+    settings = _settings(tmp_path, engine_name=engine_name)
+    path = settings.warehouse_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    earlier = (
+        "insert into ingestion_log (log_seq, file_name, file_sha256, file_bytes, "
+        "status, rows_read, rows_loaded, rows_rejected, rows_duplicate, "
+        "rows_skipped, batch_id, started_at, finished_at) values (1, "
+        "'earlier.csv', 'aa', 10, 'loaded', 3, 3, 0, 0, 0, 'file-aa', "
+        "'2026-10-01T00:00:00.000+00:00', '2026-10-01T00:00:01.000+00:00')"
+    )
+    if engine_name == "duckdb":
+        with duckdb.connect(str(path)) as conn:
+            conn.execute(_log_before_source())
+            conn.execute(earlier)
+    else:
+        with closing(sqlite3.connect(path)) as conn:
+            conn.executescript(_log_before_source())
+            conn.execute(earlier)
+            conn.commit()
+    with open_warehouse(settings).transaction() as session:
+        assert "source" not in session.columns("ingestion_log")
+    incoming = settings.paths.incoming_path / "paysim"
+    incoming.mkdir(parents=True)
+    example = REPO_ROOT / "sources" / "examples" / "paysim_example.csv"
+    dropped = Path(shutil.copy(example, incoming / example.name))
+
+    result = ingest_file(dropped, settings, source="paysim")
+
+    assert (result.status, result.source) == ("loaded", "paysim")
+    assert result.summary().endswith(")") and " source=paysim (" in result.summary()
+    with open_warehouse(settings).transaction() as session:
+        assert session.columns("ingestion_log").count("source") == 1
+        stored = session.fetchall(
+            "select log_seq, source from ingestion_log order by log_seq"
+        )
+        assert [tuple(r) for r in stored] == [(1, None), (2, "paysim")]
+        assert ingest_log.find_loaded(session, "aa")["source"] == "unknown"
+        files = ingest_log.files_between(session, 0, 2)
+        arrivals = session.query("gold/dashboard_arrivals.sql", {"arrival_rows": 5})
+    assert [f["source"] for f in files] == ["unknown", "paysim"]
+    shown = arrival_table(arrivals, settings.rules.utc_offset_seconds)
+    assert shown["Origem"].tolist() == [
+        "paysim",
+        "desconhecida (registro anterior à coluna)",
+    ]
+
+
+@ENGINES
+def test_the_log_names_each_files_source(tmp_path, engine_name) -> None:
+    """Native, mapped, reported-fraud, duplicate and quarantined files: each
+    logged with the system it came from."""
+    from tests.drops import sample, write
+
+    settings = _settings(tmp_path, engine_name=engine_name)
+    incoming = settings.paths.incoming_path
+    native = write(incoming / "lote.csv", sample(20))
+    again = write(incoming / "lote-de-novo.csv", sample(20))
+    labels = incoming / "labels" / "rotulos.csv"
+    labels.parent.mkdir(parents=True)
+    first_id = sample(20)["transaction_id"].iloc[0]
+    labels.write_text(f"transaction_id,is_fraud\n{first_id},1\n", encoding="utf-8")
+    example = REPO_ROOT / "sources" / "examples" / "paysim_example.csv"
+    (incoming / "paysim").mkdir()
+    mapped = Path(shutil.copy(example, incoming / "paysim" / example.name))
+    wrong = Path(shutil.copy(native, incoming / "paysim" / "nativo.csv"))
+
+    results = [
+        ingest_file(native, settings),
+        ingest_file(again, settings),
+        ingest_file(labels, settings, source="labels"),
+        ingest_file(mapped, settings, source="paysim"),
+        ingest_file(wrong, settings, source="paysim"),
+    ]
+
+    assert [(r.status, r.source) for r in results] == [
+        ("loaded", "native"),
+        ("duplicate_file", "native"),
+        ("loaded", "labels"),
+        ("loaded", "paysim"),
+        ("quarantined", "paysim"),
+    ]
+    with open_warehouse(settings).transaction() as session:
+        logged = session.fetchall(
+            "select file_name, source from ingestion_log order by log_seq"
+        )
+    assert [tuple(r) for r in logged] == [(r.file_name, r.source) for r in results]

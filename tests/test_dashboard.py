@@ -287,10 +287,11 @@ def test_live_mode_shows_the_files_arriving_then_redraws(fed) -> None:
         still = page.evaluate("window.afterReload === true")
     assert errors == []
     assert "Ao vivo: Gold de" in state and "desligar" in state
-    assert len(first) == 1 and first[0].startswith("lote-1.csv\tcarregado\t30")
-    assert [row.split("\t")[:3] for row in second] == [
-        ["lote-2.csv", "carregado", "40"],
-        ["lote-1.csv", "carregado", "30"],
+    assert len(first) == 1
+    assert first[0].startswith("lote-1.csv\tcontrato nativo\tcarregado\t30")
+    assert [row.split("\t")[:4] for row in second] == [
+        ["lote-2.csv", "contrato nativo", "carregado", "40"],
+        ["lote-1.csv", "contrato nativo", "carregado", "30"],
     ]
     assert still
     assert requests.count(url) == 2  # the first load and the one redraw
@@ -564,3 +565,217 @@ def test_report_keys_unknown_to_the_page_keep_their_name() -> None:
         {"Medida": "a_new_figure", "Valor": "1,500"},
         {"Medida": "Pontuação", "Valor": "a new scorer"},
     ]
+
+
+# A fintech's own export: the generator's payments with no place at all.
+PLACELESS_MAPPING = """\
+description: payments from a system that records no place
+columns:
+  transaction_id: transaction_id
+  customer_id: customer_id
+  payer_type: payer_type
+  channel: channel
+  payee_id: payee_id
+  payee_type: payee_type
+  is_same_owner: is_same_owner
+  merchant_id: merchant_id
+  category: category
+  card_id: card_id
+  entry_mode: entry_mode
+  auth_status: auth_status
+  device_id: device_id
+time:
+  epoch_column: created_at_epoch
+amount:
+  column: amount
+  decimal: "."
+  currency: BRL
+places: none
+"""
+PLACELESS = "semlugar"
+
+
+def _placeless_drop(folder: Path, seed: int, customers: int, prefix: str) -> Path:
+    """A generated month written as that system exports it: no bairro, no
+    lat/lon (its customers' ids prefixed, so they are nobody else's)."""
+    month = generate(
+        Settings(generator={"n_customers": customers, "days": 7, "seed": seed})
+    )
+    rows = month.transactions.drop(
+        columns=["bairro", "lat", "lon", "device_first_seen_epoch"]
+    ).astype({"customer_id": "string"})
+    rows = rows.assign(
+        customer_id=prefix + rows["customer_id"],
+        amount=(rows.pop("amount_cents") / 100).map("{:.2f}".format),
+    )
+    path = folder / PLACELESS / f"{PLACELESS}-{seed}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(path, index=False)
+    return path
+
+
+def _with_placeless_source(data_dir: Path) -> Settings:
+    sources = data_dir / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    (sources / f"{PLACELESS}.yaml").write_text(PLACELESS_MAPPING, encoding="utf-8")
+    return Settings(
+        paths={"data_dir": data_dir, "sources_dir": sources},
+        generator={"n_customers": 400, "n_merchants": 80, "days": 7},
+    )
+
+
+@pytest.fixture(scope="module")
+def placeless(tmp_path_factory) -> tuple[Settings, dict]:
+    """A warehouse fed only by a source with no place (``places: none``)."""
+    from ssa.intake.ingest import ingest_file
+
+    settings = _with_placeless_source(tmp_path_factory.mktemp("placeless"))
+    drop = _placeless_drop(settings.paths.incoming_path, 3, 400, "S")
+    result = ingest_file(drop, settings, source=PLACELESS)
+    assert result.rows_loaded > 1000 and result.rows_rejected == 0, result.detail
+    build_silver(settings, None)
+    build_gold(settings)
+    return settings, dashboard.write_dashboard(settings, REPORT)
+
+
+@pytest.fixture(scope="module")
+def mixed(written, tmp_path_factory) -> tuple[Settings, dict]:
+    """The synthetic month (every row in a bairro), a placeless source and
+    a native drop whose rows give coordinates but no bairro."""
+    import sqlite3
+
+    from ssa.intake.ingest import ingest_file
+    from tests.drops import sample, write
+
+    month, _ = written
+    settings = _with_placeless_source(tmp_path_factory.mktemp("mixed"))
+    with (
+        sqlite3.connect(month.warehouse_path) as source,
+        sqlite3.connect(settings.warehouse_path) as copy,
+    ):
+        source.backup(copy)
+    drop = _placeless_drop(settings.paths.incoming_path, 5, 200, "S")
+    assert ingest_file(drop, settings, source=PLACELESS).rows_loaded > 500
+    nameless = sample(40).assign(bairro="")
+    native = write(settings.paths.incoming_path / "sem-bairro.csv", nameless)
+    assert ingest_file(native, settings).rows_loaded == 40
+    build_silver(settings, None)
+    build_gold(settings)
+    return settings, dashboard.write_dashboard(settings, REPORT)
+
+
+def _stored_alerts(settings: Settings) -> pd.DataFrame:
+    """The alert queue's places and lineage, read straight from Gold."""
+    import sqlite3
+
+    with sqlite3.connect(settings.warehouse_path) as conn:
+        return pd.read_sql_query(
+            "select source, bairro, lat, lon from gold_anomalies", conn
+        )
+
+
+def test_a_placeless_warehouse_renders_its_note_and_the_panel_by_source(
+    placeless,
+) -> None:
+    """No transaction has a place: no map to draw (an all-grey map would
+    read as a city without alerts); the page says why, counts every alert by
+    source, and its charts by day and by hour and channel render."""
+    settings, out = placeless
+    alerts = _stored_alerts(settings)
+    assert len(alerts) > 0 and alerts["bairro"].isna().all()
+    url = settings.paths.dashboard_html.resolve().as_uri()
+    requests: list[str] = []
+    errors: list[str] = []
+    with _offline_page(lambda u: u == url, requests, errors) as page:
+        page.goto(url)
+        page.wait_for_function("window.ssaCharts !== undefined")
+        page.evaluate("window.ssaCharts.then(() => true)")
+        maps = page.locator("#mapa").count()
+        said = page.inner_text("#sem-lugar")
+        by_source = page.locator("#por-fonte-tabela tbody tr").all_inner_texts()
+        cells = page.locator("#por-hora g.mark-rect path").count()
+        bars = page.locator("#por-dia g.mark-rect path").count()
+        page.screenshot(path=_shots() / "dashboard-placeless.png", full_page=True)
+    assert errors == [] and requests == [url]
+    assert maps == 0 and "mapa" not in out["specs"]
+    count = br_number(len(alerts))
+    assert said.startswith("Sem mapa: nenhuma das")
+    assert f"nenhum dos {count} alertas" in said
+    assert f"{count} de {PLACELESS} sem lugar (o mapeamento diz places: none)" in said
+    assert len(by_source) == 1
+    row = by_source[0].split("\t")
+    assert row[0] == PLACELESS and row[3] == count  # Fonte, …, Alertas
+    assert row[5:7] == ["0", count]  # none on the map, all without a place
+    assert cells > 0 and bars > 0
+
+
+def test_a_placeless_warehouse_gives_the_run_page_its_picture(tmp_path) -> None:
+    """The run page's PNG: the daily and hour charts where there is no map."""
+    from ssa.intake.ingest import ingest_file
+    from ssa.report.dashboard.vega import snapshot_png
+
+    settings = _with_placeless_source(tmp_path)
+    drop = _placeless_drop(settings.paths.incoming_path, 4, 60, "S")
+    assert ingest_file(drop, settings, source=PLACELESS).rows_loaded > 0
+    build_silver(settings, None)
+    build_gold(settings)
+    specs = dashboard.write_dashboard(settings)["specs"]
+    assert "mapa" not in specs
+    assert snapshot_png(specs).startswith(b"\x89PNG")
+
+
+def test_the_mixed_warehouse_counts_what_the_map_cannot_draw(mixed) -> None:
+    """The map counts the alerts with a bairro, and its rates only them; the
+    note says how many are off it and why; the panel by source counts every
+    alert, each system's files added up."""
+    from ssa.intake.ingest import lineage_source
+    from ssa.report.dashboard.places import note
+
+    settings, _ = mixed
+    alerts = _stored_alerts(settings)
+    placed = alerts["bairro"].notna()
+    no_point = alerts["bairro"].isna() & (alerts["lat"].isna() | alerts["lon"].isna())
+    assert placed.sum() > 0 and no_point.sum() > 0  # both kinds, to count
+    data = read_data(settings)
+    places = data.places
+    assert places.total("alerts") == len(alerts) == int(data.kpis["alerts"])
+    assert places.total("alerts_with_bairro") == placed.sum()
+    assert places.total("alerts_without_point") == no_point.sum()
+    # The map's rates: over the rows with a bairro, and nothing else.
+    assert data.bairros["alerts"].sum() == placed.sum()
+    shown = data.bairros.set_index("bairro")
+    residents = shown["alerts"] * 1000 / shown["population_2022"]
+    assert shown["per_1000_residents"].dropna().equals(residents.round(2).dropna())
+    # Per system: the generator's month, the placeless source, the native drop.
+    systems = alerts["source"].map(lineage_source)
+    by_source = places.by_source.set_index("source")
+    assert set(by_source.index) == {"generator", PLACELESS, "native"}
+    assert by_source["alerts"].to_dict() == {
+        s: int((systems == s).sum()) for s in by_source.index
+    }
+    assert (
+        by_source.loc["generator", "alerts_with_bairro"]
+        == (by_source.loc["generator", "alerts"])
+    )
+    assert by_source.loc[PLACELESS, "alerts_with_bairro"] == 0
+    native = by_source.loc["native"]
+    assert native["transactions"] == 40 and native["transactions_with_bairro"] == 0
+    assert native["transactions_without_point"] == 0  # coordinates, no bairro
+    said = note(places)
+    total, on_map = br_number(len(alerts)), br_number(int(placed.sum()))
+    assert said.startswith(f"O mapa mostra {on_map} dos {total} alertas")
+    assert f"{br_number(int(no_point.sum()))} de {PLACELESS} sem lugar" in said
+    html = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    assert 'id="sem-lugar"' in html and 'id="por-fonte-tabela"' in html
+    assert '"mapa"' in html  # the map stays, for the rows it can draw
+
+
+def test_a_month_in_its_bairros_is_shown_as_before(written) -> None:
+    """Every row has a bairro: no note and no panel by source, the map as
+    it was."""
+    settings, out = written
+    data = read_data(settings)
+    assert data.places.complete and not data.places.shown_by_source
+    html = settings.paths.dashboard_html.read_text(encoding="utf-8")
+    assert 'id="sem-lugar"' not in html and "por-fonte" not in html
+    assert "mapa" in out["specs"]

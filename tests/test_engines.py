@@ -29,6 +29,7 @@ DASHBOARD_QUERIES = {
     "gold/dashboard_bairros.sql": {},
     "gold/dashboard_daily_flags.sql": {},
     "gold/dashboard_hour_channel.sql": {},
+    "gold/dashboard_sources.sql": {},
     "gold/dashboard_top.sql": {"top_rows": 50},
 }
 NO_LOG_QUERIES = {"gold/dashboard_arrivals.sql"}

@@ -155,6 +155,7 @@ def test_the_user_is_told_where_quarantined_rows_went(
     assert result["quarantine_files"] == [str(rows_to), str(file_to)]
     log_row = {**by_name["mixed.csv"], "log_seq": 1, "missing_columns": None}
     assert ingested_row(log_row)["quarantine_file"] == str(rows_to)
+    assert ingested_row(log_row)["source"] == "native"  # the input contract
 
     again = frame.assign(transaction_id=frame["transaction_id"] + "b")
     code = main(

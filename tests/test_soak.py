@@ -95,6 +95,7 @@ def _feed(names: list[str]) -> str:
         {
             "log_seq": range(len(names), 0, -1),
             "file_name": names,
+            "source": "native",
             "status": "loaded",
             "rows_loaded": 10,
             "rows_rejected": 0,

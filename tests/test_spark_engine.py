@@ -372,6 +372,62 @@ def test_skipped_rows_are_logged_as_on_sqlite(built) -> None:
     _same("gold/dashboard_arrivals.sql", *read)
 
 
+def test_an_earlier_ingestion_log_gains_source_on_spark(built) -> None:
+    """A Spark log made before ``source`` (its table and Parquet files
+    without the column) gains it in place; its rows read as unknown, and a
+    new row keeps the source it was written with."""
+    from ssa.intake import ingest_log
+
+    _, spark, _ = built
+    mine = spark.model_copy(
+        update={
+            "engines": spark.engines.model_copy(
+                update={"spark_schema": "ssa_earlier_log"}
+            )
+        }
+    )
+    columns = spark_warehouse._bronze_tables()["ingestion_log"]
+    earlier = [c for c in columns if c[0] != "source"]
+    assert len(earlier) == len(columns) - 1
+    row = {
+        "log_seq": 1,
+        "file_name": "earlier.csv",
+        "file_sha256": "aa",
+        "file_bytes": 10,
+        "status": "loaded",
+        "rows_read": 3,
+        "rows_loaded": 3,
+        "rows_rejected": 0,
+        "rows_duplicate": 0,
+        "rows_skipped": 0,
+        "batch_id": "file-aa",
+        "started_at": "2026-10-01T00:00:00.000+00:00",
+        "finished_at": "2026-10-01T00:00:01.000+00:00",
+    }
+    with open_warehouse(mine).transaction() as session:
+        spark_warehouse._create_bronze(session.conn, "ingestion_log", earlier)
+        session.execute(
+            f"insert into ingestion_log ({', '.join(row)}) "
+            f"values ({', '.join(':' + c for c in row)})",
+            row,
+        )
+        assert "source" not in session.read_table("ingestion_log").columns
+        session.apply_schema()
+        ingest_log.append(
+            session,
+            {**row, "file_name": "new.csv", "file_sha256": "bb", "source": "paysim"},
+        )
+        assert "source" in session.read_table("ingestion_log").columns
+        files = ingest_log.files_between(session, 0, 2)
+        arrivals = session.query("gold/dashboard_arrivals.sql", {"arrival_rows": 5})
+    assert [(f["file_name"], f["source"]) for f in files] == [
+        ("earlier.csv", "unknown"),
+        ("new.csv", "paysim"),
+    ]
+    assert arrivals["source"].iloc[0] == "paysim"
+    assert pd.isna(arrivals["source"].iloc[1])  # the page says unknown
+
+
 def test_a_session_catches_up_with_another_writer(built) -> None:
     """Each process has a local server of its own; a server lists a Parquet
     table's files once. A session that another one (another process's, as

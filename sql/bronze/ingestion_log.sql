@@ -6,6 +6,11 @@
 create table if not exists ingestion_log (
     log_seq bigint not null primary key,         -- 1, 2, 3 ... commit order
     file_name varchar(256) not null,             -- as dropped
+    -- The system the file came from: its mapping's name (sources/<name>.yaml),
+    -- 'native' for the input contract, 'labels' or '<name>/labels' for a
+    -- reported-fraud file. Nullable so that a warehouse made before it gains
+    -- it in place, its rows kept: NULL there reads as 'unknown'.
+    source varchar(256),
     file_sha256 varchar(64) not null,            -- content identity
     file_bytes bigint not null,
     status varchar(16) not null,                 -- loaded / duplicate_file / quarantined

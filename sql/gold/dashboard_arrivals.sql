@@ -1,5 +1,7 @@
 -- The dashboard's "Chegando agora": the latest files the watched folder
--- took in (loaded, skipped as already seen, or quarantined), newest first.
+-- took in (loaded, skipped as already seen, or quarantined), newest first,
+-- each with the system it came from (NULL: logged before the log had the
+-- column; the page says unknown).
 
 with
 
@@ -7,6 +9,7 @@ ingestion_log_files as (
     select
         log_seq,
         file_name,
+        source,
         status,
         rows_loaded,
         rows_rejected,
@@ -21,6 +24,7 @@ final as (
     select
         log_seq,
         file_name,
+        source,
         status,
         rows_loaded,
         rows_rejected,

@@ -6,7 +6,7 @@
 
 {% macro log_columns(prefix='') -%}
 {% for column in [
-    'log_seq', 'file_name', 'file_sha256', 'file_bytes', 'status',
+    'log_seq', 'file_name', 'source', 'file_sha256', 'file_bytes', 'status',
     'rows_read', 'rows_loaded', 'rows_rejected', 'rows_duplicate',
     'rows_skipped', 'batch_id', 'delimiter', 'missing_columns', 'detail',
     'archived_to', 'rejected_to', 'started_at', 'finished_at',

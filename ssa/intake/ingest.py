@@ -78,6 +78,8 @@ class IngestResult:
     """What happened to one file; the same figures as its ingestion_log row."""
 
     file_name: str
+    # The system it came from, as ingestion_log.source says it.
+    source: str
     sha256: str
     status: Status
     rows_read: int
@@ -118,6 +120,7 @@ def summary_line(result: Mapping[str, Any]) -> str:
         f"loaded={result['rows_loaded']} rejected={result['rows_rejected']} "
         f"duplicates={result['rows_duplicate']}"
         + (f" skipped={skipped}" if (skipped := result.get("rows_skipped")) else "")
+        + (f" source={source}" if (source := result.get("source")) else "")
         + (f" ({result['detail']})" if result["detail"] else "")
         + (f"; quarantined to {where}" if where else "")
     )
@@ -211,7 +214,28 @@ class _Target:
     @property
     def lineage(self) -> str:
         name = f"{self.source}/{self.path.name}" if self.source else self.path.name
-        return f"file:{name}"[:256]
+        return f"{FILE_LINEAGE}{name}"[:256]
+
+
+# Bronze's ``source``, a row's lineage: ``file:<folder>/<file>`` for a
+# mapped drop, ``file:<file>`` for one in the input contract (``_Target``),
+# ``generator:seed=42`` for the synthetic month (tasks/bronze.py; the SQL
+# that replaces that month matches the same prefix).
+FILE_LINEAGE = "file:"
+GENERATOR_LINEAGE = "generator:"
+
+
+def lineage_source(lineage: str) -> str:
+    """The system a Bronze row came from, read from its lineage, in the words
+    of ``ingestion_log.source``: the mapping's name, ``native``, or
+    ``generator`` for the synthetic month; a lineage of another shape is
+    its own name."""
+    if lineage.startswith(GENERATOR_LINEAGE):
+        return ingest_log.GENERATOR_SOURCE
+    if lineage.startswith(FILE_LINEAGE):
+        folder, sep, _ = lineage.removeprefix(FILE_LINEAGE).partition("/")
+        return folder if sep else ingest_log.NATIVE_SOURCE
+    return lineage
 
 
 @dataclass(frozen=True)
@@ -342,7 +366,7 @@ def _load(
                     session, *_conflict_args(target, sha256, checked)
                 )
         elif earlier is not None:
-            result = _duplicate(path, sha256, earlier, processed)
+            result = _duplicate(target, sha256, earlier, processed)
             ingest_log.append(session, _log_row(result, len(data), started, None, ()))
         else:
             result, found = _insert(
@@ -482,6 +506,7 @@ def _insert(
         )
     result = IngestResult(
         file_name=target.path.name,
+        source=ingest_log.logged_source(target.source),
         sha256=sha256,
         status="loaded",
         rows_read=checked.rows_read,
@@ -515,6 +540,7 @@ def _resumed(earlier: dict[str, Any]) -> IngestResult:
     )
     return IngestResult(
         file_name=earlier["file_name"],
+        source=earlier["source"],
         sha256=earlier["file_sha256"],
         status="loaded",
         rows_read=earlier["rows_read"],
@@ -530,11 +556,13 @@ def _resumed(earlier: dict[str, Any]) -> IngestResult:
 
 
 def _duplicate(
-    path: Path, sha256: str, earlier: dict[str, Any], processed: Path
+    target: _Target, sha256: str, earlier: dict[str, Any], processed: Path
 ) -> IngestResult:
+    path = target.path
     stem, suffix = _split(path.name)
     return IngestResult(
         file_name=path.name,
+        source=ingest_log.logged_source(target.source),
         sha256=sha256,
         status="duplicate_file",
         rows_read=0,
@@ -597,6 +625,7 @@ def _quarantine(
     )
     result = IngestResult(
         file_name=path.name,
+        source=ingest_log.logged_source(target.source),
         sha256=sha256,
         status="quarantined",
         rows_read=0,
@@ -639,6 +668,7 @@ def _log_row(
 ) -> dict[str, Any]:
     return {
         "file_name": result.file_name[:256],
+        "source": result.source[:256],
         "file_sha256": result.sha256,
         "file_bytes": file_bytes,
         "status": result.status,

@@ -15,9 +15,21 @@ from typing import Any
 from ssa.engines import Session
 from ssa.engines.base import sql_text, statements
 
+# ``ingestion_log.source``: the system a file came from. A mapped drop's is
+# its mapping's name (``sources/<name>.yaml``), a reported-fraud file's
+# ``labels`` or ``<name>/labels``; a drop in the input contract has no
+# mapping, and says so. A row logged before the column existed has NULL
+# there: which folder its file came from was not recorded, and a guess
+# would pass for a fact.
+NATIVE_SOURCE = "native"
+UNKNOWN_SOURCE = "unknown"
+# Bronze's rows of the synthetic month come from no file, so from no log
+# row; the dashboard names their system so.
+GENERATOR_SOURCE = "generator"
 LOG_COLUMNS = (
     "log_seq",
     "file_name",
+    "source",
     "file_sha256",
     "file_bytes",
     "status",
@@ -112,11 +124,19 @@ def files_between(
     return [_entry(row) for row in rows]
 
 
+def logged_source(source: str | None) -> str:
+    """What ``ingestion_log.source`` says of a file ingested with this
+    routing tag (``ingest_file``'s ``source``; None: the input contract)."""
+    return source or NATIVE_SOURCE
+
+
 def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
     """A log row by column name. A Spark log made before rows_skipped has no
-    value there (its Parquet files lack the column): none were skipped."""
+    value there (its Parquet files lack the column): none were skipped. A
+    row logged before ``source`` existed has none either: unknown."""
     entry = dict(zip(LOG_COLUMNS, row, strict=True))
     entry["rows_skipped"] = entry["rows_skipped"] or 0
+    entry["source"] = entry["source"] or UNKNOWN_SOURCE
     return entry
 
 

@@ -1,5 +1,6 @@
-"""The page's charts as Vega-Lite specs (Altair): the bairro maps, alerts
-by day and signal, alerts by hour and channel."""
+"""The page's charts as Vega-Lite specs (Altair): the bairro maps (where
+some transaction has a bairro), alerts by day and signal, alerts by hour
+and channel."""
 
 from __future__ import annotations
 
@@ -187,10 +188,11 @@ def charts(data: DashboardData, features: list[dict[str, Any]]) -> dict[str, Any
         )
         .properties(width=760, height=160, title="Alertas por hora do dia e canal")
     )
+    specs = {"por-dia": daily.to_dict(), "por-hora": hourly.to_dict()}
+    if data.places is not None and not data.places.mapped:
+        # No transaction has a bairro: an all-grey map would only look like
+        # a city without alerts; the page says why there is none.
+        return specs
     map_spec = maps.to_dict()
     map_spec.setdefault("datasets", {})[MAP_DATASET] = features
-    return {
-        "mapa": map_spec,
-        "por-dia": daily.to_dict(),
-        "por-hora": hourly.to_dict(),
-    }
+    return {"mapa": map_spec, **specs}

@@ -12,8 +12,10 @@ import pandas as pd
 
 from ssa.documents import mask_names
 from ssa.engines import open_warehouse
+from ssa.intake.ingest_log import UNKNOWN_SOURCE
 from ssa.local_time import local_date, utc_suffix
 from ssa.report.alert_reasons import alert_reasons
+from ssa.report.dashboard.places import Places, summarise
 from ssa.report.dashboard.words import (
     ARRIVAL_HEADERS,
     ARRIVAL_STATUS,
@@ -22,6 +24,7 @@ from ssa.report.dashboard.words import (
     RULE_LABELS,
     SIGNAL_LABELS,
     br_number,
+    source_label,
 )
 from ssa.risk import model_scoring, risk_model
 from ssa.settings import Settings
@@ -41,6 +44,8 @@ class DashboardData:
     generated_at: str
     zone: str
     scoring: str = ""
+    # The alert queue by source and place: what the map cannot draw.
+    places: Places | None = None
 
 
 def _per_thousand(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -62,6 +67,7 @@ def read_data(settings: Settings) -> DashboardData:
         bairros = session.query("gold/dashboard_bairros.sql", {})
         daily = session.query("gold/dashboard_daily_flags.sql", {})
         hour_channel = session.query("gold/dashboard_hour_channel.sql", {})
+        sources = session.query("gold/dashboard_sources.sql", {})
         top = session.query("gold/dashboard_top.sql", params)
         # Only a folder the watcher (or flows.ingest) has fed has a log.
         arrivals = (
@@ -113,6 +119,7 @@ def read_data(settings: Settings) -> DashboardData:
         generated_at=local_now.strftime("%d/%m/%Y %H:%M:%S"),
         zone=f"UTC{utc_suffix(offset)}",
         scoring=scoring_note(settings, kpis.get("model_version")),
+        places=summarise(sources, settings.paths.sources_path),
     )
 
 
@@ -172,6 +179,7 @@ def arrival_table(frame: pd.DataFrame, utc_offset_seconds: int) -> pd.DataFrame:
     received = pd.to_datetime(frame["finished_at"], utc=True, format="ISO8601")
     local = received + pd.Timedelta(seconds=utc_offset_seconds)
     shown = frame.assign(
+        source=frame["source"].fillna(UNKNOWN_SOURCE).map(source_label),
         status=frame["status"].map(ARRIVAL_STATUS).fillna(frame["status"]),
         received_at=local.dt.strftime("%H:%M:%S %d/%m"),
     )[list(ARRIVAL_HEADERS)]

@@ -14,6 +14,7 @@ import vl_convert
 from markupsafe import Markup, escape
 
 from ssa.report.dashboard.data import DashboardData
+from ssa.report.dashboard.places import note, source_table
 from ssa.report.dashboard.vega import vega_bundle
 from ssa.report.dashboard.words import (
     LOCALE,
@@ -167,6 +168,14 @@ def _arrivals_html(data: DashboardData) -> Markup:
     return Markup(ARRIVALS_TEMPLATE.render(table=Markup(table)))
 
 
+def _sources_html(data: DashboardData) -> Markup:
+    """The panel by source, shown where rows lack a place or systems mix."""
+    places = data.places
+    if places is None or not places.shown_by_source:
+        return Markup("")
+    return Markup(_html_table(source_table(places), "por-fonte-tabela"))
+
+
 def _kpis_html(data: DashboardData) -> Markup:
     return Markup(KPI_TEMPLATE.render(kpis=_kpis(data.kpis)))
 
@@ -215,6 +224,9 @@ def render_html(
         arrivals_html=_arrivals_html(data),
         live_hash=LIVE_HASH,
         live=Markup(_script_json({"hash": LIVE_HASH, **live})),
+        places_note=note(data.places) if data.places is not None else "",
+        show_map="mapa" in specs,
+        sources_html=_sources_html(data),
         top_rows=top_rows,
         top_html=Markup(_html_table(data.top, "top-anomalias")),
         report=report,

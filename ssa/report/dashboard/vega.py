@@ -41,17 +41,22 @@ def vega_bundle(cache_dir: Path) -> str:
 
 
 def snapshot_png(specs: Mapping[str, Any]) -> bytes:
-    """The map and the daily chart as one PNG, for a run page's artifact."""
+    """The map and the daily chart as one PNG, for a run page's artifact; a
+    page with no map (no transaction has a bairro) gives the daily and the
+    hour charts instead."""
+    shown = ("mapa", "por-dia") if "mapa" in specs else ("por-dia", "por-hora")
+    parts = [specs[name] for name in shown]
     page = {
-        "$schema": specs["mapa"].get("$schema"),
+        "$schema": parts[0].get("$schema"),
         "vconcat": [
             {k: v for k, v in spec.items() if k not in ("$schema", "config")}
-            for spec in (specs["mapa"], specs["por-dia"])
+            for spec in parts
         ],
-        "config": specs["mapa"].get("config", {}),
+        "config": parts[0].get("config", {}),
         "datasets": {
-            **specs["mapa"].get("datasets", {}),
-            **specs["por-dia"].get("datasets", {}),
+            name: rows
+            for spec in parts
+            for name, rows in spec.get("datasets", {}).items()
         },
     }
     for part in page["vconcat"]:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from ssa.intake.ingest_log import GENERATOR_SOURCE, NATIVE_SOURCE, UNKNOWN_SOURCE
+from ssa.intake.source_mapping import LABELS_FOLDER, reported_source
 from ssa.local_time import day_date
 from ssa.report import evaluation
 from ssa.rules import DETECTION_RULES, SCOPES
@@ -193,8 +195,28 @@ ARRIVAL_STATUS = {
     "duplicate_file": "já recebido",
     "quarantined": "em quarentena",
 }
+# ingestion_log.source and the systems Bronze's rows come from, as the page
+# names them; a mapping's name is shown as it is.
+SOURCE_LABELS = {
+    NATIVE_SOURCE: "contrato nativo",
+    UNKNOWN_SOURCE: "desconhecida (registro anterior à coluna)",
+    GENERATOR_SOURCE: "mês sintético (gerador)",
+    LABELS_FOLDER: "rótulos (contrato nativo)",
+}
+
+
+def source_label(source: str) -> str:
+    """A source as the page names it: a source's reports folder
+    (``paysim/labels``) as its reports."""
+    if source in SOURCE_LABELS:
+        return SOURCE_LABELS[source]
+    reporter = reported_source(source)
+    return f"rótulos de {reporter}" if reporter else source
+
+
 ARRIVAL_HEADERS = {
     "file_name": "Arquivo",
+    "source": "Origem",
     "status": "Situação",
     "rows_loaded": "Linhas carregadas",
     "rows_rejected": "Rejeitadas",
