@@ -13,7 +13,8 @@ from prefect.cache_policies import NO_CACHE
 
 from ssa.engines import WarehouseError, open_warehouse
 from ssa.generator import Dataset, chunk_count, generate_chunks
-from ssa.intake.ingest import BATCH_DIGEST_CHARS, GENERATOR_LINEAGE
+from ssa.intake.ingest import BATCH_DIGEST_CHARS
+from ssa.intake.ingest_log import GENERATOR_LINEAGE
 from ssa.settings import Settings
 from tasks.retries import IO_RETRIES, IO_RETRY_DELAYS_SECONDS
 

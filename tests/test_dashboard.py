@@ -728,7 +728,7 @@ def test_the_mixed_warehouse_counts_what_the_map_cannot_draw(mixed) -> None:
     """The map counts the alerts with a bairro, and its rates only them; the
     note says how many are off it and why; the panel by source counts every
     alert, each system's files added up."""
-    from ssa.intake.ingest import lineage_source
+    from ssa.intake.ingest_log import lineage_source
     from ssa.report.dashboard.places import note
 
     settings, _ = mixed

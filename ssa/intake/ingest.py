@@ -214,28 +214,7 @@ class _Target:
     @property
     def lineage(self) -> str:
         name = f"{self.source}/{self.path.name}" if self.source else self.path.name
-        return f"{FILE_LINEAGE}{name}"[:256]
-
-
-# Bronze's ``source``, a row's lineage: ``file:<folder>/<file>`` for a
-# mapped drop, ``file:<file>`` for one in the input contract (``_Target``),
-# ``generator:seed=42`` for the synthetic month (tasks/bronze.py; the SQL
-# that replaces that month matches the same prefix).
-FILE_LINEAGE = "file:"
-GENERATOR_LINEAGE = "generator:"
-
-
-def lineage_source(lineage: str) -> str:
-    """The system a Bronze row came from, read from its lineage, in the words
-    of ``ingestion_log.source``: the mapping's name, ``native``, or
-    ``generator`` for the synthetic month; a lineage of another shape is
-    its own name."""
-    if lineage.startswith(GENERATOR_LINEAGE):
-        return ingest_log.GENERATOR_SOURCE
-    if lineage.startswith(FILE_LINEAGE):
-        folder, sep, _ = lineage.removeprefix(FILE_LINEAGE).partition("/")
-        return folder if sep else ingest_log.NATIVE_SOURCE
-    return lineage
+        return f"{ingest_log.FILE_LINEAGE}{name}"[:256]
 
 
 @dataclass(frozen=True)

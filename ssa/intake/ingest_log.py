@@ -26,6 +26,13 @@ UNKNOWN_SOURCE = "unknown"
 # Bronze's rows of the synthetic month come from no file, so from no log
 # row; the dashboard names their system so.
 GENERATOR_SOURCE = "generator"
+# Bronze's ``source``, a row's lineage: ``file:<folder>/<file>`` for a
+# mapped drop, ``file:<file>`` for one in the input contract (``ingest``),
+# ``generator:seed=42`` for the synthetic month (tasks/bronze.py; the SQL
+# that replaces that month matches the same prefix).
+FILE_LINEAGE = "file:"
+GENERATOR_LINEAGE = "generator:"
+
 LOG_COLUMNS = (
     "log_seq",
     "file_name",
@@ -164,3 +171,16 @@ def record_refresh(
             "finished_at": finished_at,
         },
     )
+
+
+def lineage_source(lineage: str) -> str:
+    """The system a Bronze row came from, read from its lineage, in the words
+    of ``ingestion_log.source``: the mapping's name, ``native``, or
+    ``generator`` for the synthetic month; a lineage of another shape is
+    its own name."""
+    if lineage.startswith(GENERATOR_LINEAGE):
+        return GENERATOR_SOURCE
+    if lineage.startswith(FILE_LINEAGE):
+        folder, sep, _ = lineage.removeprefix(FILE_LINEAGE).partition("/")
+        return folder if sep else NATIVE_SOURCE
+    return lineage

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssa.intake.ingest import lineage_source
-from ssa.intake.ingest_log import GENERATOR_SOURCE, NATIVE_SOURCE
+from ssa.intake.ingest_log import GENERATOR_SOURCE, NATIVE_SOURCE, lineage_source
 from ssa.intake.source_mapping import SourceError, load_source
 from ssa.report.dashboard.words import br_number, source_label
 
