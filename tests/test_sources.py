@@ -190,6 +190,32 @@ def test_a_file_without_the_label_column_loads_without_labels(settings):
     assert query(settings, "select count(*) from reported_labels") == [(0,)]
 
 
+def test_label_values_match_whatever_their_case(settings, tmp_path):
+    """A label written `Yes`/`No` (TabFormer's "Is Fraud?") and mapped as
+    `yes`/`no` is read as values.map reads values: case, accents and extra
+    spaces ignored. Compared exactly, every row was rejected with "label
+    'No' is neither fraud nor legitimate" beside a mapping that says no."""
+    mapping = PAYSIM_LIKE.replace(
+        "  column: isFraud\n",
+        '  column: "Is Fraud?"\n  fraud: ["yes"]\n  legitimate: [" NO "]\n',
+    )
+    settings = _settings_with_sources(settings, tmp_path, cards=mapping)
+    path = _lines_file(
+        settings.paths.incoming_path / "cards",
+        "labels.csv",
+        [
+            "step,type,amount,nameOrig,nameDest,Is Fraud?",
+            "1,TRANSFER,181.00,C1305486145,C553264065,Yes",
+            "2,PAYMENT,9839.64,C1231006815,M1979787155,No",
+            "3,PAYMENT,12.00,C1231006815,M1979787155,maybe",
+        ],
+    )
+    result = ingest_file(path, settings, source="cards")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1), result.detail
+    labels = query(settings, "select count(*), sum(is_fraud) from reported_labels")
+    assert labels == [(2, 1)]
+
+
 def test_a_cp1252_file_read_as_utf8_is_quarantined_with_the_key(settings, tmp_path):
     sources = tmp_path / "sources"
     sources.mkdir()

@@ -449,7 +449,16 @@ def fraud_count(raw: pd.DataFrame, source: Source) -> int:
     column = spec.column.strip().lower() if spec is not None else ""
     if spec is None or column not in raw:
         return 0
-    return int(raw[column].str.strip().isin(spec.fraud).sum())
+    return int(_label_is(raw[column], spec.fraud).sum())
+
+
+def _label_is(cells: pd.Series, values: tuple[str, ...]) -> pd.Series:
+    """Whether each cell is one of the label's values, compared as
+    ``values.map`` compares (case, accents and extra spaces ignored): an
+    export writes ``Yes``, a mapping ``yes``, and nothing else differs."""
+    wanted = {contract.normalise_name(v) for v in values}
+    decided = {v: contract.normalise_name(v) in wanted for v in cells.unique()}
+    return cells.map(decided).astype(bool)
 
 
 def _labels(
@@ -466,8 +475,8 @@ def _labels(
             ids, pd.Series(pd.NA, index=raw.index, dtype="Int64"), none
         ), none
     value = raw[spec.column.strip().lower()].str.strip()
-    fraud = value.isin(spec.fraud)
-    legit = value.isin(spec.legitimate)
+    fraud = _label_is(value, spec.fraud)
+    legit = _label_is(value, spec.legitimate) & ~fraud
     is_fraud = pd.Series(pd.NA, index=raw.index, dtype="Int64")
     is_fraud[fraud] = 1
     is_fraud[legit] = 0
