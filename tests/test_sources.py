@@ -591,11 +591,33 @@ def test_amount_problems_name_the_key():
         "amount 'abc' is not a number with ',' for decimals and '.' for thousands "
         "(1234,56) (sources/sparkov.yaml: amount)",
         "missing amount (sources/sparkov.yaml: amount.column)",
-        "amount '0,00' must be more than zero",
+        "amount '0,00' must be more than zero (sources/sparkov.yaml: amount.column)",
         "amount '-5,00' is negative (sources/sparkov.yaml: amount.negative)",
         "amount '1.23.4' is not a number with ',' for decimals and '.' for "
         "thousands (1234,56) (sources/sparkov.yaml: amount)",
     ]
+
+
+def test_an_amount_under_a_centavo_in_reais_says_the_rate_made_it_so():
+    """Uganda's shilling, Indonesia's rupiah: a real payment of 2 units is
+    0.2 centavos at the declared rate. The file says 2, so 'must be more
+    than zero' would be wrong; the reason names the rate that made it 0."""
+    from ssa.intake.mapped_drop import _parse_amount
+    from ssa.intake.source_mapping import AmountSpec
+
+    source = load_source("sparkov", SOURCES)
+    cells = pd.Series(["2", "10", "0"], dtype="str")
+    cents, problem = _parse_amount(
+        cells, AmountSpec(column="x", currency="UGX", to_brl=0.00103), source
+    )
+    assert cents.tolist()[1] == 1
+    assert problem.tolist()[0] == (
+        "amount '2' is R$ 0.00206 at 0.00103 reais per UGX, less than one "
+        "centavo (sources/sparkov.yaml: amount.to_brl)"
+    )
+    assert problem.tolist()[2] == (
+        "amount '0' must be more than zero (sources/sparkov.yaml: amount.column)"
+    )
 
 
 def test_an_amount_with_more_decimals_than_read_says_so():

@@ -410,7 +410,10 @@ def _parse_amount(
     cents = np.rint(units.to_numpy(dtype=np.float64) * spec.to_brl / 100)
     cents = pd.Series(cents, index=raw.index).astype("Int64").where(good)
     refused = negative & good & (spec.negative == "reject")
-    zero = good & (cents.fillna(1) <= 0)
+    zero = good & (units == 0)
+    # More than zero in the file, less than a centavo in reais: the rate
+    # made it 0 (2 Ugandan shillings), so the reason names the rate.
+    under_centavo = good & ~zero & (cents.fillna(1) <= 0)
     empty = raw.str.strip() == ""
     says = f" is not a number {spec.separators_said('1234.56')} " + source.where(
         "amount"
@@ -421,7 +424,12 @@ def _parse_amount(
             empty, f"missing amount {source.where('amount.column')}"
         ),
         _quoted_where(refused, raw, f" is negative {source.where('amount.negative')}"),
-        _quoted_where(zero & ~refused, raw, " must be more than zero"),
+        _quoted_where(
+            zero & ~refused,
+            raw,
+            f" must be more than zero {source.where('amount.column')}",
+        ),
+        _under_centavo(under_centavo & ~refused, raw, units, spec, source),
         _quoted_where(too_big, raw, " is too large"),
         _quoted_where(
             too_fine & ~too_big,
@@ -431,6 +439,26 @@ def _parse_amount(
         ),
     )
     return cents.where(problem.isna()), problem
+
+
+def _under_centavo(
+    mask: pd.Series,
+    raw: pd.Series,
+    units: pd.Series,
+    spec: AmountSpec,
+    source: Source,
+) -> pd.Series:
+    """``amount '2' is R$ 0.00206 at 0.00103 reais per UGX, less than one
+    centavo``: the file's amount in reais, said on the rows of mask."""
+    out = pd.Series(None, index=mask.index, dtype=object)
+    if mask.any():
+        reais = units[mask].astype(np.float64) / AMOUNT_SCALE * spec.to_brl
+        out[mask] = [
+            f"amount '{cell}' is R$ {value:.3g} at {spec.to_brl:g} reais per "
+            f"{spec.currency}, less than one centavo {source.where('amount.to_brl')}"
+            for cell, value in zip(raw[mask].astype(str), reais, strict=True)
+        ]
+    return out
 
 
 def _quoted_where(mask: pd.Series, raw: pd.Series, says: str) -> pd.Series:
