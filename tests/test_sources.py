@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 import shutil
 from pathlib import Path
 
@@ -982,6 +983,76 @@ def test_rejected_rows_keep_the_header_as_the_file_spelled_it(settings):
     assert result.rows_rejected == 1
     header = Path(result.rejected_to).read_text(encoding="utf-8-sig").split("\n")[0]
     assert header.split(",") == ["source_line", "reason", *lines[0].split(",")]
+
+
+QUOTED_LIKE = """\
+description: a layout whose text values are quoted with ' (BankSim's)
+file:
+  quote: "'"
+columns:
+  customer_id: customer
+  category: category
+constants:
+  channel: debit
+ids:
+  transaction_id:
+    from: [step, customer, amount]
+time:
+  epoch_column: step
+  epoch_unit: days
+  epoch_offset_seconds: 1388545200
+amount:
+  column: amount
+label:
+  column: fraud
+places: none
+"""
+
+
+def test_a_declared_quote_character_is_read_and_written_back(settings, tmp_path):
+    """BankSim writes 'C1093826151' and 'es_transportation' in single
+    quotes: without file.quote the quotes were stored, shown and named in
+    reasons as part of each value. The rows that go back to the sender are
+    quoted the same way, so the mapping that read the file reads its fix."""
+    settings = _settings_with_sources(settings, tmp_path, quoted=QUOTED_LIKE)
+    path = _lines_file(
+        settings.paths.incoming_path / "quoted",
+        "bs.csv",
+        [
+            "step,customer,category,amount,fraud",
+            "0,'C1093826151','es_transportation',4.55,0",
+            "1,'C352968107','es_travel, abroad',939.68,1",
+            "2,'C352968107','es_food',abc,0",
+        ],
+    )
+    result = ingest_file(path, settings, source="quoted")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1), result.detail
+    rows = query(
+        settings,
+        "select customer_id, category from bronze_transactions order by category",
+    )
+    assert rows == [
+        ("C1093826151", "es_transportation"),
+        ("C352968107", "es_travel, abroad"),
+    ]
+    back = Path(result.rejected_to).read_text(encoding="utf-8").splitlines()
+    assert back[1].endswith(",2,C352968107,es_food,abc,0")
+    fixed = _lines_file(
+        settings.paths.incoming_path / "quoted",
+        "bs_fixed.csv",
+        [back[0], back[1].replace(",abc,", ",12.00,")],
+    )
+    assert ingest_file(fixed, settings, source="quoted").rows_loaded == 1
+
+
+def test_a_quote_character_that_is_the_delimiter_is_refused(tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = QUOTED_LIKE.replace('quote: "\'"', 'quote: ","')
+    (sources / "broken.yaml").write_text(text, encoding="utf-8")
+    expected = "sources/broken.yaml: file: quote ',' is also the delimiter"
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        load_source("broken", sources)
 
 
 def test_a_labels_file_may_give_report_times_day_first(settings):

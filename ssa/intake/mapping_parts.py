@@ -41,6 +41,13 @@ class FileFormat(Strict):
         "'CSV UTF-8' is utf-8-sig; 'Unicode text' is utf-16.",
     )
     delimiter: str = Field(",", min_length=1, max_length=1)
+    quote: str = Field(
+        '"',
+        min_length=1,
+        max_length=1,
+        description="The character a cell is quoted in: BankSim writes "
+        "'es_travel' in single quotes, which would otherwise stay in the value.",
+    )
     header_line: int = Field(
         1, ge=1, le=1000, description="Line of the header; lines above it are titles."
     )
@@ -49,6 +56,15 @@ class FileFormat(Strict):
         description="Source columns to leave out; '' is an unnamed column "
         "(the index pandas writes first).",
     )
+
+    @model_validator(mode="after")
+    def _quote_apart(self) -> FileFormat:
+        if self.quote == self.delimiter:
+            raise ValueError(
+                f"quote {self.quote!r} is also the delimiter: a quoted cell "
+                "could not hold one"
+            )
+        return self
 
 
 class ValueMap(Strict):
