@@ -710,6 +710,66 @@ def test_an_epoch_column_counts_in_its_declared_unit(unit, cells, epochs):
     assert problems == [None] * len(cells)
 
 
+@pytest.mark.parametrize(
+    ("spec", "cells", "epochs"),
+    [
+        # BankSim's step is a day: day 0 is the local midnight of the date
+        # given, 03:00 UTC in Salvador, not 00:00 UTC (21:00 the day before).
+        (
+            {"epoch_unit": "days", "epoch_start": "2014-01-01"},
+            ["0", "2"],
+            [1_388_545_200, 1_388_545_200 + 2 * 86_400],
+        ),
+        # PaySim's hours from a local midnight: its mapping's hand-made figure.
+        (
+            {"epoch_unit": "hours", "epoch_start": "2025-01-01"},
+            ["0", "25"],
+            [1_735_700_400, 1_735_700_400 + 25 * 3_600],
+        ),
+        # A local time of day, and a start with its own offset (no timezone).
+        (
+            {"epoch_unit": "minutes", "epoch_start": "2025-01-01T06:30"},
+            ["1"],
+            [1_735_700_400 + 6 * 3_600 + 31 * 60],
+        ),
+        (
+            {
+                "epoch_unit": "seconds",
+                "epoch_start": "2017-11-30T00:00:00Z",
+                "timezone": None,
+            },
+            ["86400"],
+            [1_512_000_000 + 86_400],
+        ),
+    ],
+)
+def test_an_epoch_start_is_a_local_date_or_time(spec, cells, epochs):
+    """The instant of 0 as people know it (a date, read in the declared
+    zone) instead of a UTC figure worked out by hand."""
+    spec = {"epoch_column": "t", "timezone": "America/Bahia", **spec}
+    got, problems = _time_of({k: v for k, v in spec.items() if v is not None}, cells)
+    assert got == epochs
+    assert problems == [None] * len(cells)
+
+
+def test_days_from_an_epoch_start_are_calendar_days_in_its_zone():
+    """Madrid left summer time on 26 October 2014: day 2 from 25 October is
+    27 October's midnight, an hour later than 2 x 86,400 s, which would be
+    23:00 of the 26th, the wrong day."""
+    spec = {
+        "epoch_column": "t",
+        "epoch_unit": "days",
+        "epoch_start": "2014-10-25",
+        "timezone": "Europe/Madrid",
+    }
+    got, _ = _time_of(spec, ["0", "2"])
+    local = pd.to_datetime(got, unit="s", utc=True).tz_convert("Europe/Madrid")
+    assert [str(t) for t in local] == [
+        "2014-10-25 00:00:00+02:00",
+        "2014-10-27 00:00:00+01:00",
+    ]
+
+
 def test_an_epoch_that_is_not_whole_in_its_unit_names_the_unit():
     spec = {"epoch_column": "t", "epoch_unit": "hours"}
     _, problems = _time_of(spec, ["1.5"])
@@ -744,6 +804,38 @@ def test_a_format_with_an_offset_reads_each_cells_own_offset():
             {"epoch_column": "t", "epoch_unit": "weeks"},
             "time.epoch_unit: Input should be 'milliseconds', 'seconds', "
             "'minutes', 'hours' or 'days'",
+        ),
+        (
+            {"epoch_column": "t", "epoch_start": "2014-01-01"},
+            "time: epoch_start '2014-01-01' is a local date or time: give "
+            "timezone, the zone it is read in",
+        ),
+        (
+            {
+                "epoch_column": "t",
+                "epoch_start": "2014-01-01",
+                "timezone": "UTC",
+                "epoch_offset_seconds": 3600,
+            },
+            "time: give epoch_start or epoch_offset_seconds, not both",
+        ),
+        (
+            {"epoch_column": "t", "timezone": "UTC"},
+            "time: timezone goes with column and format, or with epoch_start",
+        ),
+        (
+            {"epoch_column": "t", "epoch_start": "1st of May", "timezone": "UTC"},
+            "time: epoch_start '1st of May' is not a date (2014-01-01) or a "
+            "time (2014-01-01T06:00, an offset such as -03:00 allowed)",
+        ),
+        (
+            {
+                "epoch_column": "t",
+                "epoch_start": "2014-01-01T00:00-03:00",
+                "timezone": "UTC",
+            },
+            "time: epoch_start '2014-01-01T00:00-03:00' carries its UTC "
+            "offset: leave out timezone",
         ),
     ],
 )

@@ -365,15 +365,33 @@ def parse_epoch(
     number = pd.to_numeric(text.where(text != "", None), errors="coerce")
     whole = number.notna() & (number == np.floor(number))
     multiplier, divisor = EPOCH_UNITS[spec.epoch_unit]
-    seconds = number[whole].astype(np.int64) * multiplier // divisor
+    steps = number[whole].astype(np.int64)
     epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-    epoch[whole] = seconds + spec.epoch_offset_seconds
+    start = spec.start
+    if start is not None and spec.epoch_unit == "days":
+        epoch[whole] = _calendar_days(start, steps)
+    else:
+        origin = spec.epoch_offset_seconds if start is None else int(start.timestamp())
+        epoch[whole] = steps * multiplier // divisor + origin
     problem = contract.problem_where(
         ~whole,
         f"{name} '" + text + f"' is not a whole number of {spec.epoch_unit} "
         f"{source.where(f'{key}.epoch_column')}",
     )
     return epoch, problem
+
+
+def _calendar_days(start: pd.Timestamp, days: pd.Series) -> pd.Series:
+    """UTC seconds of the local day ``days`` after ``start``, at its time of
+    day: across a daylight-saving change a local midnight is 23 or 25 hours
+    from the one before, and counting 86,400 s would land on the day before
+    at 23:00. A time the change skips is read an hour later, a repeated one
+    at its first occurrence: the row is of that day either way."""
+    wall = start.tz_localize(None) + pd.to_timedelta(days, unit="D")
+    local = pd.DatetimeIndex(wall).tz_localize(
+        start.tz, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
+    )
+    return pd.Series(local.as_unit("s").asi8, index=days.index)
 
 
 def _parse_amount(
