@@ -54,6 +54,9 @@ def _drop(settings: Settings, source: str, example: Path) -> Path:
         ("ieee_cis", 60, 5, 0),
         ("paysim", 48, 8, 12),  # its CASH_IN rows are money coming in
         ("ulb_creditcard", 60, 5, 0),
+        ("tabformer", 23, 5, 3),  # its refunds ("$-75.00") are not payments
+        ("banksim", 46, 6, 2),  # a payment of 0.0 moved no money
+        ("xente", 38, 6, 12),  # a negative Amount is money credited
     ],
 )
 def test_each_shipped_source_loads_its_example_whole(
@@ -73,6 +76,21 @@ def test_each_shipped_source_loads_its_example_whole(
     labels = query(settings, "select count(*), sum(is_fraud) from reported_labels")
     assert labels == ([(rows, fraud)] if fraud is not None else [(0, None)])
     assert_accounting(settings)
+
+
+def test_banksim_values_lose_their_quotes_and_day_0_is_a_local_midnight(settings):
+    """BankSim writes 'C1093826151' and step 0: stored as C1093826151, on
+    1 January 2014 at 00:00 in Salvador (file.quote, time.epoch_start)."""
+    path = _drop(settings, "banksim", EXAMPLES / "banksim_example.csv")
+    ingest_file(path, settings, source="banksim")
+    quoted = query(
+        settings,
+        "select count(*) from bronze_transactions where customer_id like '%''%' "
+        "or category like '%''%' or merchant_id like '%''%'",
+    )
+    assert quoted == [(0,)]
+    first = query(settings, "select min(created_at_epoch) from bronze_transactions")
+    assert first == [(1_388_545_200,)]  # 2014-01-01T00:00-03:00
 
 
 def test_sparkov_rows_are_converted_to_the_contract(settings):
@@ -488,11 +506,14 @@ def test_every_shipped_mapping_has_an_example_in_the_readme():
     README's table with its example."""
     shipped = sorted(p.stem for p in SOURCES.glob("*.yaml"))
     assert shipped == [
+        "banksim",
         "ieee_cis",
         "internet_banking_br",
         "paysim",
         "sparkov",
+        "tabformer",
         "ulb_creditcard",
+        "xente",
     ]
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for name in shipped:
@@ -651,6 +672,9 @@ def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
         "ieee_cis",
         "paysim",
         "ulb_creditcard",
+        "tabformer",
+        "banksim",
+        "xente",
     }
 
 
