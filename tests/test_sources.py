@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 import shutil
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def _drop(settings: Settings, source: str, example: Path) -> Path:
         ("ieee_cis", 60, 5, 0),
         ("paysim", 48, 8, 12),  # its CASH_IN rows are money coming in
         ("ulb_creditcard", 60, 5, 0),
+        ("tabformer", 23, 5, 3),  # its refunds ("$-75.00") are not payments
+        ("banksim", 46, 6, 2),  # a payment of 0.0 moved no money
+        ("xente", 38, 6, 12),  # a negative Amount is money credited
     ],
 )
 def test_each_shipped_source_loads_its_example_whole(
@@ -72,6 +76,21 @@ def test_each_shipped_source_loads_its_example_whole(
     labels = query(settings, "select count(*), sum(is_fraud) from reported_labels")
     assert labels == ([(rows, fraud)] if fraud is not None else [(0, None)])
     assert_accounting(settings)
+
+
+def test_banksim_values_lose_their_quotes_and_day_0_is_a_local_midnight(settings):
+    """BankSim writes 'C1093826151' and step 0: stored as C1093826151, on
+    1 January 2014 at 00:00 in Salvador (file.quote, time.epoch_start)."""
+    path = _drop(settings, "banksim", EXAMPLES / "banksim_example.csv")
+    ingest_file(path, settings, source="banksim")
+    quoted = query(
+        settings,
+        "select count(*) from bronze_transactions where customer_id like '%''%' "
+        "or category like '%''%' or merchant_id like '%''%'",
+    )
+    assert quoted == [(0,)]
+    first = query(settings, "select min(created_at_epoch) from bronze_transactions")
+    assert first == [(1_388_545_200,)]  # 2014-01-01T00:00-03:00
 
 
 def test_sparkov_rows_are_converted_to_the_contract(settings):
@@ -188,6 +207,32 @@ def test_a_file_without_the_label_column_loads_without_labels(settings):
     result = ingest_file(path, settings, source="sparkov")
     assert (result.rows_loaded, result.rows_rejected) == (65, 0)
     assert query(settings, "select count(*) from reported_labels") == [(0,)]
+
+
+def test_label_values_match_whatever_their_case(settings, tmp_path):
+    """A label written `Yes`/`No` (TabFormer's "Is Fraud?") and mapped as
+    `yes`/`no` is read as values.map reads values: case, accents and extra
+    spaces ignored. Compared exactly, every row was rejected with "label
+    'No' is neither fraud nor legitimate" beside a mapping that says no."""
+    mapping = PAYSIM_LIKE.replace(
+        "  column: isFraud\n",
+        '  column: "Is Fraud?"\n  fraud: ["yes"]\n  legitimate: [" NO "]\n',
+    )
+    settings = _settings_with_sources(settings, tmp_path, cards=mapping)
+    path = _lines_file(
+        settings.paths.incoming_path / "cards",
+        "labels.csv",
+        [
+            "step,type,amount,nameOrig,nameDest,Is Fraud?",
+            "1,TRANSFER,181.00,C1305486145,C553264065,Yes",
+            "2,PAYMENT,9839.64,C1231006815,M1979787155,No",
+            "3,PAYMENT,12.00,C1231006815,M1979787155,maybe",
+        ],
+    )
+    result = ingest_file(path, settings, source="cards")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1), result.detail
+    labels = query(settings, "select count(*), sum(is_fraud) from reported_labels")
+    assert labels == [(2, 1)]
 
 
 def test_a_cp1252_file_read_as_utf8_is_quarantined_with_the_key(settings, tmp_path):
@@ -461,11 +506,14 @@ def test_every_shipped_mapping_has_an_example_in_the_readme():
     README's table with its example."""
     shipped = sorted(p.stem for p in SOURCES.glob("*.yaml"))
     assert shipped == [
+        "banksim",
         "ieee_cis",
         "internet_banking_br",
         "paysim",
         "sparkov",
+        "tabformer",
         "ulb_creditcard",
+        "xente",
     ]
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for name in shipped:
@@ -565,11 +613,33 @@ def test_amount_problems_name_the_key():
         "amount 'abc' is not a number with ',' for decimals and '.' for thousands "
         "(1234,56) (sources/sparkov.yaml: amount)",
         "missing amount (sources/sparkov.yaml: amount.column)",
-        "amount '0,00' must be more than zero",
+        "amount '0,00' must be more than zero (sources/sparkov.yaml: amount.column)",
         "amount '-5,00' is negative (sources/sparkov.yaml: amount.negative)",
         "amount '1.23.4' is not a number with ',' for decimals and '.' for "
         "thousands (1234,56) (sources/sparkov.yaml: amount)",
     ]
+
+
+def test_an_amount_under_a_centavo_in_reais_says_the_rate_made_it_so():
+    """Uganda's shilling, Indonesia's rupiah: a real payment of 2 units is
+    0.2 centavos at the declared rate. The file says 2, so 'must be more
+    than zero' would be wrong; the reason names the rate that made it 0."""
+    from ssa.intake.mapped_drop import _parse_amount
+    from ssa.intake.source_mapping import AmountSpec
+
+    source = load_source("sparkov", SOURCES)
+    cells = pd.Series(["2", "10", "0"], dtype="str")
+    cents, problem = _parse_amount(
+        cells, AmountSpec(column="x", currency="UGX", to_brl=0.00103), source
+    )
+    assert cents.tolist()[1] == 1
+    assert problem.tolist()[0] == (
+        "amount '2' is R$ 0.00206 at 0.00103 reais per UGX, less than one "
+        "centavo (sources/sparkov.yaml: amount.to_brl)"
+    )
+    assert problem.tolist()[2] == (
+        "amount '0' must be more than zero (sources/sparkov.yaml: amount.column)"
+    )
 
 
 def test_an_amount_with_more_decimals_than_read_says_so():
@@ -602,6 +672,9 @@ def test_the_watcher_makes_a_folder_per_source_and_for_labels(settings):
         "ieee_cis",
         "paysim",
         "ulb_creditcard",
+        "tabformer",
+        "banksim",
+        "xente",
     }
 
 
@@ -661,6 +734,66 @@ def test_an_epoch_column_counts_in_its_declared_unit(unit, cells, epochs):
     assert problems == [None] * len(cells)
 
 
+@pytest.mark.parametrize(
+    ("spec", "cells", "epochs"),
+    [
+        # BankSim's step is a day: day 0 is the local midnight of the date
+        # given, 03:00 UTC in Salvador, not 00:00 UTC (21:00 the day before).
+        (
+            {"epoch_unit": "days", "epoch_start": "2014-01-01"},
+            ["0", "2"],
+            [1_388_545_200, 1_388_545_200 + 2 * 86_400],
+        ),
+        # PaySim's hours from a local midnight: its mapping's hand-made figure.
+        (
+            {"epoch_unit": "hours", "epoch_start": "2025-01-01"},
+            ["0", "25"],
+            [1_735_700_400, 1_735_700_400 + 25 * 3_600],
+        ),
+        # A local time of day, and a start with its own offset (no timezone).
+        (
+            {"epoch_unit": "minutes", "epoch_start": "2025-01-01T06:30"},
+            ["1"],
+            [1_735_700_400 + 6 * 3_600 + 31 * 60],
+        ),
+        (
+            {
+                "epoch_unit": "seconds",
+                "epoch_start": "2017-11-30T00:00:00Z",
+                "timezone": None,
+            },
+            ["86400"],
+            [1_512_000_000 + 86_400],
+        ),
+    ],
+)
+def test_an_epoch_start_is_a_local_date_or_time(spec, cells, epochs):
+    """The instant of 0 as people know it (a date, read in the declared
+    zone) instead of a UTC figure worked out by hand."""
+    spec = {"epoch_column": "t", "timezone": "America/Bahia", **spec}
+    got, problems = _time_of({k: v for k, v in spec.items() if v is not None}, cells)
+    assert got == epochs
+    assert problems == [None] * len(cells)
+
+
+def test_days_from_an_epoch_start_are_calendar_days_in_its_zone():
+    """Madrid left summer time on 26 October 2014: day 2 from 25 October is
+    27 October's midnight, an hour later than 2 x 86,400 s, which would be
+    23:00 of the 26th, the wrong day."""
+    spec = {
+        "epoch_column": "t",
+        "epoch_unit": "days",
+        "epoch_start": "2014-10-25",
+        "timezone": "Europe/Madrid",
+    }
+    got, _ = _time_of(spec, ["0", "2"])
+    local = pd.to_datetime(got, unit="s", utc=True).tz_convert("Europe/Madrid")
+    assert [str(t) for t in local] == [
+        "2014-10-25 00:00:00+02:00",
+        "2014-10-27 00:00:00+01:00",
+    ]
+
+
 def test_an_epoch_that_is_not_whole_in_its_unit_names_the_unit():
     spec = {"epoch_column": "t", "epoch_unit": "hours"}
     _, problems = _time_of(spec, ["1.5"])
@@ -695,6 +828,38 @@ def test_a_format_with_an_offset_reads_each_cells_own_offset():
             {"epoch_column": "t", "epoch_unit": "weeks"},
             "time.epoch_unit: Input should be 'milliseconds', 'seconds', "
             "'minutes', 'hours' or 'days'",
+        ),
+        (
+            {"epoch_column": "t", "epoch_start": "2014-01-01"},
+            "time: epoch_start '2014-01-01' is a local date or time: give "
+            "timezone, the zone it is read in",
+        ),
+        (
+            {
+                "epoch_column": "t",
+                "epoch_start": "2014-01-01",
+                "timezone": "UTC",
+                "epoch_offset_seconds": 3600,
+            },
+            "time: give epoch_start or epoch_offset_seconds, not both",
+        ),
+        (
+            {"epoch_column": "t", "timezone": "UTC"},
+            "time: timezone goes with column and format, or with epoch_start",
+        ),
+        (
+            {"epoch_column": "t", "epoch_start": "1st of May", "timezone": "UTC"},
+            "time: epoch_start '1st of May' is not a date (2014-01-01) or a "
+            "time (2014-01-01T06:00, an offset such as -03:00 allowed)",
+        ),
+        (
+            {
+                "epoch_column": "t",
+                "epoch_start": "2014-01-01T00:00-03:00",
+                "timezone": "UTC",
+            },
+            "time: epoch_start '2014-01-01T00:00-03:00' carries its UTC "
+            "offset: leave out timezone",
         ),
     ],
 )
@@ -934,6 +1099,76 @@ def test_rejected_rows_keep_the_header_as_the_file_spelled_it(settings):
     assert result.rows_rejected == 1
     header = Path(result.rejected_to).read_text(encoding="utf-8-sig").split("\n")[0]
     assert header.split(",") == ["source_line", "reason", *lines[0].split(",")]
+
+
+QUOTED_LIKE = """\
+description: a layout whose text values are quoted with ' (BankSim's)
+file:
+  quote: "'"
+columns:
+  customer_id: customer
+  category: category
+constants:
+  channel: debit
+ids:
+  transaction_id:
+    from: [step, customer, amount]
+time:
+  epoch_column: step
+  epoch_unit: days
+  epoch_offset_seconds: 1388545200
+amount:
+  column: amount
+label:
+  column: fraud
+places: none
+"""
+
+
+def test_a_declared_quote_character_is_read_and_written_back(settings, tmp_path):
+    """BankSim writes 'C1093826151' and 'es_transportation' in single
+    quotes: without file.quote the quotes were stored, shown and named in
+    reasons as part of each value. The rows that go back to the sender are
+    quoted the same way, so the mapping that read the file reads its fix."""
+    settings = _settings_with_sources(settings, tmp_path, quoted=QUOTED_LIKE)
+    path = _lines_file(
+        settings.paths.incoming_path / "quoted",
+        "bs.csv",
+        [
+            "step,customer,category,amount,fraud",
+            "0,'C1093826151','es_transportation',4.55,0",
+            "1,'C352968107','es_travel, abroad',939.68,1",
+            "2,'C352968107','es_food',abc,0",
+        ],
+    )
+    result = ingest_file(path, settings, source="quoted")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1), result.detail
+    rows = query(
+        settings,
+        "select customer_id, category from bronze_transactions order by category",
+    )
+    assert rows == [
+        ("C1093826151", "es_transportation"),
+        ("C352968107", "es_travel, abroad"),
+    ]
+    back = Path(result.rejected_to).read_text(encoding="utf-8").splitlines()
+    assert back[1].endswith(",2,C352968107,es_food,abc,0")
+    fixed = _lines_file(
+        settings.paths.incoming_path / "quoted",
+        "bs_fixed.csv",
+        [back[0], back[1].replace(",abc,", ",12.00,")],
+    )
+    assert ingest_file(fixed, settings, source="quoted").rows_loaded == 1
+
+
+def test_a_quote_character_that_is_the_delimiter_is_refused(tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = QUOTED_LIKE.replace('quote: "\'"', 'quote: ","')
+    (sources / "broken.yaml").write_text(text, encoding="utf-8")
+    expected = "sources/broken.yaml: file: quote ',' is also the delimiter"
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        load_source("broken", sources)
 
 
 def test_a_labels_file_may_give_report_times_day_first(settings):

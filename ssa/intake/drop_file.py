@@ -103,6 +103,7 @@ class Layout:
     header_line: int
     above: str = ""  # the lines above the header, verbatim, line ends kept
     newline: str = "\n"  # the header line's end, for the lines written
+    quote: str = '"'  # the character cells are quoted in
     head: bytes = b""  # the file's first bytes, to say where a header is
 
 
@@ -279,7 +280,7 @@ def _found_columns(header: tuple[str, ...], limit: int = 30) -> str:
 
 
 def _records(
-    text: str, delimiter: str, lines_above: int = 0
+    text: str, delimiter: str, lines_above: int = 0, quote: str = '"'
 ) -> tuple[tuple[int, tuple[str, ...]], ...]:
     """Data records with the file line they end on; blank lines are skipped,
     and a file with none is an error.
@@ -287,7 +288,12 @@ def _records(
     ``text`` starts at the header; ``lines_above`` title lines were cut off
     above it, so line numbers stay those of the file.
     """
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        quotechar=quote,
+        strict=True,
+    )
     out: list[tuple[int, tuple[str, ...]]] = []
     try:
         next(reader)  # the header, already checked
@@ -320,14 +326,16 @@ def read_declared(
     where: str,
     expect: Collection[str] = (),
     layout_key: str = "file",
+    quote: str = '"',
 ) -> DropFile:
-    """A drop in a layout a source mapping declares: its encoding, delimiter
-    and header line are given, not sniffed; ``where`` names the mapping key
-    in errors. The header comes back trimmed and lower-cased, as native
-    headers do, so a mapping's column names match whatever case the export
-    used. ``expect`` are the columns the mapping reads: a header error says
-    on which line, in which encoding, they are found instead, naming the
-    keys under ``layout_key`` (``file``, ``reports.file``) to change."""
+    """A drop in a layout a source mapping declares: its encoding,
+    delimiter, header line and quote character are given, not sniffed;
+    ``where`` names the mapping key in errors. The header comes back
+    trimmed and lower-cased, as native headers do, so a mapping's column
+    names match whatever case the export used. ``expect`` are the columns
+    the mapping reads: a header error says on which line, in which
+    encoding, they are found instead, naming the keys under
+    ``layout_key`` (``file``, ``reports.file``) to change."""
     if not encoding.startswith("utf-16"):
         _check_binary(data)
     head = data[:SNIFF_BYTES]
@@ -357,7 +365,7 @@ def read_declared(
         )
     body = "".join(lines[header_line - 1 :])
     header_text = lines[header_line - 1].rstrip("\r\n")
-    written = _written(header_text, delimiter)
+    written = _written(header_text, delimiter, quote)
     header = tuple(name.lower() for name in written)
     if len(header) == 1 and delimiter not in header_text:
         raise DropFileError(
@@ -366,7 +374,7 @@ def read_declared(
             f"{delimiter!r}-delimited columns, as {where}: file.delimiter says",
             f"line {header_line}: {header_text[:80]!r}",
         )
-    records = _records(body, delimiter, header_line - 1)
+    records = _records(body, delimiter, header_line - 1, quote)
     newline = lines[header_line - 1][len(header_text) :] or "\n"
     layout = Layout(
         encoding,
@@ -375,13 +383,13 @@ def read_declared(
         above="".join(lines[: header_line - 1]),
         newline=newline,
         head=head,
+        quote=quote,
     )
     return DropFile(delimiter, header, records, written, layout)
 
 
-def _written(header_line: str, delimiter: str) -> tuple[str, ...]:
+def _written(header_line: str, delimiter: str, quote: str = '"') -> tuple[str, ...]:
     """The header's names as the file spells them, without the spaces
     around them (and a BOM's trace, which decoding already removed)."""
-    return tuple(
-        name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))
-    )
+    reader = csv.reader([header_line], delimiter=delimiter, quotechar=quote)
+    return tuple(name.strip() for name in next(reader))

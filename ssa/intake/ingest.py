@@ -177,6 +177,7 @@ def ingest_file(
                 mapping.mapping.file.header_line,
                 mapping.display_path,
                 expect=read_columns(mapping),
+                quote=mapping.mapping.file.quote,
             )
             check_header(drop, mapping)
             checks = Checks(settings.limits, settings.region)
@@ -719,7 +720,12 @@ def _in_layout(rows: pd.DataFrame, layout: Layout) -> bytes:
 
     if "reason" in rows:
         rows = rows.assign(reason=rows["reason"].map(fits))
-    body = rows.to_csv(index=False, sep=layout.delimiter, lineterminator=layout.newline)
+    body = rows.to_csv(
+        index=False,
+        sep=layout.delimiter,
+        quotechar=layout.quote,
+        lineterminator=layout.newline,
+    )
     return (layout.above + body).encode(encoding)
 
 

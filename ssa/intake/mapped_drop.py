@@ -365,15 +365,33 @@ def parse_epoch(
     number = pd.to_numeric(text.where(text != "", None), errors="coerce")
     whole = number.notna() & (number == np.floor(number))
     multiplier, divisor = EPOCH_UNITS[spec.epoch_unit]
-    seconds = number[whole].astype(np.int64) * multiplier // divisor
+    steps = number[whole].astype(np.int64)
     epoch = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-    epoch[whole] = seconds + spec.epoch_offset_seconds
+    start = spec.start
+    if start is not None and spec.epoch_unit == "days":
+        epoch[whole] = _calendar_days(start, steps)
+    else:
+        origin = spec.epoch_offset_seconds if start is None else int(start.timestamp())
+        epoch[whole] = steps * multiplier // divisor + origin
     problem = contract.problem_where(
         ~whole,
         f"{name} '" + text + f"' is not a whole number of {spec.epoch_unit} "
         f"{source.where(f'{key}.epoch_column')}",
     )
     return epoch, problem
+
+
+def _calendar_days(start: pd.Timestamp, days: pd.Series) -> pd.Series:
+    """UTC seconds of the local day ``days`` after ``start``, at its time of
+    day: across a daylight-saving change a local midnight is 23 or 25 hours
+    from the one before, and counting 86,400 s would land on the day before
+    at 23:00. A time the change skips is read an hour later, a repeated one
+    at its first occurrence: the row is of that day either way."""
+    wall = start.tz_localize(None) + pd.to_timedelta(days, unit="D")
+    local = pd.DatetimeIndex(wall).tz_localize(
+        start.tz, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
+    )
+    return pd.Series(local.as_unit("s").asi8, index=days.index)
 
 
 def _parse_amount(
@@ -410,7 +428,10 @@ def _parse_amount(
     cents = np.rint(units.to_numpy(dtype=np.float64) * spec.to_brl / 100)
     cents = pd.Series(cents, index=raw.index).astype("Int64").where(good)
     refused = negative & good & (spec.negative == "reject")
-    zero = good & (cents.fillna(1) <= 0)
+    zero = good & (units == 0)
+    # More than zero in the file, less than a centavo in reais: the rate
+    # made it 0 (2 Ugandan shillings), so the reason names the rate.
+    under_centavo = good & ~zero & (cents.fillna(1) <= 0)
     empty = raw.str.strip() == ""
     says = f" is not a number {spec.separators_said('1234.56')} " + source.where(
         "amount"
@@ -421,7 +442,12 @@ def _parse_amount(
             empty, f"missing amount {source.where('amount.column')}"
         ),
         _quoted_where(refused, raw, f" is negative {source.where('amount.negative')}"),
-        _quoted_where(zero & ~refused, raw, " must be more than zero"),
+        _quoted_where(
+            zero & ~refused,
+            raw,
+            f" must be more than zero {source.where('amount.column')}",
+        ),
+        _under_centavo(under_centavo & ~refused, raw, units, spec, source),
         _quoted_where(too_big, raw, " is too large"),
         _quoted_where(
             too_fine & ~too_big,
@@ -431,6 +457,26 @@ def _parse_amount(
         ),
     )
     return cents.where(problem.isna()), problem
+
+
+def _under_centavo(
+    mask: pd.Series,
+    raw: pd.Series,
+    units: pd.Series,
+    spec: AmountSpec,
+    source: Source,
+) -> pd.Series:
+    """``amount '2' is R$ 0.00206 at 0.00103 reais per UGX, less than one
+    centavo``: the file's amount in reais, said on the rows of mask."""
+    out = pd.Series(None, index=mask.index, dtype=object)
+    if mask.any():
+        reais = units[mask].astype(np.float64) / AMOUNT_SCALE * spec.to_brl
+        out[mask] = [
+            f"amount '{cell}' is R$ {value:.3g} at {spec.to_brl:g} reais per "
+            f"{spec.currency}, less than one centavo {source.where('amount.to_brl')}"
+            for cell, value in zip(raw[mask].astype(str), reais, strict=True)
+        ]
+    return out
 
 
 def _quoted_where(mask: pd.Series, raw: pd.Series, says: str) -> pd.Series:
@@ -449,7 +495,16 @@ def fraud_count(raw: pd.DataFrame, source: Source) -> int:
     column = spec.column.strip().lower() if spec is not None else ""
     if spec is None or column not in raw:
         return 0
-    return int(raw[column].str.strip().isin(spec.fraud).sum())
+    return int(_label_is(raw[column], spec.fraud).sum())
+
+
+def _label_is(cells: pd.Series, values: tuple[str, ...]) -> pd.Series:
+    """Whether each cell is one of the label's values, compared as
+    ``values.map`` compares (case, accents and extra spaces ignored): an
+    export writes ``Yes``, a mapping ``yes``, and nothing else differs."""
+    wanted = {contract.normalise_name(v) for v in values}
+    decided = {v: contract.normalise_name(v) in wanted for v in cells.unique()}
+    return cells.map(decided).astype(bool)
 
 
 def _labels(
@@ -466,8 +521,8 @@ def _labels(
             ids, pd.Series(pd.NA, index=raw.index, dtype="Int64"), none
         ), none
     value = raw[spec.column.strip().lower()].str.strip()
-    fraud = value.isin(spec.fraud)
-    legit = value.isin(spec.legitimate)
+    fraud = _label_is(value, spec.fraud)
+    legit = _label_is(value, spec.legitimate) & ~fraud
     is_fraud = pd.Series(pd.NA, index=raw.index, dtype="Int64")
     is_fraud[fraud] = 1
     is_fraud[legit] = 0

@@ -10,10 +10,12 @@ one definition of each, so a rule learnt for one holds for the other.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -41,6 +43,13 @@ class FileFormat(Strict):
         "'CSV UTF-8' is utf-8-sig; 'Unicode text' is utf-16.",
     )
     delimiter: str = Field(",", min_length=1, max_length=1)
+    quote: str = Field(
+        '"',
+        min_length=1,
+        max_length=1,
+        description="The character a cell is quoted in: BankSim writes "
+        "'es_travel' in single quotes, which would otherwise stay in the value.",
+    )
     header_line: int = Field(
         1, ge=1, le=1000, description="Line of the header; lines above it are titles."
     )
@@ -49,6 +58,15 @@ class FileFormat(Strict):
         description="Source columns to leave out; '' is an unnamed column "
         "(the index pandas writes first).",
     )
+
+    @model_validator(mode="after")
+    def _quote_apart(self) -> FileFormat:
+        if self.quote == self.delimiter:
+            raise ValueError(
+                f"quote {self.quote!r} is also the delimiter: a quoted cell "
+                "could not hold one"
+            )
+        return self
 
 
 class ValueMap(Strict):
@@ -97,6 +115,14 @@ class IdSpec(Strict):
     )
 
 
+def _iso_text(value: object) -> object:
+    """YAML reads an unquoted 2014-01-01 as a date and 2014-01-01T06:00:00Z
+    as a datetime: either is taken as the text it was written as."""
+    if isinstance(value, date):  # a datetime is a date too
+        return value.isoformat()
+    return value
+
+
 # Seconds in each unit an epoch column may count in: event streams count
 # milliseconds, simulations such as PaySim an hour index.
 # Each unit as (multiplier, divisor) to whole seconds, in integers.
@@ -136,6 +162,13 @@ class TimeSpec(Strict):
     epoch_offset_seconds: int = Field(
         0, description="Added, in seconds, to the epoch column to get UTC."
     )
+    epoch_start: Annotated[str | None, BeforeValidator(_iso_text)] = Field(
+        None,
+        description="The epoch column's 0 as a local date ('2014-01-01', its "
+        "midnight) or time ('2014-01-01T06:00') in timezone, or with its own "
+        "offset ('...-03:00', 'Z'): BankSim's step is a day with no date. "
+        "Days count calendar days in that zone; other units, elapsed time.",
+    )
 
     @property
     def offset_in_text(self) -> bool:
@@ -146,11 +179,22 @@ class TimeSpec(Strict):
     def _one_way(self) -> TimeSpec:
         text = (self.column, self.format, self.timezone)
         if self.epoch_column is not None:
-            if any(v is not None for v in text):
+            if self.column is not None or self.format is not None:
                 raise ValueError(
                     "give either column + format + timezone, or epoch_column"
                 )
+            if self.epoch_start is None:
+                if self.timezone is not None:
+                    raise ValueError(
+                        "timezone goes with column and format, or with epoch_start"
+                    )
+                return self
+            if self.epoch_offset_seconds:
+                raise ValueError("give epoch_start or epoch_offset_seconds, not both")
+            _ = self.start  # checked here, so no row meets a bad one
             return self
+        if self.epoch_start is not None:
+            raise ValueError("epoch_start goes with epoch_column")
         if self.offset_in_text:
             if self.timezone is not None:
                 raise ValueError(
@@ -161,14 +205,45 @@ class TimeSpec(Strict):
             return self
         if any(v is None for v in text):
             raise ValueError("give column, format and timezone (or epoch_column)")
-        try:
-            ZoneInfo(str(self.timezone))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"timezone {self.timezone!r} is not an IANA zone "
-                "(e.g. America/Bahia, America/Sao_Paulo, UTC)"
-            ) from exc
+        _zone(str(self.timezone))
         return self
+
+    @cached_property
+    def start(self) -> pd.Timestamp | None:
+        """``epoch_start`` as an instant in its zone (None without one), or
+        ValueError saying what it should be: a day index is a local day, so
+        its 0 is a local midnight, not 00:00 UTC (21:00 the day before in
+        Salvador)."""
+        if self.epoch_start is None:
+            return None
+        given = self.epoch_start
+        try:
+            stamp = pd.Timestamp(datetime.fromisoformat(given))
+        except ValueError:
+            raise ValueError(
+                f"epoch_start {given!r} is not a date (2014-01-01) or a time "
+                "(2014-01-01T06:00, an offset such as -03:00 allowed)"
+            ) from None
+        if stamp.tzinfo is not None:
+            if self.timezone is not None:
+                raise ValueError(
+                    f"epoch_start {given!r} carries its UTC offset: leave out timezone"
+                )
+            return stamp
+        if self.timezone is None:
+            raise ValueError(
+                f"epoch_start {given!r} is a local date or time: give "
+                "timezone, the zone it is read in"
+            )
+        zone = _zone(self.timezone)
+        try:
+            return stamp.tz_localize(zone, ambiguous="raise", nonexistent="raise")
+        except ValueError as exc:
+            raise ValueError(
+                f"epoch_start {given!r} does not exist or is ambiguous in "
+                f"{self.timezone} (a daylight-saving change): give another "
+                "time of that day"
+            ) from exc
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -178,6 +253,17 @@ class TimeSpec(Strict):
         if isinstance(self.column, tuple):
             return self.column
         return (str(self.column),)
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The IANA zone, or ValueError saying what a zone looks like."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"timezone {name!r} is not an IANA zone "
+            "(e.g. America/Bahia, America/Sao_Paulo, UTC)"
+        ) from exc
 
 
 class ValueSet:

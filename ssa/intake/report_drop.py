@@ -50,6 +50,7 @@ def read_reports(data: bytes, source: Source) -> DropFile:
         f"{source.display_path}: reports",
         expect=spec.columns(),
         layout_key="reports.file",
+        quote=spec.file.quote,
     )
     require_columns(
         drop, source, spec.columns(), spec.file, "reports.file", "a report file"
