@@ -352,20 +352,27 @@ def _hashed_settings(settings: Settings, tmp_path: Path, text: str) -> Settings:
     return settings.model_copy(update={"paths": paths})
 
 
+def _load_payments(settings: Settings, *rows: str) -> None:
+    """The processadora's payments (agencia;nsu;conta;data;valor), every
+    row loaded: the reports below name them."""
+    payments = settings.paths.incoming_path / "processadora" / "lote.csv"
+    payments.parent.mkdir(parents=True)
+    payments.write_text(
+        "agencia;nsu;conta;data;valor\n" + "".join(rows), encoding="utf-8"
+    )
+    loaded = ingest_file(payments, settings, source="processadora")
+    assert loaded.rows_loaded == len(rows), loaded.detail
+
+
 def test_reports_of_a_hashed_id_source_join_bronze(settings, tmp_path):
     settings = _hashed_settings(settings, tmp_path, HASHED_SOURCE)
     incoming = settings.paths.incoming_path
-    payments = incoming / "processadora" / "lote.csv"
-    payments.parent.mkdir(parents=True)
-    payments.write_text(
-        "agencia;nsu;conta;data;valor\n"
-        "0001;7001;c-1;05/10/2026 10:00;10,00\n"
-        "0001;7002;c-2;05/10/2026 11:00;20,00\n"
+    _load_payments(
+        settings,
+        "0001;7001;c-1;05/10/2026 10:00;10,00\n",
+        "0001;7002;c-2;05/10/2026 11:00;20,00\n",
         "0002;7001;c-3;05/10/2026 12:00;30,00\n",
-        encoding="utf-8",
     )
-    loaded = ingest_file(payments, settings, source="processadora")
-    assert loaded.rows_loaded == 3
     report = incoming / "processadora" / "labels" / "parecer.csv"
     report.parent.mkdir()
     report.write_text(
@@ -494,15 +501,11 @@ def test_a_report_not_about_fraud_is_set_aside_whatever_its_outcome(settings, tm
     )
     settings = _hashed_settings(settings, tmp_path, text)
     incoming = settings.paths.incoming_path
-    payments = incoming / "processadora" / "lote.csv"
-    payments.parent.mkdir(parents=True)
-    payments.write_text(
-        "agencia;nsu;conta;data;valor\n"
-        "0001;7001;c-1;05/10/2026 10:00;10,00\n"
+    _load_payments(
+        settings,
+        "0001;7001;c-1;05/10/2026 10:00;10,00\n",
         "0001;7002;c-2;05/10/2026 11:00;20,00\n",
-        encoding="utf-8",
     )
-    assert ingest_file(payments, settings, source="processadora").rows_loaded == 2
     report = incoming / "processadora" / "labels" / "disputas.csv"
     report.parent.mkdir()
     report.write_text(
@@ -536,16 +539,12 @@ def test_a_file_of_fraud_only_says_so_with_outcome_fraud(settings, tmp_path):
     assert "column: Parecer" not in text
     settings = _hashed_settings(settings, tmp_path, text)
     incoming = settings.paths.incoming_path
-    payments = incoming / "processadora" / "lote.csv"
-    payments.parent.mkdir(parents=True)
-    payments.write_text(
-        "agencia;nsu;conta;data;valor\n"
-        "0001;7001;c-1;05/10/2026 10:00;10,00\n"
-        "0001;7002;c-2;05/10/2026 11:00;20,00\n"
+    _load_payments(
+        settings,
+        "0001;7001;c-1;05/10/2026 10:00;10,00\n",
+        "0001;7002;c-2;05/10/2026 11:00;20,00\n",
         "0001;7003;c-3;05/10/2026 12:00;30,00\n",
-        encoding="utf-8",
     )
-    assert ingest_file(payments, settings, source="processadora").rows_loaded == 3
     report = incoming / "processadora" / "labels" / "med.csv"
     report.parent.mkdir()
     report.write_text(
