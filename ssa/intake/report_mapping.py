@@ -20,7 +20,7 @@ file) has no outcome column to read: ``outcome: fraud`` says so.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -40,7 +40,7 @@ from ssa.intake.mapping_parts import (
 FRAUD_TYPE_MAX = 64
 OUTCOME_LISTS = ("fraud", "legitimate", "pending")
 WholeFileOutcome = Literal["fraud", "legitimate"]
-WHOLE_FILE_OUTCOMES: tuple[WholeFileOutcome, ...] = ("fraud", "legitimate")
+WHOLE_FILE_OUTCOMES: tuple[str, ...] = get_args(WholeFileOutcome)
 
 
 class OutcomeSpec(Strict):
