@@ -13,7 +13,7 @@ from flows import train
 from ssa.engines import open_warehouse
 from ssa.generator import generate
 from ssa.risk import risk_model, training
-from ssa.settings import Settings, sql_params
+from ssa.settings import REPO_ROOT, Settings, sql_params
 from tasks.bronze import _load
 from tests.conftest import RATES
 
@@ -187,3 +187,33 @@ def test_a_score_without_fraud_to_rank_shows_n_a() -> None:
         "held back 2026-10-20 to 2026-10-27, PR-AUC model 0.500, amount > p99 "
         "n/a (prevalence 0.0100)"
     )
+
+
+def test_a_folder_of_files_loaded_without_refresh_is_told_to_rebuild(
+    tmp_path, capsys, prefect_harness
+) -> None:
+    """flows.ingest --no-refresh leaves Bronze without Silver; such a folder
+    holds no generated month, so flows.medallion is not the way to build it."""
+    from flows import ingest
+
+    folder = tmp_path / "data"
+    example = REPO_ROOT / "sources" / "examples" / "sparkov_example.csv"
+    assert (
+        ingest.main(
+            [
+                "--source",
+                "sparkov",
+                "--data-dir",
+                str(folder),
+                "--no-refresh",
+                str(example),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert train.main(["--data-dir", str(folder)]) == 1
+    assert (
+        f"has Bronze but no Silver features yet: build them with python -m "
+        f"flows.rebuild --data-dir {folder}"
+    ) in capsys.readouterr().err

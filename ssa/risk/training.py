@@ -56,9 +56,12 @@ def _warehouse(settings: Settings) -> Iterator[Session]:
     with warehouse.transaction() as session:
         session.require_bronze()
         if not session.table_exists("silver_customer_features"):
+            # Bronze without Silver: files ingested with --no-refresh, whose
+            # folder flows.medallion refuses; the rebuild is what builds it.
             raise risk_model.ModelError(
-                f"{settings.warehouse_path} has no Silver features yet: run the "
-                "pipeline (python -m flows.medallion) or drop a file first"
+                f"{settings.warehouse_path} has Bronze but no Silver features "
+                "yet: build them with python -m flows.rebuild --data-dir "
+                f"{settings.paths.data_dir}"
             )
         yield session
 
