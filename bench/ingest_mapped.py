@@ -6,8 +6,10 @@ and in the layout of ``sources/internet_banking_br.yaml`` (Windows-1252,
 ratio is the cost of the mapping alone. Where the external development set
 is beside the repository (``../shared/data/external``), its first rows in the
 Sparkov layout are timed too. Each file is ingested whole (read, map,
-validate, load into a fresh warehouse, file away), the median of
-``--repeat`` runs.
+validate, load into a fresh warehouse, file away), each run in a process
+of its own: the median of ``--repeat`` runs, and the most memory a run
+added to its process above the imports (peak RSS), whole and per row: the
+intake holds a whole file's rows at once, so a file's memory grows with it.
 
     python -m bench.ingest_mapped                 # 200,000 rows
     python -m bench.ingest_mapped --rows 50000 --repeat 1
@@ -20,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import multiprocessing
+import resource
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -78,21 +83,42 @@ def bank_layout(native: pd.DataFrame) -> bytes:
     return (title + body).encode("cp1252")
 
 
+def _ingest_once(path: Path, data_dir: Path, source: str | None) -> tuple[float, ...]:
+    """One ingest in a fresh process: seconds, rows read, rejected, and the
+    bytes of peak RSS above the RSS the process had before the ingest."""
+    settings = Settings(paths={"data_dir": data_dir})
+    before = _rss_now()
+    started = time.perf_counter()
+    result = ingest_file(path, settings, source=source)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return seconds, result.rows_read, result.rows_rejected, peak - before
+
+
+def _rss_now() -> int:
+    """The process's resident bytes now (ru_maxrss is the peak so far, and
+    the imports may have peaked above what they keep)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
 def time_ingest(
     make: Callable[[Path], Path], source: str | None, repeat: int
-) -> tuple[float, int, int]:
-    """Median seconds to ingest the file ``make`` writes, rows read, rejected."""
-    seconds = []
-    result = None
+) -> tuple[float, int, int, int]:
+    """Median seconds to ingest the file ``make`` writes, rows read,
+    rejected, and the largest peak RSS a run added (bytes)."""
+    runs = []
+    spawn = multiprocessing.get_context("spawn")
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="ssa-bench-") as tmp:
-            settings = Settings(paths={"data_dir": Path(tmp) / "data"})
             path = make(Path(tmp))
-            started = time.perf_counter()
-            result = ingest_file(path, settings, source=source)
-            seconds.append(time.perf_counter() - started)
-    assert result is not None
-    return statistics.median(seconds), result.rows_read, result.rows_rejected
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                runs.append(
+                    pool.submit(_ingest_once, path, Path(tmp) / "data", source).result()
+                )
+    seconds = statistics.median(r[0] for r in runs)
+    _, read, rejected, _ = runs[-1]
+    return seconds, int(read), int(rejected), int(max(r[3] for r in runs))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,17 +160,35 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     native_rate = None
     for name, make, source in cases:
-        seconds, read, rejected = time_ingest(make, source, args.repeat)
+        seconds, read, rejected, added = time_ingest(make, source, args.repeat)
         rate = read / seconds
         native_rate = native_rate or rate
         ratio = rate / native_rate
         rows.append(
-            [name, f"{read:,}", rejected, f"{seconds:.2f}", f"{rate:,.0f}", ratio]
+            [
+                name,
+                f"{read:,}",
+                rejected,
+                f"{seconds:.2f}",
+                f"{rate:,.0f}",
+                f"{added / 2**20:,.0f}",
+                f"{added / read / 1024:.1f}",
+                ratio,
+            ]
         )
     print(
         tabulate(
             rows,
-            headers=["file", "rows", "rejected", "seconds", "rows/s", "x native"],
+            headers=[
+                "file",
+                "rows",
+                "rejected",
+                "seconds",
+                "rows/s",
+                "peak RSS added MiB",
+                "KiB/row",
+                "x native",
+            ],
             floatfmt=".2f",
         )
     )
