@@ -693,6 +693,7 @@ def test_a_placeless_warehouse_renders_its_note_and_the_panel_by_source(
         maps = page.locator("#mapa").count()
         said = page.inner_text("#sem-lugar")
         title = page.inner_text("h1")
+        headings = page.locator("h2").all_inner_texts()
         by_source = page.locator("#por-fonte-tabela tbody tr").all_inner_texts()
         cells = page.locator("#por-hora g.mark-rect path").count()
         bars = page.locator("#por-dia g.mark-rect path").count()
@@ -702,6 +703,7 @@ def test_a_placeless_warehouse_renders_its_note_and_the_panel_by_source(
     count = br_number(len(alerts))
     assert said.startswith("Sem mapa: nenhuma das")
     assert title == "SSA-Fintech · Anomalias"  # no row of it is in Salvador
+    assert "Lugares" in headings and not any("Mapa" in h for h in headings)
     assert f"nenhum dos {count} alertas" in said
     assert f"{count} de {PLACELESS} sem lugar (o mapeamento diz places: none)" in said
     assert len(by_source) == 1
@@ -782,3 +784,4 @@ def test_a_month_in_its_bairros_is_shown_as_before(written) -> None:
     assert 'id="sem-lugar"' not in html and "por-fonte" not in html
     assert "mapa" in out["specs"]
     assert "<h1>SSA-Fintech · Anomalias em Salvador</h1>" in html
+    assert "<h2>Mapa dos 170 bairros</h2>" in html
