@@ -7,16 +7,15 @@
 -- Salvador's bairros, or no bairro named beside them). The page adds the
 -- files of one system up and says why rows are off the map. Counts cast to
 -- bigint (portable-sql.md).
+{% from 'macros/places.sql' import has_bairro, has_no_point %}
 
 with
 
 silver as (
     select
         source,
-        case when bairro is not null then 1 else 0 end as has_bairro,
-        case
-            when bairro is null and (lat is null or lon is null) then 1 else 0
-        end as has_no_point,
+        {{ has_bairro() }} as has_bairro,
+        {{ has_no_point() }} as has_no_point,
         case when anomaly_flag <> 'Normal' then 1 else 0 end as is_flagged
     from silver_transactions
 ),
@@ -35,10 +34,8 @@ files as (
 queue as (
     select
         source,
-        case when bairro is not null then 1 else 0 end as has_bairro,
-        case
-            when bairro is null and (lat is null or lon is null) then 1 else 0
-        end as has_no_point
+        {{ has_bairro() }} as has_bairro,
+        {{ has_no_point() }} as has_no_point
     from gold_anomalies
 ),
 
