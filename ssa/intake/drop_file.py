@@ -35,6 +35,11 @@ UTF16_BOMS += (codecs.BOM_UTF16_BE,)
 EXPECTED_TEXT = "a UTF-8 CSV file (with or without BOM), ',' or ';' delimited"
 
 
+# CSV's own quote character (RFC 4180), unless a mapping's file.quote says
+# otherwise.
+QUOTE = '"'
+
+
 class DropFileError(ValueError):
     """The whole file is unusable; kind is one of the file-level problems."""
 
@@ -103,7 +108,7 @@ class Layout:
     header_line: int
     above: str = ""  # the lines above the header, verbatim, line ends kept
     newline: str = "\n"  # the header line's end, for the lines written
-    quote: str = '"'  # the character cells are quoted in
+    quote: str = QUOTE  # the character cells are quoted in
     head: bytes = b""  # the file's first bytes, to say where a header is
 
 
@@ -280,7 +285,7 @@ def _found_columns(header: tuple[str, ...], limit: int = 30) -> str:
 
 
 def _records(
-    text: str, delimiter: str, lines_above: int = 0, quote: str = '"'
+    text: str, delimiter: str, lines_above: int = 0, quote: str = QUOTE
 ) -> tuple[tuple[int, tuple[str, ...]], ...]:
     """Data records with the file line they end on; blank lines are skipped,
     and a file with none is an error.
@@ -326,7 +331,7 @@ def read_declared(
     where: str,
     expect: Collection[str] = (),
     layout_key: str = "file",
-    quote: str = '"',
+    quote: str = QUOTE,
 ) -> DropFile:
     """A drop in a layout a source mapping declares: its encoding,
     delimiter, header line and quote character are given, not sniffed;
@@ -388,7 +393,7 @@ def read_declared(
     return DropFile(delimiter, header, records, written, layout)
 
 
-def _written(header_line: str, delimiter: str, quote: str = '"') -> tuple[str, ...]:
+def _written(header_line: str, delimiter: str, quote: str = QUOTE) -> tuple[str, ...]:
     """The header's names as the file spells them, without the spaces
     around them (and a BOM's trace, which decoding already removed)."""
     reader = csv.reader([header_line], delimiter=delimiter, quotechar=quote)

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from ssa.intake import contract
+from ssa.intake.drop_file import QUOTE
 
 
 class Strict(BaseModel):
@@ -44,7 +45,7 @@ class FileFormat(Strict):
     )
     delimiter: str = Field(",", min_length=1, max_length=1)
     quote: str = Field(
-        '"',
+        QUOTE,
         min_length=1,
         max_length=1,
         description="The character a cell is quoted in: BankSim writes "
