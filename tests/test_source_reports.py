@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ssa.intake.ingest import ingest_file, source_of
+from ssa.intake.ingest import IngestResult, ingest_file, source_of
 from ssa.intake.source_mapping import SourceError, load_source
 from ssa.intake.staging import stage, staged_root
 from ssa.intake.watcher import Watcher, in_reach
@@ -364,26 +364,33 @@ def _load_payments(settings: Settings, *rows: str) -> None:
     assert loaded.rows_loaded == len(rows), loaded.detail
 
 
+def _drop_report(settings: Settings, name: str, text: str) -> IngestResult:
+    """A report of the processadora in its labels folder, ingested as the
+    watcher routes it."""
+    incoming = settings.paths.incoming_path
+    report = incoming / "processadora" / "labels" / name
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(text, encoding="utf-8")
+    return ingest_file(report, settings, source=source_of(report, incoming))
+
+
 def test_reports_of_a_hashed_id_source_join_bronze(settings, tmp_path):
     settings = _hashed_settings(settings, tmp_path, HASHED_SOURCE)
-    incoming = settings.paths.incoming_path
     _load_payments(
         settings,
         "0001;7001;c-1;05/10/2026 10:00;10,00\n",
         "0001;7002;c-2;05/10/2026 11:00;20,00\n",
         "0002;7001;c-3;05/10/2026 12:00;30,00\n",
     )
-    report = incoming / "processadora" / "labels" / "parecer.csv"
-    report.parent.mkdir()
-    report.write_text(
+    result = _drop_report(
+        settings,
+        "parecer.csv",
         "Agência;Número da transação;Parecer\n"
         "0002;7001;Fraude confirmada\n"
         " 0001 ;7002;legitima\n"  # spaces and accents, as values.map ignores
         "0001;;Fraude confirmada\n"
         "0001;7001;Em análise\n",
-        encoding="utf-8",
     )
-    result = ingest_file(report, settings, source=source_of(report, incoming))
     assert (
         result.rows_loaded,
         result.rows_rejected,
@@ -500,21 +507,18 @@ def test_a_report_not_about_fraud_is_set_aside_whatever_its_outcome(settings, tm
         "    legitimate: [Legítima]\n  skip:\n    Motivo: ['13.*', '4853']\n",
     )
     settings = _hashed_settings(settings, tmp_path, text)
-    incoming = settings.paths.incoming_path
     _load_payments(
         settings,
         "0001;7001;c-1;05/10/2026 10:00;10,00\n",
         "0001;7002;c-2;05/10/2026 11:00;20,00\n",
     )
-    report = incoming / "processadora" / "labels" / "disputas.csv"
-    report.parent.mkdir()
-    report.write_text(
+    result = _drop_report(
+        settings,
+        "disputas.csv",
         "Agência;Número da transação;Parecer;Motivo\n"
         "0001;7001;Fraude confirmada;10.4\n"
         "0001;7002;Fraude confirmada;13.1\n",
-        encoding="utf-8",
     )
-    result = ingest_file(report, settings, source=source_of(report, incoming))
     assert (result.rows_loaded, result.rows_skipped) == (1, 1), result.detail
     assert "disputes not about fraud" in result.detail
     stored = query(settings, "select count(*), sum(is_fraud) from reported_labels")
@@ -538,23 +542,20 @@ def test_a_file_of_fraud_only_says_so_with_outcome_fraud(settings, tmp_path):
     )
     assert "column: Parecer" not in text
     settings = _hashed_settings(settings, tmp_path, text)
-    incoming = settings.paths.incoming_path
     _load_payments(
         settings,
         "0001;7001;c-1;05/10/2026 10:00;10,00\n",
         "0001;7002;c-2;05/10/2026 11:00;20,00\n",
         "0001;7003;c-3;05/10/2026 12:00;30,00\n",
     )
-    report = incoming / "processadora" / "labels" / "med.csv"
-    report.parent.mkdir()
-    report.write_text(
+    result = _drop_report(
+        settings,
+        "med.csv",
         "Agência;Número da transação;Motivo\n"
         "0001;7001;golpe\n"
         "0001;7002;13.1\n"
         "0001;;golpe\n",
-        encoding="utf-8",
     )
-    result = ingest_file(report, settings, source=source_of(report, incoming))
     assert (
         result.rows_loaded,
         result.rows_rejected,
